@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 
 import numpy
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 
@@ -65,5 +65,5 @@ def extensions():
 setup(
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildExt},
-    packages=["gradlab_ext"] + [p for p in __import__("setuptools").find_packages(include=["gradlab*"]) if p != "gradlab_ext"],
+    packages=find_packages(include=["gradlab", "gradlab.*", "gradlab_ext"]),
 )
