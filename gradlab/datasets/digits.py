@@ -6,6 +6,8 @@ scikit-learn ships 1,797 handwritten digits as 8x8 images with values 0-16.
 so LeNet-5 and the training command run unchanged without the MNIST files.
 ``DigitsMNIST`` wraps the same arrays in MNIST's data set interface.
 """
+import functools
+
 import numpy as np
 
 from .mnist import ImageArrayDataset
@@ -78,13 +80,19 @@ def load_digits_as_mnist(size=28, method="resize", test_fraction=0.2, seed=0):
     """
     if not 0 <= test_fraction < 1:
         raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+    images, labels = _converted(size, method)
+    train, test = _split(labels, test_fraction, seed)
+    # Fancy indexing copies: callers never see the cached arrays.
+    return (images[train], labels[train]), (images[test], labels[test])
+
+
+@functools.lru_cache(maxsize=4)
+def _converted(size, method):
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     images = _to_mnist_images(np.asarray(digits.images, dtype=np.float64), size, method)
-    labels = np.asarray(digits.target, dtype=np.int64)
-    train, test = _split(labels, test_fraction, seed)
-    return (images[train], labels[train]), (images[test], labels[test])
+    return images, np.asarray(digits.target, dtype=np.int64)
 
 
 class DigitsMNIST(ImageArrayDataset):

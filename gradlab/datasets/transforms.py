@@ -46,11 +46,10 @@ class ToTensor:
             raise ValueError(f"pic should be 2/3 dimensional. Got {arr.ndim} dimensions.")
         chw = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         if chw.dtype == np.uint8:
-            out = np.divide(chw, np.float32(255), dtype=np.float32)  # new contiguous array
-        else:
-            out = np.ascontiguousarray(chw)
-            if out is arr:  # never hand back the caller's own buffer
-                out = out.copy()
+            out = np.empty(chw.shape, np.float32)  # C-contiguous
+            np.divide(chw, np.float32(255), out=out)
+        else:  # a fresh C-contiguous copy, never the caller's buffer
+            out = np.array(chw, order="C", copy=True)
         return to_tensor(out)
 
     def __repr__(self):
