@@ -1,0 +1,34 @@
+"""gradlab: an educational deep-learning engine with PyTorch's API.
+
+``import gradlab as torch`` runs PyTorch tutorial code: tensors over NumPy
+arrays, graph-based autograd, ``nn``, ``optim``, data loading and the
+flagship LeNet-5, with Cython kernels for convolution, pooling and matmul.
+"""
+from . import _dtype
+from ._dtype import (bool, double, dtype, float, float16, float32, float64, get_default_dtype, half, int,
+                     int8, int16, int32, int64, long, set_default_dtype, short, uint8)
+from ._tensor import Size, Tensor, as_tensor, device, from_numpy, is_tensor, tensor
+from . import autograd
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from ._creation import *  # noqa: F401,F403
+from ._functional import *  # noqa: F401,F403
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from ._device import backends, cuda, mps
+
+__version__ = "0.1.0"
+
+float = _dtype.float32
+int = _dtype.int32
+bool = _dtype.bool
+
+
+def __getattr__(name):
+    # heavier subpackages load on first use, so `import gradlab` stays fast
+    import importlib
+    if name in ("nn", "optim", "utils", "datasets", "models", "testing", "kernels", "viz", "profiler"):
+        return importlib.import_module(f".{name}", __name__)
+    if name in ("save", "load"):
+        return getattr(importlib.import_module(".serialization", __name__), name)
+    if name in ("set_backend", "get_backend"):
+        return getattr(importlib.import_module(".kernels", __name__), name)
+    raise AttributeError(f"module 'gradlab' has no attribute '{name}'")

@@ -1,0 +1,51 @@
+"""Module-level ops (``gradlab.exp(x)``, ``gradlab.cat([...])``), the same functions Tensor methods call."""
+from ._tensor import Tensor
+from .ops import elementwise, index, linalg, reduce, shape
+from .ops._common import as_tensor_operand
+
+_names = {
+    elementwise: "add sub mul div pow remainder maximum minimum eq ne lt le gt ge logical_and logical_or "
+                 "logical_xor logical_not isnan isinf isfinite allclose isclose equal neg abs sign exp log log2 "
+                 "log1p expm1 sqrt rsqrt reciprocal square sin cos tan tanh sigmoid relu clamp floor ceil trunc "
+                 "frac round where masked_fill lerp clone floor_divide",
+    reduce: "sum mean prod max min amax amin argmax argmin var std var_mean std_mean norm logsumexp cumsum "
+            "all any count_nonzero",
+    shape: "reshape flatten unflatten squeeze unsqueeze permute transpose t broadcast_to cat concat "
+           "concatenate stack hstack vstack flip narrow split chunk unbind select movedim diag diagonal tril triu",
+    linalg: "matmul mm bmm dot mv outer inner ger addmm einsum",
+    index: "gather scatter scatter_add index_select masked_select nonzero take_along_dim index_add",
+}
+__all__ = []
+for _module, _ns in _names.items():
+    for _n in _ns.split():
+        globals()[_n] = getattr(_module, _n)
+        __all__.append(_n)
+
+multiply, divide, subtract, true_divide, clip, absolute, negative = mul, div, sub, div, clamp, abs, neg
+swapaxes = swapdims = transpose
+__all__ += ["multiply", "divide", "subtract", "true_divide", "clip", "absolute", "negative", "swapaxes",
+            "swapdims", "numel", "sort", "argsort", "topk", "unique", "expand_copy"]
+
+
+def numel(t):
+    return t.numel()
+
+
+def sort(t, dim=-1, descending=False, stable=False):
+    return t.sort(dim, descending)
+
+
+def argsort(t, dim=-1, descending=False, stable=False):
+    return t.argsort(dim, descending)
+
+
+def topk(t, k, dim=-1, largest=True, sorted=True):
+    return t.topk(k, dim, largest, sorted)
+
+
+def unique(t, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    return t.unique(sorted, return_inverse, return_counts, dim)
+
+
+def expand_copy(t, size):
+    return t.expand(size).clone()

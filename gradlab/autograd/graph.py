@@ -1,0 +1,118 @@
+"""The autograd graph: one ``Node`` per recorded op.
+
+A node is what ``tensor.grad_fn`` points to.  It holds
+
+* ``backward``: a function from the output gradient to one gradient per input
+  (written with Tensor ops, so that with ``create_graph=True`` it is itself
+  recorded and can be differentiated again);
+* ``edges``: for each input, where its gradient goes: ``(node, output_nr)``
+  for an input made by another op, ``(tensor, 0)`` for a leaf that requires
+  grad (its gradient accumulates into ``tensor.grad``), ``None`` otherwise.
+  Edges are fixed when the op runs, so later in-place ops on an input cannot
+  rewire the graph;
+* ``saved``: the tensors whose *values* backward reads, with the version each
+  had when saved, so that an in-place change made since is caught.
+"""
+import weakref
+
+__all__ = ["Node", "AccumulateGrad", "edge_of"]
+
+
+def edge_of(t):
+    """Where a gradient for tensor ``t`` must go (see the module docstring)."""
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._out_nr)
+    if t.requires_grad:
+        return (t, 0)
+    return None
+
+
+class AccumulateGrad:
+    """What ``next_functions`` shows for a leaf: it accumulates into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+class Node:
+    __slots__ = ("_name", "backward_fn", "edges", "saved", "n_outputs",
+                 "pre_hooks", "post_hooks", "retained", "_freed", "metadata", "__weakref__")
+
+    def __init__(self, name, backward_fn, edges, saved=(), n_outputs=1):
+        self._name = name
+        self.backward_fn = backward_fn
+        self.edges = edges
+        # (tensor, version at save time) for every tensor whose value backward reads
+        self.saved = tuple((t, t._version_counter[0]) for t in saved) if saved else ()
+        self.n_outputs = n_outputs
+        self.pre_hooks = None   # hooks on the output tensor(s): fn(grad) -> grad | None
+        self.post_hooks = None  # hooks on the node: fn(grad_inputs, grad_outputs) -> grad_inputs | None
+        self.retained = None    # weak refs to outputs that called retain_grad()
+        self._freed = False
+        self.metadata = {}
+
+    def name(self):
+        return self._name
+
+    @property
+    def next_functions(self):
+        out = []
+        for e in self.edges:
+            if e is None:
+                out.append((None, 0))
+            elif isinstance(e[0], Node):
+                out.append(e)
+            else:
+                out.append((AccumulateGrad(e[0]), 0))
+        return tuple(out)
+
+    def register_hook(self, fn):
+        """``fn(grad_inputs, grad_outputs)`` runs after this node's backward."""
+        from ..utils.hooks import RemovableHandle
+        if self.post_hooks is None:
+            self.post_hooks = {}
+        handle = RemovableHandle(self.post_hooks)
+        self.post_hooks[handle.id] = fn
+        return handle
+
+    def register_prehook(self, fn):
+        """``fn(grad_outputs) -> grad_outputs | None`` runs before this node's backward."""
+        from ..utils.hooks import RemovableHandle
+        if self.pre_hooks is None:
+            self.pre_hooks = {}
+        handle = RemovableHandle(self.pre_hooks)
+        self.pre_hooks[handle.id] = ("node", None, fn)
+        return handle
+
+    def add_tensor_hook(self, out_nr, fn):
+        from ..utils.hooks import RemovableHandle
+        if self.pre_hooks is None:
+            self.pre_hooks = {}
+        handle = RemovableHandle(self.pre_hooks)
+        self.pre_hooks[handle.id] = ("tensor", out_nr, fn)
+        return handle
+
+    def retain(self, tensor):
+        if self.retained is None:
+            self.retained = {}
+        self.retained[tensor._out_nr] = weakref.ref(tensor)
+
+    def release(self):
+        """Free what backward needed; a second backward then raises."""
+        self.backward_fn = None
+        self.saved = ()
+        self._freed = True
+
+    def __call__(self, *grads):
+        return self.backward_fn(grads[0] if self.n_outputs == 1 else grads)
+
+    def __repr__(self):
+        return f"<{self._name} object at {hex(id(self))}>"

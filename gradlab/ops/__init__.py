@@ -1,0 +1,260 @@
+"""The ops, by family, and their attachment to Tensor as operators and methods.
+
+Each family file defines plain functions (``mul(a, b)``); this file makes
+``a * b``, ``a.mul(b)`` and ``a.mul_(b)`` call them.
+"""
+import numpy as np
+
+from .. import _dtype
+from .._tensor import Tensor, check_device
+from ..autograd import grad_mode
+from . import elementwise, index, linalg, reduce, shape
+from ._common import as_tensor_operand
+
+_T = Tensor
+
+
+def _reflect(fn):
+    def reflected(a, b):
+        return fn(b, a)
+    return reflected
+
+
+# ---- Python operators -------------------------------------------------------------------------
+_T.__add__ = lambda a, b: elementwise.add(a, b)
+_T.__radd__ = _reflect(elementwise.add)
+_T.__sub__ = lambda a, b: elementwise.sub(a, b)
+_T.__rsub__ = _reflect(elementwise.sub)
+_T.__mul__ = lambda a, b: elementwise.mul(a, b)
+_T.__rmul__ = _reflect(elementwise.mul)
+_T.__truediv__ = lambda a, b: elementwise.div(a, b)
+_T.__rtruediv__ = _reflect(elementwise.div)
+_T.__floordiv__ = lambda a, b: elementwise.floor_divide(a, b)
+_T.__rfloordiv__ = _reflect(elementwise.floor_divide)
+_T.__mod__ = lambda a, b: elementwise.remainder(a, b)
+_T.__rmod__ = _reflect(elementwise.remainder)
+_T.__pow__ = lambda a, b: elementwise.pow(a, b)
+_T.__rpow__ = _reflect(elementwise.pow)
+_T.__matmul__ = lambda a, b: linalg.matmul(a, as_tensor_operand(b))
+_T.__rmatmul__ = lambda a, b: linalg.matmul(as_tensor_operand(b), a)
+_T.__neg__ = elementwise.neg
+_T.__pos__ = lambda a: a
+_T.__abs__ = elementwise.abs
+_T.__invert__ = lambda a: elementwise.logical_not(a) if a._data.dtype == np.bool_ else elementwise.bitwise_not(a)
+_T.__eq__ = elementwise.eq
+_T.__ne__ = elementwise.ne
+_T.__lt__ = elementwise.lt
+_T.__le__ = elementwise.le
+_T.__gt__ = elementwise.gt
+_T.__ge__ = elementwise.ge
+_T.__and__ = lambda a, b: elementwise.logical_and(a, b) if a._data.dtype == np.bool_ else elementwise.bitwise_and(a, b)
+_T.__or__ = lambda a, b: elementwise.logical_or(a, b) if a._data.dtype == np.bool_ else elementwise.bitwise_or(a, b)
+_T.__xor__ = lambda a, b: elementwise.logical_xor(a, b) if a._data.dtype == np.bool_ else elementwise.bitwise_xor(a, b)
+_T.__rand__, _T.__ror__, _T.__rxor__ = _T.__and__, _T.__or__, _T.__xor__
+_T.__getitem__ = index.getitem
+_T.__setitem__ = index.setitem
+
+
+# ---- methods that are the op functions themselves ----------------------------------------------
+_METHODS = {
+    elementwise: "add sub mul div pow remainder maximum minimum eq ne lt le gt ge logical_and logical_or "
+                 "logical_xor logical_not bitwise_not isnan isinf isfinite allclose isclose equal neg abs sign "
+                 "exp log log2 log1p expm1 sqrt rsqrt reciprocal square sin cos tan tanh sigmoid relu clamp "
+                 "floor ceil trunc frac round masked_fill lerp clone floor_divide",
+    reduce: "sum mean prod max min amax amin argmax argmin var std norm logsumexp cumsum all any count_nonzero",
+    shape: "reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose t expand "
+           "expand_as broadcast_to contiguous flip repeat narrow split chunk unbind select movedim diag "
+           "diagonal tril triu",
+    linalg: "matmul mm bmm dot mv outer inner",
+    index: "gather scatter scatter_add index_select masked_select nonzero index_add",
+}
+for _module, _names in _METHODS.items():
+    for _name in _names.split():
+        setattr(_T, _name, getattr(_module, _name))
+
+_T.multiply, _T.divide, _T.subtract, _T.true_divide = _T.mul, _T.div, _T.sub, _T.div
+_T.clip, _T.absolute, _T.negative = _T.clamp, _T.abs, _T.neg
+_T.greater, _T.less, _T.greater_equal, _T.less_equal, _T.not_equal = _T.gt, _T.lt, _T.ge, _T.le, _T.ne
+_T.where = lambda a, condition, other: elementwise.where(condition, a, other)
+_T.take_along_dim = lambda a, indices, dim=None: index.gather(a, dim, indices)
+_T.swapaxes = _T.swapdims = _T.transpose
+_T.T = property(shape.T)
+_T.mT = property(shape.mT)
+_T.H = _T.T
+
+
+def _to(a, *args, dtype=None, device=None, copy=False, non_blocking=False, **kwargs):
+    """``to(dtype)``, ``to(device)``, ``to(other_tensor)``, ``to(device, dtype)``."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, (_dtype.dtype, np.dtype, type)):
+            dtype = arg
+        else:
+            check_device(arg)
+    check_device(device)
+    out = a if dtype is None else elementwise.to_dtype(a, dtype)
+    return out.clone() if copy and out is a else out
+
+
+_T.to = _to
+_T.type = lambda a, dtype=None: str(a.dtype) if dtype is None else elementwise.to_dtype(a, dtype)
+_T.type_as = lambda a, other: elementwise.to_dtype(a, other.dtype)
+for _name, _dt in [("float", _dtype.float32), ("double", _dtype.float64), ("half", _dtype.float16),
+                   ("long", _dtype.int64), ("int", _dtype.int32), ("short", _dtype.int16),
+                   ("bool", _dtype.bool), ("byte", _dtype.uint8), ("char", _dtype.int8)]:
+    setattr(_T, _name, (lambda dt: lambda a, memory_format=None: elementwise.to_dtype(a, dt))(_dt))
+
+
+# ---- in-place ops ------------------------------------------------------------------------------
+def _check_inplace(a):
+    if grad_mode.state.enabled and a._requires_grad and a.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def inplace_update(a, result):
+    """Make ``a`` hold ``result``'s values and take its place in the graph (an in-place op)."""
+    _check_inplace(a)
+    if result._data.dtype != a._data.dtype:
+        if a._data.dtype.kind != "f" and result._data.dtype.kind == "f":
+            raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {a.dtype}")
+        result = result.to(a.dtype)
+    try:
+        np.copyto(a._data, np.broadcast_to(result._data, a._data.shape))
+    except ValueError:
+        raise RuntimeError(f"output with shape {list(a._data.shape)} doesn't match the broadcast shape "
+                           f"{list(result._data.shape)}") from None
+    if result._requires_grad:
+        a.grad_fn, a._requires_grad, a._out_nr = result.grad_fn, True, result._out_nr
+    a._version_counter[0] += 1
+    return a
+
+
+def _shadow(a):
+    """The value of ``a`` before an in-place op, as a graph input (a copy only when the graph needs it)."""
+    if not (grad_mode.state.enabled and a._requires_grad):
+        return Tensor._wrap(a._data)
+    old = Tensor._wrap(a._data.copy())
+    old.grad_fn, old._requires_grad, old._out_nr = a.grad_fn, a._requires_grad, a._out_nr
+    return old
+
+
+def _make_inplace(fn):
+    def method(a, *args, **kwargs):
+        _check_inplace(a)
+        return inplace_update(a, fn(_shadow(a), *args, **kwargs))
+    method.__name__ = fn.__name__ + "_"
+    return method
+
+
+for _name in ("add sub mul div pow clamp masked_fill exp log sqrt sigmoid tanh relu abs neg floor ceil round "
+              "remainder sin cos reciprocal lerp clip fill_diagonal").split():
+    if hasattr(_T, _name):
+        setattr(_T, _name + "_", _make_inplace(getattr(_T, _name)))
+_T.__iadd__ = _T.add_
+_T.__isub__ = _T.sub_
+_T.__imul__ = _T.mul_
+_T.__itruediv__ = _T.div_
+_T.__ipow__ = _T.pow_
+_T.__imod__ = _T.remainder_
+
+
+def _fill_(a, value):
+    _check_inplace(a)
+    if isinstance(value, Tensor):
+        value = value.item() if not value._requires_grad else value
+    if isinstance(value, Tensor):
+        return inplace_update(a, value.expand(a._data.shape) * 1)
+    a._data[...] = value
+    a._version_counter[0] += 1
+    if grad_mode.state.enabled and a.grad_fn is not None:
+        a.grad_fn, a._requires_grad = None, False  # the old history no longer affects the values
+    return a
+
+
+def _zero_(a):
+    return _fill_(a, 0)
+
+
+def _copy_(a, src, non_blocking=False):
+    src = as_tensor_operand(src)
+    if not isinstance(src, Tensor):
+        return _fill_(a, src)
+    _check_inplace(a)
+    if grad_mode.state.enabled and src._requires_grad:
+        return inplace_update(a, src.to(a.dtype).expand(a._data.shape) + 0)
+    try:
+        np.copyto(a._data, np.broadcast_to(src._data, a._data.shape), casting="unsafe")
+    except ValueError:
+        raise RuntimeError(f"copy_: the source of shape {list(src._data.shape)} does not broadcast to the "
+                           f"destination's shape {list(a._data.shape)}") from None
+    a._version_counter[0] += 1
+    return a
+
+
+def _random_(fill):
+    def method(a, *args, generator=None, **kwargs):
+        from .. import random
+        _check_inplace(a)
+        a._data[...] = fill(random.generator_of(generator), a._data.shape, *args, **kwargs)
+        a._version_counter[0] += 1
+        return a
+    return method
+
+
+_T.fill_ = _fill_
+_T.zero_ = _zero_
+_T.copy_ = _copy_
+_T.uniform_ = _random_(lambda rng, shape, a=0.0, b=1.0, **k: rng.uniform(a, b, shape))
+_T.normal_ = _random_(lambda rng, shape, mean=0.0, std=1.0, **k: rng.normal(mean, std, shape))
+_T.bernoulli_ = _random_(lambda rng, shape, p=0.5, **k: rng.random(shape) < p)
+_T.exponential_ = _random_(lambda rng, shape, lambd=1.0, **k: rng.exponential(1.0 / lambd, shape))
+_T.random_ = _random_(lambda rng, shape, low=0, high=None, **k:
+                      rng.integers(low, high, shape) if high is not None else rng.integers(0, low or 2 ** 24, shape))
+_T.new_tensor = lambda a, data, dtype=None, **k: __import__("gradlab").tensor(data, dtype=dtype or a.dtype)
+_T.new_zeros = lambda a, *size, dtype=None, **k: Tensor._wrap(
+    np.zeros(_common_shape(size), dtype=_dtype.to_numpy_dtype(dtype) if dtype else a._data.dtype))
+_T.new_ones = lambda a, *size, dtype=None, **k: Tensor._wrap(
+    np.ones(_common_shape(size), dtype=_dtype.to_numpy_dtype(dtype) if dtype else a._data.dtype))
+_T.new_full = lambda a, size, fill_value, dtype=None, **k: Tensor._wrap(
+    np.full(_common_shape((size,)), fill_value, dtype=_dtype.to_numpy_dtype(dtype) if dtype else a._data.dtype))
+_T.new_empty = _T.new_zeros
+
+
+def _common_shape(size):
+    from ._common import shape_arg
+    return shape_arg(size)
+
+
+def _unique(a, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    res = np.unique(a._data, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
+    if not (return_inverse or return_counts):
+        return Tensor._wrap(res)
+    out = [Tensor._wrap(res[0])]
+    out += [Tensor._wrap(r.reshape(a._data.shape) if i == 1 and return_inverse else r).long() for i, r in
+            enumerate(res[1:], 1)]
+    return tuple(out)
+
+
+def _sort(a, dim=-1, descending=False, stable=False):
+    idx = np.argsort(-a._data if descending else a._data, axis=dim, kind="stable")
+    index_t = Tensor._wrap(idx.astype(np.int64))
+    return reduce.values_indices(index.gather(a, dim, index_t), index_t)
+
+
+def _topk(a, k, dim=-1, largest=True, sorted=True):
+    values, indices = _sort(a, dim, descending=largest)
+    return reduce.values_indices(values.narrow(dim, 0, k), indices.narrow(dim, 0, k))
+
+
+def _argsort(a, dim=-1, descending=False, stable=False):
+    return _sort(a, dim, descending)[1]
+
+
+_T.unique = _unique
+_T.sort = _sort
+_T.topk = _topk
+_T.argsort = _argsort
+_T.softmax = lambda a, dim, dtype=None: __import__("gradlab.nn.functional", fromlist=["softmax"]).softmax(a, dim)
+_T.log_softmax = lambda a, dim, dtype=None: __import__("gradlab.nn.functional",
+                                                       fromlist=["log_softmax"]).log_softmax(a, dim)

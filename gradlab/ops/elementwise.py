@@ -1,0 +1,443 @@
+"""Elementwise ops: each forward on NumPy arrays, its backward right beside it.
+
+Binary ops broadcast; their backward sums the gradient back to each input's
+shape with ``sum_to``.  A backward computes a gradient only for inputs that
+require one.
+"""
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd.function import record
+from ._common import broadcast_error, promote, sum_to
+
+
+def _broadcasting(op, fn, a, b):
+    try:
+        return fn(a._data, b._data)
+    except ValueError:
+        raise broadcast_error(op, a._data.shape, b._data.shape) from None
+
+
+def add(a, b, alpha=1):
+    a, b = promote(a, b)
+    if alpha != 1:
+        b = b * alpha
+    out = _broadcasting("add", np.add, a, b)
+
+    def backward(g):
+        return (sum_to(g, a._data.shape) if a._requires_grad else None,
+                sum_to(g, b._data.shape) if b._requires_grad else None)
+    return record(out, "AddBackward0", backward, (a, b))
+
+
+def sub(a, b, alpha=1):
+    a, b = promote(a, b)
+    if alpha != 1:
+        b = b * alpha
+    if a._data.dtype.kind == "b":
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    out = _broadcasting("sub", np.subtract, a, b)
+
+    def backward(g):
+        return (sum_to(g, a._data.shape) if a._requires_grad else None,
+                sum_to(-g, b._data.shape) if b._requires_grad else None)
+    return record(out, "SubBackward0", backward, (a, b))
+
+
+def rsub(a, b):
+    return sub(b, a)
+
+
+def mul(a, b):
+    a, b = promote(a, b)
+    out = _broadcasting("mul", np.multiply, a, b)
+
+    def backward(g):
+        return (sum_to(g * b, a._data.shape) if a._requires_grad else None,
+                sum_to(g * a, b._data.shape) if b._requires_grad else None)
+    return record(out, "MulBackward0", backward, (a, b), saved=(a, b))
+
+
+def div(a, b, rounding_mode=None):
+    if rounding_mode is not None:
+        return floor_divide(a, b) if rounding_mode == "floor" else _trunc_divide(a, b)
+    a, b = promote(a, b)
+    if a._data.dtype.kind != "f":  # int / int gives the default float, as in PyTorch
+        a, b = a.float(), b.float()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = _broadcasting("div", np.true_divide, a, b)
+
+    def backward(g):
+        return (sum_to(g / b, a._data.shape) if a._requires_grad else None,
+                sum_to(-g * a / (b * b), b._data.shape) if b._requires_grad else None)
+    return record(out, "DivBackward0", backward, (a, b), saved=(a, b))
+
+
+def rdiv(a, b):
+    return div(b, a)
+
+
+def floor_divide(a, b):
+    a, b = promote(a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return Tensor._wrap(_broadcasting("floor_divide", np.floor_divide, a, b))
+
+
+def _trunc_divide(a, b):
+    a, b = promote(a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = _broadcasting("div", np.true_divide, a, b)
+    return Tensor._wrap(np.trunc(q).astype(a._data.dtype))
+
+
+def remainder(a, b):
+    a, b = promote(a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = _broadcasting("remainder", np.mod, a, b)
+
+    def backward(g):
+        return (sum_to(g, a._data.shape) if a._requires_grad else None,
+                sum_to(-g * (a // b), b._data.shape) if b._requires_grad else None)
+    return record(out, "RemainderBackward0", backward, (a, b), saved=(a, b))
+
+
+def pow(a, b):
+    a, b = promote(a, b)
+    if a._data.dtype.kind in "iu" and (b._data < 0).any():
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = _broadcasting("pow", np.power, a, b)
+
+    def backward(g):
+        ga = gb = None
+        if a._requires_grad:
+            # d/da a**b = b * a**(b-1), taken as 0 where b == 0 (as PyTorch)
+            ga = sum_to(where(b == 0, 0.0, g * b * a ** (b - 1)), a._data.shape)
+        if b._requires_grad:
+            # d/db a**b = a**b * log(a), taken as 0 where a == 0 and b >= 0
+            gb = sum_to(where((a == 0) & (b >= 0), 0.0, g * a ** b * log(a)), b._data.shape)
+        return ga, gb
+    return record(out, "PowBackward1" if b._requires_grad else "PowBackward0", backward, (a, b), saved=(a, b))
+
+
+def rpow(a, b):
+    return pow(b, a)
+
+
+def maximum(a, b):
+    a, b = promote(a, b)
+    out = _broadcasting("maximum", np.maximum, a, b)
+
+    def backward(g):
+        # ties split the gradient evenly, as PyTorch
+        pick_a = (a > b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
+        return (sum_to(g * pick_a, a._data.shape) if a._requires_grad else None,
+                sum_to(g * (1 - pick_a), b._data.shape) if b._requires_grad else None)
+    return record(out, "MaximumBackward0", backward, (a, b), saved=(a, b))
+
+
+def minimum(a, b):
+    a, b = promote(a, b)
+    out = _broadcasting("minimum", np.minimum, a, b)
+
+    def backward(g):
+        pick_a = (a < b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
+        return (sum_to(g * pick_a, a._data.shape) if a._requires_grad else None,
+                sum_to(g * (1 - pick_a), b._data.shape) if b._requires_grad else None)
+    return record(out, "MinimumBackward0", backward, (a, b), saved=(a, b))
+
+
+# ---- comparisons and logic: bool results, no gradient -----------------------------------------
+def _compare(op, fn):
+    def compare(a, b):
+        a, b = promote(a, b)
+        return Tensor._wrap(_broadcasting(op, fn, a, b))
+    compare.__name__ = op
+    return compare
+
+
+eq = _compare("eq", np.equal)
+ne = _compare("ne", np.not_equal)
+lt = _compare("lt", np.less)
+le = _compare("le", np.less_equal)
+gt = _compare("gt", np.greater)
+ge = _compare("ge", np.greater_equal)
+logical_and = _compare("logical_and", np.logical_and)
+logical_or = _compare("logical_or", np.logical_or)
+logical_xor = _compare("logical_xor", np.logical_xor)
+
+
+def _bitwise(op, fn):
+    def bitwise(a, b):
+        a, b = promote(a, b)
+        if a._data.dtype.kind == "f":
+            raise RuntimeError(f"{op}: not implemented for floating-point tensors ({a.dtype})")
+        return Tensor._wrap(_broadcasting(op, fn, a, b))
+    return bitwise
+
+
+bitwise_and = _bitwise("bitwise_and", np.bitwise_and)
+bitwise_or = _bitwise("bitwise_or", np.bitwise_or)
+bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor)
+
+
+def logical_not(a):
+    return Tensor._wrap(np.logical_not(a._data))
+
+
+def bitwise_not(a):
+    if a._data.dtype.kind == "f":
+        raise RuntimeError("bitwise_not: not implemented for floating-point tensors")
+    return Tensor._wrap(np.invert(a._data))
+
+
+def isnan(a):
+    return Tensor._wrap(np.isnan(a._data))
+
+
+def isinf(a):
+    return Tensor._wrap(np.isinf(a._data))
+
+
+def isfinite(a):
+    return Tensor._wrap(np.isfinite(a._data))
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return Tensor._wrap(np.isclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(a, b):
+    return a._data.shape == b._data.shape and bool((a._data == b._data).all())
+
+
+# ---- unary ops ---------------------------------------------------------------------------------
+def _float_input(a, op):
+    """Unary math ops on integer tensors compute in the default float dtype, as PyTorch."""
+    return a if a._data.dtype.kind == "f" else a.float()
+
+
+def neg(a):
+    if a._data.dtype.kind == "b":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    return record(np.negative(a._data), "NegBackward0", lambda g: (-g,), (a,))
+
+
+def abs(a):
+    def backward(g):
+        return (g * sign(a),)
+    return record(np.abs(a._data), "AbsBackward0", backward, (a,), saved=(a,))
+
+
+def sign(a):
+    return record(np.sign(a._data), "SignBackward0", lambda g: (g * 0,), (a,))
+
+
+def exp(a):
+    a = _float_input(a, "exp")
+    out = record(np.exp(a._data), "ExpBackward0", lambda g: (g * out,), (a,))
+    if out.grad_fn is not None:
+        out.grad_fn.saved = ((out, 0),)
+    return out
+
+
+def log(a):
+    a = _float_input(a, "log")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(a._data)
+    return record(out, "LogBackward0", lambda g: (g / a,), (a,), saved=(a,))
+
+
+def log2(a):
+    a = _float_input(a, "log2")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log2(a._data)
+    return record(out, "Log2Backward0", lambda g: (g / (a * np.log(2.0)),), (a,), saved=(a,))
+
+
+def log1p(a):
+    a = _float_input(a, "log1p")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log1p(a._data)
+    return record(out, "Log1PBackward0", lambda g: (g / (a + 1),), (a,), saved=(a,))
+
+
+def expm1(a):
+    a = _float_input(a, "expm1")
+    return record(np.expm1(a._data), "Expm1Backward0", lambda g: (g * (a.exp()),), (a,), saved=(a,))
+
+
+def sqrt(a):
+    a = _float_input(a, "sqrt")
+    with np.errstate(invalid="ignore"):
+        out = record(np.sqrt(a._data), "SqrtBackward0", lambda g: (g / (2 * out),), (a,))
+    return out
+
+
+def rsqrt(a):
+    a = _float_input(a, "rsqrt")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 1.0 / np.sqrt(a._data)
+    return record(out, "RsqrtBackward0", lambda g: (-0.5 * g * a ** -1.5,), (a,), saved=(a,))
+
+
+def reciprocal(a):
+    a = _float_input(a, "reciprocal")
+    with np.errstate(divide="ignore"):
+        out = record(1.0 / a._data, "ReciprocalBackward0", lambda g: (-g * out * out,), (a,))
+    return out
+
+
+def square(a):
+    return mul(a, a)
+
+
+def sin(a):
+    a = _float_input(a, "sin")
+    return record(np.sin(a._data), "SinBackward0", lambda g: (g * cos(a),), (a,), saved=(a,))
+
+
+def cos(a):
+    a = _float_input(a, "cos")
+    return record(np.cos(a._data), "CosBackward0", lambda g: (-g * sin(a),), (a,), saved=(a,))
+
+
+def tan(a):
+    a = _float_input(a, "tan")
+    out = record(np.tan(a._data), "TanBackward0", lambda g: (g * (1 + out * out),), (a,))
+    return out
+
+
+def tanh(a):
+    a = _float_input(a, "tanh")
+    out = record(np.tanh(a._data), "TanhBackward0", lambda g: (g * (1 - out * out),), (a,))
+    return out
+
+
+def sigmoid(a):
+    a = _float_input(a, "sigmoid")
+    x = a._data
+    # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) and never overflows
+    out = record(0.5 + 0.5 * np.tanh(0.5 * x), "SigmoidBackward0",
+                 lambda g: (g * out * (1 - out),), (a,))
+    return out
+
+
+def relu(a):
+    out = np.maximum(a._data, 0)
+
+    def backward(g):
+        return (g * Tensor._wrap((out > 0).astype(g._data.dtype)),)
+    return record(out, "ReluBackward0", backward, (a,))
+
+
+def clamp(a, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    lo = min._data if isinstance(min, Tensor) else min
+    hi = max._data if isinstance(max, Tensor) else max
+    out = np.clip(a._data, lo, hi)
+    if out.dtype != a._data.dtype and a._data.dtype.kind == "f":
+        out = out.astype(a._data.dtype)
+
+    def backward(g):
+        inside = np.ones(a._data.shape, dtype=bool)
+        if lo is not None:
+            inside &= a._data >= lo
+        if hi is not None:
+            inside &= a._data <= hi
+        return (g * Tensor._wrap(inside.astype(g._data.dtype)),)
+    return record(out, "ClampBackward1", backward, (a,), saved=(a,))
+
+
+def _no_grad_unary(name, fn):
+    def op(a):
+        return record(fn(a._data), name, lambda g: (g * 0,), (a,))
+    return op
+
+
+floor = _no_grad_unary("FloorBackward0", np.floor)
+ceil = _no_grad_unary("CeilBackward0", np.ceil)
+trunc = _no_grad_unary("TruncBackward0", np.trunc)
+frac = None  # defined below with its gradient
+
+
+def round(a, decimals=0):
+    return record(np.round(a._data, decimals), "RoundBackward0", lambda g: (g * 0,), (a,))
+
+
+def frac(a):  # noqa: F811
+    return record(a._data - np.trunc(a._data), "FracBackward0", lambda g: (g,), (a,))
+
+
+def where(condition, a, b):
+    """``a`` where ``condition`` holds, else ``b`` (all three broadcast)."""
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
+    a, b = promote(a, b)
+    try:
+        out = np.where(cond, a._data, b._data)
+    except ValueError:
+        raise RuntimeError(f"where: shapes {cond.shape}, {a._data.shape} and {b._data.shape} are not broadcastable") from None
+    keep = Tensor._wrap(cond)
+
+    def backward(g):
+        zero = g * 0
+        return (sum_to(where(keep, g, zero), a._data.shape) if a._requires_grad else None,
+                sum_to(where(keep, zero, g), b._data.shape) if b._requires_grad else None)
+    return record(out, "WhereBackward0", backward, (a, b))
+
+
+def masked_fill(a, mask, value):
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {m.dtype}")
+    if isinstance(value, Tensor):
+        if value._data.ndim != 0:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor "
+                               f"with {value._data.ndim} dimension(s).")
+        value = value._data
+    try:
+        out = np.where(m, np.asarray(value, dtype=a._data.dtype), a._data)
+    except ValueError:
+        raise broadcast_error("masked_fill", a._data.shape, m.shape) from None
+    if out.shape != a._data.shape:
+        raise RuntimeError(f"masked_fill: mask of shape {m.shape} does not broadcast to the input's shape "
+                           f"{a._data.shape}")
+    keep = Tensor._wrap(~m)
+
+    def backward(g):
+        return (where(keep, g, g * 0),)
+    return record(out, "MaskedFillBackward0", backward, (a,))
+
+
+def lerp(a, b, weight):
+    return a + (b - a) * weight
+
+
+def to_dtype(a, dtype):
+    """Cast ``a`` (a no-op returning ``a`` when the dtype already matches)."""
+    from .. import _dtype
+    np_dtype = _dtype.to_numpy_dtype(dtype) if not isinstance(dtype, np.dtype) else dtype
+    if a._data.dtype == np_dtype:
+        return a
+    src = a._data.dtype
+
+    def backward(g):
+        return (g.to(src),)
+    out = record(a._data.astype(np_dtype), "ToCopyBackward0", backward, (a,))
+    if out._requires_grad and np_dtype.kind != "f":
+        out.grad_fn = None
+        out._requires_grad = False
+    return out
+
+
+def clone(a, memory_format=None):
+    return record(a._data.copy(), "CloneBackward0", lambda g: (g,), (a,))

@@ -1,0 +1,136 @@
+"""Matrix products: matmul (and its special cases mm, bmm, dot, mv, outer), linear.
+
+For C = A @ B the gradients are dA = dC @ B^T and dB = A^T @ dC; batch
+dimensions broadcast, so each gradient is summed back to its input's shape.
+One-dimensional operands are treated as a row (left) or column (right)
+vector, as NumPy and PyTorch do, and the added axis is removed again.
+"""
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd.function import record
+from ._common import promote, sum_to
+
+
+def _matmul_error(op, a, b):
+    return RuntimeError(f"{op}: mat1 and mat2 shapes cannot be multiplied "
+                        f"({'x'.join(map(str, a)) or 'scalar'} and {'x'.join(map(str, b)) or 'scalar'})")
+
+
+def matmul(a, b):
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"matmul: expected Tensor arguments, got {type(a).__name__} and {type(b).__name__}")
+    if a._data.ndim == 0 or b._data.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                           f"{a._data.ndim}D and {b._data.ndim}D")
+    a, b = promote(a, b)
+    try:
+        out = np.matmul(a._data, b._data)
+    except ValueError:
+        raise _matmul_error("matmul", a._data.shape, b._data.shape) from None
+    a_shape, b_shape = a._data.shape, b._data.shape
+    # the product of the operands lifted to matrices has shape out2_shape
+    a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape
+    b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
+    out2_shape = np.broadcast_shapes(a2_shape[:-2], b2_shape[:-2]) + (a2_shape[-2], b2_shape[-1])
+
+    def backward(g):
+        a2, b2, g2 = a.reshape(a2_shape), b.reshape(b2_shape), g.reshape(out2_shape)
+        ga = gb = None
+        if a._requires_grad:
+            ga = g2 @ b2.mT
+            ga = sum_to(ga, a2_shape).reshape(a_shape)
+        if b._requires_grad:
+            gb = a2.mT @ g2
+            gb = sum_to(gb, b2_shape).reshape(b_shape)
+        return ga, gb
+    name = {(1, 1): "DotBackward0", (2, 2): "MmBackward0", (2, 1): "MvBackward0"}.get((len(a_shape), len(b_shape)), "MatmulBackward0")
+    return record(out, name,
+                  backward, (a, b), saved=(a, b))
+
+
+def mm(a, b):
+    if a._data.ndim != 2 or b._data.ndim != 2:
+        raise RuntimeError(f"mm: expected 2D tensors, got {a._data.ndim}D and {b._data.ndim}D "
+                           f"(shapes {list(a._data.shape)} and {list(b._data.shape)})")
+    if a._data.shape[1] != b._data.shape[0]:
+        raise _matmul_error("mm", a._data.shape, b._data.shape)
+    return matmul(a, b)
+
+
+def bmm(a, b):
+    if a._data.ndim != 3 or b._data.ndim != 3:
+        raise RuntimeError(f"bmm: batch1 must be a 3D tensor and batch2 must be a 3D tensor "
+                           f"(got shapes {list(a._data.shape)} and {list(b._data.shape)})")
+    if a._data.shape[0] != b._data.shape[0] or a._data.shape[2] != b._data.shape[1]:
+        raise RuntimeError(f"bmm: expected shapes [b, n, m] and [b, m, p], got {list(a._data.shape)} and "
+                           f"{list(b._data.shape)}")
+    return matmul(a, b)
+
+
+def dot(a, b):
+    if a._data.ndim != 1 or b._data.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a._data.ndim}D and {b._data.ndim}D tensors")
+    if a._data.shape[0] != b._data.shape[0]:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a._data.shape[0]}] and src "
+                           f"[{b._data.shape[0]}] to have the same number of elements, but got "
+                           f"{a._data.shape[0]} and {b._data.shape[0]} elements respectively")
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {a.dtype} and {b.dtype}")
+    return matmul(a, b)
+
+
+inner = dot
+
+
+def mv(a, v):
+    if a._data.ndim != 2 or v._data.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {a._data.ndim}D and {v._data.ndim}D")
+    return matmul(a, v)
+
+
+def outer(a, b):
+    return a.unsqueeze(1) * b.unsqueeze(0)
+
+
+ger = outer
+
+
+def addmm(bias, a, b, beta=1, alpha=1):
+    out = matmul(a, b)
+    if alpha != 1:
+        out = out * alpha
+    return out + (bias * beta if beta != 1 else bias)
+
+
+def linear(x, weight, bias=None):
+    """y = x @ W^T + b (W is out_features x in_features, as nn.Linear stores it)."""
+    if x._data.shape[-1:] != weight._data.shape[-1:]:
+        raise _matmul_error("linear", (int(np.prod(x._data.shape[:-1])),) + x._data.shape[-1:],
+                            weight._data.shape[::-1])
+    out = matmul(x, weight.t())
+    return out if bias is None else out + bias
+
+
+def einsum(equation, *operands):
+    """A differentiable einsum for explicit equations ('ij,jk->ik')."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = operands[0]
+    if "->" not in equation:
+        raise NotImplementedError("gradlab.einsum needs an explicit output ('ij,jk->ik')")
+    ins, out_spec = equation.replace(" ", "").split("->")
+    in_specs = ins.split(",")
+    out = np.einsum(equation, *[o._data for o in operands])
+
+    def backward(g):
+        grads = []
+        for i, t in enumerate(operands):
+            if not t._requires_grad:
+                grads.append(None)
+                continue
+            others = [s for j, s in enumerate(in_specs) if j != i]
+            spec = ",".join([out_spec] + others) + "->" + in_specs[i]
+            full = einsum(spec, g, *[o for j, o in enumerate(operands) if j != i])
+            grads.append(full)
+        return tuple(grads)
+    return record(np.asarray(out), "EinsumBackward0", backward, tuple(operands), saved=tuple(operands))

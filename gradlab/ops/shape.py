@@ -1,0 +1,326 @@
+"""Shape ops: views and rearrangements of the same values.
+
+Views share memory and the version counter with their base, as in PyTorch.
+Each backward rearranges the gradient the opposite way.
+"""
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd.function import record
+from ._common import normalize_dim, shape_arg, sum_to
+
+
+def _view(array, name, backward, a):
+    """Record ``array`` (a NumPy view of ``a``) as a view sharing a's version counter."""
+    out = record(array, name, backward, (a,))
+    out._version_counter = a._version_counter
+    return out
+
+
+def _check_numel(a, shape, op):
+    numel = a._data.size
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    bad = (shape.count(-1) > 1 or (-1 in shape and (known == 0 or numel % known))
+           or (-1 not in shape and known != numel))
+    if bad:
+        raise RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {numel} "
+                           f"(input shape {list(a._data.shape)})")
+
+
+def reshape(a, *shape):
+    shape = shape_arg(shape)
+    _check_numel(a, shape, "reshape")
+    in_shape = a._data.shape
+    out = a._data.reshape(shape)
+    return _view(out, "ViewBackward0" if out.base is not None else "ReshapeAliasBackward0",
+                 lambda g: (g.reshape(in_shape),), a)
+
+
+def view(a, *shape):
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int)) and not hasattr(shape[0], "__index__"):
+        from .elementwise import to_dtype  # view(dtype) reinterprets bits; gradlab only allows same itemsize
+        raise NotImplementedError("view(dtype) is not supported in gradlab; use .to(dtype)")
+    shape = shape_arg(shape)
+    _check_numel(a, shape, "view")
+    out = a._data.view()
+    try:
+        out.shape = shape
+    except AttributeError:
+        raise RuntimeError(
+            f"view size is not compatible with input tensor's size and stride (shape {list(a._data.shape)}, "
+            f"requested {list(shape)}; at least one dimension spans across two contiguous subspaces). "
+            "Use .reshape(...) instead.") from None
+    in_shape = a._data.shape
+    return _view(out, "ViewBackward0", lambda g: (g.reshape(in_shape),), a)
+
+
+def view_as(a, other):
+    return view(a, other._data.shape)
+
+
+def reshape_as(a, other):
+    return reshape(a, other._data.shape)
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    nd = a._data.ndim
+    if nd == 0:
+        return reshape(a, (1,))
+    s = normalize_dim(start_dim, nd, "flatten")
+    e = normalize_dim(end_dim, nd, "flatten")
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = a._data.shape
+    middle = 1
+    for d in shape[s:e + 1]:
+        middle *= d
+    return reshape(a, shape[:s] + (middle,) + shape[e + 1:])
+
+
+def unflatten(a, dim, sizes):
+    d = normalize_dim(dim, a._data.ndim, "unflatten")
+    shape = a._data.shape
+    sizes = tuple(sizes)
+    if -1 in sizes:
+        known = int(np.prod([s for s in sizes if s != -1]))
+        sizes = tuple(shape[d] // known if s == -1 else s for s in sizes)
+    return reshape(a, shape[:d] + sizes + shape[d + 1:])
+
+
+def squeeze(a, dim=None):
+    shape = a._data.shape
+    if dim is None:
+        axes = tuple(i for i, s in enumerate(shape) if s == 1)
+    else:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        axes = tuple(d for d in (normalize_dim(d, a._data.ndim, "squeeze") for d in dims)
+                     if a._data.ndim and shape[d] == 1)
+    return _view(np.squeeze(a._data, axes) if axes else a._data.view(), "SqueezeBackward0",
+                 lambda g: (g.reshape(shape),), a)
+
+
+def unsqueeze(a, dim):
+    d = normalize_dim(dim, a._data.ndim + 1, "unsqueeze")
+    shape = a._data.shape
+    return _view(np.expand_dims(a._data, d), "UnsqueezeBackward0", lambda g: (g.reshape(shape),), a)
+
+
+def permute(a, *dims):
+    dims = shape_arg(dims)
+    nd = a._data.ndim
+    if len(dims) != nd:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                           f"length of the desired ordering of dimensions i.e. input.dim() = {nd} is not equal "
+                           f"to len(dims) = {len(dims)}")
+    dims = tuple(normalize_dim(d, nd, "permute") for d in dims)
+    if len(set(dims)) != nd:
+        raise RuntimeError(f"permute(): duplicate dims are not allowed (got {list(dims)})")
+    inverse = tuple(np.argsort(dims))
+    return _view(np.transpose(a._data, dims), "PermuteBackward0", lambda g: (g.permute(inverse),), a)
+
+
+def transpose(a, dim0, dim1):
+    nd = a._data.ndim
+    if nd == 0:
+        return _view(a._data.view(), "TransposeBackward0", lambda g: (g,), a)
+    d0, d1 = normalize_dim(dim0, nd, "transpose"), normalize_dim(dim1, nd, "transpose")
+    return _view(np.swapaxes(a._data, d0, d1), "TransposeBackward0", lambda g: (g.transpose(d0, d1),), a)
+
+
+def t(a):
+    if a._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a._data.ndim}D")
+    return transpose(a, 0, 1) if a._data.ndim == 2 else a.view_as(a)
+
+
+def T(a):
+    return permute(a, tuple(range(a._data.ndim - 1, -1, -1)))
+
+
+def mT(a):
+    return transpose(a, -2, -1)
+
+
+def expand(a, *sizes):
+    sizes = shape_arg(sizes)
+    shape = a._data.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
+                           f"number of dimensions in the tensor ({len(shape)})")
+    lead = len(sizes) - len(shape)
+    target = tuple(shape[i - lead] if (s == -1 and i >= lead) else s for i, s in enumerate(sizes))
+    for i, s in enumerate(shape):
+        if s != 1 and s != target[lead + i]:
+            raise RuntimeError(f"The expanded size of the tensor ({target[lead + i]}) must match the existing size "
+                               f"({s}) at non-singleton dimension {lead + i}.  Target sizes: {list(sizes)}.  "
+                               f"Tensor sizes: {list(shape)}")
+    if target == shape:
+        return a
+    return _view(np.broadcast_to(a._data, target), "ExpandBackward0", lambda g: (sum_to(g, shape),), a)
+
+
+def expand_as(a, other):
+    return expand(a, other._data.shape)
+
+
+def broadcast_to(a, shape):
+    return expand(a, shape)
+
+
+def contiguous(a, memory_format=None):
+    if a._data.flags.c_contiguous:
+        return a
+    return record(np.ascontiguousarray(a._data), "CloneBackward0", lambda g: (g,), (a,))
+
+
+def flip(a, dims):
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = tuple(normalize_dim(d, a._data.ndim, "flip") for d in dims)
+    return record(np.flip(a._data, dims).copy(), "FlipBackward0", lambda g: (g.flip(dims),), (a,))
+
+
+def repeat(a, *sizes):
+    sizes = shape_arg(sizes)
+    shape = a._data.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    lead = len(sizes) - len(shape)
+    full = (1,) * lead + shape
+    out = np.tile(a._data.reshape(full), sizes)
+
+    def backward(g):
+        # fold each repeated axis into (repeats, size) and sum the repeats
+        split = []
+        for r, s in zip(sizes, full):
+            split += [r, s]
+        return (g.reshape(tuple(split)).sum(tuple(range(0, 2 * len(full), 2))).reshape(shape),)
+    return record(out, "RepeatBackward0", backward, (a,))
+
+
+def cat(tensors, dim=0):
+    tensors = [t for t in tensors]
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    tensors = [t for t in tensors if not (t._data.ndim == 1 and t._data.size == 0)] or tensors[:1]
+    from .. import _dtype
+    dt = _dtype.result_type(*[t._data for t in tensors])
+    tensors = [t.to(dt) for t in tensors]
+    d = normalize_dim(dim, tensors[0]._data.ndim, "cat")
+    try:
+        out = np.concatenate([t._data for t in tensors], axis=d)
+    except ValueError:
+        raise RuntimeError(f"torch.cat(): Sizes of tensors must match except in dimension {d}. Got shapes "
+                           f"{[list(t._data.shape) for t in tensors]}") from None
+    bounds = np.cumsum([0] + [t._data.shape[d] for t in tensors])
+
+    def backward(g):
+        return tuple(g.narrow(d, int(bounds[i]), int(bounds[i + 1] - bounds[i])) if t._requires_grad else None
+                     for i, t in enumerate(tensors))
+    return record(out, "CatBackward0", backward, tuple(tensors))
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shapes = {t._data.shape for t in tensors}
+    if len(shapes) > 1:
+        raise RuntimeError(f"stack expects each tensor to be equal size, but got shapes "
+                           f"{[list(t._data.shape) for t in tensors]}")
+    d = normalize_dim(dim, tensors[0]._data.ndim + 1, "stack")
+    return cat([t.unsqueeze(d) for t in tensors], d) if len(tensors) > 1 else tensors[0].unsqueeze(d)
+
+
+def hstack(tensors):
+    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([t if t._data.ndim > 1 else t.unsqueeze(0) for t in tensors], 0)
+
+
+def narrow(a, dim, start, length):
+    d = normalize_dim(dim, a._data.ndim, "narrow")
+    index = (slice(None),) * d + (slice(start, start + length),)
+    return a[index]
+
+
+def split(a, split_size_or_sections, dim=0):
+    d = normalize_dim(dim, a._data.ndim, "split")
+    n = a._data.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0 and n > 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
+        sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                               f"dimension {d}), but got split_sizes={sizes}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(a, d, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(a, chunks, dim=0):
+    d = normalize_dim(dim, a._data.ndim, "chunk")
+    n = a._data.shape[d]
+    step = -(-n // chunks) if n else 1
+    return split(a, step, d)
+
+
+def unbind(a, dim=0):
+    d = normalize_dim(dim, a._data.ndim, "unbind")
+    return tuple(a.select(d, i) for i in range(a._data.shape[d]))
+
+
+def select(a, dim, index):
+    d = normalize_dim(dim, a._data.ndim, "select")
+    return a[(slice(None),) * d + (index,)]
+
+
+def movedim(a, source, destination):
+    return _view(np.moveaxis(a._data, source, destination), "MovedimBackward0",
+                 lambda g: (g.movedim(destination, source),), a)
+
+
+def diag(a, diagonal=0):
+    if a._data.ndim == 1:
+        n = a._data.shape[0]
+        out = np.diag(a._data, diagonal)
+        return record(out, "DiagEmbedBackward0", lambda g: (g.diagonal(diagonal),), (a,))
+    return a.diagonal(diagonal)
+
+
+def diagonal(a, offset=0, dim1=0, dim2=1):
+    shape = a._data.shape
+    out = np.diagonal(a._data, offset, dim1, dim2).copy()
+
+    def backward(g):
+        z = np.zeros(shape, dtype=g._data.dtype)
+        idx = np.arange(out.shape[-1])
+        rows, cols = (idx, idx + offset) if offset >= 0 else (idx - offset, idx)
+        z[rows, cols] = g._data
+        return (Tensor._wrap(z),)
+    return record(out, "DiagonalBackward0", backward, (a,))
+
+
+def tril(a, diagonal=0):
+    mask = np.tril(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
+    return record(np.where(mask, a._data, 0).astype(a._data.dtype), "TrilBackward0",
+                  lambda g: (g.tril(diagonal),), (a,))
+
+
+def triu(a, diagonal=0):
+    mask = np.triu(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
+    return record(np.where(mask, a._data, 0).astype(a._data.dtype), "TriuBackward0",
+                  lambda g: (g.triu(diagonal),), (a,))

@@ -1,0 +1,713 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
+"""Compiled 2-D convolution kernels: im2col, col2im, conv2d forward/backward.
+
+Arrays in, arrays out, NCHW layout, float32 or float64 (both arrays of a call
+share one dtype).  These are the fast twins of ``gradlab/kernels/conv.py``:
+same names, same signatures, same results up to float rounding.  The
+dispatcher in ``gradlab/kernels/__init__.py`` validates arguments and makes
+them contiguous before calling in here; the checks in this file only make
+sure that a direct call with inconsistent arguments raises instead of
+touching memory it does not own.
+
+How the convolution runs
+------------------------
+The batch is cut into blocks of ``B`` samples.  For each block and group the
+input patches are unfolded (im2col) into a column buffer of shape
+``(Cg*kh*kw, B*Ho*Wo)``, and one GEMM multiplies the group's weights with it.
+Blocks are spread over the cores with OpenMP; each thread owns its column
+buffer, so the unfold and the GEMM that reads it happen back to back while
+the buffer is still in the core's cache.  Several samples share one block
+only when a sample's output plane is small (then a one-sample GEMM would be
+too thin to run fast).  Backward walks the same blocks: the weight gradient
+is ``dY @ cols^T`` accumulated in a per-thread buffer (summed at the end),
+the input gradient is ``W^T @ dY`` folded back with col2im.
+
+Two shapes need no unfolding at all: a 1x1 kernel with stride 1 and no
+padding (the input plane is already the column matrix), and a kernel that
+covers the whole unpadded input (the conv is a fully connected layer over
+the batch; one large GEMM per group, threaded by BLAS itself).
+"""
+
+cimport cython
+from cython.parallel cimport prange, parallel, threadid
+from libc.string cimport memset
+cimport numpy as cnp
+import numpy as np
+import threading
+
+from gradlab_ext._common cimport real, gemm_rm, gl_omp_max_threads, gl_have_openmp, BLAS_SINGLE_THREAD_MNK
+
+cnp.import_array()
+
+ctypedef Py_ssize_t idx_t
+
+# ----------------------------------------------------------------------------
+# Threads and workspace
+# ----------------------------------------------------------------------------
+
+cdef int _num_threads = max(1, gl_omp_max_threads())
+
+# Below this many multiply-adds per call, one thread does the whole job
+# (starting the OpenMP team costs more than it saves).
+cdef idx_t _PARALLEL_MIN_WORK = 200000
+# A block gathers samples until its GEMM has about this many columns.
+cdef idx_t _TARGET_COLS = 256
+
+have_openmp = bool(gl_have_openmp())
+
+
+def get_num_threads():
+    """Threads the kernels of this module use (OpenMP team size)."""
+    return _num_threads
+
+
+def set_num_threads(int n):
+    """Set the number of threads (>= 1) used by the kernels of this module."""
+    global _num_threads
+    if n < 1:
+        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
+    _num_threads = n if gl_have_openmp() else 1
+
+
+cdef object _ws_lock = threading.Lock()
+cdef object _ws_buf = None
+
+
+cdef class _Scratch:
+    """A byte buffer for one kernel call, 64-byte aligned.
+
+    The module keeps one buffer and reuses it call after call (it only grows),
+    so steady-state training does no large allocations here.  If another
+    Python thread is inside a kernel and holds it, this call gets a private
+    buffer instead.
+    """
+    cdef object arr
+    cdef bint owns_lock
+    cdef char* ptr
+
+    def __cinit__(self, idx_t nbytes):
+        global _ws_buf
+        self.owns_lock = _ws_lock.acquire(False)
+        if self.owns_lock:
+            if _ws_buf is None or (<cnp.ndarray>_ws_buf).shape[0] < nbytes + 64:
+                _ws_buf = None
+                _ws_buf = np.empty(nbytes + 64 + (nbytes >> 2), dtype=np.uint8)
+            self.arr = _ws_buf
+        else:
+            self.arr = np.empty(nbytes + 64, dtype=np.uint8)
+        cdef size_t p = <size_t>cnp.PyArray_DATA(<cnp.ndarray>self.arr)
+        self.ptr = <char*>((p + 63) & ~(<size_t>63))
+
+    cdef void release(self):
+        if self.owns_lock:
+            self.owns_lock = False
+            _ws_lock.release()
+
+    def __dealloc__(self):
+        if self.owns_lock:
+            _ws_lock.release()
+
+
+cdef inline idx_t _round64(idx_t nelem, idx_t itemsize) noexcept nogil:
+    """Bytes for nelem items, rounded up to whole cache lines."""
+    return (nelem * itemsize + 63) & ~(<idx_t>63)
+
+
+# ----------------------------------------------------------------------------
+# Geometry
+# ----------------------------------------------------------------------------
+
+cdef struct Geom:
+    idx_t N, C, H, W          # input
+    idx_t Cout, G, Cg, Cog    # output channels, groups, channels per group
+    idx_t kh, kw, sh, sw, ph, pw, dh, dw
+    idx_t Ho, Wo, L, Kg       # output plane, L = Ho*Wo, Kg = Cg*kh*kw
+
+
+cdef inline idx_t _out_size(idx_t size, idx_t k, idx_t s, idx_t p, idx_t d):
+    cdef idx_t span = size + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        return 0
+    return span // s + 1
+
+
+cdef Geom _make_geom(str op, tuple xshape, tuple wshape, object stride, object padding,
+                     object dilation, idx_t groups) except *:
+    cdef Geom g
+    if len(xshape) != 4 or len(wshape) != 4:
+        raise ValueError(f"{op}: expected 4-D input and weight, got shapes {xshape} and {wshape}")
+    g.N, g.C, g.H, g.W = xshape
+    g.Cout, g.Cg, g.kh, g.kw = wshape
+    g.sh, g.sw = stride
+    g.ph, g.pw = padding
+    g.dh, g.dw = dilation
+    g.G = groups
+    if min(g.N, g.C, g.H, g.W, g.Cout, g.Cg, g.kh, g.kw) < 0:
+        raise ValueError(f"{op}: negative dimension in shapes {xshape}, {wshape}")
+    if g.sh < 1 or g.sw < 1 or g.dh < 1 or g.dw < 1 or g.ph < 0 or g.pw < 0:
+        raise ValueError(f"{op}: stride and dilation must be >= 1 and padding >= 0, got "
+                         f"stride={tuple(stride)}, padding={tuple(padding)}, dilation={tuple(dilation)}")
+    if g.G < 1 or g.C != g.G * g.Cg or g.Cout % g.G != 0:
+        raise ValueError(f"{op}: input {xshape} and weight {wshape} do not match groups={groups}")
+    if g.kh < 1 or g.kw < 1:
+        raise ValueError(f"{op}: empty kernel {wshape}")
+    g.Ho = _out_size(g.H, g.kh, g.sh, g.ph, g.dh)
+    g.Wo = _out_size(g.W, g.kw, g.sw, g.pw, g.dw)
+    if g.Ho < 1 or g.Wo < 1:
+        raise ValueError(f"{op}: kernel {wshape[2:]} (dilation {tuple(dilation)}) is larger than "
+                         f"the padded input {(g.H + 2 * g.ph, g.W + 2 * g.pw)}")
+    g.Cog = g.Cout // g.G
+    g.L = g.Ho * g.Wo
+    g.Kg = g.Cg * g.kh * g.kw
+    if g.Kg >= (<idx_t>1) << 31 or g.L * max(g.N, 1) >= (<idx_t>1) << 31 or g.Cout >= (<idx_t>1) << 31:
+        raise ValueError(f"{op}: problem too large for 32-bit BLAS indices")
+    return g
+
+
+cdef inline bint _is_identity(const Geom* g) noexcept nogil:
+    """1x1 kernel, stride 1, no padding: a sample's input plane IS its column matrix."""
+    return (g.kh == 1 and g.kw == 1 and g.sh == 1 and g.sw == 1 and g.ph == 0 and g.pw == 0)
+
+
+cdef inline bint _is_full(const Geom* g) noexcept nogil:
+    """The kernel covers the whole unpadded input: one output pixel, a dense layer."""
+    return (g.kh == g.H and g.kw == g.W and g.ph == 0 and g.pw == 0 and g.Ho == 1 and g.Wo == 1)
+
+
+cdef object _check(str op, str name, object a, object dtype, tuple shape):
+    """Defensive check of an array handed to a kernel (dispatcher already ensured it)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a numpy array, got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if arr.dtype != dtype:
+        raise TypeError(f"{op}: {name} has dtype {arr.dtype}, expected {dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        raise ValueError(f"{op}: {name} must be C-contiguous")
+    if shape is not None and tuple(a.shape) != shape:
+        raise ValueError(f"{op}: {name} has shape {tuple(a.shape)}, expected {shape}")
+    return arr
+
+
+cdef inline object _float_dtype(str op, object a):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{op}: expected numpy arrays, got {type(a).__name__}")
+    dt = a.dtype
+    if dt != np.float32 and dt != np.float64:
+        raise TypeError(f"{op}: unsupported dtype {dt}; the compiled kernels take float32 or float64")
+    return dt
+
+
+# ----------------------------------------------------------------------------
+# im2col / col2im of one sample (a range of channels), into a strided buffer
+# ----------------------------------------------------------------------------
+
+cdef inline void _bounds(idx_t off, idx_t s, idx_t size, idx_t nout,
+                         idx_t* lo, idx_t* hi) noexcept nogil:
+    """Outputs o in [lo, hi) are exactly those with 0 <= o*s + off < size."""
+    cdef idx_t a, b
+    if off >= 0:
+        a = 0
+    else:
+        a = (-off + s - 1) // s
+    if size - off <= 0:
+        b = 0
+    else:
+        b = (size - off + s - 1) // s
+    if b > nout:
+        b = nout
+    if a > b:
+        a = b
+    lo[0] = a
+    hi[0] = b
+
+
+cdef void _im2col1(const real* x, real* col, idx_t ldc, idx_t nchan, const Geom* g) noexcept nogil:
+    """Unfold nchan channels of one sample: row (c, i, j) of col, length Ho*Wo
+    at stride ldc, holds x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] (0 outside)."""
+    cdef idx_t c, i, j, oh, ow, oh_lo, oh_hi, ow_lo, ow_hi, hoff, woff, base
+    cdef idx_t H = g.H, W = g.W, Ho = g.Ho, Wo = g.Wo, sh = g.sh, sw = g.sw
+    cdef idx_t HW = H * W
+    cdef real* row
+    cdef real* dst
+    for i in range(g.kh):
+        hoff = i * g.dh - g.ph
+        _bounds(hoff, sh, H, Ho, &oh_lo, &oh_hi)
+        for j in range(g.kw):
+            woff = j * g.dw - g.pw
+            _bounds(woff, sw, W, Wo, &ow_lo, &ow_hi)
+            for c in range(nchan):
+                row = col + ((c * g.kh + i) * g.kw + j) * ldc
+                if oh_lo > 0:
+                    memset(row, 0, oh_lo * Wo * sizeof(real))
+                for oh in range(oh_lo, oh_hi):
+                    dst = row + oh * Wo
+                    base = c * HW + (oh * sh + hoff) * W + woff
+                    for ow in range(ow_lo):
+                        dst[ow] = 0
+                    if sw == 1:
+                        for ow in range(ow_lo, ow_hi):
+                            dst[ow] = x[base + ow]
+                    else:
+                        for ow in range(ow_lo, ow_hi):
+                            dst[ow] = x[base + ow * sw]
+                    for ow in range(ow_hi, Wo):
+                        dst[ow] = 0
+                if oh_hi < Ho:
+                    memset(row + oh_hi * Wo, 0, (Ho - oh_hi) * Wo * sizeof(real))
+
+
+cdef void _col2im1(const real* col, idx_t ldc, real* x, idx_t nchan, const Geom* g) noexcept nogil:
+    """Fold back: x[c, ih, iw] += every col entry that _im2col1 copied from there."""
+    cdef idx_t c, i, j, oh, ow, oh_lo, oh_hi, ow_lo, ow_hi, hoff, woff, base
+    cdef idx_t H = g.H, W = g.W, Wo = g.Wo, sh = g.sh, sw = g.sw
+    cdef idx_t HW = H * W
+    cdef const real* row
+    cdef const real* src
+    for c in range(nchan):
+        for i in range(g.kh):
+            hoff = i * g.dh - g.ph
+            _bounds(hoff, sh, H, g.Ho, &oh_lo, &oh_hi)
+            for j in range(g.kw):
+                woff = j * g.dw - g.pw
+                _bounds(woff, sw, W, Wo, &ow_lo, &ow_hi)
+                row = col + ((c * g.kh + i) * g.kw + j) * ldc
+                for oh in range(oh_lo, oh_hi):
+                    src = row + oh * Wo
+                    base = c * HW + (oh * sh + hoff) * W + woff
+                    if sw == 1:
+                        for ow in range(ow_lo, ow_hi):
+                            x[base + ow] += src[ow]
+                    else:
+                        for ow in range(ow_lo, ow_hi):
+                            x[base + ow * sw] += src[ow]
+
+
+# ----------------------------------------------------------------------------
+# Blocking plan shared by forward and backward
+# ----------------------------------------------------------------------------
+
+cdef struct Plan:
+    idx_t B         # samples per block
+    idx_t nblk      # number of blocks
+    int nt          # OpenMP threads
+    bint ident      # no unfolding needed
+
+
+cdef Plan _plan(const Geom* g, idx_t work):
+    cdef Plan p
+    cdef idx_t per_sample = g.L * g.Cog * g.Kg
+    cdef int nt = _num_threads
+    p.ident = _is_identity(g)
+    if p.ident:
+        p.B = 1
+    else:
+        p.B = max(1, _TARGET_COLS // g.L)
+        # keep each GEMM below OpenBLAS's own threading threshold
+        p.B = min(p.B, max(1, BLAS_SINGLE_THREAD_MNK // max(per_sample, 1)))
+        if nt > 1:
+            p.B = min(p.B, max(1, (g.N + nt - 1) // nt))
+        p.B = min(p.B, max(g.N, 1))
+    p.nblk = (g.N + p.B - 1) // p.B
+    if work < _PARALLEL_MIN_WORK or per_sample > BLAS_SINGLE_THREAD_MNK:
+        # tiny job, or GEMMs big enough that BLAS threads them itself
+        nt = 1
+    p.nt = <int>min(<idx_t>nt, p.nblk)
+    if p.nt < 1:
+        p.nt = 1
+    return p
+
+
+# ----------------------------------------------------------------------------
+# Forward
+# ----------------------------------------------------------------------------
+
+cdef void _fwd_block(const real* x, const real* w, const real* bias, real* y,
+                     real* col, real* tmp, const Geom* g, idx_t n0, idx_t nb,
+                     bint ident) noexcept nogil:
+    cdef idx_t BL = nb * g.L, b, gi, co, l
+    cdef idx_t HW = g.H * g.W, L = g.L
+    cdef const real* colp
+    cdef real* dst
+    cdef real* out
+    cdef const real* src
+    cdef real bv
+    for gi in range(g.G):
+        if ident:
+            colp = x + (n0 * g.C + gi * g.Cg) * HW
+        else:
+            for b in range(nb):
+                _im2col1(x + ((n0 + b) * g.C + gi * g.Cg) * HW, col + b * L, BL, g.Cg, g)
+            colp = col
+        dst = y + (n0 * g.Cout + gi * g.Cog) * L if nb == 1 else tmp
+        # (Cog x BL) = W_g (Cog x Kg) @ cols (Kg x BL)
+        gemm_rm(False, False, <int>g.Cog, <int>BL, <int>g.Kg, 1, w + gi * g.Cog * g.Kg, <int>g.Kg,
+                colp, <int>BL, 0, dst, <int>BL)
+        if nb == 1:
+            if bias != NULL:
+                for co in range(g.Cog):
+                    bv = bias[gi * g.Cog + co]
+                    out = dst + co * L
+                    for l in range(L):
+                        out[l] += bv
+        else:
+            for b in range(nb):
+                for co in range(g.Cog):
+                    out = y + ((n0 + b) * g.Cout + gi * g.Cog + co) * L
+                    src = tmp + co * BL + b * L
+                    bv = bias[gi * g.Cog + co] if bias != NULL else 0
+                    for l in range(L):
+                        out[l] = src[l] + bv
+
+
+cdef void _fwd(const real* x, const real* w, const real* bias, real* y, char* ws,
+               const Geom* g, Plan p) noexcept nogil:
+    cdef idx_t per_thread = _round64(g.Kg * p.B * g.L, sizeof(real)) + _round64(g.Cog * p.B * g.L, sizeof(real))
+    cdef idx_t blk, n0, nb
+    cdef int tid, nt = p.nt
+    cdef real* col
+    cdef real* tmp
+    if nt == 1:
+        col = <real*>ws
+        tmp = <real*>(ws + _round64(g.Kg * p.B * g.L, sizeof(real)))
+        for blk in range(p.nblk):
+            n0 = blk * p.B
+            nb = min(p.B, g.N - n0)
+            _fwd_block(x, w, bias, y, col, tmp, g, n0, nb, p.ident)
+        return
+    with parallel(num_threads=nt):
+        tid = threadid()
+        col = <real*>(ws + tid * per_thread)
+        tmp = <real*>(ws + tid * per_thread + _round64(g.Kg * p.B * g.L, sizeof(real)))
+        for blk in prange(p.nblk, schedule='static'):
+            n0 = blk * p.B
+            nb = min(p.B, g.N - n0)
+            _fwd_block(x, w, bias, y, col, tmp, g, n0, nb, p.ident)
+
+
+cdef void _fc_fwd(const real* x, const real* w, const real* bias, real* y, const Geom* g) noexcept nogil:
+    """Kernel == input plane: y[n, :] = W @ x[n, :] for every group, one GEMM each."""
+    cdef idx_t gi, n, co
+    cdef idx_t CHW = g.C * g.H * g.W
+    for gi in range(g.G):
+        # y_g (N x Cog, ld Cout) = X_g (N x Kg, ld CHW) @ W_g^T
+        gemm_rm(False, True, <int>g.N, <int>g.Cog, <int>g.Kg, 1, x + gi * g.Kg, <int>CHW,
+                w + gi * g.Cog * g.Kg, <int>g.Kg, 0, y + gi * g.Cog, <int>g.Cout)
+    if bias != NULL:
+        for n in range(g.N):
+            for co in range(g.Cout):
+                y[n * g.Cout + co] += bias[co]
+
+
+def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), int groups=1):
+    """y = conv2d(x, w) + b.  x (N, C, H, W), w (Cout, C/groups, kh, kw), b (Cout,) or None."""
+    op = "conv2d_forward"
+    dt = _float_dtype(op, x)
+    cdef Geom g = _make_geom(op, tuple(x.shape), tuple(w.shape), stride, padding, dilation, groups)
+    x = _check(op, "x", x, dt, None)
+    w = _check(op, "w", w, dt, None)
+    if b is not None:
+        b = _check(op, "b", b, dt, (g.Cout,))
+    cdef cnp.ndarray y = np.empty((g.N, g.Cout, g.Ho, g.Wo), dtype=dt)
+    if y.size == 0:
+        return y
+    if g.Kg == 0:
+        y[...] = 0 if b is None else b.reshape(1, -1, 1, 1)
+        return y
+    cdef Plan p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G)
+    cdef idx_t isz = 4 if dt == np.float32 else 8
+    cdef idx_t per_thread = _round64(g.Kg * p.B * g.L, isz) + _round64(g.Cog * p.B * g.L, isz)
+    cdef _Scratch s
+    cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef void* wp = cnp.PyArray_DATA(<cnp.ndarray>w)
+    cdef void* bp = NULL if b is None else cnp.PyArray_DATA(<cnp.ndarray>b)
+    cdef void* yp = cnp.PyArray_DATA(y)
+    cdef Geom* gp = &g
+    cdef char* ws
+    if _is_full(&g):
+        with nogil:
+            if isz == 4:
+                _fc_fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, gp)
+            else:
+                _fc_fwd(<double*>xp, <double*>wp, <double*>bp, <double*>yp, gp)
+        return y
+    s = _Scratch(per_thread * p.nt)
+    ws = s.ptr
+    try:
+        with nogil:
+            if isz == 4:
+                _fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, ws, gp, p)
+            else:
+                _fwd(<double*>xp, <double*>wp, <double*>bp, <double*>yp, ws, gp, p)
+    finally:
+        s.release()
+    return y
+
+
+# ----------------------------------------------------------------------------
+# Backward
+# ----------------------------------------------------------------------------
+
+cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
+                     real* gw_acc, real* gb_acc, real* col, real* dyb,
+                     const Geom* g, idx_t n0, idx_t nb, bint ident,
+                     bint need_x, bint need_w, bint need_b) noexcept nogil:
+    cdef idx_t BL = nb * g.L, L = g.L, HW = g.H * g.W
+    cdef idx_t b, gi, co, l
+    cdef const real* dyp
+    cdef const real* src
+    cdef const real* colp
+    cdef real* dst
+    cdef real acc
+    for gi in range(g.G):
+        # the block's output gradient as a (Cog x BL) matrix
+        if nb == 1:
+            dyp = gy + (n0 * g.Cout + gi * g.Cog) * L
+        else:
+            for co in range(g.Cog):
+                for b in range(nb):
+                    src = gy + ((n0 + b) * g.Cout + gi * g.Cog + co) * L
+                    dst = dyb + co * BL + b * L
+                    for l in range(L):
+                        dst[l] = src[l]
+            dyp = dyb
+        if need_b:
+            for co in range(g.Cog):
+                acc = 0
+                src = dyp + co * BL
+                for l in range(BL):
+                    acc = acc + src[l]
+                gb_acc[gi * g.Cog + co] += acc
+        if need_w:
+            if ident:
+                colp = x + (n0 * g.C + gi * g.Cg) * HW
+            else:
+                for b in range(nb):
+                    _im2col1(x + ((n0 + b) * g.C + gi * g.Cg) * HW, col + b * L, BL, g.Cg, g)
+                colp = col
+            # gw_g (Cog x Kg) += dY (Cog x BL) @ cols^T (BL x Kg)
+            gemm_rm(False, True, <int>g.Cog, <int>g.Kg, <int>BL, 1, dyp, <int>BL, colp, <int>BL,
+                    1, gw_acc + gi * g.Cog * g.Kg, <int>g.Kg)
+        if need_x:
+            # dcols (Kg x BL) = W_g^T (Kg x Cog) @ dY (Cog x BL)
+            if ident:
+                dst = gx + (n0 * g.C + gi * g.Cg) * HW
+                gemm_rm(True, False, <int>g.Kg, <int>BL, <int>g.Cog, 1, w + gi * g.Cog * g.Kg, <int>g.Kg,
+                        dyp, <int>BL, 0, dst, <int>BL)
+            else:
+                gemm_rm(True, False, <int>g.Kg, <int>BL, <int>g.Cog, 1, w + gi * g.Cog * g.Kg, <int>g.Kg,
+                        dyp, <int>BL, 0, col, <int>BL)
+                for b in range(nb):
+                    dst = gx + ((n0 + b) * g.C + gi * g.Cg) * HW
+                    memset(dst, 0, g.Cg * HW * sizeof(real))
+                    _col2im1(col + b * L, BL, dst, g.Cg, g)
+
+
+cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw, real* gb,
+               char* ws, const Geom* g, Plan p, bint need_x, bint need_w, bint need_b) noexcept nogil:
+    cdef idx_t sz_col = _round64(g.Kg * p.B * g.L, sizeof(real))
+    cdef idx_t sz_dy = _round64(g.Cog * p.B * g.L, sizeof(real))
+    cdef idx_t sz_gw = _round64(g.Cout * g.Kg, sizeof(real))
+    cdef idx_t sz_gb = _round64(g.Cout, sizeof(real))
+    cdef idx_t per_thread = sz_col + sz_dy + sz_gw + sz_gb
+    cdef idx_t nw = g.Cout * g.Kg, blk, n0, nb, k
+    cdef int tid, t, nt = p.nt
+    cdef char* mine
+    cdef real* gw_acc
+    cdef real* gb_acc
+    cdef real* part
+    # zero every thread's accumulators up front: OpenMP may start fewer threads
+    for t in range(nt):
+        memset(ws + t * per_thread + sz_col + sz_dy, 0, sz_gw + sz_gb)
+    with parallel(num_threads=nt):
+        tid = threadid()
+        mine = ws + tid * per_thread
+        gw_acc = <real*>(mine + sz_col + sz_dy)
+        gb_acc = <real*>(mine + sz_col + sz_dy + sz_gw)
+        for blk in prange(p.nblk, schedule='static'):
+            n0 = blk * p.B
+            nb = min(p.B, g.N - n0)
+            _bwd_block(x, w, gy, gx, gw_acc, gb_acc, <real*>mine, <real*>(mine + sz_col),
+                       g, n0, nb, p.ident, need_x, need_w, need_b)
+    # sum the per-thread partial weight and bias gradients
+    for t in range(p.nt):
+        part = <real*>(ws + t * per_thread + sz_col + sz_dy)
+        if need_w:
+            if t == 0:
+                for k in range(nw):
+                    gw[k] = part[k]
+            else:
+                for k in range(nw):
+                    gw[k] += part[k]
+        part = <real*>(ws + t * per_thread + sz_col + sz_dy + sz_gw)
+        if need_b:
+            if t == 0:
+                for k in range(g.Cout):
+                    gb[k] = part[k]
+            else:
+                for k in range(g.Cout):
+                    gb[k] += part[k]
+
+
+cdef void _fc_bwd(const real* x, const real* w, const real* gy, real* gx, real* gw, real* gb,
+                  const Geom* g, bint need_x, bint need_w, bint need_b) noexcept nogil:
+    cdef idx_t gi, n, co
+    cdef idx_t CHW = g.C * g.H * g.W
+    for gi in range(g.G):
+        if need_w:
+            # gw_g (Cog x Kg) = dY_g^T (Cog x N) @ X_g (N x Kg)
+            gemm_rm(True, False, <int>g.Cog, <int>g.Kg, <int>g.N, 1, gy + gi * g.Cog, <int>g.Cout,
+                    x + gi * g.Kg, <int>CHW, 0, gw + gi * g.Cog * g.Kg, <int>g.Kg)
+        if need_x:
+            # X_g (N x Kg) = dY_g (N x Cog) @ W_g (Cog x Kg)
+            gemm_rm(False, False, <int>g.N, <int>g.Kg, <int>g.Cog, 1, gy + gi * g.Cog, <int>g.Cout,
+                    w + gi * g.Cog * g.Kg, <int>g.Kg, 0, gx + gi * g.Kg, <int>CHW)
+    if need_b:
+        for co in range(g.Cout):
+            gb[co] = 0
+        for n in range(g.N):
+            for co in range(g.Cout):
+                gb[co] += gy[n * g.Cout + co]
+
+
+cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple wshape,
+                     object stride, object padding, object dilation, int groups,
+                     bint need_x, bint need_w, bint need_b):
+    dt = _float_dtype(op, gy)
+    cdef Geom g = _make_geom(op, xshape, wshape, stride, padding, dilation, groups)
+    gy = _check(op, "grad_out", gy, dt, (g.N, g.Cout, g.Ho, g.Wo))
+    if need_w:
+        x = _check(op, "x", x, dt, xshape)
+    if need_x:
+        w = _check(op, "w", w, dt, wshape)
+    cdef cnp.ndarray gx = np.empty(xshape, dtype=dt) if need_x else None
+    cdef cnp.ndarray gw = np.empty(wshape, dtype=dt) if need_w else None
+    cdef cnp.ndarray gb = np.empty((g.Cout,), dtype=dt) if need_b else None
+    if g.N == 0 or g.Cout == 0 or g.Kg == 0:
+        for a in (gx, gw, gb):
+            if a is not None:
+                a[...] = 0
+        return gx, gw, gb
+    if not (need_x or need_w or need_b):
+        return None, None, None
+    cdef idx_t isz = 4 if dt == np.float32 else 8
+    cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x) if need_w else NULL
+    cdef void* wp = cnp.PyArray_DATA(<cnp.ndarray>w) if need_x else NULL
+    cdef void* gyp = cnp.PyArray_DATA(<cnp.ndarray>gy)
+    cdef void* gxp = cnp.PyArray_DATA(gx) if need_x else NULL
+    cdef void* gwp = cnp.PyArray_DATA(gw) if need_w else NULL
+    cdef void* gbp = cnp.PyArray_DATA(gb) if need_b else NULL
+    cdef Geom* gp = &g
+    cdef Plan p
+    cdef idx_t per_thread
+    cdef _Scratch s
+    cdef char* ws
+    if _is_full(&g):
+        with nogil:
+            if isz == 4:
+                _fc_bwd(<float*>xp, <float*>wp, <float*>gyp, <float*>gxp, <float*>gwp, <float*>gbp,
+                        gp, need_x, need_w, need_b)
+            else:
+                _fc_bwd(<double*>xp, <double*>wp, <double*>gyp, <double*>gxp, <double*>gwp, <double*>gbp,
+                        gp, need_x, need_w, need_b)
+        return gx, gw, gb
+    p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G * (<int>need_x + <int>need_w))
+    per_thread = (_round64(g.Kg * p.B * g.L, isz) + _round64(g.Cog * p.B * g.L, isz)
+                  + _round64(g.Cout * g.Kg, isz) + _round64(g.Cout, isz))
+    s = _Scratch(per_thread * p.nt)
+    ws = s.ptr
+    try:
+        with nogil:
+            if isz == 4:
+                _bwd(<float*>xp, <float*>wp, <float*>gyp, <float*>gxp, <float*>gwp, <float*>gbp,
+                     ws, gp, p, need_x, need_w, need_b)
+            else:
+                _bwd(<double*>xp, <double*>wp, <double*>gyp, <double*>gxp, <double*>gwp, <double*>gbp,
+                     ws, gp, p, need_x, need_w, need_b)
+    finally:
+        s.release()
+    return gx, gw, gb
+
+
+def conv2d_backward(grad_out, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), int groups=1,
+                    bint need_input=True, bint need_weight=True, bint need_bias=True):
+    """(grad_x, grad_w, grad_b) of conv2d; an entry is None when its need_* flag is False."""
+    return _backward("conv2d_backward", grad_out, x, tuple(x.shape), w, tuple(w.shape),
+                     stride, padding, dilation, groups, need_input, need_weight, need_bias)
+
+
+def conv2d_input_grad(grad_out, w, input_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+                      int groups=1):
+    """grad_x of conv2d for an input of shape input_shape (a transposed convolution)."""
+    return _backward("conv2d_input_grad", grad_out, None, tuple(input_shape), w, tuple(w.shape),
+                     stride, padding, dilation, groups, True, False, False)[0]
+
+
+def conv2d_weight_grad(grad_out, x, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+                       int groups=1):
+    """grad_w of conv2d for a weight of shape weight_shape."""
+    return _backward("conv2d_weight_grad", grad_out, x, tuple(x.shape), None, tuple(weight_shape),
+                     stride, padding, dilation, groups, False, True, False)[1]
+
+
+# ----------------------------------------------------------------------------
+# Stand-alone im2col / col2im
+# ----------------------------------------------------------------------------
+
+cdef void _im2col_all(const real* x, real* cols, const Geom* g, int nt) noexcept nogil:
+    cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
+    for n in prange(g.N, num_threads=nt, schedule='static'):
+        _im2col1(x + n * g.C * HW, cols + n * rows * g.L, g.L, g.C, g)
+
+
+cdef void _col2im_all(const real* cols, real* x, const Geom* g, int nt) noexcept nogil:
+    cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
+    for n in prange(g.N, num_threads=nt, schedule='static'):
+        memset(x + n * g.C * HW, 0, g.C * HW * sizeof(real))
+        _col2im1(cols + n * rows * g.L, g.L, x + n * g.C * HW, g.C, g)
+
+
+def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Unfold x (N, C, H, W) into columns (N, C*kh*kw, Ho*Wo)."""
+    op = "im2col"
+    dt = _float_dtype(op, x)
+    kh, kw = kernel_size
+    cdef Geom g = _make_geom(op, tuple(x.shape), (1, x.shape[1], kh, kw), stride, padding, dilation, 1)
+    x = _check(op, "x", x, dt, None)
+    cdef cnp.ndarray cols = np.empty((g.N, g.C * g.kh * g.kw, g.L), dtype=dt)
+    cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef void* cp = cnp.PyArray_DATA(cols)
+    cdef Geom* gp = &g
+    cdef int nt = 1 if cols.size < 100000 else <int>min(<idx_t>_num_threads, max(g.N, 1))
+    cdef bint f32 = dt == np.float32
+    if cols.size == 0:
+        return cols
+    with nogil:
+        if f32:
+            _im2col_all(<float*>xp, <float*>cp, gp, nt)
+        else:
+            _im2col_all(<double*>xp, <double*>cp, gp, nt)
+    return cols
+
+
+def col2im(cols, input_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Fold columns (N, C*kh*kw, Ho*Wo) back to (N, C, H, W), summing overlaps."""
+    op = "col2im"
+    dt = _float_dtype(op, cols)
+    kh, kw = kernel_size
+    shape = tuple(input_shape)
+    cdef Geom g = _make_geom(op, shape, (1, shape[1], kh, kw), stride, padding, dilation, 1)
+    cols = _check(op, "cols", cols, dt, (g.N, g.C * g.kh * g.kw, g.L))
+    cdef cnp.ndarray x = np.empty(shape, dtype=dt)
+    cdef void* xp = cnp.PyArray_DATA(x)
+    cdef void* cp = cnp.PyArray_DATA(<cnp.ndarray>cols)
+    cdef Geom* gp = &g
+    cdef int nt = 1 if cols.size < 100000 else <int>min(<idx_t>_num_threads, max(g.N, 1))
+    cdef bint f32 = dt == np.float32
+    if x.size == 0:
+        return x
+    with nogil:
+        if f32:
+            _col2im_all(<float*>cp, <float*>xp, gp, nt)
+        else:
+            _col2im_all(<double*>cp, <double*>xp, gp, nt)
+    return x
