@@ -297,3 +297,22 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
 def test_accepts_array_likes(tmp_path):
     write_idx(tmp_path / "l", [[1.5, 2.5]])
     same(read_idx(tmp_path / "l"), np.array([[1.5, 2.5]]))
+
+
+class ReadOnly:
+    """The least a file object can be: read(n) and nothing else."""
+
+    def __init__(self, data):
+        self._b = io.BytesIO(data)
+
+    def read(self, n=-1):
+        return self._b.read(n)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_minimal_file_object(compress):
+    raw = idx_bytes(GOOD)
+    data = gzip.compress(raw) if compress else raw
+    same(read_idx(ReadOnly(data)), GOOD)
+    with pytest.raises(IDXTruncatedError):
+        read_idx(ReadOnly(data[:-3]))
