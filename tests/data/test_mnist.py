@@ -344,3 +344,24 @@ def test_digits_dataset_interface():
 def test_public_names():
     for name in ["MNIST", "DigitsMNIST", "load_digits_as_mnist", "transforms", "read_idx", "write_idx"]:
         assert hasattr(datasets, name)
+
+
+def test_transforms_on_gradlab_tensors():
+    if gradlab_tensors() is None:
+        pytest.skip("gradlab's Tensor is not importable yet")
+    import gradlab
+
+    img = gradlab.from_numpy(np.array([[0, 51], [255, 102]], np.uint8))
+    x = T.ToTensor()(img)
+    assert isinstance(x, gradlab.Tensor) and x.dtype == gradlab.float32 and tuple(x.shape) == (1, 2, 2)
+    np.testing.assert_allclose(x.numpy()[0], [[0, 0.2], [1, 0.4]], rtol=1e-6)
+
+    t = gradlab.from_numpy(np.full((1, 2, 2), 2.0, np.float32))
+    assert T.Normalize((1.0,), (0.5,), inplace=True)(t) is t
+    np.testing.assert_array_equal(t.numpy(), np.full((1, 2, 2), 2.0))
+
+    # A tensor that requires grad stays in the graph.
+    v = gradlab.tensor(np.ones((2, 1, 1), np.float32), requires_grad=True)
+    out = T.Normalize((0.0, 1.0), (0.5, 4.0))(v)
+    out.sum().backward()
+    np.testing.assert_allclose(v.grad.numpy().ravel(), [2.0, 0.25])
