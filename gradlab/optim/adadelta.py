@@ -1,0 +1,66 @@
+"""Adadelta: steps scaled by the ratio of running RMS of past updates to running RMS of gradients."""
+import numpy as np
+
+from .._tensor import Tensor
+from .optimizer import Optimizer, _advance, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
+
+__all__ = ["Adadelta"]
+
+
+class Adadelta(Optimizer):
+    """With g the gradient (negated if ``maximize``, plus ``weight_decay * p``):
+
+        square_avg = rho * square_avg + (1 - rho) * g**2
+        delta      = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g
+        acc_delta  = rho * acc_delta + (1 - rho) * delta**2
+        p -= lr * delta
+    """
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
+                 maximize=False, differentiable=False):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                        capturable=capturable, foreach=foreach, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def _state_of(self, p):
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = _step_counter()
+            state["square_avg"] = _zeros_like(p)
+            state["acc_delta"] = _zeros_like(p)
+        return state
+
+    def step(self, closure=None):
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr, rho, eps = _to_scalar(group["lr"]), group["rho"], group["eps"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self._state_of(p)
+                _advance(state["step"])
+                grad = _descent_grad(p, group["maximize"], group["weight_decay"])
+                square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
+
+                square_avg *= rho
+                square_avg += (1 - rho) * (grad * grad)
+                std = np.sqrt(square_avg + eps)
+                delta = np.sqrt(acc_delta + eps)
+                delta /= std
+                delta *= grad
+                acc_delta *= rho
+                acc_delta += (1 - rho) * (delta * delta)
+                delta *= -lr
+                p._data += delta
+                _updated(p)
+        return loss

@@ -1,0 +1,94 @@
+"""Adam: per-coordinate steps from running averages of the gradient and its square."""
+import numpy as np
+
+from .._tensor import Tensor
+from .optimizer import Optimizer, _advance, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
+
+__all__ = ["Adam"]
+
+
+def _check_adam_args(lr, betas, eps, weight_decay):
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+class Adam(Optimizer):
+    """At step t, with g the gradient (negated if ``maximize``):
+
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        v_max = max(v_max, v)                                  (amsgrad: use v_max for v)
+        p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    ``weight_decay`` adds ``weight_decay * p`` to g, or with
+    ``decoupled_weight_decay=True`` (AdamW) shrinks p by ``1 - lr * weight_decay``.
+    Note eps is added after the bias correction of sqrt(v), as in PyTorch.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        _check_adam_args(lr, betas, eps, weight_decay)
+        betas = tuple(_to_scalar(b) for b in betas)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        differentiable=differentiable, fused=fused, decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _state_of(self, p, amsgrad):
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = _step_counter()
+            state["exp_avg"] = _zeros_like(p)
+            state["exp_avg_sq"] = _zeros_like(p)
+            if amsgrad:
+                state["max_exp_avg_sq"] = _zeros_like(p)
+        return state
+
+    def step(self, closure=None):
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr = _to_scalar(group["lr"])
+            beta1, beta2 = (_to_scalar(b) for b in group["betas"])
+            eps, weight_decay, amsgrad = group["eps"], group["weight_decay"], group["amsgrad"]
+            decoupled = group["decoupled_weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self._state_of(p, amsgrad)
+                t = _advance(state["step"])
+                if decoupled and weight_decay != 0:
+                    p._data *= 1 - lr * weight_decay
+                grad = _descent_grad(p, group["maximize"], 0 if decoupled else weight_decay)
+                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+                work = np.empty_like(m)
+
+                np.subtract(grad, m, out=work)          # m += (1 - beta1) * (g - m)
+                work *= 1 - beta1
+                m += work
+                v *= beta2                              # v = beta2 * v + (1 - beta2) * g * g
+                np.multiply(grad, grad, out=work)
+                work *= 1 - beta2
+                v += work
+                if amsgrad:
+                    v = np.maximum(state["max_exp_avg_sq"]._data, v, out=state["max_exp_avg_sq"]._data)
+
+                step_size = lr / (1 - beta1 ** t)
+                denom = np.sqrt(v, out=work)
+                denom /= (1 - beta2 ** t) ** 0.5
+                denom += eps
+                np.divide(m, denom, out=work)
+                work *= -step_size
+                p._data += work
+                _updated(p)
+        return loss

@@ -1,0 +1,69 @@
+"""ASGD: stochastic gradient descent that also keeps a running average of the iterates."""
+import numpy as np
+
+from .._tensor import Tensor
+from .optimizer import Optimizer, _advance, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
+
+__all__ = ["ASGD"]
+
+
+def _float32_scalar(value):
+    return Tensor._wrap(np.array(value, dtype=np.float32))
+
+
+class ASGD(Optimizer):
+    """At step t, with g the gradient (negated if ``maximize``, plus ``weight_decay * p``):
+
+        p  = p * (1 - lambd * eta) - eta * g
+        ax = p                   if mu == 1   else   ax + mu * (p - ax)
+        eta = lr / (1 + lambd * lr * t) ** alpha
+        mu  = 1 / max(1, t - t0)
+
+    ``ax`` is the averaged parameter (Polyak averaging starts after ``t0`` steps).
+    As in PyTorch, ``eta`` and ``mu`` are kept as float32 scalars.
+    """
+
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
+                 maximize=False, differentiable=False, capturable=False):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, capturable=capturable)
+        super().__init__(params, defaults)
+
+    def _state_of(self, p, lr):
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = _step_counter()
+            state["eta"] = _float32_scalar(lr)
+            state["mu"] = _float32_scalar(1.0)
+            state["ax"] = _zeros_like(p)
+        return state
+
+    def step(self, closure=None):
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr, lambd, alpha, t0 = _to_scalar(group["lr"]), group["lambd"], group["alpha"], group["t0"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self._state_of(p, lr)
+                t = _advance(state["step"])
+                grad = _descent_grad(p, group["maximize"], group["weight_decay"])
+                eta, mu = float(state["eta"]._data), float(state["mu"]._data)
+                ax = state["ax"]._data
+
+                p._data *= 1 - lambd * eta
+                p._data -= eta * grad
+                if mu != 1:
+                    ax += mu * (p._data - ax)
+                else:
+                    ax[...] = p._data
+                state["eta"]._data[...] = lr / ((1 + lambd * lr * t) ** alpha)
+                state["mu"]._data[...] = 1 / max(1, t - t0)
+                _updated(p)
+        return loss

@@ -1,0 +1,85 @@
+"""RMSprop: steps divided by a running root mean square of the gradient."""
+import numpy as np
+
+from .._tensor import Tensor
+from .optimizer import Optimizer, _advance, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """With g the gradient (negated if ``maximize``, plus ``weight_decay * p``):
+
+        v = alpha * v + (1 - alpha) * g**2
+        centered:  a = alpha * a + (1 - alpha) * g;   avg = sqrt(v - a**2) + eps
+        otherwise: avg = sqrt(v) + eps
+        momentum > 0:  b = momentum * b + g / avg;  p -= lr * b
+        otherwise:     p -= lr * g / avg
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, capturable=capturable, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def _state_of(self, p, group):
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = _step_counter()
+            state["square_avg"] = _zeros_like(p)
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = _zeros_like(p)
+            if group["centered"]:
+                state["grad_avg"] = _zeros_like(p)
+        return state
+
+    def step(self, closure=None):
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr, alpha, eps, momentum = _to_scalar(group["lr"]), group["alpha"], group["eps"], group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self._state_of(p, group)
+                _advance(state["step"])
+                grad = _descent_grad(p, group["maximize"], group["weight_decay"])
+                square_avg = state["square_avg"]._data
+
+                square_avg *= alpha
+                avg = grad * grad
+                avg *= 1 - alpha
+                square_avg += avg
+                if group["centered"]:
+                    grad_avg = state["grad_avg"]._data
+                    grad_avg += (1 - alpha) * (grad - grad_avg)
+                    np.multiply(grad_avg, grad_avg, out=avg)
+                    np.subtract(square_avg, avg, out=avg)
+                    np.sqrt(avg, out=avg)
+                else:
+                    np.sqrt(square_avg, out=avg)
+                avg += eps
+                if momentum > 0:
+                    buf = state["momentum_buffer"]._data
+                    buf *= momentum
+                    buf += np.divide(grad, avg, out=avg)
+                    p._data -= lr * buf
+                else:
+                    np.divide(grad, avg, out=avg)
+                    avg *= -lr
+                    p._data += avg
+                _updated(p)
+        return loss

@@ -1,0 +1,61 @@
+"""Rprop: per-coordinate step sizes that grow while the gradient keeps its sign and shrink when it flips."""
+import numpy as np
+
+from .._tensor import Tensor
+from .optimizer import Optimizer, _advance, _step_counter, _to_scalar, _updated, _zeros_like
+
+__all__ = ["Rprop"]
+
+
+class Rprop(Optimizer):
+    """Only the sign of the gradient g (negated if ``maximize``) is used. Per coordinate:
+
+        g * prev > 0:  step_size *= etaplus                  (same sign: speed up)
+        g * prev < 0:  step_size *= etaminus, and g = 0      (sign flip: slow down, skip this move)
+        g * prev = 0:  step_size unchanged
+        step_size = clamp(step_size, *step_sizes);   p -= sign(g) * step_size;   prev = g
+    """
+
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False,
+                 foreach=None, maximize=False, differentiable=False):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable, capturable=capturable)
+        super().__init__(params, defaults)
+
+    def _state_of(self, p, lr):
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = _step_counter()
+            state["prev"] = _zeros_like(p)
+            state["step_size"] = Tensor._wrap(np.full_like(p.grad._data, lr))
+        return state
+
+    def step(self, closure=None):
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            etaminus, etaplus = group["etas"]
+            step_size_min, step_size_max = group["step_sizes"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self._state_of(p, _to_scalar(group["lr"]))
+                _advance(state["step"])
+                grad = -p.grad._data if group["maximize"] else p.grad._data.copy()
+                prev, step_size = state["prev"]._data, state["step_size"]._data
+
+                agreement = grad * prev
+                flipped = agreement < 0
+                factor = np.where(agreement > 0, etaplus, np.where(flipped, etaminus, 1.0))
+                step_size *= factor
+                np.clip(step_size, step_size_min, step_size_max, out=step_size)
+                grad[flipped] = 0
+                p._data -= np.sign(grad) * step_size
+                prev[...] = grad
+                _updated(p)
+        return loss
