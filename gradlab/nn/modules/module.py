@@ -17,7 +17,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from ... import _dtype
-from ..._tensor import Tensor, check_device
+from ..._tensor import Tensor, check_device, zeros_like
 from ...autograd import grad_mode
 from ...autograd.graph import Node, edge_of
 from ...utils.hooks import RemovableHandle
@@ -771,8 +771,13 @@ def _is_numpy_dtype(arg):
 
 
 # ---- full backward hooks ---------------------------------------------------------------------------
-def _pass_through(grads):
-    return grads if isinstance(grads, tuple) else (grads,)
+def _pass_through(tensors):
+    """The identity node's backward: gradients pass unchanged; a missing one becomes zeros, as in
+    torch (whose identity node is an autograd.Function, which materialises missing gradients)."""
+    def backward(grads):
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        return tuple(zeros_like(t) if g is None and t.requires_grad else g for g, t in zip(grads, tensors))
+    return backward
 
 
 def _through_identity_node(tensors):
@@ -783,7 +788,7 @@ def _through_identity_node(tensors):
     """
     if not (grad_mode.state.enabled and any(t.requires_grad for t in tensors)):
         return tensors, None
-    node = Node("BackwardHookFunctionBackward", _pass_through, tuple(edge_of(t) for t in tensors),
+    node = Node("BackwardHookFunctionBackward", _pass_through(tensors), tuple(edge_of(t) for t in tensors),
                 n_outputs=len(tensors))
     outs = []
     for nr, t in enumerate(tensors):
@@ -881,6 +886,9 @@ class BackwardHook:
             self.grad_outputs = new
         if self.input_tensors_index is None:
             # no input needs a gradient: the input node never runs, so the hooks run here
+            if self.user_hooks:
+                warnings.warn("Full backward hook is firing when gradients are computed with respect to module "
+                              "outputs since no inputs require gradients.")
             grad_inputs = self._pack_with_none([], [], self.n_inputs)
             for hook in self.user_hooks:
                 res = hook(self.module, grad_inputs, self.grad_outputs)
