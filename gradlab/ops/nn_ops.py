@@ -1,0 +1,608 @@
+"""Neural-network ops with fused backwards: linear, activations, softmax, losses,
+batch norm, dropout, embedding, padding.
+
+Each op computes its forward on NumPy arrays in a few calls and records one
+graph node whose backward is the op's derivative in closed form (for example
+``softmax - onehot`` for cross-entropy), instead of the chain of nodes that
+composing elementwise ops would record.
+
+Backwards are written with Tensor ops wherever that is cheap, so that
+``create_graph=True`` can differentiate them again.  Where the closed form is
+best computed on arrays (cross-entropy, batch norm), the backward checks
+``grad_mode.state.enabled``: it is off during an ordinary backward (the fast
+array path) and on only under ``create_graph=True`` (the Tensor-op path).
+"""
+import math
+
+import numpy as np
+
+from .. import random
+from .._tensor import Tensor
+from ..autograd import grad_mode
+from ..autograd.function import record
+from . import elementwise
+from ._common import normalize_dim, sum_to
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _keep_output(out):
+    """Mark ``out`` as a value its own backward reads (version-checked like any saved input)."""
+    if out.grad_fn is not None:
+        out.grad_fn.saved = ((out, out._version_counter[0]),)
+    return out
+
+
+def _check_float(x, op):
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating-point input, got {x.dtype}")
+
+
+# ---- linear -----------------------------------------------------------------------------------
+def linear(x, weight, bias=None):
+    """y = x @ W^T + b in one node (W is out_features x in_features, as nn.Linear stores it)."""
+    if x._data.ndim == 0 or x._data.shape[-1] != weight._data.shape[-1]:
+        rows = int(np.prod(x._data.shape[:-1])) if x._data.ndim else 1
+        cols = x._data.shape[-1] if x._data.ndim else 1
+        raise RuntimeError(f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and "
+                           f"{weight._data.shape[-1]}x{weight._data.shape[0]}): input {tuple(x.shape)}, "
+                           f"weight {tuple(weight.shape)}")
+    if x._data.dtype != weight._data.dtype:
+        raise RuntimeError(f"linear: mat1 and mat2 must have the same dtype, but got {x.dtype} (input) and "
+                           f"{weight.dtype} (weight)")
+    out = x._data @ weight._data.T
+    if bias is not None:
+        out += bias._data
+    n_out, n_in = weight._data.shape
+
+    def backward(g):
+        gx = g @ weight if x._requires_grad else None
+        g2 = g.reshape(-1, n_out)
+        gw = g2.t() @ x.reshape(-1, n_in) if weight._requires_grad else None
+        gb = g2.sum(0) if bias is not None and bias._requires_grad else None
+        return (gx, gw) if bias is None else (gx, gw, gb)
+    if bias is None:
+        return record(out, "MmBackward0", backward, (x, weight), saved=(x, weight))
+    return record(out, "AddmmBackward0", backward, (x, weight, bias), saved=(x, weight))
+
+
+# ---- activations ------------------------------------------------------------------------------
+def leaky_relu(x, negative_slope=0.01):
+    positive = x._data > 0
+    out = np.where(positive, x._data, x._data * negative_slope)
+    slope = Tensor._wrap(np.where(positive, 1.0, negative_slope).astype(x._data.dtype))
+    return record(out, "LeakyReluBackward0", lambda g: (g * slope,), (x,))
+
+
+def elu(x, alpha=1.0):
+    _check_float(x, "elu")
+    positive = x._data > 0
+    out = np.where(positive, x._data, alpha * np.expm1(np.minimum(x._data, 0)))
+    keep = Tensor._wrap(positive)
+
+    def backward(g):
+        # below zero d/dx alpha*(e^x - 1) = alpha*e^x = out + alpha
+        return (elementwise.where(keep, g, g * (result + alpha)),)
+    result = _keep_output(record(out, "EluBackward0", backward, (x,)))
+    return result
+
+
+def silu(x):
+    _check_float(x, "silu")
+    sig = 0.5 + 0.5 * np.tanh(0.5 * x._data)
+
+    def backward(g):
+        s = elementwise.sigmoid(x)
+        return (g * (s * (1 + x * (1 - s))),)
+    return record(x._data * sig, "SiluBackward0", backward, (x,), saved=(x,))
+
+
+def _normal_cdf(x):
+    """Phi(x), the standard normal CDF; its derivative phi(x) is written with Tensor ops."""
+    from scipy.special import ndtr
+
+    def backward(g):
+        return (g * (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi)),)
+    return record(ndtr(x._data).astype(x._data.dtype, copy=False), "NdtrBackward0", backward, (x,), saved=(x,))
+
+
+_TANH_K = math.sqrt(2 / math.pi)  # constants of GELU's tanh approximation
+_TANH_A = 0.044715
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x) (exact) or the tanh approximation, as ``F.gelu``."""
+    _check_float(x, "gelu")
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"gelu: approximate argument must be either none or tanh, got {approximate!r}")
+    if approximate == "none":
+        from scipy.special import ndtr
+        out = x._data * ndtr(x._data).astype(x._data.dtype, copy=False)
+
+        def backward(g):
+            # d/dx x*Phi(x) = Phi(x) + x*phi(x)
+            pdf = (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+            return (g * (_normal_cdf(x) + x * pdf),)
+    else:
+        xd = x._data
+        out = 0.5 * xd * (1 + np.tanh(_TANH_K * (xd + _TANH_A * xd * xd * xd)))
+
+        def backward(g):
+            th = (_TANH_K * (x + _TANH_A * x * x * x)).tanh()
+            inner = _TANH_K * (1 + 3 * _TANH_A * x * x)
+            return (g * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * inner),)
+    return record(out, "GeluBackward0", backward, (x,), saved=(x,))
+
+
+def softmax(x, dim):
+    """exp(x) / sum(exp(x)) along ``dim``, with the max subtracted first so exp never overflows."""
+    _check_float(x, "softmax")
+    if x._data.ndim == 0:
+        return softmax(x.reshape(1), 0).reshape(())
+    d = normalize_dim(dim, x._data.ndim, "softmax")
+    e = np.exp(x._data - x._data.max(axis=d, keepdims=True))
+    e /= e.sum(axis=d, keepdims=True)
+
+    def backward(g):
+        # Jacobian-vector product of softmax: s * (g - <g, s>)
+        return (out * (g - (g * out).sum(d, keepdim=True)),)
+    out = _keep_output(record(e, "SoftmaxBackward0", backward, (x,)))
+    return out
+
+
+def _log_softmax_array(a, d):
+    """log(softmax(a)) along axis d, stably: (a - max) - log(sum(exp(a - max)))."""
+    shifted = a - a.max(axis=d, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=d, keepdims=True))
+
+
+def log_softmax(x, dim):
+    _check_float(x, "log_softmax")
+    if x._data.ndim == 0:
+        return log_softmax(x.reshape(1), 0).reshape(())
+    d = normalize_dim(dim, x._data.ndim, "log_softmax")
+
+    def backward(g):
+        # d log_softmax: g - softmax * sum(g), with softmax = exp(out)
+        return (g - out.exp() * g.sum(d, keepdim=True),)
+    out = _keep_output(record(_log_softmax_array(x._data, d), "LogSoftmaxBackward0", backward, (x,)))
+    return out
+
+
+# ---- losses -----------------------------------------------------------------------------------
+def check_reduction(reduction, op):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected 'none', 'mean' "
+                         f"or 'sum')")
+
+
+def _reduce(losses, reduction, denominator=None):
+    """Reduce per-element losses (an array) as ``reduction`` says."""
+    if reduction == "none":
+        return losses
+    total = losses.sum(dtype=losses.dtype)
+    if reduction == "sum":
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / (losses.size if denominator is None else denominator)
+
+
+def _grad_scale(g, reduction, denominator, class_axis=None):
+    """The factor each element's loss gradient is multiplied by: g, g / count, or g per element."""
+    if reduction == "mean":
+        return g / denominator
+    if reduction == "none" and class_axis is not None:
+        return g.unsqueeze(class_axis)  # broadcast a per-sample gradient over the classes
+    return g
+
+
+def _class_weight_shape(x):
+    """(1, C, 1, ...): the class weights broadcast against an (N, C, d1, ...) input."""
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _check_class_target(x, target, op):
+    """Class-index targets: int64 of shape (N, d1, ...) for input (N, C, d1, ...)."""
+    if target._data.dtype != np.int64:
+        raise RuntimeError(f"{op}: expected target of dtype int64 (class indices) or a floating dtype "
+                           f"(class probabilities), got {target.dtype}")
+    expected = x._data.shape[:1] + x._data.shape[2:]
+    if target._data.shape != expected:
+        raise ValueError(f"{op}: expected target of shape {expected} for input of shape {tuple(x.shape)}, "
+                         f"got target of shape {tuple(target.shape)}")
+
+
+def _target_columns(target, ignore_index, n_classes, op):
+    """(safe indices as an (N, 1, d...) array, mask of non-ignored targets or None)."""
+    t = target._data
+    valid = None
+    if ignore_index is not None and (t == ignore_index).any():
+        valid = t != ignore_index
+        t = np.where(valid, t, 0)
+    if t.size and (t.min() < 0 or t.max() >= n_classes):
+        bad = t.max() if t.max() >= n_classes else t.min()
+        raise IndexError(f"{op}: Target {bad} is out of bounds (expected class indices in [0, {n_classes}))")
+    return np.expand_dims(t, 1), valid
+
+
+def _index_target_coefficients(x, target, weight, ignore_index, op):
+    """Per-sample weight of the picked log-probability: weight[t] (or 1), 0 where t is ignored."""
+    cols, valid = _target_columns(target, ignore_index, x._data.shape[1], op)
+    if weight is None:
+        coef = np.ones(cols.shape[:1] + cols.shape[2:], dtype=x._data.dtype)
+    else:
+        coef = weight._data[cols[:, 0]]
+    if valid is not None:
+        coef = coef * valid
+    return cols, coef, valid
+
+
+def nll_loss(x, target, weight=None, ignore_index=-100, reduction="mean"):
+    """-weight[t] * x[t] for log-probabilities x (N, C, d...) and class indices t (N, d...)."""
+    check_reduction(reduction, "nll_loss")
+    if x._data.ndim == 1:  # unbatched: input (C,), target ()
+        out = nll_loss(x.unsqueeze(0), target.reshape(1), weight, ignore_index, reduction)
+        return out.reshape(()) if reduction == "none" else out
+    if x._data.ndim < 1:
+        raise ValueError(f"nll_loss: expected input with 1 or more dimensions, got shape {tuple(x.shape)}")
+    _check_class_target(x, target, "nll_loss")
+    cols, coef, _ = _index_target_coefficients(x, target, weight, ignore_index, "nll_loss")
+    losses = -coef * np.take_along_axis(x._data, cols, 1)[:, 0]
+    denominator = coef.sum()
+    out = _reduce(losses, reduction, denominator)
+
+    def backward(g):
+        # d loss / d x is -weight[t] at the target column, 0 elsewhere: linear in g
+        picked = np.zeros(x._data.shape, dtype=x._data.dtype)
+        np.put_along_axis(picked, cols, -np.expand_dims(coef, 1), 1)
+        return (Tensor._wrap(picked) * _grad_scale(g, reduction, denominator, 1),)
+    return record(out, "NllLossBackward0", backward, (x,))
+
+
+def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """log_softmax + nll_loss in one node, with optional label smoothing or probability targets.
+
+    Every variant is  loss_i = -sum_c q_ic * log p_ic  for some target weights q,
+    so the gradient with respect to the logits is always  p_i * sum_c q_ic - q_i
+    (``softmax - onehot`` in the plain case).
+    """
+    check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    _check_float(x, "cross_entropy")
+    if x._data.ndim == 1:  # unbatched: input (C,), target () or (C,)
+        out = cross_entropy(x.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction,
+                            label_smoothing)
+        return out.reshape(()) if reduction == "none" else out
+    if x._data.ndim == 0:
+        raise ValueError("cross_entropy: expected input of shape (C,), (N, C) or (N, C, d1, ...), got a scalar")
+    n_classes = x._data.shape[1]
+    eps = float(label_smoothing)
+    w = None if weight is None else weight._data.reshape(_class_weight_shape(x._data))
+    logp = _log_softmax_array(x._data, 1)
+    probabilities = target._data.dtype.kind == "f"
+    cols = coef = valid = None
+    if probabilities:
+        if target._data.shape != x._data.shape:
+            raise ValueError(f"cross_entropy: class-probability targets must have the input's shape "
+                             f"{tuple(x.shape)}, got {tuple(target.shape)}")
+        q = target._data * (1 - eps) + eps / n_classes if eps else target._data
+        q = q * w if w is not None else q
+        losses = -(q * logp).sum(axis=1)
+        denominator = losses.size
+    else:
+        _check_class_target(x, target, "cross_entropy")
+        cols, coef, valid = _index_target_coefficients(x, target, weight, ignore_index, "cross_entropy")
+        losses = -(1 - eps) * coef * np.take_along_axis(logp, cols, 1)[:, 0] if eps else \
+            -coef * np.take_along_axis(logp, cols, 1)[:, 0]
+        if eps:
+            smooth = -(logp * w).sum(axis=1) if w is not None else -logp.sum(axis=1)
+            losses += (eps / n_classes) * (smooth if valid is None else smooth * valid)
+        denominator = coef.sum()
+    out = _reduce(losses, reduction, denominator)
+
+    def target_weights():
+        """The dense q of the docstring (N, C, d...) for class-index targets."""
+        dense = np.zeros(x._data.shape, dtype=x._data.dtype)
+        np.put_along_axis(dense, cols, np.expand_dims(coef * (1 - eps), 1), 1)
+        if eps:
+            spread = (eps / n_classes) * (w if w is not None else 1)
+            dense += spread if valid is None else spread * np.expand_dims(valid, 1)
+        return dense
+
+    # one-hot targets with unit weights: sum_c q_ic = 1 and the gradient is softmax - onehot
+    plain = not probabilities and not eps and weight is None and valid is None
+
+    def backward(g):
+        scale = _grad_scale(g, reduction, denominator, 1)
+        qd = q if probabilities else target_weights()
+        if grad_mode.state.enabled:  # create_graph: the same formula in differentiable Tensor ops
+            return _cross_entropy_grads_differentiable(x, target, w, eps, qd, scale, probabilities)
+        p = np.exp(logp)
+        grad_x = p - qd if plain else p * qd.sum(axis=1, keepdims=True) - qd
+        grad_x *= scale._data
+        grad_t = None
+        if probabilities and target._requires_grad:
+            grad_t = Tensor._wrap(-(1 - eps) * (logp if w is None else logp * w) * scale._data)
+        return Tensor._wrap(grad_x) if x._requires_grad else None, grad_t
+    return record(out, "NllLossBackward0", backward, (x, target))
+
+
+def _cross_entropy_grads_differentiable(x, target, w, eps, q, scale, probabilities):
+    """Gradients of cross_entropy as Tensor ops on x (and a probability target), for create_graph."""
+    w_t = None if w is None else Tensor._wrap(w)
+    if probabilities and target._requires_grad:
+        q = target * (1 - eps) + eps / x.shape[1]
+        q = q * w_t if w_t is not None else q
+    else:
+        q = Tensor._wrap(np.asarray(q))
+    grad_x = (softmax(x, 1) * q.sum(1, keepdim=True) - q) * scale if x._requires_grad else None
+    grad_t = None
+    if probabilities and target._requires_grad:
+        logp = log_softmax(x, 1)
+        grad_t = -(1 - eps) * (logp if w_t is None else logp * w_t) * scale
+    return grad_x, grad_t
+
+
+def _check_same_shape(x, target, op):
+    if x._data.shape != target._data.shape:
+        raise ValueError(f"{op}: Using a target size ({tuple(target.shape)}) that is different to the input size "
+                         f"({tuple(x.shape)}) is deprecated. Please ensure they have the same size.")
+
+
+def mse_loss(x, target, reduction="mean"):
+    check_reduction(reduction, "mse_loss")
+    diff = x._data - target._data
+    losses = diff * diff
+    out = _reduce(losses, reduction)
+    count = losses.size
+    shape_x, shape_t = x._data.shape, target._data.shape
+
+    def backward(g):
+        grad = 2 * (x - target) * _grad_scale(g, reduction, count)
+        return (sum_to(grad, shape_x) if x._requires_grad else None,
+                sum_to(-grad, shape_t) if target._requires_grad else None)
+    return record(out, "MseLossBackward0", backward, (x, target), saved=(x, target))
+
+
+def l1_loss(x, target, reduction="mean"):
+    check_reduction(reduction, "l1_loss")
+    diff = x._data - target._data
+    out = _reduce(np.abs(diff), reduction)
+    count = diff.size
+    shape_x, shape_t = x._data.shape, target._data.shape
+    sign = Tensor._wrap(np.sign(diff))
+
+    def backward(g):
+        grad = sign * _grad_scale(g, reduction, count)
+        return (sum_to(grad, shape_x) if x._requires_grad else None,
+                sum_to(-grad, shape_t) if target._requires_grad else None)
+    return record(out, "L1LossBackward0", backward, (x, target))
+
+
+def binary_cross_entropy(x, target, weight=None, reduction="mean"):
+    """-w * (t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch."""
+    check_reduction(reduction, "binary_cross_entropy")
+    _check_same_shape(x, target, "binary_cross_entropy")
+    p = x._data
+    if p.size and ((p < 0).any() or (p > 1).any()):
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    with np.errstate(divide="ignore"):
+        log_p = np.maximum(np.log(p), -100)
+        log_1mp = np.maximum(np.log1p(-p), -100)
+    t = target._data
+    losses = -(t * log_p + (1 - t) * log_1mp)
+    if weight is not None:
+        losses = losses * weight._data
+    out = _reduce(losses, reduction)
+    count = losses.size
+
+    def backward(g):
+        scale = _grad_scale(g, reduction, count)
+        if weight is not None:
+            scale = scale * weight
+        grad_x = grad_t = None
+        if x._requires_grad:
+            grad_x = (x - target) / (x * (1 - x)).clamp(min=1e-12) * scale
+        if target._requires_grad:
+            grad_t = Tensor._wrap(log_1mp - log_p) * scale
+        return grad_x, grad_t
+    return record(out, "BinaryCrossEntropyBackward0", backward, (x, target), saved=(x, target))
+
+
+def _log_sigmoid_array(a):
+    """log(sigmoid(a)) = -(log1p(exp(-|a|)) + max(-a, 0)), finite for every a."""
+    return -(np.log1p(np.exp(-np.abs(a))) + np.maximum(-a, 0))
+
+
+def binary_cross_entropy_with_logits(x, target, weight=None, reduction="mean", pos_weight=None):
+    """sigmoid + binary cross-entropy in one stable node.
+
+    loss = -[pw * t * log s(x) + (1 - t) * log(1 - s(x))], and log(1 - s(x)) = log s(x) - x.
+    """
+    check_reduction(reduction, "binary_cross_entropy_with_logits")
+    _check_same_shape(x, target, "binary_cross_entropy_with_logits")
+    xd, t = x._data, target._data
+    log_sig = _log_sigmoid_array(xd)
+    if pos_weight is None:
+        losses = (1 - t) * xd - log_sig
+    else:
+        losses = (1 - t) * xd - (1 + (pos_weight._data - 1) * t) * log_sig
+    if weight is not None:
+        losses = losses * weight._data
+    out = _reduce(losses, reduction)
+    count = losses.size
+
+    def backward(g):
+        scale = _grad_scale(g, reduction, count)
+        if weight is not None:
+            scale = scale * weight
+        grad_x = grad_t = None
+        if x._requires_grad:
+            s = elementwise.sigmoid(x)
+            if pos_weight is None:
+                grad_x = (s - target) * scale
+            else:
+                pw_t = pos_weight * target
+                grad_x = (s * (pw_t + 1 - target) - pw_t) * scale
+        if target._requires_grad:
+            ls = Tensor._wrap(log_sig)
+            grad_t = (-x + (0 if pos_weight is None else (1 - pos_weight) * ls)) * scale
+        return sum_to(grad_x, x._data.shape) if grad_x is not None else None, \
+            sum_to(grad_t, t.shape) if grad_t is not None else None
+    return record(out, "BinaryCrossEntropyWithLogitsBackward0", backward, (x, target), saved=(x, target))
+
+
+# ---- batch norm, dropout, embedding ---------------------------------------------------------------
+def batch_norm_train(x, weight, bias, eps, running_mean=None, running_var=None, momentum=0.1):
+    """Normalize with the batch's statistics over every axis but the channel axis 1.
+
+    Updates ``running_mean``/``running_var`` in place (the variance unbiased, as
+    PyTorch) when they are given.
+    """
+    xd = x._data
+    axes = (0,) + tuple(range(2, xd.ndim))
+    count = xd.size // xd.shape[1]
+    if count <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(x.shape)}")
+    shape = (1, xd.shape[1]) + (1,) * (xd.ndim - 2)
+    mean = xd.mean(axis=axes, keepdims=True)
+    centered = xd - mean
+    var = np.mean(centered * centered, axis=axes, keepdims=True)
+    invstd = 1 / np.sqrt(var + eps)
+    xhat = centered * invstd
+    out = xhat * weight._data.reshape(shape) if weight is not None else xhat.copy()
+    if bias is not None:
+        out += bias._data.reshape(shape)
+    if running_mean is not None:
+        running_mean._data *= 1 - momentum
+        running_mean._data += momentum * mean.reshape(-1)
+        running_mean._version_counter[0] += 1
+    if running_var is not None:
+        running_var._data *= 1 - momentum
+        running_var._data += (momentum * count / (count - 1)) * var.reshape(-1)
+        running_var._version_counter[0] += 1
+
+    def backward(g):
+        if grad_mode.state.enabled:  # create_graph: rebuild the statistics from x with Tensor ops
+            mu = x.mean(axes, keepdim=True)
+            var_t = ((x - mu) * (x - mu)).mean(axes, keepdim=True)
+            inv = (var_t + eps).rsqrt()
+            xh = (x - mu) * inv
+        else:
+            inv, xh = Tensor._wrap(invstd), Tensor._wrap(xhat)
+        grad_w = (g * xh).sum(axes) if weight is not None and weight._requires_grad else None
+        grad_b = g.sum(axes) if bias is not None and bias._requires_grad else None
+        grad_x = None
+        if x._requires_grad:
+            scale = inv if weight is None else inv * weight.reshape(shape)
+            # d xhat: (g - mean(g) - xhat * mean(g * xhat)) * invstd, times the affine weight
+            grad_x = scale * (g - g.mean(axes, keepdim=True) - xh * (g * xh).mean(axes, keepdim=True))
+        return tuple(gr for gr, t in zip((grad_x, grad_w, grad_b), (x, weight, bias)) if t is not None)
+    inputs = tuple(t for t in (x, weight, bias) if t is not None)
+    return record(out, "NativeBatchNormBackward0", backward, inputs, saved=inputs)
+
+
+def dropout(x, p, generator=None):
+    """Zero each element with probability p and scale the rest by 1 / (1 - p)."""
+    if p == 1:
+        mask = np.zeros(x._data.shape, dtype=x._data.dtype)
+    else:
+        rng = random.generator_of(generator)
+        keep = rng.random(x._data.shape, dtype=np.float32 if x._data.dtype == np.float32 else np.float64) >= p
+        mask = keep.astype(x._data.dtype) * np.asarray(1 / (1 - p), dtype=x._data.dtype)
+    scale = Tensor._wrap(mask)
+    return record(x._data * mask, "NativeDropoutBackward0", lambda g: (g * scale,), (x,))
+
+
+def embedding(weight, indices, padding_idx=None, scale_grad_by_freq=False):
+    """Rows ``weight[indices]``; the row at ``padding_idx`` gets no gradient."""
+    idx = indices._data
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"embedding: Expected tensor for argument #1 'indices' to have one of the following "
+                           f"scalar types: Long, Int; but got {indices.dtype} instead")
+    n_rows = weight._data.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n_rows):
+        raise IndexError(f"embedding: index out of range in self (indices in [{idx.min()}, {idx.max()}], "
+                         f"weight has {n_rows} rows)")
+    row_scale = None
+    if padding_idx is not None or scale_grad_by_freq:
+        row_scale = np.ones(idx.shape, dtype=weight._data.dtype)
+        if padding_idx is not None:
+            row_scale[idx == padding_idx] = 0
+        if scale_grad_by_freq:
+            counts = np.bincount(idx.reshape(-1), minlength=n_rows)
+            row_scale /= counts[idx]
+
+    def backward(g):
+        if row_scale is not None:
+            g = g * Tensor._wrap(row_scale[..., None])
+        return (_scatter_rows(g, idx, n_rows),)
+    return record(weight._data[idx], "EmbeddingBackward0", backward, (weight,))
+
+
+def _scatter_rows(g, idx, n_rows):
+    """Zeros (n_rows, D) with g[i] added into row idx[i] (repeated rows sum): embedding's adjoint."""
+    out = np.zeros((n_rows,) + g._data.shape[idx.ndim:], dtype=g._data.dtype)
+    np.add.at(out, idx, g._data)
+    return record(out, "EmbeddingBackwardBackward0", lambda gg: (embedding(gg, Tensor._wrap(idx)),), (g,))
+
+
+# ---- padding ----------------------------------------------------------------------------------
+def constant_pad(x, pads, value=0.0):
+    """Pad the last len(pads) // 2 axes; ``pads`` lists (left, right) pairs from the last axis back.
+
+    Negative amounts crop, as PyTorch.
+    """
+    widths = [(0, 0)] * (x._data.ndim - len(pads) // 2)
+    widths += [(pads[2 * i], pads[2 * i + 1]) for i in reversed(range(len(pads) // 2))]
+    crop = tuple(slice(max(-lo, 0), x._data.shape[a] - max(-hi, 0)) for a, (lo, hi) in enumerate(widths))
+    grow = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+    out = np.pad(x._data[crop], grow, constant_values=value)
+    inner = tuple(slice(lo, lo + s.stop - s.start) for (lo, _), s in zip(grow, crop))
+    shape = x._data.shape
+
+    def backward(g):
+        # the gradient reaching the kept region, put back where that region sat in x
+        return (constant_pad(g[inner], _pads_of(crop, shape)),)
+    return record(out, "ConstantPadNdBackward0", backward, (x,))
+
+
+def _pads_of(crop, shape):
+    """The (left, right) pads, last axis first, that restore ``shape`` around ``crop``."""
+    pads = []
+    for s, n in reversed(list(zip(crop, shape))):
+        pads += [s.start, n - s.stop]
+    return pads
+
+
+def index_pad(x, pads, mode):
+    """'reflect', 'replicate' or 'circular' padding as a gather: each output element reads one input element.
+
+    Its gradient is the matching scatter-add, which ``x[index]`` already records.
+    """
+    n_axes = len(pads) // 2
+    index = []
+    for i in range(n_axes):
+        axis = x._data.ndim - 1 - i
+        size = x._data.shape[axis]
+        left, right = pads[2 * i], pads[2 * i + 1]
+        if mode == "reflect" and (left >= size or right >= size):
+            raise RuntimeError(f"pad: padding size should be less than the corresponding input dimension, but got "
+                               f"padding ({left}, {right}) at dimension {axis} of input {tuple(x.shape)}")
+        if mode == "circular" and (left > size or right > size):
+            raise RuntimeError(f"pad: padding value causes wrapping around more than once (padding ({left}, "
+                               f"{right}) at dimension {axis} of input {tuple(x.shape)})")
+        pos = np.arange(-left, size + right)
+        if mode == "reflect":
+            period = 2 * (size - 1) if size > 1 else 1
+            pos = np.abs(pos) % period
+            pos = np.where(pos >= size, period - pos, pos)
+        elif mode == "replicate":
+            pos = np.clip(pos, 0, size - 1)
+        else:
+            pos = pos % size
+        index.insert(0, pos)
+    lead = x._data.ndim - n_axes
+    grids = np.ix_(*index)
+    return x[(slice(None),) * lead + grids]

@@ -1,0 +1,156 @@
+"""Pooling as autograd ops over the pooling kernels (``gradlab.kernels``).
+
+Max pooling remembers, for each output, where in its input plane the maximum
+was (the flat index h * W + w, as PyTorch's ``return_indices``).  Its
+gradient sends each output gradient back to that one input position
+(``scatter_by_index``); the gradient of that scatter is the matching gather,
+so max pooling is differentiable twice.  Average pooling spreads each output
+gradient evenly over its window.  Adaptive average pooling is two small
+matrix products (rows, then columns), so autograd differentiates it through
+``matmul``.
+"""
+import numpy as np
+
+from .. import kernels
+from .._tensor import Tensor
+from ..autograd import grad_mode
+from ..autograd.function import record
+
+
+def _check_input(x, op):
+    if x.ndim not in (3, 4):
+        raise RuntimeError(f"{op}: Expected 3D or 4D (batch mode) tensor for input, got shape {tuple(x.shape)}")
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating-point input, got {x.dtype}")
+
+
+def _check_window(x, kernel_size, stride, padding, dilation, op):
+    if min(kernel_size) < 1 or min(stride) < 1 or min(dilation) < 1:
+        raise RuntimeError(f"{op}: kernel_size, stride and dilation must be positive, got kernel_size="
+                           f"{kernel_size}, stride={stride}, dilation={dilation}")
+    if padding[0] * 2 > kernel_size[0] or padding[1] * 2 > kernel_size[1]:
+        raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={padding}, "
+                           f"kernel_size={kernel_size}")
+
+
+def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """Output length along one axis; with ceil_mode the last window may overhang, if it starts inside."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _unbatched(fn, x, *args):
+    """Run a pooling op on a (C, H, W) input as a batch of one."""
+    result = fn(x.unsqueeze(0), *args)
+    if isinstance(result, tuple):
+        return tuple(r.squeeze(0) if r is not None else None for r in result)
+    return result.squeeze(0)
+
+
+def max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices=False):
+    """(output, indices or None): the maximum of each window and its flat position h * W + w."""
+    _check_input(x, "max_pool2d")
+    if x.ndim == 3:
+        return _unbatched(max_pool2d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    _check_window(x, kernel_size, stride, padding, dilation, "max_pool2d")
+    geometry = (kernel_size, stride, padding, dilation, ceil_mode)
+    need_indices = return_indices or (grad_mode.state.enabled and x._requires_grad)
+    y, indices = kernels.max_pool2d_forward(x._data, *geometry, return_indices=need_indices)
+    shape = x._data.shape
+
+    def backward(g):
+        if grad_mode.state.enabled:  # create_graph: a recorded scatter, differentiable again
+            return (scatter_by_index(g, indices, shape),)
+        return (Tensor._wrap(kernels.max_pool2d_backward(g._data, indices, shape)),)
+    out = record(y, "MaxPool2DWithIndicesBackward0", backward, (x,))
+    return out, (Tensor._wrap(indices) if return_indices else None)
+
+
+def scatter_by_index(g, indices, shape):
+    """Zeros of ``shape`` (N, C, H, W) with g[n, c, i, j] added at flat plane position indices[n, c, i, j]."""
+    n, c, h, w = shape
+    out = np.zeros((n * c, h * w), dtype=g._data.dtype)
+    rows = np.arange(n * c)[:, None]
+    np.add.at(out, (rows, indices.reshape(n * c, -1)), g._data.reshape(n * c, -1))
+    return record(out.reshape(shape), "MaxPool2DWithIndicesBackwardBackward0",
+                  lambda gg: (gather_by_index(gg, indices),), (g,))
+
+
+def gather_by_index(x, indices):
+    """out[n, c, i, j] = x[n, c].flat[indices[n, c, i, j]]: reading the positions max pooling chose."""
+    n, c = x._data.shape[:2]
+    flat = x._data.reshape(n * c, -1)
+    out = np.take_along_axis(flat, indices.reshape(n * c, -1), 1).reshape(indices.shape)
+    shape = x._data.shape
+    return record(out, "GatherBackward0", lambda g: (scatter_by_index(g, indices, shape),), (x,))
+
+
+def avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad=True, divisor_override=None):
+    """The mean of each window (divided by the window's size, or by ``divisor_override``)."""
+    _check_input(x, "avg_pool2d")
+    if x.ndim == 3:
+        return _unbatched(avg_pool2d, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                          divisor_override)
+    _check_window(x, kernel_size, stride, padding, (1, 1), "avg_pool2d")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("avg_pool2d: divisor must be not zero")
+    geometry = (kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    y = kernels.avg_pool2d_forward(x._data, *geometry)
+    shape = x._data.shape
+
+    def backward(g):
+        # linear in g: its backward is avg_pool2d again (the kernel's backward is its adjoint)
+        return (_avg_pool2d_adjoint(g, shape, geometry),)
+    return record(y, "AvgPool2DBackward0", backward, (x,))
+
+
+def _avg_pool2d_adjoint(g, shape, geometry):
+    out = kernels.avg_pool2d_backward(g._data, shape, *geometry)
+    return record(out, "AvgPool2DBackwardBackward0", lambda u: (avg_pool2d(u, *geometry),), (g,))
+
+
+def _bin_matrix(size, out_size, dtype):
+    """(out_size, size): row i averages input positions floor(i*size/out) .. ceil((i+1)*size/out) - 1."""
+    m = np.zeros((out_size, size), dtype=dtype)
+    for i in range(out_size):
+        start, end = (i * size) // out_size, -(-((i + 1) * size) // out_size)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average over an output_size grid of bins: rows_matrix @ x @ cols_matrix^T."""
+    _check_input(x, "adaptive_avg_pool2d")
+    oh, ow = output_size
+    h, w = x.shape[-2:]
+    if oh < 0 or ow < 0 or (h == 0 or w == 0):
+        raise RuntimeError(f"adaptive_avg_pool2d: invalid output_size {output_size} for input of shape "
+                           f"{tuple(x.shape)}")
+    rows = Tensor._wrap(_bin_matrix(h, oh, x._data.dtype))
+    cols = Tensor._wrap(_bin_matrix(w, ow, x._data.dtype).T.copy())
+    return rows @ x @ cols
+
+
+def adaptive_max_pool2d(x, output_size):
+    """(maxima over an output_size grid of bins, their flat positions h * W + w)."""
+    _check_input(x, "adaptive_max_pool2d")
+    if x.ndim == 3:
+        return _unbatched(adaptive_max_pool2d, x, output_size)
+    n, c, h, w = x._data.shape
+    oh, ow = output_size
+    y = np.empty((n, c, oh, ow), dtype=x._data.dtype)
+    indices = np.empty((n, c, oh, ow), dtype=np.int64)
+    for i in range(oh):
+        h0, h1 = (i * h) // oh, -(-((i + 1) * h) // oh)
+        for j in range(ow):
+            w0, w1 = (j * w) // ow, -(-((j + 1) * w) // ow)
+            window = x._data[:, :, h0:h1, w0:w1].reshape(n, c, -1)
+            best = window.argmax(axis=2)
+            y[:, :, i, j] = np.take_along_axis(window, best[..., None], 2)[..., 0]
+            indices[:, :, i, j] = (h0 + best // (w1 - w0)) * w + w0 + best % (w1 - w0)
+    shape = x._data.shape
+    out = record(y, "AdaptiveMaxPool2DBackward0", lambda g: (scatter_by_index(g, indices, shape),), (x,))
+    return out, Tensor._wrap(indices)
