@@ -14,6 +14,7 @@ from ._creation import *  # noqa: F401,F403
 from ._functional import *  # noqa: F401,F403
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ._device import backends, cuda, mps
+from ._tensor_str import set_printoptions
 
 __version__ = "0.1.0"
 
