@@ -30,7 +30,7 @@ the batch; one large GEMM per group, threaded by BLAS itself).
 
 cimport cython
 from cython.parallel cimport prange, parallel, threadid
-from libc.string cimport memset
+from libc.string cimport memset, memcpy
 cimport numpy as cnp
 import numpy as np
 import threading
@@ -221,14 +221,76 @@ cdef inline void _bounds(idx_t off, idx_t s, idx_t size, idx_t nout,
     hi[0] = b
 
 
-cdef void _im2col1(const real* x, real* col, idx_t ldc, idx_t nchan, const Geom* g) noexcept nogil:
+cdef inline void _segment_copy(real* dst, const real* x, idx_t base, idx_t sw,
+                               idx_t lo, idx_t hi, idx_t n) noexcept nogil:
+    """dst[o] = x[base + o*sw] for o in [lo, hi), 0 for the rest of [0, n)."""
+    cdef idx_t o
+    for o in range(lo):
+        dst[o] = 0
+    if sw == 1:
+        for o in range(lo, hi):
+            dst[o] = x[base + o]
+    else:
+        for o in range(lo, hi):
+            dst[o] = x[base + o * sw]
+    for o in range(hi, n):
+        dst[o] = 0
+
+
+cdef inline void _segment_add(const real* src, real* x, idx_t base, idx_t sw,
+                              idx_t lo, idx_t hi) noexcept nogil:
+    """x[base + o*sw] += src[o] for o in [lo, hi)."""
+    cdef idx_t o
+    if sw == 1:
+        for o in range(lo, hi):
+            x[base + o] += src[o]
+    else:
+        for o in range(lo, hi):
+            x[base + o * sw] += src[o]
+
+
+cdef inline idx_t _band_rows(const Geom* g) noexcept nogil:
+    """Rows of the band buffer (0 when the band method does not apply)."""
+    if g.dh % g.sh != 0:
+        return 0
+    return g.Ho + (g.kh - 1) * (g.dh // g.sh)
+
+
+cdef void _im2col1(const real* x, real* col, idx_t ldc, idx_t nchan, const Geom* g,
+                   real* band) noexcept nogil:
     """Unfold nchan channels of one sample: row (c, i, j) of col, length Ho*Wo
-    at stride ldc, holds x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] (0 outside)."""
-    cdef idx_t c, i, j, oh, ow, oh_lo, oh_hi, ow_lo, ow_hi, hoff, woff, base
+    at stride ldc, holds x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] (0 outside).
+
+    When the vertical stride divides the vertical dilation (stride 1 always
+    does), kernel rows i and i+1 read the same input rows shifted by
+    step = dh/sh output rows.  So for each (c, j) we gather once a band of
+    Ho + (kh-1)*step rows, band[r, ow] = x[c, r*sh - ph, ow*sw - pw + j*dw],
+    and every kernel row i is the contiguous slice band[i*step : i*step + Ho]:
+    one memcpy instead of Ho short copies.
+    """
+    cdef idx_t c, i, j, r, oh, oh_lo, oh_hi, ow_lo, ow_hi, hoff, woff, step
     cdef idx_t H = g.H, W = g.W, Ho = g.Ho, Wo = g.Wo, sh = g.sh, sw = g.sw
-    cdef idx_t HW = H * W
+    cdef idx_t HW = H * W, L = g.Ho * g.Wo
+    cdef idx_t R = _band_rows(g)
     cdef real* row
-    cdef real* dst
+    if R > 0:
+        step = g.dh // sh
+        _bounds(-g.ph, sh, H, R, &oh_lo, &oh_hi)       # band rows inside the input
+        for c in range(nchan):
+            for j in range(g.kw):
+                woff = j * g.dw - g.pw
+                _bounds(woff, sw, W, Wo, &ow_lo, &ow_hi)
+                if oh_lo > 0:
+                    memset(band, 0, oh_lo * Wo * sizeof(real))
+                for r in range(oh_lo, oh_hi):
+                    _segment_copy(band + r * Wo, x, c * HW + (r * sh - g.ph) * W + woff,
+                                  sw, ow_lo, ow_hi, Wo)
+                if oh_hi < R:
+                    memset(band + oh_hi * Wo, 0, (R - oh_hi) * Wo * sizeof(real))
+                for i in range(g.kh):
+                    memcpy(col + ((c * g.kh + i) * g.kw + j) * ldc, band + i * step * Wo,
+                           L * sizeof(real))
+        return
     for i in range(g.kh):
         hoff = i * g.dh - g.ph
         _bounds(hoff, sh, H, Ho, &oh_lo, &oh_hi)
@@ -240,29 +302,43 @@ cdef void _im2col1(const real* x, real* col, idx_t ldc, idx_t nchan, const Geom*
                 if oh_lo > 0:
                     memset(row, 0, oh_lo * Wo * sizeof(real))
                 for oh in range(oh_lo, oh_hi):
-                    dst = row + oh * Wo
-                    base = c * HW + (oh * sh + hoff) * W + woff
-                    for ow in range(ow_lo):
-                        dst[ow] = 0
-                    if sw == 1:
-                        for ow in range(ow_lo, ow_hi):
-                            dst[ow] = x[base + ow]
-                    else:
-                        for ow in range(ow_lo, ow_hi):
-                            dst[ow] = x[base + ow * sw]
-                    for ow in range(ow_hi, Wo):
-                        dst[ow] = 0
+                    _segment_copy(row + oh * Wo, x, c * HW + (oh * sh + hoff) * W + woff,
+                                  sw, ow_lo, ow_hi, Wo)
                 if oh_hi < Ho:
                     memset(row + oh_hi * Wo, 0, (Ho - oh_hi) * Wo * sizeof(real))
 
 
-cdef void _col2im1(const real* col, idx_t ldc, real* x, idx_t nchan, const Geom* g) noexcept nogil:
-    """Fold back: x[c, ih, iw] += every col entry that _im2col1 copied from there."""
-    cdef idx_t c, i, j, oh, ow, oh_lo, oh_hi, ow_lo, ow_hi, hoff, woff, base
+cdef void _col2im1(const real* col, idx_t ldc, real* x, idx_t nchan, const Geom* g,
+                   real* band) noexcept nogil:
+    """Fold back: x[c, ih, iw] += every col entry that _im2col1 copied from there.
+
+    Band method (see _im2col1) in reverse: the kh rows of (c, j) are summed
+    into the band with contiguous vector adds, then the band is added onto
+    the input rows once.
+    """
+    cdef idx_t c, i, j, r, t, oh, oh_lo, oh_hi, ow_lo, ow_hi, hoff, woff, step
     cdef idx_t H = g.H, W = g.W, Wo = g.Wo, sh = g.sh, sw = g.sw
-    cdef idx_t HW = H * W
+    cdef idx_t HW = H * W, L = g.Ho * g.Wo
+    cdef idx_t R = _band_rows(g)
     cdef const real* row
-    cdef const real* src
+    cdef real* dst
+    if R > 0:
+        step = g.dh // sh
+        _bounds(-g.ph, sh, H, R, &oh_lo, &oh_hi)
+        for c in range(nchan):
+            for j in range(g.kw):
+                woff = j * g.dw - g.pw
+                _bounds(woff, sw, W, Wo, &ow_lo, &ow_hi)
+                memset(band, 0, R * Wo * sizeof(real))
+                for i in range(g.kh):
+                    row = col + ((c * g.kh + i) * g.kw + j) * ldc
+                    dst = band + i * step * Wo
+                    for t in range(L):
+                        dst[t] += row[t]
+                for r in range(oh_lo, oh_hi):
+                    _segment_add(band + r * Wo, x, c * HW + (r * sh - g.ph) * W + woff,
+                                 sw, ow_lo, ow_hi)
+        return
     for c in range(nchan):
         for i in range(g.kh):
             hoff = i * g.dh - g.ph
@@ -272,28 +348,28 @@ cdef void _col2im1(const real* col, idx_t ldc, real* x, idx_t nchan, const Geom*
                 _bounds(woff, sw, W, Wo, &ow_lo, &ow_hi)
                 row = col + ((c * g.kh + i) * g.kw + j) * ldc
                 for oh in range(oh_lo, oh_hi):
-                    src = row + oh * Wo
-                    base = c * HW + (oh * sh + hoff) * W + woff
-                    if sw == 1:
-                        for ow in range(ow_lo, ow_hi):
-                            x[base + ow] += src[ow]
-                    else:
-                        for ow in range(ow_lo, ow_hi):
-                            x[base + ow * sw] += src[ow]
+                    _segment_add(row + oh * Wo, x, c * HW + (oh * sh + hoff) * W + woff,
+                                 sw, ow_lo, ow_hi)
 
 
 # ----------------------------------------------------------------------------
-# Blocking plan shared by forward and backward
+# Blocking plan and per-thread workspace layout, shared by forward and backward
 # ----------------------------------------------------------------------------
 
 cdef struct Plan:
-    idx_t B         # samples per block
-    idx_t nblk      # number of blocks
-    int nt          # OpenMP threads
-    bint ident      # no unfolding needed
+    idx_t B          # samples per block
+    idx_t nblk       # number of blocks
+    int nt           # OpenMP threads
+    bint ident       # no unfolding needed (1x1 kernel, stride 1, no padding)
+    # byte offsets inside one thread's slice of the workspace
+    idx_t off_aux    # (Cog x B*L): forward GEMM output / backward gathered dY
+    idx_t off_band   # band rows for im2col/col2im
+    idx_t off_gw     # (Cout x Kg) weight-gradient accumulator
+    idx_t off_gb     # (Cout,) bias-gradient accumulator
+    idx_t per_thread # bytes per thread (cols start at offset 0)
 
 
-cdef Plan _plan(const Geom* g, idx_t work):
+cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
     cdef Plan p
     cdef idx_t per_sample = g.L * g.Cog * g.Kg
     cdef int nt = _num_threads
@@ -314,6 +390,11 @@ cdef Plan _plan(const Geom* g, idx_t work):
     p.nt = <int>min(<idx_t>nt, p.nblk)
     if p.nt < 1:
         p.nt = 1
+    p.off_aux = 0 if p.ident else _round64(g.Kg * p.B * g.L, isz)
+    p.off_band = p.off_aux + _round64(g.Cog * p.B * g.L, isz)
+    p.off_gw = p.off_band + _round64(_band_rows(g) * g.Wo, isz)
+    p.off_gb = p.off_gw + (_round64(g.Cout * g.Kg, isz) if backward else 0)
+    p.per_thread = p.off_gb + (_round64(g.Cout, isz) if backward else 0)
     return p
 
 
@@ -322,21 +403,23 @@ cdef Plan _plan(const Geom* g, idx_t work):
 # ----------------------------------------------------------------------------
 
 cdef void _fwd_block(const real* x, const real* w, const real* bias, real* y,
-                     real* col, real* tmp, const Geom* g, idx_t n0, idx_t nb,
-                     bint ident) noexcept nogil:
+                     char* mine, const Geom* g, const Plan* p, idx_t n0, idx_t nb) noexcept nogil:
     cdef idx_t BL = nb * g.L, b, gi, co, l
     cdef idx_t HW = g.H * g.W, L = g.L
+    cdef real* col = <real*>mine
+    cdef real* tmp = <real*>(mine + p.off_aux)
+    cdef real* band = <real*>(mine + p.off_band)
     cdef const real* colp
     cdef real* dst
     cdef real* out
     cdef const real* src
     cdef real bv
     for gi in range(g.G):
-        if ident:
+        if p.ident:
             colp = x + (n0 * g.C + gi * g.Cg) * HW
         else:
             for b in range(nb):
-                _im2col1(x + ((n0 + b) * g.C + gi * g.Cg) * HW, col + b * L, BL, g.Cg, g)
+                _im2col1(x + ((n0 + b) * g.C + gi * g.Cg) * HW, col + b * L, BL, g.Cg, g, band)
             colp = col
         dst = y + (n0 * g.Cout + gi * g.Cog) * L if nb == 1 else tmp
         # (Cog x BL) = W_g (Cog x Kg) @ cols (Kg x BL)
@@ -360,28 +443,22 @@ cdef void _fwd_block(const real* x, const real* w, const real* bias, real* y,
 
 
 cdef void _fwd(const real* x, const real* w, const real* bias, real* y, char* ws,
-               const Geom* g, Plan p) noexcept nogil:
-    cdef idx_t per_thread = _round64(g.Kg * p.B * g.L, sizeof(real)) + _round64(g.Cog * p.B * g.L, sizeof(real))
+               const Geom* g, const Plan* p) noexcept nogil:
     cdef idx_t blk, n0, nb
-    cdef int tid, nt = p.nt
-    cdef real* col
-    cdef real* tmp
+    cdef int tid = 0, nt = p.nt
+    cdef char* mine = ws
     if nt == 1:
-        col = <real*>ws
-        tmp = <real*>(ws + _round64(g.Kg * p.B * g.L, sizeof(real)))
         for blk in range(p.nblk):
             n0 = blk * p.B
-            nb = min(p.B, g.N - n0)
-            _fwd_block(x, w, bias, y, col, tmp, g, n0, nb, p.ident)
+            _fwd_block(x, w, bias, y, ws, g, p, n0, min(p.B, g.N - n0))
         return
     with parallel(num_threads=nt):
         tid = threadid()
-        col = <real*>(ws + tid * per_thread)
-        tmp = <real*>(ws + tid * per_thread + _round64(g.Kg * p.B * g.L, sizeof(real)))
+        mine = ws + tid * p.per_thread
         for blk in prange(p.nblk, schedule='static'):
             n0 = blk * p.B
             nb = min(p.B, g.N - n0)
-            _fwd_block(x, w, bias, y, col, tmp, g, n0, nb, p.ident)
+            _fwd_block(x, w, bias, y, mine, g, p, n0, nb)
 
 
 cdef void _fc_fwd(const real* x, const real* w, const real* bias, real* y, const Geom* g) noexcept nogil:
@@ -413,15 +490,14 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     if g.Kg == 0:
         y[...] = 0 if b is None else b.reshape(1, -1, 1, 1)
         return y
-    cdef Plan p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G)
     cdef idx_t isz = 4 if dt == np.float32 else 8
-    cdef idx_t per_thread = _round64(g.Kg * p.B * g.L, isz) + _round64(g.Cog * p.B * g.L, isz)
-    cdef _Scratch s
     cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x)
     cdef void* wp = cnp.PyArray_DATA(<cnp.ndarray>w)
     cdef void* bp = NULL if b is None else cnp.PyArray_DATA(<cnp.ndarray>b)
     cdef void* yp = cnp.PyArray_DATA(y)
     cdef Geom* gp = &g
+    cdef Plan p
+    cdef _Scratch s
     cdef char* ws
     if _is_full(&g):
         with nogil:
@@ -430,14 +506,15 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
             else:
                 _fc_fwd(<double*>xp, <double*>wp, <double*>bp, <double*>yp, gp)
         return y
-    s = _Scratch(per_thread * p.nt)
+    p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G, isz, False)
+    s = _Scratch(p.per_thread * p.nt)
     ws = s.ptr
     try:
         with nogil:
             if isz == 4:
-                _fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, ws, gp, p)
+                _fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, ws, gp, &p)
             else:
-                _fwd(<double*>xp, <double*>wp, <double*>bp, <double*>yp, ws, gp, p)
+                _fwd(<double*>xp, <double*>wp, <double*>bp, <double*>yp, ws, gp, &p)
     finally:
         s.release()
     return y
@@ -448,11 +525,15 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
 # ----------------------------------------------------------------------------
 
 cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
-                     real* gw_acc, real* gb_acc, real* col, real* dyb,
-                     const Geom* g, idx_t n0, idx_t nb, bint ident,
+                     char* mine, const Geom* g, const Plan* p, idx_t n0, idx_t nb,
                      bint need_x, bint need_w, bint need_b) noexcept nogil:
     cdef idx_t BL = nb * g.L, L = g.L, HW = g.H * g.W
     cdef idx_t b, gi, co, l
+    cdef real* col = <real*>mine
+    cdef real* dyb = <real*>(mine + p.off_aux)
+    cdef real* band = <real*>(mine + p.off_band)
+    cdef real* gw_acc = <real*>(mine + p.off_gw)
+    cdef real* gb_acc = <real*>(mine + p.off_gb)
     cdef const real* dyp
     cdef const real* src
     cdef const real* colp
@@ -478,18 +559,18 @@ cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
                     acc = acc + src[l]
                 gb_acc[gi * g.Cog + co] += acc
         if need_w:
-            if ident:
+            if p.ident:
                 colp = x + (n0 * g.C + gi * g.Cg) * HW
             else:
                 for b in range(nb):
-                    _im2col1(x + ((n0 + b) * g.C + gi * g.Cg) * HW, col + b * L, BL, g.Cg, g)
+                    _im2col1(x + ((n0 + b) * g.C + gi * g.Cg) * HW, col + b * L, BL, g.Cg, g, band)
                 colp = col
             # gw_g (Cog x Kg) += dY (Cog x BL) @ cols^T (BL x Kg)
             gemm_rm(False, True, <int>g.Cog, <int>g.Kg, <int>BL, 1, dyp, <int>BL, colp, <int>BL,
                     1, gw_acc + gi * g.Cog * g.Kg, <int>g.Kg)
         if need_x:
             # dcols (Kg x BL) = W_g^T (Kg x Cog) @ dY (Cog x BL)
-            if ident:
+            if p.ident:
                 dst = gx + (n0 * g.C + gi * g.Cg) * HW
                 gemm_rm(True, False, <int>g.Kg, <int>BL, <int>g.Cog, 1, w + gi * g.Cog * g.Kg, <int>g.Kg,
                         dyp, <int>BL, 0, dst, <int>BL)
@@ -499,50 +580,43 @@ cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
                 for b in range(nb):
                     dst = gx + ((n0 + b) * g.C + gi * g.Cg) * HW
                     memset(dst, 0, g.Cg * HW * sizeof(real))
-                    _col2im1(col + b * L, BL, dst, g.Cg, g)
+                    _col2im1(col + b * L, BL, dst, g.Cg, g, band)
 
 
 cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw, real* gb,
-               char* ws, const Geom* g, Plan p, bint need_x, bint need_w, bint need_b) noexcept nogil:
-    cdef idx_t sz_col = _round64(g.Kg * p.B * g.L, sizeof(real))
-    cdef idx_t sz_dy = _round64(g.Cog * p.B * g.L, sizeof(real))
-    cdef idx_t sz_gw = _round64(g.Cout * g.Kg, sizeof(real))
-    cdef idx_t sz_gb = _round64(g.Cout, sizeof(real))
-    cdef idx_t per_thread = sz_col + sz_dy + sz_gw + sz_gb
+               char* ws, const Geom* g, const Plan* p, bint need_x, bint need_w, bint need_b) noexcept nogil:
     cdef idx_t nw = g.Cout * g.Kg, blk, n0, nb, k
-    cdef int tid, t, nt = p.nt
-    cdef char* mine
-    cdef real* gw_acc
-    cdef real* gb_acc
+    cdef int tid = 0, t, nt = p.nt
+    cdef char* mine = ws
     cdef real* part
     # zero every thread's accumulators up front: OpenMP may start fewer threads
     for t in range(nt):
-        memset(ws + t * per_thread + sz_col + sz_dy, 0, sz_gw + sz_gb)
-    with parallel(num_threads=nt):
-        tid = threadid()
-        mine = ws + tid * per_thread
-        gw_acc = <real*>(mine + sz_col + sz_dy)
-        gb_acc = <real*>(mine + sz_col + sz_dy + sz_gw)
-        for blk in prange(p.nblk, schedule='static'):
+        memset(ws + t * p.per_thread + p.off_gw, 0, p.per_thread - p.off_gw)
+    if nt == 1:
+        for blk in range(p.nblk):
             n0 = blk * p.B
-            nb = min(p.B, g.N - n0)
-            _bwd_block(x, w, gy, gx, gw_acc, gb_acc, <real*>mine, <real*>(mine + sz_col),
-                       g, n0, nb, p.ident, need_x, need_w, need_b)
+            _bwd_block(x, w, gy, gx, ws, g, p, n0, min(p.B, g.N - n0), need_x, need_w, need_b)
+    else:
+        with parallel(num_threads=nt):
+            tid = threadid()
+            mine = ws + tid * p.per_thread
+            for blk in prange(p.nblk, schedule='static'):
+                n0 = blk * p.B
+                nb = min(p.B, g.N - n0)
+                _bwd_block(x, w, gy, gx, mine, g, p, n0, nb, need_x, need_w, need_b)
     # sum the per-thread partial weight and bias gradients
-    for t in range(p.nt):
-        part = <real*>(ws + t * per_thread + sz_col + sz_dy)
+    for t in range(nt):
         if need_w:
+            part = <real*>(ws + t * p.per_thread + p.off_gw)
             if t == 0:
-                for k in range(nw):
-                    gw[k] = part[k]
+                memcpy(gw, part, nw * sizeof(real))
             else:
                 for k in range(nw):
                     gw[k] += part[k]
-        part = <real*>(ws + t * per_thread + sz_col + sz_dy + sz_gw)
         if need_b:
+            part = <real*>(ws + t * p.per_thread + p.off_gb)
             if t == 0:
-                for k in range(g.Cout):
-                    gb[k] = part[k]
+                memcpy(gb, part, g.Cout * sizeof(real))
             else:
                 for k in range(g.Cout):
                     gb[k] += part[k]
@@ -582,13 +656,13 @@ cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple 
     cdef cnp.ndarray gx = np.empty(xshape, dtype=dt) if need_x else None
     cdef cnp.ndarray gw = np.empty(wshape, dtype=dt) if need_w else None
     cdef cnp.ndarray gb = np.empty((g.Cout,), dtype=dt) if need_b else None
+    if not (need_x or need_w or need_b):
+        return None, None, None
     if g.N == 0 or g.Cout == 0 or g.Kg == 0:
         for a in (gx, gw, gb):
             if a is not None:
                 a[...] = 0
         return gx, gw, gb
-    if not (need_x or need_w or need_b):
-        return None, None, None
     cdef idx_t isz = 4 if dt == np.float32 else 8
     cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x) if need_w else NULL
     cdef void* wp = cnp.PyArray_DATA(<cnp.ndarray>w) if need_x else NULL
@@ -598,7 +672,6 @@ cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple 
     cdef void* gbp = cnp.PyArray_DATA(gb) if need_b else NULL
     cdef Geom* gp = &g
     cdef Plan p
-    cdef idx_t per_thread
     cdef _Scratch s
     cdef char* ws
     if _is_full(&g):
@@ -610,19 +683,17 @@ cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple 
                 _fc_bwd(<double*>xp, <double*>wp, <double*>gyp, <double*>gxp, <double*>gwp, <double*>gbp,
                         gp, need_x, need_w, need_b)
         return gx, gw, gb
-    p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G * (<int>need_x + <int>need_w))
-    per_thread = (_round64(g.Kg * p.B * g.L, isz) + _round64(g.Cog * p.B * g.L, isz)
-                  + _round64(g.Cout * g.Kg, isz) + _round64(g.Cout, isz))
-    s = _Scratch(per_thread * p.nt)
+    p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G * (<int>need_x + <int>need_w), isz, True)
+    s = _Scratch(p.per_thread * p.nt)
     ws = s.ptr
     try:
         with nogil:
             if isz == 4:
                 _bwd(<float*>xp, <float*>wp, <float*>gyp, <float*>gxp, <float*>gwp, <float*>gbp,
-                     ws, gp, p, need_x, need_w, need_b)
+                     ws, gp, &p, need_x, need_w, need_b)
             else:
                 _bwd(<double*>xp, <double*>wp, <double*>gyp, <double*>gxp, <double*>gwp, <double*>gbp,
-                     ws, gp, p, need_x, need_w, need_b)
+                     ws, gp, &p, need_x, need_w, need_b)
     finally:
         s.release()
     return gx, gw, gb
@@ -653,17 +724,19 @@ def conv2d_weight_grad(grad_out, x, weight_shape, stride=(1, 1), padding=(0, 0),
 # Stand-alone im2col / col2im
 # ----------------------------------------------------------------------------
 
-cdef void _im2col_all(const real* x, real* cols, const Geom* g, int nt) noexcept nogil:
+cdef void _im2col_all(const real* x, real* cols, const Geom* g, int nt, char* ws, idx_t per) noexcept nogil:
     cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
     for n in prange(g.N, num_threads=nt, schedule='static'):
-        _im2col1(x + n * g.C * HW, cols + n * rows * g.L, g.L, g.C, g)
+        _im2col1(x + n * g.C * HW, cols + n * rows * g.L, g.L, g.C, g,
+                 <real*>(ws + threadid() * per))
 
 
-cdef void _col2im_all(const real* cols, real* x, const Geom* g, int nt) noexcept nogil:
+cdef void _col2im_all(const real* cols, real* x, const Geom* g, int nt, char* ws, idx_t per) noexcept nogil:
     cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
     for n in prange(g.N, num_threads=nt, schedule='static'):
         memset(x + n * g.C * HW, 0, g.C * HW * sizeof(real))
-        _col2im1(cols + n * rows * g.L, g.L, x + n * g.C * HW, g.C, g)
+        _col2im1(cols + n * rows * g.L, g.L, x + n * g.C * HW, g.C, g,
+                 <real*>(ws + threadid() * per))
 
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
@@ -674,18 +747,24 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     cdef Geom g = _make_geom(op, tuple(x.shape), (1, x.shape[1], kh, kw), stride, padding, dilation, 1)
     x = _check(op, "x", x, dt, None)
     cdef cnp.ndarray cols = np.empty((g.N, g.C * g.kh * g.kw, g.L), dtype=dt)
+    if cols.size == 0:
+        return cols
     cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x)
     cdef void* cp = cnp.PyArray_DATA(cols)
     cdef Geom* gp = &g
-    cdef int nt = 1 if cols.size < 100000 else <int>min(<idx_t>_num_threads, max(g.N, 1))
+    cdef int nt = 1 if cols.size < 100000 else <int>min(<idx_t>_num_threads, g.N)
     cdef bint f32 = dt == np.float32
-    if cols.size == 0:
-        return cols
-    with nogil:
-        if f32:
-            _im2col_all(<float*>xp, <float*>cp, gp, nt)
-        else:
-            _im2col_all(<double*>xp, <double*>cp, gp, nt)
+    cdef idx_t per = _round64(_band_rows(&g) * g.Wo, 8)
+    cdef _Scratch s = _Scratch(per * nt)
+    cdef char* ws = s.ptr
+    try:
+        with nogil:
+            if f32:
+                _im2col_all(<float*>xp, <float*>cp, gp, nt, ws, per)
+            else:
+                _im2col_all(<double*>xp, <double*>cp, gp, nt, ws, per)
+    finally:
+        s.release()
     return cols
 
 
@@ -698,16 +777,22 @@ def col2im(cols, input_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilati
     cdef Geom g = _make_geom(op, shape, (1, shape[1], kh, kw), stride, padding, dilation, 1)
     cols = _check(op, "cols", cols, dt, (g.N, g.C * g.kh * g.kw, g.L))
     cdef cnp.ndarray x = np.empty(shape, dtype=dt)
+    if x.size == 0:
+        return x
     cdef void* xp = cnp.PyArray_DATA(x)
     cdef void* cp = cnp.PyArray_DATA(<cnp.ndarray>cols)
     cdef Geom* gp = &g
-    cdef int nt = 1 if cols.size < 100000 else <int>min(<idx_t>_num_threads, max(g.N, 1))
+    cdef int nt = 1 if cols.size < 100000 else <int>min(<idx_t>_num_threads, g.N)
     cdef bint f32 = dt == np.float32
-    if x.size == 0:
-        return x
-    with nogil:
-        if f32:
-            _col2im_all(<float*>cp, <float*>xp, gp, nt)
-        else:
-            _col2im_all(<double*>cp, <double*>xp, gp, nt)
+    cdef idx_t per = _round64(_band_rows(&g) * g.Wo, 8)
+    cdef _Scratch s = _Scratch(per * nt)
+    cdef char* ws = s.ptr
+    try:
+        with nogil:
+            if f32:
+                _col2im_all(<float*>cp, <float*>xp, gp, nt, ws, per)
+            else:
+                _col2im_all(<double*>cp, <double*>xp, gp, nt, ws, per)
+    finally:
+        s.release()
     return x

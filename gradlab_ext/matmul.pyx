@@ -1,0 +1,71 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
+"""Compiled 2-D matrix multiply: one BLAS sgemm/dgemm call without the GIL.
+
+The fast twin of ``gradlab/kernels/matmul.py``.  A transposed operand
+(Fortran-ordered, e.g. ``w.T`` of a C-ordered ``w``) is passed to BLAS with
+its transpose flag instead of being copied, which is exactly what the
+backward pass of a linear layer produces (``grad @ w`` and ``x.T @ grad``).
+BLAS threads large products itself.
+"""
+
+cimport numpy as cnp
+import numpy as np
+
+from gradlab_ext._common cimport real, gemm_rm
+
+cnp.import_array()
+
+ctypedef Py_ssize_t idx_t
+
+
+cdef void _gemm(bint ta, bint tb, int m, int n, int k, const real* a, int lda,
+                const real* b, int ldb, real* c) noexcept nogil:
+    gemm_rm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n)
+
+
+cdef tuple _operand(object a):
+    """(array, transposed, leading dimension) for BLAS, copying only if needed."""
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        return arr, False, max(arr.shape[1], 1)
+    if cnp.PyArray_IS_F_CONTIGUOUS(arr):
+        return arr, True, max(arr.shape[0], 1)
+    arr = np.ascontiguousarray(arr)
+    return arr, False, max(arr.shape[1], 1)
+
+
+def matmul(a, b):
+    """a @ b for 2-D float32/float64 arrays a (M, K) and b (K, N) of one dtype."""
+    op = "matmul"
+    if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
+        raise TypeError(f"{op}: expected numpy arrays, got {type(a).__name__} and {type(b).__name__}")
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"{op}: expected 2-D arrays, got shapes {a.shape} and {b.shape}")
+    if a.dtype != b.dtype or (a.dtype != np.float32 and a.dtype != np.float64):
+        raise TypeError(f"{op}: expected two float32 or two float64 arrays, got {a.dtype} and {b.dtype}")
+    cdef idx_t M = a.shape[0], K = a.shape[1], N = b.shape[1]
+    if b.shape[0] != K:
+        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} are not aligned "
+                         f"({K} != {b.shape[0]})")
+    if max(M, N, K) >= (<idx_t>1) << 31:
+        raise ValueError(f"{op}: dimensions {a.shape} x {b.shape} exceed 32-bit BLAS indices")
+    cdef cnp.ndarray c
+    if K == 0:
+        return np.zeros((M, N), dtype=a.dtype)
+    c = np.empty((M, N), dtype=a.dtype)
+    if M == 0 or N == 0:
+        return c
+    a, ta, lda = _operand(a)
+    b, tb, ldb = _operand(b)
+    cdef void* ap = cnp.PyArray_DATA(<cnp.ndarray>a)
+    cdef void* bp = cnp.PyArray_DATA(<cnp.ndarray>b)
+    cdef void* cp = cnp.PyArray_DATA(c)
+    cdef bint bta = ta, btb = tb
+    cdef int ilda = lda, ildb = ldb
+    cdef bint f32 = a.dtype == np.float32
+    with nogil:
+        if f32:
+            _gemm(bta, btb, <int>M, <int>N, <int>K, <float*>ap, ilda, <float*>bp, ildb, <float*>cp)
+        else:
+            _gemm(bta, btb, <int>M, <int>N, <int>K, <double*>ap, ilda, <double*>bp, ildb, <double*>cp)
+    return c

@@ -1,0 +1,421 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
+"""Compiled 2-D pooling kernels: max pool and average pool, forward and backward.
+
+The fast twins of ``gradlab/kernels/pool.py`` (same names, signatures and
+results).  Arrays are NCHW, float32 or float64.  Every (sample, channel)
+plane is independent, so the planes are spread over the cores with OpenMP.
+
+Windows follow PyTorch exactly:
+  * a window's rows are oh*sh - ph + i*dh for i < kh (columns alike), and
+    only positions inside the input take part (padding never wins a max);
+  * max pool keeps the FIRST maximum in row-major window order, but a NaN
+    always wins (the max of a window holding NaN is NaN, index of its last NaN);
+  * the argmax index is the flat position ih*W + iw inside the input plane;
+    a window that covers no input position (possible with dilation) gives
+    -inf and index -1, and max_pool2d_backward skips it;
+  * average pool divides by divisor_override if given, else by the window
+    area clipped to the padded input (count_include_pad=True) or to the input
+    (count_include_pad=False); a window with no input position gives 0.
+"""
+
+from cython.parallel cimport prange
+from libc.string cimport memset
+from libc.math cimport INFINITY
+cimport numpy as cnp
+import numpy as np
+
+from gradlab_ext._common cimport real, gl_omp_max_threads, gl_have_openmp
+
+cnp.import_array()
+
+ctypedef Py_ssize_t idx_t
+ctypedef cnp.int64_t i64
+
+cdef int _num_threads = max(1, gl_omp_max_threads())
+# below this many input elements, one thread does the whole job
+cdef idx_t _PARALLEL_MIN_ELEMS = 32768
+
+have_openmp = bool(gl_have_openmp())
+
+
+def get_num_threads():
+    """Threads the kernels of this module use."""
+    return _num_threads
+
+
+def set_num_threads(int n):
+    """Set the number of threads (>= 1) used by the kernels of this module."""
+    global _num_threads
+    if n < 1:
+        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
+    _num_threads = n if gl_have_openmp() else 1
+
+
+cdef struct PGeom:
+    idx_t planes, H, W, Ho, Wo
+    idx_t kh, kw, sh, sw, ph, pw, dh, dw
+
+
+cdef idx_t _pool_out(idx_t size, idx_t k, idx_t s, idx_t p, idx_t d, bint ceil_mode):
+    """PyTorch's pooling output size (see gradlab/kernels/pool.py)."""
+    cdef idx_t span = size + 2 * p - d * (k - 1) - 1
+    cdef idx_t out
+    if ceil_mode:
+        span += s - 1
+    if span < 0:
+        return 0
+    out = span // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+cdef PGeom _make_geom(str op, tuple xshape, object kernel_size, object stride, object padding,
+                      object dilation, bint ceil_mode, object out_hw) except *:
+    cdef PGeom g
+    if len(xshape) != 4:
+        raise ValueError(f"{op}: expected a 4-D (N, C, H, W) input, got shape {xshape}")
+    N, C, H, W = xshape
+    g.planes = N * C
+    g.H = H
+    g.W = W
+    g.kh, g.kw = kernel_size
+    g.sh, g.sw = stride
+    g.ph, g.pw = padding
+    g.dh, g.dw = dilation
+    if min(N, C, g.H, g.W) < 0 or g.kh < 1 or g.kw < 1 or g.sh < 1 or g.sw < 1 \
+            or g.dh < 1 or g.dw < 1 or g.ph < 0 or g.pw < 0:
+        raise ValueError(f"{op}: invalid geometry: input {xshape}, kernel {tuple(kernel_size)}, "
+                         f"stride {tuple(stride)}, padding {tuple(padding)}, dilation {tuple(dilation)}")
+    g.Ho = _pool_out(g.H, g.kh, g.sh, g.ph, g.dh, ceil_mode)
+    g.Wo = _pool_out(g.W, g.kw, g.sw, g.pw, g.dw, ceil_mode)
+    if g.Ho < 1 or g.Wo < 1:
+        raise ValueError(f"{op}: output size is {(g.Ho, g.Wo)} for input {xshape}; it must be positive")
+    if out_hw is not None and tuple(out_hw) != (g.Ho, g.Wo):
+        raise ValueError(f"{op}: grad_out has spatial shape {tuple(out_hw)}, expected {(g.Ho, g.Wo)}")
+    return g
+
+
+cdef object _checked(str op, str name, object a, object dtype, tuple shape):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a numpy array, got {type(a).__name__}")
+    if a.dtype != dtype:
+        raise TypeError(f"{op}: {name} has dtype {a.dtype}, expected {dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a):
+        raise ValueError(f"{op}: {name} must be C-contiguous")
+    if shape is not None and tuple(a.shape) != shape:
+        raise ValueError(f"{op}: {name} has shape {tuple(a.shape)}, expected {shape}")
+    return a
+
+
+cdef object _float_dtype(str op, object a):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{op}: expected a numpy array, got {type(a).__name__}")
+    if a.dtype != np.float32 and a.dtype != np.float64:
+        raise TypeError(f"{op}: unsupported dtype {a.dtype}; the compiled kernels take float32 or float64")
+    return a.dtype
+
+
+cdef inline int _threads(idx_t work, idx_t planes) noexcept nogil:
+    if work < _PARALLEL_MIN_ELEMS or planes < 2:
+        return 1
+    return <int>min(<idx_t>_num_threads, planes)
+
+
+cdef inline void _first_valid(idx_t start, idx_t d, idx_t* s) noexcept nogil:
+    """Advance a window start by whole dilation steps until it is >= 0."""
+    cdef idx_t v = start
+    if v < 0:
+        v += ((-v + d - 1) // d) * d
+    s[0] = v
+
+
+# ----------------------------------------------------------------------------
+# Max pool
+# ----------------------------------------------------------------------------
+
+cdef void _maxpool_plane(const real* x, real* y, i64* ind, const PGeom* g) noexcept nogil:
+    """One plane; ind may be NULL (no index bookkeeping)."""
+    cdef idx_t oh, ow, ih, iw, hs, he, ws, we, best_i
+    cdef idx_t W = g.W
+    cdef real v, best
+    cdef const real* r0
+    cdef const real* r1
+    cdef real a, b, c, d
+    if g.kh == 2 and g.kw == 2 and g.sh == 2 and g.sw == 2 and g.ph == 0 and g.pw == 0 \
+            and g.dh == 1 and g.dw == 1 and 2 * g.Ho <= g.H and 2 * g.Wo <= g.W:
+        # the common 2x2 / stride 2 case: every window is four in-bounds values
+        for oh in range(g.Ho):
+            r0 = x + 2 * oh * W
+            r1 = r0 + W
+            if ind == NULL:
+                for ow in range(g.Wo):
+                    a = r0[2 * ow]
+                    b = r0[2 * ow + 1]
+                    c = r1[2 * ow]
+                    d = r1[2 * ow + 1]
+                    if b > a or b != b:
+                        a = b
+                    if c > a or c != c:
+                        a = c
+                    if d > a or d != d:
+                        a = d
+                    y[oh * g.Wo + ow] = a
+            else:
+                for ow in range(g.Wo):
+                    best = r0[2 * ow]
+                    best_i = 2 * oh * W + 2 * ow
+                    v = r0[2 * ow + 1]
+                    if v > best or v != v:
+                        best = v
+                        best_i = 2 * oh * W + 2 * ow + 1
+                    v = r1[2 * ow]
+                    if v > best or v != v:
+                        best = v
+                        best_i = (2 * oh + 1) * W + 2 * ow
+                    v = r1[2 * ow + 1]
+                    if v > best or v != v:
+                        best = v
+                        best_i = (2 * oh + 1) * W + 2 * ow + 1
+                    y[oh * g.Wo + ow] = best
+                    ind[oh * g.Wo + ow] = best_i
+        return
+    for oh in range(g.Ho):
+        _first_valid(oh * g.sh - g.ph, g.dh, &hs)
+        he = min(oh * g.sh - g.ph + (g.kh - 1) * g.dh + 1, g.H)
+        for ow in range(g.Wo):
+            _first_valid(ow * g.sw - g.pw, g.dw, &ws)
+            we = min(ow * g.sw - g.pw + (g.kw - 1) * g.dw + 1, g.W)
+            best = -INFINITY
+            best_i = -1
+            if hs < he and ws < we:
+                best_i = hs * W + ws
+                ih = hs
+                while ih < he:
+                    iw = ws
+                    while iw < we:
+                        v = x[ih * W + iw]
+                        if v > best or v != v:
+                            best = v
+                            best_i = ih * W + iw
+                        iw += g.dw
+                    ih += g.dh
+            y[oh * g.Wo + ow] = best
+            if ind != NULL:
+                ind[oh * g.Wo + ow] = best_i
+
+
+cdef void _maxpool(const real* x, real* y, i64* ind, const PGeom* g, int nt) noexcept nogil:
+    cdef idx_t p, HW = g.H * g.W, L = g.Ho * g.Wo
+    if nt == 1:
+        for p in range(g.planes):
+            _maxpool_plane(x + p * HW, y + p * L, NULL if ind == NULL else ind + p * L, g)
+        return
+    for p in prange(g.planes, num_threads=nt, schedule='static'):
+        _maxpool_plane(x + p * HW, y + p * L, NULL if ind == NULL else ind + p * L, g)
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False,
+                       return_indices=False):
+    """y, or (y, indices) when return_indices: max over each window of x (N, C, H, W)."""
+    op = "max_pool2d_forward"
+    dt = _float_dtype(op, x)
+    x = _checked(op, "x", x, dt, None)
+    cdef PGeom g = _make_geom(op, tuple(x.shape), kernel_size, stride, padding, dilation,
+                              ceil_mode, None)
+    N, C = x.shape[0], x.shape[1]
+    cdef cnp.ndarray y = np.empty((N, C, g.Ho, g.Wo), dtype=dt)
+    cdef cnp.ndarray ind = np.empty((N, C, g.Ho, g.Wo), dtype=np.int64) if return_indices else None
+    if y.size == 0:
+        return (y, ind) if return_indices else y
+    cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef void* yp = cnp.PyArray_DATA(y)
+    cdef i64* ip = <i64*>cnp.PyArray_DATA(ind) if return_indices else NULL
+    cdef int nt = _threads(x.size, g.planes)
+    cdef bint f32 = dt == np.float32
+    with nogil:
+        if f32:
+            _maxpool(<float*>xp, <float*>yp, ip, &g, nt)
+        else:
+            _maxpool(<double*>xp, <double*>yp, ip, &g, nt)
+    return (y, ind) if return_indices else y
+
+
+cdef void _maxpool_bwd(const real* gy, const i64* ind, real* gx, idx_t planes, idx_t HW, idx_t L,
+                       int nt, int* bad) noexcept nogil:
+    cdef idx_t p, o
+    cdef i64 k
+    cdef real* dst
+    for p in prange(planes, num_threads=nt, schedule='static'):
+        dst = gx + p * HW
+        memset(dst, 0, HW * sizeof(real))
+        for o in range(L):
+            k = ind[p * L + o]
+            if <cnp.uint64_t>k < <cnp.uint64_t>HW:
+                dst[k] += gy[p * L + o]
+            elif k != -1:
+                bad[0] = 1
+
+
+def max_pool2d_backward(grad_out, indices, input_shape):
+    """grad_x (input_shape): each grad_out value added at its window's argmax."""
+    op = "max_pool2d_backward"
+    dt = _float_dtype(op, grad_out)
+    shape = tuple(input_shape)
+    if len(shape) != 4 or grad_out.ndim != 4:
+        raise ValueError(f"{op}: expected 4-D grad_out and input_shape, got {grad_out.shape} and {shape}")
+    grad_out = _checked(op, "grad_out", grad_out, dt, None)
+    indices = _checked(op, "indices", indices, np.dtype(np.int64), tuple(grad_out.shape))
+    if tuple(grad_out.shape[:2]) != shape[:2]:
+        raise ValueError(f"{op}: grad_out {tuple(grad_out.shape)} and input {shape} differ in (N, C)")
+    cdef idx_t planes = shape[0] * shape[1]
+    cdef idx_t HW = shape[2] * shape[3]
+    cdef idx_t L = grad_out.shape[2] * grad_out.shape[3]
+    cdef cnp.ndarray gx = np.empty(shape, dtype=dt)
+    if gx.size == 0:
+        return gx
+    if L == 0:
+        gx[...] = 0
+        return gx
+    cdef void* gyp = cnp.PyArray_DATA(<cnp.ndarray>grad_out)
+    cdef i64* ip = <i64*>cnp.PyArray_DATA(<cnp.ndarray>indices)
+    cdef void* gxp = cnp.PyArray_DATA(gx)
+    cdef int nt = _threads(planes * HW, planes)
+    cdef int bad = 0
+    cdef bint f32 = dt == np.float32
+    with nogil:
+        if f32:
+            _maxpool_bwd(<float*>gyp, ip, <float*>gxp, planes, HW, L, nt, &bad)
+        else:
+            _maxpool_bwd(<double*>gyp, ip, <double*>gxp, planes, HW, L, nt, &bad)
+    if bad:
+        raise ValueError(f"{op}: indices out of range for an input plane of {shape[2]}x{shape[3]} "
+                         f"(expected -1 or 0 <= index < {HW})")
+    return gx
+
+
+# ----------------------------------------------------------------------------
+# Average pool
+# ----------------------------------------------------------------------------
+
+cdef inline idx_t _avg_window(const PGeom* g, idx_t oh, idx_t ow, bint count_include_pad,
+                              idx_t divisor_override, idx_t* hs, idx_t* he, idx_t* ws,
+                              idx_t* we) noexcept nogil:
+    """Clip window (oh, ow) to the input and return its divisor."""
+    cdef idx_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw
+    cdef idx_t h1 = min(h0 + g.kh, g.H + g.ph), w1 = min(w0 + g.kw, g.W + g.pw)
+    cdef idx_t area = (h1 - h0) * (w1 - w0)
+    h0 = max(h0, 0)
+    w0 = max(w0, 0)
+    h1 = min(h1, g.H)
+    w1 = min(w1, g.W)
+    hs[0] = h0
+    he[0] = h1
+    ws[0] = w0
+    we[0] = w1
+    if divisor_override != 0:
+        return divisor_override
+    if count_include_pad:
+        return area
+    return max((h1 - h0) * (w1 - w0), 1)
+
+
+cdef void _avgpool_plane(const real* x, real* y, const PGeom* g, bint cip, idx_t dov) noexcept nogil:
+    cdef idx_t oh, ow, ih, iw, hs, he, ws, we, div
+    cdef real acc
+    for oh in range(g.Ho):
+        for ow in range(g.Wo):
+            div = _avg_window(g, oh, ow, cip, dov, &hs, &he, &ws, &we)
+            if hs >= he or ws >= we:
+                y[oh * g.Wo + ow] = 0
+                continue
+            acc = 0
+            for ih in range(hs, he):
+                for iw in range(ws, we):
+                    acc = acc + x[ih * g.W + iw]
+            y[oh * g.Wo + ow] = acc / div
+
+
+cdef void _avgpool_plane_bwd(const real* gy, real* gx, const PGeom* g, bint cip, idx_t dov) noexcept nogil:
+    cdef idx_t oh, ow, ih, iw, hs, he, ws, we, div
+    cdef real v
+    memset(gx, 0, g.H * g.W * sizeof(real))
+    for oh in range(g.Ho):
+        for ow in range(g.Wo):
+            div = _avg_window(g, oh, ow, cip, dov, &hs, &he, &ws, &we)
+            if hs >= he or ws >= we:
+                continue
+            v = gy[oh * g.Wo + ow] / div
+            for ih in range(hs, he):
+                for iw in range(ws, we):
+                    gx[ih * g.W + iw] += v
+
+
+cdef void _avgpool(const real* x, real* y, const PGeom* g, bint cip, idx_t dov, int nt,
+                   bint backward) noexcept nogil:
+    cdef idx_t p, HW = g.H * g.W, L = g.Ho * g.Wo
+    for p in prange(g.planes, num_threads=nt, schedule='static'):
+        if backward:
+            _avgpool_plane_bwd(x + p * L, y + p * HW, g, cip, dov)
+        else:
+            _avgpool_plane(x + p * HW, y + p * L, g, cip, dov)
+
+
+cdef idx_t _divisor(str op, object divisor_override) except? -1:
+    if divisor_override is None:
+        return 0
+    d = int(divisor_override)
+    if d == 0:
+        raise ValueError(f"{op}: divisor_override must be a non-zero integer, got {divisor_override}")
+    return d
+
+
+def avg_pool2d_forward(x, kernel_size, stride, padding=(0, 0), ceil_mode=False,
+                       count_include_pad=True, divisor_override=None):
+    """Mean over each window of x (N, C, H, W)."""
+    op = "avg_pool2d_forward"
+    dt = _float_dtype(op, x)
+    x = _checked(op, "x", x, dt, None)
+    cdef idx_t dov = _divisor(op, divisor_override)
+    cdef PGeom g = _make_geom(op, tuple(x.shape), kernel_size, stride, padding, (1, 1),
+                              ceil_mode, None)
+    cdef cnp.ndarray y = np.empty((x.shape[0], x.shape[1], g.Ho, g.Wo), dtype=dt)
+    if y.size == 0:
+        return y
+    cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef void* yp = cnp.PyArray_DATA(y)
+    cdef int nt = _threads(x.size, g.planes)
+    cdef bint f32 = dt == np.float32
+    cdef bint cip = bool(count_include_pad)
+    with nogil:
+        if f32:
+            _avgpool(<float*>xp, <float*>yp, &g, cip, dov, nt, False)
+        else:
+            _avgpool(<double*>xp, <double*>yp, &g, cip, dov, nt, False)
+    return y
+
+
+def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride, padding=(0, 0), ceil_mode=False,
+                        count_include_pad=True, divisor_override=None):
+    """grad_x (input_shape): each grad_out value spread evenly (1/divisor) over its window."""
+    op = "avg_pool2d_backward"
+    dt = _float_dtype(op, grad_out)
+    shape = tuple(input_shape)
+    cdef idx_t dov = _divisor(op, divisor_override)
+    cdef PGeom g = _make_geom(op, shape, kernel_size, stride, padding, (1, 1), ceil_mode,
+                              tuple(grad_out.shape[2:]) if grad_out.ndim == 4 else grad_out.shape)
+    grad_out = _checked(op, "grad_out", grad_out, dt, (shape[0], shape[1], g.Ho, g.Wo))
+    cdef cnp.ndarray gx = np.empty(shape, dtype=dt)
+    if gx.size == 0:
+        return gx
+    cdef void* gyp = cnp.PyArray_DATA(<cnp.ndarray>grad_out)
+    cdef void* gxp = cnp.PyArray_DATA(gx)
+    cdef int nt = _threads(gx.size, g.planes)
+    cdef bint f32 = dt == np.float32
+    cdef bint cip = bool(count_include_pad)
+    with nogil:
+        if f32:
+            _avgpool(<float*>gyp, <float*>gxp, &g, cip, dov, nt, True)
+        else:
+            _avgpool(<double*>gyp, <double*>gxp, &g, cip, dov, nt, True)
+    return gx
