@@ -2,6 +2,6 @@
 from .parameter import Buffer, Parameter
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
-from . import init, utils
+from . import functional, init, utils
 
-__all__ = ["Parameter", "Buffer", "init", "utils"] + list(_modules_all)
+__all__ = ["Parameter", "Buffer", "functional", "init", "utils"] + list(_modules_all)
