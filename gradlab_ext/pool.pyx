@@ -217,7 +217,8 @@ cdef void _maxpool(const real* x, real* y, i64* ind, const PGeom* g, int nt) noe
 
 def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False,
                        return_indices=False):
-    """y, or (y, indices) when return_indices: max over each window of x (N, C, H, W)."""
+    """(y, indices): max over each window of x (N, C, H, W); indices is None
+    unless return_indices (no index bookkeeping at all in that case)."""
     op = "max_pool2d_forward"
     dt = _float_dtype(op, x)
     x = _checked(op, "x", x, dt, None)
@@ -227,7 +228,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), 
     cdef cnp.ndarray y = np.empty((N, C, g.Ho, g.Wo), dtype=dt)
     cdef cnp.ndarray ind = np.empty((N, C, g.Ho, g.Wo), dtype=np.int64) if return_indices else None
     if y.size == 0:
-        return (y, ind) if return_indices else y
+        return y, ind
     cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x)
     cdef void* yp = cnp.PyArray_DATA(y)
     cdef i64* ip = <i64*>cnp.PyArray_DATA(ind) if return_indices else NULL
@@ -238,7 +239,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), 
             _maxpool(<float*>xp, <float*>yp, ip, &g, nt)
         else:
             _maxpool(<double*>xp, <double*>yp, ip, &g, nt)
-    return (y, ind) if return_indices else y
+    return y, ind
 
 
 cdef void _maxpool_bwd(const real* gy, const i64* ind, real* gx, idx_t planes, idx_t HW, idx_t L,

@@ -46,9 +46,10 @@ im2col(x, kernel_size, stride=1, padding=0, dilation=1) -> cols (N, C*kh*kw, Ho*
 col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1) -> x
     (sums the entries of overlapping windows: the adjoint of im2col)
 max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1,
-                   ceil_mode=False, return_indices=False) -> y or (y, indices)
+                   ceil_mode=False, return_indices=False) -> (y, indices)
     stride None means kernel_size; indices are int64 flat positions ih*W + iw
-    in the input plane (PyTorch's), only computed when return_indices is True
+    in the input plane (PyTorch's), computed only when return_indices is
+    True and None otherwise (no bookkeeping under no_grad)
 max_pool2d_backward(grad_out, indices, input_shape) -> grad_x
 avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                    count_include_pad=True, divisor_override=None) -> y
@@ -407,17 +408,15 @@ def _pool_geometry(op, x_shape, kernel_size, stride, padding, dilation, ceil_mod
 
 def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                        return_indices=False):
-    """y, or (y, indices) with return_indices: the max of each window."""
+    """(y, indices): the max of each window; indices None unless return_indices."""
     op = "max_pool2d_forward"
     x = _array(op, "input", x, 4)
     kernel, stride, padding, dilation, _, _ = _pool_geometry(
         op, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     dt = _compute_dtype(x)
-    out = _pool.max_pool2d_forward(_ready(x, dt), kernel, stride, padding, dilation,
-                                   bool(ceil_mode), bool(return_indices))
-    if return_indices:
-        return _as(out[0], x.dtype), out[1]
-    return _as(out, x.dtype)
+    y, indices = _pool.max_pool2d_forward(_ready(x, dt), kernel, stride, padding, dilation,
+                                          bool(ceil_mode), bool(return_indices))
+    return _as(y, x.dtype), indices
 
 
 def max_pool2d_backward(grad_out, indices, input_shape):

@@ -77,7 +77,7 @@ def _pad(x, out_hw, kernel_size, stride, padding, dilation, value):
 
 def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False,
                        return_indices=False):
-    """Max over each window; (y, indices) when return_indices is True.
+    """(y, indices): the max over each window, and where it was (None unless return_indices).
 
     Tie rule (PyTorch's): the first maximum in row-major window order wins,
     except that a NaN always wins (and then the last NaN of the window).
@@ -95,7 +95,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), 
     windows = windows.reshape(n, c, ho, wo, kh * kw)          # copies
     y = windows.max(axis=-1)                                   # NaN propagates
     if not return_indices:
-        return y
+        return y, None
 
     # input row/column of every window slot, and whether it is a real input position
     rows = (np.arange(ho) * sh - ph)[:, None] + (np.arange(kh) * dh)[None, :]   # (Ho, kh)
