@@ -43,6 +43,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import struct
 
@@ -62,7 +63,7 @@ ALIGNMENT = 64  # the data section and every tensor buffer start at a multiple o
 MAX_HEADER_NBYTES = 256 << 20  # a JSON header longer than this is refused unread
 MAX_NDIM = 64
 _MAX_ARRAY_NBYTES = 1 << 62  # NumPy cannot describe larger arrays, even empty ones
-_READ_CHUNK = 16 << 20  # read large files in pieces, so a lying header costs nothing
+_READ_CHUNK = 1 << 20  # read streams in pieces, so a lying header costs no memory
 
 
 class SerializationError(ValueError, RuntimeError):
@@ -230,15 +231,26 @@ def _children(value, where):
         for key, item in value.items():
             pairs.append((key, _Path(where, f" (the key {key!r})")))
             pairs.append((item, _Path(where, f"[{key!r}]")))
+        if _has_metadata(value):
+            pairs.append((value._metadata, _Path(where, "._metadata")))
         return pairs
     return None
+
+
+def _has_metadata(mapping):
+    """A module's state_dict carries per-module versions in ``_metadata``, as PyTorch's does."""
+    return type(mapping) is collections.OrderedDict and "_metadata" in vars(mapping)
 
 
 def _container_node(container, children):
     kind = type(container)
     if kind is list or kind is tuple:
         return {"type": kind.__name__, "items": children}
-    return {"type": "dict" if kind is dict else "ordered_dict", "keys": children[0::2], "values": children[1::2]}
+    node = {"type": "dict" if kind is dict else "ordered_dict"}
+    if _has_metadata(container):
+        node["metadata"] = children.pop()
+    node["keys"], node["values"] = children[0::2], children[1::2]
+    return node
 
 
 def _leaf_node(value, where, tensors, buffers, tensor_index):
@@ -352,7 +364,7 @@ def _read_file(f, size):
     is read in chunks, so a forged length cannot make this allocate memory
     that the file does not back.
     """
-    preamble = _read_up_to(f, _PREAMBLE.size)
+    preamble = _read_up_to(f, _PREAMBLE.size, _PREAMBLE.size)
     _check_magic(preamble)
     if len(preamble) < _PREAMBLE.size:
         raise SerializationError(f"truncated: expected at least {_PREAMBLE.size} bytes (the fixed-size preamble), "
@@ -370,7 +382,8 @@ def _read_file(f, size):
     expected = data_start + data_nbytes
     if size is not None and size != expected:
         _raise_wrong_size(expected, size)
-    rest = _read_up_to(f, expected - _PREAMBLE.size)
+    # a file of known size was just checked, so one read is safe; a stream goes in chunks
+    rest = _read_up_to(f, expected - _PREAMBLE.size, _READ_CHUNK if size is None else expected)
     if len(rest) < expected - _PREAMBLE.size:
         _raise_wrong_size(expected, _PREAMBLE.size + len(rest))
     if size is None and f.read(1):
@@ -381,7 +394,7 @@ def _read_file(f, size):
         raise SerializationError(f"checksum mismatch: the file was modified or corrupted (stored SHA-256 "
                                  f"{stored.hex()[:16]}..., computed {computed.hexdigest()[:16]}...)")
     data = memoryview(rest)[data_start - _PREAMBLE.size:]
-    return bytes(rest[:header_nbytes]), data
+    return rest[:header_nbytes], data
 
 
 def _raise_wrong_size(expected, found):
@@ -390,15 +403,16 @@ def _raise_wrong_size(expected, found):
     raise SerializationError(f"unexpected data after the end: expected {expected} bytes, found {found}")
 
 
-def _read_up_to(f, n):
-    """Read n bytes, or fewer at the end of the file, a chunk at a time."""
-    buffer = bytearray()
-    while len(buffer) < n:
-        chunk = f.read(min(_READ_CHUNK, n - len(buffer)))
-        if not chunk:
+def _read_up_to(f, n, chunk):
+    """Read n bytes, or fewer at the end of the file, at most ``chunk`` bytes per call."""
+    pieces, total = [], 0
+    while total < n:
+        piece = f.read(min(chunk, n - total))
+        if not piece:
             break
-        buffer += chunk
-    return buffer
+        pieces.append(piece)
+        total += len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 _FOREIGN = [  # (leading bytes, what they are) for files that are not gradlab's
@@ -418,11 +432,19 @@ def _check_magic(preamble):
     for start, what in _FOREIGN:
         if preamble.startswith(start):
             raise SerializationError(f"not a gradlab file: looks like {what}")
-    if preamble[0] == 0x80 and len(preamble) > 1 and 2 <= preamble[1] <= 5 or preamble[:1] in (b"(", b"]", b"}"):
+    if _looks_like_pickle(preamble):
         raise SerializationError("not a gradlab file: looks like a Python pickle (an old torch.save file?); "
                                  "gradlab never unpickles, because unpickling can run code from the file")
     raise SerializationError(f"not a gradlab file: it starts with {bytes(preamble[:8])!r}, "
                              f"expected the magic bytes {MAGIC!r}")
+
+
+def _looks_like_pickle(start):
+    """Protocol 2-5 pickles open with 0x80 and the protocol; protocol 0/1 ones often
+    with an empty container or a global import such as ``cbuiltins\\nopen\\n``."""
+    if start[:1] == b"\x80" and start[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return True
+    return start[:1] in (b"(", b"]", b"}") or re.match(rb"c[\w.]+\n", bytes(start)) is not None
 
 
 # ---------------------------------------------------------------- checking the header
@@ -556,7 +578,7 @@ def _build_nodes(header, tensors):
     with no recursion and nothing shared that the file could multiply.
     """
     nodes, root = header["nodes"], header["root"]
-    if not nodes or root != len(nodes) - 1:
+    if not nodes or not _is_int(root) or root != len(nodes) - 1:
         raise _corrupt(f"the root must be the last of the {len(nodes)} nodes, found root {root!r}")
     built, used = [], [False] * len(nodes)
     for i, node in enumerate(nodes):
@@ -564,6 +586,8 @@ def _build_nodes(header, tensors):
             raise _corrupt(f"node {i} is not a known node ({str(node)[:80]})")
         kind = node["type"]
         fields, decode = _DECODERS[kind]
+        if kind == "ordered_dict" and "metadata" in node:
+            fields = fields | {"metadata"}
         _check_keys(node, fields, f"node {i} ({kind})")
         take = lambda ids: _take_children(ids, i, built, used)  # noqa: E731
         built.append(decode(node, take, tensors, f"node {i} ({kind})"))
@@ -589,7 +613,7 @@ def _decode_scalar(python_type, json_types):
     def decode(node, take, tensors, what):
         value = node["value"]
         if type(value) not in json_types:
-            raise _corrupt(f"{what}: value {value!r} is not a {python_type.__name__}")
+            raise _corrupt(f"{what}: value {value!r} is not of type {python_type.__name__}")
         return python_type(value)
     return decode
 
@@ -600,7 +624,7 @@ def _decode_float(node, take, tensors, what):
         return float(value)
     if value in ("nan", "inf", "-inf"):
         return float(value)
-    raise _corrupt(f"{what}: value {value!r} is not a float")
+    raise _corrupt(f"{what}: value {value!r} is not of type float")
 
 
 def _decode_tensor(node, take, tensors, what):
@@ -646,6 +670,8 @@ def _decode_mapping(python_type):
             raise _corrupt(f"{what}: a key is not hashable") from None
         if len(mapping) != len(keys):
             raise _corrupt(f"{what}: duplicate keys")
+        if "metadata" in node:
+            mapping._metadata = take([node["metadata"]])[0]
         return mapping
     return decode
 

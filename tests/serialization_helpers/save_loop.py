@@ -1,0 +1,70 @@
+"""A fork server of save loops, for the SIGKILL test in tests/test_serialization.py.
+
+    python save_loop.py
+
+Each line read from stdin, ``PATH FIRST_GENERATION MODE``, forks a child that
+saves generation FIRST_GENERATION, FIRST_GENERATION + 1, ... of
+``checkpoint(g)`` to PATH until it is killed, printing ``saved g`` after each
+save returns.  MODE is ``atomic`` (``gradlab.save`` to the path) or
+``in-place`` (a plain ``open(path, "wb")`` and write: the control that shows
+the test can catch a torn file).
+
+The server prints ``started PID`` after forking and ``ended PID`` once the
+child is dead, so the reader knows it has seen every ``saved`` line; the last
+one names the last generation that certainly completed, and the file must
+then hold that generation or the next.  Forking from one warm process makes a
+kill cost milliseconds instead of a fresh interpreter start.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+import numpy as np  # noqa: E402
+
+import gradlab  # noqa: E402
+from gradlab import serialization  # noqa: E402
+
+N = 1 << 20  # one million float32 values: a 4 MiB tensor per checkpoint
+
+
+def checkpoint(generation):
+    """A checkpoint whose every part names its generation, so a mix of two is visible."""
+    return {
+        "generation": generation,
+        "weights": gradlab.from_numpy(np.full(N, generation, dtype=np.float32)),
+        "steps": gradlab.from_numpy(np.arange(generation, generation + 1000, dtype=np.int64)),
+        "history": [float(generation)] * (generation % 7),
+    }
+
+
+def save_in_place(obj, path):
+    with open(path, "wb") as f:
+        serialization.save(obj, f)
+
+
+def save_forever(path, generation, mode):
+    save = save_in_place if mode == "in-place" else gradlab.save
+    while True:
+        save(checkpoint(generation), path)
+        print(f"saved {generation}", flush=True)
+        generation += 1
+
+
+def main():
+    print("ready", flush=True)
+    for line in sys.stdin:
+        path, first, mode = line.split()
+        pid = os.fork()
+        if pid == 0:  # the child never returns to this loop
+            try:
+                save_forever(path, int(first), mode)
+            finally:
+                os._exit(1)
+        print(f"started {pid}", flush=True)
+        os.waitpid(pid, 0)
+        print(f"ended {pid}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
