@@ -266,3 +266,15 @@ def test_layers_state_dict_keys_match_torch():
     ours.eval(), theirs.eval()
     np.testing.assert_allclose(ours(gradlab.tensor(x)).tolist(), theirs(torch.tensor(x)).tolist(),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_assign_uses_the_checkpoint_tensors_themselves():
+    net = classes(gradlab)[0](2)
+    net.weight.requires_grad_(False)
+    weight, count = gradlab.tensor([5.0, 6.0]), gradlab.tensor([2.0])
+    net.load_state_dict({"weight": weight, "bias": nn.Parameter(gradlab.zeros(2)), "count": count}, assign=True)
+    assert isinstance(net.weight, nn.Parameter) and np.shares_memory(net.weight._data, weight._data)
+    assert not net.weight.requires_grad and net.bias.requires_grad  # requires_grad follows the model
+    assert net.count is count
+    with pytest.raises(RuntimeError, match="size mismatch for weight"):
+        net.load_state_dict({"weight": gradlab.ones(3)}, strict=False, assign=True)

@@ -646,7 +646,10 @@ class Module:
                 if strict:
                     missing_keys.append(key)
                 continue
-            error = _copy_into(param, state_dict[key], key)
+            if local_metadata.get("assign_to_params_buffers", False):
+                error = self._assign_from(name, param, state_dict[key], key)
+            else:
+                error = _copy_into(param, state_dict[key], key)
             if error:
                 error_msgs.append(error)
         if strict:
@@ -658,6 +661,21 @@ class Module:
                     unexpected_keys.append(key)
                 elif len(head) == 1 and head[0] not in local_state:
                     unexpected_keys.append(key)
+
+    def _assign_from(self, name, param, value, key):
+        """``load_state_dict(assign=True)``: make the checkpoint's tensor itself the entry (no copy)."""
+        error = _check_loadable(param, value, key)
+        if error:
+            return error
+        if param.dim() == 0 and value.dim() == 1:
+            value = value[0]
+        if isinstance(param, Parameter):
+            if isinstance(value, Parameter):
+                value.requires_grad_(param.requires_grad)
+            else:
+                value = Parameter(value, requires_grad=param.requires_grad)
+        setattr(self, name, value)
+        return None
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy ``state_dict``'s values into this module's parameters and buffers (in place).
@@ -724,11 +742,22 @@ class Module:
         self.__dict__.update(state)
 
 
-def _copy_into(param, value, key):
-    """Copy a checkpoint ``value`` into ``param`` in place; return an error message, or None."""
+def _check_loadable(param, value, key):
+    """Why checkpoint ``value`` cannot replace ``param`` (torch's message), or None."""
     if not isinstance(value, Tensor):
         return (f'While copying the parameter named "{key}", expected gradlab.Tensor or Tensor-like object from '
                 f"checkpoint but received {type(value)}")
+    if not (param.dim() == 0 and value.dim() == 1) and value.shape != param.shape:
+        return (f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, the shape "
+                f"in current model is {param.shape}.")
+    return None
+
+
+def _copy_into(param, value, key):
+    """Copy a checkpoint ``value`` into ``param`` in place; return an error message, or None."""
+    error = _check_loadable(param, value, key)
+    if error:
+        return error
     if param.dim() == 0 and value.dim() == 1:  # old checkpoints stored scalars as 1-element vectors
         value = value[0]
     if value.shape != param.shape:

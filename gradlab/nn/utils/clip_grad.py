@@ -29,6 +29,8 @@ def _vector_norm(array, norm_type):
     flat = np.abs(array.reshape(-1))
     if norm_type == float("inf"):
         return flat.max() if flat.size else array.dtype.type(0)
+    if norm_type == float("-inf"):
+        return flat.min() if flat.size else array.dtype.type(np.inf)
     if norm_type == 0:
         return array.dtype.type(np.count_nonzero(flat))
     return np.sum(flat ** norm_type) ** (1.0 / norm_type)
