@@ -328,3 +328,34 @@ def test_register_backward_hook_is_deprecated_alias():
         m.register_backward_hook(lambda mod, gi, go: seen.append(as_lists(gi)))
     m(gradlab.ones(1, requires_grad=True)).sum().backward()
     assert seen == [[[2.0]]]
+
+
+def test_hooked_module_still_passes_gradcheck_and_double_backward():
+    torch = pytest.importorskip("torch")
+
+    def build(lib):
+        class Cube(lib.nn.Module):
+            def forward(self, x, y):
+                return x.pow(3) * y, (x * y).sum()
+
+        m = Cube()
+        m.register_full_backward_hook(lambda mod, gi, go: None)
+        m.register_full_backward_pre_hook(lambda mod, go: None)
+        m.register_forward_hook(lambda mod, args, out: out)
+        return m
+
+    m = build(gradlab)
+    x = gradlab.tensor([0.5, -1.2, 2.0], dtype=gradlab.float64, requires_grad=True)
+    y = gradlab.tensor([1.5, 0.3, -0.7], dtype=gradlab.float64, requires_grad=True)
+    assert gradlab.autograd.gradcheck(lambda a, b: m(a, b)[0], (x, y))
+
+    def second_derivative(lib, x_values):
+        xs = lib.tensor(x_values, dtype=lib.float64, requires_grad=True)
+        ys = lib.tensor([1.5, 0.3, -0.7], dtype=lib.float64, requires_grad=True)
+        a, s = build(lib)(xs, ys)
+        (g,) = lib.autograd.grad((a.sum() + s), xs, create_graph=True)
+        g.pow(2).sum().backward()
+        return xs.grad.tolist(), ys.grad.tolist()
+
+    values = [0.5, -1.2, 2.0]
+    np.testing.assert_allclose(second_derivative(gradlab, values), second_derivative(torch, values), rtol=1e-12)

@@ -451,6 +451,7 @@ class Module:
 
     def cuda(self, device=None):
         check_device("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
+        return self
 
     def type(self, dst_type):
         """Cast every parameter and buffer (floating or not) to ``dst_type``."""
@@ -804,7 +805,7 @@ def _pass_through(tensors):
     """The identity node's backward: gradients pass unchanged; a missing one becomes zeros, as in
     torch (whose identity node is an autograd.Function, which materialises missing gradients)."""
     def backward(grads):
-        grads = grads if isinstance(grads, tuple) else (grads,)
+        grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)  # one output: a lone gradient
         return tuple(zeros_like(t) if g is None and t.requires_grad else g for g, t in zip(grads, tensors))
     return backward
 
