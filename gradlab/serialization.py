@@ -459,6 +459,8 @@ def _reject_constant(name):
 def _parse_header(header_bytes):
     try:
         header = json.loads(header_bytes.decode("ascii"), parse_constant=_reject_constant)
+    except SerializationError:  # raised by _reject_constant
+        raise
     except RecursionError:
         raise _corrupt("JSON nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as error:
