@@ -139,22 +139,22 @@ def conv2d_backward(grad_out, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 
 def conv2d_input_grad(grad_out, w, input_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                       groups=1):
     """grad_x = col2im(W^T @ grad_out): a transposed convolution of grad_out."""
-    n = grad_out.shape[0]
+    n, cout, ho, wo = grad_out.shape
     cout, cg, kh, kw = w.shape
-    g = grad_out.reshape(n, groups, cout // groups, -1)          # (N, G, Cog, L)
+    g = grad_out.reshape(n, groups, cout // groups, ho * wo)     # (N, G, Cog, L)
     wmat = w.reshape(groups, cout // groups, cg * kh * kw)       # (G, Cog, Kg)
     grad_cols = np.matmul(wmat.transpose(0, 2, 1), g)            # (N, G, Kg, L)
-    grad_cols = grad_cols.reshape(n, groups * cg * kh * kw, -1)
+    grad_cols = grad_cols.reshape(n, groups * cg * kh * kw, ho * wo)
     return col2im(grad_cols, tuple(input_shape), (kh, kw), stride, padding, dilation)
 
 
 def conv2d_weight_grad(grad_out, x, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                        groups=1):
     """grad_w = sum over the batch of grad_out @ cols^T."""
-    n = x.shape[0]
+    n, _, ho, wo = grad_out.shape
     cout, cg, kh, kw = weight_shape
     cols = im2col(x, (kh, kw), stride, padding, dilation)
-    cols = cols.reshape(n, groups, cg * kh * kw, -1)             # (N, G, Kg, L)
-    g = grad_out.reshape(n, groups, cout // groups, -1)          # (N, G, Cog, L)
+    cols = cols.reshape(n, groups, cg * kh * kw, ho * wo)        # (N, G, Kg, L)
+    g = grad_out.reshape(n, groups, cout // groups, ho * wo)     # (N, G, Cog, L)
     grad_w = np.matmul(g, cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, Cog, Kg)
     return grad_w.reshape(weight_shape)

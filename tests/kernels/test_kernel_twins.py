@@ -1,0 +1,111 @@
+"""The compiled kernels and their NumPy twins agree on random geometries and dtypes."""
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gradlab.kernels as K
+from kernel_cases import both_backends, conv_cases, pool_cases, requires_cython, tol
+
+pytestmark = requires_cython
+
+
+def _close(a, b, dtype):
+    assert a.shape == b.shape and a.dtype == b.dtype
+    np.testing.assert_allclose(a, b, **tol(dtype))
+
+
+@given(conv_cases())
+def test_conv2d_forward_twins(c):
+    geo = (c["stride"], c["padding"], c["dilation"], c["groups"])
+    a, b = both_backends(K.conv2d_forward, c["x"], c["w"], c["b"], *geo)
+    _close(a, b, c["x"].dtype)
+
+
+@given(conv_cases(), st.booleans(), st.booleans(), st.booleans())
+def test_conv2d_backward_twins(c, need_x, need_w, need_b):
+    geo = (c["stride"], c["padding"], c["dilation"], c["groups"])
+    a, b = both_backends(K.conv2d_backward, c["g"], c["x"], c["w"], *geo,
+                         need_input=need_x, need_weight=need_w, need_bias=need_b)
+    for ra, rb, needed in zip(a, b, (need_x, need_w, need_b)):
+        if not needed:
+            assert ra is None and rb is None
+        else:
+            _close(ra, rb, c["x"].dtype)
+
+
+@given(conv_cases())
+def test_conv2d_input_and_weight_grad_twins(c):
+    geo = (c["stride"], c["padding"], c["dilation"], c["groups"])
+    gx, gx_np = both_backends(K.conv2d_input_grad, c["g"], c["w"], c["x"].shape, *geo)
+    gw, gw_np = both_backends(K.conv2d_weight_grad, c["g"], c["x"], c["w"].shape, *geo)
+    _close(gx, gx_np, c["x"].dtype)
+    _close(gw, gw_np, c["x"].dtype)
+    full = K.conv2d_backward(c["g"], c["x"], c["w"], *geo)
+    _close(full[0], gx, c["x"].dtype)
+    _close(full[1], gw, c["x"].dtype)
+
+
+@given(conv_cases())
+def test_im2col_col2im_twins(c):
+    kernel = c["w"].shape[2:]
+    geo = (c["stride"], c["padding"], c["dilation"])
+    cols, cols_np = both_backends(K.im2col, c["x"], kernel, *geo)
+    assert np.array_equal(cols, cols_np)                  # pure copies: bit-identical
+    back, back_np = both_backends(K.col2im, cols, c["x"].shape, kernel, *geo)
+    _close(back, back_np, c["x"].dtype)
+
+
+@given(conv_cases())
+def test_col2im_is_adjoint_of_im2col(c):
+    """<im2col(x), y> == <x, col2im(y)> for every backend."""
+    kernel = c["w"].shape[2:]
+    geo = (c["stride"], c["padding"], c["dilation"])
+    x = c["x"].astype(np.float64)
+    cols = K.im2col(x, kernel, *geo)
+    y = np.random.default_rng(0).standard_normal(cols.shape)
+    for backend in K.available_backends():
+        with K.use_backend(backend):
+            lhs = np.vdot(K.im2col(x, kernel, *geo), y)
+            rhs = np.vdot(x, K.col2im(y, x.shape, kernel, *geo))
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
+
+
+@given(pool_cases())
+def test_max_pool2d_twins(c):
+    args = (c["kernel"], c["stride"], c["padding"], c["dilation"], c["ceil_mode"])
+    (y, idx), (y_np, idx_np) = both_backends(K.max_pool2d_forward, c["x"], *args, return_indices=True)
+    assert np.array_equal(y, y_np) and y.dtype == y_np.dtype
+    assert np.array_equal(idx, idx_np) and idx.dtype == np.int64
+    (y2, none), _ = both_backends(K.max_pool2d_forward, c["x"], *args)
+    assert none is None and np.array_equal(y2, y)
+    gx, gx_np = both_backends(K.max_pool2d_backward, c["g"], idx, c["x"].shape)
+    _close(gx, gx_np, c["x"].dtype)
+
+
+@given(pool_cases(dilation=False), st.booleans(), st.sampled_from([None, 1, 3, -2]))
+def test_avg_pool2d_twins(c, count_include_pad, divisor_override):
+    args = (c["kernel"], c["stride"], c["padding"], c["ceil_mode"], count_include_pad, divisor_override)
+    y, y_np = both_backends(K.avg_pool2d_forward, c["x"], *args)
+    _close(y, y_np, c["x"].dtype)
+    gx, gx_np = both_backends(K.avg_pool2d_backward, c["g"], c["x"].shape, *args)
+    _close(gx, gx_np, c["x"].dtype)
+
+
+@given(st.integers(0, 40), st.integers(0, 40), st.integers(0, 40), st.sampled_from([np.float32, np.float64]),
+       st.sampled_from(["cc", "cf", "fc", "ff", "strided"]))
+def test_matmul_twins(m, k, n, dtype, layout):
+    rng = np.random.default_rng(m * 1681 + k * 41 + n)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    if layout[0] == "f":
+        a = np.asfortranarray(a)
+    if layout[1:] == "f":
+        b = np.asfortranarray(b)
+    if layout == "strided":
+        a = np.repeat(a, 2, axis=1)[:, ::2]
+    out, out_np = both_backends(K.matmul, a, b)
+    assert out.shape == (m, n) and out.dtype == dtype
+    np.testing.assert_allclose(out, out_np, **tol(dtype))
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b.astype(np.float64),
+                               rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=1e-4 * max(k, 1) if dtype == np.float32 else 1e-10)
