@@ -537,7 +537,8 @@ def test_a_torch_saved_file_is_refused_clearly(tmp_path):
     torch = pytest.importorskip("torch")
     path = tmp_path / "model.pt"
     torch.save({"w": torch.ones(3), "step": 1}, path)
-    with pytest.raises(SerializationError, match=r"not a gradlab file: looks like a zip archive \(PyTorch's format\?\)"):
+    zip_message = r"not a gradlab file: looks like a zip archive \(PyTorch's format\?\)"
+    with pytest.raises(SerializationError, match=zip_message):
         gradlab.load(path)
     legacy = io.BytesIO()
     torch.save(torch.ones(3), legacy, _use_new_zipfile_serialization=False)
@@ -674,6 +675,28 @@ def test_weights_only_and_mmap_are_accepted():
     obj = {"w": gradlab.ones(2)}
     for kwargs in ({"weights_only": True}, {"weights_only": False}, {"weights_only": None}, {"mmap": False}):
         assert_same(obj, roundtrip(obj, **kwargs))
+
+
+def test_save_to_a_write_only_stream_needs_no_seeking():
+    class Sink:
+        def __init__(self):
+            self.pieces = []
+
+        def write(self, piece):
+            self.pieces.append(bytes(piece))
+            return len(piece)
+
+    sink = Sink()
+    gradlab.save(SMALL, sink)
+    assert_same(SMALL, load_bytes(b"".join(sink.pieces)))
+
+
+def test_load_reads_from_the_current_position():
+    buffer = io.BytesIO(b"prefix")
+    buffer.seek(0, io.SEEK_END)
+    gradlab.save(SMALL, buffer)
+    buffer.seek(len(b"prefix"))
+    assert_same(SMALL, gradlab.load(buffer))
 
 
 def test_bad_file_arguments():
