@@ -344,6 +344,9 @@ def pad(input, pad, mode="constant", value=None):
                                   "'replicate' or 'circular')")
     if value:
         raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
+    if input.ndim - len(pad) // 2 not in (1, 2):
+        raise NotImplementedError(f"pad: padding size {len(pad)} is not supported for {input.ndim}D input in mode "
+                                  f"{mode!r}: pad the last k dimensions of a (k+1)-D or (k+2)-D input (k = 1, 2, 3)")
     if any(p < 0 for p in pad):
         raise NotImplementedError(f"pad: negative padding is only supported in 'constant' mode, got {pad}")
     return _nn.index_pad(input, pad, mode)

@@ -446,8 +446,11 @@ def binary_cross_entropy_with_logits(x, target, weight=None, reduction="mean", p
                 pw_t = pos_weight * target
                 grad_x = (s * (pw_t + 1 - target) - pw_t) * scale
         if target._requires_grad:
-            ls = Tensor._wrap(log_sig)
-            grad_t = (-x + (0 if pos_weight is None else (1 - pos_weight) * ls)) * scale
+            if pos_weight is None:
+                grad_t = -x * scale
+            else:
+                log_sig_x = -((-x.abs()).exp().log1p() + (-x).relu())  # log sigmoid(x), differentiable
+                grad_t = (-x + (1 - pos_weight) * log_sig_x) * scale
         return sum_to(grad_x, x._data.shape) if grad_x is not None else None, \
             sum_to(grad_t, t.shape) if grad_t is not None else None
     return record(out, "BinaryCrossEntropyWithLogitsBackward0", backward, (x, target), saved=(x, target))

@@ -33,15 +33,6 @@ def _check_window(x, kernel_size, stride, padding, dilation, op):
                            f"kernel_size={kernel_size}")
 
 
-def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
-    """Output length along one axis; with ceil_mode the last window may overhang, if it starts inside."""
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    out = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
-
-
 def _unbatched(fn, x, *args):
     """Run a pooling op on a (C, H, W) input as a batch of one."""
     result = fn(x.unsqueeze(0), *args)
@@ -57,6 +48,7 @@ def max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indi
         return _unbatched(max_pool2d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     _check_window(x, kernel_size, stride, padding, dilation, "max_pool2d")
     geometry = (kernel_size, stride, padding, dilation, ceil_mode)
+    # the argmax positions are kept only when backward or the caller needs them
     need_indices = return_indices or (grad_mode.state.enabled and x._requires_grad)
     y, indices = kernels.max_pool2d_forward(x._data, *geometry, return_indices=need_indices)
     shape = x._data.shape
