@@ -203,7 +203,7 @@ def _maybe_inplace(input, result, inplace):
 
 
 def relu(input, inplace=False):
-    return input.relu_() if inplace else _ew.relu(input)
+    return input.relu_() if inplace else _nn.relu(input)
 
 
 def relu_(input):

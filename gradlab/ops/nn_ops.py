@@ -67,6 +67,17 @@ def linear(x, weight, bias=None):
 
 
 # ---- activations ------------------------------------------------------------------------------
+def relu(x):
+    """max(x, 0); the gradient passes where the output is positive (one mask, one multiply)."""
+    out = np.maximum(x._data, 0)
+
+    def backward(g):
+        if grad_mode.state.enabled:  # create_graph: a recorded multiply by the (constant) mask
+            return (g * Tensor._wrap(out > 0),)
+        return (Tensor._wrap(np.multiply(g._data, out > 0, dtype=g._data.dtype)),)
+    return record(out, "ReluBackward0", backward, (x,))
+
+
 def leaky_relu(x, negative_slope=0.01):
     positive = x._data > 0
     out = np.where(positive, x._data, x._data * negative_slope)
@@ -196,25 +207,36 @@ def _grad_scale(g, reduction, denominator, class_axis=None):
     return g
 
 
+def _grad_scale_array(g, reduction, denominator):
+    """_grad_scale on arrays, for a class axis 1 (the array path of cross_entropy's backward)."""
+    if reduction == "mean":
+        return g / denominator
+    return np.expand_dims(g, 1) if reduction == "none" else g
+
+
 def _class_weight_shape(x):
     """(1, C, 1, ...): the class weights broadcast against an (N, C, d1, ...) input."""
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
-def _check_class_target(x, target, op):
-    """Class-index targets: int64 of shape (N, d1, ...) for input (N, C, d1, ...)."""
-    if target._data.dtype != np.int64:
+def _class_targets(x, target, weight, ignore_index, op):
+    """Class-index targets t (N, d1, ...) of an input x (N, C, d1, ...), checked, as three arrays.
+
+    ``at``     the index of each sample's target entry: x[at] is x[i, t_i, d...]
+               (an ignored target points at class 0)
+    ``coef``   each sample's weight, weight[t_i], and 0 where t_i is ignored;
+               None when every sample weighs 1
+    ``valid``  False where t_i == ignore_index; None when nothing is ignored
+    """
+    t = target._data
+    if t.dtype != np.int64:
         raise RuntimeError(f"{op}: expected target of dtype int64 (class indices) or a floating dtype "
                            f"(class probabilities), got {target.dtype}")
     expected = x._data.shape[:1] + x._data.shape[2:]
-    if target._data.shape != expected:
+    if t.shape != expected:
         raise ValueError(f"{op}: expected target of shape {expected} for input of shape {tuple(x.shape)}, "
                          f"got target of shape {tuple(target.shape)}")
-
-
-def _target_columns(target, ignore_index, n_classes, op):
-    """(safe indices as an (N, 1, d...) array, mask of non-ignored targets or None)."""
-    t = target._data
+    n_classes = x._data.shape[1]
     valid = None
     if ignore_index is not None and (t == ignore_index).any():
         valid = t != ignore_index
@@ -222,19 +244,12 @@ def _target_columns(target, ignore_index, n_classes, op):
     if t.size and (t.min() < 0 or t.max() >= n_classes):
         bad = t.max() if t.max() >= n_classes else t.min()
         raise IndexError(f"{op}: Target {bad} is out of bounds (expected class indices in [0, {n_classes}))")
-    return np.expand_dims(t, 1), valid
-
-
-def _index_target_coefficients(x, target, weight, ignore_index, op):
-    """Per-sample weight of the picked log-probability: weight[t] (or 1), 0 where t is ignored."""
-    cols, valid = _target_columns(target, ignore_index, x._data.shape[1], op)
-    if weight is None:
-        coef = np.ones(cols.shape[:1] + cols.shape[2:], dtype=x._data.dtype)
-    else:
-        coef = weight._data[cols[:, 0]]
+    grid = np.indices(t.shape, sparse=True)
+    at = (grid[0], t) + tuple(grid[1:])
+    coef = None if weight is None else weight._data[t]
     if valid is not None:
-        coef = coef * valid
-    return cols, coef, valid
+        coef = valid.astype(x._data.dtype) if coef is None else coef * valid
+    return at, coef, valid
 
 
 def nll_loss(x, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -245,17 +260,17 @@ def nll_loss(x, target, weight=None, ignore_index=-100, reduction="mean"):
         return out.reshape(()) if reduction == "none" else out
     if x._data.ndim < 1:
         raise ValueError(f"nll_loss: expected input with 1 or more dimensions, got shape {tuple(x.shape)}")
-    _check_class_target(x, target, "nll_loss")
-    cols, coef, _ = _index_target_coefficients(x, target, weight, ignore_index, "nll_loss")
-    losses = -coef * np.take_along_axis(x._data, cols, 1)[:, 0]
-    denominator = coef.sum()
+    at, coef, _ = _class_targets(x, target, weight, ignore_index, "nll_loss")
+    picked = x._data[at]
+    losses = -picked if coef is None else -coef * picked
+    denominator = losses.size if coef is None else coef.sum()
     out = _reduce(losses, reduction, denominator)
 
     def backward(g):
-        # d loss / d x is -weight[t] at the target column, 0 elsewhere: linear in g
-        picked = np.zeros(x._data.shape, dtype=x._data.dtype)
-        np.put_along_axis(picked, cols, -np.expand_dims(coef, 1), 1)
-        return (Tensor._wrap(picked) * _grad_scale(g, reduction, denominator, 1),)
+        # d loss / d x is -weight[t] at the target entry, 0 elsewhere: a constant times g
+        slope = np.zeros(x._data.shape, dtype=x._data.dtype)
+        slope[at] = -1 if coef is None else -coef
+        return (Tensor._wrap(slope) * _grad_scale(g, reduction, denominator, 1),)
     return record(out, "NllLossBackward0", backward, (x,))
 
 
@@ -281,7 +296,7 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", l
     w = None if weight is None else weight._data.reshape(_class_weight_shape(x._data))
     logp = _log_softmax_array(x._data, 1)
     probabilities = target._data.dtype.kind == "f"
-    cols = coef = valid = None
+    at = coef = valid = None
     if probabilities:
         if target._data.shape != x._data.shape:
             raise ValueError(f"cross_entropy: class-probability targets must have the input's shape "
@@ -291,39 +306,41 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", l
         losses = -(q * logp).sum(axis=1)
         denominator = losses.size
     else:
-        _check_class_target(x, target, "cross_entropy")
-        cols, coef, valid = _index_target_coefficients(x, target, weight, ignore_index, "cross_entropy")
-        losses = -(1 - eps) * coef * np.take_along_axis(logp, cols, 1)[:, 0] if eps else \
-            -coef * np.take_along_axis(logp, cols, 1)[:, 0]
+        at, coef, valid = _class_targets(x, target, weight, ignore_index, "cross_entropy")
+        losses = -logp[at] if coef is None else -coef * logp[at]
         if eps:
             smooth = -(logp * w).sum(axis=1) if w is not None else -logp.sum(axis=1)
-            losses += (eps / n_classes) * (smooth if valid is None else smooth * valid)
-        denominator = coef.sum()
+            losses = (1 - eps) * losses + (eps / n_classes) * (smooth if valid is None else smooth * valid)
+        denominator = losses.size if coef is None else coef.sum()
     out = _reduce(losses, reduction, denominator)
 
     def target_weights():
         """The dense q of the docstring (N, C, d...) for class-index targets."""
         dense = np.zeros(x._data.shape, dtype=x._data.dtype)
-        np.put_along_axis(dense, cols, np.expand_dims(coef * (1 - eps), 1), 1)
+        dense[at] = (1 - eps) * (1 if coef is None else coef)
         if eps:
             spread = (eps / n_classes) * (w if w is not None else 1)
             dense += spread if valid is None else spread * np.expand_dims(valid, 1)
         return dense
 
     # one-hot targets with unit weights: sum_c q_ic = 1 and the gradient is softmax - onehot
-    plain = not probabilities and not eps and weight is None and valid is None
+    plain = not probabilities and not eps and coef is None
 
     def backward(g):
-        scale = _grad_scale(g, reduction, denominator, 1)
-        qd = q if probabilities else target_weights()
         if grad_mode.state.enabled:  # create_graph: the same formula in differentiable Tensor ops
-            return _cross_entropy_grads_differentiable(x, target, w, eps, qd, scale, probabilities)
-        p = np.exp(logp)
-        grad_x = p - qd if plain else p * qd.sum(axis=1, keepdims=True) - qd
-        grad_x *= scale._data
+            return _cross_entropy_grads_differentiable(x, target, w, eps, q if probabilities else target_weights(),
+                                                       _grad_scale(g, reduction, denominator, 1), probabilities)
+        scale = _grad_scale_array(g._data, reduction, denominator)
+        grad_x = np.exp(logp)  # the softmax
+        if plain:
+            grad_x[at] -= 1
+        else:
+            qd = q if probabilities else target_weights()
+            grad_x = grad_x * qd.sum(axis=1, keepdims=True) - qd
+        grad_x *= scale
         grad_t = None
         if probabilities and target._requires_grad:
-            grad_t = Tensor._wrap(-(1 - eps) * (logp if w is None else logp * w) * scale._data)
+            grad_t = Tensor._wrap(-(1 - eps) * (logp if w is None else logp * w) * scale)
         return Tensor._wrap(grad_x) if x._requires_grad else None, grad_t
     return record(out, "NllLossBackward0", backward, (x, target))
 
