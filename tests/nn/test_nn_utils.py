@@ -32,9 +32,23 @@ def test_clip_grad_norm_matches_torch(arrays, norm_type, max_norm):
     total = utils.clip_grad_norm_(ours, max_norm, norm_type)
     expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
     assert isinstance(total, gradlab.Tensor) and total.dim() == 0
-    np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-10)
+    np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-10, atol=1e-150)  # subnormals aside
     for p, q in zip(ours, theirs):
         np.testing.assert_allclose(p.grad.tolist(), q.grad.tolist(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("values", [[1e20, -1e20, 3e19], [1e-30, 2e-30], [0.0, 0.0]])
+def test_clip_grad_norm_at_float32_extremes_matches_torch(values):
+    """Like torch, the norm is computed in the gradients' dtype: float32 squares may overflow or underflow."""
+    torch = pytest.importorskip("torch")
+    p = nn.Parameter(gradlab.zeros(3, dtype=gradlab.float32)[:len(values)])
+    p.grad = gradlab.tensor(values, dtype=gradlab.float32)
+    q = torch.nn.Parameter(torch.zeros(len(values)))
+    q.grad = torch.tensor(values, dtype=torch.float32)
+    total = utils.clip_grad_norm_([p], 1.0)
+    assert total.dtype == gradlab.float32
+    np.testing.assert_allclose(total.item(), torch.nn.utils.clip_grad_norm_([q], 1.0).item(), rtol=1e-6)
+    np.testing.assert_allclose(p.grad.tolist(), q.grad.tolist(), rtol=1e-6)
 
 
 def test_clip_grad_norm_scales_to_max_norm_and_keeps_direction():

@@ -33,7 +33,8 @@ def _vector_norm(array, norm_type):
         return flat.min() if flat.size else array.dtype.type(np.inf)
     if norm_type == 0:
         return array.dtype.type(np.count_nonzero(flat))
-    return np.sum(flat ** norm_type) ** (1.0 / norm_type)
+    with np.errstate(over="ignore", under="ignore"):  # in the gradients' dtype, as torch: float32 may overflow
+        return np.sum(flat ** norm_type) ** (1.0 / norm_type)
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
