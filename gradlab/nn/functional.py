@@ -20,10 +20,10 @@ from ..ops import shape as _shape
 
 __all__ = [
     "linear", "bilinear", "conv2d", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d",
-    "adaptive_max_pool2d", "batch_norm", "dropout", "embedding", "relu", "relu_", "relu6", "leaky_relu", "elu",
-    "silu", "gelu", "sigmoid", "tanh", "hardtanh", "softplus", "softmax", "log_softmax", "mse_loss", "l1_loss",
-    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "pad", "one_hot",
-    "flatten", "normalize",
+    "adaptive_max_pool2d", "batch_norm", "dropout", "dropout2d", "embedding", "relu", "relu_", "relu6",
+    "leaky_relu", "elu", "silu", "gelu", "sigmoid", "tanh", "hardtanh", "softplus", "softmax", "log_softmax",
+    "mse_loss", "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "pad", "one_hot", "flatten", "normalize",
 ]
 
 
@@ -171,6 +171,23 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return input
     out = _nn.dropout(input, p)
+    return _inplace_update(input, out) if inplace else out
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels (feature maps) of an (N, C, H, W) input with probability ``p``."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will "
+                      "result in an error in a future release. Use dropout instead.", stacklevel=2)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim.",
+                      stacklevel=2)
+    if not training or p == 0.0:
+        return input
+    out = _nn.dropout(input, p, channelwise=True)
     return _inplace_update(input, out) if inplace else out
 
 

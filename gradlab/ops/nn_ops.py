@@ -523,13 +523,18 @@ def batch_norm_train(x, weight, bias, eps, running_mean=None, running_var=None, 
     return record(out, "NativeBatchNormBackward0", backward, inputs, saved=inputs)
 
 
-def dropout(x, p, generator=None):
-    """Zero each element with probability p and scale the rest by 1 / (1 - p)."""
+def dropout(x, p, generator=None, channelwise=False):
+    """Zero each element with probability p and scale the rest by 1 / (1 - p).
+
+    ``channelwise`` draws one decision per (sample, channel) and applies it to
+    the whole feature map, as ``dropout2d``.
+    """
+    shape = x._data.shape[:2] + (1,) * (x._data.ndim - 2) if channelwise else x._data.shape
     if p == 1:
-        mask = np.zeros(x._data.shape, dtype=x._data.dtype)
+        mask = np.zeros(shape, dtype=x._data.dtype)
     else:
         rng = random.generator_of(generator)
-        keep = rng.random(x._data.shape, dtype=np.float32 if x._data.dtype == np.float32 else np.float64) >= p
+        keep = rng.random(shape, dtype=np.float32 if x._data.dtype == np.float32 else np.float64) >= p
         mask = keep.astype(x._data.dtype) * np.asarray(1 / (1 - p), dtype=x._data.dtype)
     scale = Tensor._wrap(mask)
     return record(x._data * mask, "NativeDropoutBackward0", lambda g: (g * scale,), (x,))

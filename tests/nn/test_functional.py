@@ -210,6 +210,21 @@ def test_dropout_is_reproducible_with_manual_seed_and_inplace():
     np.testing.assert_array_equal(a._data, b._data)
 
 
+def test_dropout2d_zeroes_whole_channels():
+    gradlab.manual_seed(0)
+    x = gradlab.ones(50, 40, 3, 3, requires_grad=True)
+    y = F.dropout2d(x, 0.25)
+    per_channel = y._data.reshape(50, 40, 9)
+    assert (per_channel.min(axis=2) == per_channel.max(axis=2)).all()  # each map all kept or all zero
+    np.testing.assert_allclose(np.unique(per_channel), [0.0, 1 / 0.75], rtol=1e-6)
+    assert abs((per_channel[:, :, 0] == 0).mean() - 0.25) < 0.04
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad._data, y._data)
+    assert F.dropout2d(x, training=False) is x
+    with pytest.warns(UserWarning, match="3D input"):
+        F.dropout2d(gradlab.ones(2, 3, 4))
+
+
 # ---- batch_norm -------------------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (3, 2, 4, 5)])
 @pytest.mark.parametrize("affine", [True, False])

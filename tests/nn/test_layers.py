@@ -71,7 +71,7 @@ LAYERS = [
     ("BatchNorm1d", (10,), {}), ("BatchNorm2d", (6,), {}),
     ("BatchNorm2d", (3,), {"eps": 1e-3, "momentum": None, "affine": False, "track_running_stats": False}),
     ("BatchNorm2d", (3,), {"bias": False}),
-    ("Dropout", (), {}), ("Dropout", (0.2,), {"inplace": True}),
+    ("Dropout", (), {}), ("Dropout", (0.2,), {"inplace": True}), ("Dropout2d", (0.3,), {}),
     ("Flatten", (), {}), ("Flatten", (0, 2), {}), ("Unflatten", (1, (2, 5)), {}), ("Identity", (), {}),
     ("Embedding", (10, 3), {}), ("Embedding", (10, 3), {"padding_idx": -2, "max_norm": 1.0, "norm_type": 1.0,
                                                         "scale_grad_by_freq": True}),

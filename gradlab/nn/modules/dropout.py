@@ -1,11 +1,14 @@
-"""``Dropout``: zero random elements while training (scaling the rest), the identity in eval mode."""
+"""``Dropout`` and ``Dropout2d``: while training, zero random elements (or whole channels) and scale the
+rest by 1 / (1 - p); in eval mode, the identity."""
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout2d"]
 
 
 class Dropout(Module):
+    """Each element is zeroed with probability p (and the rest scaled by 1 / (1 - p)) while training."""
+
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
         if p < 0 or p > 1:
@@ -18,3 +21,10 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """Whole channels of an (N, C, H, W) input are zeroed with probability p while training."""
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training, self.inplace)
