@@ -276,3 +276,39 @@ def test_assign_uses_the_checkpoint_tensors_themselves():
     assert net.count is count
     with pytest.raises(RuntimeError, match="size mismatch for weight"):
         net.load_state_dict({"weight": gradlab.ones(3)}, strict=False, assign=True)
+
+
+def test_extra_state_matches_torch():
+    torch = pytest.importorskip("torch")
+
+    def build(lib):
+        class Counter(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = lib.nn.Parameter(lib.ones(1))
+                self.calls = 0
+
+            def get_extra_state(self):
+                return {"calls": self.calls}
+
+            def set_extra_state(self, state):
+                self.calls = state["calls"]
+
+        return lib.nn.Sequential(Counter(), lib.nn.Sequential())
+
+    ours, theirs = build(gradlab), build(torch)
+    ours[0].calls = 5
+    sd = ours.state_dict()
+    assert list(sd) == list(theirs.state_dict()) == ["0.w", "0._extra_state"]
+    fresh = build(gradlab)
+    fresh.load_state_dict(sd)
+    assert fresh[0].calls == 5
+    missing = {"0.w": [1.0]}
+    assert our_error(build(gradlab), missing) == torch_error(torch, build(torch), missing)
+    extra = {"0.w": [1.0], "0._extra_state": {"calls": 1}, "1._extra_state": 3, "_extra_state": 4}
+    with pytest.raises(RuntimeError) as ours_error:
+        build(gradlab).load_state_dict({k: gradlab.tensor(v) if isinstance(v, list) else v for k, v in extra.items()})
+    with pytest.raises(RuntimeError) as torch_error_:
+        build(torch).load_state_dict({k: torch.tensor(v) if isinstance(v, list) else v for k, v in extra.items()})
+    assert str(ours_error.value) == str(torch_error_.value)
+    assert 'Unexpected key(s) in state_dict: "_extra_state", "1._extra_state"' in str(ours_error.value)

@@ -106,6 +106,9 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
+_EXTRA_STATE_KEY = "_extra_state"
+
+
 def _forward_unimplemented(self, *input):
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
@@ -477,6 +480,8 @@ class Module:
             return self.forward(*args, **kwargs)  # the common, fast path
         return self._call_with_hooks(args, kwargs)
 
+    _call_impl = __call__  # torch's name for it, which some code calls directly
+
     def _call_with_hooks(self, args, kwargs):
         state = {"result": None, "called": set()}
         try:
@@ -588,6 +593,17 @@ class Module:
         for name, buf in self._buffers.items():
             if buf is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = buf if keep_vars else buf.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE_KEY] = self.get_extra_state()
+
+    def get_extra_state(self):
+        """Extra (non-tensor) state for ``state_dict``; a module that has some overrides this and
+        ``set_extra_state``, and ``state_dict`` stores it under ``"_extra_state"``."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called.")
+
+    def set_extra_state(self, state):
+        """Restore what ``get_extra_state`` returned (called by ``load_state_dict``)."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called.")
 
     def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
         """An OrderedDict of every parameter and persistent buffer by dotted name (``"0.weight"``).
@@ -653,9 +669,17 @@ class Module:
                 error = _copy_into(param, state_dict[key], key)
             if error:
                 error_msgs.append(error)
+        extra_key = prefix + _EXTRA_STATE_KEY
+        if type(self).set_extra_state is not Module.set_extra_state:
+            if extra_key in state_dict:
+                self.set_extra_state(state_dict[extra_key])
+            elif strict:
+                missing_keys.append(extra_key)
+        elif strict and extra_key in state_dict:
+            unexpected_keys.append(extra_key)
         if strict:
             for key in state_dict:
-                if not key.startswith(prefix):
+                if not key.startswith(prefix) or key == extra_key:
                     continue
                 head = key[len(prefix):].split(".", 1)
                 if len(head) > 1 and head[0] not in self._modules:
