@@ -57,7 +57,7 @@ class Adagrad(Optimizer):
                 grad = _descent_grad(p, group["maximize"], group["weight_decay"])
                 clr = lr / (1 + (t - 1) * lr_decay)
                 total = state["sum"]._data
-                work = np.multiply(grad, grad)
+                work = np.multiply(grad, grad, out=np.empty_like(total))
                 total += work
                 std = np.sqrt(total, out=work)
                 std += eps

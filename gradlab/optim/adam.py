@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._tensor import Tensor
-from .optimizer import Optimizer, _advance, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
+from .optimizer import Optimizer, _advance, _lerp_, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
 
 __all__ = ["Adam"]
 
@@ -73,9 +73,7 @@ class Adam(Optimizer):
                 m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
                 work = np.empty_like(m)
 
-                np.subtract(grad, m, out=work)          # m += (1 - beta1) * (g - m)
-                work *= 1 - beta1
-                m += work
+                _lerp_(m, grad, 1 - beta1, work)        # m += (1 - beta1) * (g - m)
                 v *= beta2                              # v = beta2 * v + (1 - beta2) * g * g
                 np.multiply(grad, grad, out=work)
                 work *= 1 - beta2

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._tensor import Tensor
-from .optimizer import Optimizer, _advance, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
+from .optimizer import Optimizer, _advance, _lerp_, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
 
 __all__ = ["Adamax"]
 
@@ -53,7 +53,7 @@ class Adamax(Optimizer):
                 grad = _descent_grad(p, group["maximize"], group["weight_decay"])
                 m, u = state["exp_avg"]._data, state["exp_inf"]._data
 
-                m += (1 - beta1) * (grad - m)
+                _lerp_(m, grad, 1 - beta1)
                 u *= beta2
                 np.maximum(u, np.abs(grad) + eps, out=u)
                 clr = lr / (1 - beta1 ** t)

@@ -378,14 +378,31 @@ def _descent_grad(p, maximize, weight_decay=0.0):
     """The gradient an update follows: negated to maximize, plus L2 weight decay.
 
     Returns the ``.grad`` array itself when nothing changes it; callers never
-    write into the result.
+    write into the result. (``np.asarray`` because NumPy turns the results of
+    0-d arithmetic into scalars.)
     """
     grad = p.grad._data
     if maximize:
         grad = -grad
     if weight_decay != 0:
         grad = grad + weight_decay * p._data
-    return grad
+    return np.asarray(grad)
+
+
+def _lerp_(average, target, weight, work=None):
+    """``average += weight * (target - average)`` in place, rounded as PyTorch's ``lerp_``.
+
+    For weights of 0.5 and more the update is written from the target's side,
+    so that a weight of 1 gives exactly ``target``. ``work`` is an optional
+    scratch array of the same shape.
+    """
+    diff = np.subtract(target, average, out=work)
+    if weight < 0.5:
+        diff *= weight
+        average += diff
+    else:
+        diff *= 1 - weight
+        np.subtract(target, diff, out=average)
 
 
 def _updated(p):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._tensor import Tensor
-from .optimizer import Optimizer, _advance, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
+from .optimizer import Optimizer, _advance, _lerp_, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
 
 __all__ = ["RMSprop"]
 
@@ -59,18 +59,18 @@ class RMSprop(Optimizer):
                 grad = _descent_grad(p, group["maximize"], group["weight_decay"])
                 square_avg = state["square_avg"]._data
 
-                square_avg *= alpha
-                avg = grad * grad
-                avg *= 1 - alpha
-                square_avg += avg
-                if group["centered"]:
+                work = np.multiply(grad, grad, out=np.empty_like(square_avg))
+                work *= 1 - alpha
+                square_avg *= alpha                     # v = alpha * v + (1 - alpha) * g * g
+                square_avg += work
+                if group["centered"]:                   # subtract the squared mean gradient
                     grad_avg = state["grad_avg"]._data
-                    grad_avg += (1 - alpha) * (grad - grad_avg)
-                    np.multiply(grad_avg, grad_avg, out=avg)
-                    np.subtract(square_avg, avg, out=avg)
+                    _lerp_(grad_avg, grad, 1 - alpha, work)
+                    np.multiply(grad_avg, grad_avg, out=work)
+                    avg = np.subtract(square_avg, work, out=work)
                     np.sqrt(avg, out=avg)
                 else:
-                    np.sqrt(square_avg, out=avg)
+                    avg = np.sqrt(square_avg, out=work)
                 avg += eps
                 if momentum > 0:
                     buf = state["momentum_buffer"]._data

@@ -46,7 +46,8 @@ class Rprop(Optimizer):
                     continue
                 state = self._state_of(p, _to_scalar(group["lr"]))
                 _advance(state["step"])
-                grad = -p.grad._data if group["maximize"] else p.grad._data.copy()
+                # a private copy (np.array: an array even for 0-d parameters)
+                grad = np.array(-p.grad._data if group["maximize"] else p.grad._data)
                 prev, step_size = state["prev"]._data, state["step_size"]._data
 
                 agreement = grad * prev
