@@ -1,0 +1,369 @@
+"""Training LeNet-5 on MNIST: gradlab side by side with PyTorch (CPU, 2 threads).
+
+    python bench/train_lenet.py --data /work/shared/mnist                 # throughput + memory
+    python bench/train_lenet.py --data /work/shared/mnist --to-accuracy   # + wall time to 99%
+    python bench/train_lenet.py --data /work/shared/mnist --profile       # where gradlab's step goes
+
+Both frameworks train the same model from the same initial weights (gradlab's
+initialisation copied into PyTorch) on the same batches in the same order,
+with the same recipe (Adam; the ``gradlab train`` schedule for --to-accuracy).
+
+* throughput: images/s of a training step (forward, loss, backward, Adam) at
+  batch 64 and 256.  Timing windows alternate, gradlab then PyTorch, so both
+  see the same machine load; the median window is reported.  Batches are
+  taken from a preloaded array, so data loading is not part of it; the
+  DataLoader is measured on its own below the table.
+* --to-accuracy: wall time (training plus one test evaluation per epoch)
+  until test accuracy reaches 99.0%.
+* memory: each framework trains in a fresh subprocess; it reports peak RSS
+  (VmHWM) and RSS growth from step 100 to step 1,000 (a graph kept alive
+  across steps would show up here).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+import gradlab  # noqa: E402
+import gradlab.nn.functional as GF  # noqa: E402
+from gradlab.cli import MNIST_MEAN, MNIST_STD, lr_at  # noqa: E402
+from gradlab.models import LeNet5  # noqa: E402
+
+try:
+    import torch
+    import torch.nn as tnn
+    import torch.nn.functional as TF
+except ImportError:
+    torch = None
+
+MB = 1024 * 1024
+
+
+# ---------------------------------------------------------------- data and models
+
+
+def load_arrays(data_dir):
+    """Normalised float32 images N x 1 x 28 x 28 and int64 labels, train and test."""
+    from gradlab.datasets import MNIST, DatasetNotFoundError, load_digits_as_mnist
+
+    try:
+        train, test = MNIST(data_dir, train=True), MNIST(data_dir, train=False)
+        pairs, name = [(train._images_np, train._targets_np), (test._images_np, test._targets_np)], "mnist"
+    except DatasetNotFoundError:
+        print(f"MNIST not found in {data_dir}: using scikit-learn's digits", file=sys.stderr)
+        pairs, name = load_digits_as_mnist(), "digits"
+    out = []
+    for images, labels in pairs:
+        x = (images.astype(np.float32)[:, None] / np.float32(255) - np.float32(MNIST_MEAN)) / np.float32(MNIST_STD)
+        out.append((np.ascontiguousarray(x, dtype=np.float32), labels.astype(np.int64)))
+    return out[0], out[1], name
+
+
+def torch_lenet():
+    """PyTorch twin of gradlab.models.LeNet5, with the same state_dict keys."""
+
+    class LeNet5Torch(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = tnn.Sequential(
+                tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+                tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2),
+                tnn.Conv2d(16, 120, 5), tnn.ReLU())
+            self.classifier = tnn.Sequential(tnn.Flatten(), tnn.Linear(120, 84), tnn.ReLU(), tnn.Linear(84, 10))
+
+        def forward(self, x):
+            return self.classifier(self.features(x))
+
+    return LeNet5Torch()
+
+
+def make_pair(seed):
+    """gradlab's LeNet5 and a PyTorch copy starting from the same weights."""
+    gradlab.manual_seed(seed)
+    ours = LeNet5()
+    theirs = None
+    if torch is not None:
+        theirs = torch_lenet()
+        state = {k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()}
+        theirs.load_state_dict(state)
+    return ours, theirs
+
+
+class Trainer:
+    """One framework's training step and evaluation, over numpy batches."""
+
+    def __init__(self, name, model, lr):
+        self.name, self.model = name, model
+        if name == "gradlab":
+            self.lib, self.F = gradlab, GF
+            self.wrap = gradlab.from_numpy
+        else:
+            self.lib, self.F = torch, TF
+            self.wrap = torch.from_numpy
+        self.opt = self.lib.optim.Adam(model.parameters(), lr=lr)
+
+    def set_lr(self, lr):
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+
+    def step(self, x, y):
+        loss = self.F.cross_entropy(self.model(self.wrap(x)), self.wrap(y))
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def accuracy(self, x, y, batch=1000):
+        self.model.eval()
+        correct = 0
+        with self.lib.no_grad():
+            for i in range(0, len(x), batch):
+                pred = self.model(self.wrap(x[i:i + batch])).argmax(1)
+                correct += int((pred == self.wrap(y[i:i + batch])).sum().item())
+        self.model.train()
+        return correct / len(x)
+
+
+def batches(n, batch_size, seed):
+    """Index arrays of shuffled batches, epoch after epoch, the same for both frameworks."""
+    rng = np.random.default_rng(seed)
+    while True:
+        perm = rng.permutation(n)
+        for i in range(0, n - batch_size + 1, batch_size):
+            yield perm[i:i + batch_size]
+
+
+# ---------------------------------------------------------------- throughput
+
+
+def throughput(train, batch_size, steps, rounds, lr=1e-3):
+    """Median images/s per framework over alternating timing windows of ``steps`` steps."""
+    x, y = train
+    ours, theirs = make_pair(0)
+    trainers = [Trainer("gradlab", ours, lr)] + ([Trainer("torch", theirs, lr)] if theirs is not None else [])
+    order = {t.name: batches(len(x), batch_size, 1) for t in trainers}
+    for t in trainers:  # warm-up: allocations, caches, thread pools
+        for _ in range(3):
+            idx = next(order[t.name])
+            t.step(x[idx], y[idx])
+    rates = {t.name: [] for t in trainers}
+    for _ in range(rounds):
+        for t in trainers:
+            chunk = [next(order[t.name]) for _ in range(steps)]
+            data = [(x[i], y[i]) for i in chunk]
+            started = time.perf_counter()
+            for xb, yb in data:
+                t.step(xb, yb)
+            rates[t.name].append(steps * batch_size / (time.perf_counter() - started))
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def loader_throughput(data_dir, batch_size):
+    """images/s of gradlab's DataLoader alone over MNIST with ToTensor+Normalize: fast path vs item by item."""
+    from gradlab.datasets import MNIST, DatasetNotFoundError, DigitsMNIST, transforms as T
+    from gradlab.utils.data import DataLoader, default_collate
+
+    tf = T.Compose([T.ToTensor(), T.Normalize((MNIST_MEAN,), (MNIST_STD,))])
+    try:
+        ds = MNIST(data_dir, train=True, transform=tf)
+    except DatasetNotFoundError:
+        ds = DigitsMNIST(train=True, transform=tf)
+    out = {}
+    for label, collate in (("fast path", None), ("item by item", lambda b: default_collate(b))):
+        loader = DataLoader(ds, batch_size=batch_size, shuffle=True, collate_fn=collate,
+                            generator=gradlab.Generator().manual_seed(0))
+        limit = len(loader) if collate is None else max(1, len(loader) // 10)
+        started = time.perf_counter()
+        seen = 0
+        for i, (xb, _) in enumerate(loader):
+            seen += len(xb)
+            if i + 1 >= limit:
+                break
+        out[label] = seen / (time.perf_counter() - started)
+    return out
+
+
+# ---------------------------------------------------------------- time to accuracy
+
+
+def time_to_accuracy(train, test, target, max_epochs, batch_size=128, peak_lr=2e-3):
+    """Per framework: (seconds to reach target, epochs, accuracies), with `gradlab train`'s recipe."""
+    x, y = train
+    ours, theirs = make_pair(0)
+    results = {}
+    for name, model in (("gradlab", ours), ("torch", theirs)):
+        if model is None:
+            continue
+        t = Trainer(name, model, peak_lr)
+        order = batches(len(x), batch_size, 1)
+        steps_per_epoch = len(x) // batch_size
+        total = steps_per_epoch * max_epochs
+        accs, started, reached = [], time.perf_counter(), None
+        for epoch in range(max_epochs):
+            for s in range(steps_per_epoch):
+                t.set_lr(lr_at(epoch * steps_per_epoch + s, total, peak_lr, "onecycle"))
+                idx = next(order)
+                t.step(x[idx], y[idx])
+            accs.append(t.accuracy(*test))
+            print(f"  {name} epoch {epoch + 1}: test accuracy {100 * accs[-1]:.2f}% "
+                  f"at {time.perf_counter() - started:.1f} s", flush=True)
+            if accs[-1] >= target:
+                reached = time.perf_counter() - started
+                break
+        results[name] = (reached, len(accs), accs)
+    return results
+
+
+# ---------------------------------------------------------------- memory (child processes)
+
+
+def proc_status(field):
+    """A field of /proc/self/status in MB (VmRSS, VmHWM), or None off Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def child_memory(framework, data_dir, steps, batch_size):
+    """Train ``steps`` steps in this (fresh) process and print RSS figures as JSON."""
+    if framework == "torch":
+        torch.set_num_threads(2)
+    train, _, _ = load_arrays(data_dir)
+    x, y = train
+    ours, theirs = make_pair(0)
+    t = Trainer(framework, ours if framework == "gradlab" else theirs, 1e-3)
+    before = proc_status("VmRSS")
+    order = batches(len(x), batch_size, 1)
+    rss = {}
+    for step in range(1, steps + 1):
+        idx = next(order)
+        t.step(x[idx], y[idx])
+        if step in (100, steps):
+            rss[step] = proc_status("VmRSS")
+    print(json.dumps({"before_training": before, "at_100": rss[100], "at_end": rss[steps],
+                      "peak": proc_status("VmHWM")}))
+
+
+def memory(data_dir, steps, batch_size, frameworks):
+    out = {}
+    for fw in frameworks:
+        cmd = [sys.executable, __file__, "--data", data_dir, "--child-memory", fw,
+               "--memory-steps", str(steps), "--memory-batch", str(batch_size)]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out[fw] = json.loads(result.stdout.strip().splitlines()[-1])
+    return out
+
+
+# ---------------------------------------------------------------- profile
+
+
+def profile(train, batch_size, steps):
+    """pyinstrument's view of gradlab's training step (pip install pyinstrument)."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        print("pyinstrument is not installed (pip install pyinstrument); skipping the profile")
+        return
+    x, y = train
+    ours, _ = make_pair(0)
+    t = Trainer("gradlab", ours, 1e-3)
+    order = batches(len(x), batch_size, 1)
+    for _ in range(3):
+        idx = next(order)
+        t.step(x[idx], y[idx])
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for _ in range(steps):
+        idx = next(order)
+        t.step(x[idx], y[idx])
+    profiler.stop()
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+# ---------------------------------------------------------------- main
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=os.environ.get("GRADLAB_DATA", str(ROOT.parent / "shared" / "mnist")))
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
+    p.add_argument("--steps", type=int, default=20, help="training steps per timing window")
+    p.add_argument("--rounds", type=int, default=5, help="timing windows per framework")
+    p.add_argument("--to-accuracy", action="store_true", help="also measure wall time to --target accuracy")
+    p.add_argument("--target", type=float, default=0.99)
+    p.add_argument("--max-epochs", type=int, default=6)
+    p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--memory-steps", type=int, default=1000)
+    p.add_argument("--memory-batch", type=int, default=64)
+    p.add_argument("--profile", action="store_true", help="profile gradlab's step with pyinstrument")
+    p.add_argument("--profile-batch", type=int, default=64)
+    p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--child-memory", choices=["gradlab", "torch"], help=argparse.SUPPRESS)
+    args = p.parse_args()
+
+    global torch
+    if args.no_torch:
+        torch = None
+    if torch is not None:
+        torch.set_num_threads(2)
+    if args.child_memory:
+        return child_memory(args.child_memory, args.data, args.memory_steps, args.memory_batch)
+
+    train, test, name = load_arrays(args.data)
+    print(f"LeNet-5 on {name}: gradlab (kernels: {gradlab.kernels.get_backend()}) vs "
+          f"{'PyTorch ' + torch.__version__ + ' (2 threads)' if torch else 'no PyTorch'}")
+    if args.profile:
+        return profile(train, args.profile_batch, 100)
+
+    print(f"\ntraining throughput, images/s (median of {args.rounds} alternating windows "
+          f"of {args.steps} steps)")
+    print(f"{'batch':>6} {'gradlab':>10} {'pytorch':>10} {'pytorch/gradlab':>16}")
+    for bs in args.batch_sizes:
+        r = throughput(train, bs, args.steps, args.rounds)
+        theirs = r.get("torch")
+        ratio = f"{theirs / r['gradlab']:.2f}x" if theirs else "-"
+        print(f"{bs:>6} {r['gradlab']:>10,.0f} {theirs or 0:>10,.0f} {ratio:>16}", flush=True)
+    for bs in args.batch_sizes:
+        lt = loader_throughput(args.data, bs)
+        print(f"gradlab DataLoader alone (MNIST, ToTensor+Normalize, batch {bs}): "
+              + ", ".join(f"{k} {v:,.0f} images/s" for k, v in lt.items()))
+
+    if args.to_accuracy:
+        print(f"\nwall time to {100 * args.target:.1f}% test accuracy (batch 128, Adam 2e-3 one-cycle "
+              f"over {args.max_epochs} epochs, evaluation each epoch)")
+        res = time_to_accuracy(train, test, args.target, args.max_epochs)
+        for fw, (secs, epochs, accs) in res.items():
+            got = f"{secs:.1f} s after {epochs} epochs" if secs else f"not reached in {epochs} epochs"
+            print(f"  {fw:8s} {got}  (accuracies: {', '.join(f'{100 * a:.2f}' for a in accs)})")
+        if len(res) == 2 and all(v[0] for v in res.values()):
+            print(f"  ratio gradlab/pytorch: {res['gradlab'][0] / res['torch'][0]:.2f}x")
+
+    if not args.no_memory:
+        fws = ["gradlab"] + (["torch"] if torch else [])
+        mem = memory(args.data, args.memory_steps, args.memory_batch, fws)
+        print(f"\nmemory, MB (fresh process each; {args.memory_steps} steps at batch {args.memory_batch})")
+        print(f"{'':8s} {'before training':>16} {'peak (VmHWM)':>14} {'growth 100->end':>16}")
+        for fw, m in mem.items():
+            print(f"{fw:8s} {m['before_training']:>16.1f} {m['peak']:>14.1f} "
+                  f"{m['at_end'] - m['at_100']:>16.2f}")
+        if len(mem) == 2:
+            print(f"peak ratio gradlab/pytorch: {mem['gradlab']['peak'] / mem['torch']['peak']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
