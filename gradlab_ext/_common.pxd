@@ -2,7 +2,7 @@
 # GIL-free GEMM on row-major matrices, and OpenMP queries that still compile
 # when OpenMP is not available.
 
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+from scipy.linalg.cython_blas cimport sgemm, dgemm, saxpy, daxpy
 
 ctypedef fused real:
     float
@@ -48,3 +48,32 @@ cdef inline void gemm_rm(bint trans_a, bint trans_b, int m, int n, int k,
     else:
         dgemm(&ta, &tb, &n, &m, &k, &alpha, <double*>b, &ldb, <double*>a, &lda,
               &beta, c, &ldc)
+
+
+cdef inline void axpy(int n, real alpha, const real* x, real* y) noexcept nogil:
+    """y[:n] += alpha * x[:n] (BLAS, vectorised for the running CPU)."""
+    cdef int one = 1
+    if real is float:
+        saxpy(&n, &alpha, <float*>x, &one, y, &one)
+    else:
+        daxpy(&n, &alpha, <double*>x, &one, y, &one)
+
+
+cdef inline real vsum(const real* x, Py_ssize_t n) noexcept nogil:
+    """Sum of x[:n] with 16 independent partial sums (vectorisable, fixed order)."""
+    cdef real part[16]
+    cdef Py_ssize_t i, k
+    cdef real total = 0
+    for k in range(16):
+        part[k] = 0
+    i = 0
+    while i + 16 <= n:
+        for k in range(16):
+            part[k] += x[i + k]
+        i += 16
+    for k in range(16):
+        total += part[k]
+    while i < n:
+        total += x[i]
+        i += 1
+    return total

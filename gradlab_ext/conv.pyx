@@ -35,7 +35,7 @@ cimport numpy as cnp
 import numpy as np
 import threading
 
-from gradlab_ext._common cimport real, gemm_rm, gl_omp_max_threads, gl_have_openmp, BLAS_SINGLE_THREAD_MNK
+from gradlab_ext._common cimport real, gemm_rm, axpy, vsum, gl_omp_max_threads, gl_have_openmp, BLAS_SINGLE_THREAD_MNK
 
 cnp.import_array()
 
@@ -52,6 +52,8 @@ cdef int _num_threads = max(1, gl_omp_max_threads())
 cdef idx_t _PARALLEL_MIN_WORK = 200000
 # A block gathers samples until its GEMM has about this many columns.
 cdef idx_t _TARGET_COLS = 256
+# Largest weight-gradient output (Cog*Kg) computed as a "TN" GEMM.
+cdef idx_t _GW_TN_MAX = 1200
 
 have_openmp = bool(gl_have_openmp())
 
@@ -228,8 +230,8 @@ cdef inline void _segment_copy(real* dst, const real* x, idx_t base, idx_t sw,
     for o in range(lo):
         dst[o] = 0
     if sw == 1:
-        for o in range(lo, hi):
-            dst[o] = x[base + o]
+        if hi > lo:
+            memcpy(dst + lo, x + base + lo, (hi - lo) * sizeof(real))
     else:
         for o in range(lo, hi):
             dst[o] = x[base + o * sw]
@@ -331,10 +333,7 @@ cdef void _col2im1(const real* col, idx_t ldc, real* x, idx_t nchan, const Geom*
                 _bounds(woff, sw, W, Wo, &ow_lo, &ow_hi)
                 memset(band, 0, R * Wo * sizeof(real))
                 for i in range(g.kh):
-                    row = col + ((c * g.kh + i) * g.kw + j) * ldc
-                    dst = band + i * step * Wo
-                    for t in range(L):
-                        dst[t] += row[t]
+                    axpy(<int>L, 1, col + ((c * g.kh + i) * g.kw + j) * ldc, band + i * step * Wo)
                 for r in range(oh_lo, oh_hi):
                     _segment_add(band + r * Wo, x, c * HW + (r * sh - g.ph) * W + woff,
                                  sw, ow_lo, ow_hi)
@@ -361,8 +360,10 @@ cdef struct Plan:
     idx_t nblk       # number of blocks
     int nt           # OpenMP threads
     bint ident       # no unfolding needed (1x1 kernel, stride 1, no padding)
+    bint gw_t        # accumulate the weight gradient transposed (see _bwd_block)
     # byte offsets inside one thread's slice of the workspace
     idx_t off_aux    # (Cog x B*L): forward GEMM output / backward gathered dY
+    idx_t off_dyt    # (B*L x Cog): backward dY transposed (when gw_t)
     idx_t off_band   # band rows for im2col/col2im
     idx_t off_gw     # (Cout x Kg) weight-gradient accumulator
     idx_t off_gb     # (Cout,) bias-gradient accumulator
@@ -390,8 +391,14 @@ cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
     p.nt = <int>min(<idx_t>nt, p.nblk)
     if p.nt < 1:
         p.nt = 1
+    # Weight gradient: gw (Cog x Kg) += dY (Cog x BL) @ cols^T reads both operands
+    # along their rows ("TN" for BLAS), which OpenBLAS only runs fast for small
+    # outputs.  Otherwise transpose the (small) dY block and compute
+    # gw^T (Kg x Cog) += cols (Kg x BL) @ dY^T (BL x Cog), a plain "NN" product.
+    p.gw_t = backward and g.Cog * g.Kg > _GW_TN_MAX
     p.off_aux = 0 if p.ident else _round64(g.Kg * p.B * g.L, isz)
-    p.off_band = p.off_aux + _round64(g.Cog * p.B * g.L, isz)
+    p.off_dyt = p.off_aux + _round64(g.Cog * p.B * g.L, isz)
+    p.off_band = p.off_dyt + (_round64(g.Cog * p.B * g.L, isz) if p.gw_t else 0)
     p.off_gw = p.off_band + _round64(_band_rows(g) * g.Wo, isz)
     p.off_gb = p.off_gw + (_round64(g.Cout * g.Kg, isz) if backward else 0)
     p.per_thread = p.off_gb + (_round64(g.Cout, isz) if backward else 0)
@@ -531,6 +538,7 @@ cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
     cdef idx_t b, gi, co, l
     cdef real* col = <real*>mine
     cdef real* dyb = <real*>(mine + p.off_aux)
+    cdef real* dyt = <real*>(mine + p.off_dyt)
     cdef real* band = <real*>(mine + p.off_band)
     cdef real* gw_acc = <real*>(mine + p.off_gw)
     cdef real* gb_acc = <real*>(mine + p.off_gb)
@@ -553,11 +561,7 @@ cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
             dyp = dyb
         if need_b:
             for co in range(g.Cog):
-                acc = 0
-                src = dyp + co * BL
-                for l in range(BL):
-                    acc = acc + src[l]
-                gb_acc[gi * g.Cog + co] += acc
+                gb_acc[gi * g.Cog + co] += vsum(dyp + co * BL, BL)
         if need_w:
             if p.ident:
                 colp = x + (n0 * g.C + gi * g.Cg) * HW
@@ -565,9 +569,18 @@ cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
                 for b in range(nb):
                     _im2col1(x + ((n0 + b) * g.C + gi * g.Cg) * HW, col + b * L, BL, g.Cg, g, band)
                 colp = col
-            # gw_g (Cog x Kg) += dY (Cog x BL) @ cols^T (BL x Kg)
-            gemm_rm(False, True, <int>g.Cog, <int>g.Kg, <int>BL, 1, dyp, <int>BL, colp, <int>BL,
-                    1, gw_acc + gi * g.Cog * g.Kg, <int>g.Kg)
+            if p.gw_t:
+                # gw_g^T (Kg x Cog) += cols (Kg x BL) @ dY^T (BL x Cog)
+                for co in range(g.Cog):
+                    src = dyp + co * BL
+                    for l in range(BL):
+                        dyt[l * g.Cog + co] = src[l]
+                gemm_rm(False, False, <int>g.Kg, <int>g.Cog, <int>BL, 1, colp, <int>BL, dyt, <int>g.Cog,
+                        1, gw_acc + gi * g.Cog * g.Kg, <int>g.Cog)
+            else:
+                # gw_g (Cog x Kg) += dY (Cog x BL) @ cols^T (BL x Kg)
+                gemm_rm(False, True, <int>g.Cog, <int>g.Kg, <int>BL, 1, dyp, <int>BL, colp, <int>BL,
+                        1, gw_acc + gi * g.Cog * g.Kg, <int>g.Kg)
         if need_x:
             # dcols (Kg x BL) = W_g^T (Kg x Cog) @ dY (Cog x BL)
             if p.ident:
@@ -585,7 +598,7 @@ cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
 
 cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw, real* gb,
                char* ws, const Geom* g, const Plan* p, bint need_x, bint need_w, bint need_b) noexcept nogil:
-    cdef idx_t nw = g.Cout * g.Kg, blk, n0, nb, k
+    cdef idx_t nw = g.Cout * g.Kg, blk, n0, nb, k, gi, co
     cdef int tid = 0, t, nt = p.nt
     cdef char* mine = ws
     cdef real* part
@@ -608,7 +621,15 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
     for t in range(nt):
         if need_w:
             part = <real*>(ws + t * p.per_thread + p.off_gw)
-            if t == 0:
+            if p.gw_t:      # part holds G blocks of (Kg x Cog)
+                for gi in range(g.G):
+                    for co in range(g.Cog):
+                        for k in range(g.Kg):
+                            if t == 0:
+                                gw[(gi * g.Cog + co) * g.Kg + k] = part[(gi * g.Kg + k) * g.Cog + co]
+                            else:
+                                gw[(gi * g.Cog + co) * g.Kg + k] += part[(gi * g.Kg + k) * g.Cog + co]
+            elif t == 0:
                 memcpy(gw, part, nw * sizeof(real))
             else:
                 for k in range(nw):

@@ -176,11 +176,18 @@ _init_backend()
 # Argument checking shared by both backends
 # ---------------------------------------------------------------------------
 
-_COMPUTE = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_ndarray = np.ndarray
 
 
 def _pair(op, name, value, minimum):
     """An int or a pair of ints -> a tuple (h, w), each >= minimum."""
+    # fast paths first: these run on every call of every kernel
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int \
+            and type(value[1]) is int and value[0] >= minimum and value[1] >= minimum:
+        return value
+    if type(value) is int and value >= minimum:
+        return (value, value)
     try:
         if isinstance(value, (bool, np.bool_)):
             raise TypeError
@@ -199,31 +206,33 @@ def _pair(op, name, value, minimum):
     return pair
 
 
-def _array(op, name, a, ndim=None):
-    if not isinstance(a, np.ndarray):
+def _array(op, name, a, ndim):
+    """a as an ndarray of a floating dtype with ndim dimensions."""
+    if type(a) is not _ndarray:
         a = np.asarray(a)
-    if ndim is not None and a.ndim != ndim:
-        what = "(N, C, H, W)" if ndim == 4 else f"{ndim}-D"
-        raise ValueError(f"{op}: expected {name} to be {ndim}-D {what}, got shape {a.shape}")
+    if a.ndim != ndim:
+        what = " (N, C, H, W)" if ndim == 4 else ""
+        raise ValueError(f"{op}: expected {name} to be {ndim}-D{what}, got shape {a.shape}")
     if a.dtype.kind != "f":
         raise TypeError(f"{op}: {name} has dtype {a.dtype}; expected a floating dtype "
                         "(float32 or float64; float16 is computed in float32)")
     return a
 
 
-def _compute_dtype(*arrays):
+def _compute_dtype(a, b=None, c=None):
     """The dtype the kernels run in: NumPy promotion, float16 -> float32."""
-    dt = np.result_type(*[a.dtype for a in arrays if a is not None])
-    if dt not in _COMPUTE:
-        dt = np.dtype(np.float32) if dt.itemsize <= 4 else np.dtype(np.float64)
+    dt = a.dtype
+    if (b is None or b.dtype == dt) and (c is None or c.dtype == dt) and (dt == _F32 or dt == _F64):
+        return dt
+    dt = np.result_type(*[v.dtype for v in (a, b, c) if v is not None])
+    if dt != _F32 and dt != _F64:
+        dt = _F32 if dt.itemsize <= 4 else _F64
     return dt
 
 
 def _ready(a, dt):
     """Contiguous array of dtype dt (no copy if it already is one)."""
-    if a is None:
-        return None
-    if a.dtype == dt and a.flags.c_contiguous:
+    if a is None or (a.dtype == dt and a.flags.c_contiguous):
         return a
     return np.ascontiguousarray(a, dtype=dt)
 
@@ -250,9 +259,10 @@ def _conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups):
     stride = _pair(op, "stride", stride, 1)
     padding = _pair(op, "padding", padding, 0)
     dilation = _pair(op, "dilation", dilation, 1)
-    if isinstance(groups, (bool, np.bool_)) or not isinstance(groups, (int, np.integer)):
-        raise TypeError(f"{op}: groups must be an int, got {groups!r}")
-    groups = int(groups)
+    if type(groups) is not int:
+        if isinstance(groups, (bool, np.bool_)) or not isinstance(groups, (int, np.integer)):
+            raise TypeError(f"{op}: groups must be an int, got {groups!r}")
+        groups = int(groups)
     if groups < 1:
         raise ValueError(f"{op}: groups must be >= 1, got {groups}")
     n, c, h, w = x_shape
@@ -265,15 +275,14 @@ def _conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups):
                          f"{tuple(w_shape)} with groups={groups} expects {cg * groups}")
     if kh < 1 or kw < 1:
         raise ValueError(f"{op}: weight {tuple(w_shape)} has an empty kernel")
-    eff_h, eff_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
-    ph, pw = h + 2 * padding[0], w + 2 * padding[1]
-    if eff_h > ph or eff_w > pw:
-        raise ValueError(f"{op}: kernel {(kh, kw)} with dilation {dilation} spans {(eff_h, eff_w)}, "
-                         f"larger than the padded input {(ph, pw)} (input {tuple(x_shape)}, "
-                         f"padding {padding})")
-    ho = conv2d_output_size(h, kh, stride[0], padding[0], dilation[0])
-    wo = conv2d_output_size(w, kw, stride[1], padding[1], dilation[1])
-    return stride, padding, dilation, groups, ho, wo
+    span_h = h + 2 * padding[0] - dilation[0] * (kh - 1) - 1     # >= 0 when the kernel fits
+    span_w = w + 2 * padding[1] - dilation[1] * (kw - 1) - 1
+    if span_h < 0 or span_w < 0:
+        raise ValueError(f"{op}: kernel {(kh, kw)} with dilation {dilation} spans "
+                         f"{(dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)}, larger than "
+                         f"the padded input {(h + 2 * padding[0], w + 2 * padding[1])} "
+                         f"(input {tuple(x_shape)}, padding {padding})")
+    return stride, padding, dilation, groups, span_h // stride[0] + 1, span_w // stride[1] + 1
 
 
 def _check_grad_out(op, grad_out, expected):
