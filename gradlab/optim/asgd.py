@@ -23,6 +23,8 @@ class ASGD(Optimizer):
     As in PyTorch, ``eta`` and ``mu`` are kept as float32 scalars.
     """
 
+    _scalar_state_keys = frozenset({"step", "eta", "mu"})
+
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
                  maximize=False, differentiable=False, capturable=False):
         if isinstance(lr, Tensor) and lr.numel() != 1:

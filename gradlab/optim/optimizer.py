@@ -104,6 +104,9 @@ class Optimizer:
     # State buffers with a shape have the shape of their parameter (checked on load);
     # LBFGS keeps flat vectors instead and turns this off.
     _state_matches_param_shape = True
+    # Scalar counters that keep their own dtype when loaded (the other state tensors
+    # take their parameter's dtype).
+    _scalar_state_keys = frozenset({"step"})
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -243,7 +246,9 @@ class Optimizer:
         """Load a dict made by ``state_dict()``: group options and per-parameter state.
 
         The groups must have as many parameters as ours; state tensors are
-        copied and cast to their parameter's dtype (the step counters keep theirs).
+        copied and cast to their parameter's dtype (the step counters keep theirs;
+        so do ASGD's float32 ``eta`` and ``mu``, which PyTorch would cast, so that
+        a resumed run continues exactly as an uninterrupted one).
         """
         state_dict = dict(state_dict)
         for hook in self._optimizer_load_state_dict_pre_hooks.values():
@@ -289,7 +294,7 @@ class Optimizer:
                     f"{type(self).__name__}.load_state_dict: state '{name}' of parameter {index} has shape "
                     f"{tuple(value._data.shape)} but the parameter has shape {tuple(param._data.shape)}; "
                     "the state dict belongs to a model of another shape")
-            keep_dtype = name == "step" or param._data.dtype.kind != "f"
+            keep_dtype = name in self._scalar_state_keys or param._data.dtype.kind != "f"
             array = value._data.copy() if keep_dtype else value._data.astype(param._data.dtype)
             return Tensor._wrap(array)
         if isinstance(value, dict):
