@@ -69,9 +69,12 @@ def normalize_dims(dim, ndim, op="op"):
     """A sorted tuple of axes for ``dim`` (None, int, or a sequence)."""
     if dim is None:
         return tuple(range(ndim))
-    if isinstance(dim, (int, np.integer)):
-        return (normalize_dim(int(dim), ndim, op),)
-    return tuple(sorted(normalize_dim(int(d), ndim, op) for d in dim))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    axes = tuple(sorted(normalize_dim(int(d), ndim, op) for d in dims))
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"{op}: dim {axes[0]} appears multiple times in the list of dims {list(dims)}")
+    # a zero-dim tensor accepts dim 0 / -1, but has no axis to reduce
+    return axes if ndim else ()
 
 
 def shape_arg(args):

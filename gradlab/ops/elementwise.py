@@ -110,6 +110,10 @@ def pow(a, b):
         out = _broadcasting("pow", np.power, a, b)
 
     def backward(g):
+        with np.errstate(divide="ignore", invalid="ignore"):  # the where() below discards 0 * inf
+            return _pow_grads(g)
+
+    def _pow_grads(g):
         ga = gb = None
         if a._requires_grad:
             # d/da a**b = b * a**(b-1), taken as 0 where b == 0 (as PyTorch)
@@ -396,26 +400,32 @@ def where(condition, a, b):
 
 
 def masked_fill(a, mask, value):
+    """``a`` with ``value`` where ``mask`` is True (mask broadcasts to a's shape; value is a number or 0-dim tensor)."""
     m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {m.dtype}")
-    if isinstance(value, Tensor):
-        if value._data.ndim != 0:
-            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor "
-                               f"with {value._data.ndim} dimension(s).")
-        value = value._data
+    value_t = value if isinstance(value, Tensor) else None
+    if value_t is not None and value_t._data.ndim != 0:
+        raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor "
+                           f"with {value_t._data.ndim} dimension(s).")
+    fill = np.asarray(value_t._data if value_t is not None else value).astype(a._data.dtype)
     try:
-        out = np.where(m, np.asarray(value, dtype=a._data.dtype), a._data)
+        out = np.where(m, fill, a._data)
     except ValueError:
         raise broadcast_error("masked_fill", a._data.shape, m.shape) from None
     if out.shape != a._data.shape:
-        raise RuntimeError(f"masked_fill: mask of shape {m.shape} does not broadcast to the input's shape "
-                           f"{a._data.shape}")
+        raise RuntimeError(f"masked_fill: mask of shape {list(m.shape)} does not broadcast to the input's shape "
+                           f"{list(a._data.shape)}")
     keep = Tensor._wrap(~m)
 
     def backward(g):
-        return (where(keep, g, g * 0),)
-    return record(out, "MaskedFillBackward0", backward, (a,))
+        zero = g * 0
+        ga = where(keep, g, zero) if a._requires_grad else None
+        gv = where(keep, zero, g).sum().to(value_t.dtype) if value_t is not None and value_t._requires_grad else None
+        return ga, gv
+    if value_t is None:
+        return record(out, "MaskedFillBackward0", lambda g: backward(g)[:1], (a,))
+    return record(out, "MaskedFillBackward1", backward, (a, value_t))
 
 
 def lerp(a, b, weight):
