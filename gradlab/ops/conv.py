@@ -22,39 +22,36 @@ from .._tensor import Tensor
 
 def _check(x, weight, bias, stride, padding, dilation, groups):
     """PyTorch's argument checks, with messages that name the shapes."""
-    if weight.ndim != 4:
+    xs, ws = x._data.shape, weight._data.shape
+    if len(ws) != 4:
         raise RuntimeError(f"conv2d: expected a 4-D weight (out_channels, in_channels / groups, kh, kw), got "
-                           f"shape {tuple(weight.shape)}")
-    if x.ndim != 4:
+                           f"shape {ws}")
+    if len(xs) != 4:
         raise RuntimeError(f"conv2d: Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of "
-                           f"size: {list(x.shape)}")
+                           f"size: {list(xs)}")
     if x._data.dtype.kind != "f" or x._data.dtype != weight._data.dtype:
         raise RuntimeError(f"conv2d: Input type ({x.dtype}) and weight type ({weight.dtype}) should be the same "
                            f"floating-point type")
-    if groups < 1 or weight.shape[0] % groups:
+    if groups < 1 or ws[0] % groups:
         raise RuntimeError(f"conv2d: groups must be a positive divisor of out_channels, got groups={groups} for "
-                           f"weight of shape {tuple(weight.shape)}")
-    if x.shape[1] != weight.shape[1] * groups:
-        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
-                           f"{list(x.shape)} to have {weight.shape[1] * groups} channels, but got {x.shape[1]} "
-                           f"channels instead")
-    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise RuntimeError(f"conv2d: bias should have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
+                           f"weight of shape {ws}")
+    if xs[1] != ws[1] * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(ws)}, expected input{list(xs)} to have "
+                           f"{ws[1] * groups} channels, but got {xs[1]} channels instead")
+    if bias is not None and bias._data.shape != ws[:1]:
+        raise RuntimeError(f"conv2d: bias should have shape ({ws[0]},), got {bias._data.shape}")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
         raise RuntimeError(f"conv2d: stride and dilation must be positive and padding non-negative, got "
                            f"stride={stride}, padding={padding}, dilation={dilation}")
-    for axis in (0, 1):
-        span = dilation[axis] * (weight.shape[2 + axis] - 1) + 1
-        if x.shape[2 + axis] + 2 * padding[axis] < span:
-            size = tuple(x.shape[2 + a] + 2 * padding[a] for a in (0, 1))
-            raise RuntimeError(f"conv2d: Calculated padded input size per channel: ({size[0]} x {size[1]}). "
-                               f"Kernel size: ({weight.shape[2]} x {weight.shape[3]}). Kernel size can't be "
-                               f"greater than actual input size")
+    padded = (xs[2] + 2 * padding[0], xs[3] + 2 * padding[1])
+    if padded[0] < dilation[0] * (ws[2] - 1) + 1 or padded[1] < dilation[1] * (ws[3] - 1) + 1:
+        raise RuntimeError(f"conv2d: Calculated padded input size per channel: ({padded[0]} x {padded[1]}). "
+                           f"Kernel size: ({ws[2]} x {ws[3]}). Kernel size can't be greater than actual input size")
 
 
 def conv2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
     """y[n, o] = bias[o] + sum over c, i, j of weight[o, c, i, j] * xpad[n, c, s*h + d*i, s*w + d*j]."""
-    if x.ndim == 3:  # unbatched (C, H, W)
+    if x._data.ndim == 3:  # unbatched (C, H, W)
         return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     _check(x, weight, bias, stride, padding, dilation, groups)
     geometry = (stride, padding, dilation, groups)
