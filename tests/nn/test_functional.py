@@ -246,6 +246,20 @@ def test_batch_norm_training_matches_torch(shape, affine):
     assert_close(rv_g, rv_t)
 
 
+@given(n=st.integers(2, 5), c=st.integers(1, 4), spatial=st.lists(st.integers(1, 3), max_size=2),
+       momentum=st.sampled_from([0.1, 0.5, 1.0]), seed=st.integers(0, 999))
+def test_batch_norm_training_on_random_shapes(n, c, spatial, momentum, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, *spatial)) * 2 + 1
+    rm_g, rm_t = both(rng.standard_normal(c), requires_grad=False)
+    rv_g, rv_t = both(rng.random(c) + 0.5, requires_grad=False)
+    check_against_torch(lambda x, w, b: F.batch_norm(x, rm_g, rv_g, w, b, True, momentum),
+                        lambda x, w, b: TF.batch_norm(x, rm_t, rv_t, w, b, True, momentum),
+                        x, rng.standard_normal(c), rng.standard_normal(c), rtol=1e-6, atol=1e-8, seed=seed)
+    assert_close(rm_g, rm_t)
+    assert_close(rv_g, rv_t)
+
+
 def test_batch_norm_eval_uses_running_statistics():
     x, rm, rv, w, b = f64(4, 3, 2), f64(3, seed=1), np.abs(f64(3, seed=2)) + 0.5, f64(3, seed=3), f64(3, seed=4)
     rmg, rmt = both(rm, requires_grad=False)

@@ -260,6 +260,20 @@ def test_bce_with_logits_is_finite_at_extreme_logits():
     assert np.isfinite(out._data)
 
 
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple), reduction=st.sampled_from(REDUCTIONS),
+       seed=st.integers(0, 999))
+def test_elementwise_losses_on_random_shapes(shape, reduction, seed):
+    x, y = rand(*shape, seed=seed), rand(*shape, seed=seed + 1)
+    probs = 1 / (1 + np.exp(-x))
+    targets = np.random.default_rng(seed).random(shape)
+    check_loss(F.mse_loss, TF.mse_loss, x, y, grad_target=True, reduction=reduction)
+    check_loss(F.l1_loss, TF.l1_loss, x, y, grad_target=True, reduction=reduction)
+    check_loss(F.binary_cross_entropy, TF.binary_cross_entropy, probs, targets, grad_target=True,
+               reduction=reduction)
+    check_loss(F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, x * 3, targets,
+               grad_target=True, reduction=reduction)
+
+
 def test_legacy_size_average_and_reduce_flags():
     x, t = rand(3, 2), rand(3, 2, seed=1)
     xg, xt = both(x, False)
