@@ -75,7 +75,7 @@ def relu(x):
         if grad_mode.state.enabled:  # create_graph: a recorded multiply by the (constant) mask
             return (g * Tensor._wrap(out > 0),)
         return (Tensor._wrap(np.multiply(g._data, out > 0, dtype=g._data.dtype)),)
-    return record(out, "ReluBackward0", backward, (x,))
+    return _keep_output(record(out, "ReluBackward0", backward, (x,)))
 
 
 def leaky_relu(x, negative_slope=0.01):

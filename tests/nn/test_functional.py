@@ -119,6 +119,15 @@ def test_inplace_activations_modify_their_input():
         assert_close(g.grad, t.grad)
 
 
+@pytest.mark.parametrize("fn", [F.relu, lambda x: F.softmax(x, 1), lambda x: F.log_softmax(x, 1), F.elu])
+def test_modifying_a_saved_output_in_place_is_caught(fn):
+    x = gradlab.randn(2, 3, requires_grad=True)
+    y = fn(x)
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
 def test_softmax_default_dim_warns_and_follows_torch():
     for shape in [(5,), (2, 5), (2, 3, 4), (2, 3, 4, 5)]:
         a = f64(*shape)
