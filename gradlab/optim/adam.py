@@ -78,8 +78,10 @@ class Adam(Optimizer):
                 np.multiply(grad, grad, out=work)
                 work *= 1 - beta2
                 v += work
-                if amsgrad:
-                    v = np.maximum(state["max_exp_avg_sq"]._data, v, out=state["max_exp_avg_sq"]._data)
+                if amsgrad:                             # use the largest v seen so far
+                    v_max = state["max_exp_avg_sq"]._data
+                    np.maximum(v_max, v, out=v_max)
+                    v = v_max
 
                 step_size = lr / (1 - beta1 ** t)
                 denom = np.sqrt(v, out=work)

@@ -54,5 +54,5 @@ def trajectory(T, make_optimizer, steps=30, dtype="float64", scheduler=None):
         loss = opt.step(closure)
         if sched is not None:
             sched.step()
-        rows.append(np.concatenate([flat(params), [float(loss)]]))
+        rows.append(np.concatenate([flat(params), [float(loss.detach())]]))
     return np.array(rows), opt, params

@@ -1,7 +1,6 @@
 """The Optimizer base class: parameter groups, errors, state, state_dict round trips, hooks."""
 import copy
 import time
-import warnings
 
 import numpy as np
 import pytest
