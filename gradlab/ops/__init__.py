@@ -112,12 +112,16 @@ def _check_inplace(a):
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
 def inplace_update(a, result):
     """Make ``a`` hold ``result``'s values and take its place in the graph (an in-place op)."""
     _check_inplace(a)
     if result._data.dtype != a._data.dtype:
-        if a._data.dtype.kind != "f" and result._data.dtype.kind == "f":
-            raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {a.dtype}")
+        if _KIND_RANK[result._data.dtype.kind] > _KIND_RANK[a._data.dtype.kind]:  # float -> int, int -> bool
+            raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {a.dtype} "
+                               "of an in-place op")
         result = result.to(a.dtype)
     try:
         np.copyto(a._data, np.broadcast_to(result._data, a._data.shape))

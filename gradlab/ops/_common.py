@@ -38,11 +38,12 @@ def promote(a, b):
             return a, b
         dt = _dtype.result_type(a._data, b._data)
         return a.to(dt), b.to(dt)
+    # astype wraps an out-of-range int as PyTorch does (uint8 tensor + 300), where np.array(300, uint8) raises
     if a_is_t:
         dt = _dtype.result_type(a._data, b)
-        return a.to(dt), Tensor._wrap(np.array(b, dtype=dt))
+        return a.to(dt), Tensor._wrap(np.asarray(b).astype(dt))
     dt = _dtype.result_type(a, b._data)
-    return Tensor._wrap(np.array(a, dtype=dt)), b.to(dt)
+    return Tensor._wrap(np.asarray(a).astype(dt)), b.to(dt)
 
 
 def sum_to(g, shape):

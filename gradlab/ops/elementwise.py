@@ -30,13 +30,17 @@ def add(a, b, alpha=1):
     return record(out, "AddBackward0", backward, (a, b))
 
 
+def _is_bool(x):
+    return isinstance(x, bool) or (isinstance(x, Tensor) and x._data.dtype == np.bool_)
+
+
 def sub(a, b, alpha=1):
+    if _is_bool(a) or _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
     a, b = promote(a, b)
     if alpha != 1:
         b = b * alpha
-    if a._data.dtype.kind == "b":
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                           "Use the `^` or `logical_xor()` operator instead.")
     out = _broadcasting("sub", np.subtract, a, b)
 
     def backward(g):
@@ -78,8 +82,14 @@ def rdiv(a, b):
     return div(b, a)
 
 
+def _no_bool(op, a):
+    if a._data.dtype == np.bool_:
+        raise RuntimeError(f'"{op}" not implemented for \'Bool\' tensors; convert with .long() or .float() first')
+
+
 def floor_divide(a, b):
     a, b = promote(a, b)
+    _no_bool("floor_divide", a)
     with np.errstate(divide="ignore", invalid="ignore"):
         return Tensor._wrap(_broadcasting("floor_divide", np.floor_divide, a, b))
 
@@ -93,6 +103,7 @@ def _trunc_divide(a, b):
 
 def remainder(a, b):
     a, b = promote(a, b)
+    _no_bool("remainder", a)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = _broadcasting("remainder", np.mod, a, b)
 
@@ -103,7 +114,10 @@ def remainder(a, b):
 
 
 def pow(a, b):
+    if isinstance(b, bool) and isinstance(a, Tensor) and a._data.dtype == np.bool_:
+        return Tensor._wrap(a._data.copy() if b else np.ones_like(a._data))  # x ** True is x, x ** False is 1
     a, b = promote(a, b)
+    _no_bool("pow", a)
     if a._data.dtype.kind in "iu" and (b._data < 0).any():
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -116,8 +130,9 @@ def pow(a, b):
     def _pow_grads(g):
         ga = gb = None
         if a._requires_grad:
-            # d/da a**b = b * a**(b-1), taken as 0 where b == 0 (as PyTorch)
-            ga = sum_to(where(b == 0, 0.0, g * b * a ** (b - 1)), a._data.shape)
+            # d/da a**b = b * a**(b-1), taken as 0 where b == 0 and a == 0 (not 0 * inf); masking
+            # only there keeps the derivative with respect to b right at b == 0
+            ga = sum_to(where((b == 0) & (a == 0), 0.0, g * b * a ** (b - 1)), a._data.shape)
         if b._requires_grad:
             # d/db a**b = a**b * log(a), taken as 0 where a == 0 and b >= 0
             gb = sum_to(where((a == 0) & (b >= 0), 0.0, g * a ** b * log(a)), b._data.shape)

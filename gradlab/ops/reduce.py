@@ -12,6 +12,7 @@ from .. import _dtype
 from .._tensor import Tensor
 from ..autograd.function import record
 from ._common import normalize_dim, normalize_dims
+from .elementwise import where
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -207,10 +208,11 @@ def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
         shape = a._data.shape
 
         def backward(g):
+            # d|a|/da = a / |a|, with the norm itself in the graph so that it can be differentiated again
             n = _expand_back(result, shape, dims, keepdim)
-            safe = Tensor._wrap(np.where(n._data == 0, 1, n._data).astype(n._data.dtype))
-            scale = _expand_back(g, shape, dims, keepdim) / safe
-            return (where_nonzero(n, a * scale),)
+            zero = n == 0
+            safe = where(zero, 1.0, n)
+            return (where(zero, 0.0, a * _expand_back(g, shape, dims, keepdim) / safe),)
         result = record(out, "NormBackward1", backward, (a,), saved=(a,))
         return result
     if p == float("inf"):
@@ -222,11 +224,6 @@ def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
     if p == 1:
         return a.abs().sum(dims, keepdim=keepdim)
     return (a.abs() ** p).sum(dims, keepdim=keepdim) ** (1.0 / p)
-
-
-def where_nonzero(n, x):
-    from .elementwise import where
-    return where(n != 0, x, x * 0)
 
 
 def logsumexp(a, dim, keepdim=False):

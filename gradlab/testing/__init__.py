@@ -18,10 +18,10 @@ Test your own op or layer the way gradlab tests its built-in ones::
 Needs ``hypothesis`` (``pip install gradlab[test]``).
 """
 from ..autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .opcheck import OpSpec, check_op, grid_floats, make_op_tests
+from .opcheck import OpSpec, check_gradgrad, check_op, grid_floats, make_op_tests
 from .strategies import (ConvGeometry, PoolGeometry, arrays, broadcastable_shapes, conv_geometries,
                          conv_output_size, dtypes, pool_geometries, pool_output_size, shapes, tensors)
 
 __all__ = ["shapes", "broadcastable_shapes", "arrays", "tensors", "dtypes", "conv_geometries", "pool_geometries",
            "ConvGeometry", "PoolGeometry", "conv_output_size", "pool_output_size", "gradcheck", "gradgradcheck",
-           "GradcheckError", "OpSpec", "check_op", "make_op_tests", "grid_floats"]
+           "GradcheckError", "OpSpec", "check_op", "check_gradgrad", "make_op_tests", "grid_floats"]

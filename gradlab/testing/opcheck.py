@@ -39,10 +39,10 @@ from hypothesis.extra import numpy as hnp
 from .. import _dtype
 from .._tensor import Tensor
 from ..autograd import grad as autograd_grad
-from ..autograd.gradcheck import gradcheck
+from ..autograd.gradcheck import gradcheck, gradgradcheck
 from .strategies import broadcastable_shapes, shapes as shape_strategy
 
-__all__ = ["OpSpec", "check_op", "make_op_tests", "grid_floats"]
+__all__ = ["OpSpec", "check_op", "check_gradgrad", "make_op_tests", "grid_floats"]
 
 # forward tolerances by dtype: (rtol, atol)
 TOLERANCES = {"float16": (1e-2, 1e-3), "float32": (1e-4, 1e-5), "float64": (1e-7, 1e-9)}
@@ -268,8 +268,21 @@ def check_op(spec, data, torch=None):
         _check_backward(spec, arrays, kwargs, torch, data)
 
 
-def make_op_tests(specs, torch=None):
+def check_gradgrad(spec, data):
+    """Second derivatives of ``spec``: ``gradgradcheck`` on float64 inputs drawn from ``data``."""
+    import gradlab
+    _, arrays, kwargs = _draw_inputs(spec, data)
+    inputs = [gradlab.from_numpy(a.astype(np.float64)) for a in arrays]
+    for i in _grad_positions(spec):
+        inputs[i].requires_grad_()
+    gradgradcheck(lambda *xs: spec.fn(gradlab, *xs, **kwargs), tuple(inputs),
+                  fast_mode=sum(a.size for a in arrays) > 12)
+
+
+def make_op_tests(specs, torch=None, gradgrad=False):
     """A pytest test function, parametrized over ``specs``, that runs ``check_op`` under hypothesis.
+
+    With ``gradgrad=True`` it runs ``check_gradgrad`` (second derivatives) instead.
 
     Assign it to a ``test_*`` name in a test module::
 
@@ -281,5 +294,8 @@ def make_op_tests(specs, torch=None):
     @pytest.mark.parametrize("spec", list(specs), ids=[s.name for s in specs])
     @given(data=st.data())
     def test_op(spec, data):
-        check_op(spec, data, torch=torch)
+        if gradgrad:
+            check_gradgrad(spec, data)
+        else:
+            check_op(spec, data, torch=torch)
     return test_op
