@@ -2,6 +2,7 @@
 # GIL-free GEMM on row-major matrices, and OpenMP queries that still compile
 # when OpenMP is not available.
 
+from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport sgemm, dgemm, saxpy, daxpy
 
 ctypedef fused real:
@@ -77,3 +78,23 @@ cdef inline real vsum(const real* x, Py_ssize_t n) noexcept nogil:
         total += x[i]
         i += 1
     return total
+
+
+cdef inline void copy_run(real* dst, const real* src, Py_ssize_t n) noexcept nogil:
+    """dst[:n] = src[:n] (no overlap).  Short runs, the common case in im2col,
+    move 16 bytes at a time with fixed-size copies the compiler inlines (the
+    last one may overlap the previous); long runs go to memcpy."""
+    cdef Py_ssize_t k = 0
+    cdef Py_ssize_t per = 16 // sizeof(real)
+    if n >= 64:
+        memcpy(dst, src, n * sizeof(real))
+    elif n >= per:
+        while k + per <= n:
+            memcpy(dst + k, src + k, 16)
+            k += per
+        if k < n:
+            memcpy(dst + n - per, src + n - per, 16)
+    else:
+        while k < n:
+            dst[k] = src[k]
+            k += 1

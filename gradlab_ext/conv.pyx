@@ -14,9 +14,10 @@ How the convolution runs
 The batch is cut into blocks of ``B`` samples.  For each block and group the
 input patches are unfolded (im2col) into a column buffer of shape
 ``(Cg*kh*kw, B*Ho*Wo)``, and one GEMM multiplies the group's weights with it.
-Blocks are spread over the cores with OpenMP; each thread owns its column
-buffer, so the unfold and the GEMM that reads it happen back to back while
-the buffer is still in the core's cache.  Several samples share one block
+Blocks are handed to the OpenMP threads one at a time (a dynamic schedule:
+a core shared with another process simply takes fewer blocks).  Each thread
+owns its column buffer, so the unfold and the GEMM that reads it happen back
+to back while the buffer is still in the core's cache.  Several samples share one block
 only when a sample's output plane is small (then a one-sample GEMM would be
 too thin to run fast).  Backward walks the same blocks: the weight gradient
 is ``dY @ cols^T`` accumulated in a per-thread buffer (summed at the end),
@@ -35,7 +36,7 @@ cimport numpy as cnp
 import numpy as np
 import threading
 
-from gradlab_ext._common cimport real, gemm_rm, axpy, vsum, gl_omp_max_threads, gl_have_openmp, BLAS_SINGLE_THREAD_MNK
+from gradlab_ext._common cimport real, gemm_rm, axpy, vsum, copy_run, gl_omp_max_threads, gl_have_openmp, BLAS_SINGLE_THREAD_MNK
 
 cnp.import_array()
 
@@ -230,8 +231,7 @@ cdef inline void _segment_copy(real* dst, const real* x, idx_t base, idx_t sw,
     for o in range(lo):
         dst[o] = 0
     if sw == 1:
-        if hi > lo:
-            memcpy(dst + lo, x + base + lo, (hi - lo) * sizeof(real))
+        copy_run(dst + lo, x + base + lo, hi - lo)
     else:
         for o in range(lo, hi):
             dst[o] = x[base + o * sw]
@@ -462,7 +462,7 @@ cdef void _fwd(const real* x, const real* w, const real* bias, real* y, char* ws
     with parallel(num_threads=nt):
         tid = threadid()
         mine = ws + tid * p.per_thread
-        for blk in prange(p.nblk, schedule='static'):
+        for blk in prange(p.nblk, schedule='dynamic'):
             n0 = blk * p.B
             nb = min(p.B, g.N - n0)
             _fwd_block(x, w, bias, y, mine, g, p, n0, nb)
@@ -613,7 +613,7 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
         with parallel(num_threads=nt):
             tid = threadid()
             mine = ws + tid * p.per_thread
-            for blk in prange(p.nblk, schedule='static'):
+            for blk in prange(p.nblk, schedule='dynamic'):
                 n0 = blk * p.B
                 nb = min(p.B, g.N - n0)
                 _bwd_block(x, w, gy, gx, mine, g, p, n0, nb, need_x, need_w, need_b)
@@ -747,14 +747,14 @@ def conv2d_weight_grad(grad_out, x, weight_shape, stride=(1, 1), padding=(0, 0),
 
 cdef void _im2col_all(const real* x, real* cols, const Geom* g, int nt, char* ws, idx_t per) noexcept nogil:
     cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
-    for n in prange(g.N, num_threads=nt, schedule='static'):
+    for n in prange(g.N, num_threads=nt, schedule='dynamic'):
         _im2col1(x + n * g.C * HW, cols + n * rows * g.L, g.L, g.C, g,
                  <real*>(ws + threadid() * per))
 
 
 cdef void _col2im_all(const real* cols, real* x, const Geom* g, int nt, char* ws, idx_t per) noexcept nogil:
     cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
-    for n in prange(g.N, num_threads=nt, schedule='static'):
+    for n in prange(g.N, num_threads=nt, schedule='dynamic'):
         memset(x + n * g.C * HW, 0, g.C * HW * sizeof(real))
         _col2im1(cols + n * rows * g.L, g.L, x + n * g.C * HW, g.C, g,
                  <real*>(ws + threadid() * per))

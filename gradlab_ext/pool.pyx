@@ -211,7 +211,7 @@ cdef void _maxpool(const real* x, real* y, i64* ind, const PGeom* g, int nt) noe
         for p in range(g.planes):
             _maxpool_plane(x + p * HW, y + p * L, NULL if ind == NULL else ind + p * L, g)
         return
-    for p in prange(g.planes, num_threads=nt, schedule='static'):
+    for p in prange(g.planes, num_threads=nt, schedule='dynamic', chunksize=8):
         _maxpool_plane(x + p * HW, y + p * L, NULL if ind == NULL else ind + p * L, g)
 
 
@@ -247,7 +247,7 @@ cdef void _maxpool_bwd(const real* gy, const i64* ind, real* gx, idx_t planes, i
     cdef idx_t p, o
     cdef i64 k
     cdef real* dst
-    for p in prange(planes, num_threads=nt, schedule='static'):
+    for p in prange(planes, num_threads=nt, schedule='dynamic', chunksize=8):
         dst = gx + p * HW
         memset(dst, 0, HW * sizeof(real))
         for o in range(L):
@@ -355,7 +355,7 @@ cdef void _avgpool_plane_bwd(const real* gy, real* gx, const PGeom* g, bint cip,
 cdef void _avgpool(const real* x, real* y, const PGeom* g, bint cip, idx_t dov, int nt,
                    bint backward) noexcept nogil:
     cdef idx_t p, HW = g.H * g.W, L = g.Ho * g.Wo
-    for p in prange(g.planes, num_threads=nt, schedule='static'):
+    for p in prange(g.planes, num_threads=nt, schedule='dynamic', chunksize=8):
         if backward:
             _avgpool_plane_bwd(x + p * L, y + p * HW, g, cip, dov)
         else:

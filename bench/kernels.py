@@ -1,0 +1,205 @@
+"""Benchmark gradlab's kernels on LeNet-5's layers: compiled vs NumPy twin vs PyTorch.
+
+    python bench/kernels.py                 # batches 64 and 256
+    python bench/kernels.py --batch 64 --rounds 5
+
+For each of LeNet-5's three convolutions and two max pools it times one
+forward plus one backward pass (what one training step does with that
+layer) with gradlab's compiled kernels, their NumPy twins, and PyTorch (when
+installed, with torch.set_num_threads(2)).  The three are interleaved round by
+round and the best round of each is kept, so a busy machine slows all three
+alike.  The first convolution computes no input gradient (a network's first
+layer needs none), in all three.
+
+It also reports how well the convolutions use the GEMM: their multiply-add
+rate as a fraction of NumPy's own float32 GEMM rate on a matrix of matching
+size (the convolution's forward GEMM done as one product over the batch).
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import gradlab.kernels as K  # noqa: E402
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    torch = None
+
+CONVS = [  # name, Cin, Cout, size, padding, needs input grad
+    ("conv1 1->6 5x5 pad2 28x28", 1, 6, 28, 2, False),
+    ("conv2 6->16 5x5 14x14", 6, 16, 14, 0, True),
+    ("conv3 16->120 5x5 5x5", 16, 120, 5, 0, True),
+]
+POOLS = [  # name, C, size
+    ("maxpool 2x2 6x28x28", 6, 28),
+    ("maxpool 2x2 16x10x10", 16, 10),
+]
+
+
+def best_time(fn, min_time, max_calls=50):
+    """Seconds per call: calls fn in a batch lasting at least min_time."""
+    fn()
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time or calls >= max_calls:
+            return elapsed / calls
+
+
+def conv_impls(batch, cin, cout, size, pad, need_x, rng):
+    x = rng.standard_normal((batch, cin, size, size), dtype=np.float32)
+    w = rng.standard_normal((cout, cin, 5, 5), dtype=np.float32)
+    b = rng.standard_normal(cout, dtype=np.float32)
+    out = size + 2 * pad - 4
+    g = rng.standard_normal((batch, cout, out, out), dtype=np.float32)
+
+    def ours(backend):
+        def fwd():
+            with K.use_backend(backend):
+                return K.conv2d_forward(x, w, b, 1, pad)
+
+        def bwd():
+            with K.use_backend(backend):
+                return K.conv2d_backward(g, x, w, 1, pad, need_input=need_x)
+        return fwd, bwd
+
+    impls = {"cython": ours("cython"), "numpy": ours("numpy")}
+    if torch is not None:
+        tx, tw, tb, tg = (torch.from_numpy(a) for a in (x, w, b, g))
+
+        def tfwd():
+            with torch.no_grad():
+                return F.conv2d(tx, tw, tb, 1, pad)
+
+        def tbwd():
+            with torch.no_grad():
+                return torch.ops.aten.convolution_backward(
+                    tg, tx, tw, [cout], [1, 1], [pad, pad], [1, 1], False, [0, 0], 1,
+                    [need_x, True, True])
+        impls["torch"] = (tfwd, tbwd)
+    flops = 2 * batch * cout * out * out * cin * 25 * (3 if need_x else 2)
+    gemm_shape = (cout, cin * 25, batch * out * out)
+    return impls, flops, gemm_shape
+
+
+def pool_impls(batch, c, size, rng):
+    x = rng.standard_normal((batch, c, size, size), dtype=np.float32)
+    g = rng.standard_normal((batch, c, size // 2, size // 2), dtype=np.float32)
+    idx = {}
+
+    def ours(backend):
+        def fwd():
+            with K.use_backend(backend):
+                y, idx[backend] = K.max_pool2d_forward(x, 2, return_indices=True)
+                return y
+
+        def bwd():
+            with K.use_backend(backend):
+                return K.max_pool2d_backward(g, idx[backend], x.shape)
+        fwd()
+        return fwd, bwd
+
+    impls = {"cython": ours("cython"), "numpy": ours("numpy")}
+    if torch is not None:
+        tx, tg = torch.from_numpy(x), torch.from_numpy(g)
+        _, tidx = torch.ops.aten.max_pool2d_with_indices(tx, [2, 2], [2, 2], [0, 0], [1, 1], False)
+
+        def tfwd():
+            return torch.ops.aten.max_pool2d_with_indices(tx, [2, 2], [2, 2], [0, 0], [1, 1], False)
+
+        def tbwd():
+            return torch.ops.aten.max_pool2d_with_indices_backward(
+                tg, tx, [2, 2], [2, 2], [0, 0], [1, 1], False, tidx)
+        impls["torch"] = (tfwd, tbwd)
+    return impls
+
+
+def measure(impls, rounds, min_time):
+    """{impl: (fwd seconds, bwd seconds)}, best of `rounds` interleaved rounds."""
+    best = {name: [float("inf"), float("inf")] for name in impls}
+    for _ in range(rounds):
+        for name, (fwd, bwd) in impls.items():
+            budget = min_time if name != "numpy" else min_time / 2
+            best[name][0] = min(best[name][0], best_time(fwd, budget))
+            best[name][1] = min(best[name][1], best_time(bwd, budget))
+    return best
+
+
+def numpy_sgemm_gflops(m, k, n, rng, min_time):
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    t = min(best_time(lambda: a @ b, min_time) for _ in range(3))
+    return 2 * m * k * n / t / 1e9
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (best is kept)")
+    parser.add_argument("--min-time", type=float, default=0.02, help="seconds per timing batch")
+    args = parser.parse_args()
+
+    if "cython" not in K.available_backends():
+        sys.exit("the compiled kernels are not built: python setup.py build_ext --inplace")
+    if torch is not None:
+        torch.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    print(f"gradlab kernels: {K.get_num_threads()} threads; numpy {np.__version__}; "
+          + (f"torch {torch.__version__} with {torch.get_num_threads()} threads" if torch is not None
+             else "torch not installed"))
+    print("times are forward + backward, microseconds (best of interleaved rounds)\n")
+    head = (f"{'layer':28s} {'batch':>5s} {'cython':>9s} {'(fwd':>7s} {'bwd)':>7s} {'numpy':>10s} "
+            f"{'torch':>9s} {'vs torch':>9s} {'vs numpy':>9s}")
+    print(head)
+    print("-" * len(head))
+    util = []
+    for batch in args.batch:
+        for name, cin, cout, size, pad, need_x in CONVS:
+            impls, flops, shape = conv_impls(batch, cin, cout, size, pad, need_x, rng)
+            t = measure(impls, args.rounds, args.min_time)
+            _row(name, batch, t)
+            cy = sum(t["cython"])
+            util.append((name, batch, flops / cy / 1e9,
+                         numpy_sgemm_gflops(*shape, rng, args.min_time), shape))
+        for name, c, size in POOLS:
+            t = measure(pool_impls(batch, c, size, rng), args.rounds, args.min_time)
+            _row(name, batch, t)
+            print(f"{'  backward only':28s} {batch:5d} {t['cython'][1] * 1e6:9.1f} {'':15s} "
+                  f"{t['numpy'][1] * 1e6:10.1f} "
+                  + (f"{t['torch'][1] * 1e6:9.1f} {t['torch'][1] / t['cython'][1]:8.2f}x "
+                     if 'torch' in t else f"{'-':>9s} {'-':>9s} ")
+                  + f"{t['numpy'][1] / t['cython'][1]:8.1f}x")
+    print("\nGEMM utilisation: the convolutions' fwd+bwd multiply-adds per second, against NumPy's own")
+    print("float32 GEMM on the forward pass as one product (Cout x Cin*25) @ (Cin*25 x batch*Ho*Wo)")
+    print(f"{'layer':28s} {'batch':>5s} {'conv GFLOP/s':>13s} {'GEMM GFLOP/s':>13s} {'fraction':>9s}"
+          f"  GEMM shape")
+    for name, batch, conv, gemm, shape in util:
+        print(f"{name:28s} {batch:5d} {conv:13.1f} {gemm:13.1f} {conv / gemm:9.2f}  "
+              f"{shape[0]}x{shape[1]} @ {shape[1]}x{shape[2]}")
+
+
+def _row(name, batch, t):
+    cy_f, cy_b = t["cython"]
+    cy = cy_f + cy_b
+    np_t = sum(t["numpy"])
+    line = (f"{name:28s} {batch:5d} {cy * 1e6:9.1f} {cy_f * 1e6:7.1f} {cy_b * 1e6:7.1f} "
+            f"{np_t * 1e6:10.1f} ")
+    if "torch" in t:
+        th = sum(t["torch"])
+        line += f"{th * 1e6:9.1f} {th / cy:8.2f}x "
+    else:
+        line += f"{'-':>9s} {'-':>9s} "
+    print(line + f"{np_t / cy:8.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
