@@ -9,7 +9,8 @@ from ._dtype import (bool, double, dtype, float, float16, float32, float64, get_
                      int8, int16, int32, int64, long, set_default_dtype, short, uint8)
 from ._tensor import Size, Tensor, as_tensor, device, from_numpy, is_tensor, tensor
 from . import autograd
-from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+                       set_grad_enabled)
 from ._creation import *  # noqa: F401,F403
 from ._functional import *  # noqa: F401,F403
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state

@@ -2,7 +2,7 @@
 
 ``_data``           the ndarray holding the values (``.data`` is the PyTorch-style
                     detached Tensor over the same array)
-``grad``            the accumulated gradient (a Tensor), for leaves
+``grad``            the accumulated gradient (a Tensor), for leaves (stored in ``_grad``)
 ``grad_fn``         the graph Node of the op that made this tensor (None for leaves)
 ``requires_grad``   whether ops on it are recorded
 ``_version_counter`` a one-item list, bumped by every in-place op and shared
@@ -67,8 +67,12 @@ def check_device(dev):
 
 
 class Tensor:
-    __slots__ = ("_data", "grad", "grad_fn", "_requires_grad", "_version_counter", "_out_nr",
-                 "_hooks", "_post_accumulate_hooks", "_retains_grad", "__weakref__", "__dict__")
+    __slots__ = ("_data", "_grad", "grad_fn", "_requires_grad", "_version_counter", "_out_nr",
+                 "__weakref__", "__dict__")
+    # rarely set, so they live in the instance __dict__ only once used; these are the defaults
+    _hooks = None                   # {handle id: fn(grad)} for a leaf's register_hook
+    _post_accumulate_hooks = None   # {handle id: fn(tensor)}
+    _retains_grad = False
     __array_priority__ = 1000  # ndarray (op) Tensor defers to the Tensor's reflected op
 
     # ---- construction ---------------------------------------------------------
@@ -89,14 +93,11 @@ class Tensor:
 
     def _init(self, array, requires_grad):
         self._data = array
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._requires_grad = requires_grad
         self._version_counter = [0]
         self._out_nr = 0
-        self._hooks = None
-        self._post_accumulate_hooks = None
-        self._retains_grad = False
 
     @classmethod
     def _wrap(cls, array, requires_grad=False):
@@ -105,14 +106,11 @@ class Tensor:
         if type(array) is not np.ndarray:
             array = np.asarray(array)
         t._data = array
-        t.grad = None
+        t._grad = None
         t.grad_fn = None
         t._requires_grad = requires_grad
         t._version_counter = [0]
         t._out_nr = 0
-        t._hooks = None
-        t._post_accumulate_hooks = None
-        t._retains_grad = False
         return t
 
     def _view_of(self, array):
@@ -122,6 +120,36 @@ class Tensor:
         return t
 
     # ---- autograd attributes ----------------------------------------------------
+    @property
+    def grad(self):
+        """The gradient accumulated by backward (leaves, and non-leaves that called retain_grad)."""
+        if self.grad_fn is not None and not self._retains_grad:
+            import warnings
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+                "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+                "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf "
+                "Tensor by mistake, make sure you access the leaf Tensor instead.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: the tensor has shape "
+                                   f"{list(self._data.shape)}, the gradient {list(value._data.shape)}")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(f"assigned grad has data of a different type: the tensor is {self.dtype}, "
+                                   f"the gradient {value.dtype}")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
     @property
     def requires_grad(self):
         return self._requires_grad
@@ -332,10 +360,10 @@ class Tensor:
     def __deepcopy__(self, memo):
         new = type(self).__new__(type(self))
         Tensor._init(new, self._data.copy(), self._requires_grad)
-        if self.grad is not None:
-            new.grad = self.grad.clone()
-        if hasattr(self, "__dict__"):
-            for k, v in self.__dict__.items():
+        if self._grad is not None:
+            new._grad = self._grad.clone()
+        for k, v in self.__dict__.items():
+            if k not in ("_hooks", "_post_accumulate_hooks", "_retains_grad", "_grad_accumulator"):  # hooks stay with the original
                 new.__dict__[k] = v
         memo[id(self)] = new
         return new

@@ -1,16 +1,23 @@
 """Grad mode: whether ops record the graph.
 
-One module-level flag, read by every op.  ``no_grad``, ``enable_grad``,
-``set_grad_enabled`` and ``inference_mode`` flip it for a block of code or, used
-as decorators, for a function call.
+One flag, ``state.enabled``, read by every op.  As in PyTorch it is per thread
+(a thread running evaluation under ``no_grad`` does not switch recording off
+for a thread that trains).  ``no_grad``, ``enable_grad``, ``set_grad_enabled``
+and ``inference_mode`` flip it for a block of code or, used as decorators, for
+each call of a function (for a generator function: while its body runs).
 """
 import functools
+import inspect
+import threading
 
-__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled"]
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
+           "is_inference_mode_enabled"]
 
 
-class _GradState:
-    enabled = True
+class _GradState(threading.local):
+    def __init__(self):
+        self.enabled = True      # ops record the graph
+        self.inference = False   # inside inference_mode (also implies enabled == False)
 
 
 state = _GradState()
@@ -20,44 +27,104 @@ def is_grad_enabled():
     return state.enabled
 
 
+def is_inference_mode_enabled():
+    return state.inference
+
+
+def _set(mode, inference):
+    """Set grad mode (and the inference flag); return the previous pair to restore."""
+    prev = (state.enabled, state.inference)
+    state.enabled, state.inference = mode, inference
+    return prev
+
+
+def _restore(prev):
+    state.enabled, state.inference = prev
+
+
 class _GradModeContext:
-    """Base for the grad-mode context managers; subclasses choose ``mode``."""
+    """Base for the grad-mode context managers and decorators; subclasses set ``mode``."""
 
     mode = True
+    inference = None  # None: keep the current inference flag
+
+    def _target(self):
+        return self.mode, (state.inference if self.inference is None else self.inference)
 
     def __enter__(self):
-        self._prev = state.enabled
-        state.enabled = self.mode
+        self._prev = _set(*self._target())
+        return None
 
     def __exit__(self, *exc):
-        state.enabled = self._prev
+        _restore(self._prev)
         return False
 
     def __call__(self, fn):
+        """Use as a decorator: the mode holds during each call of ``fn``."""
+        if inspect.isgeneratorfunction(fn):
+            return self._wrap_generator(fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            prev = state.enabled
-            state.enabled = self.mode
+            prev = _set(*self._target())
             try:
                 return fn(*args, **kwargs)
             finally:
-                state.enabled = prev
+                _restore(prev)
+        return wrapper
 
+    def _wrap_generator(self, fn):
+        # the mode must hold while the generator's body runs, not while the caller consumes it
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            prev = _set(*self._target())
+            try:
+                value = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                _restore(prev)
+            while True:
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    gen.close()
+                    raise
+                except BaseException as exc:
+                    prev = _set(*self._target())
+                    try:
+                        value = gen.throw(exc)
+                    except StopIteration as stop:
+                        return stop.value
+                    finally:
+                        _restore(prev)
+                    continue
+                prev = _set(*self._target())
+                try:
+                    value = gen.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    _restore(prev)
         return wrapper
 
 
 class no_grad(_GradModeContext):
-    """Ops inside record no graph: outputs have ``requires_grad=False``."""
+    """Ops inside record no graph: outputs have ``requires_grad=False``.
+
+    Works as ``with no_grad():``, ``@no_grad()`` and bare ``@no_grad``.
+    """
 
     mode = False
 
-    def __new__(cls, fn=None):
+    def __new__(cls, orig_func=None):
         self = super().__new__(cls)
-        if callable(fn):  # used bare as @no_grad
-            return self(fn)
+        if orig_func is not None and callable(orig_func):  # used bare: @no_grad
+            return self(orig_func)
         return self
 
-    def __init__(self, fn=None):
+    def __init__(self, orig_func=None):
         pass
 
 
@@ -67,29 +134,41 @@ class enable_grad(no_grad):
     mode = True
 
 
-class inference_mode(no_grad):
-    """Like ``no_grad`` (gradlab has no separate inference tensors)."""
+class inference_mode(_GradModeContext):
+    """Like ``no_grad`` (gradlab has no separate inference tensors); ``inference_mode(False)`` does nothing."""
 
     def __new__(cls, mode=True):
-        if callable(mode):
-            self = object.__new__(cls)
-            self.mode = False
+        self = super().__new__(cls)
+        if callable(mode) and not isinstance(mode, bool):  # used bare: @inference_mode
+            self.mode, self.inference = False, True
             return self(mode)
-        self = object.__new__(cls)
-        self.mode = not mode
         return self
 
     def __init__(self, mode=True):
-        pass
+        if callable(mode) and not isinstance(mode, bool):
+            return
+        if mode:
+            self.mode, self.inference = False, True
+        else:
+            self.mode, self.inference = None, False  # keep grad mode as it is
+
+    def _target(self):
+        return (state.enabled if self.mode is None else self.mode), self.inference
 
 
 class set_grad_enabled(_GradModeContext):
-    """Set grad mode to ``mode``; takes effect at once, and as a context it restores on exit."""
+    """Set grad mode to ``mode``: at once when called, and restored on leaving a ``with`` block.
+
+    As a decorator (``@set_grad_enabled(False)``) it sets the mode for each call only.
+    """
 
     def __init__(self, mode):
         self.mode = bool(mode)
-        self._prev = state.enabled
-        state.enabled = self.mode
+        self._prev = _set(self.mode, state.inference)
 
     def __enter__(self):
-        pass
+        return None
+
+    def __call__(self, fn):
+        _restore(self._prev)  # a decorator changes nothing until the function runs
+        return super().__call__(fn)

@@ -2,16 +2,20 @@
 
 A node is what ``tensor.grad_fn`` points to.  It holds
 
-* ``backward``: a function from the output gradient to one gradient per input
-  (written with Tensor ops, so that with ``create_graph=True`` it is itself
-  recorded and can be differentiated again);
+* ``backward_fn``: a function from the output gradient to one gradient per
+  input (written with Tensor ops, so that with ``create_graph=True`` it is
+  itself recorded and can be differentiated again);
 * ``edges``: for each input, where its gradient goes: ``(node, output_nr)``
   for an input made by another op, ``(tensor, 0)`` for a leaf that requires
   grad (its gradient accumulates into ``tensor.grad``), ``None`` otherwise.
   Edges are fixed when the op runs, so later in-place ops on an input cannot
   rewire the graph;
-* ``saved``: the tensors whose *values* backward reads, with the version each
-  had when saved, so that an in-place change made since is caught.
+* ``saved``: ``(tensor, version)`` for each tensor whose *values* backward
+  reads, with the version it had when saved, so that an in-place change made
+  since is caught.
+
+Hooks, retained gradients and anomaly metadata are rare, so they stay None
+until first used: a node costs a few attribute writes.
 """
 import weakref
 
@@ -22,18 +26,33 @@ def edge_of(t):
     """Where a gradient for tensor ``t`` must go (see the module docstring)."""
     if t.grad_fn is not None:
         return (t.grad_fn, t._out_nr)
-    if t.requires_grad:
+    if t._requires_grad:
         return (t, 0)
     return None
 
 
 class AccumulateGrad:
-    """What ``next_functions`` shows for a leaf: it accumulates into ``variable.grad``."""
+    """What ``next_functions`` shows for a leaf: it accumulates into ``variable.grad``.
 
-    __slots__ = ("variable",)
+    The engine accumulates into the leaf directly; this object only names that
+    step for anyone walking the graph.  A leaf keeps (weakly) the one it was
+    given, so every walk sees the same object while it is in use, as in PyTorch.
+    """
+
+    __slots__ = ("variable", "__weakref__")
+    next_functions = ()
 
     def __init__(self, variable):
         self.variable = variable
+
+    @staticmethod
+    def of(tensor):
+        ref = tensor.__dict__.get("_grad_accumulator")
+        acc = ref() if ref is not None else None
+        if acc is None:
+            acc = AccumulateGrad(tensor)
+            tensor.__dict__["_grad_accumulator"] = weakref.ref(acc)
+        return acc
 
     def name(self):
         return "AccumulateGrad"
@@ -44,26 +63,36 @@ class AccumulateGrad:
 
 class Node:
     __slots__ = ("_name", "backward_fn", "edges", "saved", "n_outputs",
-                 "pre_hooks", "post_hooks", "retained", "_freed", "metadata", "__weakref__")
+                 "pre_hooks", "post_hooks", "retained", "_freed", "_metadata", "__weakref__")
 
     def __init__(self, name, backward_fn, edges, saved=(), n_outputs=1):
         self._name = name
         self.backward_fn = backward_fn
         self.edges = edges
-        # (tensor, version at save time) for every tensor whose value backward reads
-        self.saved = tuple((t, t._version_counter[0]) for t in saved) if saved else ()
+        if saved:
+            self.saved = tuple([(t, t._version_counter[0]) for t in saved])
+        else:
+            self.saved = ()
         self.n_outputs = n_outputs
         self.pre_hooks = None   # hooks on the output tensor(s): fn(grad) -> grad | None
         self.post_hooks = None  # hooks on the node: fn(grad_inputs, grad_outputs) -> grad_inputs | None
         self.retained = None    # weak refs to outputs that called retain_grad()
         self._freed = False
-        self.metadata = {}
+        self._metadata = None   # see ``metadata``
 
     def name(self):
         return self._name
 
     @property
+    def metadata(self):
+        """A dict for notes about this node (anomaly mode keeps the forward call site here)."""
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
+
+    @property
     def next_functions(self):
+        """``((node, output_nr), ...)`` per input, as PyTorch: AccumulateGrad for leaves, None for constants."""
         out = []
         for e in self.edges:
             if e is None:
@@ -71,33 +100,36 @@ class Node:
             elif isinstance(e[0], Node):
                 out.append(e)
             else:
-                out.append((AccumulateGrad(e[0]), 0))
+                out.append((AccumulateGrad.of(e[0]), 0))
         return tuple(out)
 
+    def _hooks_dict(self, attr):
+        if getattr(self, attr) is None:
+            setattr(self, attr, {})
+        return getattr(self, attr)
+
     def register_hook(self, fn):
-        """``fn(grad_inputs, grad_outputs)`` runs after this node's backward."""
+        """``fn(grad_inputs, grad_outputs) -> grad_inputs | None`` runs after this node's backward."""
         from ..utils.hooks import RemovableHandle
-        if self.post_hooks is None:
-            self.post_hooks = {}
-        handle = RemovableHandle(self.post_hooks)
-        self.post_hooks[handle.id] = fn
+        hooks = self._hooks_dict("post_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = fn
         return handle
 
     def register_prehook(self, fn):
         """``fn(grad_outputs) -> grad_outputs | None`` runs before this node's backward."""
         from ..utils.hooks import RemovableHandle
-        if self.pre_hooks is None:
-            self.pre_hooks = {}
-        handle = RemovableHandle(self.pre_hooks)
-        self.pre_hooks[handle.id] = ("node", None, fn)
+        hooks = self._hooks_dict("pre_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = ("node", None, fn)
         return handle
 
     def add_tensor_hook(self, out_nr, fn):
+        """A hook of the tensor that is output ``out_nr`` of this node: ``fn(grad) -> grad | None``."""
         from ..utils.hooks import RemovableHandle
-        if self.pre_hooks is None:
-            self.pre_hooks = {}
-        handle = RemovableHandle(self.pre_hooks)
-        self.pre_hooks[handle.id] = ("tensor", out_nr, fn)
+        hooks = self._hooks_dict("pre_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = ("tensor", out_nr, fn)
         return handle
 
     def retain(self, tensor):

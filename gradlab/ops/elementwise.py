@@ -260,9 +260,7 @@ def sign(a):
 
 def exp(a):
     a = _float_input(a, "exp")
-    out = record(np.exp(a._data), "ExpBackward0", lambda g: (g * out,), (a,))
-    if out.grad_fn is not None:
-        out.grad_fn.saved = ((out, 0),)
+    out = record(np.exp(a._data), "ExpBackward0", lambda g: (g * out,), (a,), saves_output=True)
     return out
 
 
@@ -295,7 +293,7 @@ def expm1(a):
 def sqrt(a):
     a = _float_input(a, "sqrt")
     with np.errstate(invalid="ignore"):
-        out = record(np.sqrt(a._data), "SqrtBackward0", lambda g: (g / (2 * out),), (a,))
+        out = record(np.sqrt(a._data), "SqrtBackward0", lambda g: (g / (2 * out),), (a,), saves_output=True)
     return out
 
 
@@ -309,7 +307,7 @@ def rsqrt(a):
 def reciprocal(a):
     a = _float_input(a, "reciprocal")
     with np.errstate(divide="ignore"):
-        out = record(1.0 / a._data, "ReciprocalBackward0", lambda g: (-g * out * out,), (a,))
+        out = record(1.0 / a._data, "ReciprocalBackward0", lambda g: (-g * out * out,), (a,), saves_output=True)
     return out
 
 
@@ -329,13 +327,13 @@ def cos(a):
 
 def tan(a):
     a = _float_input(a, "tan")
-    out = record(np.tan(a._data), "TanBackward0", lambda g: (g * (1 + out * out),), (a,))
+    out = record(np.tan(a._data), "TanBackward0", lambda g: (g * (1 + out * out),), (a,), saves_output=True)
     return out
 
 
 def tanh(a):
     a = _float_input(a, "tanh")
-    out = record(np.tanh(a._data), "TanhBackward0", lambda g: (g * (1 - out * out),), (a,))
+    out = record(np.tanh(a._data), "TanhBackward0", lambda g: (g * (1 - out * out),), (a,), saves_output=True)
     return out
 
 
@@ -344,7 +342,7 @@ def sigmoid(a):
     x = a._data
     # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) and never overflows
     out = record(0.5 + 0.5 * np.tanh(0.5 * x), "SigmoidBackward0",
-                 lambda g: (g * out * (1 - out),), (a,))
+                 lambda g: (g * out * (1 - out),), (a,), saves_output=True)
     return out
 
 
