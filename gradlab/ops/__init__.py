@@ -9,7 +9,7 @@ from .. import _dtype
 from .._tensor import Tensor, check_device
 from ..autograd import grad_mode
 from . import elementwise, index, linalg, reduce, shape
-from ._common import as_tensor_operand
+from ._common import after_inplace, as_tensor_operand, check_view_inplace
 
 _T = Tensor
 
@@ -107,9 +107,12 @@ for _name, _dt in [("float", _dtype.float32), ("double", _dtype.float64), ("half
 
 
 # ---- in-place ops ------------------------------------------------------------------------------
-def _check_inplace(a):
+def _check_inplace(a, op="an in-place op"):
     if grad_mode.state.enabled and a._requires_grad and a.grad_fn is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation: {op} on a "
+                           f"{a.dtype} leaf of shape {list(a._data.shape)}. Wrap the update in "
+                           "`with gradlab.no_grad():`, or use the out-of-place op.")
+    check_view_inplace(a)
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
@@ -128,9 +131,8 @@ def inplace_update(a, result):
     except ValueError:
         raise RuntimeError(f"output with shape {list(a._data.shape)} doesn't match the broadcast shape "
                            f"{list(result._data.shape)}") from None
-    if result._requires_grad:
-        a.grad_fn, a._requires_grad, a._out_nr = result.grad_fn, True, result._out_nr
     a._version_counter[0] += 1
+    after_inplace(a, result)
     return a
 
 
@@ -145,7 +147,7 @@ def _shadow(a):
 
 def _make_inplace(fn):
     def method(a, *args, **kwargs):
-        _check_inplace(a)
+        _check_inplace(a, fn.__name__ + "_")
         return inplace_update(a, fn(_shadow(a), *args, **kwargs))
     method.__name__ = fn.__name__ + "_"
     return method
@@ -164,14 +166,16 @@ _T.__imod__ = _T.remainder_
 
 
 def _fill_(a, value):
-    _check_inplace(a)
+    _check_inplace(a, "fill_")
     if isinstance(value, Tensor):
         value = value.item() if not value._requires_grad else value
     if isinstance(value, Tensor):
         return inplace_update(a, value.expand(a._data.shape) * 1)
     a._data[...] = value
     a._version_counter[0] += 1
-    if grad_mode.state.enabled and a.grad_fn is not None:
+    if grad_mode.state.enabled and getattr(a, "_view_base", None) is not None:
+        after_inplace(a, Tensor._wrap(a._data))  # a constant now fills the view's region of its base
+    elif grad_mode.state.enabled and a.grad_fn is not None:
         a.grad_fn, a._requires_grad = None, False  # the old history no longer affects the values
     return a
 

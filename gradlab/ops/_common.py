@@ -1,5 +1,6 @@
 """Helpers shared by the op files: operand conversion and un-broadcasting."""
 import numbers
+import weakref
 
 import numpy as np
 
@@ -89,3 +90,88 @@ def broadcast_error(op, a, b):
     return RuntimeError(
         f"{op}: the size of tensor a ({list(a)}) must match the size of tensor b ({list(b)}): "
         f"shapes {tuple(a)} and {tuple(b)} are not broadcastable")
+
+
+# ---- views and in-place writes ---------------------------------------------------------------------
+# A view (x[0], x.t(), x.view(...)) shares memory with its base.  An in-place write into a view changes
+# the base's values too, so the base's graph must learn of it, as PyTorch's CopySlices node does.  Each
+# view remembers its root base and ``view_fn``, the Tensor ops that re-create it from that base; the
+# base keeps weak references to its views so that their graphs follow when the base changes in place.
+def mark_view(out, base, view_fn):
+    """Record that ``out`` is ``view_fn(base)`` sharing base's memory (only while grad mode is on)."""
+    if not grad_mode.state.enabled or not np.may_share_memory(out._data, base._data):
+        return out
+    parent = getattr(base, "_view_base", None)
+    if parent is not None:
+        base, view_fn = parent, _compose(base._view_fn, view_fn)
+    out._view_base, out._view_fn = base, view_fn
+    if base._requires_grad:
+        views = base.__dict__.setdefault("_views", {})
+        key = id(out)
+        views[key] = weakref.ref(out, lambda _, key=key, views=views: views.pop(key, None))
+    return out
+
+
+def _compose(first, then):
+    return lambda t: then(first(t))
+
+
+def check_view_inplace(a):
+    """In-place writes into a view of a leaf that requires grad are errors, as for the leaf itself."""
+    base = getattr(a, "_view_base", None)
+    if base is not None and grad_mode.state.enabled and base._requires_grad and base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _take_graph(t, source):
+    t.grad_fn, t._requires_grad, t._out_nr = source.grad_fn, source._requires_grad, source._out_nr
+
+
+def after_inplace(a, result):
+    """Update the graph after ``a``'s values were overwritten in place by ``result``'s.
+
+    For a view, the base gets a CopySlices node: the gradient of the written
+    region goes to ``result``, the rest to the base's earlier history.  Live
+    views of the base then re-derive their graph from the new base.
+    """
+    if not grad_mode.state.enabled:
+        return
+    base = getattr(a, "_view_base", None)
+    if base is None:
+        if result._requires_grad:
+            _take_graph(a, result)
+        _refresh_views(a)
+        return
+    if not (result._requires_grad or base._requires_grad):
+        return
+    view_fn = a._view_fn
+    old = Tensor._wrap(base._data)
+    _take_graph(old, base)
+    keep = np.ones(base._data.shape, dtype=base._data.dtype)
+    with grad_mode.no_grad():
+        view_fn(Tensor._wrap(keep))._data[...] = 0  # zero where the view lies
+    keep = Tensor._wrap(keep)
+    result_shape = result._data.shape
+
+    def backward(g):
+        return (g * keep if old._requires_grad else None,
+                sum_to(view_fn(g), result_shape) if result._requires_grad else None)
+    new_base = record(base._data, "CopySlices", backward, (old, result))
+    _take_graph(base, new_base)
+    _refresh_views(base)
+    _take_graph(a, view_fn(base))
+
+
+def _refresh_views(base):
+    """Give every live view of ``base`` a graph through base's current history."""
+    views = base.__dict__.get("_views")
+    if not views:
+        return
+    for ref in list(views.values()):
+        view = ref()
+        if view is not None:
+            _take_graph(view, view._view_fn(base))
+
+
+from ..autograd import grad_mode  # noqa: E402
+from ..autograd.function import record  # noqa: E402

@@ -9,7 +9,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import record
-from ._common import normalize_dim, promote, sum_to
+from ._common import after_inplace, check_view_inplace, mark_view, normalize_dim, promote, sum_to
 
 
 def _to_index(idx):
@@ -30,7 +30,10 @@ def _is_basic(idx):
 
 def _check_index(a, idx):
     try:
-        return a._data[idx]
+        out = a._data[idx]
+        if not isinstance(out, np.ndarray):  # x[i, j] picked one element: keep it a 0-dim view, as PyTorch
+            out = a._data[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
+        return out
     except IndexError as e:
         raise IndexError(f"index {idx!r} is out of bounds for tensor of shape {list(a._data.shape)}: {e}") from None
 
@@ -45,8 +48,9 @@ def getitem(a, idx):
         return (index_put_into_zeros(g, idx, shape, basic),)
     result = record(out, "SelectBackward0" if isinstance(idx, int) else "SliceBackward0" if basic
                     else "IndexBackward0", backward, (a,))
-    if basic:
-        result._version_counter = a._version_counter  # a view, as in PyTorch
+    if basic:  # a view, as in PyTorch
+        result._version_counter = a._version_counter
+        mark_view(result, a, lambda t: t[idx])
     return result
 
 
@@ -66,6 +70,8 @@ def setitem(a, idx, value):
     tracking = grad_mode.state.enabled and (a._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
     if tracking and a.grad_fn is None and a._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if tracking:
+        check_view_inplace(a)
     if isinstance(value, Tensor) and value._data.dtype != a._data.dtype:
         value = value.to(a.dtype)
     if not tracking:
@@ -94,8 +100,8 @@ def setitem(a, idx, value):
         return g_old, g_value
     inputs = (old, value_t) if value_t is not None else (old,)
     node_out = record(a._data, "CopySlices", backward, inputs)
-    a.grad_fn, a._requires_grad, a._out_nr = node_out.grad_fn, True, 0
     a._version_counter[0] += 1
+    after_inplace(a, node_out)
 
 
 def gather(a, dim, index):

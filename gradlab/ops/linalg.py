@@ -17,6 +17,16 @@ def _matmul_error(op, a, b):
                         f"({'x'.join(map(str, a)) or 'scalar'} and {'x'.join(map(str, b)) or 'scalar'})")
 
 
+def _matmul_shape_error(a, b):
+    """Say which part of the operands' shapes disagrees: the inner sizes or the batch dimensions."""
+    inner_b = b[-2] if len(b) > 1 else b[0]
+    if a[-1] != inner_b:
+        return _matmul_error("matmul", a, b)
+    batch_a, batch_b = a[:-2], b[:-2]
+    return RuntimeError(f"matmul: the batch dimensions {list(batch_a)} of the first operand (shape {list(a)}) and "
+                        f"{list(batch_b)} of the second (shape {list(b)}) do not broadcast")
+
+
 def matmul(a, b):
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul: expected Tensor arguments, got {type(a).__name__} and {type(b).__name__}")
@@ -27,7 +37,7 @@ def matmul(a, b):
     try:
         out = np.matmul(a._data, b._data)
     except ValueError:
-        raise _matmul_error("matmul", a._data.shape, b._data.shape) from None
+        raise _matmul_shape_error(a._data.shape, b._data.shape) from None
     a_shape, b_shape = a._data.shape, b._data.shape
     # the product of the operands lifted to matrices has shape out2_shape
     a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape

@@ -7,14 +7,18 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import record
-from ._common import normalize_dim, shape_arg, sum_to
+from ._common import mark_view, normalize_dim, shape_arg, sum_to
 
 
-def _view(array, name, backward, a):
-    """Record ``array`` (a NumPy view of ``a``) as a view sharing a's version counter."""
+def _view(array, name, backward, a, view_fn):
+    """Record ``array`` (a NumPy view of ``a``) as a view sharing a's version counter.
+
+    ``view_fn`` re-creates the view from a tensor shaped like ``a``, so that an
+    in-place write into the view can be routed into a's graph.
+    """
     out = record(array, name, backward, (a,))
     out._version_counter = a._version_counter
-    return out
+    return mark_view(out, a, view_fn)
 
 
 def _check_numel(a, shape, op):
@@ -36,7 +40,7 @@ def reshape(a, *shape):
     in_shape = a._data.shape
     out = a._data.reshape(shape)
     return _view(out, "ViewBackward0" if out.base is not None else "ReshapeAliasBackward0",
-                 lambda g: (g.reshape(in_shape),), a)
+                 lambda g: (g.reshape(in_shape),), a, lambda t: t.reshape(shape))
 
 
 def view(a, *shape):
@@ -54,7 +58,7 @@ def view(a, *shape):
             f"requested {list(shape)}; at least one dimension spans across two contiguous subspaces). "
             "Use .reshape(...) instead.") from None
     in_shape = a._data.shape
-    return _view(out, "ViewBackward0", lambda g: (g.reshape(in_shape),), a)
+    return _view(out, "ViewBackward0", lambda g: (g.reshape(in_shape),), a, lambda t: t.view(shape))
 
 
 def view_as(a, other):
@@ -98,14 +102,16 @@ def squeeze(a, dim=None):
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
         axes = tuple(d for d in (normalize_dim(d, a._data.ndim, "squeeze") for d in dims)
                      if a._data.ndim and shape[d] == 1)
-    return _view(np.squeeze(a._data, axes) if axes else a._data.view(), "SqueezeBackward0",
-                 lambda g: (g.reshape(shape),), a)
+    out = np.squeeze(a._data, axes) if axes else a._data.view()
+    out_shape = out.shape
+    return _view(out, "SqueezeBackward0", lambda g: (g.reshape(shape),), a, lambda t: t.reshape(out_shape))
 
 
 def unsqueeze(a, dim):
     d = normalize_dim(dim, a._data.ndim + 1, "unsqueeze")
     shape = a._data.shape
-    return _view(np.expand_dims(a._data, d), "UnsqueezeBackward0", lambda g: (g.reshape(shape),), a)
+    return _view(np.expand_dims(a._data, d), "UnsqueezeBackward0", lambda g: (g.reshape(shape),), a,
+                 lambda t: t.unsqueeze(d))
 
 
 def permute(a, *dims):
@@ -119,15 +125,17 @@ def permute(a, *dims):
     if len(set(dims)) != nd:
         raise RuntimeError(f"permute(): duplicate dims are not allowed (got {list(dims)})")
     inverse = tuple(np.argsort(dims))
-    return _view(np.transpose(a._data, dims), "PermuteBackward0", lambda g: (g.permute(inverse),), a)
+    return _view(np.transpose(a._data, dims), "PermuteBackward0", lambda g: (g.permute(inverse),), a,
+                 lambda t: t.permute(dims))
 
 
 def transpose(a, dim0, dim1):
     nd = a._data.ndim
     if nd == 0:
-        return _view(a._data.view(), "TransposeBackward0", lambda g: (g,), a)
+        return _view(a._data.view(), "TransposeBackward0", lambda g: (g,), a, lambda t: t.view_as(t))
     d0, d1 = normalize_dim(dim0, nd, "transpose"), normalize_dim(dim1, nd, "transpose")
-    return _view(np.swapaxes(a._data, d0, d1), "TransposeBackward0", lambda g: (g.transpose(d0, d1),), a)
+    return _view(np.swapaxes(a._data, d0, d1), "TransposeBackward0", lambda g: (g.transpose(d0, d1),), a,
+                 lambda t: t.transpose(d0, d1))
 
 
 def t(a):
@@ -159,7 +167,8 @@ def expand(a, *sizes):
                                f"Tensor sizes: {list(shape)}")
     if target == shape:
         return a
-    return _view(np.broadcast_to(a._data, target), "ExpandBackward0", lambda g: (sum_to(g, shape),), a)
+    return _view(np.broadcast_to(a._data, target), "ExpandBackward0", lambda g: (sum_to(g, shape),), a,
+                 lambda t: t.expand(target))
 
 
 def expand_as(a, other):
@@ -290,7 +299,7 @@ def select(a, dim, index):
 
 def movedim(a, source, destination):
     return _view(np.moveaxis(a._data, source, destination), "MovedimBackward0",
-                 lambda g: (g.movedim(destination, source),), a)
+                 lambda g: (g.movedim(destination, source),), a, lambda t: t.movedim(source, destination))
 
 
 def diag(a, diagonal=0):

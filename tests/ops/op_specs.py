@@ -667,6 +667,73 @@ INPLACE = [
 ]
 
 
+# ---- in-place writes into views: the base's graph must see them (PyTorch's CopySlices) ----------
+def _view_row_mul(lib, x, y):
+    z = x * 1
+    z[0].mul_(y[0])
+    return z
+
+
+def _np_view_row_mul(x, y):
+    z = x.copy()
+    z[0] *= y[0]
+    return z
+
+
+def _view_chain_add(lib, x, y):
+    z = x * 1
+    z.t().t().view(-1)[1:].unsqueeze(0).add_(y.reshape(-1)[:-1] ** 2)
+    return z
+
+
+def _np_view_chain_add(x, y):
+    z = x.copy()
+    z.reshape(-1)[1:] += y.reshape(-1)[:-1] ** 2
+    return z
+
+
+def _view_then_base(lib, x, y):
+    z = x * 1
+    row = z[-1]
+    z.mul_(y)
+    return row * 3
+
+
+def _view_zero(lib, x):
+    z = x * 2
+    z[:, :1].zero_()
+    return z * x
+
+
+def _np_view_zero(x):
+    z = x * 2
+    z[:, :1] = 0
+    return z * x
+
+
+def _view_setitem(lib, x, y):
+    z = x * 1
+    row = z.unsqueeze(0)[0, 0]
+    row[0] = y[0, 0] * 4
+    return z
+
+
+def _np_view_setitem(x, y):
+    z = x.copy()
+    z[0, 0] = y[0, 0] * 4
+    return z
+
+
+_MATRICES = shape_strategy(min_dims=2, max_dims=2, max_side=4).map(lambda s: (s, s))
+VIEW_INPLACE = [
+    OpSpec("view_row_mul_", _view_row_mul, _np_view_row_mul, arity=2, shapes=_MATRICES),
+    OpSpec("view_chain_add_", _view_chain_add, _np_view_chain_add, arity=2, shapes=_MATRICES),
+    OpSpec("view_then_base_mul_", _view_then_base, lambda x, y: (x * y)[-1] * 3, arity=2, shapes=_MATRICES),
+    OpSpec("view_zero_", _view_zero, _np_view_zero, min_dims=2, max_dims=2),
+    OpSpec("view_setitem", _view_setitem, _np_view_setitem, arity=2, shapes=_MATRICES),
+]
+
+
 # ---- where, masked_fill, one_hot ------------------------------------------------------------------
 def _one_hot(lib, x, num_classes):
     if lib.__name__ == "gradlab":
@@ -702,4 +769,4 @@ SELECTION = [
 ]
 
 ALL_SPECS = ARITHMETIC + COMPARISONS + UNARY + REDUCTIONS + LINALG + SHAPE_OPS + INDEXING + SETITEM + INPLACE \
-    + SELECTION
+    + VIEW_INPLACE + SELECTION
