@@ -134,14 +134,29 @@ cdef inline void _first_valid(idx_t start, idx_t d, idx_t* s) noexcept nogil:
 # Max pool
 # ----------------------------------------------------------------------------
 
+cdef inline void _take(real v, i64 k, real* best, i64* best_i, i64* nan_i) noexcept nogil:
+    """One step of the window scan, without branches (compare + conditional moves):
+    a strictly larger value replaces the best; a NaN is remembered separately."""
+    cdef bint up = v > best[0]
+    best_i[0] = k if up else best_i[0]
+    best[0] = v if up else best[0]
+    nan_i[0] = k if v != v else nan_i[0]
+
+
 cdef void _maxpool_plane(const real* x, real* y, i64* ind, const PGeom* g) noexcept nogil:
-    """One plane; ind may be NULL (no index bookkeeping)."""
-    cdef idx_t oh, ow, ih, iw, hs, he, ws, we, best_i
+    """One plane; ind may be NULL (no index bookkeeping).
+
+    Random data makes "is this the new maximum?" a coin flip, so the scan
+    uses conditional moves rather than branches (a mispredicted branch costs
+    more than the whole window).  NaNs are tracked on the side: a window with
+    a NaN yields NaN and the position of its last NaN, as PyTorch does.
+    """
+    cdef idx_t oh, ow, ih, iw, hs, he, ws, we
     cdef idx_t W = g.W
-    cdef real v, best
+    cdef i64 best_i, nan_i, k0, i1, i2, k
+    cdef real best, a, b, c, d
     cdef const real* r0
     cdef const real* r1
-    cdef real a, b, c, d
     if g.kh == 2 and g.kw == 2 and g.sh == 2 and g.sw == 2 and g.ph == 0 and g.pw == 0 \
             and g.dh == 1 and g.dw == 1 and 2 * g.Ho <= g.H and 2 * g.Wo <= g.W:
         # the common 2x2 / stride 2 case: every window is four in-bounds values
@@ -154,31 +169,32 @@ cdef void _maxpool_plane(const real* x, real* y, i64* ind, const PGeom* g) noexc
                     b = r0[2 * ow + 1]
                     c = r1[2 * ow]
                     d = r1[2 * ow + 1]
-                    if b > a or b != b:
-                        a = b
-                    if c > a or c != c:
-                        a = c
-                    if d > a or d != d:
-                        a = d
+                    a = b if (b > a or b != b) else a
+                    a = c if (c > a or c != c) else a
+                    a = d if (d > a or d != d) else a
                     y[oh * g.Wo + ow] = a
-            else:
-                for ow in range(g.Wo):
-                    best = r0[2 * ow]
-                    best_i = 2 * oh * W + 2 * ow
-                    v = r0[2 * ow + 1]
-                    if v > best or v != v:
-                        best = v
-                        best_i = 2 * oh * W + 2 * ow + 1
-                    v = r1[2 * ow]
-                    if v > best or v != v:
-                        best = v
-                        best_i = (2 * oh + 1) * W + 2 * ow
-                    v = r1[2 * ow + 1]
-                    if v > best or v != v:
-                        best = v
-                        best_i = (2 * oh + 1) * W + 2 * ow + 1
-                    y[oh * g.Wo + ow] = best
+                continue
+            for ow in range(g.Wo):
+                a = r0[2 * ow]
+                b = r0[2 * ow + 1]
+                c = r1[2 * ow]
+                d = r1[2 * ow + 1]
+                k0 = 2 * oh * W + 2 * ow
+                if a != a or b != b or c != c or d != d:       # rare: NaN wins, last one
+                    best_i = k0 + W + 1 if d != d else (k0 + W if c != c else (k0 + 1 if b != b else k0))
+                    y[oh * g.Wo + ow] = x[best_i]
                     ind[oh * g.Wo + ow] = best_i
+                    continue
+                # a tournament keeps the first maximum: (a vs b), (c vs d), then the
+                # winners, a tie going to the earlier position.  Comparisons become
+                # 0/1 integers and values pass through max, so nothing branches.
+                i1 = b > a
+                a = b if b > a else a
+                i2 = d > c
+                c = d if d > c else c
+                k = c > a
+                y[oh * g.Wo + ow] = c if c > a else a
+                ind[oh * g.Wo + ow] = k0 + i1 + k * (W + i2 - i1)
         return
     for oh in range(g.Ho):
         _first_valid(oh * g.sh - g.ph, g.dh, &hs)
@@ -188,18 +204,19 @@ cdef void _maxpool_plane(const real* x, real* y, i64* ind, const PGeom* g) noexc
             we = min(ow * g.sw - g.pw + (g.kw - 1) * g.dw + 1, g.W)
             best = -INFINITY
             best_i = -1
+            nan_i = -1
             if hs < he and ws < we:
                 best_i = hs * W + ws
                 ih = hs
                 while ih < he:
                     iw = ws
                     while iw < we:
-                        v = x[ih * W + iw]
-                        if v > best or v != v:
-                            best = v
-                            best_i = ih * W + iw
+                        _take(x[ih * W + iw], ih * W + iw, &best, &best_i, &nan_i)
                         iw += g.dw
                     ih += g.dh
+                if nan_i >= 0:
+                    best = x[nan_i]
+                    best_i = nan_i
             y[oh * g.Wo + ow] = best
             if ind != NULL:
                 ind[oh * g.Wo + ow] = best_i
