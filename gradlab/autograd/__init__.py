@@ -16,7 +16,7 @@ from .graph import Node
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "no_grad", "enable_grad", "set_grad_enabled",
            "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "gradcheck", "gradgradcheck",
-           "Node", "detect_anomaly", "set_detect_anomaly", "once_differentiable"]
+           "Node", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "once_differentiable"]
 
 
 def _as_tuple(x):
@@ -112,5 +112,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 
 
-from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402
+from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: E402
 from .gradcheck import gradcheck, gradgradcheck  # noqa: E402

@@ -20,7 +20,7 @@ from .graph import Node
 
 __all__ = ["run_backward", "anomaly_mode"]
 
-anomaly_mode = [False]  # set by autograd.detect_anomaly
+anomaly_mode = [False, False]  # [record forward call sites, check gradients for nan/inf]: detect_anomaly
 
 
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
@@ -136,7 +136,7 @@ def _run_node(node, g, retain_graph, capture):
         raise
     if type(in_grads) is not tuple:
         in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
-    if anomaly_mode[0]:
+    if anomaly_mode[1]:
         _check_anomaly(node, in_grads)
     if node.post_hooks:
         out_grads = g if multi else (g,)

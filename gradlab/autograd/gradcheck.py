@@ -101,7 +101,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
             for k, (num_k, ana_k) in enumerate(zip(numerical, analytical)):
                 for col, (n, a) in enumerate(zip(num_k, ana_k)):
                     if not np.allclose(a, n, rtol=rtol, atol=atol):
-                        worst = np.unravel_index(np.argmax(np.abs(a - n)), a.shape)
+                        worst = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(a - n)), a.shape))
                         raise GradcheckError(
                             f"Jacobian mismatch for output {k} with respect to input {_diff_inputs(inputs)[col]},\n"
                             f"numerical:{n}\nanalytical:{a}\n(largest difference at {worst}: "

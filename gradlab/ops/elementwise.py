@@ -116,6 +116,7 @@ def remainder(a, b):
 def pow(a, b):
     if isinstance(b, bool) and isinstance(a, Tensor) and a._data.dtype == np.bool_:
         return Tensor._wrap(a._data.copy() if b else np.ones_like(a._data))  # x ** True is x, x ** False is 1
+    scalar_exponent, scalar_base = not isinstance(b, Tensor), not isinstance(a, Tensor)
     a, b = promote(a, b)
     _no_bool("pow", a)
     if a._data.dtype.kind in "iu" and (b._data < 0).any():
@@ -137,7 +138,12 @@ def pow(a, b):
             # d/db a**b = a**b * log(a), taken as 0 where a == 0 and b >= 0
             gb = sum_to(where((a == 0) & (b >= 0), 0.0, g * a ** b * log(a)), b._data.shape)
         return ga, gb
-    return record(out, "PowBackward1" if b._requires_grad else "PowBackward0", backward, (a, b), saved=(a, b))
+    # PyTorch's three overloads: tensor ** scalar, tensor ** tensor, scalar ** tensor (one graph input for a scalar)
+    if scalar_exponent:
+        return record(out, "PowBackward0", lambda g: backward(g)[:1], (a,), saved=(a,))
+    if scalar_base:
+        return record(out, "PowBackward2", lambda g: backward(g)[1:], (b,), saved=(b,))
+    return record(out, "PowBackward1", backward, (a, b), saved=(a, b))
 
 
 def rpow(a, b):

@@ -27,12 +27,14 @@ def graph_signature(tensor):
     if fn is None:
         return None
     result = {}
+    alive = []  # keep every visited node alive, so that ids stay unique during the walk
     stack = [(fn, False)]
     while stack:
         node, done = stack.pop()
         if node is None:
             continue
         key = id(node)
+        alive.append(node)
         if done:
             children = tuple(result.get(id(child)) if child is not None else None
                              for child, _ in node.next_functions)
