@@ -126,6 +126,10 @@ def inplace_update(a, result):
             raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {a.dtype} "
                                "of an in-place op")
         result = result.to(a.dtype)
+    if not a._data.flags.writeable:
+        raise RuntimeError(f"unsupported operation: more than one element of the written-to tensor (shape "
+                           f"{list(a._data.shape)}) refers to a single memory location, as after expand(); "
+                           "call .clone() before the in-place op")
     try:
         np.copyto(a._data, np.broadcast_to(result._data, a._data.shape))
     except ValueError:

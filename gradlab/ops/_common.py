@@ -30,6 +30,15 @@ def promote(a, b):
     Python scalars become zero-dim tensors of that dtype (they never widen a
     float32 tensor; an int tensor with a float scalar becomes float32).
     """
+    # fast paths for the common cases: two tensors of one dtype; a float tensor and a Python number
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a._data.dtype == b._data.dtype:
+                return a, b
+        elif (type(b) is float or type(b) is int) and a._data.dtype.kind == "f":
+            return a, Tensor._wrap(np.array(b, dtype=a._data.dtype))
+    elif (type(a) is float or type(a) is int) and isinstance(b, Tensor) and b._data.dtype.kind == "f":
+        return Tensor._wrap(np.array(a, dtype=b._data.dtype)), b
     a = as_tensor_operand(a)
     b = as_tensor_operand(b)
     a_is_t = isinstance(a, Tensor)
@@ -45,6 +54,23 @@ def promote(a, b):
         return a.to(dt), Tensor._wrap(np.asarray(b).astype(dt))
     dt = _dtype.result_type(a, b._data)
     return Tensor._wrap(np.asarray(a).astype(dt)), b.to(dt)
+
+
+def broadcast_view(array, shape):
+    """``np.broadcast_to(array, shape)``: a read-only view, with stride 0 along the broadcast axes.
+
+    For a C-contiguous array the view is built directly (np.broadcast_to costs
+    several microseconds of checks, paid by every reduction's backward).
+    """
+    if not array.flags.c_contiguous:
+        return np.broadcast_to(array, shape)
+    lead = len(shape) - array.ndim
+    strides = [0] * lead
+    for size, target, stride in zip(array.shape, shape[lead:], array.strides):
+        strides.append(stride if size == target else 0)
+    view = np.ndarray(shape, array.dtype, array, 0, tuple(strides))
+    view.flags.writeable = False
+    return view
 
 
 def sum_to(g, shape):

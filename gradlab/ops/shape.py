@@ -7,7 +7,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import record
-from ._common import mark_view, normalize_dim, shape_arg, sum_to
+from ._common import broadcast_view, mark_view, normalize_dim, shape_arg, sum_to
 
 
 def _view(array, name, backward, a, view_fn):
@@ -167,7 +167,7 @@ def expand(a, *sizes):
                                f"Tensor sizes: {list(shape)}")
     if target == shape:
         return a
-    return _view(np.broadcast_to(a._data, target), "ExpandBackward0", lambda g: (sum_to(g, shape),), a,
+    return _view(broadcast_view(a._data, target), "ExpandBackward0", lambda g: (sum_to(g, shape),), a,
                  lambda t: t.expand(target))
 
 

@@ -164,6 +164,8 @@ def test_index_and_dtype_errors():
     _raises(lambda: gradlab.tensor([1, 2]).__iadd__(0.5), RuntimeError, "float32", "int64")
     _raises(lambda: gradlab.tensor([2]) ** -1, RuntimeError, "negative")
     _raises(lambda: gradlab.ones(2).to("cuda"), RuntimeError, "CPU")
+    _raises(lambda: gradlab.ones(3, 1).expand(3, 4).add_(1), RuntimeError, "single memory location", "clone")
+    _raises(lambda: gradlab.ones(2, 3).add_(gradlab.ones(4, 3)), RuntimeError, "[2, 3]", "[4, 3]")
 
 
 # ---- one_hot ------------------------------------------------------------------------------------------
