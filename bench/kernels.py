@@ -44,7 +44,13 @@ POOLS = [  # name, C, size
 
 
 def best_time(fn, min_time, max_calls=50):
-    """Seconds per call: calls fn in a batch lasting at least min_time."""
+    """Seconds per call: calls fn in a batch lasting at least min_time.
+
+    Thread pools spin for a while after their work (OpenMP, OpenBLAS), and
+    a pool still spinning from the previous implementation would steal a
+    core from this one: pause first so they go back to sleep.
+    """
+    time.sleep(0.03)
     fn()
     calls, start = 0, time.perf_counter()
     while True:

@@ -17,11 +17,22 @@ input patches are unfolded (im2col) into a column buffer of shape
 Blocks are handed to the OpenMP threads one at a time (a dynamic schedule:
 a core shared with another process simply takes fewer blocks).  Each thread
 owns its column buffer, so the unfold and the GEMM that reads it happen back
-to back while the buffer is still in the core's cache.  Several samples share one block
-only when a sample's output plane is small (then a one-sample GEMM would be
-too thin to run fast).  Backward walks the same blocks: the weight gradient
-is ``dY @ cols^T`` accumulated in a per-thread buffer (summed at the end),
-the input gradient is ``W^T @ dY`` folded back with col2im.
+to back while the buffer is still in the core's cache.  Several samples
+share one block only when a sample's output plane is small (a one-sample
+GEMM would be too thin to run fast).  Backward walks the same blocks: the
+weight gradient is ``dY @ cols^T`` accumulated in a per-thread buffer
+(summed at the end), the input gradient is ``W^T @ dY`` folded back with
+col2im.  Every GEMM stays below the size at which OpenBLAS would start its
+own threads, so the two thread pools never fight over the cores.
+
+The unfold copies each input value kh*kw times.  Most of that is avoidable
+when the vertical stride divides the vertical dilation (stride 1 always
+does): kernel rows i and i+1 then read the same input rows, shifted.  So
+for each (channel, kernel column) we gather one "band" of input rows, and a
+kernel row's columns are a slice of it.  Classic im2col copies those slices
+into the column buffer; "band mode" (one sample per block, deep enough
+GEMMs) leaves them in place and runs one GEMM per kernel row over strided
+views of the bands; see _band_forward.
 
 Two shapes need no unfolding at all: a 1x1 kernel with stride 1 and no
 padding (the input plane is already the column matrix), and a kernel that
@@ -36,7 +47,8 @@ cimport numpy as cnp
 import numpy as np
 import threading
 
-from gradlab_ext._common cimport real, gemm_rm, axpy, vsum, copy_run, gl_omp_max_threads, gl_have_openmp, BLAS_SINGLE_THREAD_MNK
+from gradlab_ext._common cimport (real, gemm_rm, axpy, vsum, copy_run, gl_omp_max_threads,
+                                  gl_have_openmp, BLAS_SINGLE_THREAD_MNK)
 
 cnp.import_array()
 
@@ -55,6 +67,24 @@ cdef idx_t _PARALLEL_MIN_WORK = 200000
 cdef idx_t _TARGET_COLS = 256
 # Largest weight-gradient output (Cog*Kg) computed as a "TN" GEMM.
 cdef idx_t _GW_TN_MAX = 1200
+# Band mode needs GEMMs at least this deep (Cg*kw) to beat classic im2col.
+cdef idx_t _BAND_MIN_CK = 16
+
+
+def _tune(target_cols=None, gw_tn_max=None, band_min_ck=None, parallel_min_work=None):
+    """Set the blocking heuristics (for benchmarking them); returns the old values."""
+    global _TARGET_COLS, _GW_TN_MAX, _BAND_MIN_CK, _PARALLEL_MIN_WORK
+    old = dict(target_cols=_TARGET_COLS, gw_tn_max=_GW_TN_MAX, band_min_ck=_BAND_MIN_CK,
+               parallel_min_work=_PARALLEL_MIN_WORK)
+    if target_cols is not None:
+        _TARGET_COLS = max(1, target_cols)
+    if gw_tn_max is not None:
+        _GW_TN_MAX = gw_tn_max
+    if band_min_ck is not None:
+        _BAND_MIN_CK = band_min_ck
+    if parallel_min_work is not None:
+        _PARALLEL_MIN_WORK = parallel_min_work
+    return old
 
 have_openmp = bool(gl_have_openmp())
 
@@ -352,7 +382,7 @@ cdef void _col2im1(const real* col, idx_t ldc, real* x, idx_t nchan, const Geom*
 
 
 # ----------------------------------------------------------------------------
-# Blocking plan and per-thread workspace layout, shared by forward and backward
+# Blocking plan and workspace layout, shared by forward and backward
 # ----------------------------------------------------------------------------
 
 cdef struct Plan:
@@ -360,19 +390,25 @@ cdef struct Plan:
     idx_t nblk       # number of blocks
     int nt           # OpenMP threads
     bint ident       # no unfolding needed (1x1 kernel, stride 1, no padding)
+    bint band        # "band" mode (see _band_forward), else classic im2col
     bint gw_t        # accumulate the weight gradient transposed (see _bwd_block)
-    # byte offsets inside one thread's slice of the workspace
+    idx_t CK         # band mode: GEMM depth Cg*kw
+    idx_t S          # band mode: elements from one band to the next
+    idx_t step       # band mode: band rows between kernel rows (dh / sh)
+    # byte offsets: a shared read-only part, then one slice per thread
+    idx_t shared     # bytes before the first thread's slice (reordered weights)
     idx_t off_aux    # (Cog x B*L): forward GEMM output / backward gathered dY
     idx_t off_dyt    # (B*L x Cog): backward dY transposed (when gw_t)
-    idx_t off_band   # band rows for im2col/col2im
+    idx_t off_band   # band rows (classic: one band; band mode: Cg*kw bands)
     idx_t off_gw     # (Cout x Kg) weight-gradient accumulator
     idx_t off_gb     # (Cout,) bias-gradient accumulator
-    idx_t per_thread # bytes per thread (cols start at offset 0)
+    idx_t per_thread # bytes per thread (classic: cols start at offset 0)
 
 
 cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
     cdef Plan p
     cdef idx_t per_sample = g.L * g.Cog * g.Kg
+    cdef idx_t R = _band_rows(g)
     cdef int nt = _num_threads
     p.ident = _is_identity(g)
     if p.ident:
@@ -391,23 +427,111 @@ cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
     p.nt = <int>min(<idx_t>nt, p.nblk)
     if p.nt < 1:
         p.nt = 1
+    p.CK = g.Cg * g.kw
+    p.band = (not p.ident and p.B == 1 and R > 0 and g.kh >= 2 and p.CK >= _BAND_MIN_CK)
+    p.step = g.dh // g.sh if R > 0 else 0
+    p.S = ((R * g.Wo + 15) // 16) * 16
     # Weight gradient: gw (Cog x Kg) += dY (Cog x BL) @ cols^T reads both operands
     # along their rows ("TN" for BLAS), which OpenBLAS only runs fast for small
     # outputs.  Otherwise transpose the (small) dY block and compute
     # gw^T (Kg x Cog) += cols (Kg x BL) @ dY^T (BL x Cog), a plain "NN" product.
-    p.gw_t = backward and g.Cog * g.Kg > _GW_TN_MAX
-    p.off_aux = 0 if p.ident else _round64(g.Kg * p.B * g.L, isz)
-    p.off_dyt = p.off_aux + _round64(g.Cog * p.B * g.L, isz)
-    p.off_band = p.off_dyt + (_round64(g.Cog * p.B * g.L, isz) if p.gw_t else 0)
-    p.off_gw = p.off_band + _round64(_band_rows(g) * g.Wo, isz)
+    p.gw_t = backward and g.Cog * (p.CK if p.band else g.Kg) > _GW_TN_MAX
+    if p.band:
+        p.shared = _round64(g.Cout * g.Kg, isz)
+        p.off_band = 0
+        p.off_aux = 0
+        p.off_dyt = _round64(p.CK * p.S, isz)
+        p.off_gw = p.off_dyt + (_round64(g.L * g.Cog, isz) if p.gw_t else 0)
+    else:
+        p.shared = 0
+        p.off_aux = 0 if p.ident else _round64(g.Kg * p.B * g.L, isz)
+        p.off_dyt = p.off_aux + _round64(g.Cog * p.B * g.L, isz)
+        p.off_band = p.off_dyt + (_round64(g.Cog * p.B * g.L, isz) if p.gw_t else 0)
+        p.off_gw = p.off_band + _round64(R * g.Wo, isz)
     p.off_gb = p.off_gw + (_round64(g.Cout * g.Kg, isz) if backward else 0)
     p.per_thread = p.off_gb + (_round64(g.Cout, isz) if backward else 0)
     return p
 
 
+cdef void _reorder_weights(const real* w, real* wr, const Geom* g) noexcept nogil:
+    """wr[gi, i, co, c*kw + j] = w[gi*Cog + co, c, i, j]: for each group and kernel
+    row i, the (Cog x Cg*kw) matrix that multiplies the bands (band mode)."""
+    cdef idx_t gi, i, co, c, j
+    cdef idx_t CK = g.Cg * g.kw
+    for gi in range(g.G):
+        for i in range(g.kh):
+            for co in range(g.Cog):
+                for c in range(g.Cg):
+                    for j in range(g.kw):
+                        wr[((gi * g.kh + i) * g.Cog + co) * CK + c * g.kw + j] = \
+                            w[(((gi * g.Cog + co) * g.Cg + c) * g.kh + i) * g.kw + j]
+
+
+cdef void _build_bands(const real* x, real* bands, idx_t S, const Geom* g) noexcept nogil:
+    """bands[(c*kw + j)*S + r*Wo + ow] = x[c, r*sh - ph, ow*sw - pw + j*dw] (0 outside),
+    for the Cg channels at x and r < Ho + (kh-1)*dh/sh (see _im2col1)."""
+    cdef idx_t c, j, r, r_lo, r_hi, ow_lo, ow_hi, woff
+    cdef idx_t R = _band_rows(g), Wo = g.Wo, HW = g.H * g.W
+    cdef real* band
+    _bounds(-g.ph, g.sh, g.H, R, &r_lo, &r_hi)
+    for c in range(g.Cg):
+        for j in range(g.kw):
+            band = bands + (c * g.kw + j) * S
+            woff = j * g.dw - g.pw
+            _bounds(woff, g.sw, g.W, Wo, &ow_lo, &ow_hi)
+            if r_lo > 0:
+                memset(band, 0, r_lo * Wo * sizeof(real))
+            for r in range(r_lo, r_hi):
+                _segment_copy(band + r * Wo, x, c * HW + (r * g.sh - g.ph) * g.W + woff,
+                              g.sw, ow_lo, ow_hi, Wo)
+            if r_hi < R:
+                memset(band + r_hi * Wo, 0, (R - r_hi) * Wo * sizeof(real))
+
+
+cdef void _fold_bands(const real* bands, real* x, idx_t S, const Geom* g) noexcept nogil:
+    """x[c, r*sh - ph, ow*sw - pw + j*dw] += bands[...]: the adjoint of _build_bands."""
+    cdef idx_t c, j, r, r_lo, r_hi, ow_lo, ow_hi, woff
+    cdef idx_t R = _band_rows(g), Wo = g.Wo, HW = g.H * g.W
+    cdef const real* band
+    _bounds(-g.ph, g.sh, g.H, R, &r_lo, &r_hi)
+    for c in range(g.Cg):
+        for j in range(g.kw):
+            band = bands + (c * g.kw + j) * S
+            woff = j * g.dw - g.pw
+            _bounds(woff, g.sw, g.W, Wo, &ow_lo, &ow_hi)
+            for r in range(r_lo, r_hi):
+                _segment_add(band + r * Wo, x, c * HW + (r * g.sh - g.ph) * g.W + woff,
+                             g.sw, ow_lo, ow_hi)
+
+
 # ----------------------------------------------------------------------------
 # Forward
 # ----------------------------------------------------------------------------
+
+cdef void _band_forward(const real* x, const real* wr, const real* bias, real* y,
+                        char* mine, const Geom* g, const Plan* p, idx_t n) noexcept nogil:
+    """Band mode, one sample.  The Cg*kw bands are stored S elements apart, so
+    for kernel row i the rows band[(c, j)][i*step*Wo :][: Ho*Wo] form an ordinary
+    strided (Cg*kw x Ho*Wo) matrix: the unfolded columns of kernel row i, read
+    by the GEMM in place.  y_g = sum over i of W[:, :, i, :] @ that matrix, so the
+    unfold writes Cg*kw bands instead of Cg*kw*kh rows."""
+    cdef idx_t gi, i, co, l, L = g.L
+    cdef real* bands = <real*>mine
+    cdef real* out
+    cdef real bv
+    for gi in range(g.G):
+        _build_bands(x + (n * g.C + gi * g.Cg) * g.H * g.W, bands, p.S, g)
+        out = y + (n * g.Cout + gi * g.Cog) * L
+        for i in range(g.kh):
+            gemm_rm(False, False, <int>g.Cog, <int>L, <int>p.CK, 1,
+                    wr + (gi * g.kh + i) * g.Cog * p.CK, <int>p.CK,
+                    bands + i * p.step * g.Wo, <int>p.S, 0 if i == 0 else 1, out, <int>L)
+        if bias != NULL:
+            for co in range(g.Cog):
+                bv = bias[gi * g.Cog + co]
+                for l in range(L):
+                    out[co * L + l] += bv
+
 
 cdef void _fwd_block(const real* x, const real* w, const real* bias, real* y,
                      char* mine, const Geom* g, const Plan* p, idx_t n0, idx_t nb) noexcept nogil:
@@ -453,19 +577,28 @@ cdef void _fwd(const real* x, const real* w, const real* bias, real* y, char* ws
                const Geom* g, const Plan* p) noexcept nogil:
     cdef idx_t blk, n0, nb
     cdef int tid = 0, nt = p.nt
-    cdef char* mine = ws
+    cdef char* mine = ws + p.shared
+    cdef const real* wr = <real*>ws
+    if p.band:
+        _reorder_weights(w, <real*>ws, g)
     if nt == 1:
         for blk in range(p.nblk):
             n0 = blk * p.B
-            _fwd_block(x, w, bias, y, ws, g, p, n0, min(p.B, g.N - n0))
+            if p.band:
+                _band_forward(x, wr, bias, y, mine, g, p, n0)
+            else:
+                _fwd_block(x, w, bias, y, mine, g, p, n0, min(p.B, g.N - n0))
         return
     with parallel(num_threads=nt):
         tid = threadid()
-        mine = ws + tid * p.per_thread
+        mine = ws + p.shared + tid * p.per_thread
         for blk in prange(p.nblk, schedule='dynamic'):
             n0 = blk * p.B
             nb = min(p.B, g.N - n0)
-            _fwd_block(x, w, bias, y, mine, g, p, n0, nb)
+            if p.band:
+                _band_forward(x, wr, bias, y, mine, g, p, n0)
+            else:
+                _fwd_block(x, w, bias, y, mine, g, p, n0, nb)
 
 
 cdef void _fc_fwd(const real* x, const real* w, const real* bias, real* y, const Geom* g) noexcept nogil:
@@ -514,7 +647,7 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                 _fc_fwd(<double*>xp, <double*>wp, <double*>bp, <double*>yp, gp)
         return y
     p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G, isz, False)
-    s = _Scratch(p.per_thread * p.nt)
+    s = _Scratch(p.shared + p.per_thread * p.nt)
     ws = s.ptr
     try:
         with nogil:
@@ -531,6 +664,54 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
 # Backward
 # ----------------------------------------------------------------------------
 
+cdef void _band_backward(const real* x, const real* wr, const real* gy, real* gx,
+                         char* mine, const Geom* g, const Plan* p, idx_t n,
+                         bint need_x, bint need_w, bint need_b) noexcept nogil:
+    """Band mode (see _band_forward), one sample.  Weight gradient of kernel row
+    i: dY @ (its strided column matrix)^T.  Input gradient: W_i^T @ dY is added
+    straight into the bands by the GEMM (beta = 1; the kernel rows overlap in
+    the bands exactly as they overlap in the input), then the bands are folded
+    onto the input rows once."""
+    cdef idx_t gi, i, co, l, L = g.L, CK = p.CK
+    cdef real* bands = <real*>mine
+    cdef real* dyt = <real*>(mine + p.off_dyt)
+    cdef real* gw_acc = <real*>(mine + p.off_gw)
+    cdef real* gb_acc = <real*>(mine + p.off_gb)
+    cdef const real* dyp
+    cdef const real* src
+    cdef real* dst
+    for gi in range(g.G):
+        dyp = gy + (n * g.Cout + gi * g.Cog) * L
+        if need_b:
+            for co in range(g.Cog):
+                gb_acc[gi * g.Cog + co] += vsum(dyp + co * L, L)
+        if need_w:
+            _build_bands(x + (n * g.C + gi * g.Cg) * g.H * g.W, bands, p.S, g)
+            if p.gw_t:
+                for co in range(g.Cog):
+                    src = dyp + co * L
+                    for l in range(L):
+                        dyt[l * g.Cog + co] = src[l]
+            for i in range(g.kh):
+                if p.gw_t:      # acc[gi, i] is (CK x Cog) += cols_i (CK x L) @ dY^T
+                    gemm_rm(False, False, <int>CK, <int>g.Cog, <int>L, 1,
+                            bands + i * p.step * g.Wo, <int>p.S, dyt, <int>g.Cog,
+                            1, gw_acc + (gi * g.kh + i) * CK * g.Cog, <int>g.Cog)
+                else:           # acc[gi, i] is (Cog x CK) += dY @ cols_i^T
+                    gemm_rm(False, True, <int>g.Cog, <int>CK, <int>L, 1, dyp, <int>L,
+                            bands + i * p.step * g.Wo, <int>p.S,
+                            1, gw_acc + (gi * g.kh + i) * g.Cog * CK, <int>CK)
+        if need_x:
+            memset(bands, 0, CK * p.S * sizeof(real))
+            for i in range(g.kh):
+                gemm_rm(True, False, <int>CK, <int>L, <int>g.Cog, 1,
+                        wr + (gi * g.kh + i) * g.Cog * CK, <int>CK, dyp, <int>L,
+                        1, bands + i * p.step * g.Wo, <int>p.S)
+            dst = gx + (n * g.C + gi * g.Cg) * g.H * g.W
+            memset(dst, 0, g.Cg * g.H * g.W * sizeof(real))
+            _fold_bands(bands, dst, p.S, g)
+
+
 cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
                      char* mine, const Geom* g, const Plan* p, idx_t n0, idx_t nb,
                      bint need_x, bint need_w, bint need_b) noexcept nogil:
@@ -546,7 +727,6 @@ cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
     cdef const real* src
     cdef const real* colp
     cdef real* dst
-    cdef real acc
     for gi in range(g.G):
         # the block's output gradient as a (Cog x BL) matrix
         if nb == 1:
@@ -598,49 +778,67 @@ cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
 
 cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw, real* gb,
                char* ws, const Geom* g, const Plan* p, bint need_x, bint need_w, bint need_b) noexcept nogil:
-    cdef idx_t nw = g.Cout * g.Kg, blk, n0, nb, k, gi, co
+    cdef idx_t nw = g.Cout * g.Kg, blk, n0, nb, k, gi, co, c, i, j, src
+    cdef idx_t CK = p.CK
     cdef int tid = 0, t, nt = p.nt
-    cdef char* mine = ws
+    cdef char* mine = ws + p.shared
+    cdef const real* wr = <real*>ws
     cdef real* part
+    cdef real v
+    if p.band and need_x:
+        _reorder_weights(w, <real*>ws, g)
     # zero every thread's accumulators up front: OpenMP may start fewer threads
     for t in range(nt):
-        memset(ws + t * p.per_thread + p.off_gw, 0, p.per_thread - p.off_gw)
+        memset(ws + p.shared + t * p.per_thread + p.off_gw, 0, p.per_thread - p.off_gw)
     if nt == 1:
         for blk in range(p.nblk):
             n0 = blk * p.B
-            _bwd_block(x, w, gy, gx, ws, g, p, n0, min(p.B, g.N - n0), need_x, need_w, need_b)
+            if p.band:
+                _band_backward(x, wr, gy, gx, mine, g, p, n0, need_x, need_w, need_b)
+            else:
+                _bwd_block(x, w, gy, gx, mine, g, p, n0, min(p.B, g.N - n0), need_x, need_w, need_b)
     else:
         with parallel(num_threads=nt):
             tid = threadid()
-            mine = ws + tid * p.per_thread
+            mine = ws + p.shared + tid * p.per_thread
             for blk in prange(p.nblk, schedule='dynamic'):
                 n0 = blk * p.B
                 nb = min(p.B, g.N - n0)
-                _bwd_block(x, w, gy, gx, mine, g, p, n0, nb, need_x, need_w, need_b)
-    # sum the per-thread partial weight and bias gradients
-    for t in range(nt):
-        if need_w:
-            part = <real*>(ws + t * p.per_thread + p.off_gw)
-            if p.gw_t:      # part holds G blocks of (Kg x Cog)
+                if p.band:
+                    _band_backward(x, wr, gy, gx, mine, g, p, n0, need_x, need_w, need_b)
+                else:
+                    _bwd_block(x, w, gy, gx, mine, g, p, n0, nb, need_x, need_w, need_b)
+    # sum the per-thread partial weight and bias gradients, undoing their layouts
+    if need_w:
+        memset(gw, 0, nw * sizeof(real))
+        for t in range(nt):
+            part = <real*>(ws + p.shared + t * p.per_thread + p.off_gw)
+            if p.band:
+                # part[gi, i] is (CK x Cog) if gw_t else (Cog x CK), CK ordered (c, j)
+                for gi in range(g.G):
+                    for i in range(g.kh):
+                        for co in range(g.Cog):
+                            for c in range(g.Cg):
+                                for j in range(g.kw):
+                                    if p.gw_t:
+                                        src = ((gi * g.kh + i) * CK + c * g.kw + j) * g.Cog + co
+                                    else:
+                                        src = ((gi * g.kh + i) * g.Cog + co) * CK + c * g.kw + j
+                                    gw[(((gi * g.Cog + co) * g.Cg + c) * g.kh + i) * g.kw + j] += part[src]
+            elif p.gw_t:        # part holds G blocks of (Kg x Cog)
                 for gi in range(g.G):
                     for co in range(g.Cog):
                         for k in range(g.Kg):
-                            if t == 0:
-                                gw[(gi * g.Cog + co) * g.Kg + k] = part[(gi * g.Kg + k) * g.Cog + co]
-                            else:
-                                gw[(gi * g.Cog + co) * g.Kg + k] += part[(gi * g.Kg + k) * g.Cog + co]
-            elif t == 0:
-                memcpy(gw, part, nw * sizeof(real))
+                            gw[(gi * g.Cog + co) * g.Kg + k] += part[(gi * g.Kg + k) * g.Cog + co]
             else:
                 for k in range(nw):
                     gw[k] += part[k]
-        if need_b:
-            part = <real*>(ws + t * p.per_thread + p.off_gb)
-            if t == 0:
-                memcpy(gb, part, g.Cout * sizeof(real))
-            else:
-                for k in range(g.Cout):
-                    gb[k] += part[k]
+    if need_b:
+        memset(gb, 0, g.Cout * sizeof(real))
+        for t in range(nt):
+            part = <real*>(ws + p.shared + t * p.per_thread + p.off_gb)
+            for k in range(g.Cout):
+                gb[k] += part[k]
 
 
 cdef void _fc_bwd(const real* x, const real* w, const real* gy, real* gx, real* gw, real* gb,
@@ -705,7 +903,7 @@ cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple 
                         gp, need_x, need_w, need_b)
         return gx, gw, gb
     p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G * (<int>need_x + <int>need_w), isz, True)
-    s = _Scratch(p.per_thread * p.nt)
+    s = _Scratch(p.shared + p.per_thread * p.nt)
     ws = s.ptr
     try:
         with nogil:
