@@ -109,3 +109,31 @@ def test_matmul_twins(m, k, n, dtype, layout):
     np.testing.assert_allclose(out, a.astype(np.float64) @ b.astype(np.float64),
                                rtol=1e-4 if dtype == np.float32 else 1e-10,
                                atol=1e-4 * max(k, 1) if dtype == np.float32 else 1e-10)
+
+
+@given(conv_cases())
+def test_every_compiled_conv_mode_agrees_with_the_twin(c):
+    """Force each path of the compiled conv (classic im2col with multi-sample blocks,
+    band mode, one thread) on the same case: all must match the NumPy twin."""
+    from gradlab_ext import conv as compiled
+    geo = (c["stride"], c["padding"], c["dilation"], c["groups"])
+    with K.use_backend("numpy"):
+        ref_y = K.conv2d_forward(c["x"], c["w"], c["b"], *geo)
+        ref_g = K.conv2d_backward(c["g"], c["x"], c["w"], *geo)
+    modes = [dict(band_min_ck=1, target_cols=1), dict(band_min_ck=10 ** 9, target_cols=4096),
+             dict(band_min_ck=10 ** 9, target_cols=1, gw_tn_max=0),
+             dict(band_min_ck=1, gw_tn_max=10 ** 9, parallel_min_work=0)]
+    old_threads = K.get_num_threads()
+    for i, mode in enumerate(modes):
+        old = compiled._tune(**mode)
+        K.set_num_threads(1 if i == 1 else old_threads)
+        try:
+            with K.use_backend("cython"):
+                y = K.conv2d_forward(c["x"], c["w"], c["b"], *geo)
+                got = K.conv2d_backward(c["g"], c["x"], c["w"], *geo)
+        finally:
+            compiled._tune(**old)
+            K.set_num_threads(old_threads)
+        _close(y, ref_y, c["x"].dtype)
+        for a, b in zip(got, ref_g):
+            _close(a, b, c["x"].dtype)
