@@ -85,10 +85,29 @@ __all__ = [
 # Backends
 # ---------------------------------------------------------------------------
 
+def _import_compiled():
+    """Import gradlab_ext, with OpenMP threads that sleep rather than spin when idle.
+
+    The OpenMP runtime reads its wait policy once, when the first compiled
+    module loads it.  By default idle threads spin on a core for a while,
+    which is fast on a quiet machine but disastrous on a busy one (a spinning
+    thread burns the time slice the thread it waits for needs: a 1 ms kernel
+    took 50 ms).  So unless the user chose a policy, ask for "passive" while
+    our modules load, then put the environment back as it was.
+    """
+    chosen = "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ
+    if not chosen:
+        os.environ["OMP_WAIT_POLICY"] = "passive"
+    try:
+        from gradlab_ext import conv, matmul, pool
+    finally:
+        if not chosen:
+            del os.environ["OMP_WAIT_POLICY"]
+    return conv, pool, matmul
+
+
 try:
-    from gradlab_ext import conv as _cy_conv
-    from gradlab_ext import matmul as _cy_matmul
-    from gradlab_ext import pool as _cy_pool
+    _cy_conv, _cy_pool, _cy_matmul = _import_compiled()
     _CYTHON_ERROR = None
 except ImportError as exc:          # not built, or built for another Python
     _cy_conv = _cy_pool = _cy_matmul = None
