@@ -7,12 +7,13 @@ _names = {
     elementwise: "add sub mul div pow remainder maximum minimum eq ne lt le gt ge logical_and logical_or "
                  "logical_xor logical_not isnan isinf isfinite allclose isclose equal neg abs sign exp log log2 "
                  "log1p expm1 sqrt rsqrt reciprocal square sin cos tan tanh sigmoid relu clamp floor ceil trunc "
-                 "frac round where masked_fill lerp clone floor_divide",
+                 "frac round where masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num",
     reduce: "sum mean prod max min amax amin argmax argmin var std var_mean std_mean norm logsumexp cumsum "
             "all any count_nonzero",
     shape: "reshape flatten unflatten squeeze unsqueeze permute transpose t broadcast_to cat concat "
-           "concatenate stack hstack vstack flip narrow split chunk unbind select movedim diag diagonal tril triu",
-    linalg: "matmul mm bmm dot mv outer inner ger addmm einsum",
+           "concatenate stack hstack vstack flip narrow split chunk unbind select movedim diag diagonal tril triu "
+           "tile roll repeat_interleave broadcast_tensors meshgrid",
+    linalg: "matmul mm bmm dot mv outer inner ger addmm einsum trace",
     index: "gather scatter scatter_add index_select masked_select nonzero take_along_dim index_add",
 }
 __all__ = []
@@ -24,7 +25,8 @@ for _module, _ns in _names.items():
 multiply, divide, subtract, true_divide, clip, absolute, negative = mul, div, sub, div, clamp, abs, neg
 swapaxes = swapdims = transpose
 __all__ += ["multiply", "divide", "subtract", "true_divide", "clip", "absolute", "negative", "swapaxes",
-            "swapdims", "numel", "sort", "argsort", "topk", "unique", "expand_copy"]
+            "swapdims", "numel", "sort", "argsort", "topk", "unique", "expand_copy", "is_floating_point", "softmax",
+            "log_softmax"]
 
 
 def numel(t):
@@ -49,3 +51,18 @@ def unique(t, sorted=True, return_inverse=False, return_counts=False, dim=None):
 
 def expand_copy(t, size):
     return t.expand(size).clone()
+
+
+def is_floating_point(t):
+    return t.is_floating_point()
+
+
+def softmax(input, dim, dtype=None):
+    """``gradlab.softmax`` as ``torch.softmax``: the same function as ``nn.functional.softmax``."""
+    from .nn import functional
+    return functional.softmax(input if dtype is None else input.to(dtype), dim)
+
+
+def log_softmax(input, dim, dtype=None):
+    from .nn import functional
+    return functional.log_softmax(input if dtype is None else input.to(dtype), dim)

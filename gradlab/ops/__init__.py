@@ -60,12 +60,12 @@ _METHODS = {
     elementwise: "add sub mul div pow remainder maximum minimum eq ne lt le gt ge logical_and logical_or "
                  "logical_xor logical_not bitwise_not isnan isinf isfinite allclose isclose equal neg abs sign "
                  "exp log log2 log1p expm1 sqrt rsqrt reciprocal square sin cos tan tanh sigmoid relu clamp "
-                 "floor ceil trunc frac round masked_fill lerp clone floor_divide",
+                 "floor ceil trunc frac round masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num",
     reduce: "sum mean prod max min amax amin argmax argmin var std norm logsumexp cumsum all any count_nonzero",
     shape: "reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose t expand "
            "expand_as broadcast_to contiguous flip repeat narrow split chunk unbind select movedim diag "
-           "diagonal tril triu",
-    linalg: "matmul mm bmm dot mv outer inner",
+           "diagonal tril triu tile roll repeat_interleave",
+    linalg: "matmul mm bmm dot mv outer inner trace",
     index: "gather scatter scatter_add index_select masked_select nonzero index_add",
 }
 for _module, _names in _METHODS.items():
@@ -158,7 +158,8 @@ def _make_inplace(fn):
 
 
 for _name in ("add sub mul div pow clamp masked_fill exp log sqrt sigmoid tanh relu abs neg floor ceil round "
-              "remainder sin cos reciprocal lerp clip fill_diagonal").split():
+              "remainder sin cos reciprocal lerp clip fill_diagonal addcmul addcdiv scatter scatter_add index_add "
+              "nan_to_num").split():
     if hasattr(_T, _name):
         setattr(_T, _name + "_", _make_inplace(getattr(_T, _name)))
 _T.__iadd__ = _T.add_

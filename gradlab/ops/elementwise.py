@@ -470,3 +470,23 @@ def to_dtype(a, dtype):
 
 def clone(a, memory_format=None):
     return record(a._data.copy(), "CloneBackward0", lambda g: (g,), (a,))
+
+
+def addcmul(a, t1, t2, value=1):
+    """a + value * t1 * t2 (optimizers' update rules)."""
+    return a + t1 * t2 * value if value != 1 else a + t1 * t2
+
+
+def addcdiv(a, t1, t2, value=1):
+    """a + value * t1 / t2."""
+    return a + t1 / t2 * value if value != 1 else a + t1 / t2
+
+
+def nan_to_num(a, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced by ``nan`` and the dtype's largest / smallest finite values."""
+    if a._data.dtype.kind != "f":
+        return clone(a)
+    info = np.finfo(a._data.dtype)
+    out = masked_fill(a, isnan(a), nan)
+    out = masked_fill(out, a == float("inf"), info.max if posinf is None else posinf)
+    return masked_fill(out, a == float("-inf"), info.min if neginf is None else neginf)

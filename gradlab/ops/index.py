@@ -108,12 +108,30 @@ def gather(a, dim, index):
     d = normalize_dim(dim, a._data.ndim, "gather")
     if index._data.dtype != np.int64:
         raise RuntimeError(f"gather(): Expected dtype int64 for index, got {index.dtype}")
-    out = np.take_along_axis(a._data, index._data, d)
+    if index._data.ndim != a._data.ndim:
+        raise RuntimeError(f"gather(): Index tensor must have the same number of dimensions as input tensor "
+                           f"(input shape {list(a._data.shape)}, index shape {list(index._data.shape)})")
+    # the output has the index's shape: other axes of the input are cut to it (NumPy would broadcast)
+    source = a._data[_leading_region(index._data.shape, d)]
+    out = np.take_along_axis(source, index._data, d)
     shape = a._data.shape
 
     def backward(g):
         return (scatter_add_into_zeros(g, d, index, shape),)
     return record(out, "GatherBackward0", backward, (a,))
+
+
+def _leading_region(shape, dim):
+    """The slices selecting the first ``shape[k]`` entries of every axis k except ``dim``."""
+    return tuple(slice(None) if k == dim else slice(0, s) for k, s in enumerate(shape))
+
+
+def _src_grad(g, dim, index, src_shape):
+    """Gradient of scatter's ``src``: the gathered entries, zero where src was not used."""
+    picked = gather(g, dim, index)
+    if picked._data.shape == src_shape:
+        return picked
+    return index_put_into_zeros(picked, tuple(slice(0, s) for s in index._data.shape), src_shape, True)
 
 
 take_along_dim = None  # defined below
@@ -132,18 +150,32 @@ def _scatter_add(out, dim, index, src):
     np.add.at(out, full, src[tuple(slice(0, s) for s in index.shape)])
 
 
+def _check_scatter(op, a, d, index, src):
+    fits = index._data.ndim == a._data.ndim and all(
+        i <= s for k, (i, s) in enumerate(zip(index._data.shape, a._data.shape)) if k != d)
+    if isinstance(src, Tensor):
+        fits = fits and index._data.ndim == src._data.ndim and all(
+            i <= s for i, s in zip(index._data.shape, src._data.shape))
+    if not fits:
+        raise RuntimeError(f"{op}(): Expected index {list(index._data.shape)} to be no larger than self "
+                           f"{list(a._data.shape)} apart from dimension {d}"
+                           + (f" and to be no larger than src {list(src._data.shape)}" if isinstance(src, Tensor) else ""))
+
+
 def scatter_add(a, dim, index, src):
     d = normalize_dim(dim, a._data.ndim, "scatter_add")
+    _check_scatter("scatter_add", a, d, index, src)
     out = a._data.copy()
     _scatter_add(out, d, index._data, src._data)
 
     def backward(g):
-        return g, gather(g, d, index) if src._requires_grad else None
+        return g, _src_grad(g, d, index, src._data.shape) if src._requires_grad else None
     return record(out, "ScatterAddBackward0", backward, (a, src))
 
 
 def scatter(a, dim, index, src=None, value=None):
     d = normalize_dim(dim, a._data.ndim, "scatter")
+    _check_scatter("scatter", a, d, index, src)
     out = a._data.copy()
     grids = np.indices(index._data.shape, sparse=True)
     full = tuple(index._data if k == d else grids[k] for k in range(index._data.ndim))
@@ -156,7 +188,7 @@ def scatter(a, dim, index, src=None, value=None):
 
     def backward(g):
         ga = g * Tensor._wrap(mask.astype(g._data.dtype))
-        gs = gather(g, d, index) if isinstance(src, Tensor) and src._requires_grad else None
+        gs = _src_grad(g, d, index, src._data.shape) if isinstance(src, Tensor) and src._requires_grad else None
         return ga, gs
     inputs = (a, src) if isinstance(src, Tensor) else (a,)
     return record(out, "ScatterBackward0", lambda g: backward(g)[:len(inputs)], inputs)

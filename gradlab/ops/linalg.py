@@ -144,3 +144,10 @@ def einsum(equation, *operands):
             grads.append(full)
         return tuple(grads)
     return record(np.asarray(out), "EinsumBackward0", backward, tuple(operands), saved=tuple(operands))
+
+
+def trace(a):
+    """The sum of a matrix's diagonal."""
+    if a._data.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got a tensor of shape {list(a._data.shape)}")
+    return a.diagonal().sum()

@@ -333,3 +333,59 @@ def triu(a, diagonal=0):
     mask = np.triu(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
     return record(np.where(mask, a._data, 0).astype(a._data.dtype), "TriuBackward0",
                   lambda g: (g.triu(diagonal),), (a,))
+
+
+def tile(a, dims):
+    """``repeat`` with missing leading repeats taken as 1 (``tile(x, (2,))`` on a matrix repeats columns)."""
+    dims = tuple(dims) if not isinstance(dims, int) else (dims,)
+    return repeat(a, (1,) * (a._data.ndim - len(dims)) + dims)
+
+
+def roll(a, shifts, dims=None):
+    """Shift elements along ``dims``, wrapping around; a gather of indices, so it differentiates like indexing."""
+    if dims is None:
+        return roll(a.flatten(), shifts, 0).reshape(a._data.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts and dims must align, got shifts={list(shifts)} and dims={list(dims)}")
+    out = a
+    for shift, dim in zip(shifts, dims):
+        d = normalize_dim(dim, a._data.ndim, "roll")
+        order = np.roll(np.arange(a._data.shape[d]), shift)
+        out = out[(slice(None),) * d + (order,)]
+    return out
+
+
+def repeat_interleave(a, repeats, dim=None):
+    """Each element repeated ``repeats`` times along ``dim`` (the flattened tensor when dim is None)."""
+    if dim is None:
+        a, dim = a.flatten(), 0
+    d = normalize_dim(dim, a._data.ndim, "repeat_interleave")
+    counts = repeats._data if isinstance(repeats, Tensor) else repeats
+    order = np.repeat(np.arange(a._data.shape[d]), counts)
+    return a[(slice(None),) * d + (order,)]
+
+
+def broadcast_tensors(*tensors):
+    """The tensors expanded to their common broadcast shape (views)."""
+    try:
+        shape = np.broadcast_shapes(*[t._data.shape for t in tensors])
+    except ValueError:
+        raise RuntimeError(f"broadcast_tensors: shapes {[list(t._data.shape) for t in tensors]} are not "
+                           "broadcastable") from None
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors (``indexing="xy"`` swaps the first two output axes, as NumPy)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    n = len(tensors)
+    shape = tuple(t._data.size for t in tensors)
+    grids = [t.reshape((1,) * i + (-1,) + (1,) * (n - i - 1)).expand(shape) for i, t in enumerate(tensors)]
+    if indexing == "xy" and n > 1:  # "xy" is "ij" with the first two axes swapped
+        grids = [g.transpose(0, 1) for g in grids]
+    return tuple(grids)

@@ -768,5 +768,113 @@ SELECTION = [
            kwargs={"num_classes": st.sampled_from([-1, 5, 7])}),
 ]
 
+# ---- gather / scatter and the smaller helpers tutorials use ------------------------------------------
+@st.composite
+def _gather_case(draw, shapes, fits=False):
+    """dim and an int64 index for gather along it (repeats allowed); ``fits``: no larger than the input."""
+    from hypothesis.extra import numpy as hnp
+    shape = shapes[0]
+    d = draw(st.integers(0, len(shape) - 1))
+    index_shape = tuple(draw(st.integers(1, s if fits or i != d else 4)) for i, s in enumerate(shape))
+    index = draw(hnp.arrays(np.int64, index_shape, elements=st.integers(0, shape[d] - 1)))
+    return {"dim": d, "index": index}
+
+
+@st.composite
+def _scatter_case(draw, shapes):
+    """dim and an index with distinct targets per slice (torch's scatter is nondeterministic on repeats)."""
+    shape = shapes[0]
+    d = draw(st.integers(0, len(shape) - 1))
+    perm = np.array(draw(st.permutations(list(range(shape[d])))), dtype=np.int64)
+    keep = draw(st.integers(1, shape[d]))
+    index = np.broadcast_to(perm[:keep].reshape((1,) * d + (keep,) + (1,) * (len(shape) - d - 1)),
+                            shape[:d] + (keep,) + shape[d + 1:]).copy()
+    return {"dim": d, "index": index}
+
+
+def _np_gather(x, dim, index):
+    region = tuple(slice(None) if k == dim else slice(0, s) for k, s in enumerate(index.shape))
+    return np.take_along_axis(x[region], index, dim)
+
+
+def _np_scatter(x, src, dim, index):
+    out = x.copy()
+    np.put_along_axis(out, index, np.take_along_axis(src, np.zeros_like(index), dim) * 0 + _src_part(src, index),
+                      dim)
+    return out
+
+
+def _cut(src, index):
+    """src cut to the index's shape (torch's backward rejects a larger src)."""
+    return src[tuple(slice(0, s) for s in index.shape)]
+
+
+def _src_part(src, index):
+    return src[tuple(slice(0, s) for s in index.shape)]
+
+
+def _np_scatter_add(x, src, dim, index):
+    out = x.copy()
+    grids = np.indices(index.shape, sparse=True)
+    full = tuple(index if k == dim else grids[k] for k in range(index.ndim))
+    np.add.at(out, full, _src_part(src, index))
+    return out
+
+
+def _np_log_nan_to_num(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num(np.log(x))
+
+
+def _np_roll(x, shifts, dims):
+    return np.roll(x, shifts, dims)
+
+
+def _np_meshgrid(a, b, indexing):
+    return tuple(np.meshgrid(a, b, indexing=indexing))
+
+
+_VECTORS = st.tuples(st.integers(1, 4), st.integers(1, 4)).map(lambda t: ((t[0],), (t[1],)))
+MORE = [
+    OpSpec("gather", lambda lib, x, dim, index: x.gather(dim, _take(lib, index)), _np_gather, min_dims=1,
+           kwargs=_gather_case, int_dtypes=("int64",)),
+    OpSpec("scatter", lambda lib, x, src, dim, index: x.scatter(dim, _take(lib, index), _cut(src, index)),
+           _np_scatter,
+           arity=2, broadcast=False, min_dims=1, kwargs=_scatter_case),
+    OpSpec("scatter_value_", lambda lib, x, dim, index: (x * 1).scatter_(dim, _take(lib, index), 2.5),
+           lambda x, dim, index: _np_scatter(x, np.full_like(x, 2.5), dim, index), min_dims=1, kwargs=_scatter_case),
+    OpSpec("scatter_add", lambda lib, x, src, dim, index: x.scatter_add(dim, _take(lib, index), _cut(src, index)),
+           _np_scatter_add, arity=2, broadcast=False, min_dims=1, kwargs=lambda shapes: _gather_case(shapes, True)),
+    OpSpec("roll", lambda lib, x, shifts, dims: x.roll(shifts, dims), _np_roll, min_dims=1,
+           kwargs=_kw(shifts=lambda nd: st.integers(-5, 5), dims=_dim)),
+    OpSpec("roll_flat", lambda lib, x, shifts: lib.roll(x, shifts), lambda x, shifts: np.roll(x, shifts),
+           kwargs={"shifts": st.integers(-5, 5)}),
+    OpSpec("tile", lambda lib, x, reps: x.tile(reps), lambda x, reps: np.tile(x, reps), max_dims=2,
+           kwargs={"reps": st.lists(st.integers(1, 3), max_size=3).map(tuple)}),
+    OpSpec("repeat", lambda lib, x, extra, reps: x.repeat(extra + reps),
+           lambda x, extra, reps: np.tile(x.reshape((1,) * len(extra) + x.shape), extra + reps), max_dims=2,
+           kwargs=lambda shapes: st.fixed_dictionaries({
+               "extra": st.lists(st.integers(1, 2), max_size=2).map(tuple),
+               "reps": st.lists(st.integers(1, 3), min_size=len(shapes[0]), max_size=len(shapes[0])).map(tuple)})),
+    OpSpec("repeat_interleave", lambda lib, x, r, dim: x.repeat_interleave(r, dim=dim),
+           lambda x, r, dim: np.repeat(x, r, axis=dim), min_dims=1,
+           kwargs=_kw(r=lambda nd: st.integers(1, 3), dim=lambda nd: st.one_of(st.none(), _dim(nd)))),
+    OpSpec("broadcast_tensors", lambda lib, x, y: lib.broadcast_tensors(x, y), lambda x, y: np.broadcast_arrays(
+        x, y), arity=2),
+    OpSpec("meshgrid", lambda lib, a, b, indexing: lib.meshgrid(a, b, indexing=indexing), _np_meshgrid, arity=2,
+           shapes=_VECTORS, kwargs={"indexing": st.sampled_from(["ij", "xy"])}),
+    OpSpec("trace", lambda lib, x: lib.trace(x), np.trace, min_dims=2, max_dims=2),
+    OpSpec("addcmul_", lambda lib, x, a, b: (x * 1).addcmul_(a, b, value=0.5), lambda x, a, b: x + 0.5 * a * b,
+           arity=3, broadcast=False),
+    OpSpec("addcdiv_", lambda lib, x, a, b: (x * 1).addcdiv_(a, b, value=-2), lambda x, a, b: x - 2 * a / b,
+           arity=3, broadcast=False, elements=[grid_floats(-3, 3), grid_floats(-3, 3),
+                                               grid_floats(0.5, 3)]),
+    OpSpec("nan_to_num", lambda lib, x: x.log().nan_to_num(), _np_log_nan_to_num,
+           elements=st.sampled_from([0.0, -1.0, 0.5, 2.0, 1.5]), grad=False),
+    OpSpec("max_binary", lambda lib, x, y: lib.max(x, y), np.maximum, arity=2, unique=True),
+    OpSpec("squeeze_tuple", lambda lib, x: x.squeeze((0, -1)), lambda x: _np_squeeze(_np_squeeze(x, 0), -1),
+           min_dims=2, max_side=2),
+]
+
 ALL_SPECS = ARITHMETIC + COMPARISONS + UNARY + REDUCTIONS + LINALG + SHAPE_OPS + INDEXING + SETITEM + INPLACE \
-    + VIEW_INPLACE + SELECTION
+    + VIEW_INPLACE + SELECTION + MORE
