@@ -12,7 +12,8 @@ writes into ``--out``:
   random-number states (the global one and the shuffling generator's), saved
   with ``gradlab.save`` (atomic: a stop mid-write keeps the previous one).
   ``--resume`` continues from it and ends with exactly the weights an
-  uninterrupted run with the same seed would have.
+  uninterrupted run with the same seed would have (bit for bit when both
+  use the same ``--threads``: parallel sums may round differently).
 * ``metrics.json``: ``{"dataset": ..., "epochs": [{"epoch", "train_loss",
   "test_accuracy", "seconds"}, ...], ...}``.
 * ``learning_curve.png``: training loss and test accuracy (needs matplotlib).
@@ -22,15 +23,18 @@ else ``~/.cache/gradlab``), downloaded there unless ``--no-download``.  When
 they cannot be had, the run says so and trains on scikit-learn's digits
 (resized to 28x28) instead, so the command always runs.
 
-The default recipe (Adam, batch 128, lr 2e-3 with a linear warm-up over the
-first quarter epoch, then halved every epoch) reaches 99% MNIST test
-accuracy in 3 epochs.  The learning rate of a step depends on the step
-alone, not on ``--epochs``, so a short run is the start of a longer one and
-``--resume --epochs N`` can extend a finished run.  tqdm and matplotlib are optional
+The default recipe (Adam, batch 128, 3 epochs, a one-cycle schedule: the
+learning rate rises linearly to 2e-3 over the first 15% of the steps, then
+falls linearly to nearly 0 at the end) reaches 99% MNIST test accuracy.
+A one-cycle run has a planned length, so ``--resume`` finishes it; with
+``--schedule decay`` (warm-up, then times ``--lr-decay`` per epoch) the
+learning rate depends on the step alone and ``--resume --epochs N`` can also
+extend a finished run.  tqdm and matplotlib are optional
 (``pip install -e ".[train]"``): without them progress is printed as plain
 lines and the plot is skipped.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -50,7 +54,7 @@ RECIPE_DEFAULTS = {
     "batch_size": 128,
     "lr": 2e-3,
     "optimizer": "adam",
-    "schedule": "decay",
+    "schedule": "onecycle",
     "lr_decay": 0.5,
     "seed": 0,
     "limit_train": None,
@@ -58,7 +62,8 @@ RECIPE_DEFAULTS = {
 }
 DEFAULT_EPOCHS = 3
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-WARMUP_EPOCHS = 0.25
+ONECYCLE_WARMUP, ONECYCLE_FLOOR = 0.15, 0.01  # warm-up fraction of the run, final lr fraction
+DECAY_WARMUP_EPOCHS = 0.25
 
 
 # ---------------------------------------------------------------- command line
@@ -78,17 +83,18 @@ def build_parser():
                    help="download MNIST into --data when the files are missing (default: yes)")
     t.add_argument("--dataset", choices=["mnist", "digits"], default=None,
                    help="mnist, or scikit-learn's digits resized to 28x28 (default: mnist)")
-    t.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS,
-                   help=f"number of epochs (default: {DEFAULT_EPOCHS})")
+    t.add_argument("--epochs", type=_positive_int, default=None,
+                   help=f"number of epochs (default: {DEFAULT_EPOCHS}, or the checkpoint's when resuming)")
     t.add_argument("--batch-size", type=_positive_int, default=None,
                    help=f"training batch size (default: {RECIPE_DEFAULTS['batch_size']})")
     t.add_argument("--lr", type=float, default=None,
                    help=f"peak learning rate (default: {RECIPE_DEFAULTS['lr']})")
     t.add_argument("--optimizer", choices=["adam", "sgd"], default=None,
                    help="adam, or sgd with momentum 0.9 (default: adam)")
-    t.add_argument("--schedule", choices=["decay", "constant"], default=None,
-                   help="learning-rate schedule: warm-up then decay by --lr-decay per epoch, or constant "
-                        "(default: decay)")
+    t.add_argument("--schedule", choices=["onecycle", "decay", "constant"], default=None,
+                   help="learning-rate schedule: onecycle (warm-up, then linear decay to the end of the "
+                        "run), decay (warm-up, then times --lr-decay per epoch; can be extended on resume) "
+                        f"or constant (default: {RECIPE_DEFAULTS['schedule']})")
     t.add_argument("--lr-decay", type=float, default=None,
                    help=f"factor the learning rate is multiplied by per epoch (default: {RECIPE_DEFAULTS['lr_decay']})")
     t.add_argument("--seed", type=int, default=None, help="seed for the initial weights and the shuffling (default: 0)")
@@ -194,6 +200,20 @@ def resolve_recipe(args, saved=None):
     return recipe
 
 
+def resolve_epochs(args, recipe, checkpoint):
+    """How many epochs the run has in all.  A one-cycle schedule is planned for a length."""
+    if checkpoint is None:
+        return args.epochs or DEFAULT_EPOCHS
+    planned = int(checkpoint["epochs"])
+    if args.epochs is None or args.epochs == planned:
+        return planned
+    if recipe["schedule"] == "onecycle":
+        raise TrainError(f"this run's one-cycle schedule was planned for {planned} epochs: resume with "
+                         f"--epochs {planned} (or without --epochs); only the 'decay' and 'constant' "
+                         "schedules can be extended")
+    return args.epochs
+
+
 def load_checkpoint(out):
     import gradlab
 
@@ -203,20 +223,113 @@ def load_checkpoint(out):
     return gradlab.load(path)
 
 
-def save_checkpoint(out, model, optimizer, shuffle, epoch, recipe, history):
-    import gradlab
-
-    gradlab.save({
-        "epoch": epoch,
-        "recipe": recipe,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "rng": {"global": gradlab.get_rng_state(), "shuffle": shuffle.get_state()},
-        "history": history,
-    }, os.path.join(out, CHECKPOINT))
-
-
 # ---------------------------------------------------------------- training
+
+
+def lr_at(step, steps_per_epoch, epochs, schedule, peak, decay):
+    """The learning rate of a training step (counted from 0 over the whole run).
+
+    onecycle: linear warm-up to ``peak`` over the first 15% of the run, then
+              linear decay to 1% of it at the end (needs the run's length).
+    decay:    linear warm-up over a quarter epoch, then times ``decay`` per
+              epoch; depends on the step alone, so a run can be extended.
+    constant: ``peak`` throughout.
+    Warm-up keeps Adam's first, noisy steps small; the decay lets the weights settle.
+    """
+    if schedule == "constant":
+        return peak
+    if schedule == "onecycle":
+        total = steps_per_epoch * epochs
+        warmup = max(1, int(ONECYCLE_WARMUP * total))
+        if step < warmup:
+            return peak * (step + 1) / warmup
+        return peak * max(ONECYCLE_FLOOR, (total - 1 - step) / max(1, total - warmup))
+    warmup = max(1, int(DECAY_WARMUP_EPOCHS * steps_per_epoch))
+    return peak * min(1.0, (step + 1) / warmup) * decay ** (step / steps_per_epoch)
+
+
+class Run:
+    """Everything a training run holds: model, optimizer, loaders, shuffling, history."""
+
+    def __init__(self, recipe, epochs, train_set, test_set):
+        import gradlab
+        from .models import LeNet5
+        from .utils.data import DataLoader
+
+        self.recipe, self.epochs = recipe, epochs
+        gradlab.manual_seed(recipe["seed"])
+        self.model = LeNet5()
+        self.optimizer = make_optimizer(recipe["optimizer"], self.model.parameters(), recipe["lr"])
+        self.shuffle = gradlab.Generator().manual_seed(recipe["seed"])
+        self.train_loader = DataLoader(train_set, batch_size=recipe["batch_size"], shuffle=True,
+                                       generator=self.shuffle)
+        self.test_loader = DataLoader(test_set, batch_size=1000)
+        self.history = {"epochs": [], "loss_curve": []}
+        self.done = 0  # finished epochs
+
+    def restore(self, checkpoint):
+        import gradlab
+
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        gradlab.set_rng_state(checkpoint["rng"]["global"])
+        self.shuffle.set_state(checkpoint["rng"]["shuffle"])
+        self.history = checkpoint["history"]
+        self.done = int(checkpoint["epoch"])
+
+    def save(self, out):
+        import gradlab
+
+        gradlab.save({
+            "epoch": self.done,
+            "epochs": self.epochs,
+            "recipe": self.recipe,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": {"global": gradlab.get_rng_state(), "shuffle": self.shuffle.get_state()},
+            "history": self.history,
+        }, os.path.join(out, CHECKPOINT))
+
+    def set_lr(self, step):
+        r = self.recipe
+        lr = lr_at(step, len(self.train_loader), self.epochs, r["schedule"], r["lr"], r["lr_decay"])
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def train_epoch(self, bar):
+        """One pass over the training set; returns (mean loss, number of images)."""
+        import gradlab.nn.functional as F
+
+        self.model.train()
+        total_loss, images = 0.0, 0
+        step = self.done * len(self.train_loader)
+        for x, y in self.train_loader:
+            self.set_lr(step)
+            loss = F.cross_entropy(self.model(x), y)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            total_loss += loss.item() * len(y)
+            images += len(y)
+            step += 1
+            bar.update(total_loss / images, len(y))
+        return total_loss / max(images, 1), images
+
+    def test_accuracy(self):
+        """Fraction of the test set classified correctly."""
+        import gradlab
+
+        self.model.eval()
+        correct = total = 0
+        with gradlab.no_grad():
+            for x, y in self.test_loader:
+                correct += int((self.model(x).argmax(1) == y).sum().item())
+                total += len(y)
+        return correct / max(total, 1)
+
+    def metrics(self):
+        return {"dataset": self.recipe["dataset"], "epochs": self.history["epochs"],
+                "recipe": self.recipe, "loss_curve": self.history["loss_curve"]}
 
 
 def make_optimizer(name, params, lr):
@@ -227,151 +340,97 @@ def make_optimizer(name, params, lr):
     return optim.SGD(params, lr=lr, momentum=0.9)
 
 
-def lr_at(step, steps_per_epoch, peak, schedule, decay):
-    """Linear warm-up to ``peak`` over a quarter epoch, times ``decay`` per epoch (smoothly).
-
-    Warm-up keeps Adam's first, noisy steps small; the decay lets the
-    weights settle.  Only the step number matters, not the planned length.
-    """
-    if schedule == "constant":
-        return peak
-    warmup = max(1, int(WARMUP_EPOCHS * steps_per_epoch))
-    return peak * min(1.0, (step + 1) / warmup) * decay ** (step / steps_per_epoch)
-
-
-def train_one_epoch(model, loader, optimizer, recipe, first_step, bar):
-    """One pass over the data; returns (mean loss, number of images)."""
-    import gradlab.nn.functional as F
-
-    model.train()
-    total_loss, images, step = 0.0, 0, first_step
-    for x, y in loader:
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, len(loader), recipe["lr"], recipe["schedule"], recipe["lr_decay"])
-        loss = F.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        n = len(y)
-        total_loss += loss.item() * n
-        images += n
-        step += 1
-        bar.update(total_loss / images, n)
-    return total_loss / max(images, 1), images
-
-
-def evaluate(model, loader):
-    """Fraction of the test set classified correctly."""
-    import gradlab
-
-    model.eval()
-    correct = total = 0
-    with gradlab.no_grad():
-        for x, y in loader:
-            correct += int((model(x).argmax(1) == y).sum().item())
-            total += len(y)
-    return correct / max(total, 1)
-
-
-def set_threads(n):
-    """Limit BLAS and OpenMP (the kernels) to n threads."""
+@contextlib.contextmanager
+def thread_limit(n):
+    """Run the block with BLAS and the kernels' OpenMP limited to n threads (None: no limit)."""
     if n is None:
+        yield
         return
+    from . import kernels
+
+    before = kernels.get_num_threads()
+    kernels.set_num_threads(n)
     try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(limits=n)
-    except ImportError:
-        say("note: threadpoolctl is not installed; --threads only sets OMP_NUM_THREADS for the kernels")
-    os.environ["OMP_NUM_THREADS"] = str(n)
-    try:
-        from . import kernels
-        if hasattr(kernels, "set_num_threads"):
-            kernels.set_num_threads(n)
-    except ImportError:
-        pass
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            say("note: threadpoolctl is not installed; --threads limits gradlab's kernels but not BLAS")
+            yield
+        else:
+            with threadpool_limits(limits=n):
+                yield
+    finally:
+        kernels.set_num_threads(before)
 
 
 def train(args):
     """Run ``gradlab train`` with parsed arguments; returns the metrics dict."""
-    import gradlab
-    from .models import LeNet5
-    from .utils.data import DataLoader
+    with thread_limit(args.threads):
+        return _train(args)
 
-    out = args.out
-    checkpoint = load_checkpoint(out) if args.resume else None
+
+def _train(args):
+    checkpoint = load_checkpoint(args.out) if args.resume else None
     recipe = resolve_recipe(args, checkpoint["recipe"] if checkpoint else None)
-    set_threads(args.threads)
-    root = data_dir(args.data)
-    train_set, test_set, used = load_data(recipe["dataset"], root, args.download,
+    epochs = resolve_epochs(args, recipe, checkpoint)
+    train_set, test_set, used = load_data(recipe["dataset"], data_dir(args.data), args.download,
                                           recipe["limit_train"], recipe["limit_test"])
-    if checkpoint and used != checkpoint["recipe"]["dataset"]:
-        raise TrainError(f"the checkpoint was trained on {checkpoint['recipe']['dataset']}, "
-                         f"but only {used} is available now")
+    if checkpoint and used != recipe["dataset"]:
+        raise TrainError(f"the checkpoint was trained on {recipe['dataset']}, but only {used} is available now")
     recipe["dataset"] = used
-
-    gradlab.manual_seed(recipe["seed"])
-    model = LeNet5()
-    optimizer = make_optimizer(recipe["optimizer"], model.parameters(), recipe["lr"])
-    shuffle = gradlab.Generator().manual_seed(recipe["seed"])
-    train_loader = DataLoader(train_set, batch_size=recipe["batch_size"], shuffle=True, generator=shuffle)
-    test_loader = DataLoader(test_set, batch_size=1000)
-    history = {"epochs": [], "loss_curve": []}
-    start_epoch = 0
+    run = Run(recipe, epochs, train_set, test_set)
     if checkpoint:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        gradlab.set_rng_state(checkpoint["rng"]["global"])
-        shuffle.set_state(checkpoint["rng"]["shuffle"])
-        history = checkpoint["history"]
-        start_epoch = int(checkpoint["epoch"])
+        run.restore(checkpoint)
+    _print_header(run, len(train_set), len(test_set))
+    if run.done >= epochs:
+        say(f"the checkpoint already has {run.done} epochs: nothing to do (--epochs N continues a "
+            "'decay' or 'constant' run to N)")
+        return run.metrics()
+    os.makedirs(args.out, exist_ok=True)
+    first = run.done + 1
+    while run.done < epochs:
+        _one_epoch(run, args, quiet=run.done >= first)
+    say(f"done: test accuracy {100 * run.history['epochs'][-1]['test_accuracy']:.2f}%; "
+        f"checkpoint, metrics and plot in {args.out}")
+    return run.metrics()
 
-    _print_header(recipe, args, len(train_set), len(test_set), start_epoch)
-    if start_epoch >= args.epochs:
-        say(f"the checkpoint already has {start_epoch} epochs (--epochs {args.epochs}): nothing to do")
-        return _metrics(recipe, history)
-    os.makedirs(out, exist_ok=True)
-    steps_per_epoch = len(train_loader)
-    for epoch in range(start_epoch + 1, args.epochs + 1):
-        bar = Progress(epoch, args.epochs, steps_per_epoch, disable=args.no_progress)
-        started = time.perf_counter()
-        loss, images = train_one_epoch(model, train_loader, optimizer, recipe, (epoch - 1) * steps_per_epoch, bar)
-        train_seconds = time.perf_counter() - started
-        bar.close()
-        accuracy = evaluate(model, test_loader)
-        seconds = time.perf_counter() - started
-        history["epochs"].append({"epoch": epoch, "train_loss": loss, "test_accuracy": accuracy,
+
+def _one_epoch(run, args, quiet):
+    """Train, evaluate, report and write everything for the next epoch."""
+    epoch = run.done + 1
+    bar = Progress(epoch, run.epochs, len(run.train_loader), disable=args.no_progress)
+    started = time.perf_counter()
+    loss, images = run.train_epoch(bar)
+    train_seconds = time.perf_counter() - started
+    bar.close()
+    accuracy = run.test_accuracy()
+    seconds = time.perf_counter() - started
+    run.history["epochs"].append({"epoch": epoch, "train_loss": loss, "test_accuracy": accuracy,
                                   "seconds": seconds, "images_per_second": images / train_seconds})
-        history["loss_curve"].extend(bar.curve)
-        say(f"epoch {epoch}/{args.epochs}  train loss {loss:.4f}  test accuracy {100 * accuracy:.2f}%  "
-            f"time {seconds:.1f} s  ({images / train_seconds:,.0f} images/s)")
-        save_checkpoint(out, model, optimizer, shuffle, epoch, recipe, history)
-        metrics = _metrics(recipe, history)
-        write_json(os.path.join(out, METRICS), metrics)
-        plot_curve(os.path.join(out, CURVE), metrics, quiet=epoch > start_epoch + 1)
-    say(f"done: test accuracy {100 * history['epochs'][-1]['test_accuracy']:.2f}%, "
-        f"checkpoint, metrics and plot in {out}")
-    return metrics
+    run.history["loss_curve"].extend(bar.curve)
+    run.done = epoch
+    say(f"epoch {epoch}/{run.epochs}  train loss {loss:.4f}  test accuracy {100 * accuracy:.2f}%  "
+        f"time {seconds:.1f} s  ({images / train_seconds:,.0f} images/s)")
+    run.save(args.out)
+    metrics = run.metrics()
+    write_json(os.path.join(args.out, METRICS), metrics)
+    plot_curve(os.path.join(args.out, CURVE), metrics, quiet=quiet)
 
 
-def _print_header(recipe, args, n_train, n_test, start_epoch):
+def _print_header(run, n_train, n_test):
     from . import kernels
 
-    backend = getattr(kernels, "get_backend", lambda: "numpy")()
-    resumed = f", resuming after epoch {start_epoch}" if start_epoch else ""
-    say(f"LeNet-5 on {recipe['dataset']} ({n_train:,} training / {n_test:,} test images): "
-        f"{recipe['optimizer']} lr {recipe['lr']:g} ({_schedule_text(recipe)}), batch {recipe['batch_size']}, "
-        f"{args.epochs} epochs, seed {recipe['seed']}, kernels: {backend}{resumed}")
+    r = run.recipe
+    resumed = f", resuming after epoch {run.done}" if run.done else ""
+    say(f"LeNet-5 on {r['dataset']} ({n_train:,} training / {n_test:,} test images): "
+        f"{r['optimizer']} lr {r['lr']:g} ({_schedule_text(r)}), batch {r['batch_size']}, "
+        f"{run.epochs} epochs, seed {r['seed']}, kernels: {kernels.get_backend()}{resumed}")
 
 
 def _schedule_text(recipe):
-    if recipe["schedule"] == "constant":
-        return "constant"
-    return f"warm-up, then x{recipe['lr_decay']:g} per epoch"
-
-
-def _metrics(recipe, history):
-    return {"dataset": recipe["dataset"], "epochs": history["epochs"], "recipe": recipe,
-            "loss_curve": history["loss_curve"]}
+    if recipe["schedule"] == "decay":
+        return f"warm-up, then x{recipe['lr_decay']:g} per epoch"
+    return recipe["schedule"]
 
 
 # ---------------------------------------------------------------- output

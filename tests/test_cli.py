@@ -16,7 +16,7 @@ from gradlab import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = ["--dataset", "digits", "--limit-train", "256", "--limit-test", "100", "--batch-size", "64",
-         "--no-progress"]
+         "--threads", "1", "--no-progress"]
 
 
 def run(capsys, *args):
@@ -68,21 +68,58 @@ def final_state(out_dir):
     return gradlab.load(os.path.join(out_dir, "checkpoint.gradlab"))
 
 
-def test_resume_ends_with_the_same_weights(tmp_path, capsys):
-    whole, split = str(tmp_path / "whole"), str(tmp_path / "split")
-    assert run(capsys, *QUICK, "--epochs", "2", "--out", whole)[0] == 0
-    assert run(capsys, *QUICK, "--epochs", "1", "--out", split)[0] == 0
-    status, out, _ = run(capsys, "--no-progress", "--epochs", "2", "--resume", "--out", split)
-    assert status == 0 and "resuming after epoch 1" in out
-
-    a, b = final_state(whole), final_state(split)
-    assert a["epoch"] == b["epoch"] == 2
+def assert_same_run(dir_a, dir_b):
+    a, b = final_state(dir_a), final_state(dir_b)
+    assert a["epoch"] == b["epoch"]
     for key, value in a["model"].items():
         np.testing.assert_array_equal(value.numpy(), b["model"][key].numpy(), err_msg=key)
     for index, state in a["optimizer"]["state"].items():
         np.testing.assert_array_equal(state["exp_avg_sq"].numpy(),
                                       b["optimizer"]["state"][index]["exp_avg_sq"].numpy())
-    assert read_metrics(whole)["epochs"][1]["train_loss"] == read_metrics(split)["epochs"][1]["train_loss"]
+    assert read_metrics(dir_a)["epochs"] == [
+        dict(e, seconds=m["seconds"], images_per_second=m["images_per_second"])
+        for e, m in zip(read_metrics(dir_b)["epochs"], read_metrics(dir_a)["epochs"])]
+
+
+def test_extending_a_run_ends_with_the_same_weights(tmp_path, capsys):
+    """2 epochs in one go == 1 epoch, then --resume --epochs 2 (the 'decay' schedule can be extended)."""
+    whole, split = str(tmp_path / "whole"), str(tmp_path / "split")
+    decay = [*QUICK, "--schedule", "decay"]
+    assert run(capsys, *decay, "--epochs", "2", "--out", whole)[0] == 0
+    assert run(capsys, *decay, "--epochs", "1", "--out", split)[0] == 0
+    # the recipe comes from the checkpoint; the thread count is given again, since
+    # parallel sums in the kernels may round differently with another count
+    status, out, _ = run(capsys, "--no-progress", "--threads", "1", "--epochs", "2", "--resume", "--out", split)
+    assert status == 0 and "resuming after epoch 1" in out
+    assert_same_run(whole, split)
+
+
+def test_resume_after_an_interruption_ends_with_the_same_weights(tmp_path, capsys, monkeypatch):
+    """A one-cycle run stopped by Ctrl-C during epoch 2 and resumed == the uninterrupted run."""
+    whole, split = str(tmp_path / "whole"), str(tmp_path / "split")
+    assert run(capsys, *QUICK, "--epochs", "2", "--out", whole)[0] == 0
+
+    real_accuracy = cli.Run.test_accuracy
+
+    def interrupted_in_epoch_2(self):
+        if self.done == 1:
+            raise KeyboardInterrupt
+        return real_accuracy(self)
+    monkeypatch.setattr(cli.Run, "test_accuracy", interrupted_in_epoch_2)
+    status, _, err = run(capsys, *QUICK, "--epochs", "2", "--out", split)
+    assert status == 130 and "--resume" in err
+    assert final_state(split)["epoch"] == 1
+    monkeypatch.undo()
+
+    status, out, _ = run(capsys, "--no-progress", "--threads", "1", "--resume", "--out", split)
+    assert status == 0 and "resuming after epoch 1" in out
+    assert_same_run(whole, split)
+
+
+def test_a_one_cycle_run_cannot_be_extended(tmp_path, capsys):
+    assert run(capsys, *QUICK, "--epochs", "1", "--out", str(tmp_path))[0] == 0
+    status, _, err = run(capsys, "--resume", "--epochs", "2", "--out", str(tmp_path))
+    assert status == 1 and "planned for 1 epochs" in err
 
 
 def test_resume_refuses_a_changed_recipe(tmp_path, capsys):
@@ -108,15 +145,23 @@ def test_runs_without_tqdm_and_matplotlib(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "metrics.json").exists()
 
 
-def test_schedule_warms_up_then_decays_per_epoch():
-    steps_per_epoch = 100
-    lrs = [cli.lr_at(step, steps_per_epoch, 1.0, "decay", 0.5) for step in range(300)]
-    warmup = int(cli.WARMUP_EPOCHS * steps_per_epoch)
+def test_decay_schedule_warms_up_then_decays_per_epoch():
+    lrs = [cli.lr_at(step, 100, 3, "decay", 1.0, 0.5) for step in range(300)]
+    warmup = int(cli.DECAY_WARMUP_EPOCHS * 100)
     assert all(a < b for a, b in zip(lrs[:warmup], lrs[1:warmup]))  # warm-up rises...
-    assert lrs[warmup - 1] == pytest.approx(0.5 ** ((warmup - 1) / steps_per_epoch))
     assert all(a > b for a, b in zip(lrs[warmup:], lrs[warmup + 1:]))  # ...then decays
     assert lrs[200] == pytest.approx(0.25)  # halved per epoch
-    assert cli.lr_at(7, steps_per_epoch, 0.3, "constant", 0.5) == 0.3
+    assert lrs == [cli.lr_at(step, 100, 9, "decay", 1.0, 0.5) for step in range(300)]  # whatever the length
+
+
+def test_one_cycle_schedule():
+    lrs = [cli.lr_at(step, 50, 2, "onecycle", 1.0, None) for step in range(100)]
+    peak = int(100 * cli.ONECYCLE_WARMUP) - 1
+    assert lrs[peak] == 1.0 and max(lrs) == 1.0
+    assert all(a < b for a, b in zip(lrs[:peak], lrs[1:peak + 1]))
+    assert all(a > b for a, b in zip(lrs[peak:-1], lrs[peak + 1:-1]))
+    assert lrs[-1] == pytest.approx(cli.ONECYCLE_FLOOR)
+    assert cli.lr_at(7, 50, 2, "constant", 0.3, None) == 0.3
 
 
 def test_bad_options_exit_with_usage():
@@ -131,6 +176,21 @@ def test_python_dash_m_help():
     assert result.returncode == 0
     for option in ("--data", "--download", "--resume", "--limit-train", "--threads", "--optimizer"):
         assert option in result.stdout
+
+
+def test_threads_option_is_undone_after_the_run(tmp_path, capsys):
+    before = gradlab.kernels.get_num_threads()
+    assert run(capsys, *QUICK, "--epochs", "1", "--threads", "1", "--out", str(tmp_path))[0] == 0
+    assert gradlab.kernels.get_num_threads() == before
+
+
+def test_console_script_when_installed():
+    import shutil
+    script = shutil.which("gradlab")
+    if script is None:
+        pytest.skip("the gradlab console script is not installed (pip install -e .)")
+    result = subprocess.run([script, "train", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "--resume" in result.stdout
 
 
 @pytest.mark.slow
