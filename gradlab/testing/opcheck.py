@@ -5,7 +5,8 @@ hypothesis and checks
 
 1. the forward result against a NumPy reference (values and shape);
 2. that the op leaves its inputs unchanged;
-3. the backward pass with ``gradcheck`` (central differences, float64);
+3. the backward pass with ``gradcheck`` (central differences, float64), and
+   float32 gradients staying float32;
 4. when a ``torch`` module is passed: the forward values, shape and dtype,
    and the input gradients, against PyTorch on the very same inputs.
 
@@ -234,6 +235,7 @@ def _check_backward(spec, arrays, kwargs, torch, data):
     def fn(*xs):
         return spec.fn(gradlab, *xs, **kwargs)
     gradcheck(fn, tuple(inputs), fast_mode=sum(a.size for a in arrays) > 40)
+    _check_grad_dtypes(spec, arrays, kwargs)
     if torch is None or not spec.torch:
         return
     outs = [o for o in _flatten(fn(*inputs)) if isinstance(o, Tensor) and o.requires_grad]
@@ -254,6 +256,24 @@ def _check_backward(spec, arrays, kwargs, torch, data):
         g = np.zeros(arrays[i].shape) if g is None else g._data
         tg = np.zeros(arrays[i].shape) if tg is None else tg.numpy()
         _assert_close(g, tg, f"gradient of input {i} vs torch", spec, "float64")
+
+
+def _check_grad_dtypes(spec, arrays, kwargs):
+    """Gradients of float32 inputs are float32 tensors of the inputs' shapes (no silent float64)."""
+    import gradlab
+    positions = _grad_positions(spec)
+    inputs = [gradlab.from_numpy(a.astype(np.float32)) for a in arrays]
+    for i in positions:
+        inputs[i].requires_grad_()
+    outs = [o for o in _flatten(spec.fn(gradlab, *inputs, **kwargs)) if isinstance(o, Tensor) and o.requires_grad]
+    if not outs:
+        return
+    grads = autograd_grad(outs, [inputs[i] for i in positions],
+                          [gradlab.ones(o._data.shape, dtype=o.dtype) for o in outs], allow_unused=True)
+    for i, g in zip(positions, grads):
+        if g is not None and (g.dtype != gradlab.float32 or g._data.shape != arrays[i].shape):
+            raise AssertionError(f"{spec.name}: the gradient of float32 input {i} (shape {arrays[i].shape}) is "
+                                 f"{g.dtype} of shape {tuple(g._data.shape)}")
 
 
 def check_op(spec, data, torch=None):
