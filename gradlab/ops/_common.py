@@ -113,9 +113,13 @@ def shape_arg(args):
 
 
 def broadcast_error(op, a, b):
-    return RuntimeError(
-        f"{op}: the size of tensor a ({list(a)}) must match the size of tensor b ({list(b)}): "
-        f"shapes {tuple(a)} and {tuple(b)} are not broadcastable")
+    """PyTorch's message for shapes that do not broadcast, naming the op, the first clash and both shapes."""
+    for k in range(1, min(len(a), len(b)) + 1):
+        if a[-k] != b[-k] and a[-k] != 1 and b[-k] != 1:
+            dim = max(len(a), len(b)) - k
+            return RuntimeError(f"{op}: the size of tensor a ({a[-k]}) must match the size of tensor b ({b[-k]}) at "
+                                f"non-singleton dimension {dim} (shapes {list(a)} and {list(b)} do not broadcast)")
+    return RuntimeError(f"{op}: shapes {list(a)} and {list(b)} do not broadcast")
 
 
 # ---- views and in-place writes ---------------------------------------------------------------------
