@@ -826,6 +826,11 @@ def _np_log_nan_to_num(x):
         return np.nan_to_num(np.log(x))
 
 
+def _np_sort(x, dim, descending):
+    order = np.argsort(-x if descending else x, axis=dim, kind="stable")
+    return np.take_along_axis(x, order, dim), order
+
+
 def _np_roll(x, shifts, dims):
     return np.roll(x, shifts, dims)
 
@@ -871,6 +876,16 @@ MORE = [
                                                grid_floats(0.5, 3)]),
     OpSpec("nan_to_num", lambda lib, x: x.log().nan_to_num(), _np_log_nan_to_num,
            elements=st.sampled_from([0.0, -1.0, 0.5, 2.0, 1.5]), grad=False),
+    OpSpec("sort", lambda lib, x, dim, descending: tuple(x.sort(dim, descending=descending)),
+           lambda x, dim, descending: _np_sort(x, dim, descending), unique=True, min_dims=1,
+           kwargs=_kw(dim=_dim, descending=lambda nd: st.booleans()), int_dtypes=("int64",)),
+    OpSpec("argsort", lambda lib, x, dim: lib.argsort(x, dim, descending=True),
+           lambda x, dim: _np_sort(x, dim, True)[1], unique=True, min_dims=1, grad=False, kwargs=_kw(dim=_dim)),
+    OpSpec("topk", lambda lib, x, k, dim, largest: tuple(x.topk(min(k, x.shape[dim]), dim, largest)),
+           lambda x, k, dim, largest: tuple(a.take(np.arange(min(k, x.shape[dim])), axis=dim)
+                                            for a in _np_sort(x, dim, largest)),
+           unique=True, min_dims=1, kwargs=_kw(k=lambda nd: st.integers(1, 3), dim=_dim,
+                                               largest=lambda nd: st.booleans())),
     OpSpec("max_binary", lambda lib, x, y: lib.max(x, y), np.maximum, arity=2, unique=True),
     OpSpec("squeeze_tuple", lambda lib, x: x.squeeze((0, -1)), lambda x: _np_squeeze(_np_squeeze(x, 0), -1),
            min_dims=2, max_side=2),
