@@ -3,6 +3,7 @@
 # when OpenMP is not available.
 
 from libc.string cimport memcpy
+from cython.parallel cimport prange
 from scipy.linalg.cython_blas cimport sgemm, dgemm, saxpy, daxpy
 
 ctypedef fused real:
@@ -98,3 +99,48 @@ cdef inline void copy_run(real* dst, const real* src, Py_ssize_t n) noexcept nog
         while k < n:
             dst[k] = src[k]
             k += 1
+
+
+cdef inline void gemm_tile(bint trans_a, bint trans_b, Py_ssize_t mm, Py_ssize_t nn,
+                           Py_ssize_t k, Py_ssize_t kc, const real* a, Py_ssize_t lda,
+                           const real* b, Py_ssize_t ldb, real* c, Py_ssize_t ldc) noexcept nogil:
+    """One tile of par_gemm: a at its first row, b at its first column; the
+    reduction in chunks of kc (the first chunk overwrites c, the others add)."""
+    cdef Py_ssize_t k0 = 0, kk
+    while k0 < k:
+        kk = min(kc, k - k0)
+        gemm_rm(trans_a, trans_b, <int>mm, <int>nn, <int>kk, 1,
+                a + (k0 * lda if trans_a else k0), <int>lda,
+                b + (k0 if trans_b else k0 * ldb), <int>ldb,
+                0 if k0 == 0 else 1, c, <int>ldc)
+        k0 += kc
+
+
+cdef inline void par_gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                          const real* a, Py_ssize_t lda, const real* b, Py_ssize_t ldb,
+                          real* c, Py_ssize_t ldc, int nthreads) noexcept nogil:
+    """Row-major C (m x n) = op(A) @ op(B) on `nthreads` OpenMP threads.
+
+    C is cut into tiles, and each tile (with the reduction split into chunks
+    of at most 256) is one BLAS call small enough that OpenBLAS runs it on
+    the calling thread: the threads are ours, BLAS never starts its own.
+    """
+    cdef Py_ssize_t kc = min(k, 256)
+    cdef Py_ssize_t area = max(64, BLAS_SINGLE_THREAD_MNK // max(kc, 1))
+    cdef Py_ssize_t mt, nt, tm, tn, t, i0, j0
+    mt = 8
+    while mt * mt * 4 <= area:
+        mt *= 2                       # about sqrt(area), a power of two
+    mt = min(m, mt)
+    nt = min(n, max(1, area // mt))
+    mt = min(m, max(1, area // nt))
+    tm = (m + mt - 1) // mt
+    tn = (n + nt - 1) // nt
+    if tm * tn < 2:
+        nthreads = 1
+    for t in prange(tm * tn, num_threads=nthreads, schedule='dynamic'):
+        i0 = (t // tn) * mt
+        j0 = (t % tn) * nt
+        gemm_tile(trans_a, trans_b, min(mt, m - i0), min(nt, n - j0), k, kc,
+                  a + (i0 if trans_a else i0 * lda), lda,
+                  b + (j0 * ldb if trans_b else j0), ldb, c + i0 * ldc + j0, ldc)

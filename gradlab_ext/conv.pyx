@@ -37,7 +37,7 @@ views of the bands; see _band_forward.
 Two shapes need no unfolding at all: a 1x1 kernel with stride 1 and no
 padding (the input plane is already the column matrix), and a kernel that
 covers the whole unpadded input (the conv is a fully connected layer over
-the batch; one large GEMM per group, threaded by BLAS itself).
+the batch: one GEMM per group, cut into tiles for the OpenMP threads).
 """
 
 cimport cython
@@ -47,7 +47,7 @@ cimport numpy as cnp
 import numpy as np
 import threading
 
-from gradlab_ext._common cimport (real, gemm_rm, axpy, vsum, copy_run, gl_omp_max_threads,
+from gradlab_ext._common cimport (real, gemm_rm, par_gemm, axpy, vsum, copy_run, gl_omp_max_threads,
                                   gl_have_openmp, BLAS_SINGLE_THREAD_MNK)
 
 cnp.import_array()
@@ -601,14 +601,15 @@ cdef void _fwd(const real* x, const real* w, const real* bias, real* y, char* ws
                 _fwd_block(x, w, bias, y, mine, g, p, n0, nb)
 
 
-cdef void _fc_fwd(const real* x, const real* w, const real* bias, real* y, const Geom* g) noexcept nogil:
+cdef void _fc_fwd(const real* x, const real* w, const real* bias, real* y, const Geom* g,
+                  int nt) noexcept nogil:
     """Kernel == input plane: y[n, :] = W @ x[n, :] for every group, one GEMM each."""
     cdef idx_t gi, n, co
     cdef idx_t CHW = g.C * g.H * g.W
     for gi in range(g.G):
         # y_g (N x Cog, ld Cout) = X_g (N x Kg, ld CHW) @ W_g^T
-        gemm_rm(False, True, <int>g.N, <int>g.Cog, <int>g.Kg, 1, x + gi * g.Kg, <int>CHW,
-                w + gi * g.Cog * g.Kg, <int>g.Kg, 0, y + gi * g.Cog, <int>g.Cout)
+        par_gemm(False, True, g.N, g.Cog, g.Kg, x + gi * g.Kg, CHW,
+                 w + gi * g.Cog * g.Kg, g.Kg, y + gi * g.Cog, g.Cout, nt)
     if bias != NULL:
         for n in range(g.N):
             for co in range(g.Cout):
@@ -639,12 +640,13 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     cdef Plan p
     cdef _Scratch s
     cdef char* ws
+    cdef int nt = 1 if g.N * g.Cout * g.Kg < _PARALLEL_MIN_WORK else _num_threads
     if _is_full(&g):
         with nogil:
             if isz == 4:
-                _fc_fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, gp)
+                _fc_fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, gp, nt)
             else:
-                _fc_fwd(<double*>xp, <double*>wp, <double*>bp, <double*>yp, gp)
+                _fc_fwd(<double*>xp, <double*>wp, <double*>bp, <double*>yp, gp, nt)
         return y
     p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G, isz, False)
     s = _Scratch(p.shared + p.per_thread * p.nt)
@@ -842,18 +844,18 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
 
 
 cdef void _fc_bwd(const real* x, const real* w, const real* gy, real* gx, real* gw, real* gb,
-                  const Geom* g, bint need_x, bint need_w, bint need_b) noexcept nogil:
+                  const Geom* g, bint need_x, bint need_w, bint need_b, int nt) noexcept nogil:
     cdef idx_t gi, n, co
     cdef idx_t CHW = g.C * g.H * g.W
     for gi in range(g.G):
         if need_w:
             # gw_g (Cog x Kg) = dY_g^T (Cog x N) @ X_g (N x Kg)
-            gemm_rm(True, False, <int>g.Cog, <int>g.Kg, <int>g.N, 1, gy + gi * g.Cog, <int>g.Cout,
-                    x + gi * g.Kg, <int>CHW, 0, gw + gi * g.Cog * g.Kg, <int>g.Kg)
+            par_gemm(True, False, g.Cog, g.Kg, g.N, gy + gi * g.Cog, g.Cout,
+                     x + gi * g.Kg, CHW, gw + gi * g.Cog * g.Kg, g.Kg, nt)
         if need_x:
             # X_g (N x Kg) = dY_g (N x Cog) @ W_g (Cog x Kg)
-            gemm_rm(False, False, <int>g.N, <int>g.Kg, <int>g.Cog, 1, gy + gi * g.Cog, <int>g.Cout,
-                    w + gi * g.Cog * g.Kg, <int>g.Kg, 0, gx + gi * g.Kg, <int>CHW)
+            par_gemm(False, False, g.N, g.Kg, g.Cog, gy + gi * g.Cog, g.Cout,
+                     w + gi * g.Cog * g.Kg, g.Kg, gx + gi * g.Kg, CHW, nt)
     if need_b:
         for co in range(g.Cout):
             gb[co] = 0
@@ -893,14 +895,15 @@ cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple 
     cdef Plan p
     cdef _Scratch s
     cdef char* ws
+    cdef int nt = 1 if g.N * g.Cout * g.Kg < _PARALLEL_MIN_WORK else _num_threads
     if _is_full(&g):
         with nogil:
             if isz == 4:
                 _fc_bwd(<float*>xp, <float*>wp, <float*>gyp, <float*>gxp, <float*>gwp, <float*>gbp,
-                        gp, need_x, need_w, need_b)
+                        gp, need_x, need_w, need_b, nt)
             else:
                 _fc_bwd(<double*>xp, <double*>wp, <double*>gyp, <double*>gxp, <double*>gwp, <double*>gbp,
-                        gp, need_x, need_w, need_b)
+                        gp, need_x, need_w, need_b, nt)
         return gx, gw, gb
     p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G * (<int>need_x + <int>need_w), isz, True)
     s = _Scratch(p.shared + p.per_thread * p.nt)
