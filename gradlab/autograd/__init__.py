@@ -42,9 +42,9 @@ def _root_grads(outputs, grad_outputs):
                            "pass one gradient (or None) per output")
     grads = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
-        made_by = f" (made by {out.grad_fn.name()})" if out.grad_fn is not None else ""
         if g is None:
             if out._data.size != 1:
+                made_by = f" (made by {out.grad_fn.name()})" if out.grad_fn is not None else ""
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs: output {i}{made_by} "
                                    f"has shape {list(out._data.shape)}; pass gradient= (a tensor of that shape) "
                                    "or reduce it to a scalar first, e.g. with .sum()")

@@ -104,7 +104,11 @@ def _propagate(edges, in_grads, grads, deps, ready):
             continue
         target = edge[0]
         if ig is not None:
-            _deliver(grads, target, edge[1], ig)
+            if type(target) is Node and target.n_outputs > 1:
+                _deliver(grads, target, edge[1], ig)
+            else:  # the common case, inlined: one gradient slot per target
+                old = grads.get(target)
+                grads[target] = ig if old is None else old + ig
         left = deps[target] - 1
         deps[target] = left
         if left == 0:
