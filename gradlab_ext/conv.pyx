@@ -65,23 +65,31 @@ cdef int _num_threads = max(1, gl_omp_max_threads())
 cdef idx_t _PARALLEL_MIN_WORK = 200000
 # A block gathers samples until its GEMM has about this many columns.
 cdef idx_t _TARGET_COLS = 256
-# Largest weight-gradient output (Cog*Kg) computed as a "TN" GEMM.
-cdef idx_t _GW_TN_MAX = 1200
-# Band mode needs GEMMs at least this deep (Cg*kw) to beat classic im2col.
-cdef idx_t _BAND_MIN_CK = 16
+# Largest weight-gradient output (Cog*Kg) computed as a "TN" GEMM (measured:
+# LeNet's first conv is faster TN, its second NN).
+cdef idx_t _GW_TN_MAX = 256
+# Smallest GEMM depth (Cg*kw) for band mode, forward and backward.  Forward,
+# band mode trades a cheaper unfold for kh shallower GEMMs; backward, it also
+# saves the col2im adds.  Measured on LeNet's convs (Cg*kw = 5 and 30), it is
+# as fast or faster in both directions, so it is used whenever it applies.
+cdef idx_t _BAND_MIN_CK = 1
+cdef idx_t _BAND_MIN_CK_BWD = 1
 
 
-def _tune(target_cols=None, gw_tn_max=None, band_min_ck=None, parallel_min_work=None):
+def _tune(target_cols=None, gw_tn_max=None, band_min_ck=None, band_min_ck_bwd=None,
+          parallel_min_work=None):
     """Set the blocking heuristics (for benchmarking them); returns the old values."""
-    global _TARGET_COLS, _GW_TN_MAX, _BAND_MIN_CK, _PARALLEL_MIN_WORK
+    global _TARGET_COLS, _GW_TN_MAX, _BAND_MIN_CK, _BAND_MIN_CK_BWD, _PARALLEL_MIN_WORK
     old = dict(target_cols=_TARGET_COLS, gw_tn_max=_GW_TN_MAX, band_min_ck=_BAND_MIN_CK,
-               parallel_min_work=_PARALLEL_MIN_WORK)
+               band_min_ck_bwd=_BAND_MIN_CK_BWD, parallel_min_work=_PARALLEL_MIN_WORK)
     if target_cols is not None:
         _TARGET_COLS = max(1, target_cols)
     if gw_tn_max is not None:
         _GW_TN_MAX = gw_tn_max
     if band_min_ck is not None:
         _BAND_MIN_CK = band_min_ck
+    if band_min_ck_bwd is not None:
+        _BAND_MIN_CK_BWD = band_min_ck_bwd
     if parallel_min_work is not None:
         _PARALLEL_MIN_WORK = parallel_min_work
     return old
@@ -428,7 +436,8 @@ cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
     if p.nt < 1:
         p.nt = 1
     p.CK = g.Cg * g.kw
-    p.band = (not p.ident and p.B == 1 and R > 0 and g.kh >= 2 and p.CK >= _BAND_MIN_CK)
+    p.band = (not p.ident and p.B == 1 and R > 0 and g.kh >= 2
+              and p.CK >= (_BAND_MIN_CK_BWD if backward else _BAND_MIN_CK))
     p.step = g.dh // g.sh if R > 0 else 0
     p.S = ((R * g.Wo + 15) // 16) * 16
     # Weight gradient: gw (Cog x Kg) += dY (Cog x BL) @ cols^T reads both operands

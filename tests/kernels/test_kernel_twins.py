@@ -120,9 +120,12 @@ def test_every_compiled_conv_mode_agrees_with_the_twin(c):
     with K.use_backend("numpy"):
         ref_y = K.conv2d_forward(c["x"], c["w"], c["b"], *geo)
         ref_g = K.conv2d_backward(c["g"], c["x"], c["w"], *geo)
-    modes = [dict(band_min_ck=1, target_cols=1), dict(band_min_ck=10 ** 9, target_cols=4096),
-             dict(band_min_ck=10 ** 9, target_cols=1, gw_tn_max=0),
-             dict(band_min_ck=1, gw_tn_max=10 ** 9, parallel_min_work=0)]
+    never = 10 ** 9
+    modes = [dict(band_min_ck=1, band_min_ck_bwd=1, target_cols=1),
+             dict(band_min_ck=never, band_min_ck_bwd=never, target_cols=4096),
+             dict(band_min_ck=never, band_min_ck_bwd=never, target_cols=1, gw_tn_max=0),
+             dict(band_min_ck=1, band_min_ck_bwd=1, gw_tn_max=never, parallel_min_work=0),
+             dict(band_min_ck=1, band_min_ck_bwd=1, gw_tn_max=0, target_cols=1)]
     old_threads = K.get_num_threads()
     for i, mode in enumerate(modes):
         old = compiled._tune(**mode)
