@@ -42,17 +42,23 @@ def matmul(a, b):
     # the product of the operands lifted to matrices has shape out2_shape
     a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape
     b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
-    out2_shape = np.broadcast_shapes(a2_shape[:-2], b2_shape[:-2]) + (a2_shape[-2], b2_shape[-1])
+    if len(a2_shape) == 2 and len(b2_shape) == 2:  # the common case, without np.broadcast_shapes' cost
+        out2_shape = (a2_shape[0], b2_shape[1])
+    else:
+        out2_shape = np.broadcast_shapes(a2_shape[:-2], b2_shape[:-2]) + (a2_shape[-2], b2_shape[-1])
+
+    def lifted(t, shape):
+        return t if t._data.shape == shape else t.reshape(shape)
 
     def backward(g):
-        a2, b2, g2 = a.reshape(a2_shape), b.reshape(b2_shape), g.reshape(out2_shape)
+        a2, b2, g2 = lifted(a, a2_shape), lifted(b, b2_shape), lifted(g, out2_shape)
         ga = gb = None
         if a._requires_grad:
             ga = g2 @ b2.mT
-            ga = sum_to(ga, a2_shape).reshape(a_shape)
+            ga = lifted(sum_to(ga, a2_shape), a_shape)
         if b._requires_grad:
             gb = a2.mT @ g2
-            gb = sum_to(gb, b2_shape).reshape(b_shape)
+            gb = lifted(sum_to(gb, b2_shape), b_shape)
         return ga, gb
     name = {(1, 1): "DotBackward0", (2, 2): "MmBackward0", (2, 1): "MvBackward0"}.get((len(a_shape), len(b_shape)), "MatmulBackward0")
     return record(out, name,
