@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 import gradlab  # noqa: E402
 import gradlab.nn.functional as GF  # noqa: E402
-from gradlab.cli import MNIST_MEAN, MNIST_STD, lr_at  # noqa: E402
+from gradlab.cli import DEFAULT_EPOCHS, MNIST_MEAN, MNIST_STD, RECIPE_DEFAULTS, lr_at  # noqa: E402
 from gradlab.models import LeNet5  # noqa: E402
 
 try:
@@ -63,8 +63,11 @@ def load_arrays(data_dir):
         pairs, name = load_digits_as_mnist(), "digits"
     out = []
     for images, labels in pairs:
-        x = (images.astype(np.float32)[:, None] / np.float32(255) - np.float32(MNIST_MEAN)) / np.float32(MNIST_STD)
-        out.append((np.ascontiguousarray(x, dtype=np.float32), labels.astype(np.int64)))
+        x = images.astype(np.float32)[:, None]  # one float copy, then in place
+        x /= np.float32(255)
+        x -= np.float32(MNIST_MEAN)
+        x /= np.float32(MNIST_STD)
+        out.append((x, labels.astype(np.int64)))
     return out[0], out[1], name
 
 
@@ -195,9 +198,10 @@ def loader_throughput(data_dir, batch_size):
 # ---------------------------------------------------------------- time to accuracy
 
 
-def time_to_accuracy(train, test, target, max_epochs, batch_size=128, peak_lr=2e-3):
+def time_to_accuracy(train, test, target, epochs):
     """Per framework: (seconds to reach target, epochs, accuracies), with `gradlab train`'s recipe."""
     x, y = train
+    batch_size, peak_lr, schedule = (RECIPE_DEFAULTS[k] for k in ("batch_size", "lr", "schedule"))
     ours, theirs = make_pair(0)
     results = {}
     for name, model in (("gradlab", ours), ("torch", theirs)):
@@ -206,11 +210,11 @@ def time_to_accuracy(train, test, target, max_epochs, batch_size=128, peak_lr=2e
         t = Trainer(name, model, peak_lr)
         order = batches(len(x), batch_size, 1)
         steps_per_epoch = len(x) // batch_size
-        total = steps_per_epoch * max_epochs
         accs, started, reached = [], time.perf_counter(), None
-        for epoch in range(max_epochs):
+        for epoch in range(epochs):
             for s in range(steps_per_epoch):
-                t.set_lr(lr_at(epoch * steps_per_epoch + s, total, peak_lr, "onecycle"))
+                t.set_lr(lr_at(epoch * steps_per_epoch + s, steps_per_epoch, epochs, schedule, peak_lr,
+                               RECIPE_DEFAULTS["lr_decay"]))
                 idx = next(order)
                 t.step(x[idx], y[idx])
             accs.append(t.accuracy(*test))
@@ -239,6 +243,16 @@ def proc_status(field):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def reset_peak_rss():
+    """Restart VmHWM from the current RSS (Linux >= 4.0), so the peak is the training's own."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def child_memory(framework, data_dir, steps, batch_size):
     """Train ``steps`` steps in this (fresh) process and print RSS figures as JSON."""
     if framework == "torch":
@@ -247,7 +261,9 @@ def child_memory(framework, data_dir, steps, batch_size):
     x, y = train
     ours, theirs = make_pair(0)
     t = Trainer(framework, ours if framework == "gradlab" else theirs, 1e-3)
+    setup_peak = proc_status("VmHWM")
     before = proc_status("VmRSS")
+    reset = reset_peak_rss()
     order = batches(len(x), batch_size, 1)
     rss = {}
     for step in range(1, steps + 1):
@@ -256,7 +272,7 @@ def child_memory(framework, data_dir, steps, batch_size):
         if step in (100, steps):
             rss[step] = proc_status("VmRSS")
     print(json.dumps({"before_training": before, "at_100": rss[100], "at_end": rss[steps],
-                      "peak": proc_status("VmHWM")}))
+                      "peak": proc_status("VmHWM"), "setup_peak": setup_peak, "peak_is_training_only": reset}))
 
 
 def memory(data_dir, steps, batch_size, frameworks):
@@ -306,7 +322,7 @@ def main():
     p.add_argument("--rounds", type=int, default=5, help="timing windows per framework")
     p.add_argument("--to-accuracy", action="store_true", help="also measure wall time to --target accuracy")
     p.add_argument("--target", type=float, default=0.99)
-    p.add_argument("--max-epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="planned length of the --to-accuracy run")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--memory-steps", type=int, default=1000)
     p.add_argument("--memory-batch", type=int, default=64)
@@ -326,7 +342,8 @@ def main():
 
     train, test, name = load_arrays(args.data)
     print(f"LeNet-5 on {name}: gradlab (kernels: {gradlab.kernels.get_backend()}) vs "
-          f"{'PyTorch ' + torch.__version__ + ' (2 threads)' if torch else 'no PyTorch'}")
+          f"{'PyTorch ' + torch.__version__ + ' (2 threads)' if torch else 'no PyTorch'}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.profile:
         return profile(train, args.profile_batch, 100)
 
@@ -344,9 +361,9 @@ def main():
               + ", ".join(f"{k} {v:,.0f} images/s" for k, v in lt.items()))
 
     if args.to_accuracy:
-        print(f"\nwall time to {100 * args.target:.1f}% test accuracy (batch 128, Adam 2e-3 one-cycle "
-              f"over {args.max_epochs} epochs, evaluation each epoch)")
-        res = time_to_accuracy(train, test, args.target, args.max_epochs)
+        print(f"\nwall time to {100 * args.target:.1f}% test accuracy (the `gradlab train` recipe: "
+              f"{RECIPE_DEFAULTS}, {args.epochs} epochs; evaluation each epoch)")
+        res = time_to_accuracy(train, test, args.target, args.epochs)
         for fw, (secs, epochs, accs) in res.items():
             got = f"{secs:.1f} s after {epochs} epochs" if secs else f"not reached in {epochs} epochs"
             print(f"  {fw:8s} {got}  (accuracies: {', '.join(f'{100 * a:.2f}' for a in accs)})")
@@ -357,12 +374,17 @@ def main():
         fws = ["gradlab"] + (["torch"] if torch else [])
         mem = memory(args.data, args.memory_steps, args.memory_batch, fws)
         print(f"\nmemory, MB (fresh process each; {args.memory_steps} steps at batch {args.memory_batch})")
-        print(f"{'':8s} {'before training':>16} {'peak (VmHWM)':>14} {'growth 100->end':>16}")
+        print(f"{'':8s} {'RSS before training':>20} {'peak in training':>17} {'training peak - before':>23} "
+              f"{'growth step 100->end':>21}")
         for fw, m in mem.items():
-            print(f"{fw:8s} {m['before_training']:>16.1f} {m['peak']:>14.1f} "
-                  f"{m['at_end'] - m['at_100']:>16.2f}")
+            print(f"{fw:8s} {m['before_training']:>20.1f} {m['peak']:>17.1f} "
+                  f"{m['peak'] - m['before_training']:>23.1f} {m['at_end'] - m['at_100']:>21.2f}")
+        if not all(m["peak_is_training_only"] for m in mem.values()):
+            print("(could not reset VmHWM: peaks include loading the data)")
         if len(mem) == 2:
-            print(f"peak ratio gradlab/pytorch: {mem['gradlab']['peak'] / mem['torch']['peak']:.2f}x")
+            g, t = mem["gradlab"], mem["torch"]
+            print(f"training peak - before, gradlab/pytorch: "
+                  f"{(g['peak'] - g['before_training']) / (t['peak'] - t['before_training']):.2f}x")
 
 
 if __name__ == "__main__":
