@@ -100,10 +100,14 @@ class Tensor:
         self._out_nr = 0
 
     @classmethod
-    def _wrap(cls, array, requires_grad=False):
-        """The fast constructor every op uses: no copying, no checks."""
-        t = object.__new__(cls)
-        if type(array) is not np.ndarray:
+    def _wrap(cls, array, requires_grad=False, _new=object.__new__, _ndarray=np.ndarray):
+        """The fast constructor every op uses: no copying, no checks.
+
+        (``_new`` and ``_ndarray`` are never passed: as default arguments they are
+        local names, a little faster than global lookups on this hot path.)
+        """
+        t = _new(cls)
+        if type(array) is not _ndarray:
             array = np.asarray(array)
         t._data = array
         t._grad = None
@@ -363,7 +367,8 @@ class Tensor:
         if self._grad is not None:
             new._grad = self._grad.clone()
         for k, v in self.__dict__.items():
-            if k not in ("_hooks", "_post_accumulate_hooks", "_retains_grad", "_grad_accumulator"):  # hooks stay with the original
+            if k not in ("_hooks", "_post_accumulate_hooks", "_retains_grad", "_grad_accumulator",
+                         "_view_base", "_view_fn", "_views"):  # hooks and view links stay with the original
                 new.__dict__[k] = v
         memo[id(self)] = new
         return new

@@ -24,7 +24,7 @@ def record(data, name, backward, inputs, saved=(), saves_output=False):
     ``saves_output=True`` says that backward reads the output's values too
     (all of them are version-checked at backward).
     """
-    out = Tensor._wrap(data)
+    out = _wrap(data)
     if not _state.enabled:
         return out
     for t in inputs:
@@ -234,3 +234,5 @@ def once_differentiable(fn):
 
 
 from .._tensor import Tensor, zeros_like  # noqa: E402  (Tensor imports this module's users)
+
+_wrap = Tensor._wrap
