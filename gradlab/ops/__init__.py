@@ -98,7 +98,7 @@ def _to(a, *args, dtype=None, device=None, copy=False, non_blocking=False, **kwa
 
 
 _T.to = _to
-_T.type = lambda a, dtype=None: str(a.dtype) if dtype is None else elementwise.to_dtype(a, dtype)
+_T.type = lambda a, dtype=None: a.dtype.tensor_type if dtype is None else elementwise.to_dtype(a, dtype)
 _T.type_as = lambda a, other: elementwise.to_dtype(a, other.dtype)
 for _name, _dt in [("float", _dtype.float32), ("double", _dtype.float64), ("half", _dtype.float16),
                    ("long", _dtype.int64), ("int", _dtype.int32), ("short", _dtype.int16),

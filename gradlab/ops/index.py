@@ -207,6 +207,11 @@ def masked_select(a, mask):
 
 
 def nonzero(a, as_tuple=False):
+    if a._data.ndim == 0:  # one "row" per nonzero scalar, with no index columns, as PyTorch
+        count = int(bool(a._data))
+        if as_tuple:
+            return (Tensor._wrap(np.zeros(count, dtype=np.int64)),)
+        return Tensor._wrap(np.zeros((count, 0), dtype=np.int64))
     idx = np.nonzero(a._data)
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(np.int64)) for i in idx)

@@ -244,7 +244,7 @@ def logsumexp(a, dim, keepdim=False):
 
 def cumsum(a, dim, dtype=None):
     d = normalize_dim(dim, a._data.ndim, "cumsum")
-    out = np.cumsum(a._data, axis=d, dtype=_accumulating_dtype(a, dtype))
+    out = np.cumsum(a._data, axis=d, dtype=_accumulating_dtype(a, dtype)).reshape(a._data.shape)
 
     def backward(g):
         return (g.flip(d).cumsum(d).flip(d),)

@@ -187,7 +187,7 @@ def contiguous(a, memory_format=None):
 
 def flip(a, dims):
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    dims = tuple(normalize_dim(d, a._data.ndim, "flip") for d in dims)
+    dims = tuple(normalize_dim(d, a._data.ndim, "flip") for d in dims) if a._data.ndim else ()
     return record(np.flip(a._data, dims).copy(), "FlipBackward0", lambda g: (g.flip(dims),), (a,))
 
 

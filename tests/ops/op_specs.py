@@ -891,5 +891,71 @@ MORE = [
            min_dims=2, max_side=2),
 ]
 
+# ---- the rest of the Tensor methods gradlab defines -------------------------------------------------
+_ROUNDING_SAFE = st.integers(-96, 95).map(lambda i: (2 * i + 1) / 64)  # never on an integer or a .5
+
+
+def _np_logsumexp(x, dim, keepdim):
+    peak = np.max(x, axis=dim, keepdims=True)
+    out = np.log(np.sum(np.exp(x - peak), axis=dim, keepdims=True)) + peak
+    return out if keepdim else np.squeeze(out, axis=dim)
+
+
+EXTRA = [
+    OpSpec("cumsum", lambda lib, x, dim: x.cumsum(dim), lambda x, dim: np.cumsum(x, axis=dim % max(x.ndim, 1))
+           if x.ndim else x.astype(np.int64 if x.dtype.kind == "i" else x.dtype), kwargs=_kw(dim=_dim), int_dtypes=("int64",)),
+    OpSpec("logsumexp", lambda lib, x, dim, keepdim: x.logsumexp(dim, keepdim), _np_logsumexp, min_dims=1,
+           kwargs=reduce_kwargs(allow_none=False), domain=(-20, 20)),
+    OpSpec("amax", lambda lib, x, dim, keepdim: x.amax(dim, keepdim), lambda x, dim, keepdim: np.max(
+        x, axis=dim, keepdims=keepdim), min_dims=1, unique=True, kwargs=reduce_kwargs(allow_none=False)),
+    OpSpec("amin", lambda lib, x, dim, keepdim: lib.amin(x, dim, keepdim), lambda x, dim, keepdim: np.min(
+        x, axis=dim, keepdims=keepdim), min_dims=1, unique=True, kwargs=reduce_kwargs(allow_none=False)),
+    OpSpec("flip", lambda lib, x, dims: x.flip(dims), lambda x, dims: np.flip(x, dims), min_dims=1,
+           kwargs=lambda shapes: st.fixed_dictionaries({"dims": st.lists(
+               st.integers(0, len(shapes[0]) - 1), min_size=1, unique=True).map(tuple)})),
+    OpSpec("narrow", lambda lib, x, start: x.narrow(0, start, x.shape[0] - start),
+           lambda x, start: x[start:], min_dims=1, kwargs={"start": st.integers(0, 0)}),
+    OpSpec("select_unbind", lambda lib, x: (x.select(-1, 0),) + tuple(x.unbind(0)),
+           lambda x: (x[..., 0],) + tuple(x), min_dims=1),
+    OpSpec("movedim", lambda lib, x, src, dst: x.movedim(src, dst), lambda x, src, dst: np.moveaxis(x, src, dst),
+           min_dims=1, kwargs=_kw(src=_dim, dst=_dim)),
+    OpSpec("diag_embed_vector", lambda lib, x, k: lib.diag(x, k), lambda x, k: np.diag(x, k), min_dims=1, max_dims=1,
+           kwargs={"k": st.integers(-2, 2)}),
+    OpSpec("diagonal", lambda lib, x, k: x.diagonal(k), lambda x, k: np.diagonal(x, k), min_dims=2, max_dims=2,
+           kwargs={"k": st.integers(-2, 2)}),
+    OpSpec("tril_triu", lambda lib, x, k: (x.tril(k), lib.triu(x, k)), lambda x, k: (np.tril(x, k), np.triu(x, k)),
+           min_dims=2, max_dims=2, kwargs={"k": st.integers(-2, 2)}),
+    OpSpec("outer", lambda lib, a, b: lib.outer(a, b), np.outer, arity=2, shapes=_VECTORS),
+    OpSpec("einsum", lambda lib, a, b: lib.einsum("ij,jk->ik", a, b), np.matmul, arity=2, shapes=st.tuples(
+        st.integers(1, 4), st.integers(1, 4), st.integers(1, 4)).map(lambda t: ((t[0], t[1]), (t[1], t[2])))),
+    OpSpec("lerp", lambda lib, a, b, w: a.lerp(b, w), lambda a, b, w: a + w * (b - a), arity=2,
+           kwargs={"w": st.sampled_from([0.25, 0.5, 1.5])}),
+    OpSpec("rounding", lambda lib, x: (x.floor(), x.ceil(), x.round(), x.trunc(), x.frac(), x.sign()),
+           lambda x: (np.floor(x), np.ceil(x), np.round(x), np.trunc(x), x - np.trunc(x), np.sign(x)),
+           elements=_ROUNDING_SAFE),
+    OpSpec("log_family", lambda lib, x: (x.log2(), x.log1p(), x.rsqrt()),
+           lambda x: (np.log2(x), np.log1p(x), 1 / np.sqrt(x)), domain=(0.25, 4)),
+    OpSpec("exp_family", lambda lib, x: (x.expm1(), x.tan()), lambda x: (np.expm1(x), np.tan(x)), domain=(-1.2, 1.2)),
+    OpSpec("isnan_isinf_isfinite", lambda lib, x: (x.log().isnan(), x.log().isinf(), x.log().isfinite()),
+           lambda x: _np_log_flags(x), elements=st.sampled_from([0.0, -1.0, 0.5, 2.0]), grad=False),
+    OpSpec("clone_contiguous", lambda lib, x: (x.clone(), x.t().contiguous() if x.dim() == 2 else x.contiguous()),
+           lambda x: (x, x.T if x.ndim == 2 else x)),
+    OpSpec("any_all", lambda lib, x, dim: (x.gt(0).any(), x.gt(0).all(), x.gt(0).any(dim), x.gt(0).all(dim)),
+           lambda x, dim: ((x > 0).any(), (x > 0).all(), (x > 0).any(dim), (x > 0).all(dim)), min_dims=1,
+           grad=False, kwargs=_kw(dim=_dim)),
+    OpSpec("masked_select", lambda lib, x, y: x.masked_select(y > 0), lambda x, y: np.broadcast_arrays(x, y)[0][
+        np.broadcast_arrays(x, y)[1] > 0], arity=2),
+    OpSpec("nonzero", lambda lib, x: (x > 0).nonzero(), lambda x: np.argwhere(x > 0), grad=False),
+    OpSpec("unflatten", lambda lib, x: x.unflatten(0, (1, -1)), lambda x: x.reshape((1, -1) + x.shape[1:]),
+           min_dims=1),
+]
+
+
+def _np_log_flags(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.log(x)
+    return np.isnan(y), np.isinf(y), np.isfinite(y)
+
+
 ALL_SPECS = ARITHMETIC + COMPARISONS + UNARY + REDUCTIONS + LINALG + SHAPE_OPS + INDEXING + SETITEM + INPLACE \
-    + VIEW_INPLACE + SELECTION + MORE
+    + VIEW_INPLACE + SELECTION + MORE + EXTRA
