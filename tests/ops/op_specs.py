@@ -944,7 +944,7 @@ EXTRA = [
            lambda x, dim: ((x > 0).any(), (x > 0).all(), (x > 0).any(dim), (x > 0).all(dim)), min_dims=1,
            grad=False, kwargs=_kw(dim=_dim)),
     OpSpec("masked_select", lambda lib, x, y: x.masked_select(y > 0), lambda x, y: np.broadcast_arrays(x, y)[0][
-        np.broadcast_arrays(x, y)[1] > 0], arity=2),
+        np.broadcast_arrays(x, y)[1] > 0], arity=2, avoid=(0,), grad_inputs=(0,)),
     OpSpec("nonzero", lambda lib, x: (x > 0).nonzero(), lambda x: np.argwhere(x > 0), grad=False),
     OpSpec("unflatten", lambda lib, x: x.unflatten(0, (1, -1)), lambda x: x.reshape((1, -1) + x.shape[1:]),
            min_dims=1),
