@@ -16,10 +16,11 @@ _builtin_bool, _builtin_int, _builtin_float = bool, int, float
 
 
 class dtype:
-    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize")
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "tensor_type")
 
-    def __init__(self, name, np_dtype):
+    def __init__(self, name, np_dtype, tensor_type):
         self.name = name
+        self.tensor_type = tensor_type  # the legacy type name, as Tensor.type() prints it: "gradlab.FloatTensor"
         self.np = np.dtype(np_dtype)
         self.is_floating_point = self.np.kind == "f"
         self.is_signed = self.np.kind in "fi"
@@ -32,15 +33,15 @@ class dtype:
         return self.name
 
 
-float16 = half = dtype("float16", np.float16)
-float32 = float = dtype("float32", np.float32)
-float64 = double = dtype("float64", np.float64)
-int8 = dtype("int8", np.int8)
-int16 = short = dtype("int16", np.int16)
-int32 = int = dtype("int32", np.int32)
-int64 = long = dtype("int64", np.int64)
-uint8 = dtype("uint8", np.uint8)
-bool = dtype("bool", np.bool_)
+float16 = half = dtype("float16", np.float16, "gradlab.HalfTensor")
+float32 = float = dtype("float32", np.float32, "gradlab.FloatTensor")
+float64 = double = dtype("float64", np.float64, "gradlab.DoubleTensor")
+int8 = dtype("int8", np.int8, "gradlab.CharTensor")
+int16 = short = dtype("int16", np.int16, "gradlab.ShortTensor")
+int32 = int = dtype("int32", np.int32, "gradlab.IntTensor")
+int64 = long = dtype("int64", np.int64, "gradlab.LongTensor")
+uint8 = dtype("uint8", np.uint8, "gradlab.ByteTensor")
+bool = dtype("bool", np.bool_, "gradlab.BoolTensor")
 
 _by_numpy = {d.np: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool)}
 _default = [float32]
@@ -82,6 +83,9 @@ def from_any(d):
         d = d.replace("torch.", "").replace("gradlab.", "")
         if d in globals() and type(globals()[d]) is dtype:
             return globals()[d]
+        for known in _by_numpy.values():  # legacy names: "FloatTensor", "torch.LongTensor"
+            if known.tensor_type == "gradlab." + d:
+                return known
     return from_numpy_dtype(np.dtype(d))
 
 

@@ -187,3 +187,17 @@ def test_repr_summarises_like_torch(n, dtype):
     for shaped in (array, array[: n - n % 3].reshape(3, -1) if n >= 3 else array):
         assert _unwrap_suffixes(repr(gradlab.from_numpy(shaped))) == _unwrap_suffixes(
             _torch_repr(torch.from_numpy(shaped.copy())))
+
+
+def test_legacy_type_names_as_torch():
+    assert gradlab.ones(2).type() == "gradlab.FloatTensor"
+    assert gradlab.ones(2, dtype=gradlab.float64).type() == "gradlab.DoubleTensor"
+    assert gradlab.ones(2, dtype=gradlab.uint8).type() == "gradlab.ByteTensor"
+    assert gradlab.ones(2).type("torch.LongTensor").dtype == gradlab.int64
+
+
+def test_legacy_type_names_match_torch():
+    torch = pytest.importorskip("torch")
+    for name in ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"]:
+        ours = gradlab.zeros(1, dtype=getattr(gradlab, name)).type()
+        assert ours == torch.zeros(1, dtype=getattr(torch, name)).type().replace("torch.", "gradlab.")

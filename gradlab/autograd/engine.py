@@ -261,14 +261,9 @@ def _nodes_leading_to(starts, targets):
 
 # ---- errors ---------------------------------------------------------------------------------------
 
-_LEGACY_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-                 "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
-                 "uint8": "ByteTensor", "bool": "BoolTensor"}
-
-
 def describe(tensor):
     """``gradlab.FloatTensor [2, 3]``: the type and shape, as PyTorch names a tensor in errors."""
-    return f"gradlab.{_LEGACY_NAMES.get(tensor._data.dtype.name, 'Tensor')} {list(tensor._data.shape)}"
+    return f"{tensor.dtype.tensor_type} {list(tensor._data.shape)}"
 
 
 def _check_saved_versions(node):

@@ -53,6 +53,11 @@ def _numerical_jacobians(fn, inputs, eps):
                 minus = [o._data.astype(np.float64).reshape(-1).copy() for o in _outputs(fn, inputs)]
             flat[j] = orig
             for k in range(len(outs)):
+                if plus[k].size != outs[k]._data.size or minus[k].size != outs[k]._data.size:
+                    raise GradcheckError(
+                        f"output {k} changed size (from {outs[k]._data.size} to {plus[k].size} or {minus[k].size} "
+                        f"elements) when element {j} of input {i} moved by +-{eps}: the function is not "
+                        "differentiable there (its output shape depends on the input values)")
                 jac[k][col][:, j] = (plus[k] - minus[k]) / (2 * eps)
     return jac
 
