@@ -200,7 +200,9 @@ cdef Geom _make_geom(str op, tuple xshape, tuple wshape, object stride, object p
     g.Cog = g.Cout // g.G
     g.L = g.Ho * g.Wo
     g.Kg = g.Cg * g.kh * g.kw
-    if g.Kg >= (<idx_t>1) << 31 or g.L * max(g.N, 1) >= (<idx_t>1) << 31 or g.Cout >= (<idx_t>1) << 31:
+    if (g.Kg >= (<idx_t>1) << 31 or g.L * max(g.N, 1) >= (<idx_t>1) << 31 or g.Cout >= (<idx_t>1) << 31
+            or g.C * g.H * g.W >= (<idx_t>1) << 31
+            or (g.Ho + g.kh * g.dh) * g.Wo >= (<idx_t>1) << 30):
         raise ValueError(f"{op}: problem too large for 32-bit BLAS indices")
     return g
 
@@ -894,10 +896,12 @@ cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple 
     cdef cnp.ndarray gb = np.empty((g.Cout,), dtype=dt) if need_b else None
     if not (need_x or need_w or need_b):
         return None, None, None
-    if g.N == 0 or g.Cout == 0 or g.Kg == 0:
-        for a in (gx, gw, gb):
+    if g.N == 0 or g.Cout == 0 or g.Kg == 0:      # nothing to multiply
+        for a in (gx, gw):
             if a is not None:
                 a[...] = 0
+        if gb is not None:
+            gb[...] = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
     cdef idx_t isz = 4 if dt == np.float32 else 8
     cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x) if need_w else NULL

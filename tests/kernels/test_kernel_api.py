@@ -289,6 +289,12 @@ def test_empty_batch_and_need_flags(backend):
     gx, gw, gb = K.conv2d_backward(randn(2, 4, 4, 4), x, w, need_input=False, need_bias=False)
     assert gx is None and gb is None and gw.shape == w.shape
     assert K.max_pool2d_forward(randn(0, 3, 4, 4), 2, return_indices=True)[1].shape == (0, 3, 2, 2)
+    g = randn(2, 4, 3, 3)                                   # no input channels: only the bias acts
+    y = K.conv2d_forward(randn(2, 0, 5, 5), randn(4, 0, 3, 3), b)
+    assert np.array_equal(y, np.broadcast_to(b.reshape(1, 4, 1, 1), (2, 4, 3, 3)))
+    gx, gw, gb = K.conv2d_backward(g, randn(2, 0, 5, 5), randn(4, 0, 3, 3))
+    assert gx.shape == (2, 0, 5, 5) and gw.shape == (4, 0, 3, 3)
+    np.testing.assert_allclose(gb, g.sum(axis=(0, 2, 3)), rtol=1e-6)
     assert K.matmul(randn(3, 0), randn(0, 2)).tolist() == [[0, 0]] * 3
 
 
