@@ -19,7 +19,7 @@ values_indices = namedtuple("values_indices", ["values", "indices"])
 
 def _expand_back(g, in_shape, dims, keepdim):
     """Undo a reduction over ``dims`` on a gradient: reshape and broadcast to ``in_shape``."""
-    if not keepdim and dims:
+    if not keepdim and dims and g._data.ndim:  # (a 0-d gradient expands to any shape as it is)
         kept = list(in_shape)
         for d in dims:
             kept[d] = 1
