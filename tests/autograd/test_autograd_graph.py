@@ -129,3 +129,15 @@ def test_cross_check_graph_structure_with_torch():
     ga, gb = leaf([0.1, 0.2, 0.3]), leaf([1.0, -1.0, 0.5])
     ta, tb = (torch.tensor(t.detach().numpy(), requires_grad=True) for t in (ga, gb))
     assert graph_signature(program(gradlab, ga, gb)) == graph_signature(program(torch, ta, tb))
+
+
+def test_in_place_op_with_a_grad_input_puts_the_tensor_in_the_graph():
+    x = leaf([1., 1., 1.])
+    a = gradlab.zeros(3, dtype=gradlab.float64)
+    a.add_(x * 2)
+    assert a.requires_grad and not a.is_leaf and a.grad_fn.name() == "AddBackward0"
+    b = gradlab.zeros(3, dtype=gradlab.float64)
+    b[1:] = x[:2] * 3
+    assert b.grad_fn.name() == "CopySlices"
+    (a.sum() + b.sum()).backward()
+    assert x.grad.tolist() == [5., 5., 2.]
