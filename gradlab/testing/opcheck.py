@@ -126,6 +126,15 @@ def _shapes_strategy(spec, dtype):
 
 
 def _element_strategy(spec, i, np_dtype):
+    """The strategy for input ``i``'s values, built once per spec (hypothesis validates each new strategy)."""
+    cache = spec.__dict__.setdefault("_element_cache", {})
+    key = (i, np_dtype.kind)
+    if key not in cache:
+        cache[key] = _make_element_strategy(spec, i, np_dtype)
+    return cache[key]
+
+
+def _make_element_strategy(spec, i, np_dtype):
     if spec.elements is not None:
         elements = spec.elements[i] if isinstance(spec.elements, (list, tuple)) else spec.elements
         if np_dtype.kind in "iu":  # float elements round to integers (keeping away from ``avoid``)
@@ -146,7 +155,10 @@ def _element_strategy(spec, i, np_dtype):
 def _draw_inputs(spec, data):
     dtype = data.draw(st.sampled_from(list(spec.dtypes) + list(spec.int_dtypes)), label="dtype")
     np_dtype = _dtype.to_numpy_dtype(dtype)
-    shapes = data.draw(_shapes_strategy(spec, dtype), label="shapes")
+    cache = spec.__dict__.setdefault("_shapes_cache", {})
+    if dtype not in cache:
+        cache[dtype] = _shapes_strategy(spec, dtype)
+    shapes = data.draw(cache[dtype], label="shapes")
     arrays = [data.draw(hnp.arrays(np_dtype, shape, elements=_element_strategy(spec, i, np_dtype),
                                    unique=spec.unique), label=f"input {i}")
               for i, shape in enumerate(shapes)]
