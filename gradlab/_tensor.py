@@ -352,7 +352,10 @@ class Tensor:
     def __format__(self, spec):
         if self._data.ndim == 0 or (spec and self._data.size == 1):
             return format(self.item(), spec)
-        return format(repr(self), spec)
+        if spec:  # as PyTorch: a format spec applies to single values only
+            raise TypeError(f"unsupported format string passed to Tensor.__format__ ('{spec}' for a tensor of shape "
+                            f"{list(self._data.shape)}; format its elements, e.g. t.tolist())")
+        return repr(self)
 
     def __repr__(self):
         from ._tensor_str import tensor_repr

@@ -103,6 +103,9 @@ def test_subclass_prints_its_class_name():
 def test_format_of_one_element_tensors():
     assert f"{gradlab.tensor(0.43841):.3f}" == "0.438"
     assert format(gradlab.tensor([2.5]), ".1f") == "2.5"
+    assert f"{gradlab.tensor([1., 2.])}" == "tensor([1., 2.])"
+    with pytest.raises(TypeError, match="unsupported format string"):
+        format(gradlab.ones(2), ".2f")
 
 
 # ---- cross-checks against PyTorch --------------------------------------------------------------
