@@ -6,6 +6,8 @@ the op's own file).  ``record`` wraps the array in a Tensor and, only when grad
 mode is on and some input requires grad, attaches a graph ``Node``.  That test
 is the whole cost of an op under ``no_grad``.
 """
+import functools
+
 from . import grad_mode
 from .anomaly import forward_site
 from .engine import anomaly_mode
@@ -230,7 +232,35 @@ def _expandable_to(shape, desired):
 
 
 def once_differentiable(fn):
-    return fn
+    """Decorate a Function's backward that is not itself differentiable (e.g. written on arrays).
+
+    It runs under no_grad; when the gradients it returns would be differentiated
+    again (``create_graph=True``), they get a node that raises instead of
+    silently giving a wrong second derivative.
+    """
+    @functools.wraps(fn)
+    def wrapper(ctx, *grad_outputs):
+        with grad_mode.no_grad():
+            result = fn(ctx, *grad_outputs)
+        if not grad_mode.state.enabled:
+            return result
+        tracked = [g for g in grad_outputs if isinstance(g, Tensor) and g._requires_grad]
+        if not tracked:
+            return result
+
+        def refuse(grads):
+            raise RuntimeError(f"trying to differentiate twice a function that was marked with "
+                               f"@once_differentiable ({fn.__qualname__})")
+        node = Node("DelayedError", refuse, tuple([_edge(g) for g in tracked]))
+        single = not isinstance(result, tuple)
+        outs = []
+        for r in ((result,) if single else result):
+            if isinstance(r, Tensor):
+                r = r.detach()
+                r.grad_fn, r._requires_grad = node, True
+            outs.append(r)
+        return outs[0] if single else tuple(outs)
+    return wrapper
 
 
 from .._tensor import Tensor, zeros_like  # noqa: E402  (Tensor imports this module's users)

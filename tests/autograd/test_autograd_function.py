@@ -366,3 +366,27 @@ def test_cross_check_function_with_torch():
 
     for mine, theirs in zip(build(gradlab), build(torch)):
         assert_close(mine, theirs)
+
+
+def test_once_differentiable_refuses_a_second_derivative():
+    class Sq(autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @autograd.function.once_differentiable
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            assert not gradlab.is_grad_enabled()  # runs under no_grad
+            return 2 * g * x
+
+    x = leaf([1., 2.])
+    Sq.apply(x).sum().backward()
+    assert_close(x.grad, [2., 4.])
+    v = leaf([1., 1.])
+    (g,) = autograd.grad(Sq.apply(x), x, grad_outputs=v, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice a function that was marked with "
+                                           "@once_differentiable"):
+        autograd.grad(g.sum(), v)
