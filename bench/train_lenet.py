@@ -322,7 +322,8 @@ def main():
     p.add_argument("--rounds", type=int, default=5, help="timing windows per framework")
     p.add_argument("--to-accuracy", action="store_true", help="also measure wall time to --target accuracy")
     p.add_argument("--target", type=float, default=0.99)
-    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="planned length of the --to-accuracy run")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS["mnist"],
+                   help="planned length of the --to-accuracy run")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--memory-steps", type=int, default=1000)
     p.add_argument("--memory-batch", type=int, default=64)

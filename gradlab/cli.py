@@ -23,9 +23,10 @@ else ``~/.cache/gradlab``), downloaded there unless ``--no-download``.  When
 they cannot be had, the run says so and trains on scikit-learn's digits
 (resized to 28x28) instead, so the command always runs.
 
-The default recipe (Adam, batch 128, 3 epochs, a one-cycle schedule: the
-learning rate rises linearly to 2e-3 over the first 15% of the steps, then
-falls linearly to nearly 0 at the end) reaches 99% MNIST test accuracy.
+The default recipe (Adam, batch 128, 4 epochs, a one-cycle schedule: the
+learning rate rises linearly to 3e-3 over the first 15% of the steps, then
+falls linearly to nearly 0 at the end) reaches 99% MNIST test accuracy
+(99.1-99.3% over seeds 0-2).  On digits the default is 15 epochs.
 A one-cycle run has a planned length, so ``--resume`` finishes it; with
 ``--schedule decay`` (warm-up, then times ``--lr-decay`` per epoch) the
 learning rate depends on the step alone and ``--resume --epochs N`` can also
@@ -52,7 +53,7 @@ CURVE = "learning_curve.png"
 RECIPE_DEFAULTS = {
     "dataset": "mnist",
     "batch_size": 128,
-    "lr": 2e-3,
+    "lr": 3e-3,
     "optimizer": "adam",
     "schedule": "onecycle",
     "lr_decay": 0.5,
@@ -60,7 +61,7 @@ RECIPE_DEFAULTS = {
     "limit_train": None,
     "limit_test": None,
 }
-DEFAULT_EPOCHS = 3
+DEFAULT_EPOCHS = {"mnist": 4, "digits": 15}  # digits is 40x smaller: more passes
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 ONECYCLE_WARMUP, ONECYCLE_FLOOR = 0.15, 0.01  # warm-up fraction of the run, final lr fraction
 DECAY_WARMUP_EPOCHS = 0.25
@@ -84,7 +85,8 @@ def build_parser():
     t.add_argument("--dataset", choices=["mnist", "digits"], default=None,
                    help="mnist, or scikit-learn's digits resized to 28x28 (default: mnist)")
     t.add_argument("--epochs", type=_positive_int, default=None,
-                   help=f"number of epochs (default: {DEFAULT_EPOCHS}, or the checkpoint's when resuming)")
+                   help=f"number of epochs (default: {DEFAULT_EPOCHS['mnist']} on MNIST, "
+                        f"{DEFAULT_EPOCHS['digits']} on digits, or the checkpoint's when resuming)")
     t.add_argument("--batch-size", type=_positive_int, default=None,
                    help=f"training batch size (default: {RECIPE_DEFAULTS['batch_size']})")
     t.add_argument("--lr", type=float, default=None,
@@ -203,7 +205,7 @@ def resolve_recipe(args, saved=None):
 def resolve_epochs(args, recipe, checkpoint):
     """How many epochs the run has in all.  A one-cycle schedule is planned for a length."""
     if checkpoint is None:
-        return args.epochs or DEFAULT_EPOCHS
+        return args.epochs or DEFAULT_EPOCHS[recipe["dataset"]]
     planned = int(checkpoint["epochs"])
     if args.epochs is None or args.epochs == planned:
         return planned
@@ -309,10 +311,11 @@ class Run:
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
-            total_loss += loss.item() * len(y)
+            value = loss.item()
+            total_loss += value * len(y)
             images += len(y)
             step += 1
-            bar.update(total_loss / images, len(y))
+            bar.update(value, total_loss / images, len(y))
         return total_loss / max(images, 1), images
 
     def test_accuracy(self):
@@ -372,12 +375,12 @@ def train(args):
 def _train(args):
     checkpoint = load_checkpoint(args.out) if args.resume else None
     recipe = resolve_recipe(args, checkpoint["recipe"] if checkpoint else None)
-    epochs = resolve_epochs(args, recipe, checkpoint)
     train_set, test_set, used = load_data(recipe["dataset"], data_dir(args.data), args.download,
                                           recipe["limit_train"], recipe["limit_test"])
     if checkpoint and used != recipe["dataset"]:
         raise TrainError(f"the checkpoint was trained on {recipe['dataset']}, but only {used} is available now")
     recipe["dataset"] = used
+    epochs = resolve_epochs(args, recipe, checkpoint)
     run = Run(recipe, epochs, train_set, test_set)
     if checkpoint:
         run.restore(checkpoint)
@@ -439,8 +442,8 @@ def _schedule_text(recipe):
 class Progress:
     """A tqdm bar showing loss and images/s; plain lines when tqdm is missing.
 
-    Also samples the running loss every ~2% of the epoch for the plot
-    (``curve``: a list of ``[fraction of epochs done, loss]``).
+    Also records the mean loss of every ~2% of the epoch for the plot
+    (``curve``: a list of ``[epochs done, loss]``).
     """
 
     def __init__(self, epoch, epochs, total, disable=False):
@@ -449,6 +452,7 @@ class Progress:
         self.images, self.started = 0, time.perf_counter()
         self.every = max(1, total // 50)
         self.curve = []
+        self.window = []  # batch losses since the last curve point
         self.bar = None
         self.plain = False
         if not disable:
@@ -458,12 +462,15 @@ class Progress:
             except ImportError:
                 self.plain = True
 
-    def update(self, loss, n):
+    def update(self, batch_loss, running_loss, n):
         self.done += 1
         self.images += n
+        self.window.append(batch_loss)
         if self.done % self.every and self.done != self.total:
             return
-        self.curve.append([self.epoch + self.done / self.total, loss])
+        self.curve.append([self.epoch + self.done / self.total, sum(self.window) / len(self.window)])
+        self.window = []
+        loss = running_loss
         rate = self.images / max(time.perf_counter() - self.started, 1e-9)
         if self.bar is not None:
             self.bar.set_postfix_str(f"loss {loss:.4f}, {rate:,.0f} img/s", refresh=False)
@@ -498,9 +505,9 @@ def plot_curve(path, metrics, quiet=False):
         return False
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     curve = metrics["loss_curve"]
-    left.plot([c[0] for c in curve], [c[1] for c in curve], label="running mean")
+    left.plot([c[0] for c in curve], [c[1] for c in curve], label="mean over ~2% of an epoch")
     epochs = metrics["epochs"]
-    left.plot([e["epoch"] for e in epochs], [e["train_loss"] for e in epochs], "o", label="epoch mean")
+    left.plot([e["epoch"] - 0.5 for e in epochs], [e["train_loss"] for e in epochs], "o", label="epoch mean")
     left.set(xlabel="epoch", ylabel="training loss", yscale="log", title="training loss")
     left.legend()
     right.plot([e["epoch"] for e in epochs], [100 * e["test_accuracy"] for e in epochs], "o-")
