@@ -314,6 +314,21 @@ def profile(train, batch_size, steps):
 # ---------------------------------------------------------------- main
 
 
+def print_throughput(args, train):
+    print(f"\ntraining throughput, images/s (median of {args.rounds} alternating windows "
+          f"of {args.steps} steps)")
+    print(f"{'batch':>6} {'gradlab':>10} {'pytorch':>10} {'pytorch/gradlab':>16}")
+    for bs in args.batch_sizes:
+        r = throughput(train, bs, args.steps, args.rounds)
+        theirs = r.get("torch")
+        ratio = f"{theirs / r['gradlab']:.2f}x" if theirs else "-"
+        print(f"{bs:>6} {r['gradlab']:>10,.0f} {theirs or 0:>10,.0f} {ratio:>16}", flush=True)
+    for bs in args.batch_sizes:
+        lt = loader_throughput(args.data, bs)
+        print(f"gradlab DataLoader alone (MNIST, ToTensor+Normalize, batch {bs}): "
+              + ", ".join(f"{k} {v:,.0f} images/s" for k, v in lt.items()))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=os.environ.get("GRADLAB_DATA", str(ROOT.parent / "shared" / "mnist")))
@@ -324,6 +339,7 @@ def main():
     p.add_argument("--target", type=float, default=0.99)
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS["mnist"],
                    help="planned length of the --to-accuracy run")
+    p.add_argument("--no-throughput", action="store_true")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--memory-steps", type=int, default=1000)
     p.add_argument("--memory-batch", type=int, default=64)
@@ -348,18 +364,8 @@ def main():
     if args.profile:
         return profile(train, args.profile_batch, 100)
 
-    print(f"\ntraining throughput, images/s (median of {args.rounds} alternating windows "
-          f"of {args.steps} steps)")
-    print(f"{'batch':>6} {'gradlab':>10} {'pytorch':>10} {'pytorch/gradlab':>16}")
-    for bs in args.batch_sizes:
-        r = throughput(train, bs, args.steps, args.rounds)
-        theirs = r.get("torch")
-        ratio = f"{theirs / r['gradlab']:.2f}x" if theirs else "-"
-        print(f"{bs:>6} {r['gradlab']:>10,.0f} {theirs or 0:>10,.0f} {ratio:>16}", flush=True)
-    for bs in args.batch_sizes:
-        lt = loader_throughput(args.data, bs)
-        print(f"gradlab DataLoader alone (MNIST, ToTensor+Normalize, batch {bs}): "
-              + ", ".join(f"{k} {v:,.0f} images/s" for k, v in lt.items()))
+    if not args.no_throughput:
+        print_throughput(args, train)
 
     if args.to_accuracy:
         print(f"\nwall time to {100 * args.target:.1f}% test accuracy (the `gradlab train` recipe: "
