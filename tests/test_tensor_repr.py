@@ -204,3 +204,23 @@ def test_legacy_type_names_match_torch():
     for name in ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"]:
         ours = gradlab.zeros(1, dtype=getattr(gradlab, name)).type()
         assert ours == torch.zeros(1, dtype=getattr(torch, name)).type().replace("torch.", "gradlab.")
+
+
+@pytest.mark.parametrize("options", [dict(precision=2), dict(threshold=5), dict(edgeitems=2, threshold=10),
+                                     dict(linewidth=40), dict(sci_mode=False), dict(sci_mode=True),
+                                     dict(profile="short"), dict(profile="full"), dict(edgeitems=0, threshold=3)],
+                         ids=str)
+def test_printoptions_match_torch(options):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((4, 7)) * 100, np.arange(20.), rng.standard_normal(12) * 1e-5,
+              np.arange(30).reshape(5, 6), np.arange(1200.).reshape(30, 40)]
+    torch.set_printoptions(**options)
+    gradlab.set_printoptions(**options)
+    try:
+        for a in arrays:
+            assert _unwrap_suffixes(repr(gradlab.from_numpy(a))) == _unwrap_suffixes(
+                _torch_repr(torch.from_numpy(a))), (options, a.shape)
+    finally:
+        torch.set_printoptions(profile="default")
+        gradlab.set_printoptions(profile="default")
