@@ -456,8 +456,8 @@ def _basic_index(draw, shape):
             parts.append(slice(None))
     if draw(st.booleans()):
         parts.insert(draw(st.integers(0, len(parts))), None)
-    if draw(st.booleans()):
-        parts.insert(draw(st.integers(0, len(parts))), Ellipsis)
+    if draw(st.booleans()):  # after the indexed axes, so that each part still indexes the axis it was drawn for
+        parts.append(Ellipsis)
     if len(parts) == 1 and draw(st.booleans()):
         return parts[0]
     return tuple(parts)
