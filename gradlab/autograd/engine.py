@@ -49,8 +49,6 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             target = ready.pop()
             g = grads.pop(target, None)
             if type(target) is Node:
-                if capture is not None and target not in capture.needed:
-                    g = None  # leads to no requested input: skip its backward
                 in_grads = _run_node(target, g, retain_graph, capture)
                 _propagate(target.edges, in_grads, grads, deps, ready)
             elif g is not None:  # a leaf tensor
@@ -130,6 +128,8 @@ def _run_node(node, g, retain_graph, capture):
     if node.pre_hooks or node.retained or capture is not None:
         out_grads = _before_node(node, list(g) if multi else [g], capture)
         g = tuple(out_grads) if multi else out_grads[0]
+        if capture is not None and node not in capture.needed:
+            return (None,) * len(node.edges)  # leads to no requested input: its backward need not run
     if node.saved:
         _check_saved_versions(node)
     try:
@@ -219,7 +219,7 @@ class _Capture:
             if not t._requires_grad:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
             self.keys.append((t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, 0))
-        self.needed = _nodes_leading_to(starts, {k[0] for k in self.keys})
+        self.needed = _nodes_leading_to(starts, {k[0] for k in self.keys})  # nodes whose backward must run
 
     def node_outputs(self, node, out_grads):
         for key in self.keys:
@@ -237,25 +237,22 @@ class _Capture:
 
 
 def _nodes_leading_to(starts, targets):
-    """The nodes from which one of ``targets`` can be reached (targets included)."""
+    """The nodes with a path to one of ``targets`` (a target itself only if it leads to another)."""
     needed = set()
     visited = set()
-    stack = [(s, False) for s in dict.fromkeys(starts)]
-    while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            if node in targets or any(e is not None and e[0] in needed for e in node.edges):
+    stack = [(s, False) for s in dict.fromkeys(starts) if type(s) is Node]
+    while stack:  # depth first, each node decided after all its inputs (post-order)
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            if any(e is not None and (e[0] in targets or e[0] in needed) for e in node.edges):
                 needed.add(node)
             continue
         if node in visited:
             continue
         visited.add(node)
-        if type(node) is not Node:
-            if node in targets:
-                needed.add(node)
-            continue
         stack.append((node, True))
-        stack.extend((e[0], False) for e in node.edges if e is not None and e[0] not in visited)
+        stack.extend((e[0], False) for e in node.edges
+                     if e is not None and type(e[0]) is Node and e[0] not in visited)
     return needed
 
 

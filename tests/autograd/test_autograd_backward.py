@@ -211,6 +211,15 @@ def test_grad_skips_branches_that_do_not_lead_to_the_inputs():
     assert gx.item() == 3.0 and calls == []
 
 
+def test_grad_with_respect_to_the_output_itself_runs_no_backward():
+    x = leaf([1., 2.])
+    y = x * 2
+    (g,) = autograd.grad(y, y, grad_outputs=gradlab.ones(2, dtype=gradlab.float64))
+    assert g.tolist() == [1., 1.]
+    y.sum().backward()  # y's node was not run, so not freed
+    assert_close(x.grad, [2., 2.])
+
+
 def test_grad_of_input_that_does_not_require_grad():
     x = leaf([1.])
     with pytest.raises(RuntimeError, match="does not require grad"):
