@@ -37,7 +37,6 @@ lines and the plot is skipped.
 import argparse
 import contextlib
 import json
-import math
 import os
 import sys
 import time
