@@ -165,3 +165,22 @@ def test_cross_check_verdicts_with_torch_gradcheck():
             theirs = torch.autograd.gradcheck(make(torch, factor), (torch.tensor(data, requires_grad=True),),
                                               raise_exception=False, fast_mode=fast)
             assert ours == theirs == (factor == 2)
+
+
+_UNARY = [lambda a: a.tanh(), lambda a: a.sigmoid(), lambda a: a.sin(), lambda a: a * 0.5 + 1,
+          lambda a: a.sum(-1, keepdim=True), lambda a: a.exp() / (1 + a * a)]
+_BINARY = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / (b * b + 1)]
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 5), st.integers(0, 20), st.integers(0, 20)),
+                min_size=1, max_size=8))
+def test_random_graphs_with_shared_nodes_pass_gradcheck(steps):
+    """Random DAGs (values reused, so nodes with several consumers) against central differences."""
+    def program(a, b, c):
+        pool = [a, b, c]
+        for unary, op, i, j in steps:
+            x, y = pool[i % len(pool)], pool[j % len(pool)]
+            pool.append(_UNARY[op % len(_UNARY)](x) if unary else _BINARY[op % len(_BINARY)](x, y))
+        return pool[-1] * pool[-2] + pool[-1]
+    inputs = (randn(2, 3, seed=1), randn(3, seed=2), randn(2, 1, seed=3))
+    assert gradcheck(program, inputs)
