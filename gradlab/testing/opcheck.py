@@ -321,9 +321,11 @@ def make_op_tests(specs, torch=None, gradgrad=False):
         test_ops = make_op_tests(SPECS, torch=torch_or_None)
     """
     import pytest
-    from hypothesis import given
+    from hypothesis import HealthCheck, given, settings
 
+    # gradient checks take longer than hypothesis' default deadline; other settings come from the profile
     @pytest.mark.parametrize("spec", list(specs), ids=[s.name for s in specs])
+    @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(data=st.data())
     def test_op(spec, data):
         if gradgrad:

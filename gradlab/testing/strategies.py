@@ -137,8 +137,9 @@ def conv_geometries(draw, max_batch=2, max_channels=3, max_groups=2, max_side=8,
     ``kernel``, ``stride``, ``padding`` and ``dilation`` are (h, w) pairs;
     ``C_in`` and ``C_out`` are multiples of ``groups``.
 
-    >>> from hypothesis import given
-    >>> @given(conv_geometries())
+    >>> from hypothesis import given, settings
+    >>> @settings(deadline=None)  # the first call of a kernel can be slow
+    ... @given(conv_geometries())
     ... def test_conv_shape(g):
     ...     x = gradlab.randn(g.N, g.C_in, g.H, g.W)
     ...     conv = gradlab.nn.Conv2d(g.C_in, g.C_out, g.kernel, g.stride, g.padding, g.dilation, g.groups)
@@ -173,8 +174,9 @@ def pool_geometries(draw, max_batch=2, max_channels=3, max_side=8, max_kernel=3,
     to draw only floor-mode geometries.  ``stride`` defaults to the kernel in
     PyTorch; here it is drawn independently.
 
-    >>> from hypothesis import given
-    >>> @given(pool_geometries(dilation=False))
+    >>> from hypothesis import given, settings
+    >>> @settings(deadline=None)
+    ... @given(pool_geometries(dilation=False))
     ... def test_avg_pool_shape(g):
     ...     x = gradlab.randn(g.N, g.C, g.H, g.W)
     ...     y = gradlab.nn.functional.avg_pool2d(x, g.kernel, g.stride, g.padding, g.ceil_mode)
