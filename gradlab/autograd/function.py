@@ -34,6 +34,7 @@ def record(data, name, backward, inputs, saved=(), saves_output=False):
             break
     else:
         return out  # no input requires grad: nothing to record
+    # graph.edge_of for each input, written out inline: this line runs for every recorded op
     edges = tuple([(t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, 0) if t._requires_grad else None
                    for t in inputs])
     node = Node(name, backward, edges, saved)
