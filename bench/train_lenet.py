@@ -314,6 +314,21 @@ def profile(train, batch_size, steps):
 # ---------------------------------------------------------------- main
 
 
+def same_start(train, steps=5, batch_size=64):
+    """Both frameworks from the same weights on the same batches: losses and weights after a few steps."""
+    x, y = train
+    ours, theirs = make_pair(0)
+    g, t = Trainer("gradlab", ours, 1e-3), Trainer("torch", theirs, 1e-3)
+    order = batches(len(x), batch_size, 1)
+    for _ in range(steps):
+        idx = next(order)
+        lg, lt = g.step(x[idx], y[idx]), t.step(x[idx], y[idx])
+    ws = ours.state_dict()
+    diff = max(float(np.abs(ws[k].numpy() - v.detach().numpy()).max()) for k, v in theirs.state_dict().items())
+    print(f"same start: loss after {steps} steps gradlab {lg:.6f}, pytorch {lt:.6f}; "
+          f"largest weight difference {diff:.2e}")
+
+
 def print_throughput(args, train):
     print(f"\ntraining throughput, images/s (median of {args.rounds} alternating windows "
           f"of {args.steps} steps)")
@@ -364,6 +379,8 @@ def main():
     if args.profile:
         return profile(train, args.profile_batch, 100)
 
+    if torch is not None:
+        same_start(train)
     if not args.no_throughput:
         print_throughput(args, train)
 
