@@ -58,7 +58,7 @@ def view(a, *shape):
             f"requested {list(shape)}; at least one dimension spans across two contiguous subspaces). "
             "Use .reshape(...) instead.") from None
     in_shape = a._data.shape
-    return _view(out, "ViewBackward0", lambda g: (g.reshape(in_shape),), a, lambda t: t.view(shape))
+    return _view(out, "ViewBackward0", lambda g: (g.reshape(in_shape),), a, lambda t: t.reshape(shape))
 
 
 def view_as(a, other):

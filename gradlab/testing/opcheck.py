@@ -255,6 +255,8 @@ def _check_backward(spec, arrays, kwargs, torch, data):
         return
     seeds = [data.draw(hnp.arrays(np.float64, o._data.shape, elements=grid_floats(-2, 2)), label="grad_output")
              for o in outs]
+    if data.draw(st.booleans(), label="column-major grad_output"):
+        seeds = [np.asfortranarray(s) if s.ndim > 1 else s for s in seeds]  # backward must not assume C-contiguous gradients
     grads = autograd_grad(outs, [inputs[i] for i in positions], [gradlab.from_numpy(s) for s in seeds],
                           allow_unused=True)
     t_inputs = [torch.from_numpy(a.astype(np.float64)) for a in arrays]
@@ -280,8 +282,9 @@ def _check_grad_dtypes(spec, arrays, kwargs):
     outs = [o for o in _flatten(spec.fn(gradlab, *inputs, **kwargs)) if isinstance(o, Tensor) and o.requires_grad]
     if not outs:
         return
+    # an expanded (stride-0) gradient, as sum() sends back: backward must not assume contiguous gradients
     grads = autograd_grad(outs, [inputs[i] for i in positions],
-                          [gradlab.ones(o._data.shape, dtype=o.dtype) for o in outs], allow_unused=True)
+                          [gradlab.ones((), dtype=o.dtype).expand(o._data.shape) for o in outs], allow_unused=True)
     for i, g in zip(positions, grads):
         if g is not None and (g.dtype != gradlab.float32 or g._data.shape != arrays[i].shape):
             raise AssertionError(f"{spec.name}: the gradient of float32 input {i} (shape {arrays[i].shape}) is "
