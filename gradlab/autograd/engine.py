@@ -169,7 +169,8 @@ def _before_node(node, out_grads, capture):
     if node.retained:
         for nr, ref in node.retained.items():
             t = ref()
-            if t is not None and out_grads[nr] is not None:
+            # (a tensor changed in place since has moved on to a new node, which retains it now)
+            if t is not None and t.grad_fn is node and out_grads[nr] is not None:
                 g = out_grads[nr]
                 t._grad = g.clone() if t._grad is None else t._grad + g
     if capture is not None:

@@ -173,6 +173,8 @@ def _attach_outputs(node, outs, tensor_args, ctx):
                 o.grad_fn = node
                 o._out_nr = nr
                 o._requires_grad = True
+                if o._retains_grad:  # a dirty input that retained its grad keeps doing so
+                    node.retain(o)
             nr += 1
         result.append(o)
     return result

@@ -155,6 +155,8 @@ def check_view_inplace(a):
 
 def _take_graph(t, source):
     t.grad_fn, t._requires_grad, t._out_nr = source.grad_fn, source._requires_grad, source._out_nr
+    if t._retains_grad and t.grad_fn is not None:
+        t.grad_fn.retain(t)  # retain_grad follows the tensor to its new value, as in PyTorch
 
 
 def after_inplace(a, result):

@@ -28,6 +28,21 @@ def test_retained_grad_accumulates_over_backward_calls():
     assert_close(y.grad, [12.])
 
 
+def test_retained_grad_follows_an_in_place_change():
+    # as PyTorch: .grad is the gradient of the tensor's latest value; a hook stays with the old value
+    x = leaf([1., 2., 3.])
+    y = x * 1
+    y.retain_grad()
+    seen = []
+    y.register_hook(lambda g: seen.append(g.tolist()))
+    y.mul_(3)
+    y[1:].mul_(2)
+    (y * y).sum().backward()
+    assert_close(y.grad, [6., 24., 36.])
+    assert seen == [[18., 144., 216.]]
+    assert_close(x.grad, [18., 144., 216.])
+
+
 def test_retain_grad_on_a_leaf_is_a_no_op():
     x = leaf([1.])
     x.retain_grad()
