@@ -1,4 +1,4 @@
-"""Training LeNet-5 on MNIST: gradlab side by side with PyTorch (CPU, 2 threads).
+"""Training LeNet-5 on MNIST: gradlab side by side with PyTorch (CPU, 2 threads each by default).
 
     python bench/train_lenet.py --data /work/shared/mnist                 # throughput + memory
     python bench/train_lenet.py --data /work/shared/mnist --to-accuracy   # + wall time to 99%
@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 import gradlab  # noqa: E402
 import gradlab.nn.functional as GF  # noqa: E402
-from gradlab.cli import DEFAULT_EPOCHS, MNIST_MEAN, MNIST_STD, RECIPE_DEFAULTS, lr_at  # noqa: E402
+from gradlab.cli import DEFAULT_EPOCHS, MNIST_MEAN, MNIST_STD, RECIPE_DEFAULTS, lr_at, thread_limit  # noqa: E402
 from gradlab.models import LeNet5  # noqa: E402
 
 try:
@@ -255,8 +255,6 @@ def reset_peak_rss():
 
 def child_memory(framework, data_dir, steps, batch_size):
     """Train ``steps`` steps in this (fresh) process and print RSS figures as JSON."""
-    if framework == "torch":
-        torch.set_num_threads(2)
     train, _, _ = load_arrays(data_dir)
     x, y = train
     ours, theirs = make_pair(0)
@@ -275,11 +273,11 @@ def child_memory(framework, data_dir, steps, batch_size):
                       "peak": proc_status("VmHWM"), "setup_peak": setup_peak, "peak_is_training_only": reset}))
 
 
-def memory(data_dir, steps, batch_size, frameworks):
+def memory(args, frameworks):
     out = {}
     for fw in frameworks:
-        cmd = [sys.executable, __file__, "--data", data_dir, "--child-memory", fw,
-               "--memory-steps", str(steps), "--memory-batch", str(batch_size)]
+        cmd = [sys.executable, __file__, "--data", args.data, "--child-memory", fw, "--threads", str(args.threads),
+               "--memory-steps", str(args.memory_steps), "--memory-batch", str(args.memory_batch)]
         result = subprocess.run(cmd, capture_output=True, text=True, check=True)
         out[fw] = json.loads(result.stdout.strip().splitlines()[-1])
     return out
@@ -360,6 +358,8 @@ def main():
     p.add_argument("--memory-batch", type=int, default=64)
     p.add_argument("--profile", action="store_true", help="profile gradlab's step with pyinstrument")
     p.add_argument("--profile-batch", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2,
+                   help="threads for each framework: torch.set_num_threads, gradlab's kernels and BLAS (default 2)")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--child-memory", choices=["gradlab", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -368,13 +368,18 @@ def main():
     if args.no_torch:
         torch = None
     if torch is not None:
-        torch.set_num_threads(2)
+        torch.set_num_threads(args.threads)
+    with thread_limit(args.threads):
+        run(args)
+
+
+def run(args):
     if args.child_memory:
         return child_memory(args.child_memory, args.data, args.memory_steps, args.memory_batch)
 
     train, test, name = load_arrays(args.data)
     print(f"LeNet-5 on {name}: gradlab (kernels: {gradlab.kernels.get_backend()}) vs "
-          f"{'PyTorch ' + torch.__version__ + ' (2 threads)' if torch else 'no PyTorch'}; "
+          f"{'PyTorch ' + torch.__version__ if torch else 'no PyTorch'}, {args.threads} threads each; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.profile:
         return profile(train, args.profile_batch, 100)
@@ -396,7 +401,7 @@ def main():
 
     if not args.no_memory:
         fws = ["gradlab"] + (["torch"] if torch else [])
-        mem = memory(args.data, args.memory_steps, args.memory_batch, fws)
+        mem = memory(args, fws)
         print(f"\nmemory, MB (fresh process each; {args.memory_steps} steps at batch {args.memory_batch})")
         print(f"{'':8s} {'RSS before training':>20} {'peak in training':>17} {'training peak - before':>23} "
               f"{'growth step 100->end':>21}")
