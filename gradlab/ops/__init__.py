@@ -177,11 +177,13 @@ def _fill_(a, value):
     if isinstance(value, Tensor):
         return inplace_update(a, value.expand(a._data.shape) * 1)
     a._data[...] = value
+    return _overwritten(a)
+
+
+def _overwritten(a):
+    """After constants replaced a's values in place: bump the version, let the graph forget a's history."""
     a._version_counter[0] += 1
-    if grad_mode.state.enabled and getattr(a, "_view_base", None) is not None:
-        after_inplace(a, Tensor._wrap(a._data))  # a constant now fills the view's region of its base
-    elif grad_mode.state.enabled and a.grad_fn is not None:
-        a.grad_fn, a._requires_grad = None, False  # the old history no longer affects the values
+    after_inplace(a, Tensor._wrap(a._data))  # a result outside the graph
     return a
 
 
@@ -201,8 +203,7 @@ def _copy_(a, src, non_blocking=False):
     except ValueError:
         raise RuntimeError(f"copy_: the source of shape {list(src._data.shape)} does not broadcast to the "
                            f"destination's shape {list(a._data.shape)}") from None
-    a._version_counter[0] += 1
-    return a
+    return _overwritten(a)
 
 
 def _random_(fill):
@@ -210,8 +211,7 @@ def _random_(fill):
         from .. import random
         _check_inplace(a)
         a._data[...] = fill(random.generator_of(generator), a._data.shape, *args, **kwargs)
-        a._version_counter[0] += 1
-        return a
+        return _overwritten(a)
     return method
 
 

@@ -172,6 +172,8 @@ def after_inplace(a, result):
     if base is None:
         if result._requires_grad:
             _take_graph(a, result)
+        elif a.grad_fn is not None:  # constants overwrote a: its history no longer affects its values
+            a.grad_fn, a._requires_grad = None, False
         _refresh_views(a)
         return
     if not (result._requires_grad or base._requires_grad):

@@ -179,3 +179,20 @@ def test_one_hot_rows(labels, extra):
         assert (out.sum(-1) == 1).all().item()
         assert gradlab.equal(out.argmax(-1), labels)
         assert one_hot(labels).shape[-1] == labels.max().item() + 1
+
+
+def test_overwriting_values_cuts_their_history():
+    """fill_, zero_, copy_ and the random fills replace values: no gradient flows to what they replaced."""
+    x = gradlab.ones(2, 3, requires_grad=True)
+    y = x * 2
+    y[0].uniform_()
+    y[1].copy_(gradlab.zeros(3))
+    (y * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), y.detach().numpy())  # only the `* x` path remains
+    for overwrite in (lambda t: t.fill_(1.0), lambda t: t.zero_(), lambda t: t.normal_(),
+                      lambda t: t.copy_(gradlab.ones(3))):
+        x = gradlab.ones(3, requires_grad=True)
+        y = x * 2
+        overwrite(y)
+        (y + x).sum().backward()
+        assert x.grad.tolist() == [1.0, 1.0, 1.0]
