@@ -87,8 +87,8 @@ def test_extending_a_run_ends_with_the_same_weights(tmp_path, capsys):
     decay = [*QUICK, "--schedule", "decay"]
     assert run(capsys, *decay, "--epochs", "2", "--out", whole)[0] == 0
     assert run(capsys, *decay, "--epochs", "1", "--out", split)[0] == 0
-    # the recipe comes from the checkpoint; the thread count is given again, since
-    # parallel sums in the kernels may round differently with another count
+    # the recipe comes from the checkpoint; one thread again, since parallel sums
+    # in the kernels may be added in another order and round differently
     status, out, _ = run(capsys, "--no-progress", "--threads", "1", "--epochs", "2", "--resume", "--out", split)
     assert status == 0 and "resuming after epoch 1" in out
     assert_same_run(whole, split)
