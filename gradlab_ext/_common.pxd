@@ -116,31 +116,76 @@ cdef inline void gemm_tile(bint trans_a, bint trans_b, Py_ssize_t mm, Py_ssize_t
         k0 += kc
 
 
+cdef struct TiledGemm:
+    # row-major C (m x n) = op(A) @ op(B), cut into tiles of mt x nt, the
+    # reduction in chunks of kc; tiles are numbered row by row (tn per row)
+    bint ta, tb
+    Py_ssize_t m, n, k, kc, mt, nt, tn, tiles
+    const void* a
+    Py_ssize_t lda
+    const void* b
+    Py_ssize_t ldb
+    void* c
+    Py_ssize_t ldc
+
+
+cdef inline TiledGemm tiled_gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n,
+                                 Py_ssize_t k, const void* a, Py_ssize_t lda, const void* b,
+                                 Py_ssize_t ldb, void* c, Py_ssize_t ldc) noexcept nogil:
+    """Plan the tiles of a GEMM so that each tile (with the reduction split into
+    chunks of at most 256) is one BLAS call small enough that OpenBLAS runs it
+    on the calling thread: the threads are ours, BLAS never starts its own."""
+    cdef TiledGemm j
+    cdef Py_ssize_t area, mt = 8
+    j.ta, j.tb, j.m, j.n, j.k = trans_a, trans_b, m, n, k
+    j.a, j.lda, j.b, j.ldb, j.c, j.ldc = a, lda, b, ldb, c, ldc
+    j.kc = max(1, min(k, 256))
+    area = max(64, BLAS_SINGLE_THREAD_MNK // j.kc)
+    while mt * mt * 4 <= area:
+        mt *= 2                       # about sqrt(area), a power of two
+    j.mt = max(1, min(m, mt))
+    j.nt = max(1, min(n, area // j.mt))
+    j.mt = max(1, min(m, area // j.nt))
+    j.tn = (n + j.nt - 1) // j.nt
+    j.tiles = ((m + j.mt - 1) // j.mt) * j.tn if m > 0 and n > 0 else 0
+    return j
+
+
+cdef inline void run_tile(const TiledGemm* j, Py_ssize_t t, real* kind) noexcept nogil:
+    """Compute tile t of j (kind only selects float or double)."""
+    cdef Py_ssize_t i0 = (t // j.tn) * j.mt, j0 = (t % j.tn) * j.nt
+    cdef const real* a = <const real*>j.a
+    cdef const real* b = <const real*>j.b
+    gemm_tile(j.ta, j.tb, min(j.mt, j.m - i0), min(j.nt, j.n - j0), j.k, j.kc,
+              a + (i0 if j.ta else i0 * j.lda), j.lda,
+              b + (j0 * j.ldb if j.tb else j0), j.ldb,
+              <real*>j.c + i0 * j.ldc + j0, j.ldc)
+
+
 cdef inline void par_gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                           const real* a, Py_ssize_t lda, const real* b, Py_ssize_t ldb,
                           real* c, Py_ssize_t ldc, int nthreads) noexcept nogil:
-    """Row-major C (m x n) = op(A) @ op(B) on `nthreads` OpenMP threads.
+    """Row-major C (m x n) = op(A) @ op(B), its tiles spread over `nthreads` OpenMP threads."""
+    par_gemm2(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc,
+              False, False, 0, 0, 0, NULL, 1, NULL, 1, NULL, 1, nthreads)
 
-    C is cut into tiles, and each tile (with the reduction split into chunks
-    of at most 256) is one BLAS call small enough that OpenBLAS runs it on
-    the calling thread: the threads are ours, BLAS never starts its own.
-    """
-    cdef Py_ssize_t kc = min(k, 256)
-    cdef Py_ssize_t area = max(64, BLAS_SINGLE_THREAD_MNK // max(kc, 1))
-    cdef Py_ssize_t mt, nt, tm, tn, t, i0, j0
-    mt = 8
-    while mt * mt * 4 <= area:
-        mt *= 2                       # about sqrt(area), a power of two
-    mt = min(m, mt)
-    nt = min(n, max(1, area // mt))
-    mt = min(m, max(1, area // nt))
-    tm = (m + mt - 1) // mt
-    tn = (n + nt - 1) // nt
-    if tm * tn < 2:
+
+cdef inline void par_gemm2(bint ta1, bint tb1, Py_ssize_t m1, Py_ssize_t n1, Py_ssize_t k1,
+                           const real* a1, Py_ssize_t lda1, const real* b1, Py_ssize_t ldb1,
+                           real* c1, Py_ssize_t ldc1,
+                           bint ta2, bint tb2, Py_ssize_t m2, Py_ssize_t n2, Py_ssize_t k2,
+                           const real* a2, Py_ssize_t lda2, const real* b2, Py_ssize_t ldb2,
+                           real* c2, Py_ssize_t ldc2, int nthreads) noexcept nogil:
+    """Two independent GEMMs (as par_gemm) in one parallel region: the threads
+    are woken once.  A GEMM with m, n or k of 0 is skipped (k = 0 leaves C as is)."""
+    cdef TiledGemm j1 = tiled_gemm(ta1, tb1, m1, n1, k1, a1, lda1, b1, ldb1, c1, ldc1)
+    cdef TiledGemm j2 = tiled_gemm(ta2, tb2, m2, n2, k2, a2, lda2, b2, ldb2, c2, ldc2)
+    cdef Py_ssize_t t, t1 = j1.tiles if k1 > 0 else 0
+    cdef Py_ssize_t total = t1 + (j2.tiles if k2 > 0 else 0)
+    if total < 2:
         nthreads = 1
-    for t in prange(tm * tn, num_threads=nthreads, schedule='dynamic'):
-        i0 = (t // tn) * mt
-        j0 = (t % tn) * nt
-        gemm_tile(trans_a, trans_b, min(mt, m - i0), min(nt, n - j0), k, kc,
-                  a + (i0 if trans_a else i0 * lda), lda,
-                  b + (j0 * ldb if trans_b else j0), ldb, c + i0 * ldc + j0, ldc)
+    for t in prange(total, num_threads=nthreads, schedule='dynamic'):
+        if t < t1:
+            run_tile(&j1, t, c1)
+        else:
+            run_tile(&j2, t - t1, c2)

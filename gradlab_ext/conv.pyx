@@ -47,7 +47,7 @@ cimport numpy as cnp
 import numpy as np
 import threading
 
-from gradlab_ext._common cimport (real, gemm_rm, par_gemm, axpy, vsum, copy_run, gl_omp_max_threads,
+from gradlab_ext._common cimport (real, gemm_rm, par_gemm, par_gemm2, axpy, vsum, copy_run, gl_omp_max_threads,
                                   gl_have_openmp, BLAS_SINGLE_THREAD_MNK)
 
 cnp.import_array()
@@ -865,14 +865,15 @@ cdef void _fc_bwd(const real* x, const real* w, const real* gy, real* gx, real* 
     cdef idx_t gi, n, co
     cdef idx_t CHW = g.C * g.H * g.W
     for gi in range(g.G):
-        if need_w:
-            # gw_g (Cog x Kg) = dY_g^T (Cog x N) @ X_g (N x Kg)
-            par_gemm(True, False, g.Cog, g.Kg, g.N, gy + gi * g.Cog, g.Cout,
-                     x + gi * g.Kg, CHW, gw + gi * g.Cog * g.Kg, g.Kg, nt)
-        if need_x:
-            # X_g (N x Kg) = dY_g (N x Cog) @ W_g (Cog x Kg)
-            par_gemm(False, False, g.N, g.Kg, g.Cog, gy + gi * g.Cog, g.Cout,
-                     w + gi * g.Cog * g.Kg, g.Kg, gx + gi * g.Kg, CHW, nt)
+        # gw_g (Cog x Kg) = dY_g^T (Cog x N) @ X_g (N x Kg)  and
+        # gx_g (N x Kg) = dY_g (N x Cog) @ W_g (Cog x Kg), in one parallel region
+        # (a GEMM with k = 0 is skipped: so is the one not needed, whose pointers are NULL)
+        par_gemm2(True, False, g.Cog, g.Kg, g.N if need_w else 0, gy + gi * g.Cog, g.Cout,
+                  x + gi * g.Kg if need_w else NULL, CHW,
+                  gw + gi * g.Cog * g.Kg if need_w else NULL, g.Kg,
+                  False, False, g.N, g.Kg, g.Cog if need_x else 0, gy + gi * g.Cog, g.Cout,
+                  w + gi * g.Cog * g.Kg if need_x else NULL, g.Kg,
+                  gx + gi * g.Kg if need_x else NULL, CHW, nt)
     if need_b:
         for co in range(g.Cout):
             gb[co] = 0
