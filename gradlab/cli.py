@@ -53,7 +53,7 @@ CURVE = "learning_curve.png"
 RECIPE_DEFAULTS = {
     "dataset": "mnist",
     "batch_size": 128,
-    "lr": 3e-3,
+    "lr": None,  # DEFAULT_LR[optimizer]
     "optimizer": "adam",
     "schedule": "onecycle",
     "lr_decay": 0.5,
@@ -61,6 +61,7 @@ RECIPE_DEFAULTS = {
     "limit_train": None,
     "limit_test": None,
 }
+DEFAULT_LR = {"adam": 3e-3, "sgd": 0.05}  # sgd: with momentum 0.9
 DEFAULT_EPOCHS = {"mnist": 4, "digits": 15}  # digits is 40x smaller: more passes
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 ONECYCLE_WARMUP, ONECYCLE_FLOOR = 0.15, 0.01  # warm-up fraction of the run, final lr fraction
@@ -90,7 +91,7 @@ def build_parser():
     t.add_argument("--batch-size", type=_positive_int, default=None,
                    help=f"training batch size (default: {RECIPE_DEFAULTS['batch_size']})")
     t.add_argument("--lr", type=float, default=None,
-                   help=f"peak learning rate (default: {RECIPE_DEFAULTS['lr']})")
+                   help=f"peak learning rate (default: {DEFAULT_LR['adam']} for adam, {DEFAULT_LR['sgd']} for sgd)")
     t.add_argument("--optimizer", choices=["adam", "sgd"], default=None,
                    help="adam, or sgd with momentum 0.9 (default: adam)")
     t.add_argument("--schedule", choices=["onecycle", "decay", "constant"], default=None,
@@ -199,6 +200,8 @@ def resolve_recipe(args, saved=None):
             recipe[key] = saved[key]
         else:
             recipe[key] = default if given is None else given
+    if recipe["lr"] is None:
+        recipe["lr"] = DEFAULT_LR[recipe["optimizer"]]
     return recipe
 
 
