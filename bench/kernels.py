@@ -6,7 +6,7 @@
 For each of LeNet-5's three convolutions and two max pools it times one
 forward plus one backward pass (what one training step does with that
 layer) with gradlab's compiled kernels, their NumPy twins, and PyTorch (when
-installed, with torch.set_num_threads(2)).  The three are interleaved round by
+installed, with torch.set_num_threads(2); --threads changes both).  The three are interleaved round by
 round and the best round of each is kept, so a busy machine slows all three
 alike.  The first convolution computes no input gradient (a network's first
 layer needs none), in all three.
@@ -158,12 +158,15 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (best is kept)")
     parser.add_argument("--min-time", type=float, default=0.02, help="seconds per timing batch")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads for gradlab's kernels and for PyTorch (default 2)")
     args = parser.parse_args()
 
     if "cython" not in K.available_backends():
         sys.exit("the compiled kernels are not built: python setup.py build_ext --inplace")
+    K.set_num_threads(args.threads)
     if torch is not None:
-        torch.set_num_threads(2)
+        torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     print(f"gradlab kernels: {K.get_num_threads()} threads; numpy {np.__version__}; "
           + (f"torch {torch.__version__} with {torch.get_num_threads()} threads" if torch is not None
