@@ -6,10 +6,11 @@
 For each of LeNet-5's three convolutions and two max pools it times one
 forward plus one backward pass (what one training step does with that
 layer) with gradlab's compiled kernels, their NumPy twins, and PyTorch (when
-installed, with torch.set_num_threads(2); --threads changes both).  The three are interleaved round by
-round and the best round of each is kept, so a busy machine slows all three
-alike.  The first convolution computes no input gradient (a network's first
-layer needs none), in all three.
+installed).  Both gradlab and PyTorch use 2 threads (--threads changes
+both).  The three are interleaved round by round and the best round of each
+is kept, so a busy machine slows all three alike.  The first convolution
+computes no input gradient (a network's first layer needs none), in all
+three.
 
 It also reports how well the convolutions use the GEMM: their multiply-add
 rate as a fraction of NumPy's own float32 GEMM rate on a matrix of matching
