@@ -7,6 +7,7 @@ require one.
 import numpy as np
 
 from .._tensor import Tensor
+from ..autograd import grad_mode
 from ..autograd.function import record
 from ._common import broadcast_error, promote, sum_to
 
@@ -353,11 +354,14 @@ def sigmoid(a):
 
 
 def relu(a):
+    """max(a, 0); the gradient passes where the output is positive (one mask, one multiply)."""
     out = np.maximum(a._data, 0)
 
     def backward(g):
-        return (g * Tensor._wrap((out > 0).astype(g._data.dtype)),)
-    return record(out, "ReluBackward0", backward, (a,))
+        if grad_mode.state.enabled:  # create_graph: a recorded multiply by the (constant) mask
+            return (g * Tensor._wrap(out > 0),)
+        return (Tensor._wrap(np.multiply(g._data, out > 0, dtype=g._data.dtype)),)
+    return record(out, "ReluBackward0", backward, (a,), saves_output=True)
 
 
 def clamp(a, min=None, max=None):

@@ -67,15 +67,7 @@ def linear(x, weight, bias=None):
 
 
 # ---- activations ------------------------------------------------------------------------------
-def relu(x):
-    """max(x, 0); the gradient passes where the output is positive (one mask, one multiply)."""
-    out = np.maximum(x._data, 0)
-
-    def backward(g):
-        if grad_mode.state.enabled:  # create_graph: a recorded multiply by the (constant) mask
-            return (g * Tensor._wrap(out > 0),)
-        return (Tensor._wrap(np.multiply(g._data, out > 0, dtype=g._data.dtype)),)
-    return _keep_output(record(out, "ReluBackward0", backward, (x,)))
+relu = elementwise.relu
 
 
 def leaky_relu(x, negative_slope=0.01):
