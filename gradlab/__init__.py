@@ -19,9 +19,6 @@ from ._tensor_str import set_printoptions
 
 __version__ = "0.1.0"
 
-float = _dtype.float32
-int = _dtype.int32
-bool = _dtype.bool
 
 
 def __getattr__(name):

@@ -131,12 +131,11 @@ def _like(fill):
 zeros_like = _like(lambda shape, dt: np.zeros(shape, dt))
 ones_like = _like(lambda shape, dt: np.ones(shape, dt))
 empty_like = _like(lambda shape, dt: np.empty(shape, dt))
-full_like = _like(lambda shape, dt, fill_value: np.full(shape, fill_value, dt))
 rand_like = _like(lambda shape, dt, generator=None: generator_of(generator).random(shape).astype(dt))
 randn_like = _like(lambda shape, dt, generator=None: generator_of(generator).standard_normal(shape).astype(dt))
 
 
-def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, **kwargs):  # noqa: F811
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, **kwargs):
     np_dtype = _dtype.to_numpy_dtype(dtype) if dtype is not None else t._data.dtype
     return _finish(np.full(t._data.shape, fill_value, np_dtype), requires_grad, device)
 

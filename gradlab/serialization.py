@@ -44,13 +44,13 @@ import json
 import math
 import os
 import re
-import secrets
 import struct
 
 import numpy as np
 
 from . import _dtype
 from ._tensor import Size, Tensor, check_device, device
+from .utils._atomic import atomic_write
 
 __all__ = ["save", "load", "SerializationError", "MAGIC", "FORMAT_VERSION"]
 
@@ -111,52 +111,9 @@ def _write_file(out, header, buffers):
 
 
 def _atomic_write(path, write):
-    """Run ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    The temporary file is created in the target's directory (``os.replace`` is
-    atomic only within one file system), fsynced before the rename and removed
-    if anything fails.  A symlink is followed, so its target gets the new file.
-    """
-    path = os.path.realpath(os.fsdecode(os.fspath(path)))
-    directory, name = os.path.split(path)
-    tmp, fd = _create_temporary(directory, name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def _create_temporary(directory, name):
-    """A new file ``.name.<random>.tmp`` (mode from the umask, as ``open`` would give)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-        try:
-            return tmp, os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-
-
-def _fsync_directory(directory):
-    """Make the rename durable on POSIX; other systems cannot open a directory."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:  # some file systems refuse; the rename itself already happened
-        pass
-    finally:
-        os.close(fd)
+    """Run ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    with atomic_write(path) as out:
+        write(out)
 
 
 def _align(n):

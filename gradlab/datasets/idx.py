@@ -20,15 +20,15 @@ The writer is atomic: it writes a temporary file next to the target, flushes
 and fsyncs it, then renames it over the target with ``os.replace``.  A reader
 sees either the old file or the complete new one, never a half-written one.
 """
-import contextlib
 import gzip
 import io
 import os
 import struct
-import tempfile
 import zlib
 
 import numpy as np
+
+from ..utils._atomic import atomic_write
 
 __all__ = [
     "IDXError",
@@ -270,45 +270,6 @@ def read_idx_pair(images, labels):
 
 
 # ---------------------------------------------------------------- writing
-
-
-@contextlib.contextmanager
-def atomic_write(path, mode="wb"):
-    """Open a temporary file next to ``path``; on success put it in place.
-
-    The temporary file lives in the target's directory (so ``os.replace`` is
-    an atomic rename on the same file system), is flushed and fsynced before
-    the rename, and is removed if the block raises.  Either the old file stays
-    untouched or the new one is complete.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory):
-    """Make the rename itself durable (best effort; not all systems allow it)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _as_array(array):

@@ -392,14 +392,13 @@ def _no_grad_unary(name, fn):
 floor = _no_grad_unary("FloorBackward0", np.floor)
 ceil = _no_grad_unary("CeilBackward0", np.ceil)
 trunc = _no_grad_unary("TruncBackward0", np.trunc)
-frac = None  # defined below with its gradient
 
 
 def round(a, decimals=0):
     return record(np.round(a._data, decimals), "RoundBackward0", lambda g: (g * 0,), (a,))
 
 
-def frac(a):  # noqa: F811
+def frac(a):
     return record(a._data - np.trunc(a._data), "FracBackward0", lambda g: (g,), (a,))
 
 

@@ -134,9 +134,6 @@ def _src_grad(g, dim, index, src_shape):
     return index_put_into_zeros(picked, tuple(slice(0, s) for s in index._data.shape), src_shape, True)
 
 
-take_along_dim = None  # defined below
-
-
 def scatter_add_into_zeros(g, dim, index, shape):
     out = np.zeros(shape, dtype=g._data.dtype)
     _scatter_add(out, dim, index._data, g._data)
@@ -233,7 +230,7 @@ def one_hot(tensor, num_classes=-1):
     return Tensor._wrap(out)
 
 
-def take_along_dim(a, indices, dim):  # noqa: F811
+def take_along_dim(a, indices, dim):
     return gather(a, dim, indices)
 
 

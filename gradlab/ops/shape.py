@@ -304,7 +304,6 @@ def movedim(a, source, destination):
 
 def diag(a, diagonal=0):
     if a._data.ndim == 1:
-        n = a._data.shape[0]
         out = np.diag(a._data, diagonal)
         return record(out, "DiagEmbedBackward0", lambda g: (g.diagonal(diagonal),), (a,))
     return a.diagonal(diagonal)
