@@ -533,15 +533,16 @@ cdef void _band_forward(const real* x, const real* wr, const real* bias, real* y
     for gi in range(g.G):
         _build_bands(x + (n * g.C + gi * g.Cg) * g.H * g.W, bands, p.S, g)
         out = y + (n * g.Cout + gi * g.Cog) * L
-        for i in range(g.kh):
-            gemm_rm(False, False, <int>g.Cog, <int>L, <int>p.CK, 1,
-                    wr + (gi * g.kh + i) * g.Cog * p.CK, <int>p.CK,
-                    bands + i * p.step * g.Wo, <int>p.S, 0 if i == 0 else 1, out, <int>L)
-        if bias != NULL:
+        if bias != NULL:            # start from the bias, every GEMM adds to it
             for co in range(g.Cog):
                 bv = bias[gi * g.Cog + co]
                 for l in range(L):
-                    out[co * L + l] += bv
+                    out[co * L + l] = bv
+        for i in range(g.kh):
+            gemm_rm(False, False, <int>g.Cog, <int>L, <int>p.CK, 1,
+                    wr + (gi * g.kh + i) * g.Cog * p.CK, <int>p.CK,
+                    bands + i * p.step * g.Wo, <int>p.S, 0 if i == 0 and bias == NULL else 1,
+                    out, <int>L)
 
 
 cdef void _fwd_block(const real* x, const real* w, const real* bias, real* y,
