@@ -30,9 +30,10 @@ when the vertical stride divides the vertical dilation (stride 1 always
 does): kernel rows i and i+1 then read the same input rows, shifted.  So
 for each (channel, kernel column) we gather one "band" of input rows, and a
 kernel row's columns are a slice of it.  Classic im2col copies those slices
-into the column buffer; "band mode" (one sample per block, deep enough
-GEMMs) leaves them in place and runs one GEMM per kernel row over strided
-views of the bands; see _band_forward.
+into the column buffer; "band mode" (one sample per block) leaves them in
+place and runs one GEMM per kernel row over strided views of the bands; see
+_band_forward.  The backward pass uses band mode, the forward pass classic
+im2col (measured; see _BAND_MIN_CK).
 
 Two shapes need no unfolding at all: a 1x1 kernel with stride 1 and no
 padding (the input plane is already the column matrix), and a kernel that
@@ -68,11 +69,14 @@ cdef idx_t _TARGET_COLS = 256
 # Largest weight-gradient output (Cog*Kg) computed as a "TN" GEMM (measured:
 # LeNet's first conv is faster TN, its second NN).
 cdef idx_t _GW_TN_MAX = 256
-# Smallest GEMM depth (Cg*kw) for band mode, forward and backward.  Forward,
-# band mode trades a cheaper unfold for kh shallower GEMMs; backward, it also
-# saves the col2im adds.  Measured on LeNet's convs (Cg*kw = 5 and 30), it is
-# as fast or faster in both directions, so it is used whenever it applies.
-cdef idx_t _BAND_MIN_CK = 1
+# Smallest GEMM depth (Cg*kw) for band mode, forward and backward.  Backward,
+# band mode saves most of the unfold and all the col2im adds: measured faster
+# on LeNet's convs (Cg*kw = 5 and 30) at 1 and 2 threads, so it is used
+# whenever it applies.  Forward, it trades the cheaper unfold for kh
+# shallower GEMMs that each re-read the output block: about even on one
+# thread, slower on two (the cores share the memory bandwidth), so the
+# forward pass uses classic im2col unless _tune asks otherwise.
+cdef idx_t _BAND_MIN_CK = (<idx_t>1) << 40
 cdef idx_t _BAND_MIN_CK_BWD = 1
 
 
