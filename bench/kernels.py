@@ -47,11 +47,12 @@ POOLS = [  # name, C, size
 def best_time(fn, min_time, max_calls=50):
     """Seconds per call: calls fn in a batch lasting at least min_time.
 
-    Thread pools spin for a while after their work (OpenMP, OpenBLAS), and
-    a pool still spinning from the previous implementation would steal a
-    core from this one: pause first so they go back to sleep.
+    Thread pools spin for a while after their work (OpenMP for some
+    milliseconds, NumPy's OpenBLAS for about 0.1 s), and a pool still
+    spinning from the previous implementation would steal a core from this
+    one: pause first so that they all go back to sleep.
     """
-    time.sleep(0.03)
+    time.sleep(0.15)
     fn()
     calls, start = 0, time.perf_counter()
     while True:
