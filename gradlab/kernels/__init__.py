@@ -17,7 +17,10 @@ Backend switch
 ``use_backend(name)``, and the environment variable ``GRADLAB_BACKEND`` read
 at import.  The default is "cython" when the extension imports, else "numpy"
 (with one warning).  ``set_num_threads(n)`` / ``get_num_threads()`` set the
-OpenMP team of the compiled kernels (default: OMP_NUM_THREADS or all cores).
+OpenMP team of the compiled conv and pool kernels (default: OMP_NUM_THREADS
+or all cores); matmul is one BLAS call, threaded by BLAS.  Idle OpenMP
+threads spin briefly, then sleep (see _import_compiled); on a machine shared
+with other heavy jobs, OMP_WAIT_POLICY=passive may serve better.
 
 Conventions
 -----------
