@@ -44,22 +44,26 @@ POOLS = [  # name, C, size
 ]
 
 
-def best_time(fn, min_time, max_calls=50):
+def best_time(fn, min_time):
     """Seconds per call: calls fn in a batch lasting at least min_time.
 
     Thread pools spin for a while after their work (OpenMP for some
     milliseconds, NumPy's OpenBLAS for about 0.1 s), and a pool still
     spinning from the previous implementation would steal a core from this
-    one: pause first so that they all go back to sleep.
+    one: pause first so that they all go back to sleep, then run fn for a
+    few milliseconds (waking this implementation's threads and the cores)
+    before timing.
     """
     time.sleep(0.15)
-    fn()
+    start = time.perf_counter()
+    while time.perf_counter() - start < 0.005:
+        fn()
     calls, start = 0, time.perf_counter()
     while True:
         fn()
         calls += 1
         elapsed = time.perf_counter() - start
-        if elapsed >= min_time or calls >= max_calls:
+        if elapsed >= min_time:
             return elapsed / calls
 
 

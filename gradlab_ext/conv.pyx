@@ -49,7 +49,8 @@ import numpy as np
 import threading
 
 from gradlab_ext._common cimport (real, gemm_rm, par_gemm, par_gemm2, axpy, vsum, copy_run, gl_omp_max_threads,
-                                  gl_have_openmp, BLAS_SINGLE_THREAD_MNK)
+                                  gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place,
+                                  BLAS_SINGLE_THREAD_MNK)
 
 cnp.import_array()
 
@@ -60,6 +61,11 @@ ctypedef Py_ssize_t idx_t
 # ----------------------------------------------------------------------------
 
 cdef int _num_threads = max(1, gl_omp_max_threads())
+
+
+def _set_pinning(bint enable):
+    """Whether OpenMP workers pin themselves away from the calling thread (see _common.pxd)."""
+    gl_pin_init(enable)
 
 # Below this many multiply-adds per call, one thread does the whole job
 # (starting the OpenMP team costs more than it saves).
@@ -593,6 +599,7 @@ cdef void _fwd(const real* x, const real* w, const real* bias, real* y, char* ws
                const Geom* g, const Plan* p) noexcept nogil:
     cdef idx_t blk, n0, nb
     cdef int tid = 0, nt = p.nt
+    cdef int master = gl_master_cpu() if p.nt > 1 else -1
     cdef char* mine = ws + p.shared
     cdef const real* wr = <real*>ws
     if p.band:
@@ -607,6 +614,7 @@ cdef void _fwd(const real* x, const real* w, const real* bias, real* y, char* ws
         return
     with parallel(num_threads=nt):
         tid = threadid()
+        gl_place(master, tid)
         mine = ws + p.shared + tid * p.per_thread
         for blk in prange(p.nblk, schedule='dynamic'):
             n0 = blk * p.B
@@ -805,6 +813,7 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
     cdef idx_t nw = g.Cout * g.Kg, blk, n0, nb, k, gi, co, c, i, j, src
     cdef idx_t CK = p.CK
     cdef int tid = 0, t, nt = p.nt
+    cdef int master = gl_master_cpu() if p.nt > 1 else -1
     cdef char* mine = ws + p.shared
     cdef const real* wr = <real*>ws
     cdef real* part
@@ -824,6 +833,7 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
     else:
         with parallel(num_threads=nt):
             tid = threadid()
+            gl_place(master, tid)
             mine = ws + p.shared + tid * p.per_thread
             for blk in prange(p.nblk, schedule='dynamic'):
                 n0 = blk * p.B
@@ -973,17 +983,23 @@ def conv2d_weight_grad(grad_out, x, weight_shape, stride=(1, 1), padding=(0, 0),
 
 cdef void _im2col_all(const real* x, real* cols, const Geom* g, int nt, char* ws, idx_t per) noexcept nogil:
     cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
-    for n in prange(g.N, num_threads=nt, schedule='dynamic'):
-        _im2col1(x + n * g.C * HW, cols + n * rows * g.L, g.L, g.C, g,
-                 <real*>(ws + threadid() * per))
+    cdef int master = gl_master_cpu() if nt > 1 else -1
+    with parallel(num_threads=nt):
+        gl_place(master, threadid())
+        for n in prange(g.N, schedule='dynamic'):
+            _im2col1(x + n * g.C * HW, cols + n * rows * g.L, g.L, g.C, g,
+                     <real*>(ws + threadid() * per))
 
 
 cdef void _col2im_all(const real* cols, real* x, const Geom* g, int nt, char* ws, idx_t per) noexcept nogil:
     cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
-    for n in prange(g.N, num_threads=nt, schedule='dynamic'):
-        memset(x + n * g.C * HW, 0, g.C * HW * sizeof(real))
-        _col2im1(cols + n * rows * g.L, g.L, x + n * g.C * HW, g.C, g,
-                 <real*>(ws + threadid() * per))
+    cdef int master = gl_master_cpu() if nt > 1 else -1
+    with parallel(num_threads=nt):
+        gl_place(master, threadid())
+        for n in prange(g.N, schedule='dynamic'):
+            memset(x + n * g.C * HW, 0, g.C * HW * sizeof(real))
+            _col2im1(cols + n * rows * g.L, g.L, x + n * g.C * HW, g.C, g,
+                     <real*>(ws + threadid() * per))
 
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):

@@ -18,13 +18,13 @@ Windows follow PyTorch exactly:
     (count_include_pad=False); a window with no input position gives 0.
 """
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, parallel, threadid
 from libc.string cimport memset
 from libc.math cimport INFINITY
 cimport numpy as cnp
 import numpy as np
 
-from gradlab_ext._common cimport real, gl_omp_max_threads, gl_have_openmp
+from gradlab_ext._common cimport real, gl_omp_max_threads, gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place
 
 cnp.import_array()
 
@@ -32,6 +32,11 @@ ctypedef Py_ssize_t idx_t
 ctypedef cnp.int64_t i64
 
 cdef int _num_threads = max(1, gl_omp_max_threads())
+
+
+def _set_pinning(bint enable):
+    """Whether OpenMP workers pin themselves away from the calling thread (see _common.pxd)."""
+    gl_pin_init(enable)
 # below this many input elements, one thread does the whole job
 cdef idx_t _PARALLEL_MIN_ELEMS = 32768
 
@@ -224,12 +229,15 @@ cdef void _maxpool_plane(const real* x, real* y, i64* ind, const PGeom* g) noexc
 
 cdef void _maxpool(const real* x, real* y, i64* ind, const PGeom* g, int nt) noexcept nogil:
     cdef idx_t p, HW = g.H * g.W, L = g.Ho * g.Wo
+    cdef int master = gl_master_cpu() if nt > 1 else -1
     if nt == 1:
         for p in range(g.planes):
             _maxpool_plane(x + p * HW, y + p * L, NULL if ind == NULL else ind + p * L, g)
         return
-    for p in prange(g.planes, num_threads=nt, schedule='dynamic', chunksize=8):
-        _maxpool_plane(x + p * HW, y + p * L, NULL if ind == NULL else ind + p * L, g)
+    with parallel(num_threads=nt):
+        gl_place(master, threadid())
+        for p in prange(g.planes, schedule='dynamic', chunksize=8):
+            _maxpool_plane(x + p * HW, y + p * L, NULL if ind == NULL else ind + p * L, g)
 
 
 def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False,
@@ -261,18 +269,26 @@ def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), 
 
 cdef void _maxpool_bwd(const real* gy, const i64* ind, real* gx, idx_t planes, idx_t HW, idx_t L,
                        int nt, int* bad) noexcept nogil:
-    cdef idx_t p, o
+    cdef idx_t p
+    cdef int master = gl_master_cpu() if nt > 1 else -1
+    with parallel(num_threads=nt):
+        gl_place(master, threadid())
+        for p in prange(planes, schedule='dynamic', chunksize=8):
+            _maxpool_bwd_plane(gy + p * L, ind + p * L, gx + p * HW, HW, L, bad)
+
+
+cdef inline void _maxpool_bwd_plane(const real* gy, const i64* ind, real* dst, idx_t HW, idx_t L,
+                                    int* bad) noexcept nogil:
+    """One plane: zero it, then add each output gradient at its argmax."""
+    cdef idx_t o
     cdef i64 k
-    cdef real* dst
-    for p in prange(planes, num_threads=nt, schedule='dynamic', chunksize=8):
-        dst = gx + p * HW
-        memset(dst, 0, HW * sizeof(real))
-        for o in range(L):
-            k = ind[p * L + o]
-            if <cnp.uint64_t>k < <cnp.uint64_t>HW:
-                dst[k] += gy[p * L + o]
-            elif k != -1:
-                bad[0] = 1
+    memset(dst, 0, HW * sizeof(real))
+    for o in range(L):
+        k = ind[o]
+        if <cnp.uint64_t>k < <cnp.uint64_t>HW:
+            dst[k] += gy[o]
+        elif k != -1:
+            bad[0] = 1
 
 
 def max_pool2d_backward(grad_out, indices, input_shape):
@@ -372,11 +388,14 @@ cdef void _avgpool_plane_bwd(const real* gy, real* gx, const PGeom* g, bint cip,
 cdef void _avgpool(const real* x, real* y, const PGeom* g, bint cip, idx_t dov, int nt,
                    bint backward) noexcept nogil:
     cdef idx_t p, HW = g.H * g.W, L = g.Ho * g.Wo
-    for p in prange(g.planes, num_threads=nt, schedule='dynamic', chunksize=8):
-        if backward:
-            _avgpool_plane_bwd(x + p * L, y + p * HW, g, cip, dov)
-        else:
-            _avgpool_plane(x + p * HW, y + p * L, g, cip, dov)
+    cdef int master = gl_master_cpu() if nt > 1 else -1
+    with parallel(num_threads=nt):
+        gl_place(master, threadid())
+        for p in prange(g.planes, schedule='dynamic', chunksize=8):
+            if backward:
+                _avgpool_plane_bwd(x + p * L, y + p * HW, g, cip, dov)
+            else:
+                _avgpool_plane(x + p * HW, y + p * L, g, cip, dov)
 
 
 cdef idx_t _divisor(str op, object divisor_override) except? -1:

@@ -121,6 +121,12 @@ try:
 except ImportError as exc:          # not built, or built for another Python
     _cy_conv = _cy_pool = _cy_matmul = None
     _CYTHON_ERROR = f"{type(exc).__name__}: {exc}"
+else:
+    # OpenMP workers keep off the calling thread's CPU (see gradlab_ext/_common.pxd),
+    # unless the user binds the threads himself or sets GRADLAB_PIN_THREADS=0
+    _pin = "OMP_PROC_BIND" not in os.environ and os.environ.get("GRADLAB_PIN_THREADS", "1") != "0"
+    _cy_conv._set_pinning(_pin)
+    _cy_pool._set_pinning(_pin)
 
 _BACKENDS = {
     "numpy": (_np_conv, _np_pool, _np_matmul),
