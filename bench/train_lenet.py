@@ -15,9 +15,10 @@ with the same recipe (Adam; the ``gradlab train`` schedule for --to-accuracy).
   DataLoader is measured on its own below the table.
 * --to-accuracy: wall time (training plus one test evaluation per epoch)
   until test accuracy reaches 99.0%.
-* memory: each framework trains in a fresh subprocess; it reports peak RSS
-  (VmHWM) and RSS growth from step 100 to step 1,000 (a graph kept alive
-  across steps would show up here).
+* memory: each framework trains in a fresh process that imports only itself
+  (bench/_memory_child.py, MNIST kept as uint8 as ``gradlab train`` does); it
+  reports the run's peak RSS (VmHWM) and RSS growth from step 100 to step
+  1,000 (a graph kept alive across steps would show up there).
 """
 import argparse
 import json
@@ -38,14 +39,17 @@ import gradlab.nn.functional as GF  # noqa: E402
 from gradlab.cli import DEFAULT_EPOCHS, DEFAULT_LR, MNIST_MEAN, MNIST_STD, RECIPE_DEFAULTS, lr_at, thread_limit  # noqa: E402
 from gradlab.models import LeNet5  # noqa: E402
 
-try:
-    import torch
-    import torch.nn as tnn
-    import torch.nn.functional as TF
-except ImportError:
-    torch = None
+torch = tnn = TF = None  # imported in main() unless --no-torch
 
-MB = 1024 * 1024
+
+def import_torch():
+    global torch, tnn, TF
+    try:
+        import torch
+        import torch.nn as tnn
+        import torch.nn.functional as TF
+    except ImportError:
+        torch = None
 
 
 # ---------------------------------------------------------------- data and models
@@ -231,55 +235,15 @@ def time_to_accuracy(train, test, target, epochs):
 # ---------------------------------------------------------------- memory (child processes)
 
 
-def proc_status(field):
-    """A field of /proc/self/status in MB (VmRSS, VmHWM), or None off Linux."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def reset_peak_rss():
-    """Restart VmHWM from the current RSS (Linux >= 4.0), so the peak is the training's own."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def child_memory(framework, data_dir, steps, batch_size):
-    """Train ``steps`` steps in this (fresh) process and print RSS figures as JSON."""
-    train, _, _ = load_arrays(data_dir)
-    x, y = train
-    ours, theirs = make_pair(0)
-    t = Trainer(framework, ours if framework == "gradlab" else theirs, 1e-3)
-    setup_peak = proc_status("VmHWM")
-    before = proc_status("VmRSS")
-    reset = reset_peak_rss()
-    order = batches(len(x), batch_size, 1)
-    rss = {}
-    for step in range(1, steps + 1):
-        idx = next(order)
-        t.step(x[idx], y[idx])
-        if step in (100, steps):
-            rss[step] = proc_status("VmRSS")
-    print(json.dumps({"before_training": before, "at_100": rss[100], "at_end": rss[steps],
-                      "peak": proc_status("VmHWM"), "setup_peak": setup_peak, "peak_is_training_only": reset}))
-
-
 def memory(args, frameworks):
+    """Each framework trains in a fresh process that imports only itself: RSS figures in MB."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
+               MKL_NUM_THREADS=str(args.threads))
     out = {}
     for fw in frameworks:
-        cmd = [sys.executable, __file__, "--data", args.data, "--child-memory", fw, "--threads", str(args.threads),
-               "--memory-steps", str(args.memory_steps), "--memory-batch", str(args.memory_batch)]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        cmd = [sys.executable, str(ROOT / "bench" / "_memory_child.py"), fw, args.data,
+               str(args.memory_steps), str(args.memory_batch), str(args.threads)]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
         out[fw] = json.loads(result.stdout.strip().splitlines()[-1])
     return out
 
@@ -362,12 +326,10 @@ def main():
     p.add_argument("--threads", type=int, default=2,
                    help="threads for each framework: torch.set_num_threads, gradlab's kernels and BLAS (default 2)")
     p.add_argument("--no-torch", action="store_true")
-    p.add_argument("--child-memory", choices=["gradlab", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args()
 
-    global torch
-    if args.no_torch:
-        torch = None
+    if not args.no_torch:
+        import_torch()
     if torch is not None:
         torch.set_num_threads(args.threads)
     with thread_limit(args.threads):
@@ -375,9 +337,6 @@ def main():
 
 
 def run(args):
-    if args.child_memory:
-        return child_memory(args.child_memory, args.data, args.memory_steps, args.memory_batch)
-
     train, test, name = load_arrays(args.data)
     print(f"LeNet-5 on {name}: gradlab (kernels: {gradlab.kernels.get_backend()}) vs "
           f"{'PyTorch ' + torch.__version__ if torch else 'no PyTorch'}, {args.threads} threads each; "
@@ -404,18 +363,16 @@ def run(args):
     if not args.no_memory:
         fws = ["gradlab"] + (["torch"] if torch else [])
         mem = memory(args, fws)
-        print(f"\nmemory, MB (fresh process each; {args.memory_steps} steps at batch {args.memory_batch})")
-        print(f"{'':8s} {'RSS before training':>20} {'peak in training':>17} {'training peak - before':>23} "
+        print(f"\nmemory, MB: each framework trains {args.memory_steps} steps at batch {args.memory_batch} in a "
+              f"fresh process that imports only itself ({mem['gradlab']['data']}, kept as uint8)")
+        print(f"{'':8s} {'peak RSS of the run':>20} {'RSS before training':>20} {'training peak - before':>23} "
               f"{'growth step 100->end':>21}")
         for fw, m in mem.items():
-            print(f"{fw:8s} {m['before_training']:>20.1f} {m['peak']:>17.1f} "
+            print(f"{fw:8s} {m['peak']:>20.1f} {m['before_training']:>20.1f} "
                   f"{m['peak'] - m['before_training']:>23.1f} {m['at_end'] - m['at_100']:>21.2f}")
-        if not all(m["peak_is_training_only"] for m in mem.values()):
-            print("(could not reset VmHWM: peaks include loading the data)")
         if len(mem) == 2:
             g, t = mem["gradlab"], mem["torch"]
-            print(f"training peak - before, gradlab/pytorch: "
-                  f"{(g['peak'] - g['before_training']) / (t['peak'] - t['before_training']):.2f}x")
+            print(f"peak RSS, gradlab/pytorch: {g['peak'] / t['peak']:.2f}x")
 
 
 if __name__ == "__main__":
