@@ -5,22 +5,59 @@ The fast twin of ``gradlab/kernels/matmul.py``.  A transposed operand
 (Fortran-ordered, e.g. ``w.T`` of a C-ordered ``w``) is passed to BLAS with
 its transpose flag instead of being copied, which is exactly what the
 backward pass of a linear layer produces (``grad @ w`` and ``x.T @ grad``).
-BLAS threads large products itself.
+
+Threads: a product of moderate size is cut into tiles that OpenBLAS runs on
+the calling thread, and the tiles are spread over gradlab's OpenMP threads
+(``par_gemm``), the same threads the convolution and pooling kernels use.
+Letting OpenBLAS thread these products itself was measured to cost a LeNet-5
+training step 1.5x: after each call its worker threads keep spinning for a
+while, on the cores the next convolution needs.  Very large products (above
+``_OWN_THREADS_MAX_WORK`` multiply-adds), where that spin is amortised and
+BLAS's own blocking pays, go to BLAS in one call.
 """
 
 cimport numpy as cnp
 import numpy as np
 
-from gradlab_ext._common cimport real, gemm_rm
+from gradlab_ext._common cimport (real, gemm_rm, par_gemm, gl_omp_max_threads, gl_have_openmp, gl_pin_init,
+                                  BLAS_SINGLE_THREAD_MNK)
 
 cnp.import_array()
 
 ctypedef Py_ssize_t idx_t
 
+cdef int _num_threads = max(1, gl_omp_max_threads())
+# Below this many multiply-adds one thread computes the product (starting the
+# OpenMP team would cost more than it saves).
+cdef idx_t _PARALLEL_MIN_WORK = 200000
+cdef idx_t _OWN_THREADS_MAX_WORK = (<idx_t>1) << 26
 
-cdef void _gemm(bint ta, bint tb, int m, int n, int k, const real* a, int lda,
-                const real* b, int ldb, real* c) noexcept nogil:
-    gemm_rm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n)
+
+def _set_pinning(bint enable):
+    """Whether OpenMP workers pin themselves away from the calling thread (see _common.pxd)."""
+    gl_pin_init(enable)
+
+
+def get_num_threads():
+    """Threads this module's products use (OpenMP team size)."""
+    return _num_threads
+
+
+def set_num_threads(int n):
+    """Set the number of threads (>= 1) used by this module's products."""
+    global _num_threads
+    if n < 1:
+        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
+    _num_threads = n if gl_have_openmp() else 1
+
+
+cdef void _gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_t lda,
+                const real* b, idx_t ldb, real* c) noexcept nogil:
+    cdef idx_t work = m * n * k
+    if work <= BLAS_SINGLE_THREAD_MNK or work > _OWN_THREADS_MAX_WORK:
+        gemm_rm(ta, tb, <int>m, <int>n, <int>k, 1, a, <int>lda, b, <int>ldb, 0, c, <int>n)
+    else:
+        par_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n, _num_threads if work >= _PARALLEL_MIN_WORK else 1)
 
 
 cdef tuple _operand(object a):
@@ -61,11 +98,11 @@ def matmul(a, b):
     cdef void* bp = cnp.PyArray_DATA(<cnp.ndarray>b)
     cdef void* cp = cnp.PyArray_DATA(c)
     cdef bint bta = ta, btb = tb
-    cdef int ilda = lda, ildb = ldb
+    cdef idx_t ilda = lda, ildb = ldb
     cdef bint f32 = a.dtype == np.float32
     with nogil:
         if f32:
-            _gemm(bta, btb, <int>M, <int>N, <int>K, <float*>ap, ilda, <float*>bp, ildb, <float*>cp)
+            _gemm(bta, btb, M, N, K, <float*>ap, ilda, <float*>bp, ildb, <float*>cp)
         else:
-            _gemm(bta, btb, <int>M, <int>N, <int>K, <double*>ap, ilda, <double*>bp, ildb, <double*>cp)
+            _gemm(bta, btb, M, N, K, <double*>ap, ilda, <double*>bp, ildb, <double*>cp)
     return c

@@ -125,8 +125,8 @@ else:
     # OpenMP workers keep off the calling thread's CPU (see gradlab_ext/_common.pxd),
     # unless the user binds the threads himself or sets GRADLAB_PIN_THREADS=0
     _pin = "OMP_PROC_BIND" not in os.environ and os.environ.get("GRADLAB_PIN_THREADS", "1") != "0"
-    _cy_conv._set_pinning(_pin)
-    _cy_pool._set_pinning(_pin)
+    for _mod in (_cy_conv, _cy_pool, _cy_matmul):
+        _mod._set_pinning(_pin)
 
 _BACKENDS = {
     "numpy": (_np_conv, _np_pool, _np_matmul),
@@ -177,7 +177,7 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
     if _CYTHON_ERROR is None:
-        for mod in (_cy_conv, _cy_pool):
+        for mod in (_cy_conv, _cy_pool, _cy_matmul):
             mod.set_num_threads(n)
 
 
@@ -529,6 +529,10 @@ def _divisor(op, divisor_override):
 
 def matmul(a, b):
     """a (M, K) @ b (K, N) -> (M, N)."""
+    # fast path first: this runs for every linear layer, forward and backward
+    if type(a) is _ndarray and type(b) is _ndarray and a.ndim == 2 and b.ndim == 2 \
+            and a.dtype == b.dtype and (a.dtype == _F32 or a.dtype == _F64) and a.shape[1] == b.shape[0]:
+        return _mm.matmul(a, b)
     op = "matmul"
     a = _array(op, "a", a, 2)
     b = _array(op, "b", b, 2)

@@ -1,8 +1,10 @@
 """2-D matrix multiply in plain NumPy: the readable twin of gradlab_ext/matmul.pyx.
 
 NumPy's ``@`` already calls an optimised BLAS GEMM; the compiled twin calls
-scipy's BLAS directly, without the GIL, and passes transposed operands to
-BLAS as flags instead of copying them.
+scipy's BLAS directly, without the GIL, passes transposed operands to BLAS as
+flags instead of copying them, and spreads a product's tiles over the same
+threads the convolution kernels use (BLAS's own thread pool would keep
+spinning on those cores after each call).
 """
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""Matrix products: matmul (and its special cases mm, bmm, dot, mv, outer), linear.
+"""Matrix products: matmul and its special cases (mm, bmm, dot, mv, outer, addmm).
 
 For C = A @ B the gradients are dA = dC @ B^T and dB = A^T @ dC; batch
 dimensions broadcast, so each gradient is summed back to its input's shape.
@@ -7,9 +7,20 @@ vector, as NumPy and PyTorch do, and the added axis is removed again.
 """
 import numpy as np
 
+from .. import kernels
 from .._tensor import Tensor
 from ..autograd.function import record
 from ._common import promote, sum_to
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _product(x, y):
+    """x @ y on ndarrays.  Float matrices go to the matmul kernel, which runs on
+    gradlab's kernel threads (see gradlab_ext/matmul.pyx); the rest to NumPy."""
+    if x.ndim == 2 and y.ndim == 2 and x.dtype == y.dtype and x.dtype in _FLOATS:
+        return kernels.matmul(x, y)
+    return np.matmul(x, y)
 
 
 def _matmul_error(op, a, b):
@@ -35,7 +46,7 @@ def matmul(a, b):
                            f"{a._data.ndim}D and {b._data.ndim}D")
     a, b = promote(a, b)
     try:
-        out = np.matmul(a._data, b._data)
+        out = _product(a._data, b._data)
     except ValueError:
         raise _matmul_shape_error(a._data.shape, b._data.shape) from None
     a_shape, b_shape = a._data.shape, b._data.shape
@@ -117,15 +128,6 @@ def addmm(bias, a, b, beta=1, alpha=1):
     if alpha != 1:
         out = out * alpha
     return out + (bias * beta if beta != 1 else bias)
-
-
-def linear(x, weight, bias=None):
-    """y = x @ W^T + b (W is out_features x in_features, as nn.Linear stores it)."""
-    if x._data.shape[-1:] != weight._data.shape[-1:]:
-        raise _matmul_error("linear", (int(np.prod(x._data.shape[:-1])),) + x._data.shape[-1:],
-                            weight._data.shape[::-1])
-    out = matmul(x, weight.t())
-    return out if bias is None else out + bias
 
 
 def einsum(equation, *operands):

@@ -22,6 +22,7 @@ from ..autograd import grad_mode
 from ..autograd.function import record
 from . import elementwise
 from ._common import normalize_dim, sum_to
+from .linalg import _product
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -50,7 +51,7 @@ def linear(x, weight, bias=None):
     if x._data.dtype != weight._data.dtype:
         raise RuntimeError(f"linear: mat1 and mat2 must have the same dtype, but got {x.dtype} (input) and "
                            f"{weight.dtype} (weight)")
-    out = x._data @ weight._data.T
+    out = _product(x._data, weight._data.T) if x._data.ndim == 2 else x._data @ weight._data.T
     if bias is not None:
         out += bias._data
     n_out, n_in = weight._data.shape

@@ -111,6 +111,41 @@ def test_matmul_twins(m, k, n, dtype, layout):
                                atol=1e-4 * max(k, 1) if dtype == np.float32 else 1e-10)
 
 
+@given(st.integers(1, 700), st.integers(1, 300), st.integers(1, 300), st.sampled_from([np.float32, np.float64]),
+       st.sampled_from(["cc", "cf", "fc", "ff"]), st.sampled_from([1, 2]))
+def test_matmul_tiled_over_threads_matches_the_twin(m, k, n, dtype, layout, threads):
+    """Products above one BLAS call's single-thread size are tiled over the kernel
+    threads (gradlab_ext/matmul.pyx): every tile must land in the right place."""
+    from hypothesis import assume
+    assume(m * n * k > 262144)
+    rng = np.random.default_rng(m * 90001 + k * 301 + n)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    if layout[0] == "f":
+        a = np.asfortranarray(a)
+    if layout[1] == "f":
+        b = np.asfortranarray(b)
+    old = K.get_num_threads()
+    K.set_num_threads(threads)
+    try:
+        out, out_np = both_backends(K.matmul, a, b)
+    finally:
+        K.set_num_threads(old)
+    assert out.shape == (m, n) and out.dtype == dtype
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(out, exact, rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=1e-4 * k if dtype == np.float32 else 1e-10)
+    np.testing.assert_allclose(out_np, exact, rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=1e-4 * k if dtype == np.float32 else 1e-10)
+
+
+def test_matmul_beyond_the_tiled_range_goes_to_blas_whole():
+    a = np.random.default_rng(0).standard_normal((600, 500)).astype(np.float32)
+    b = np.random.default_rng(1).standard_normal((500, 300)).astype(np.float32)   # 9e7 > 2**26 multiply-adds
+    out, out_np = both_backends(K.matmul, a, b.T.copy().T)
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4 * 500)
+
+
 @given(conv_cases())
 def test_every_compiled_conv_mode_agrees_with_the_twin(c):
     """Force each path of the compiled conv (classic im2col with multi-sample blocks,
