@@ -20,9 +20,9 @@ owns its column buffer, so the unfold and the GEMM that reads it happen back
 to back while the buffer is still in the core's cache.  Several samples
 share one block only when a sample's output plane is small (a one-sample
 GEMM would be too thin to run fast).  Backward walks the same blocks: the
-weight gradient is ``dY @ cols^T`` accumulated in a per-thread buffer
-(summed at the end), the input gradient is ``W^T @ dY`` folded back with
-col2im.  Every GEMM stays below the size at which OpenBLAS would start its
+weight gradient is ``dY @ cols^T`` accumulated per fixed chunk of blocks
+(the chunks summed in order at the end, so the result has the same bits on
+every run), the input gradient is ``W^T @ dY`` folded back with col2im.  Every GEMM stays below the size at which OpenBLAS would start its
 own threads, so the two thread pools never fight over the cores.
 
 The unfold copies each input value kh*kw times.  Most of that is avoidable
@@ -409,6 +409,7 @@ cdef struct Plan:
     idx_t B          # samples per block
     idx_t nblk       # number of blocks
     int nt           # OpenMP threads
+    idx_t nslot      # workspace slices: one per thread (forward), one per chunk of blocks (backward)
     bint ident       # no unfolding needed (1x1 kernel, stride 1, no padding)
     bint band        # "band" mode (see _band_forward), else classic im2col
     bint gw_t        # accumulate the weight gradient transposed (see _bwd_block)
@@ -422,7 +423,7 @@ cdef struct Plan:
     idx_t off_band   # band rows (classic: one band; band mode: Cg*kw bands)
     idx_t off_gw     # (Cout x Kg) weight-gradient accumulator
     idx_t off_gb     # (Cout,) bias-gradient accumulator
-    idx_t per_thread # bytes per thread (classic: cols start at offset 0)
+    idx_t per_thread # bytes per slice (classic: cols start at offset 0)
 
 
 cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
@@ -471,6 +472,14 @@ cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
         p.off_gw = p.off_band + _round64(R * g.Wo, isz)
     p.off_gb = p.off_gw + (_round64(g.Cout * g.Kg, isz) if backward else 0)
     p.per_thread = p.off_gb + (_round64(g.Cout, isz) if backward else 0)
+    # Backward, the weight and bias gradients are sums over the blocks.  For the
+    # same bits run after run, each partial sum must cover the same blocks in the
+    # same order whichever thread computes it: the blocks are cut into fixed
+    # chunks, each with its own slice (and accumulators), and the threads take
+    # whole chunks (two per thread, so a thread on a busy core can take fewer).
+    p.nslot = p.nt
+    if backward and p.nt > 1:
+        p.nslot = min(p.nblk, 2 * p.nt)
     return p
 
 
@@ -673,7 +682,7 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                 _fc_fwd(<double*>xp, <double*>wp, <double*>bp, <double*>yp, gp, nt)
         return y
     p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G, isz, False)
-    s = _Scratch(p.shared + p.per_thread * p.nt)
+    s = _Scratch(p.shared + p.per_thread * p.nslot)
     ws = s.ptr
     try:
         with nogil:
@@ -810,7 +819,7 @@ cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
 
 cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw, real* gb,
                char* ws, const Geom* g, const Plan* p, bint need_x, bint need_w, bint need_b) noexcept nogil:
-    cdef idx_t nw = g.Cout * g.Kg, blk, n0, nb, k, gi, co, c, i, j, src
+    cdef idx_t nw = g.Cout * g.Kg, blk, n0, nb, k, gi, co, c, i, j, src, chunk
     cdef idx_t CK = p.CK
     cdef int tid = 0, t, nt = p.nt
     cdef int master = gl_master_cpu() if p.nt > 1 else -1
@@ -820,8 +829,8 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
     cdef real v
     if p.band and need_x:
         _reorder_weights(w, <real*>ws, g)
-    # zero every thread's accumulators up front: OpenMP may start fewer threads
-    for t in range(nt):
+    # zero every chunk's accumulators up front
+    for t in range(p.nslot):
         memset(ws + p.shared + t * p.per_thread + p.off_gw, 0, p.per_thread - p.off_gw)
     if nt == 1:
         for blk in range(p.nblk):
@@ -832,20 +841,20 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
                 _bwd_block(x, w, gy, gx, mine, g, p, n0, min(p.B, g.N - n0), need_x, need_w, need_b)
     else:
         with parallel(num_threads=nt):
-            tid = threadid()
-            gl_place(master, tid)
-            mine = ws + p.shared + tid * p.per_thread
-            for blk in prange(p.nblk, schedule='dynamic'):
-                n0 = blk * p.B
-                nb = min(p.B, g.N - n0)
-                if p.band:
-                    _band_backward(x, wr, gy, gx, mine, g, p, n0, need_x, need_w, need_b)
-                else:
-                    _bwd_block(x, w, gy, gx, mine, g, p, n0, nb, need_x, need_w, need_b)
+            gl_place(master, threadid())
+            for chunk in prange(p.nslot, schedule='dynamic'):
+                mine = ws + p.shared + chunk * p.per_thread
+                for blk in range(chunk * p.nblk // p.nslot, (chunk + 1) * p.nblk // p.nslot):
+                    n0 = blk * p.B
+                    nb = min(p.B, g.N - n0)
+                    if p.band:
+                        _band_backward(x, wr, gy, gx, mine, g, p, n0, need_x, need_w, need_b)
+                    else:
+                        _bwd_block(x, w, gy, gx, mine, g, p, n0, nb, need_x, need_w, need_b)
     # sum the per-thread partial weight and bias gradients, undoing their layouts
     if need_w:
         memset(gw, 0, nw * sizeof(real))
-        for t in range(nt):
+        for t in range(p.nslot):
             part = <real*>(ws + p.shared + t * p.per_thread + p.off_gw)
             if p.band:
                 # part[gi, i] is (CK x Cog) if gw_t else (Cog x CK), CK ordered (c, j)
@@ -869,7 +878,7 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
                     gw[k] += part[k]
     if need_b:
         memset(gb, 0, g.Cout * sizeof(real))
-        for t in range(nt):
+        for t in range(p.nslot):
             part = <real*>(ws + p.shared + t * p.per_thread + p.off_gb)
             for k in range(g.Cout):
                 gb[k] += part[k]
@@ -941,7 +950,7 @@ cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple 
                         gp, need_x, need_w, need_b, nt)
         return gx, gw, gb
     p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G * (<int>need_x + <int>need_w), isz, True)
-    s = _Scratch(p.shared + p.per_thread * p.nt)
+    s = _Scratch(p.shared + p.per_thread * p.nslot)
     ws = s.ptr
     try:
         with nogil:

@@ -91,14 +91,14 @@ def assert_same_run(dir_a, dir_b):
 
 
 def test_extending_a_run_ends_with_the_same_weights(tmp_path, capsys):
-    """2 epochs in one go == 1 epoch, then --resume --epochs 2 (the 'decay' schedule can be extended)."""
+    """2 epochs in one go == 1 epoch, then --resume --epochs 2 (the 'decay' schedule can be extended).
+    Two kernel threads: their parallel sums must be taken in the same order on every run."""
     whole, split = str(tmp_path / "whole"), str(tmp_path / "split")
-    decay = [*QUICK, "--schedule", "decay"]
+    decay = [*QUICK, "--schedule", "decay", "--threads", "2"]
     assert run(capsys, *decay, "--epochs", "2", "--out", whole)[0] == 0
     assert run(capsys, *decay, "--epochs", "1", "--out", split)[0] == 0
-    # the recipe comes from the checkpoint; one thread again, since parallel sums
-    # in the kernels may be added in another order and round differently
-    status, out, _ = run(capsys, "--no-progress", "--threads", "1", "--epochs", "2", "--resume", "--out", split)
+    # the recipe comes from the checkpoint
+    status, out, _ = run(capsys, "--no-progress", "--threads", "2", "--epochs", "2", "--resume", "--out", split)
     assert status == 0 and "resuming after epoch 1" in out
     assert_same_run(whole, split)
 
@@ -106,7 +106,7 @@ def test_extending_a_run_ends_with_the_same_weights(tmp_path, capsys):
 def test_resume_after_an_interruption_ends_with_the_same_weights(tmp_path, capsys, monkeypatch):
     """A one-cycle run stopped by Ctrl-C during epoch 2 and resumed == the uninterrupted run."""
     whole, split = str(tmp_path / "whole"), str(tmp_path / "split")
-    assert run(capsys, *QUICK, "--epochs", "2", "--out", whole)[0] == 0
+    assert run(capsys, *QUICK, "--threads", "2", "--epochs", "2", "--out", whole)[0] == 0
 
     real_accuracy = cli.Run.test_accuracy
 
@@ -115,12 +115,12 @@ def test_resume_after_an_interruption_ends_with_the_same_weights(tmp_path, capsy
             raise KeyboardInterrupt
         return real_accuracy(self)
     monkeypatch.setattr(cli.Run, "test_accuracy", interrupted_in_epoch_2)
-    status, _, err = run(capsys, *QUICK, "--epochs", "2", "--out", split)
+    status, _, err = run(capsys, *QUICK, "--threads", "2", "--epochs", "2", "--out", split)
     assert status == 130 and "--resume" in err
     assert final_state(split)["epoch"] == 1
     monkeypatch.undo()
 
-    status, out, _ = run(capsys, "--no-progress", "--threads", "1", "--resume", "--out", split)
+    status, out, _ = run(capsys, "--no-progress", "--threads", "2", "--resume", "--out", split)
     assert status == 0 and "resuming after epoch 1" in out
     assert_same_run(whole, split)
 

@@ -103,6 +103,28 @@ def test_thread_count_does_not_change_results():
 
 
 @requires_cython
+@pytest.mark.parametrize("x_shape, w_shape, padding", [((256, 1, 28, 28), (6, 1, 5, 5), 2),
+                                                       ((256, 6, 14, 14), (16, 6, 5, 5), 0),
+                                                       ((64, 3, 9, 9), (4, 3, 3, 3), 1)])
+def test_backward_on_two_threads_has_the_same_bits_every_run(x_shape, w_shape, padding):
+    """The weight and bias gradients sum over the batch; with two threads the partial
+    sums must still be taken in one fixed order (a resumed training run depends on it)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    g = rng.standard_normal(K.conv2d_forward(x, w, None, 1, padding).shape).astype(np.float32)
+    old = K.get_num_threads()
+    K.set_num_threads(2)
+    try:
+        first = K.conv2d_backward(g, x, w, 1, padding)
+        for _ in range(20):
+            for a, b in zip(first, K.conv2d_backward(g, x, w, 1, padding)):
+                assert np.array_equal(a, b)
+    finally:
+        K.set_num_threads(old)
+
+
+@requires_cython
 def test_concurrent_calls_from_python_threads():
     """The GIL is released inside the kernels; shared workspaces must not mix."""
     x, w = randn(16, 3, 20, 20), randn(8, 3, 5, 5)
