@@ -295,12 +295,12 @@ def same_start(train, steps=5, batch_size=64):
 def print_throughput(args, train):
     print(f"\ntraining throughput, images/s (median of {args.rounds} alternating windows "
           f"of {args.steps} steps)")
-    print(f"{'batch':>6} {'gradlab':>10} {'pytorch':>10} {'pytorch/gradlab':>16}")
+    print(f"{'batch':>6} {'gradlab':>10} {'pytorch':>10} {'gradlab speed / pytorch speed':>30}")
     for bs in args.batch_sizes:
         r = throughput(train, bs, args.steps, args.rounds)
         theirs = r.get("torch")
-        ratio = f"{theirs / r['gradlab']:.2f}x" if theirs else "-"
-        print(f"{bs:>6} {r['gradlab']:>10,.0f} {theirs or 0:>10,.0f} {ratio:>16}", flush=True)
+        ratio = f"{r['gradlab'] / theirs:.2f}x" if theirs else "-"
+        print(f"{bs:>6} {r['gradlab']:>10,.0f} {theirs or 0:>10,.0f} {ratio:>30}", flush=True)
     for bs in args.batch_sizes:
         lt = loader_throughput(args.data, bs)
         print(f"gradlab DataLoader alone (MNIST, ToTensor+Normalize, batch {bs}): "
