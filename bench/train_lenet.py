@@ -2,7 +2,7 @@
 
     python bench/train_lenet.py --data /work/shared/mnist                 # throughput + memory
     python bench/train_lenet.py --data /work/shared/mnist --to-accuracy   # + wall time to 99%
-    python bench/train_lenet.py --data /work/shared/mnist --profile       # where gradlab's step goes
+    python bench/train_lenet.py --data /work/shared/mnist --profile       # where gradlab's step goes, per op
 
 Both frameworks train the same model from the same initial weights (gradlab's
 initialisation copied into PyTorch) on the same batches in the same order,
@@ -252,12 +252,7 @@ def memory(args, frameworks):
 
 
 def profile(train, batch_size, steps):
-    """pyinstrument's view of gradlab's training step (pip install pyinstrument)."""
-    try:
-        from pyinstrument import Profiler
-    except ImportError:
-        print("pyinstrument is not installed (pip install pyinstrument); skipping the profile")
-        return
+    """gradlab's own per-op profiler over ``steps`` training steps."""
     x, y = train
     ours, _ = make_pair(0)
     t = Trainer("gradlab", ours, 1e-3)
@@ -265,13 +260,12 @@ def profile(train, batch_size, steps):
     for _ in range(3):
         idx = next(order)
         t.step(x[idx], y[idx])
-    profiler = Profiler(interval=0.0005)
-    profiler.start()
-    for _ in range(steps):
-        idx = next(order)
-        t.step(x[idx], y[idx])
-    profiler.stop()
-    print(profiler.output_text(unicode=False, color=False, show_all=False))
+    with gradlab.autograd.profiler.profile() as prof:
+        for _ in range(steps):
+            idx = next(order)
+            t.step(x[idx], y[idx])
+    print(f"\n{steps} training steps at batch {batch_size}, per op (gradlab.autograd.profiler):")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
 
 
 # ---------------------------------------------------------------- main
@@ -321,7 +315,7 @@ def main():
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--memory-steps", type=int, default=1000)
     p.add_argument("--memory-batch", type=int, default=64)
-    p.add_argument("--profile", action="store_true", help="profile gradlab's step with pyinstrument")
+    p.add_argument("--profile", action="store_true", help="profile gradlab's step per op (gradlab.autograd.profiler)")
     p.add_argument("--profile-batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=2,
                    help="threads for each framework: torch.set_num_threads, gradlab's kernels and BLAS (default 2)")

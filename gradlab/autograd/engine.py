@@ -15,7 +15,7 @@ none of them are skipped.
 """
 import numpy as np
 
-from . import grad_mode
+from . import grad_mode, profiler
 from .graph import Node
 
 __all__ = ["run_backward", "anomaly_mode"]
@@ -133,7 +133,7 @@ def _run_node(node, g, retain_graph, capture):
     if node.saved:
         _check_saved_versions(node)
     try:
-        in_grads = node.backward_fn(g)
+        in_grads = node.backward_fn(g) if profiler.active[0] is None else _profiled(node, g)
     except Exception as exc:
         if anomaly_mode[0]:
             _add_forward_site(exc, node)
@@ -151,6 +151,16 @@ def _run_node(node, g, retain_graph, capture):
     if not retain_graph:
         node.release()
     return in_grads
+
+
+def _profiled(node, g):
+    """node.backward_fn(g), timed by the running profiler under the node's name."""
+    prof = profiler.active[0]
+    event = prof.push(node.name(), opaque=True)
+    try:
+        return node.backward_fn(g)
+    finally:
+        prof.pop(event)
 
 
 def _before_node(node, out_grads, capture):

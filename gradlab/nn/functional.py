@@ -306,7 +306,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     _warn_size_mismatch(input, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if weight is not None:
-        _nn.check_reduction(reduction, "mse_loss")
+        _nn._check_reduction(reduction, "mse_loss")
         return _weighted_elementwise_loss(_nn.mse_loss(input, target, "none"), weight, reduction)
     return _nn.mse_loss(input, target, reduction)
 
@@ -315,7 +315,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     _warn_size_mismatch(input, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if weight is not None:
-        _nn.check_reduction(reduction, "l1_loss")
+        _nn._check_reduction(reduction, "l1_loss")
         return _weighted_elementwise_loss(_nn.l1_loss(input, target, "none"), weight, reduction)
     return _nn.l1_loss(input, target, reduction)
 

@@ -174,7 +174,7 @@ def log_softmax(x, dim):
 
 
 # ---- losses -----------------------------------------------------------------------------------
-def check_reduction(reduction, op):
+def _check_reduction(reduction, op):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected 'none', 'mean' "
                          f"or 'sum')")
@@ -247,7 +247,7 @@ def _class_targets(x, target, weight, ignore_index, op):
 
 def nll_loss(x, target, weight=None, ignore_index=-100, reduction="mean"):
     """-weight[t] * x[t] for log-probabilities x (N, C, d...) and class indices t (N, d...)."""
-    check_reduction(reduction, "nll_loss")
+    _check_reduction(reduction, "nll_loss")
     if x._data.ndim == 1:  # unbatched: input (C,), target ()
         out = nll_loss(x.unsqueeze(0), target.reshape(1), weight, ignore_index, reduction)
         return out.reshape(()) if reduction == "none" else out
@@ -274,7 +274,7 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", l
     so the gradient with respect to the logits is always  p_i * sum_c q_ic - q_i
     (``softmax - onehot`` in the plain case).
     """
-    check_reduction(reduction, "cross_entropy")
+    _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     _check_float(x, "cross_entropy")
@@ -361,7 +361,7 @@ def _check_same_shape(x, target, op):
 
 
 def mse_loss(x, target, reduction="mean"):
-    check_reduction(reduction, "mse_loss")
+    _check_reduction(reduction, "mse_loss")
     diff = x._data - target._data
     losses = diff * diff
     out = _reduce(losses, reduction)
@@ -376,7 +376,7 @@ def mse_loss(x, target, reduction="mean"):
 
 
 def l1_loss(x, target, reduction="mean"):
-    check_reduction(reduction, "l1_loss")
+    _check_reduction(reduction, "l1_loss")
     diff = x._data - target._data
     out = _reduce(np.abs(diff), reduction)
     count = diff.size
@@ -392,7 +392,7 @@ def l1_loss(x, target, reduction="mean"):
 
 def binary_cross_entropy(x, target, weight=None, reduction="mean"):
     """-w * (t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch."""
-    check_reduction(reduction, "binary_cross_entropy")
+    _check_reduction(reduction, "binary_cross_entropy")
     _check_same_shape(x, target, "binary_cross_entropy")
     p = x._data
     if p.size and ((p < 0).any() or (p > 1).any()):
@@ -430,7 +430,7 @@ def binary_cross_entropy_with_logits(x, target, weight=None, reduction="mean", p
 
     loss = -[pw * t * log s(x) + (1 - t) * log(1 - s(x))], and log(1 - s(x)) = log s(x) - x.
     """
-    check_reduction(reduction, "binary_cross_entropy_with_logits")
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
     _check_same_shape(x, target, "binary_cross_entropy_with_logits")
     xd, t = x._data, target._data
     log_sig = _log_sigmoid_array(xd)

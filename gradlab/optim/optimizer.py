@@ -17,6 +17,7 @@ from itertools import chain
 import numpy as np
 
 from .._tensor import Tensor
+from ..autograd import profiler
 from ..autograd.grad_mode import enable_grad
 from ..utils.hooks import RemovableHandle
 
@@ -69,10 +70,14 @@ def _with_step_hooks(step):
                                        f"new_kwargs), but got {result!r}")
                 args, kwargs = result
         self._inside_step = True
+        prof = profiler.active[0]
+        event = prof.push(f"Optimizer.step#{type(self).__name__}.step") if prof is not None else None
         try:
             out = step(self, *args, **kwargs)
         finally:
             self._inside_step = False
+            if event is not None:
+                prof.pop(event)
         self._opt_called = True
         for hook in chain(self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()):
             hook(self, args, kwargs)
