@@ -851,13 +851,28 @@ def test_sigkill_at_random_moments_leaves_the_old_or_the_new_checkpoint(tmp_path
         assert g in (last_saved, last_saved + 1), f"found generation {g} after {last_saved} was saved"
         strays = [name for name in os.listdir(tmp_path) if name != "ckpt.gl"]
         assert all(name.startswith(".ckpt.gl.") and name.endswith(".tmp") for name in strays), strays
-        leftovers += bool(strays)
-        for name in strays:  # a killed save cannot clean up after itself
-            os.unlink(tmp_path / name)
+        leftovers += bool(strays)   # a killed save cannot clean up after itself; the next save does
     # the kills landed both inside a save (it left its temporary) and after completed saves
     assert leftovers >= 1 and completed >= 1
     gradlab.save({"final": 1}, tmp_path / "ckpt.gl")
     assert _names(tmp_path) == ["ckpt.gl"]
+
+
+def test_a_save_removes_temporaries_of_dead_writers_only(tmp_path):
+    target = tmp_path / "ckpt.gl"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        names = [f".ckpt.gl.{dead.pid}.0123456789ab.tmp", f".ckpt.gl.{alive.pid}.0123456789ab.tmp",
+                 ".ckpt.gl.notapid.tmp", ".other.gl.1.0123456789ab.tmp"]
+        for name in names:
+            (tmp_path / name).write_bytes(b"partial")
+        gradlab.save({"a": 1}, target)
+        assert _names(tmp_path) == sorted(["ckpt.gl"] + names[1:])
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_the_kill_test_catches_a_writer_that_is_not_atomic(tmp_path, save_server):

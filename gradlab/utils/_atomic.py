@@ -4,6 +4,10 @@ The new content goes to a temporary file in the target's directory
 (``os.replace`` is atomic only within one file system), which is flushed and
 fsynced, then renamed over the target; the directory is fsynced so the rename
 survives a power cut.  If anything fails the temporary file is removed.
+
+A writer killed outright (SIGKILL, power loss) cannot remove its temporary
+file.  Temporary names carry the writer's process id, so the next successful
+write to the same target removes those whose writer no longer runs.
 """
 import contextlib
 import os
@@ -29,17 +33,44 @@ def atomic_write(path, mode="wb"):
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+    _remove_stale_temporaries(directory, name)
 
 
 def _create_temporary(directory, name):
-    """A new file ``.name.<random>.tmp`` (mode from the umask, as ``open`` would give)."""
+    """A new file ``.name.<pid>.<random>.tmp`` (mode from the umask, as ``open`` would give)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
         try:
             return tmp, os.open(tmp, flags, 0o666)
         except FileExistsError:
             continue
+
+
+def _remove_stale_temporaries(directory, name):
+    """Delete ``.name.<pid>.<random>.tmp`` files left by writers that no longer run (POSIX only:
+    elsewhere a process cannot be probed this way).  Other live writers' files are left alone."""
+    if os.name != "posix":
+        return
+    prefix = f".{name}."
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(directory):
+            if not (entry.startswith(prefix) and entry.endswith(".tmp")):
+                continue
+            pid = entry[len(prefix):-len(".tmp")].split(".")[0]
+            if pid.isdigit() and not _process_exists(int(pid)):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(directory, entry))
+
+
+def _process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # it exists, and belongs to someone else
+        return True
+    return True
 
 
 def _fsync_directory(directory):
