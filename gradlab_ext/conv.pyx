@@ -60,12 +60,7 @@ ctypedef Py_ssize_t idx_t
 # Threads and workspace
 # ----------------------------------------------------------------------------
 
-cdef int _num_threads = max(1, gl_omp_max_threads())
-
-
-def _set_pinning(bint enable):
-    """Whether OpenMP workers pin themselves away from the calling thread (see _common.pxd)."""
-    gl_pin_init(enable)
+include "_threads.pxi"
 
 # Below this many multiply-adds per call, one thread does the whole job
 # (starting the OpenMP team costs more than it saves).
@@ -104,20 +99,6 @@ def _tune(target_cols=None, gw_tn_max=None, band_min_ck=None, band_min_ck_bwd=No
         _PARALLEL_MIN_WORK = parallel_min_work
     return old
 
-have_openmp = bool(gl_have_openmp())
-
-
-def get_num_threads():
-    """Threads the kernels of this module use (OpenMP team size)."""
-    return _num_threads
-
-
-def set_num_threads(int n):
-    """Set the number of threads (>= 1) used by the kernels of this module."""
-    global _num_threads
-    if n < 1:
-        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
-    _num_threads = n if gl_have_openmp() else 1
 
 
 cdef object _ws_lock = threading.Lock()

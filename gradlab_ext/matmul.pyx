@@ -26,29 +26,14 @@ cnp.import_array()
 
 ctypedef Py_ssize_t idx_t
 
-cdef int _num_threads = max(1, gl_omp_max_threads())
+include "_threads.pxi"
+
 # Below this many multiply-adds one thread computes the product (starting the
 # OpenMP team would cost more than it saves).
 cdef idx_t _PARALLEL_MIN_WORK = 200000
 cdef idx_t _OWN_THREADS_MAX_WORK = (<idx_t>1) << 26
 
 
-def _set_pinning(bint enable):
-    """Whether OpenMP workers pin themselves away from the calling thread (see _common.pxd)."""
-    gl_pin_init(enable)
-
-
-def get_num_threads():
-    """Threads this module's products use (OpenMP team size)."""
-    return _num_threads
-
-
-def set_num_threads(int n):
-    """Set the number of threads (>= 1) used by this module's products."""
-    global _num_threads
-    if n < 1:
-        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
-    _num_threads = n if gl_have_openmp() else 1
 
 
 cdef void _gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_t lda,

@@ -31,29 +31,11 @@ cnp.import_array()
 ctypedef Py_ssize_t idx_t
 ctypedef cnp.int64_t i64
 
-cdef int _num_threads = max(1, gl_omp_max_threads())
+include "_threads.pxi"
 
-
-def _set_pinning(bint enable):
-    """Whether OpenMP workers pin themselves away from the calling thread (see _common.pxd)."""
-    gl_pin_init(enable)
 # below this many input elements, one thread does the whole job
 cdef idx_t _PARALLEL_MIN_ELEMS = 32768
 
-have_openmp = bool(gl_have_openmp())
-
-
-def get_num_threads():
-    """Threads the kernels of this module use."""
-    return _num_threads
-
-
-def set_num_threads(int n):
-    """Set the number of threads (>= 1) used by the kernels of this module."""
-    global _num_threads
-    if n < 1:
-        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
-    _num_threads = n if gl_have_openmp() else 1
 
 
 cdef struct PGeom:
