@@ -23,7 +23,7 @@ __all__ = [
     "adaptive_max_pool2d", "batch_norm", "dropout", "dropout2d", "embedding", "relu", "relu_", "relu6",
     "leaky_relu", "elu", "silu", "gelu", "sigmoid", "tanh", "hardtanh", "softplus", "softmax", "log_softmax",
     "mse_loss", "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-    "pad", "one_hot", "flatten", "normalize",
+    "pad", "one_hot", "flatten", "normalize", "unfold", "fold",
 ]
 
 
@@ -75,6 +75,22 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     else:
         padding = _pair(padding, "padding")
     return _conv.conv2d(input, weight, bias, stride, padding, dilation, int(groups))
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Every kernel_size block of an (N, C, H, W) input as a column: (N, C*kh*kw, L) (im2col).
+
+    L is the number of block positions; an unbatched (C, H, W) input gives (C*kh*kw, L).
+    """
+    return _conv.unfold(input, kernel_size, dilation, padding, stride)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum blocks (N, C*kh*kw, L) back into an (N, C, *output_size) image, the adjoint of unfold (col2im).
+
+    Pixels covered by several blocks receive the sum of their values; (C*kh*kw, L) gives (C, H, W).
+    """
+    return _conv.fold(input, output_size, kernel_size, dilation, padding, stride)
 
 
 def _string_padding(x, weight, mode, stride, dilation):

@@ -64,7 +64,7 @@ _METHODS = {
     reduce: "sum mean prod max min amax amin argmax argmin var std norm logsumexp cumsum all any count_nonzero",
     shape: "reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose t expand "
            "expand_as broadcast_to contiguous flip repeat narrow split chunk unbind select movedim diag "
-           "diagonal tril triu tile roll repeat_interleave",
+           "diagonal tril triu tile roll repeat_interleave unfold",
     linalg: "matmul mm bmm dot mv outer inner trace",
     index: "gather scatter scatter_add index_select masked_select nonzero index_add",
 }

@@ -13,7 +13,12 @@ network, whose input is data.  Under ``create_graph=True`` the gradients are
 built from ``conv2d_input_grad`` and ``conv2d_weight_grad`` below, which are
 recorded ops themselves; their backwards are again the three maps above, so
 convolution can be differentiated any number of times.
+
+``unfold`` (im2col) and ``fold`` (col2im), the two halves of that machinery,
+are ops of their own at the end of this file (``F.unfold``, ``F.fold``).
 """
+import numpy as np
+
 from .. import kernels
 from ..autograd import grad_mode
 from ..autograd.function import record
@@ -101,3 +106,143 @@ def conv2d_weight_grad(g, x, weight_shape, stride, padding, dilation, groups):
         return (conv2d(x, u, None, *geometry) if g._requires_grad else None,
                 conv2d_input_grad(g, u, x.shape, *geometry) if x._requires_grad else None)
     return record(out, "ConvolutionBackwardBackward0", backward, (g, x), saved=(g, x))
+
+
+# ---- unfold (im2col) and fold (col2im) ----------------------------------------------------------------
+# unfold copies every kernel-sized block of an image into a column; fold adds columns back into an image,
+# summing where blocks overlap.  Each is the other's adjoint, <unfold(x), c> == <x, fold(c)>, so the
+# backward of each is the other one, and both can be differentiated any number of times.
+
+_LIMITS = {  # argument: (its name in messages, prefix of its two values, smallest allowed value)
+    "kernel_size": ("kernel size", "kernel", 1),
+    "dilation": ("dilation", "dilation", 1),
+    "padding": ("padding", "pad", 0),
+    "stride": ("stride", "stride", 1),
+}
+
+
+def _int_pair(op, name, value):
+    """(h, w) from an int or a sequence of two ints, with PyTorch's errors for anything else."""
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        return value  # already normalised (the backward passes call with such tuples)
+    if _is_int(value):
+        return (int(value), int(value))
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TypeError(f"{op}(): argument '{name}' must be an int or a tuple of 2 ints, but got "
+                        f"{type(value).__name__}") from None
+    for pos, item in enumerate(items):
+        if not _is_int(item):
+            raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found element of type "
+                            f"{type(item).__name__} at pos {pos}")
+    if len(items) != 2:
+        raise RuntimeError(f"{op}: It is expected {name} equals to 2, but got size {len(items)}")
+    return (int(items[0]), int(items[1]))
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _geometry(op, order, **pairs):
+    """Normalise the kernel_size, dilation, padding and stride arguments, checked in PyTorch's order."""
+    pairs = {name: _int_pair(op, name, value) for name, value in pairs.items()}
+    for name in order:
+        label, prefix, smallest = _LIMITS[name]
+        h, w = pairs[name]
+        if h < smallest or w < smallest:
+            bound = "greater than zero" if smallest else "non-negative"
+            raise RuntimeError(f"{op}: {label} should be {bound}, but got {prefix}_height: {h} {prefix}_width: {w}")
+    return pairs["kernel_size"], pairs["dilation"], pairs["padding"], pairs["stride"]
+
+
+def _blocks(size, kernel, dilation, padding, stride):
+    """Number of block positions along one axis (floor division: it may be <= 0 when the kernel does not fit)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _float_array(op, array):
+    """The array in a dtype the kernels take: bool (allowed by PyTorch) is computed as float32."""
+    if array.dtype.kind == "f":
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.float32)
+    raise NotImplementedError(f"{op}: not implemented for dtype {array.dtype}; expected a floating point "
+                              f"(or bool) tensor")
+
+
+def _like(result, array):
+    """Cast a kernel result back to the input's dtype (bool: nonzero is True)."""
+    return result != 0 if array.dtype == np.bool_ else result
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: (N, C, H, W) -> (N, C*kh*kw, L), every block as a column; (C, H, W) -> (C*kh*kw, L).
+
+    Row c*kh*kw + i*kw + j of column l holds channel c at kernel tap (i, j) of
+    block l (blocks in row-major order), zero where the tap falls in the padding.
+    """
+    kernel, dilation, padding, stride = _geometry("unfold", ("kernel_size", "dilation", "padding", "stride"),
+                                                  kernel_size=kernel_size, dilation=dilation,
+                                                  padding=padding, stride=stride)
+    shape = x._data.shape
+    if len(shape) not in (3, 4) or 0 in shape[-3:]:
+        raise RuntimeError(f"unfold: Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other "
+                           f"non-zero dimensions for input, but got: {list(shape)}")
+    image_size = shape[-2:]
+    blocks = tuple(_blocks(*args) for args in zip(image_size, kernel, dilation, padding, stride))
+    if min(blocks) < 1:
+        raise RuntimeError(f"unfold: Given input with spatial size {image_size}, kernel_size={kernel}, "
+                           f"dilation={dilation}, padding={padding}, calculated shape of the array of sliding "
+                           f"blocks as {blocks}, but its components must be at least one.")
+    batched = len(shape) == 4
+    images = x._data if batched else x._data[None]
+    cols = kernels.im2col(_float_array("unfold", images), kernel, stride, padding, dilation)
+    cols = _like(cols if batched else cols[0], x._data)
+
+    def backward(g):
+        return (fold(g, image_size, kernel, dilation, padding, stride),)
+    return record(cols, "Im2ColBackward0", backward, (x,))
+
+
+def fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im: (N, C*kh*kw, L) -> (N, C, H, W) with (H, W) = output_size; (C*kh*kw, L) -> (C, H, W).
+
+    Every column entry is added at the pixel unfold would have read it from,
+    so a pixel covered by several blocks receives their sum.
+    """
+    output_size = _int_pair("fold", "output_size", output_size)
+    kernel, dilation, padding, stride = _geometry("fold", ("kernel_size", "stride", "dilation", "padding"),
+                                                  kernel_size=kernel_size, dilation=dilation,
+                                                  padding=padding, stride=stride)
+    shape = cols._data.shape
+    if len(shape) not in (2, 3) or 0 in shape[-2:]:
+        raise RuntimeError(f"fold: Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and "
+                           f"non-zero dimensions for input, but got: {list(shape)}")
+    rows, length = shape[-2:]
+    taps = kernel[0] * kernel[1]
+    if rows % taps:
+        raise RuntimeError(f"fold: Expected size of input's dimension 1 to be divisible by the product of "
+                           f"kernel_size, but got input.size(1)={rows} and kernel_size={kernel}.")
+    blocks = tuple(_blocks(*args) for args in zip(output_size, kernel, dilation, padding, stride))
+    given = f"Given output_size={output_size}, kernel_size={kernel}, dilation={dilation}, padding={padding}, " \
+            f"stride={stride}"
+    if length != blocks[0] * blocks[1]:
+        raise RuntimeError(f"fold: {given}, expected size of input's dimension 2 to match the calculated number of "
+                           f"sliding blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, but got "
+                           f"input.size(2)={length}.")
+    if min(blocks) < 1:
+        raise RuntimeError(f"fold: {given}, calculated shape of the array of sliding blocks as {blocks}, which is "
+                           f"too small (non-positive)")
+    if min(output_size) < 1:
+        raise RuntimeError(f"fold: Expected output spatial size to be positive, but got: output_size={output_size}.")
+    batched = len(shape) == 3
+    columns = cols._data if batched else cols._data[None]
+    image_shape = (columns.shape[0], rows // taps) + output_size
+    images = kernels.col2im(_float_array("fold", columns), image_shape, kernel, stride, padding, dilation)
+    images = _like(images if batched else images[0], cols._data)
+
+    def backward(g):
+        return (unfold(g, kernel, dilation, padding, stride),)
+    return record(images, "Col2ImBackward0", backward, (cols,))

@@ -302,6 +302,56 @@ def movedim(a, source, destination):
                  lambda g: (g.movedim(destination, source),), a, lambda t: t.movedim(source, destination))
 
 
+def unfold(a, dimension, size, step):
+    """Sliding windows along ``dimension``: a view with that axis replaced by the window starts
+    (``(length - size) // step + 1`` of them, ``step`` apart) and a new last axis of length ``size``.
+
+    No values are copied: the view reads a's memory with strides.  Windows that
+    overlap (step < size) share elements, so that view is read-only, as expand's is.
+    """
+    for name, value in (("size", size), ("step", step)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"unfold(): argument '{name}' must be int, not {type(value).__name__}")
+    shape = a._data.shape
+    d = normalize_dim(dimension, len(shape), "unfold")
+    data = a._data if shape else a._data.reshape(1)  # a scalar unfolds as a 1-element vector
+    length = data.shape[d]
+    if size > length:
+        raise RuntimeError(f"unfold: maximum size for tensor at dimension {d} is {length} but size is {size}")
+    if size < 0:
+        raise RuntimeError(f"unfold: size is {size} but must be >= 0")
+    if step <= 0:
+        raise RuntimeError(f"unfold: step is {step} but must be > 0")
+    windows = (length - size) // step + 1
+    strides = data.strides
+    out = np.lib.stride_tricks.as_strided(
+        data, data.shape[:d] + (windows,) + data.shape[d + 1:] + (size,),
+        strides[:d] + (strides[d] * step,) + strides[d + 1:] + (strides[d],),
+        writeable=step >= size or windows == 1)
+    if not shape:
+        out = out.reshape(size)  # drop the scalar's one window, as PyTorch
+
+    def backward(g):
+        return (unfold_backward(g, shape, d, size, step),)
+    return _view(out, "UnfoldBackward0", backward, a, lambda t: t.unfold(d, size, step))
+
+
+def unfold_backward(g, input_shape, dim, size, step):
+    """The gradient of ``unfold``: every window's gradient added back where the window lies (overlaps sum).
+
+    Its own gradient is ``unfold`` again, so it is differentiable twice.
+    """
+    work_shape = input_shape or (1,)  # a scalar's gradient, computed as a 1-element vector
+    grad = np.zeros(work_shape, dtype=g._data.dtype)
+    windows = (work_shape[dim] - size) // step + 1
+    g_windows = g._data.reshape(work_shape[:dim] + (windows,) + work_shape[dim + 1:] + (size,))
+    for k in range(size):  # tap k of the windows reads positions k, k + step, ..., k + step * (windows - 1)
+        taps = (slice(None),) * dim + (slice(k, k + step * (windows - 1) + 1, step),)
+        grad[taps] += g_windows[..., k]
+    return record(grad.reshape(input_shape), "UnfoldBackwardBackward0",
+                  lambda gg: (unfold(gg, dim, size, step),), (g,))
+
+
 def diag(a, diagonal=0):
     if a._data.ndim == 1:
         out = np.diag(a._data, diagonal)
