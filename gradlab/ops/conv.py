@@ -125,13 +125,10 @@ def _int_pair(op, name, value):
     """(h, w) from an int or a sequence of two ints, with PyTorch's errors for anything else."""
     if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
         return value  # already normalised (the backward passes call with such tuples)
-    if _is_int(value):
-        return (int(value), int(value))
     try:
         items = tuple(value)
     except TypeError:
-        raise TypeError(f"{op}(): argument '{name}' must be an int or a tuple of 2 ints, but got "
-                        f"{type(value).__name__}") from None
+        items = (value, value)  # one value stands for both axes
     for pos, item in enumerate(items):
         if not _is_int(item):
             raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found element of type "
