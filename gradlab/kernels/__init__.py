@@ -1,10 +1,10 @@
-"""gradlab.kernels: the array-level kernels under gradlab's conv, pool and matmul ops.
+"""gradlab.kernels: the array-level kernels under gradlab's conv, pool, matmul and relu ops.
 
 NumPy arrays in, NumPy arrays out; no Tensor, no autograd.  Each kernel exists
 twice, with the same name and signature:
 
-* a plain-NumPy twin in ``gradlab/kernels/conv.py``, ``pool.py``, ``matmul.py``
-  written to be read line by line, and
+* a plain-NumPy twin in ``gradlab/kernels/conv.py``, ``pool.py``, ``matmul.py``,
+  ``activation.py`` written to be read line by line, and
 * a compiled Cython twin in ``gradlab_ext/`` (BLAS without the GIL, OpenMP
   over the batch) that computes the same thing fast.
 
@@ -17,8 +17,9 @@ Backend switch
 ``use_backend(name)``, and the environment variable ``GRADLAB_BACKEND`` read
 at import.  The default is "cython" when the extension imports, else "numpy"
 (with one warning).  ``set_num_threads(n)`` / ``get_num_threads()`` set the
-OpenMP team of the compiled conv and pool kernels (default: OMP_NUM_THREADS
-or all cores); matmul is one BLAS call, threaded by BLAS.  Idle OpenMP
+OpenMP team of the compiled kernels (default: OMP_NUM_THREADS or all cores);
+matmul spreads its tiles over the same team (see gradlab_ext/matmul.pyx), so
+BLAS's own thread pool stays out of the way.  Idle OpenMP
 threads spin briefly, then sleep (see _import_compiled); on a machine shared
 with other heavy jobs, OMP_WAIT_POLICY=passive may serve better.
 
@@ -59,6 +60,8 @@ avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
 avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0,
                     ceil_mode=False, count_include_pad=True, divisor_override=None) -> grad_x
 matmul(a, b) -> a @ b for 2-D a (M, K), b (K, N)
+relu_forward(x) -> max(x, 0);  relu_backward(grad_out, out) -> grad_out where out > 0
+    (float32/float64; NaN as PyTorch: relu(NaN) = NaN and its gradient passes)
 conv2d_output_size(size, kernel, stride=1, padding=0, dilation=1) -> int
 pool2d_output_size(size, kernel, stride, padding=0, dilation=1, ceil_mode=False) -> int
 """
@@ -69,6 +72,7 @@ import warnings
 
 import numpy as np
 
+from . import activation as _np_act
 from . import conv as _np_conv
 from . import matmul as _np_matmul
 from . import pool as _np_pool
@@ -81,7 +85,7 @@ __all__ = [
     "conv2d_forward", "conv2d_backward", "conv2d_input_grad", "conv2d_weight_grad",
     "im2col", "col2im",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
-    "matmul", "conv2d_output_size", "pool2d_output_size",
+    "matmul", "relu_forward", "relu_backward", "conv2d_output_size", "pool2d_output_size",
 ]
 
 # ---------------------------------------------------------------------------
@@ -108,32 +112,32 @@ def _import_compiled():
     if not chosen:
         os.environ["GOMP_SPINCOUNT"] = "3000"
     try:
-        from gradlab_ext import conv, matmul, pool
+        from gradlab_ext import activation, conv, matmul, pool
     finally:
         if not chosen:
             del os.environ["GOMP_SPINCOUNT"]
-    return conv, pool, matmul
+    return conv, pool, matmul, activation
 
 
 try:
-    _cy_conv, _cy_pool, _cy_matmul = _import_compiled()
+    _cy_conv, _cy_pool, _cy_matmul, _cy_act = _import_compiled()
     _CYTHON_ERROR = None
 except ImportError as exc:          # not built, or built for another Python
-    _cy_conv = _cy_pool = _cy_matmul = None
+    _cy_conv = _cy_pool = _cy_matmul = _cy_act = None
     _CYTHON_ERROR = f"{type(exc).__name__}: {exc}"
 else:
     # OpenMP workers keep off the calling thread's CPU (see gradlab_ext/_common.pxd),
     # unless the user binds the threads himself or sets GRADLAB_PIN_THREADS=0
     _pin = "OMP_PROC_BIND" not in os.environ and os.environ.get("GRADLAB_PIN_THREADS", "1") != "0"
-    for _mod in (_cy_conv, _cy_pool, _cy_matmul):
+    for _mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act):
         _mod._set_pinning(_pin)
 
 _BACKENDS = {
-    "numpy": (_np_conv, _np_pool, _np_matmul),
-    "cython": (_cy_conv, _cy_pool, _cy_matmul),
+    "numpy": (_np_conv, _np_pool, _np_matmul, _np_act),
+    "cython": (_cy_conv, _cy_pool, _cy_matmul, _cy_act),
 }
 _backend = None
-_conv = _pool = _mm = None
+_conv = _pool = _mm = _act = None
 
 
 def available_backends():
@@ -143,7 +147,7 @@ def available_backends():
 
 def set_backend(name):
     """Choose the kernels: "cython" (compiled) or "numpy" (the readable twins)."""
-    global _backend, _conv, _pool, _mm
+    global _backend, _conv, _pool, _mm, _act
     if not isinstance(name, str) or name.lower() not in _BACKENDS:
         raise ValueError(f"set_backend: unknown backend {name!r}; expected 'cython' or 'numpy'")
     name = name.lower()
@@ -152,7 +156,7 @@ def set_backend(name):
             "set_backend: the compiled kernels (gradlab_ext) are not available "
             f"({_CYTHON_ERROR}); build them with `python setup.py build_ext --inplace`")
     _backend = name
-    _conv, _pool, _mm = _BACKENDS[name]
+    _conv, _pool, _mm, _act = _BACKENDS[name]
 
 
 def get_backend():
@@ -177,7 +181,7 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
     if _CYTHON_ERROR is None:
-        for mod in (_cy_conv, _cy_pool, _cy_matmul):
+        for mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act):
             mod.set_num_threads(n)
 
 
@@ -546,3 +550,41 @@ def matmul(a, b):
     if b.dtype != dt:
         b = b.astype(dt)
     return _as(_mm.matmul(a, b), out_dtype)
+
+
+# ---------------------------------------------------------------------------
+# ReLU
+# ---------------------------------------------------------------------------
+
+def _float_array(op, name, a):
+    """a as a C-contiguous float32/float64 array (float16 is computed in float32)."""
+    if type(a) is not _ndarray:
+        a = np.asarray(a)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{op}: {name} has dtype {a.dtype}; expected a floating dtype")
+    return _ready(a, _compute_dtype(a))
+
+
+def relu_forward(x):
+    """max(x, 0) elementwise."""
+    if type(x) is _ndarray and (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous:
+        return _act.relu_forward(x)        # the common case, checked in one line
+    op = "relu_forward"
+    out_dtype = np.asarray(x).dtype
+    return _as(_act.relu_forward(_float_array(op, "x", x)), out_dtype)
+
+
+def relu_backward(grad_out, out):
+    """grad_out where the forward output ``out`` is positive (or NaN), 0 elsewhere."""
+    if type(grad_out) is _ndarray and type(out) is _ndarray and grad_out.dtype == out.dtype \
+            and (out.dtype == _F32 or out.dtype == _F64) and grad_out.shape == out.shape \
+            and grad_out.flags.c_contiguous and out.flags.c_contiguous:
+        return _act.relu_backward(grad_out, out)
+    op = "relu_backward"
+    out_dtype = np.asarray(grad_out).dtype
+    grad_out, out = _float_array(op, "grad_out", grad_out), _float_array(op, "out", out)
+    if grad_out.shape != out.shape:
+        raise ValueError(f"{op}: grad_out shape {grad_out.shape} differs from out shape {out.shape}")
+    dt = _compute_dtype(grad_out, out)
+    return _as(_act.relu_backward(_ready(grad_out, dt), _ready(out, dt)), out_dtype)
+

@@ -6,6 +6,7 @@ require one.
 """
 import numpy as np
 
+from .. import kernels
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import record
@@ -354,13 +355,15 @@ def sigmoid(a):
 
 
 def relu(a):
-    """max(a, 0); the gradient passes where the output is positive (one mask, one multiply)."""
-    out = np.maximum(a._data, 0)
+    """max(a, 0); the gradient passes where the output is not <= 0 (as PyTorch: NaN lets it through).
+    Float arrays go to the relu kernels (gradlab.kernels), one pass each way."""
+    x = a._data
+    out = kernels.relu_forward(x) if x.dtype.kind == "f" else np.maximum(x, x.dtype.type(0))
 
     def backward(g):
         if grad_mode.state.enabled:  # create_graph: a recorded multiply by the (constant) mask
-            return (g * Tensor._wrap(out > 0),)
-        return (Tensor._wrap(np.multiply(g._data, out > 0, dtype=g._data.dtype)),)
+            return (g * Tensor._wrap(~(out <= 0)),)
+        return (Tensor._wrap(kernels.relu_backward(g._data, out)),)
     return record(out, "ReluBackward0", backward, (a,), saves_output=True)
 
 

@@ -148,7 +148,7 @@ def test_concurrent_calls_from_python_threads():
 
 
 @requires_cython
-@pytest.mark.parametrize("family", ["conv", "pool", "matmul"])
+@pytest.mark.parametrize("family", ["conv", "pool", "matmul", "activation"])
 def test_twins_have_the_same_names_and_signatures(family):
     import importlib
     import inspect
@@ -264,6 +264,15 @@ def test_compiled_kernels_refuse_inconsistent_direct_calls():
         pool.avg_pool2d_backward(randn(2, 3, 3, 4), (2, 3, 8, 8), (2, 2), (2, 2))
     with pytest.raises(ValueError):
         matmul.matmul(randn(2, 3), randn(4, 5))
+    from gradlab_ext import activation
+    with pytest.raises(ValueError, match="C-contiguous"):
+        activation.relu_forward(randn(3, 4).T)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        activation.relu_forward(np.arange(3))
+    with pytest.raises(ValueError, match="same dtype and shape"):
+        activation.relu_backward(randn(3), randn(4))
+    with pytest.raises(ValueError, match="same dtype and shape"):
+        activation.relu_backward(randn(3), randn(3, dtype=np.float64))
 
 
 # ---------------------------------------------------------------------------
@@ -350,3 +359,13 @@ def test_window_over_padding_only(backend):
     y, idx = K.max_pool2d_forward(x, (1, 2), 1, (0, 1), (1, 2), return_indices=True)
     assert y.shape == (1, 1, 2, 1) and (y == -np.inf).all() and (idx == -1).all()
     assert not K.max_pool2d_backward(np.ones_like(y), idx, x.shape).any()
+
+
+def test_relu_kernels_check_their_arguments(backend):
+    with pytest.raises(TypeError, match="relu_forward: x has dtype int64"):
+        K.relu_forward(np.arange(3))
+    with pytest.raises(ValueError, match=r"relu_backward: grad_out shape \(2,\) differs from out shape \(3,\)"):
+        K.relu_backward(randn(2), randn(3))
+    half = np.array([-1, 2], np.float16)
+    assert K.relu_forward(half).dtype == np.float16
+    assert K.relu_backward(half, K.relu_forward(half)).tolist() == [0, 2]

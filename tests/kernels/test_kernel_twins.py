@@ -175,3 +175,38 @@ def test_every_compiled_conv_mode_agrees_with_the_twin(c):
         _close(y, ref_y, c["x"].dtype)
         for a, b in zip(got, ref_g):
             _close(a, b, c["x"].dtype)
+
+
+@given(st.lists(st.integers(0, 9), min_size=0, max_size=4).map(tuple), st.sampled_from([np.float32, np.float64]),
+       st.sampled_from([1, 2]), st.booleans(), st.integers(0, 2 ** 31))
+def test_relu_twins_agree_bit_for_bit_nan_and_inf_included(shape, dtype, threads, transposed, seed):
+    rng = np.random.default_rng(seed)
+    specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0], dtype)
+    x = rng.standard_normal(shape).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    if x.size:
+        x.flat[rng.integers(0, x.size, 3)] = rng.choice(specials, 3)
+        g.flat[rng.integers(0, g.size, 3)] = rng.choice(specials, 3)
+    if transposed:   # non-contiguous inputs go through the dispatcher's slow path
+        x, g = x.T, g.T
+    old = K.get_num_threads()
+    K.set_num_threads(threads)
+    try:
+        y, y_np = both_backends(K.relu_forward, x)
+        gx, gx_np = both_backends(K.relu_backward, g, y)
+    finally:
+        K.set_num_threads(old)
+    np.testing.assert_array_equal(y, y_np)
+    np.testing.assert_array_equal(gx, gx_np)
+    # the definition, as PyTorch: relu(NaN) = NaN, and the gradient passes unless out <= 0
+    np.testing.assert_array_equal(y, np.where(np.isnan(x), x, np.where(x > 0, x, 0)))
+    np.testing.assert_array_equal(gx, np.where(y <= 0, 0, g))
+    assert y.dtype == gx.dtype == dtype and y.shape == gx.shape == x.shape
+
+
+def test_relu_kernels_on_a_large_array_use_the_threads_and_agree():
+    x = np.random.default_rng(0).standard_normal(1 << 20).astype(np.float32)
+    (y, y_np) = both_backends(K.relu_forward, x)
+    (g, g_np) = both_backends(K.relu_backward, x, y)
+    np.testing.assert_array_equal(y, y_np)
+    np.testing.assert_array_equal(g, g_np)
