@@ -76,7 +76,7 @@ def _deliver(grads, target, nr, g):
 def _count_dependencies(starts):
     """For each target reachable from ``starts``: the number of edges that lead into it."""
     deps = {}
-    stack = [s for s in starts if type(s) is Node]
+    stack = [s for s in dict.fromkeys(starts) if type(s) is Node]  # (two roots may share a node)
     seen = set(stack)
     while stack:
         node = stack.pop()

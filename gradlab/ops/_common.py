@@ -129,7 +129,8 @@ def broadcast_error(op, a, b):
 # base keeps weak references to its views so that their graphs follow when the base changes in place.
 def mark_view(out, base, view_fn):
     """Record that ``out`` is ``view_fn(base)`` sharing base's memory (only while grad mode is on)."""
-    if not grad_mode.state.enabled or not np.may_share_memory(out._data, base._data):
+    # (an empty view shares no memory, but is a view all the same)
+    if not grad_mode.state.enabled or (out._data.size and not np.may_share_memory(out._data, base._data)):
         return out
     parent = getattr(base, "_view_base", None)
     if parent is not None:

@@ -92,7 +92,10 @@ def bmm(a, b):
     if a._data.shape[0] != b._data.shape[0] or a._data.shape[2] != b._data.shape[1]:
         raise RuntimeError(f"bmm: expected shapes [b, n, m] and [b, m, p], got {list(a._data.shape)} and "
                            f"{list(b._data.shape)}")
-    return matmul(a, b)
+    out = matmul(a, b)
+    if out.grad_fn is not None:
+        out.grad_fn._name = "BmmBackward0"  # PyTorch's name for this op's node
+    return out
 
 
 def dot(a, b):
@@ -158,4 +161,7 @@ def trace(a):
     """The sum of a matrix's diagonal."""
     if a._data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got a tensor of shape {list(a._data.shape)}")
-    return a.diagonal().sum()
+    shape = a._data.shape
+    out = np.asarray(np.trace(a._data), dtype=np.int64 if a._data.dtype.kind in "biu" else a._data.dtype)
+    # the gradient is g on the diagonal, 0 elsewhere
+    return record(out, "TraceBackward0", lambda g: (g * Tensor._wrap(np.eye(*shape, dtype=g._data.dtype)),), (a,))
