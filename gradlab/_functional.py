@@ -7,12 +7,12 @@ _names = {
     elementwise: "add sub mul div pow remainder maximum minimum eq ne lt le gt ge logical_and logical_or "
                  "logical_xor logical_not isnan isinf isfinite allclose isclose equal neg abs sign exp log log2 "
                  "log1p expm1 sqrt rsqrt reciprocal square sin cos tan tanh sigmoid relu clamp floor ceil trunc "
-                 "frac round where masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num",
+                 "frac round where masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num rsub",
     reduce: "sum mean prod max min amax amin argmax argmin var std var_mean std_mean norm logsumexp cumsum "
-            "all any count_nonzero",
+            "cumprod all any count_nonzero",
     shape: "reshape flatten unflatten squeeze unsqueeze permute transpose t broadcast_to cat concat "
-           "concatenate stack hstack vstack flip narrow split chunk unbind select movedim diag diagonal tril triu "
-           "tile roll repeat_interleave broadcast_tensors meshgrid",
+           "concatenate stack hstack vstack flip narrow split chunk tensor_split unbind select movedim diag "
+           "diagonal tril triu tile roll repeat_interleave broadcast_tensors meshgrid",
     linalg: "matmul mm bmm dot mv outer inner ger addmm einsum trace",
     index: "gather scatter scatter_add index_select masked_select nonzero take_along_dim index_add",
 }
@@ -33,8 +33,8 @@ def numel(t):
     return t.numel()
 
 
-def sort(t, dim=-1, descending=False, stable=False):
-    return t.sort(dim, descending)
+def sort(t, dim=-1, descending=False, stable=None):
+    return t.sort(dim, descending, stable=stable)
 
 
 def argsort(t, dim=-1, descending=False, stable=False):

@@ -8,8 +8,9 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Tensor, check_device
 from ..autograd import grad_mode
+from ..autograd.function import record
 from . import elementwise, index, linalg, reduce, shape
-from ._common import after_inplace, as_tensor_operand, check_view_inplace
+from ._common import after_inplace, as_tensor_operand, check_view_inplace, sum_to
 
 _T = Tensor
 
@@ -24,11 +25,11 @@ def _reflect(fn):
 _T.__add__ = lambda a, b: elementwise.add(a, b)
 _T.__radd__ = _reflect(elementwise.add)
 _T.__sub__ = lambda a, b: elementwise.sub(a, b)
-_T.__rsub__ = _reflect(elementwise.sub)
+_T.__rsub__ = lambda a, b: elementwise.rsub(a, b)
 _T.__mul__ = lambda a, b: elementwise.mul(a, b)
 _T.__rmul__ = _reflect(elementwise.mul)
 _T.__truediv__ = lambda a, b: elementwise.div(a, b)
-_T.__rtruediv__ = _reflect(elementwise.div)
+_T.__rtruediv__ = lambda a, b: elementwise.rdiv(a, b)
 _T.__floordiv__ = lambda a, b: elementwise.floor_divide(a, b)
 _T.__rfloordiv__ = _reflect(elementwise.floor_divide)
 _T.__mod__ = lambda a, b: elementwise.remainder(a, b)
@@ -61,9 +62,10 @@ _METHODS = {
                  "logical_xor logical_not bitwise_not isnan isinf isfinite allclose isclose equal neg abs sign "
                  "exp log log2 log1p expm1 sqrt rsqrt reciprocal square sin cos tan tanh sigmoid relu clamp "
                  "floor ceil trunc frac round masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num",
-    reduce: "sum mean prod max min amax amin argmax argmin var std norm logsumexp cumsum all any count_nonzero",
+    reduce: "sum mean prod max min amax amin argmax argmin var std norm logsumexp cumsum cumprod all any "
+            "count_nonzero sort topk",
     shape: "reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose t expand "
-           "expand_as broadcast_to contiguous flip repeat narrow split chunk unbind select movedim diag "
+           "expand_as broadcast_to contiguous flip repeat narrow split chunk tensor_split unbind select movedim diag "
            "diagonal tril triu tile roll repeat_interleave unfold",
     linalg: "matmul mm bmm dot mv outer inner trace",
     index: "gather scatter scatter_add index_select masked_select nonzero index_add",
@@ -80,7 +82,8 @@ _T.take_along_dim = lambda a, indices, dim=None: index.gather(a, dim, indices)
 _T.swapaxes = _T.swapdims = _T.transpose
 _T.T = property(shape.T)
 _T.mT = property(shape.mT)
-_T.H = _T.T
+_T.mH = _T.mT
+_T.H = property(shape.H)
 
 
 def _to(a, *args, dtype=None, device=None, copy=False, non_blocking=False, **kwargs):
@@ -172,12 +175,56 @@ _T.__imod__ = _T.remainder_
 
 def _fill_(a, value):
     _check_inplace(a, "fill_")
-    if isinstance(value, Tensor):
-        value = value.item() if not value._requires_grad else value
-    if isinstance(value, Tensor):
-        return inplace_update(a, value.expand(a._data.shape) * 1)
-    a._data[...] = value
-    return _overwritten(a)
+    if isinstance(value, Tensor) and value._data.ndim:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                           f"{value._data.ndim} dimensions.")
+    return _write_all(a, value, "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
+
+
+def _zero_(a):
+    _check_inplace(a, "zero_")
+    return _write_all(a, 0, "ZeroBackward0")
+
+
+def _copy_(a, src, non_blocking=False):
+    src = as_tensor_operand(src)
+    if not isinstance(src, Tensor):
+        return _fill_(a, src)
+    _check_inplace(a, "copy_")
+    return _write_all(a, src, "CopyBackwards")
+
+
+def _write_all(a, value, name):
+    """Overwrite every element of ``a`` with ``value`` (a number, or a tensor broadcast to a's shape).
+
+    a's old values no longer matter: the graph node ``name`` gives them a zero
+    gradient and gives ``value`` the whole gradient, summed to its shape, as PyTorch.
+    """
+    source = value if isinstance(value, Tensor) else None
+    if not a._data.flags.writeable:
+        raise RuntimeError(f"unsupported operation: more than one element of the written-to tensor (shape "
+                           f"{list(a._data.shape)}) refers to a single memory location, as after expand(); "
+                           "call .clone() before the in-place op")
+    tracking = grad_mode.state.enabled and (a._requires_grad or (source is not None and source._requires_grad))
+    before = Tensor._wrap(a._data)  # a's place in the graph before the write (its values are not needed)
+    before.grad_fn, before._requires_grad, before._out_nr = a.grad_fn, a._requires_grad, a._out_nr
+    try:
+        np.copyto(a._data, np.broadcast_to(source._data, a._data.shape) if source is not None else value,
+                  casting="unsafe")
+    except ValueError:
+        raise RuntimeError(f"{name}: the source of shape {list(source._data.shape)} does not broadcast to the "
+                           f"destination's shape {list(a._data.shape)}") from None
+    if not tracking:
+        return _overwritten(a)
+    a._version_counter[0] += 1
+
+    def backward(g):
+        return (g * 0 if before._requires_grad else None,
+                sum_to(g, source._data.shape).to(source.dtype) if source is not None and source._requires_grad
+                else None)
+    inputs = (before, source) if source is not None else (before,)
+    after_inplace(a, record(a._data, name, lambda g: backward(g)[:len(inputs)], inputs))
+    return a
 
 
 def _overwritten(a):
@@ -185,25 +232,6 @@ def _overwritten(a):
     a._version_counter[0] += 1
     after_inplace(a, Tensor._wrap(a._data))  # a result outside the graph
     return a
-
-
-def _zero_(a):
-    return _fill_(a, 0)
-
-
-def _copy_(a, src, non_blocking=False):
-    src = as_tensor_operand(src)
-    if not isinstance(src, Tensor):
-        return _fill_(a, src)
-    _check_inplace(a)
-    if grad_mode.state.enabled and src._requires_grad:
-        return inplace_update(a, src.to(a.dtype).expand(a._data.shape) + 0)
-    try:
-        np.copyto(a._data, np.broadcast_to(src._data, a._data.shape), casting="unsafe")
-    except ValueError:
-        raise RuntimeError(f"copy_: the source of shape {list(src._data.shape)} does not broadcast to the "
-                           f"destination's shape {list(a._data.shape)}") from None
-    return _overwritten(a)
 
 
 def _random_(fill):
@@ -249,24 +277,11 @@ def _unique(a, sorted=True, return_inverse=False, return_counts=False, dim=None)
     return tuple(out)
 
 
-def _sort(a, dim=-1, descending=False, stable=False):
-    idx = np.argsort(-a._data if descending else a._data, axis=dim, kind="stable")
-    index_t = Tensor._wrap(idx.astype(np.int64))
-    return reduce.values_indices(index.gather(a, dim, index_t), index_t)
-
-
-def _topk(a, k, dim=-1, largest=True, sorted=True):
-    values, indices = _sort(a, dim, descending=largest)
-    return reduce.values_indices(values.narrow(dim, 0, k), indices.narrow(dim, 0, k))
-
-
 def _argsort(a, dim=-1, descending=False, stable=False):
-    return _sort(a, dim, descending)[1]
+    return reduce.sort(a, dim, descending)[1]
 
 
 _T.unique = _unique
-_T.sort = _sort
-_T.topk = _topk
 _T.argsort = _argsort
 _T.softmax = lambda a, dim, dtype=None: __import__("gradlab.nn.functional", fromlist=["softmax"]).softmax(a, dim)
 _T.log_softmax = lambda a, dim, dtype=None: __import__("gradlab.nn.functional",

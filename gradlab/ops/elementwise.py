@@ -51,8 +51,23 @@ def sub(a, b, alpha=1):
     return record(out, "SubBackward0", backward, (a, b))
 
 
-def rsub(a, b):
-    return sub(b, a)
+def rsub(a, b, alpha=1):
+    """``b - alpha * a`` (``2 - x`` calls it): PyTorch's RsubBackward1 for a number b, RsubBackward0 for a tensor."""
+    if _is_bool(a) or _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    number = not isinstance(b, Tensor)
+    a, b = promote(a, b)
+    if alpha != 1:
+        a = a * alpha
+    out = _broadcasting("rsub", np.subtract, b, a)
+    if number:
+        return record(out, "RsubBackward1", lambda g: (-g,), (a,))
+
+    def backward(g):
+        return (sum_to(-g, a._data.shape) if a._requires_grad else None,
+                sum_to(g, b._data.shape) if b._requires_grad else None)
+    return record(out, "RsubBackward0", backward, (a, b))
 
 
 def mul(a, b):
@@ -67,7 +82,7 @@ def mul(a, b):
 
 def div(a, b, rounding_mode=None):
     if rounding_mode is not None:
-        return floor_divide(a, b) if rounding_mode == "floor" else _trunc_divide(a, b)
+        return _rounded_div(a, b, rounding_mode)
     a, b = promote(a, b)
     if a._data.dtype.kind != "f":  # int / int gives the default float, as in PyTorch
         a, b = a.float(), b.float()
@@ -81,7 +96,25 @@ def div(a, b, rounding_mode=None):
 
 
 def rdiv(a, b):
+    """``b / a`` (``2 / x`` calls it); for a number b computed as PyTorch does: reciprocal(a) * b."""
+    if isinstance(b, (int, float)) and not isinstance(b, bool):
+        return mul(reciprocal(a), b)
     return div(b, a)
+
+
+def _rounded_div(a, b, rounding_mode):
+    """a / b rounded down ("floor") or toward zero ("trunc"): a step function, so its gradient is 0."""
+    if rounding_mode not in ("floor", "trunc"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"'{rounding_mode}'")
+    a, b = promote(a, b)
+    q = floor_divide(a, b) if rounding_mode == "floor" else _trunc_divide(a, b)
+
+    def backward(g):
+        zero = g * 0
+        return (sum_to(zero, a._data.shape) if a._requires_grad else None,
+                sum_to(zero, b._data.shape) if b._requires_grad else None)
+    return record(q._data, "DivBackward2", backward, (a, b))
 
 
 def _no_bool(op, a):
@@ -104,15 +137,18 @@ def _trunc_divide(a, b):
 
 
 def remainder(a, b):
+    number = not isinstance(b, Tensor)
     a, b = promote(a, b)
     _no_bool("remainder", a)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = _broadcasting("remainder", np.mod, a, b)
+    if number:  # PyTorch's tensor % number: the gradient passes through unchanged
+        return record(out, "RemainderBackward0", lambda g: (g,), (a,))
 
     def backward(g):
         return (sum_to(g, a._data.shape) if a._requires_grad else None,
                 sum_to(-g * (a // b), b._data.shape) if b._requires_grad else None)
-    return record(out, "RemainderBackward0", backward, (a, b), saved=(a, b))
+    return record(out, "RemainderBackward1", backward, (a, b), saved=(a, b))
 
 
 def pow(a, b):
@@ -320,7 +356,7 @@ def reciprocal(a):
 
 
 def square(a):
-    return mul(a, a)
+    return pow(a, 2)  # as PyTorch (PowBackward0)
 
 
 def sin(a):
@@ -370,8 +406,9 @@ def relu(a):
 def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    lo = min._data if isinstance(min, Tensor) else min
-    hi = max._data if isinstance(max, Tensor) else max
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return _clamp_tensors(a, min, max)
+    lo, hi = min, max
     out = np.clip(a._data, lo, hi)
     if out.dtype != a._data.dtype and a._data.dtype.kind == "f":
         out = out.astype(a._data.dtype)
@@ -386,6 +423,28 @@ def clamp(a, min=None, max=None):
     return record(out, "ClampBackward1", backward, (a,), saved=(a,))
 
 
+def _clamp_tensors(a, min, max):
+    """clamp with tensor bounds (broadcast with a): each output element's gradient goes to the one of
+    a, min and max it was taken from (max wins where min > max, as PyTorch)."""
+    lo = min if min is None or isinstance(min, Tensor) else Tensor._wrap(np.asarray(min, dtype=a._data.dtype))
+    hi = max if max is None or isinstance(max, Tensor) else Tensor._wrap(np.asarray(max, dtype=a._data.dtype))
+    out = np.clip(a._data, None if lo is None else lo._data, None if hi is None else hi._data)
+    if a._data.dtype.kind == "f":
+        out = out.astype(a._data.dtype, copy=False)
+
+    def backward(g):
+        if lo is not None and hi is not None:
+            picks = ((a >= lo) & (a <= hi), (a < lo) & (lo < hi), (a > hi) | (hi < lo))
+        elif lo is not None:
+            picks = (a >= lo, a < lo, None)
+        else:
+            picks = (a <= hi, None, a > hi)
+        return tuple(sum_to(where(pick, g, 0.0), t._data.shape) if t is not None and t._requires_grad else None
+                     for t, pick in zip((a, lo, hi), picks) if t is not None)
+    inputs = tuple(t for t in (a, lo, hi) if t is not None)
+    return record(out, "ClampBackward0", backward, inputs, saved=inputs)
+
+
 def _no_grad_unary(name, fn):
     def op(a):
         return record(fn(a._data), name, lambda g: (g * 0,), (a,))
@@ -397,8 +456,10 @@ ceil = _no_grad_unary("CeilBackward0", np.ceil)
 trunc = _no_grad_unary("TruncBackward0", np.trunc)
 
 
-def round(a, decimals=0):
-    return record(np.round(a._data, decimals), "RoundBackward0", lambda g: (g * 0,), (a,))
+def round(a, decimals=None):
+    # PyTorch's two overloads: round() and round(decimals=...)
+    return record(np.round(a._data, decimals or 0), "RoundBackward0" if decimals is None else "RoundBackward1",
+                  lambda g: (g * 0,), (a,))
 
 
 def frac(a):
@@ -453,8 +514,35 @@ def masked_fill(a, mask, value):
     return record(out, "MaskedFillBackward1", backward, (a, value_t))
 
 
+def _same_dtype(*tensors):
+    """The tensors converted to their common dtype, as PyTorch promotes them."""
+    from .. import _dtype
+    dt = _dtype.result_type(*[t._data for t in tensors])
+    return [t if t._data.dtype == dt else t.to(dt) for t in tensors]
+
+
 def lerp(a, b, weight):
-    return a + (b - a) * weight
+    """a + weight * (b - a): LerpBackward0 for a number weight, LerpBackward1 for a tensor one."""
+    if not isinstance(weight, Tensor):
+        a, b = promote(a, b)
+        out = _broadcasting("lerp", lambda x, y: x + weight * (y - x), a, b)
+
+        def backward(g):
+            return (sum_to(g * (1 - weight), a._data.shape) if a._requires_grad else None,
+                    sum_to(g * weight, b._data.shape) if b._requires_grad else None)
+        return record(out, "LerpBackward0", backward, (a, b))
+    a, b, w = _same_dtype(a, b, weight)
+    try:
+        out = a._data + w._data * (b._data - a._data)
+    except ValueError:
+        raise RuntimeError(f"lerp: shapes {list(a._data.shape)}, {list(b._data.shape)} and {list(w._data.shape)} "
+                           "do not broadcast") from None
+
+    def backward_tensor(g):
+        return (sum_to(g * (1 - w), a._data.shape) if a._requires_grad else None,
+                sum_to(g * w, b._data.shape) if b._requires_grad else None,
+                sum_to(g * (b - a), w._data.shape) if w._requires_grad else None)
+    return record(out, "LerpBackward1", backward_tensor, (a, b, w), saved=(a, b, w))
 
 
 def to_dtype(a, dtype):
@@ -479,20 +567,42 @@ def clone(a, memory_format=None):
 
 
 def addcmul(a, t1, t2, value=1):
-    """a + value * t1 * t2 (optimizers' update rules)."""
-    return a + t1 * t2 * value if value != 1 else a + t1 * t2
+    """a + value * t1 * t2, one op (as optimizers' update rules use it)."""
+    a, t1, t2 = _same_dtype(a, t1, t2)
+    try:
+        out = a._data + value * (t1._data * t2._data)
+    except ValueError:
+        raise RuntimeError(f"addcmul: shapes {list(a._data.shape)}, {list(t1._data.shape)} and "
+                           f"{list(t2._data.shape)} do not broadcast") from None
+
+    def backward(g):
+        return (sum_to(g, a._data.shape) if a._requires_grad else None,
+                sum_to(g * t2 * value, t1._data.shape) if t1._requires_grad else None,
+                sum_to(g * t1 * value, t2._data.shape) if t2._requires_grad else None)
+    return record(out, "AddcmulBackward0", backward, (a, t1, t2), saved=(t1, t2))
 
 
 def addcdiv(a, t1, t2, value=1):
-    """a + value * t1 / t2."""
-    return a + t1 / t2 * value if value != 1 else a + t1 / t2
+    """a + value * t1 / t2, one op."""
+    a, t1, t2 = _same_dtype(a, t1, t2)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = a._data + value * (t1._data / t2._data)
+    except ValueError:
+        raise RuntimeError(f"addcdiv: shapes {list(a._data.shape)}, {list(t1._data.shape)} and "
+                           f"{list(t2._data.shape)} do not broadcast") from None
+
+    def backward(g):
+        return (sum_to(g, a._data.shape) if a._requires_grad else None,
+                sum_to(g * value / t2, t1._data.shape) if t1._requires_grad else None,
+                sum_to(-g * value * t1 / (t2 * t2), t2._data.shape) if t2._requires_grad else None)
+    return record(out, "AddcdivBackward0", backward, (a, t1, t2), saved=(t1, t2))
 
 
 def nan_to_num(a, nan=0.0, posinf=None, neginf=None):
     """NaN, +inf and -inf replaced by ``nan`` and the dtype's largest / smallest finite values."""
     if a._data.dtype.kind != "f":
         return clone(a)
-    info = np.finfo(a._data.dtype)
-    out = masked_fill(a, isnan(a), nan)
-    out = masked_fill(out, a == float("inf"), info.max if posinf is None else posinf)
-    return masked_fill(out, a == float("-inf"), info.min if neginf is None else neginf)
+    finite = Tensor._wrap(np.isfinite(a._data))  # the replaced elements get no gradient
+    return record(np.nan_to_num(a._data, nan=nan, posinf=posinf, neginf=neginf), "NanToNumBackward0",
+                  lambda g: (where(finite, g, 0.0),), (a,))

@@ -1,8 +1,12 @@
 """Indexing: ``x[idx]`` (basic, advanced and boolean), ``x[idx] = v``, gather/scatter, one_hot.
 
-The backward of reading ``x[idx]`` writes the gradient into zeros of x's shape
-at ``idx`` (adding where an index repeats); the backward of that is reading
-``g[idx]`` again, so both are differentiable twice.
+A basic index (ints, slices, None, Ellipsis) gives a view.  While a graph is
+recorded it is taken as PyTorch takes it, one view op per part of the index
+(``select``, ``slice_view``, ``unsqueeze``; ``alias`` when nothing is left to
+do), so that ``x[0, 1:]`` has PyTorch's graph.  An advanced index gives a copy
+in one node.  The backward of reading ``x[idx]`` writes the gradient into
+zeros of x's shape at ``idx`` (adding where an index repeats); the backward of
+that is reading ``g[idx]`` again, so both are differentiable twice.
 """
 import numpy as np
 
@@ -13,8 +17,10 @@ from ._common import after_inplace, check_view_inplace, mark_view, normalize_dim
 
 
 def _to_index(idx):
-    """A NumPy index from a gradlab one (tensors become arrays)."""
+    """A NumPy index from a gradlab one (tensors become arrays; a 0-dim integer tensor, an int)."""
     if isinstance(idx, Tensor):
+        if idx._data.ndim == 0 and idx._data.dtype.kind in "iu":
+            return int(idx._data)
         return idx._data
     if isinstance(idx, tuple):
         return tuple(_to_index(i) for i in idx)
@@ -23,9 +29,13 @@ def _to_index(idx):
     return idx
 
 
+def _is_int(p):
+    return isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_))
+
+
 def _is_basic(idx):
     parts = idx if isinstance(idx, tuple) else (idx,)
-    return all(p is None or p is Ellipsis or isinstance(p, (int, slice, np.integer)) for p in parts)
+    return all(p is None or p is Ellipsis or isinstance(p, slice) or _is_int(p) for p in parts)
 
 
 def _check_index(a, idx):
@@ -38,20 +48,91 @@ def _check_index(a, idx):
         raise IndexError(f"index {idx!r} is out of bounds for tensor of shape {list(a._data.shape)}: {e}") from None
 
 
+def _basic_view(array, name, backward, a, view_fn):
+    """Record ``array`` (a NumPy view of ``a``) as a view of ``a`` (shared memory and version counter)."""
+    out = record(array, name, backward, (a,))
+    out._version_counter = a._version_counter
+    return mark_view(out, a, view_fn)
+
+
+def _put_back(key, shape):
+    """The backward of reading ``x[key]`` (a basic index): the gradient written into zeros of x's shape."""
+    return lambda g: (index_put_into_zeros(g, key, shape, True),)
+
+
+def select(a, dim, index):
+    """The slice at ``index`` along ``dim``, that axis removed (a view)."""
+    d = normalize_dim(dim, a._data.ndim, "select")
+    n = a._data.shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(a._data.shape)} at "
+                         f"dimension {d}")
+    key = (slice(None),) * d + (index,)
+    return _basic_view(a._data[key + (Ellipsis,)], "SelectBackward0", _put_back(key, a._data.shape), a,
+                       lambda t: select(t, d, index))
+
+
+def slice_view(a, dim, span):
+    """``a`` cut to ``span`` (a Python slice) along ``dim`` (a view)."""
+    key = (slice(None),) * dim + (span,)
+    return _basic_view(a._data[key], "SliceBackward0", _put_back(key, a._data.shape), a,
+                       lambda t: slice_view(t, dim, span))
+
+
+def alias(a):
+    """A new view of all of ``a`` (what ``x[...]`` returns)."""
+    return _basic_view(a._data.view(), "AliasBackward0", lambda g: (g,), a, lambda t: alias(t))
+
+
+def _covers(span, n):
+    """True when slice ``span`` keeps a whole axis of size n in order (PyTorch then skips it)."""
+    return (span.start in (None, 0) and (span.stop is None or span.stop >= n) and span.step in (None, 1))
+
+
+def _basic_steps(a, idx):
+    """``a[idx]`` for a basic index as PyTorch computes it: one view op per part of the index.
+
+    An int selects, a slice slices (unless, inside a tuple, it keeps the whole
+    axis), None unsqueezes, and Ellipsis skips the axes no other part names.
+    When nothing was done, the result is an alias of ``a``.
+    """
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    named = sum(1 for p in parts if p is not None and p is not Ellipsis)
+    out, dim = a, 0
+    for p in parts:
+        if p is Ellipsis:
+            dim += a._data.ndim - named
+        elif p is None:
+            out, dim = out.unsqueeze(dim), dim + 1
+        elif isinstance(p, slice):
+            if not isinstance(idx, tuple) or not _covers(p, out._data.shape[dim]):
+                out = slice_view(out, dim, p)
+            dim += 1
+        else:
+            out = select(out, dim, int(p))
+    return alias(a) if out is a else out
+
+
 def getitem(a, idx):
     idx = _to_index(idx)
-    out = _check_index(a, idx)
-    basic = _is_basic(idx)
+    if _is_basic(idx):
+        out = _check_index(a, idx)  # checks the index, and is the result when no graph is recorded
+        if grad_mode.state.enabled and a._requires_grad:
+            return _basic_steps(a, idx)
+        result = Tensor._wrap(out)
+        result._version_counter = a._version_counter  # a view, as in PyTorch
+        return mark_view(result, a, lambda t: t[idx])
+    return _gathered(a, idx, _check_index(a, idx), "IndexBackward0")
+
+
+def _gathered(a, idx, out, name):
+    """Record ``out = a[idx]`` (a copy, for an advanced index); the gradient adds back at ``idx``."""
     shape = a._data.shape
+    basic = _is_basic(idx) or isinstance(idx, (bool, np.bool_))  # x[True] adds an axis, as None does
 
     def backward(g):
         return (index_put_into_zeros(g, idx, shape, basic),)
-    result = record(out, "SelectBackward0" if isinstance(idx, int) else "SliceBackward0" if basic
-                    else "IndexBackward0", backward, (a,))
-    if basic:  # a view, as in PyTorch
-        result._version_counter = a._version_counter
-        mark_view(result, a, lambda t: t[idx])
-    return result
+    return record(out, name, backward, (a,))
 
 
 def index_put_into_zeros(g, idx, shape, basic):
@@ -62,6 +143,27 @@ def index_put_into_zeros(g, idx, shape, basic):
     else:
         np.add.at(out, idx, g._data)
     return record(out, "IndexPutBackward0", lambda gg: (getitem(gg, idx),), (g,))
+
+
+def _setitem_name(idx, shape, value):
+    """PyTorch's node for ``x[idx] = value``: index_put for an advanced index; a copy (or fill, for a
+    number) into x itself when the index keeps all of x; else a copy into a view of x (CopySlices)."""
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    if any(isinstance(p, (bool, np.bool_)) or (isinstance(p, np.ndarray) and p.ndim == 0 and p.dtype == np.bool_)
+           for p in parts):
+        return "CopySlices"  # PyTorch turns a True / False index into a new axis: a view, written into
+    if not _is_basic(idx):
+        return "IndexPutBackward0"
+    named = sum(1 for p in parts if p is not None and p is not Ellipsis)
+    dim = 0
+    for p in parts:
+        if p is Ellipsis:
+            dim += len(shape) - named
+        elif isinstance(p, slice) and _covers(p, shape[dim]):
+            dim += 1
+        else:
+            return "CopySlices"
+    return "CopyBackwards" if isinstance(value, Tensor) else "FillBackward3"
 
 
 def setitem(a, idx, value):
@@ -99,7 +201,7 @@ def setitem(a, idx, value):
             g_value = sum_to(getitem(g, idx), value_t._data.shape) if slot_shape else getitem(g, idx)
         return g_old, g_value
     inputs = (old, value_t) if value_t is not None else (old,)
-    node_out = record(a._data, "CopySlices", backward, inputs)
+    node_out = record(a._data, _setitem_name(idx, a._data.shape, value), backward, inputs)
     a._version_counter[0] += 1
     after_inplace(a, node_out)
 
@@ -188,19 +290,24 @@ def scatter(a, dim, index, src=None, value=None):
         gs = _src_grad(g, d, index, src._data.shape) if isinstance(src, Tensor) and src._requires_grad else None
         return ga, gs
     inputs = (a, src) if isinstance(src, Tensor) else (a,)
-    return record(out, "ScatterBackward0", lambda g: backward(g)[:len(inputs)], inputs)
+    name = "ScatterBackward0" if isinstance(src, Tensor) else "ScatterBackward1"  # PyTorch's src / value overloads
+    return record(out, name, lambda g: backward(g)[:len(inputs)], inputs)
 
 
 def index_select(a, dim, index):
     d = normalize_dim(dim, a._data.ndim, "index_select")
-    return getitem(a, (slice(None),) * d + (index._data.reshape(-1),))
+    idx = (slice(None),) * d + (index._data.reshape(-1),)
+    return _gathered(a, idx, _check_index(a, idx), "IndexSelectBackward0")
 
 
 def masked_select(a, mask):
+    """The elements of ``a`` where ``mask`` (broadcast with a) is True, as a 1-D tensor."""
     a_b, m_b = np.broadcast_arrays(a._data, mask._data)
-    if a_b.shape != a._data.shape:
-        a = a.expand(a_b.shape)
-    return getitem(a, m_b)
+    shape = a._data.shape
+
+    def backward(g):
+        return (sum_to(index_put_into_zeros(g, m_b, m_b.shape, False), shape),)
+    return record(a_b[m_b], "MaskedSelectBackward0", backward, (a,))
 
 
 def nonzero(a, as_tuple=False):

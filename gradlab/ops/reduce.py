@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, prod, max/min, var/std, norm, logsumexp, cumsum.
+"""Reductions: sum, mean, prod, max/min, var/std, norm, logsumexp, cumsum/cumprod, sort/topk.
 
 A reduction's backward spreads the output gradient back over the reduced
 axes: ``_expand_back`` re-inserts them (when ``keepdim`` dropped them) and
@@ -10,9 +10,11 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor
+from ..autograd import grad_mode
 from ..autograd.function import record
 from ._common import normalize_dim, normalize_dims
 from .elementwise import where
+from .shape import _record_outputs, cat, stack
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -24,7 +26,14 @@ def _expand_back(g, in_shape, dims, keepdim):
         for d in dims:
             kept[d] = 1
         g = g.reshape(tuple(kept))
-    return g.expand(in_shape)
+    return g if g._data.shape == in_shape else g.expand(in_shape)
+
+
+def _reduce_dims(dim, ndim, op):
+    """The axes ``dim`` names, or None for all of them (dim None or empty, as PyTorch)."""
+    if dim is None:
+        return None
+    return normalize_dims(dim, ndim, op) or None
 
 
 def _accumulating_dtype(a, dtype):
@@ -34,24 +43,24 @@ def _accumulating_dtype(a, dtype):
     return np.dtype(np.int64) if a._data.dtype.kind in "biu" else None
 
 
+# PyTorch names a full reduction's node ...Backward0 and one given ``dim`` (even dim=()) ...Backward1
 def sum(a, dim=None, keepdim=False, dtype=None):
-    dims = normalize_dims(dim, a._data.ndim, "sum") if dim is not None and dim != () else None
-    axes = dims if dims is not None else None
+    dims = _reduce_dims(dim, a._data.ndim, "sum")
     # the ndarray method skips np.sum's dispatch layer (microseconds on small tensors)
-    out = a._data.sum(axis=axes, keepdims=keepdim, dtype=_accumulating_dtype(a, dtype))
+    out = a._data.sum(axis=dims, keepdims=keepdim, dtype=_accumulating_dtype(a, dtype))
     shape = a._data.shape
     all_dims = dims if dims is not None else tuple(range(len(shape)))
 
     def backward(g):
         return (_expand_back(g, shape, all_dims, keepdim),)
-    return record(out, "SumBackward1" if dims is not None else "SumBackward0", backward, (a,))
+    return record(out, "SumBackward0" if dim is None else "SumBackward1", backward, (a,))
 
 
 def mean(a, dim=None, keepdim=False, dtype=None):
     if a._data.dtype.kind != "f" and dtype is None:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
                            f"or complex dtype. Got: {a.dtype}")
-    dims = normalize_dims(dim, a._data.ndim, "mean") if dim is not None and dim != () else None
+    dims = _reduce_dims(dim, a._data.ndim, "mean")
     out = a._data.mean(axis=dims, keepdims=keepdim, dtype=_dtype.to_numpy_dtype(dtype) if dtype else None)
     shape = a._data.shape
     all_dims = dims if dims is not None else tuple(range(len(shape)))
@@ -61,7 +70,7 @@ def mean(a, dim=None, keepdim=False, dtype=None):
 
     def backward(g):
         return (_expand_back(g / count, shape, all_dims, keepdim),)
-    return record(np.asarray(out, dtype=out.dtype), "MeanBackward1" if dims is not None else "MeanBackward0",
+    return record(np.asarray(out, dtype=out.dtype), "MeanBackward0" if dim is None else "MeanBackward1",
                   backward, (a,))
 
 
@@ -141,20 +150,26 @@ def min(a, dim=None, keepdim=False):
     return _extreme(a, dim, keepdim, np.min, np.argmin, "min")
 
 
-def amax(a, dim=(), keepdim=False):
-    dims = normalize_dims(dim if dim != () else None, a._data.ndim, "amax")
-    out = np.max(a._data, axis=dims, keepdims=keepdim)
+def _extreme_values(a, dim, keepdim, np_fn, name):
+    """amax / amin: the largest / smallest values over ``dim``; ties share the gradient evenly."""
+    dims = _reduce_dims(dim, a._data.ndim, name)
+    dims = dims if dims is not None else tuple(range(a._data.ndim))
+    out = np_fn(a._data, axis=dims, keepdims=keepdim)
     shape = a._data.shape
 
     def backward(g):
-        kept = Tensor._wrap(np.max(a._data, axis=dims, keepdims=True))
+        kept = Tensor._wrap(np_fn(a._data, axis=dims, keepdims=True))
         mask = (a == kept).to(g.dtype)
         return (_expand_back(g, shape, dims, keepdim) * mask / mask.sum(dims, keepdim=True),)
-    return record(out, "AmaxBackward0", backward, (a,), saved=(a,))
+    return record(np.asarray(out), name.capitalize() + "Backward0", backward, (a,), saved=(a,))
+
+
+def amax(a, dim=(), keepdim=False):
+    return _extreme_values(a, dim, keepdim, np.max, "amax")
 
 
 def amin(a, dim=(), keepdim=False):
-    return -amax(-a, dim, keepdim)
+    return _extreme_values(a, dim, keepdim, np.min, "amin")
 
 
 def argmax(a, dim=None, keepdim=False):
@@ -173,58 +188,151 @@ def argmin(a, dim=None, keepdim=False):
     return Tensor._wrap(np.argmin(a._data, axis=d, keepdims=keepdim).astype(np.int64))
 
 
-def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """Variance with Bessel's correction by default (``correction=1``), as PyTorch."""
+# ---- variance and standard deviation: one node each, as PyTorch ------------------------------------
+def _var_args(a, dim, unbiased, correction, op):
+    """(axes, N - correction) for var/std: Bessel's correction (1) by default, as PyTorch."""
+    if isinstance(dim, bool):  # var(x, False): the old positional ``unbiased``
+        unbiased, dim = dim, None
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
-    if isinstance(dim, bool):  # var(x, False): the old positional ``unbiased``
-        correction, dim = int(dim), None
-    dims = normalize_dims(dim, a._data.ndim, "var")
+    if a._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}(): std and var only support floating point and complex dtypes, got {a.dtype}")
+    dims = _reduce_dims(dim, a._data.ndim, op)
+    dims = dims if dims is not None else tuple(range(a._data.ndim))
     n = 1
     for d in dims:
         n *= a._data.shape[d]
-    centered = a - a.mean(dims, keepdim=True)
-    return (centered * centered).sum(dims, keepdim=keepdim) / builtin_max(n - correction, 0)
+    return dims, builtin_max(n - correction, 0)
+
+
+def _var_array(x, dims, keepdim, dof):
+    """sum((x - mean)^2) / dof over ``dims`` (inf or nan when dof is 0, as PyTorch)."""
+    centered = x - x.mean(axis=dims, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.divide((centered * centered).sum(axis=dims, keepdims=keepdim), dof))
+
+
+def _var_grad(g, a, dims, keepdim, dof):
+    """The gradient of var: 2 (x - mean) / dof times the output gradient, written with Tensor ops."""
+    scale = 2.0 / dof if dof else float("inf")
+    return _expand_back(g, a._data.shape, dims, keepdim) * scale * (a - a.mean(dims, keepdim=True))
+
+
+def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance over ``dim``: sum((x - mean)^2) / (N - correction)."""
+    dims, dof = _var_args(a, dim, unbiased, correction, "var")
+
+    def backward(g):
+        return (_var_grad(g, a, dims, keepdim, dof),)
+    return record(_var_array(a._data, dims, keepdim, dof), "VarBackward0", backward, (a,), saved=(a,))
+
+
+def _std_grad(g, std, a, dims, keepdim, dof):
+    """d std = d var / (2 std), taken as 0 where std is 0 (as PyTorch)."""
+    zero = std == 0
+    return _var_grad(where(zero, 0.0, g / (2 * where(zero, 1.0, std))), a, dims, keepdim, dof)
 
 
 def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return var(a, dim, unbiased, keepdim, correction=correction).sqrt()
+    """Standard deviation: the square root of ``var``."""
+    dims, dof = _var_args(a, dim, unbiased, correction, "std")
+
+    def backward(g):
+        return (_std_grad(g, result, a, dims, keepdim, dof),)
+    result = record(np.sqrt(_var_array(a._data, dims, keepdim, dof)), "StdBackward0", backward, (a,),
+                    saved=(a,), saves_output=True)
+    return result
+
+
+def _with_mean(op, a, dim, unbiased, keepdim, correction, take_root):
+    """(var or std, mean) from one node with two outputs, as PyTorch's var_mean / std_mean."""
+    dims, dof = _var_args(a, dim, unbiased, correction, op)
+    count = 1
+    for d in dims:
+        count *= a._data.shape[d]
+    spread = _var_array(a._data, dims, keepdim, dof)
+    spread = np.sqrt(spread) if take_root else spread
+    mean_out = np.asarray(a._data.mean(axis=dims, keepdims=keepdim))
+
+    def backward(grads):
+        g_spread, g_mean = grads
+        ga = None
+        if g_spread is not None:
+            ga = (_std_grad(g_spread, outs[0], a, dims, keepdim, dof) if take_root
+                  else _var_grad(g_spread, a, dims, keepdim, dof))
+        if g_mean is not None:
+            gm = _expand_back(g_mean / count, a._data.shape, dims, keepdim)
+            ga = gm if ga is None else ga + gm
+        return (ga,)
+    name = "StdMeanBackward0" if take_root else "VarMeanBackward0"
+    outs = _record_outputs((spread, mean_out), name, backward, (a,), saved=(a,), saves_outputs=take_root)
+    return tuple(outs)
 
 
 def var_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return var(a, dim, unbiased, keepdim, correction=correction), a.mean(dim, keepdim=keepdim)
+    return _with_mean("var_mean", a, dim, unbiased, keepdim, correction, take_root=False)
 
 
 def std_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return std(a, dim, unbiased, keepdim, correction=correction), a.mean(dim, keepdim=keepdim)
+    return _with_mean("std_mean", a, dim, unbiased, keepdim, correction, take_root=True)
 
 
+# ---- norms: one node for every p, as PyTorch's linalg.vector_norm -----------------------------------
 def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
-    """The p-norm over ``dim`` (all elements by default); its gradient at 0 is 0, as PyTorch."""
+    """The p-norm over ``dim`` (all elements by default): (sum |x|^p)^(1/p), max |x| for p=inf."""
     if p == "fro" or p is None:
         p = 2
-    dims = normalize_dims(dim, a._data.ndim, "norm")
-    if p == 2:
-        out = np.sqrt(np.sum(a._data * a._data, axis=dims, keepdims=keepdim))
-        shape = a._data.shape
+    if isinstance(p, str):
+        raise NotImplementedError(f"norm: p={p!r} is not supported by gradlab (only numbers and 'fro')")
+    if dtype is not None:
+        a = a.to(dtype)
+    if a._data.dtype.kind != "f":
+        raise RuntimeError(f"norm(): expected a floating point tensor as input, got {a.dtype}")
+    dims = _reduce_dims(dim, a._data.ndim, "norm")
+    dims = dims if dims is not None else tuple(range(a._data.ndim))
+    out = np.asarray(_norm_array(a._data, p, dims, keepdim))
+    shape = a._data.shape
 
-        def backward(g):
-            # d|a|/da = a / |a|, with the norm itself in the graph so that it can be differentiated again
-            n = _expand_back(result, shape, dims, keepdim)
-            zero = n == 0
-            safe = where(zero, 1.0, n)
-            return (where(zero, 0.0, a * _expand_back(g, shape, dims, keepdim) / safe),)
-        result = record(out, "NormBackward1", backward, (a,), saved=(a,))
-        return result
+    def backward(g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (_norm_grad(a, _expand_back(g, shape, dims, keepdim),
+                               _expand_back(result, shape, dims, keepdim), p, dims),)
+    result = record(out, "LinalgVectorNormBackward0", backward, (a,), saved=(a,), saves_output=True)
+    return result
+
+
+def _norm_array(x, p, dims, keepdim):
+    size = np.abs(x)
     if p == float("inf"):
-        return a.abs().amax(dims, keepdim)
+        return size.max(axis=dims, keepdims=keepdim)
     if p == float("-inf"):
-        return a.abs().amin(dims, keepdim)
+        return size.min(axis=dims, keepdims=keepdim)
     if p == 0:
-        return (a != 0).to(a.dtype).sum(dims, keepdim=keepdim)
+        return (x != 0).sum(axis=dims, keepdims=keepdim, dtype=x.dtype)
     if p == 1:
-        return a.abs().sum(dims, keepdim=keepdim)
-    return (a.abs() ** p).sum(dims, keepdim=keepdim) ** (1.0 / p)
+        return size.sum(axis=dims, keepdims=keepdim)
+    if p == 2:
+        return np.sqrt((x * x).sum(axis=dims, keepdims=keepdim))
+    return (size ** p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
+
+
+def _norm_grad(a, g, n, p, dims):
+    """d||x||_p / dx (PyTorch's formulas; 0 where the norm is 0), with g and the norm n broadcast to x."""
+    if p == 0:
+        return g * 0
+    if p == 1:
+        return a.sign() * g
+    zero = n == 0
+    if p == 2:
+        return where(zero, 0.0, a * g / where(zero, 1.0, n))
+    if p in (float("inf"), float("-inf")):  # the extreme elements share the gradient
+        mask = (a.abs() == n).to(g.dtype)
+        return a.sign() * g * mask / mask.sum(dims, keepdim=True)
+    if p < 1:
+        scaled = where(a == 0, 0.0, a.sign() * a.abs() ** (p - 1))
+        return scaled * g * n ** (1 - p)
+    scaled = a.sign() * a.abs() ** (p - 1) if p < 2 else a * a.abs() ** (p - 2)
+    return scaled * where(zero, 0.0, g / where(zero, 1.0, n) ** (p - 1))
 
 
 def logsumexp(a, dim, keepdim=False):
@@ -242,6 +350,7 @@ def logsumexp(a, dim, keepdim=False):
     return record(out, "LogsumexpBackward0", backward, (a,), saved=(a,))
 
 
+# ---- cumulative sums and products -------------------------------------------------------------------
 def cumsum(a, dim, dtype=None):
     d = normalize_dim(dim, a._data.ndim, "cumsum")
     out = np.cumsum(a._data, axis=d, dtype=_accumulating_dtype(a, dtype)).reshape(a._data.shape)
@@ -249,6 +358,108 @@ def cumsum(a, dim, dtype=None):
     def backward(g):
         return (g.flip(d).cumsum(d).flip(d),)
     return record(out, "CumsumBackward0", backward, (a,))
+
+
+def cumprod(a, dim, dtype=None):
+    """y_k = x_0 * x_1 * ... * x_k along ``dim``.
+
+    dL/dx_i = sum over k >= i of g_k * (the product of x_0..x_k without x_i).
+    Without zeros that is reversed_cumsum(g * y)_i / x_i; with zeros the
+    division is not allowed, and the sum is taken without it (see below).
+    """
+    if dtype is not None:
+        a = a.to(dtype)
+    d = normalize_dim(dim, a._data.ndim, "cumprod")
+    out = np.cumprod(a._data, axis=d, dtype=_accumulating_dtype(a, None)).reshape(a._data.shape)
+
+    def backward(g):
+        x = a._data
+        if x.size <= 1 or x.shape[d] == 1:
+            return (g,)
+        if (x != 0).all():
+            return ((g * result).flip(d).cumsum(d).flip(d) / a,)
+        if not grad_mode.state.enabled:
+            return (Tensor._wrap(_cumprod_grad_with_zeros(x, g._data, d)),)
+        return (_cumprod_grad_as_graph(a, g, d),)  # create_graph: Tensor ops, differentiable again
+    result = record(out, "CumprodBackward0", backward, (a,), saved=(a,), saves_output=True)
+    return result
+
+
+def _cumprod_grad_with_zeros(x, g, d):
+    """cumprod's gradient for an x with zeros, in a few array ops (PyTorch's method).
+
+    Let z be the first zero along d and z2 the second (or the end):
+    * i < z:  sum_{k>=i} g_k y_k / x_i as without zeros (x_i != 0, and y_k = 0 from z on);
+    * i = z:  prod(x before z) * sum_{z<=k<z2} g_k * prod(x_{z+1..k});
+    * i > z:  0, since every product it appears in contains x_z = 0.
+    """
+    zeros_so_far = np.cumsum(x == 0, axis=d)
+    before = zeros_so_far == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail_sums = np.flip(np.cumsum(np.flip(np.cumprod(x, axis=d) * g, d), axis=d), d) / x
+    grad = np.where(before, tail_sums, 0).astype(g.dtype)
+    first_zero = (zeros_so_far == 1) & (x == 0)
+    between = (zeros_so_far == 1) & ~first_zero
+    products_after = np.cumprod(np.where(between, x, 1), axis=d)  # prod(x_{z+1..k}) for z <= k < z2
+    at_zero = np.sum(np.where(zeros_so_far == 1, g * products_after, 0), axis=d, keepdims=True)
+    product_before = np.prod(np.where(before, x, 1), axis=d, keepdims=True)
+    return np.where(first_zero, product_before * at_zero, grad).astype(g.dtype)
+
+
+def _cumprod_grad_as_graph(a, g, d):
+    """The same gradient with Tensor ops and no division: grad_i = E_i * S_i where
+    E_i = x_0 * ... * x_{i-1} (an exclusive cumprod) and S_i = g_i + x_{i+1} * S_{i+1}."""
+    n = a._data.shape[d]
+    ones = list(a._data.shape)
+    ones[d] = 1
+    exclusive = cat([Tensor._wrap(np.ones(ones, dtype=a._data.dtype)), a.narrow(d, 0, n - 1)], d).cumprod(d)
+    sums = [g.select(d, n - 1)]
+    for i in range(n - 2, -1, -1):
+        sums.append(g.select(d, i) + a.select(d, i + 1) * sums[-1])
+    return exclusive * stack(sums[::-1], d)
+
+
+# ---- sorting ------------------------------------------------------------------------------------------
+def _sort_order(x, d, descending):
+    """Indices that sort x along d, stably (equal values keep their order, also when descending)."""
+    if not descending:
+        return np.argsort(x, axis=d, kind="stable")
+    # sort the reversed array ascending, then reverse: ties come out in their original order
+    reversed_order = np.argsort(np.flip(x, d), axis=d, kind="stable")
+    return x.shape[d] - 1 - np.flip(reversed_order, d)
+
+
+def _taken(a, idx, d, name):
+    """a's values at ``idx`` along d (sort, topk); the gradient goes back to where each value came from."""
+    shape = a._data.shape
+    x = a._data if shape else a._data.reshape(1)
+    values = np.take_along_axis(x, idx, d)
+    index = Tensor._wrap(idx)
+
+    def backward(g):
+        return (scatter_into_zeros(g, index, d, shape),)
+    return record(values if shape or values.size != 1 else values.reshape(()), name, backward, (a,))
+
+
+def sort(a, dim=-1, descending=False, stable=None):
+    """(values, indices) sorted along ``dim``; equal values keep their order."""
+    d = normalize_dim(dim, a._data.ndim, "sort")
+    x = a._data if a._data.ndim else a._data.reshape(1)
+    idx = _sort_order(x, d, descending)
+    values = _taken(a, idx, d, "SortBackward0" if stable is None else "SortBackward1")
+    return values_indices(values, Tensor._wrap(idx.astype(np.int64).reshape(values._data.shape)))
+
+
+def topk(a, k, dim=-1, largest=True, sorted=True):
+    """The k largest (or smallest) values along ``dim``, sorted, and their indices."""
+    d = normalize_dim(dim, a._data.ndim, "topk")
+    x = a._data if a._data.ndim else a._data.reshape(1)
+    if not 0 <= k <= x.shape[d]:
+        raise RuntimeError(f"topk(): selected index k out of range (k={k}, but dimension {d} of the input "
+                           f"has size {x.shape[d]})")
+    idx = np.take(_sort_order(x, d, largest), np.arange(k), axis=d)
+    values = _taken(a, idx, d, "TopkBackward0")
+    return values_indices(values, Tensor._wrap(idx.astype(np.int64).reshape(values._data.shape)))
 
 
 def all(a, dim=None, keepdim=False):

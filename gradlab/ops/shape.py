@@ -6,8 +6,14 @@ Each backward rearranges the gradient the opposite way.
 import numpy as np
 
 from .._tensor import Tensor
+from ..autograd import grad_mode
+from ..autograd.anomaly import forward_site
+from ..autograd.engine import anomaly_mode
 from ..autograd.function import record
+from ..autograd.graph import Node, edge_of
 from ._common import broadcast_view, mark_view, normalize_dim, shape_arg, sum_to
+from .elementwise import clone
+from .index import alias, select, slice_view
 
 
 def _view(array, name, backward, a, view_fn):
@@ -19,6 +25,28 @@ def _view(array, name, backward, a, view_fn):
     out = record(array, name, backward, (a,))
     out._version_counter = a._version_counter
     return mark_view(out, a, view_fn)
+
+
+def _record_outputs(arrays, name, backward, inputs, saved=(), saves_outputs=False):
+    """Wrap several ndarrays as the outputs of one op: one node with an output per array.
+
+    ``backward`` receives a tuple with one gradient per output (None for an
+    output that got none), as for split, unbind and var_mean in PyTorch.
+    """
+    outs = [Tensor._wrap(x) for x in arrays]
+    if not outs or not grad_mode.state.enabled or not any(t._requires_grad for t in inputs):
+        return outs
+
+    def node_backward(grads):
+        return backward(tuple(grads) if len(outs) > 1 else (grads,))
+    node = Node(name, node_backward, tuple([edge_of(t) for t in inputs]), saved, n_outputs=len(outs))
+    if saves_outputs:
+        node.saved += tuple((out, 0) for out in outs)
+    if anomaly_mode[0]:
+        node.metadata["forward_site"] = forward_site()
+    for nr, out in enumerate(outs):
+        out.grad_fn, out._out_nr, out._requires_grad = node, nr, True
+    return outs
 
 
 def _check_numel(a, shape, op):
@@ -38,9 +66,18 @@ def reshape(a, *shape):
     shape = shape_arg(shape)
     _check_numel(a, shape, "reshape")
     in_shape = a._data.shape
-    out = a._data.reshape(shape)
-    return _view(out, "ViewBackward0" if out.base is not None else "ReshapeAliasBackward0",
-                 lambda g: (g.reshape(in_shape),), a, lambda t: t.reshape(shape))
+    out = a._data.view()
+    try:
+        out.shape = shape  # a view, when a's strides allow one
+    except AttributeError:  # they do not: copy, then view the copy, as PyTorch
+        return _unsafe_view(clone(a), shape)
+    return _view(out, "ViewBackward0", lambda g: (g.reshape(in_shape),), a, lambda t: t.reshape(shape))
+
+
+def _unsafe_view(copy, shape):
+    """``copy`` (a fresh contiguous tensor no one else sees) reshaped; not tracked as a view."""
+    in_shape = copy._data.shape
+    return record(copy._data.reshape(shape), "UnsafeViewBackward0", lambda g: (g.reshape(in_shape),), (copy,))
 
 
 def view(a, *shape):
@@ -77,6 +114,8 @@ def flatten(a, start_dim=0, end_dim=-1):
     e = normalize_dim(end_dim, nd, "flatten")
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return a  # nothing to merge: a itself, as PyTorch
     shape = a._data.shape
     middle = 1
     for d in shape[s:e + 1]:
@@ -104,7 +143,9 @@ def squeeze(a, dim=None):
                      if a._data.ndim and shape[d] == 1)
     out = np.squeeze(a._data, axes) if axes else a._data.view()
     out_shape = out.shape
-    return _view(out, "SqueezeBackward0", lambda g: (g.reshape(shape),), a, lambda t: t.reshape(out_shape))
+    # PyTorch's three overloads: squeeze(), squeeze(dim), squeeze(dims)
+    name = "SqueezeBackward0" if dim is None else "SqueezeBackward1" if isinstance(dim, int) else "SqueezeBackward2"
+    return _view(out, name, lambda g: (g.reshape(shape),), a, lambda t: t.reshape(out_shape))
 
 
 def unsqueeze(a, dim):
@@ -141,7 +182,9 @@ def transpose(a, dim0, dim1):
 def t(a):
     if a._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a._data.ndim}D")
-    return transpose(a, 0, 1) if a._data.ndim == 2 else a.view_as(a)
+    if a._data.ndim < 2:  # a vector or a scalar is its own transpose
+        return _view(a._data.view(), "TBackward0", lambda g: (g,), a, lambda t: t.t())
+    return _view(a._data.T, "TBackward0", lambda g: (g.t(),), a, lambda t: t.t())
 
 
 def T(a):
@@ -150,6 +193,15 @@ def T(a):
 
 def mT(a):
     return transpose(a, -2, -1)
+
+
+def H(a):
+    """The (conjugate) transpose of a matrix; a scalar is itself, as PyTorch."""
+    if a._data.ndim == 0:
+        return a
+    if a._data.ndim != 2:
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {a._data.ndim}-D tensor.")
+    return transpose(a, 0, 1)
 
 
 def expand(a, *sizes):
@@ -165,10 +217,9 @@ def expand(a, *sizes):
             raise RuntimeError(f"The expanded size of the tensor ({target[lead + i]}) must match the existing size "
                                f"({s}) at non-singleton dimension {lead + i}.  Target sizes: {list(sizes)}.  "
                                f"Tensor sizes: {list(shape)}")
-    if target == shape:
-        return a
-    return _view(broadcast_view(a._data, target), "ExpandBackward0", lambda g: (sum_to(g, shape),), a,
-                 lambda t: t.expand(target))
+    # expanding to a's own shape still makes a new view, as PyTorch (writable: no element repeats)
+    out = a._data.view() if target == shape else broadcast_view(a._data, target)
+    return _view(out, "ExpandBackward0", lambda g: (sum_to(g, shape),), a, lambda t: t.expand(target))
 
 
 def expand_as(a, other):
@@ -242,8 +293,14 @@ def stack(tensors, dim=0):
     if len(shapes) > 1:
         raise RuntimeError(f"stack expects each tensor to be equal size, but got shapes "
                            f"{[list(t._data.shape) for t in tensors]}")
+    from .. import _dtype
+    dt = _dtype.result_type(*[t._data for t in tensors])
+    tensors = [t.to(dt) for t in tensors]
     d = normalize_dim(dim, tensors[0]._data.ndim + 1, "stack")
-    return cat([t.unsqueeze(d) for t in tensors], d) if len(tensors) > 1 else tensors[0].unsqueeze(d)
+
+    def backward(g):
+        return tuple(part if t._requires_grad else None for part, t in zip(g.unbind(d), tensors))
+    return record(np.stack([t._data for t in tensors], axis=d), "StackBackward0", backward, tuple(tensors))
 
 
 def hstack(tensors):
@@ -256,8 +313,7 @@ def vstack(tensors):
 
 def narrow(a, dim, start, length):
     d = normalize_dim(dim, a._data.ndim, "narrow")
-    index = (slice(None),) * d + (slice(start, start + length),)
-    return a[index]
+    return slice_view(a, d, slice(start, start + length))
 
 
 def split(a, split_size_or_sections, dim=0):
@@ -273,11 +329,26 @@ def split(a, split_size_or_sections, dim=0):
         if sum(sizes) != n:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
                                f"dimension {d}), but got split_sizes={sizes}")
-    out, start = [], 0
-    for s in sizes:
-        out.append(narrow(a, d, start, s))
-        start += s
-    return tuple(out)
+    name = "SplitBackward0" if isinstance(split_size_or_sections, int) else "SplitWithSizesBackward0"
+    return _pieces(a, d, sizes, name)
+
+
+def _pieces(a, d, sizes, name):
+    """Views of consecutive pieces of ``a`` along ``d``: one node with an output per piece."""
+    bounds = np.cumsum([0] + list(sizes)).tolist()
+    spans = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    arrays = [a._data[(slice(None),) * d + (span,)] for span in spans]
+
+    def backward(grads):
+        # the pieces' gradients side by side, with zeros for a piece that got none
+        like = next(g for g in grads if g is not None)
+        return (cat([g if g is not None else Tensor._wrap(np.zeros(x.shape, like._data.dtype))
+                     for g, x in zip(grads, arrays)], d),)
+    outs = _record_outputs(arrays, name, backward, (a,))
+    for out, span in zip(outs, spans):
+        out._version_counter = a._version_counter
+        mark_view(out, a, lambda t, span=span: slice_view(t, d, span))
+    return tuple(outs)
 
 
 def chunk(a, chunks, dim=0):
@@ -287,19 +358,57 @@ def chunk(a, chunks, dim=0):
     return split(a, step, d)
 
 
+def tensor_split(a, indices_or_sections, dim=0):
+    """Pieces of ``a`` along ``dim``: n sections of nearly equal size, or cut before each given index."""
+    d = normalize_dim(dim, a._data.ndim, "tensor_split")
+    n = a._data.shape[d]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = indices_or_sections.tolist()
+    if isinstance(indices_or_sections, int):
+        sections = indices_or_sections
+        if sections <= 0:
+            raise RuntimeError(f"tensor_split: number of sections must be larger than 0, got {sections}")
+        size, extra = divmod(n, sections)  # the first ``extra`` sections get one more element
+        bounds = [i * size + builtin_min(i, extra) for i in range(sections + 1)]
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+    return tuple(slice_view(a, d, slice(lo, hi)) for lo, hi in zip(bounds[:-1], bounds[1:]))
+
+
+builtin_min = min
+
+
 def unbind(a, dim=0):
     d = normalize_dim(dim, a._data.ndim, "unbind")
-    return tuple(a.select(d, i) for i in range(a._data.shape[d]))
+    arrays = [a._data[(slice(None),) * d + (i, Ellipsis)] for i in range(a._data.shape[d])]
 
-
-def select(a, dim, index):
-    d = normalize_dim(dim, a._data.ndim, "select")
-    return a[(slice(None),) * d + (index,)]
+    def backward(grads):
+        # the slices' gradients stacked back, with zeros for a slice that got none
+        like = next(g for g in grads if g is not None)
+        return (stack([g if g is not None else Tensor._wrap(np.zeros(x.shape, like._data.dtype))
+                       for g, x in zip(grads, arrays)], d),)
+    outs = _record_outputs(arrays, "UnbindBackward0", backward, (a,))
+    for i, out in enumerate(outs):
+        out._version_counter = a._version_counter
+        mark_view(out, a, lambda t, i=i: select(t, d, i))
+    return tuple(outs)
 
 
 def movedim(a, source, destination):
-    return _view(np.moveaxis(a._data, source, destination), "MovedimBackward0",
-                 lambda g: (g.movedim(destination, source),), a, lambda t: t.movedim(source, destination))
+    """Move the axes ``source`` to positions ``destination``, the others keeping their order (a permute)."""
+    nd = a._data.ndim
+    src = [normalize_dim(s, nd, "movedim") for s in ((source,) if isinstance(source, int) else source)]
+    dst = [normalize_dim(s, nd, "movedim") for s in ((destination,) if isinstance(destination, int) else destination)]
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source {src} and destination {dst} "
+                           "must be distinct dims, as many of each")
+    if nd == 0:
+        return alias(a)
+    order = [None] * nd
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter([i for i in range(nd) if i not in src])
+    return permute(a, [o if o is not None else next(rest) for o in order])
 
 
 def unfold(a, dimension, size, step):
@@ -356,10 +465,14 @@ def diag(a, diagonal=0):
     if a._data.ndim == 1:
         out = np.diag(a._data, diagonal)
         return record(out, "DiagEmbedBackward0", lambda g: (g.diagonal(diagonal),), (a,))
-    return a.diagonal(diagonal)
+    return _diagonal(a, diagonal, 0, 1, "DiagonalBackward0_copy")  # PyTorch's diag copies a matrix's diagonal
 
 
 def diagonal(a, offset=0, dim1=0, dim2=1):
+    return _diagonal(a, offset, dim1, dim2, "DiagonalBackward0")
+
+
+def _diagonal(a, offset, dim1, dim2, name):
     shape = a._data.shape
     out = np.diagonal(a._data, offset, dim1, dim2).copy()
 
@@ -369,7 +482,7 @@ def diagonal(a, offset=0, dim1=0, dim2=1):
         rows, cols = (idx, idx + offset) if offset >= 0 else (idx - offset, idx)
         z[rows, cols] = g._data
         return (Tensor._wrap(z),)
-    return record(out, "DiagonalBackward0", backward, (a,))
+    return record(out, name, backward, (a,))
 
 
 def tril(a, diagonal=0):
@@ -391,19 +504,20 @@ def tile(a, dims):
 
 
 def roll(a, shifts, dims=None):
-    """Shift elements along ``dims``, wrapping around; a gather of indices, so it differentiates like indexing."""
+    """Shift elements along ``dims`` (of the flattened tensor when dims is None), wrapping around;
+    the gradient rolls back the other way."""
     if dims is None:
-        return roll(a.flatten(), shifts, 0).reshape(a._data.shape)
-    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    if len(shifts) != len(dims):
-        raise RuntimeError(f"roll: shifts and dims must align, got shifts={list(shifts)} and dims={list(dims)}")
-    out = a
-    for shift, dim in zip(shifts, dims):
-        d = normalize_dim(dim, a._data.ndim, "roll")
-        order = np.roll(np.arange(a._data.shape[d]), shift)
-        out = out[(slice(None),) * d + (order,)]
-    return out
+        if not isinstance(shifts, int) and len(shifts) != 1:
+            raise RuntimeError(f"roll: without dims, shifts must be one number, got {list(shifts)}")
+        back = -shifts if isinstance(shifts, int) else [-s for s in shifts]
+    else:
+        shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        if len(shifts) != len(dims):
+            raise RuntimeError(f"roll: shifts and dims must align, got shifts={list(shifts)} and dims={list(dims)}")
+        dims = tuple(normalize_dim(d, a._data.ndim, "roll") for d in dims)
+        back = tuple(-s for s in shifts)
+    return record(np.roll(a._data, shifts, dims), "RollBackward0", lambda g: (g.roll(back, dims),), (a,))
 
 
 def repeat_interleave(a, repeats, dim=None):
@@ -411,9 +525,13 @@ def repeat_interleave(a, repeats, dim=None):
     if dim is None:
         a, dim = a.flatten(), 0
     d = normalize_dim(dim, a._data.ndim, "repeat_interleave")
-    counts = repeats._data if isinstance(repeats, Tensor) else repeats
-    order = np.repeat(np.arange(a._data.shape[d]), counts)
-    return a[(slice(None),) * d + (order,)]
+    if isinstance(repeats, Tensor):  # a count per element: pick each index that many times
+        order = np.repeat(np.arange(a._data.shape[d]), repeats._data)
+        return a.index_select(d, Tensor._wrap(order.astype(np.int64)))
+    # one count for all, as PyTorch: a new axis of ``repeats`` copies, then merged into dim
+    shape = a._data.shape
+    copies = shape[:d + 1] + (repeats,) + shape[d + 1:]
+    return a.unsqueeze(d + 1).expand(copies).clone().flatten(d, d + 1)
 
 
 def broadcast_tensors(*tensors):
@@ -423,7 +541,7 @@ def broadcast_tensors(*tensors):
     except ValueError:
         raise RuntimeError(f"broadcast_tensors: shapes {[list(t._data.shape) for t in tensors]} are not "
                            "broadcastable") from None
-    return tuple(t.expand(shape) for t in tensors)
+    return tuple(t if t._data.shape == shape else t.expand(shape) for t in tensors)  # as PyTorch
 
 
 def meshgrid(*tensors, indexing="ij"):
@@ -433,8 +551,11 @@ def meshgrid(*tensors, indexing="ij"):
     if indexing not in ("ij", "xy"):
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     n = len(tensors)
+    swap = indexing == "xy" and n > 1  # "xy" is "ij" of the first two inputs swapped, outputs swapped back
+    if swap:
+        tensors = (tensors[1], tensors[0]) + tuple(tensors[2:])
     shape = tuple(t._data.size for t in tensors)
-    grids = [t.reshape((1,) * i + (-1,) + (1,) * (n - i - 1)).expand(shape) for i, t in enumerate(tensors)]
-    if indexing == "xy" and n > 1:  # "xy" is "ij" with the first two axes swapped
-        grids = [g.transpose(0, 1) for g in grids]
+    grids = [t.view((1,) * i + (-1,) + (1,) * (n - i - 1)).expand(shape) for i, t in enumerate(tensors)]
+    if swap:
+        grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)

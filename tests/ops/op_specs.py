@@ -951,6 +951,102 @@ EXTRA = [
 ]
 
 
+def _np_cumprod(x, dim, dtype=None):
+    if x.ndim == 0:
+        return x.astype(np.int64 if x.dtype.kind == "i" else x.dtype)
+    return np.cumprod(x, axis=dim % x.ndim, dtype=dtype if dtype is not None else
+                      (np.int64 if x.dtype.kind == "i" else None))
+
+
+def _np_tensor_split(x, dim, sections):
+    return tuple(np.array_split(x, sections, axis=dim))
+
+
+@st.composite
+def _clamp_tensors_case(draw, dtype=None):
+    """Shapes for clamp(x, lo, hi) with tensor bounds that broadcast to x's shape."""
+    x = draw(shape_strategy(max_dims=3, max_side=4))
+    return (x,) + tuple(tuple(1 if draw(st.booleans()) else s for s in x[draw(st.integers(0, len(x))):])
+                        for _ in range(2))
+
+
+def _clamp_tensors(lib, x, lo, hi, which):
+    return x.clamp(min=lo if which != "max" else None, max=hi if which != "min" else None)
+
+
+def _np_clamp_tensors(x, lo, hi, which):
+    return np.clip(x, lo if which != "max" else None, hi if which != "min" else None)
+
+
+def _fill_tensor_(lib, x, v):
+    z = x * 2
+    z.fill_(v)
+    return z * x
+
+
+def _copy_into(lib, x, y):
+    z = x * 2
+    z.copy_(y)
+    return z * x
+
+
+# bounds off the inputs' 1/32 grid, below and above zero: lo < hi, no input sits on a kink
+_LOWER = st.integers(-96, -1).map(lambda i: (2 * i + 1) / 64)
+_UPPER = st.integers(0, 95).map(lambda i: (2 * i + 1) / 64)
+
+MORE_EXTRA = [
+    OpSpec("cumprod", lambda lib, x, dim: x.cumprod(dim), _np_cumprod, kwargs=_kw(dim=_dim), domain=(-2, 2),
+           int_dtypes=("int64",)),
+    OpSpec("cumprod_with_zeros", lambda lib, x, dim: lib.cumprod(x, dim), _np_cumprod, kwargs=_kw(dim=_dim),
+           elements=st.sampled_from([0.0, 0.0, 1.0, -2.0, 0.5, 1.5]), max_side=5),
+    OpSpec("cumprod_dtype", lambda lib, x, dim: x.cumprod(dim, dtype=lib.float64),
+           lambda x, dim: _np_cumprod(x.astype(np.float64), dim), kwargs=_kw(dim=_dim), dtypes=("float32",),
+           int_dtypes=("int64",)),
+    OpSpec("clamp_tensor_bounds", _clamp_tensors, _np_clamp_tensors, arity=3, shapes=_clamp_tensors_case(),
+           elements=[grid_floats(-3, 3), _LOWER, _UPPER],
+           kwargs={"which": st.sampled_from(["both", "min", "max"])}),
+    OpSpec("lerp_tensor_weight", lambda lib, a, b, w: lib.lerp(a, b, w), lambda a, b, w: a + w * (b - a), arity=3),
+    OpSpec("rsub", lambda lib, x, y: lib.rsub(x, y), lambda x, y: y - x, arity=2),
+    OpSpec("rsub_scalar", lambda lib, x, s: lib.rsub(x, s), lambda x, s: np.asarray(s - x), kwargs={"s": SCALARS}),
+    OpSpec("div_rounding", lambda lib, x, y, mode: x.div(y, rounding_mode=mode),
+           lambda x, y, mode: np.floor(x / y) if mode == "floor" else np.trunc(x / y), arity=2,
+           elements=[ODD_64THS, QUARTERS], kwargs={"mode": st.sampled_from(["floor", "trunc"])}),
+    OpSpec("addcmul_addcdiv", lambda lib, x, a, b: (lib.addcmul(x, a, b, value=0.5), x.addcdiv(a, b, value=-2)),
+           lambda x, a, b: (x + 0.5 * a * b, x - 2 * a / b), arity=3,
+           elements=[grid_floats(-3, 3), grid_floats(-3, 3), grid_floats(0.5, 3)]),
+    OpSpec("var_mean", lambda lib, x, dim, keepdim, correction: lib.var_mean(
+        x, dim, keepdim=keepdim, correction=correction), lambda x, dim, keepdim, correction: (
+        np.var(x, axis=dim, keepdims=keepdim, ddof=correction), np.mean(x, axis=dim, keepdims=keepdim)),
+           kwargs=reduce_kwargs(correction=st.sampled_from([0, 1])), min_dims=1, min_side=2, unique=True),
+    OpSpec("std_mean", lambda lib, x, dim, keepdim: lib.std_mean(x, dim, keepdim=keepdim),
+           lambda x, dim, keepdim: (np.std(x, axis=dim, keepdims=keepdim, ddof=1),
+                                    np.mean(x, axis=dim, keepdims=keepdim)),
+           kwargs=reduce_kwargs(), min_dims=1, min_side=2, unique=True),
+    OpSpec("norm_more_p", lambda lib, x, p, dim, keepdim: x.norm(p=p, dim=dim, keepdim=keepdim),
+           lambda x, p, dim, keepdim: _np_norm_any(x, p, dim, keepdim),
+           kwargs=reduce_kwargs(p=st.sampled_from([0, 0.5, 1.5, -INF])), avoid=(0,), unique=True),
+    OpSpec("sort_stable", lambda lib, x, dim: tuple(lib.sort(x, dim=dim, stable=True)),
+           lambda x, dim: _np_sort(x, dim, False), unique=True, min_dims=1, kwargs=_kw(dim=_dim)),
+    OpSpec("tensor_split", lambda lib, x, dim, sections: x.tensor_split(sections, dim), _np_tensor_split,
+           min_dims=1, max_side=5, kwargs=_kw(dim=_dim, sections=lambda nd: st.integers(1, 6))),
+    OpSpec("round_decimals", lambda lib, x: x.round(decimals=1), lambda x: np.round(x, 1), elements=_ROUNDING_SAFE),
+    OpSpec("nan_to_num_grad", lambda lib, x: (x * 2).nan_to_num(), lambda x: x * 2),
+    OpSpec("fill_tensor_", _fill_tensor_, lambda x, v: x * v, arity=2,
+           shapes=shape_strategy(max_dims=3).map(lambda s: (s, ()))),
+    OpSpec("copy_", _copy_into, lambda x, y: np.broadcast_to(y, x.shape) * x, arity=2, shapes=_into_shapes()),
+]
+
+
+def _np_norm_any(x, p, dim, keepdim):
+    a = np.abs(x.astype(np.float64))
+    kw = {"axis": dim, "keepdims": keepdim}
+    if p == -INF:
+        return np.min(a, **kw)
+    if p == 0:
+        return np.sum(a != 0, **kw).astype(np.float64)
+    return np.sum(a ** p, **kw) ** (1 / p)
+
+
 def _np_log_flags(x):
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.log(x)
@@ -958,4 +1054,4 @@ def _np_log_flags(x):
 
 
 ALL_SPECS = ARITHMETIC + COMPARISONS + UNARY + REDUCTIONS + LINALG + SHAPE_OPS + INDEXING + SETITEM + INPLACE \
-    + VIEW_INPLACE + SELECTION + MORE + EXTRA
+    + VIEW_INPLACE + SELECTION + MORE + EXTRA + MORE_EXTRA

@@ -1,0 +1,401 @@
+"""gradlab's ``grad_fn`` names against PyTorch's, op by op.
+
+The name of an output's node (``out.grad_fn.name()`` in gradlab,
+``type(out.grad_fn).__name__`` in PyTorch) tells which op made it and, for
+ops with several overloads, which one (``SumBackward0`` for ``x.sum()``,
+``SumBackward1`` for ``x.sum(dim)``).  Every op spec of op_specs.py runs here
+on small float64 inputs that require grad, in both libraries, and so do the
+methods and operators listed in CASES.
+
+Where following PyTorch is not sensible, the case is listed in EXCEPTIONS with
+the reason; ``test_exceptions_still_differ`` fails once an exception is no
+longer needed, so that the list stays true.
+"""
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gradlab
+from gradlab.testing.opcheck import _draw_inputs, _flatten
+from op_specs import ALL_SPECS
+
+torch = pytest.importorskip("torch")
+
+
+def names(lib, out):
+    """The node name of each tensor in ``out`` (None for a tensor without one)."""
+    tensors = [o for o in _flatten(out) if isinstance(o, (gradlab.Tensor, torch.Tensor))]
+    if lib is gradlab:
+        return [None if t.grad_fn is None else t.grad_fn.name() for t in tensors]
+    return [None if t.grad_fn is None else type(t.grad_fn).__name__ for t in tensors]
+
+
+def run(lib, fn, arrays, grad_inputs=None):
+    """``fn(lib, *tensors)`` on float64 copies of ``arrays``, those at ``grad_inputs`` requiring grad."""
+    tensors = [lib.from_numpy(np.array(a, dtype=np.float64)) for a in arrays]
+    for i in grad_inputs if grad_inputs is not None else range(len(tensors)):
+        tensors[i].requires_grad_()
+    return names(lib, fn(lib, *tensors))
+
+
+# ---- every op spec -----------------------------------------------------------------------------------
+# specs whose names depend on how PyTorch decomposes the op; each points at the EXCEPTIONS case explaining it
+SPEC_EXCEPTIONS = {"matmul": "matmul batched", "matmul_operator": "matmul batched", "einsum": "einsum"}
+
+NAME_SPECS = [dataclasses.replace(s, dtypes=("float64",), int_dtypes=()) for s in ALL_SPECS
+              if s.grad and s.torch and any(d.startswith("float") for d in s.dtypes)
+              and s.name not in SPEC_EXCEPTIONS]
+
+
+@pytest.mark.parametrize("spec", NAME_SPECS, ids=[s.name for s in NAME_SPECS])
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_spec_names_match_torch(spec, data):
+    _, arrays, kwargs = _draw_inputs(spec, data)
+
+    def fn(lib, *tensors):
+        return spec.fn(lib, *tensors, **kwargs)
+    ours, theirs = run(gradlab, fn, arrays, spec.grad_inputs), run(torch, fn, arrays, spec.grad_inputs)
+    assert ours == theirs, (f"{spec.name}: gradlab {ours}, torch {theirs} (input shapes "
+                            f"{[a.shape for a in arrays]}, kwargs {kwargs})")
+
+
+def test_every_spec_exception_has_a_case():
+    assert set(SPEC_EXCEPTIONS.values()) <= set(EXCEPTIONS)
+    assert set(SPEC_EXCEPTIONS) <= {s.name for s in ALL_SPECS}
+
+
+# ---- methods, operators and functions, one case each ----------------------------------------------------
+def F(lib):
+    return lib.nn.functional
+
+
+def _setitem(idx, value=None):
+    """``y = x * 1; y[idx] = value`` (value: a number, or the second input when None)."""
+    def fn(lib, x, v):
+        y = x * 1
+        y[idx] = v if value is None else value
+        return y
+    return fn
+
+
+def _inplace(name, *args):
+    def fn(lib, x):
+        y = x * 1
+        getattr(y, name)(*args)
+        return y
+    return fn
+
+
+def _labels(lib):
+    return lib.tensor([0, 2, 1])
+
+
+M, V, S, B = (3, 4), (4,), (), (2, 3, 4)  # input shapes: matrix, vector, scalar, batch
+CASES = {
+    # arithmetic and its reflected forms
+    "2 - x": (lambda lib, x: 2 - x, [M]),
+    "x - 2": (lambda lib, x: x - 2, [M]),
+    "rsub(x, y)": (lambda lib, x, y: lib.rsub(x, y), [M, M]),
+    "2 / x": (lambda lib, x: 2 / x, [M]),
+    "x / y": (lambda lib, x, y: x / y, [M, V]),
+    "x ** 2": (lambda lib, x: x ** 2, [M]),
+    "2 ** x": (lambda lib, x: 2 ** x, [M]),
+    "x ** y": (lambda lib, x, y: x ** y, [M, M]),
+    "x % 2": (lambda lib, x: x % 2, [M]),
+    "x % y": (lambda lib, x, y: x % (y + 3), [M, M]),
+    "x.square()": (lambda lib, x: x.square(), [M]),
+    "x.div(y, rounding_mode)": (lambda lib, x, y: x.div(y + 3, rounding_mode="floor"), [M, M]),
+    "-x": (lambda lib, x: -x, [M]),
+    "+x": (lambda lib, x: +(x * 1), [M]),
+    "x.round(decimals=1)": (lambda lib, x: x.round(decimals=1), [M]),
+    "x.clamp(min=t, max=t)": (lambda lib, x, lo, hi: x.clamp(min=lo - 3, max=hi + 3), [M, M, M]),
+    "x.clamp(min=t)": (lambda lib, x, lo: x.clamp(min=lo), [M, V]),
+    "x.lerp(y, 0.3)": (lambda lib, x, y: x.lerp(y, 0.3), [M, M]),
+    "x.lerp(y, w)": (lambda lib, x, y, w: x.lerp(y, w), [M, M, V]),
+    "addcmul": (lambda lib, x, a, b: lib.addcmul(x, a, b, value=2), [M, M, V]),
+    "addcdiv": (lambda lib, x, a, b: x.addcdiv(a, b + 3), [M, M, M]),
+    "x.nan_to_num()": (lambda lib, x: x.nan_to_num(), [M]),
+    "maximum": (lambda lib, x, y: lib.maximum(x, y), [M, M]),
+    "max(x, y)": (lambda lib, x, y: lib.max(x, y), [M, M]),
+    # shapes and views
+    "x.t()": (lambda lib, x: x.t(), [M]),
+    "v.t()": (lambda lib, v: v.t(), [V]),
+    "x.T": (lambda lib, x: x.T, [M]),
+    "b.T": (lambda lib, x: x.permute(2, 1, 0) if lib is torch else x.T, [B]),  # (torch warns on x.T for 3-D)
+    "x.mT": (lambda lib, x: x.mT, [B]),
+    "x.mH": (lambda lib, x: x.mH, [B]),
+    "x.H": (lambda lib, x: x.H, [M]),
+    "x.view(-1)": (lambda lib, x: x.view(-1), [M]),
+    "x.view(shape)": (lambda lib, x: x.view(4, 3), [M]),
+    "x.reshape(-1)": (lambda lib, x: x.reshape(-1), [M]),
+    "x.reshape (a copy)": (lambda lib, x: x.t().reshape(-1), [M]),
+    "x.flatten()": (lambda lib, x: x.flatten(), [B]),
+    "x.flatten(1)": (lambda lib, x: x.flatten(1), [B]),
+    "v.flatten()": (lambda lib, v: (v * 1).flatten(), [V]),
+    "s.flatten()": (lambda lib, s: s.flatten(), [S]),
+    "x.unflatten": (lambda lib, x: x.unflatten(1, (2, 2)), [M]),
+    "x.expand": (lambda lib, v: v.expand(3, 4), [V]),
+    "x.expand (same shape)": (lambda lib, x: x.expand(3, 4), [M]),
+    "x.expand_as": (lambda lib, v, x: v.expand_as(x), [V, M]),
+    "broadcast_tensors": (lambda lib, v, x: lib.broadcast_tensors(v, x), [V, M]),
+    "x.squeeze()": (lambda lib, x: x.unsqueeze(0).squeeze(), [M]),
+    "x.squeeze(0)": (lambda lib, x: x.unsqueeze(0).squeeze(0), [M]),
+    "x.squeeze((0, 1))": (lambda lib, x: x.unsqueeze(0).squeeze((0, 1)), [M]),
+    "x.unsqueeze": (lambda lib, x: x.unsqueeze(1), [M]),
+    "x.permute": (lambda lib, x: x.permute(2, 0, 1), [B]),
+    "x.transpose": (lambda lib, x: x.transpose(0, 2), [B]),
+    "x.movedim": (lambda lib, x: x.movedim(0, -1), [B]),
+    "x.contiguous()": (lambda lib, x: x.t().contiguous(), [M]),
+    "x.clone()": (lambda lib, x: x.clone(), [M]),
+    "x.to(float32)": (lambda lib, x: x.to(lib.float32), [M]),
+    "x.float()": (lambda lib, x: x.float(), [M]),
+    "x.double()": (lambda lib, x: (x * 1).double(), [M]),
+    "x.type_as": (lambda lib, x: x.type_as(lib.zeros(1)), [M]),
+    "x.flip": (lambda lib, x: x.flip(0), [M]),
+    "x.roll": (lambda lib, x: x.roll(1, 0), [M]),
+    "x.roll (flat)": (lambda lib, x: x.roll(2), [M]),
+    "x.repeat": (lambda lib, x: x.repeat(2, 1), [M]),
+    "x.tile": (lambda lib, x: x.tile((2,)), [M]),
+    "x.repeat_interleave(2)": (lambda lib, x: x.repeat_interleave(2), [M]),
+    "x.repeat_interleave(2, dim)": (lambda lib, x: x.repeat_interleave(2, dim=1), [M]),
+    "x.repeat_interleave(tensor)": (lambda lib, x: x.repeat_interleave(lib.tensor([1, 0, 2]), dim=0), [M]),
+    "x.narrow": (lambda lib, x: x.narrow(1, 1, 2), [M]),
+    "x.narrow (whole)": (lambda lib, x: x.narrow(0, 0, 3), [M]),
+    "x.select": (lambda lib, x: x.select(1, -1), [M]),
+    "x.split(2)": (lambda lib, x: x.split(2), [M]),
+    "x.split([1, 2])": (lambda lib, x: x.split([1, 2]), [M]),
+    "x.split(5)": (lambda lib, x: x.split(5), [M]),
+    "x.chunk(2)": (lambda lib, x: x.chunk(2), [M]),
+    "x.chunk(1)": (lambda lib, x: x.chunk(1, dim=1), [M]),
+    "x.tensor_split(2)": (lambda lib, x: x.tensor_split(2), [M]),
+    "x.tensor_split([1, 3], 1)": (lambda lib, x: x.tensor_split([1, 3], dim=1), [M]),
+    "x.unbind()": (lambda lib, x: x.unbind(), [M]),
+    "x.unbind(1)": (lambda lib, x: x.unbind(1), [M]),
+    "torch.stack": (lambda lib, x, y: lib.stack([x, y], 1), [M, M]),
+    "torch.stack (one)": (lambda lib, x: lib.stack([x]), [M]),
+    "torch.cat": (lambda lib, x, y: lib.cat([x, y]), [M, M]),
+    "torch.hstack": (lambda lib, v, w: lib.hstack([v, w]), [V, V]),
+    "torch.vstack": (lambda lib, v, w: lib.vstack([v, w]), [V, V]),
+    "torch.meshgrid ij": (lambda lib, v, w: lib.meshgrid(v, w[:2], indexing="ij"), [V, V]),
+    "torch.meshgrid xy": (lambda lib, v, w: lib.meshgrid(v, w[:2], indexing="xy"), [V, V]),
+    "x.diag()": (lambda lib, x: x.diag(), [M]),
+    "v.diag()": (lambda lib, v: v.diag(), [V]),
+    "x.diagonal()": (lambda lib, x: x.diagonal(), [M]),
+    "x.tril()": (lambda lib, x: x.tril(), [M]),
+    # indexing
+    "x[0]": (lambda lib, x: x[0], [M]),
+    "x[-1, 1]": (lambda lib, x: x[-1, 1], [M]),
+    "x[1:3]": (lambda lib, x: x[1:3], [M]),
+    "x[:]": (lambda lib, x: x[:], [M]),
+    "x[:, :]": (lambda lib, x: x[:, :], [M]),
+    "x[0:10, :]": (lambda lib, x: x[0:10, :], [M]),
+    "x[...]": (lambda lib, x: x[...], [M]),
+    "x[()]": (lambda lib, x: x[()], [M]),
+    "x[None]": (lambda lib, x: x[None], [M]),
+    "x[0, None]": (lambda lib, x: x[0, None], [M]),
+    "x[:, 0]": (lambda lib, x: x[:, 0], [M]),
+    "x[..., 1:]": (lambda lib, x: x[..., 1:], [B]),
+    "x[1:, None, ..., 0]": (lambda lib, x: x[1:, None, ..., 0], [B]),
+    "x[::2]": (lambda lib, x: x[::2], [M]),
+    "x[tensor(0)]": (lambda lib, x: x[lib.tensor(0)], [M]),
+    "x[[0, 2]]": (lambda lib, x: x[[0, 2]], [M]),
+    "x[0, [0, 2]]": (lambda lib, x: x[0, [0, 2]], [M]),
+    "x[mask]": (lambda lib, x: x[x > 1], [M]),
+    "x[True]": (lambda lib, x: x[True], [M]),
+    "x.index_select": (lambda lib, x: x.index_select(1, lib.tensor([0, 0, 3])), [M]),
+    "x.masked_select": (lambda lib, x, v: v.masked_select(x > 1), [M, V]),
+    "x.gather": (lambda lib, x: x.gather(1, lib.tensor([[0], [3], [1]])), [M]),
+    "x.take_along_dim": (lambda lib, x: lib.take_along_dim(x, lib.tensor([[0], [3], [1]]), 1), [M]),
+    "x.scatter(src)": (lambda lib, x, y: x.scatter(0, lib.tensor([[2, 1, 0, 0]]), y), [M, M]),
+    "x.scatter(value)": (lambda lib, x: x.scatter(0, lib.tensor([[2, 1, 0, 0]]), 1.5), [M]),
+    "x.scatter_add": (lambda lib, x, y: x.scatter_add(0, lib.tensor([[2, 1, 0, 0]]), y), [M, M]),
+    "x.index_add": (lambda lib, x, y: x.index_add(0, lib.tensor([2]), y[:1]), [M, M]),
+    "x.masked_fill": (lambda lib, x: x.masked_fill(x > 1, 0.5), [M]),
+    "x.masked_fill(tensor)": (lambda lib, x, s: x.masked_fill(x > 1, s), [M, S]),
+    "torch.where": (lambda lib, x, y: lib.where(x > 1, x, y), [M, M]),
+    "y[0] = v": (_setitem(0), [M, V]),
+    "y[...] = v": (_setitem(Ellipsis), [M, V]),
+    "y[:] = v": (_setitem(slice(None)), [M, V]),
+    "y[...] = 1.0": (_setitem(Ellipsis, 1.0), [M, V]),
+    "y[[0]] = v": (_setitem([0]), [M, V]),
+    "y[True] = v": (_setitem(True), [M, V]),
+    # reductions
+    "x.sum()": (lambda lib, x: x.sum(), [M]),
+    "x.sum(0)": (lambda lib, x: x.sum(0), [M]),
+    "x.sum(dim=())": (lambda lib, x: x.sum(dim=()), [M]),
+    "x.mean()": (lambda lib, x: x.mean(), [M]),
+    "x.mean(0)": (lambda lib, x: x.mean(0), [M]),
+    "x.prod()": (lambda lib, x: x.prod(), [M]),
+    "x.prod(1)": (lambda lib, x: x.prod(1), [M]),
+    "x.max()": (lambda lib, x: x.max(), [M]),
+    "x.max(0)": (lambda lib, x: x.max(0), [M]),
+    "x.min(1, keepdim=True)": (lambda lib, x: x.min(1, keepdim=True), [M]),
+    "x.amax(0)": (lambda lib, x: x.amax(0), [M]),
+    "x.amin()": (lambda lib, x: x.amin(), [M]),
+    "x.argmax()": (lambda lib, x: x.argmax(), [M]),
+    "x.var()": (lambda lib, x: x.var(), [M]),
+    "x.var(0, correction=0)": (lambda lib, x: x.var(0, correction=0), [M]),
+    "x.std()": (lambda lib, x: x.std(), [M]),
+    "x.std(1, unbiased=False, keepdim=True)": (lambda lib, x: x.std(1, unbiased=False, keepdim=True), [M]),
+    "torch.var_mean": (lambda lib, x: lib.var_mean(x, 0), [M]),
+    "torch.std_mean": (lambda lib, x: lib.std_mean(x), [M]),
+    "x.norm()": (lambda lib, x: x.norm(), [M]),
+    "x.norm(1, dim)": (lambda lib, x: x.norm(1, dim=0), [M]),
+    "x.norm(inf)": (lambda lib, x: x.norm(float("inf")), [M]),
+    "x.norm(0.5)": (lambda lib, x: x.norm(0.5), [M]),
+    "x.norm(3, keepdim)": (lambda lib, x: x.norm(3, dim=1, keepdim=True), [M]),
+    "torch.norm": (lambda lib, x: lib.norm(x), [M]),
+    "x.logsumexp": (lambda lib, x: x.logsumexp(1), [M]),
+    "x.cumsum": (lambda lib, x: x.cumsum(1), [M]),
+    "x.cumprod": (lambda lib, x: x.cumprod(1), [M]),
+    "torch.cumprod(dtype)": (lambda lib, x: lib.cumprod(x, 0, dtype=lib.float32), [M]),
+    "x.sort()": (lambda lib, x: x.sort(), [M]),
+    "torch.sort(stable)": (lambda lib, x: lib.sort(x, dim=0, stable=True), [M]),
+    "x.argsort()": (lambda lib, x: x.argsort(), [M]),
+    "x.topk": (lambda lib, x: x.topk(2), [M]),
+    # products
+    "x @ y": (lambda lib, x, y: x @ y, [M, (4, 2)]),
+    "x @ v": (lambda lib, x, v: x @ v, [M, V]),
+    "v @ v": (lambda lib, v, w: v @ w, [V, V]),
+    "x.mm": (lambda lib, x, y: x.mm(y), [M, (4, 2)]),
+    "x.mv": (lambda lib, x, v: x.mv(v), [M, V]),
+    "torch.dot": (lambda lib, v, w: lib.dot(v, w), [V, V]),
+    "torch.bmm": (lambda lib, x, y: lib.bmm(x, y), [B, (2, 4, 3)]),
+    "torch.outer": (lambda lib, v, w: lib.outer(v, w), [V, V]),
+    "torch.trace": (lambda lib, x: lib.trace(x), [M]),
+    # in place
+    "y.add_(x)": (lambda lib, x: (x * 1).add_(x), [M]),
+    "y.mul_(2)": (_inplace("mul_", 2), [M]),
+    "y.exp_()": (_inplace("exp_"), [M]),
+    "y.relu_()": (_inplace("relu_"), [M]),
+    "y.sigmoid_()": (_inplace("sigmoid_"), [M]),
+    "y.clamp_(0, 1)": (_inplace("clamp_", 0, 1), [M]),
+    "y.fill_(2)": (_inplace("fill_", 2.0), [M]),
+    "y.fill_(tensor)": (lambda lib, x, s: (x * 1).fill_(s), [M, S]),
+    "y.zero_()": (_inplace("zero_"), [M]),
+    "y.copy_(x)": (lambda lib, x, v: (x * 1).copy_(v), [M, V]),
+    "zeros.copy_(x)": (lambda lib, x: lib.zeros(3, 4, dtype=lib.float64).copy_(x), [M]),
+    "y[0].mul_(2)": (lambda lib, x: _view_mul(x), [M]),
+    "y.view(-1)[:0].add_(1)": (lambda lib, x: _empty_view_add(x), [(1, 1)]),
+    # nn.functional
+    "F.relu": (lambda lib, x: F(lib).relu(x), [M]),
+    "F.leaky_relu": (lambda lib, x: F(lib).leaky_relu(x, 0.1), [M]),
+    "F.gelu": (lambda lib, x: F(lib).gelu(x), [M]),
+    "F.silu": (lambda lib, x: F(lib).silu(x), [M]),
+    "F.elu": (lambda lib, x: F(lib).elu(x), [M]),
+    "F.sigmoid": (lambda lib, x: F(lib).sigmoid(x), [M]),
+    "F.tanh": (lambda lib, x: F(lib).tanh(x), [M]),
+    "F.softmax": (lambda lib, x: F(lib).softmax(x, 1), [M]),
+    "F.log_softmax": (lambda lib, x: F(lib).log_softmax(x, 1), [M]),
+    "x.softmax": (lambda lib, x: x.softmax(0), [M]),
+    "F.linear": (lambda lib, x, w, b: F(lib).linear(x, w, b), [M, (2, 4), (2,)]),
+    "F.linear (no bias)": (lambda lib, x, w: F(lib).linear(x, w), [M, (2, 4)]),
+    "F.conv2d": (lambda lib, x, w, b: F(lib).conv2d(x, w, b, padding=1), [(1, 2, 5, 5), (3, 2, 3, 3), (3,)]),
+    "F.max_pool2d": (lambda lib, x: F(lib).max_pool2d(x, 2), [(1, 2, 4, 4)]),
+    "F.avg_pool2d": (lambda lib, x: F(lib).avg_pool2d(x, 2), [(1, 2, 4, 4)]),
+    "F.pad": (lambda lib, x: F(lib).pad(x, (1, 2)), [M]),
+    "F.unfold": (lambda lib, x: F(lib).unfold(x, 2), [(1, 1, 3, 3)]),
+    "F.embedding": (lambda lib, w: F(lib).embedding(_labels(lib), w), [M]),
+    "F.batch_norm": (lambda lib, x, w, b: F(lib).batch_norm(x, None, None, w, b, training=True), [M, V, V]),
+    "F.dropout": (lambda lib, x: F(lib).dropout(x, 0.5), [M]),
+    "F.normalize": (lambda lib, x: F(lib).normalize(x), [M]),
+    "F.cross_entropy": (lambda lib, x: F(lib).cross_entropy(x, _labels(lib)), [M]),
+    "F.nll_loss": (lambda lib, x: F(lib).nll_loss(x, _labels(lib)), [M]),
+    "F.mse_loss": (lambda lib, x, y: F(lib).mse_loss(x, y), [M, M]),
+    "F.binary_cross_entropy": (lambda lib, x: F(lib).binary_cross_entropy(x.sigmoid(), x.detach() * 0 + 1), [M]),
+    "F.binary_cross_entropy_with_logits": (lambda lib, x, y: F(lib).binary_cross_entropy_with_logits(x, y), [M, M]),
+    # exceptions (see EXCEPTIONS)
+    "matmul batched": (lambda lib, x, y: x @ y, [B, (4, 2)]),
+    "matmul vector @ matrix": (lambda lib, v, x: v @ x, [(3,), M]),
+    "einsum": (lambda lib, x, y: lib.einsum("ij,jk->ik", x, y), [M, (4, 2)]),
+    "F.linear 3-D": (lambda lib, x, w, b: F(lib).linear(x, w, b), [B, (2, 4), (2,)]),
+    "F.l1_loss": (lambda lib, x, y: F(lib).l1_loss(x, y), [M, M]),
+    "F.cross_entropy label_smoothing": (lambda lib, x: F(lib).cross_entropy(x, _labels(lib), label_smoothing=0.1),
+                                        [M]),
+    "x // 2": (lambda lib, x: x // 2, [M]),
+    "2 % x": (lambda lib, x: 2 % x, [M]),
+    "F.adaptive_avg_pool2d(1)": (lambda lib, x: F(lib).adaptive_avg_pool2d(x, 1), [(1, 2, 4, 4)]),
+    "F.adaptive_avg_pool2d(2)": (lambda lib, x: F(lib).adaptive_avg_pool2d(x, 2), [(1, 2, 4, 4)]),
+    "F.softplus": (lambda lib, x: F(lib).softplus(x), [M]),
+    "F.hardtanh": (lambda lib, x: F(lib).hardtanh(x), [M]),
+    "F.relu6": (lambda lib, x: F(lib).relu6(x), [M]),
+}
+
+
+def _view_mul(x):
+    y = x * 1
+    y[0].mul_(2)
+    return y
+
+
+def _empty_view_add(x):
+    y = x * 1
+    y.view(-1)[1:].add_(1)
+    return y
+
+
+# case -> (torch's names, gradlab's names, why gradlab does not follow)
+_DECOMPOSED = ("PyTorch builds this op from several ops and names the output after the last of them, which "
+               "depends on {}; gradlab computes it as one op (one node), which a reader can follow in one place")
+EXCEPTIONS = {
+    "matmul batched": (["UnsafeViewBackward0"], ["MatmulBackward0"], _DECOMPOSED.format(
+        "the operands' ranks (mm on a flattened batch, then a view; bmm; squeeze for a vector)")),
+    "matmul vector @ matrix": (["SqueezeBackward4"], ["MatmulBackward0"], _DECOMPOSED.format(
+        "the operands' ranks (the vector is unsqueezed, multiplied, squeezed)")),
+    "einsum": (["ViewBackward0"], ["EinsumBackward0"], _DECOMPOSED.format("the equation (permute, view, bmm)")),
+    "F.linear 3-D": (["ViewBackward0"], ["AddmmBackward0"], _DECOMPOSED.format(
+        "the input's rank (flatten to a matrix, addmm, view back)")),
+    "F.l1_loss": (["MeanBackward0"], ["L1LossBackward0"], _DECOMPOSED.format("the reduction (sub, abs, mean)")),
+    "F.cross_entropy label_smoothing": (["AddBackward0"], ["NllLossBackward0"], _DECOMPOSED.format(
+        "label smoothing (the smoothed term is added to the NLL loss)")),
+    "x // 2": (["NotImplemented"], [None], "PyTorch records a node whose backward raises (floor_divide has no "
+               "derivative); gradlab's result does not require grad, so the error comes at backward() as 'does "
+               "not require grad' instead"),
+    "2 % x": (["NotImplemented"], ["RemainderBackward1"], "PyTorch has no derivative for a number % tensor and "
+              "raises at backward; gradlab gives the derivative (-floor(2 / x)), as for tensor % tensor"),
+    # not by design: these live in files outside this test's ops (nn/functional.py, ops/pool.py)
+    "F.adaptive_avg_pool2d(1)": (["MeanBackward1"], ["MatmulBackward0"], "gradlab pools with two matrix "
+                                 "products (rows @ x @ cols); PyTorch takes a mean for a 1x1 output"),
+    "F.adaptive_avg_pool2d(2)": (["AdaptiveAvgPool2DBackward0"], ["MatmulBackward0"], "gradlab pools with two "
+                                 "matrix products (rows @ x @ cols); PyTorch has one op. Not fixed yet"),
+    "F.softplus": (["SoftplusBackward0"], ["WhereBackward0"], "gradlab's softplus is composed of ops (a where "
+                   "last); PyTorch has one op. Not fixed yet"),
+    "F.hardtanh": (["HardtanhBackward0"], ["ClampBackward1"], "gradlab's hardtanh is clamp; PyTorch has its own "
+                   "op (whose gradient is 0 at the bounds, where clamp's is 1). Not fixed yet"),
+    "F.relu6": (["HardtanhBackward0"], ["ClampBackward1"], "relu6 is hardtanh(0, 6): as F.hardtanh"),
+}
+
+
+def _inputs(shapes):
+    """Fixed float64 inputs for a case: values in [0.5, 2] (safe for log, sqrt, division)."""
+    rng = np.random.default_rng(0)
+    return [rng.uniform(0.5, 2.0, shape) for shape in shapes]
+
+
+MATCHING = sorted(set(CASES) - set(EXCEPTIONS))
+
+
+@pytest.mark.parametrize("case", MATCHING)
+def test_case_names_match_torch(case):
+    fn, shapes = CASES[case]
+    arrays = _inputs(shapes)
+    ours, theirs = run(gradlab, fn, arrays), run(torch, fn, arrays)
+    assert ours == theirs, f"{case}: gradlab {ours}, torch {theirs}"
+
+
+@pytest.mark.parametrize("case", sorted(EXCEPTIONS))
+def test_exceptions_still_differ(case):
+    """An exception that no longer holds (gradlab now matches, or either name changed) must leave the list."""
+    fn, shapes = CASES[case]
+    arrays = _inputs(shapes)
+    torch_names, gradlab_names, reason = EXCEPTIONS[case]
+    ours, theirs = run(gradlab, fn, arrays), run(torch, fn, arrays)
+    assert ours != theirs, f"{case}: gradlab now matches torch ({ours}); remove it from EXCEPTIONS"
+    assert (theirs, ours) == (torch_names, gradlab_names), (
+        f"{case}: the names changed (torch {theirs}, gradlab {ours}); update EXCEPTIONS")
+    assert reason
