@@ -50,7 +50,7 @@ def unique(t, sorted=True, return_inverse=False, return_counts=False, dim=None):
 
 
 def expand_copy(t, size):
-    return t.expand(size).clone()
+    return shape.expand_copy(t, size)
 
 
 def is_floating_point(t):

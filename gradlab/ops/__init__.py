@@ -178,12 +178,12 @@ def _fill_(a, value):
     if isinstance(value, Tensor) and value._data.ndim:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                            f"{value._data.ndim} dimensions.")
-    return _write_all(a, value, "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
+    return _write_all(a, value, "fill_", "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
 
 
 def _zero_(a):
     _check_inplace(a, "zero_")
-    return _write_all(a, 0, "ZeroBackward0")
+    return _write_all(a, 0, "zero_", "ZeroBackward0")
 
 
 def _copy_(a, src, non_blocking=False):
@@ -191,14 +191,15 @@ def _copy_(a, src, non_blocking=False):
     if not isinstance(src, Tensor):
         return _fill_(a, src)
     _check_inplace(a, "copy_")
-    return _write_all(a, src, "CopyBackwards")
+    return _write_all(a, src, "copy_", "CopyBackwards")
 
 
-def _write_all(a, value, name):
+def _write_all(a, value, op, name):
     """Overwrite every element of ``a`` with ``value`` (a number, or a tensor broadcast to a's shape).
 
     a's old values no longer matter: the graph node ``name`` gives them a zero
     gradient and gives ``value`` the whole gradient, summed to its shape, as PyTorch.
+    ``op`` (fill_, zero_, copy_) names the method in errors.
     """
     source = value if isinstance(value, Tensor) else None
     if not a._data.flags.writeable:
@@ -212,7 +213,7 @@ def _write_all(a, value, name):
         np.copyto(a._data, np.broadcast_to(source._data, a._data.shape) if source is not None else value,
                   casting="unsafe")
     except ValueError:
-        raise RuntimeError(f"{name}: the source of shape {list(source._data.shape)} does not broadcast to the "
+        raise RuntimeError(f"{op}: the source of shape {list(source._data.shape)} does not broadcast to the "
                            f"destination's shape {list(a._data.shape)}") from None
     if not tracking:
         return _overwritten(a)

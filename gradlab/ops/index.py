@@ -128,7 +128,7 @@ def getitem(a, idx):
 def _gathered(a, idx, out, name):
     """Record ``out = a[idx]`` (a copy, for an advanced index); the gradient adds back at ``idx``."""
     shape = a._data.shape
-    basic = _is_basic(idx) or isinstance(idx, (bool, np.bool_))  # x[True] adds an axis, as None does
+    basic = isinstance(idx, (bool, np.bool_))  # x[True] adds an axis (as None does): plain assignment puts back
 
     def backward(g):
         return (index_put_into_zeros(g, idx, shape, basic),)

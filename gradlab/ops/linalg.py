@@ -127,10 +127,23 @@ ger = outer
 
 
 def addmm(bias, a, b, beta=1, alpha=1):
-    out = matmul(a, b)
-    if alpha != 1:
-        out = out * alpha
-    return out + (bias * beta if beta != 1 else bias)
+    """beta * bias + alpha * (a @ b) in one node, as PyTorch (AddmmBackward0)."""
+    if a._data.ndim != 2 or b._data.ndim != 2 or a._data.shape[1] != b._data.shape[0]:
+        raise _matmul_error("addmm", a._data.shape, b._data.shape)
+    a, b = promote(a, b)
+    product = _product(a._data, b._data)
+    try:
+        out = (product * alpha if alpha != 1 else product) + (bias._data * beta if beta != 1 else bias._data)
+    except ValueError:
+        raise RuntimeError(f"addmm: the bias of shape {list(bias._data.shape)} does not broadcast to the "
+                           f"product's shape {list(product.shape)}") from None
+
+    def backward(g):
+        ga = g * alpha if alpha != 1 else g
+        return (sum_to(g * beta if beta != 1 else g, bias._data.shape) if bias._requires_grad else None,
+                ga @ b.mT if a._requires_grad else None,
+                a.mT @ ga if b._requires_grad else None)
+    return record(out.astype(product.dtype, copy=False), "AddmmBackward0", backward, (bias, a, b), saved=(a, b))
 
 
 def einsum(equation, *operands):

@@ -226,6 +226,14 @@ def expand_as(a, other):
     return expand(a, other._data.shape)
 
 
+def expand_copy(a, *sizes):
+    """A copy of ``a.expand(sizes)``, in one node as PyTorch."""
+    with grad_mode.no_grad():
+        out = np.array(expand(a, *sizes)._data)
+    shape = a._data.shape
+    return record(out, "ExpandBackward0_copy", lambda g: (sum_to(g, shape),), (a,))
+
+
 def broadcast_to(a, shape):
     return expand(a, shape)
 
@@ -369,13 +377,10 @@ def tensor_split(a, indices_or_sections, dim=0):
         if sections <= 0:
             raise RuntimeError(f"tensor_split: number of sections must be larger than 0, got {sections}")
         size, extra = divmod(n, sections)  # the first ``extra`` sections get one more element
-        bounds = [i * size + builtin_min(i, extra) for i in range(sections + 1)]
+        bounds = [i * size + min(i, extra) for i in range(sections + 1)]
     else:
         bounds = [0] + [int(i) for i in indices_or_sections] + [n]
     return tuple(slice_view(a, d, slice(lo, hi)) for lo, hi in zip(bounds[:-1], bounds[1:]))
-
-
-builtin_min = min
 
 
 def unbind(a, dim=0):

@@ -64,6 +64,9 @@ def _call_reduce(name):
 
 # ---- scalars on either side -----------------------------------------------------------------------
 SCALARS = st.one_of(grid_floats(-3, 3, step=0.25, avoid=(0,)), st.integers(-3, 3).filter(bool))
+# nonzero values whose absolute values never tie (odd 32nds above zero, even 32nds below): max |x| has no kink
+DISTINCT_SIZES = st.one_of(st.integers(0, 47).map(lambda i: (2 * i + 1) / 32),
+                           st.integers(1, 48).map(lambda i: -2 * i / 32))
 POSITIVE_SCALARS = st.one_of(grid_floats(0.25, 2.5, step=0.25), st.integers(1, 3))
 
 
@@ -215,8 +218,9 @@ REDUCTIONS = [
            lambda x, dim, keepdim: np.prod(x, axis=dim, keepdims=keepdim and dim is not None and x.ndim > 0),
            kwargs=reduce_kwargs(allow_tuple=False),
            domain=(0.5, 1.5), int_dtypes=("int64",)),
+    # (magnitudes up to 1.25: the product of 48 elements stays small enough for a finite difference along all)
     OpSpec("prod_with_zeros", lambda lib, x, dim: x.prod(dim) if dim is not None else x.prod(),
-           lambda x, dim: np.prod(x, axis=dim), elements=st.sampled_from([0.0, 0.0, 1.0, -2.0, 0.5]),
+           lambda x, dim: np.prod(x, axis=dim), elements=st.sampled_from([0.0, 0.0, 1.0, -1.25, 0.5]),
            kwargs=lambda shapes: st.fixed_dictionaries({"dim": st.one_of(st.none(), _dim(len(shapes[0])))})),
     OpSpec("max_all", lambda lib, x: x.max(), np.max, unique=True, int_dtypes=("int64",)),
     OpSpec("min_all", lambda lib, x: x.min(), np.min, unique=True),
@@ -242,12 +246,17 @@ REDUCTIONS = [
     OpSpec("std", _call_reduce("std"), lambda x, dim, keepdim, correction: np.std(
         x, axis=dim, keepdims=keepdim, ddof=correction),
            kwargs=reduce_kwargs(correction=st.sampled_from([0, 1])), min_dims=1, min_side=2, unique=True),
-    OpSpec("norm", lambda lib, x, p, dim, keepdim: x.norm(p=p, dim=dim, keepdim=keepdim),
+    OpSpec("norm", lambda lib, x, p, dim, keepdim: x.norm(p=_fro_dims(p, dim), dim=dim, keepdim=keepdim),
            lambda x, p, dim, keepdim: _np_norm(x, p, dim, keepdim),
-           kwargs=reduce_kwargs(p=st.sampled_from([2, 1, 3, INF, "fro"])), avoid=(0,), unique=True),
+           kwargs=reduce_kwargs(p=st.sampled_from([2, 1, 3, INF, "fro"])), elements=DISTINCT_SIZES, unique=True),
     OpSpec("lib_norm_default", lambda lib, x: lib.norm(x), lambda x: np.sqrt(np.sum(x.astype(np.float64) ** 2)),
            avoid=(0,)),
 ]
+
+
+def _fro_dims(p, dim):
+    """p, or 2 where torch refuses "fro" (over more than two dims): the same norm."""
+    return 2 if p == "fro" and isinstance(dim, tuple) and len(dim) > 2 else p
 
 
 def _np_norm(x, p, dim, keepdim):
@@ -990,6 +999,13 @@ def _copy_into(lib, x, y):
     return z * x
 
 
+@st.composite
+def _addmm_shapes(draw, dtype=None):
+    n, k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    bias = draw(st.sampled_from([(n, m), (m,), (1, m), (n, 1), ()]))
+    return bias, (n, k), (k, m)
+
+
 # bounds off the inputs' 1/32 grid, below and above zero: lo < hi, no input sits on a kink
 _LOWER = st.integers(-96, -1).map(lambda i: (2 * i + 1) / 64)
 _UPPER = st.integers(0, 95).map(lambda i: (2 * i + 1) / 64)
@@ -1024,7 +1040,7 @@ MORE_EXTRA = [
            kwargs=reduce_kwargs(), min_dims=1, min_side=2, unique=True),
     OpSpec("norm_more_p", lambda lib, x, p, dim, keepdim: x.norm(p=p, dim=dim, keepdim=keepdim),
            lambda x, p, dim, keepdim: _np_norm_any(x, p, dim, keepdim),
-           kwargs=reduce_kwargs(p=st.sampled_from([0, 0.5, 1.5, -INF])), avoid=(0,), unique=True),
+           kwargs=reduce_kwargs(p=st.sampled_from([0, 0.5, 1.5, -INF])), elements=DISTINCT_SIZES, unique=True),
     OpSpec("sort_stable", lambda lib, x, dim: tuple(lib.sort(x, dim=dim, stable=True)),
            lambda x, dim: _np_sort(x, dim, False), unique=True, min_dims=1, kwargs=_kw(dim=_dim)),
     OpSpec("tensor_split", lambda lib, x, dim, sections: x.tensor_split(sections, dim), _np_tensor_split,
@@ -1034,7 +1050,12 @@ MORE_EXTRA = [
     OpSpec("fill_tensor_", _fill_tensor_, lambda x, v: x * v, arity=2,
            shapes=shape_strategy(max_dims=3).map(lambda s: (s, ()))),
     OpSpec("copy_", _copy_into, lambda x, y: np.broadcast_to(y, x.shape) * x, arity=2, shapes=_into_shapes()),
+    OpSpec("addmm", lambda lib, bias, a, b, beta, alpha: lib.addmm(bias, a, b, beta=beta, alpha=alpha),
+           lambda bias, a, b, beta, alpha: beta * bias + alpha * (a @ b), arity=3, shapes=_addmm_shapes(),
+           kwargs={"beta": st.sampled_from([1, 0.5]), "alpha": st.sampled_from([1, -2])}),
+    OpSpec("expand_copy", lambda lib, x, size: lib.expand_copy(x, size), _np_expand, kwargs=_expand_case, max_side=3),
 ]
+
 
 
 def _np_norm_any(x, p, dim, keepdim):
