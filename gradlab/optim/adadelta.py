@@ -1,8 +1,8 @@
 """Adadelta: steps scaled by the ratio of running RMS of past updates to running RMS of gradients."""
 import numpy as np
 
-from .._tensor import Tensor
-from .optimizer import Optimizer, _advance, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
+from .optimizer import (Optimizer, _check_lr, _check_nonnegative, _advance, _descent_grad, _step_counter,
+                        _to_scalar, _updated, _zeros_like)
 
 __all__ = ["Adadelta"]
 
@@ -18,16 +18,10 @@ class Adadelta(Optimizer):
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative(epsilon=eps, weight_decay=weight_decay)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)

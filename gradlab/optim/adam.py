@@ -1,25 +1,10 @@
 """Adam: per-coordinate steps from running averages of the gradient and its square."""
 import numpy as np
 
-from .._tensor import Tensor
-from .optimizer import Optimizer, _advance, _lerp_, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
+from .optimizer import (Optimizer, _check_betas, _check_lr, _check_nonnegative, _advance, _lerp_,
+                        _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like)
 
 __all__ = ["Adam"]
-
-
-def _check_adam_args(lr, betas, eps, weight_decay):
-    if isinstance(lr, Tensor) and lr.numel() != 1:
-        raise ValueError("Tensor lr must be 1-element")
-    if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 class Adam(Optimizer):
@@ -38,7 +23,10 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
-        _check_adam_args(lr, betas, eps, weight_decay)
+        _check_lr(lr)
+        _check_nonnegative(epsilon=eps)
+        _check_betas(betas)
+        _check_nonnegative(weight_decay=weight_decay)
         betas = tuple(_to_scalar(b) for b in betas)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,

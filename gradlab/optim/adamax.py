@@ -1,8 +1,8 @@
 """Adamax: Adam with the infinity norm in place of the root mean square."""
 import numpy as np
 
-from .._tensor import Tensor
-from .optimizer import Optimizer, _advance, _lerp_, _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like
+from .optimizer import (Optimizer, _check_betas, _check_lr, _check_nonnegative, _advance, _lerp_,
+                        _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like)
 
 __all__ = ["Adamax"]
 
@@ -17,18 +17,10 @@ class Adamax(Optimizer):
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_lr(lr)
+        _check_nonnegative(epsilon=eps)
+        _check_betas(betas)
+        _check_nonnegative(weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)

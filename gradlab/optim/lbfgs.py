@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .._tensor import Tensor
-from .optimizer import Optimizer, _to_scalar, _updated
+from .optimizer import (Optimizer, _check_lr, _to_scalar, _updated)
 
 __all__ = ["LBFGS"]
 
@@ -141,10 +141,7 @@ class LBFGS(Optimizer):
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if line_search_fn not in (None, "strong_wolfe"):
             raise ValueError(f"LBFGS: line_search_fn must be None or 'strong_wolfe', got {line_search_fn!r}")
         if max_eval is None:

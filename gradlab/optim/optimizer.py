@@ -51,6 +51,28 @@ def register_optimizer_step_post_hook(hook):
     return handle
 
 
+def _check_lr(lr):
+    """PyTorch's check of a learning rate: a number >= 0, or a one-element tensor."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def _check_nonnegative(**values):
+    """PyTorch's ``Invalid <name> value`` for the first of ``values`` (in order) that is not >= 0."""
+    for name, value in values.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {name} value: {value}")
+
+
+def _check_betas(betas):
+    """Each of Adam's two betas in [0, 1)."""
+    for i in (0, 1):
+        if not 0.0 <= betas[i] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+
+
 def _with_step_hooks(step):
     """Wrap a ``step`` so that it runs the step hooks and records that a step happened.
 
