@@ -9,7 +9,6 @@ import warnings
 
 import numpy as np
 
-from .._tensor import Tensor
 from ..ops import conv as _conv
 from ..ops import elementwise as _ew
 from ..ops import index as _index
@@ -172,12 +171,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return _nn.batch_norm_train(input, weight, bias, eps, running_mean, running_var, momentum)
     if running_mean is None or running_var is None:
         raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode")
-    shape = (1, channels) + (1,) * (input.ndim - 2)
-    scale = (running_var.reshape(shape) + eps).rsqrt()
-    if weight is not None:
-        scale = scale * weight.reshape(shape)
-    out = (input - running_mean.reshape(shape)) * scale
-    return out + bias.reshape(shape) if bias is not None else out
+    return _nn.batch_norm_eval(input, running_mean, running_var, weight, bias, eps)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -248,15 +242,16 @@ def relu6(input, inplace=False):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    return _maybe_inplace(input, _ew.clamp(input, min_val, max_val), inplace)
+    """input clipped to [min_val, max_val]; unlike clamp, the gradient is 0 at the bounds (as PyTorch)."""
+    return _maybe_inplace(input, _nn.hardtanh(input, min_val, max_val), inplace)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _maybe_inplace(input, _nn.leaky_relu(input, negative_slope), inplace)
+    return _maybe_inplace(input, _nn.leaky_relu(input, negative_slope, inplace), inplace)
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return _maybe_inplace(input, _nn.elu(input, alpha), inplace)
+    return _maybe_inplace(input, _nn.elu(input, alpha, inplace), inplace)
 
 
 def silu(input, inplace=False):
@@ -277,9 +272,7 @@ def tanh(input):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (as PyTorch)."""
-    scaled = input * beta
-    soft = ((-scaled.abs()).exp().log1p() + scaled.relu()) / beta
-    return _ew.where(Tensor._wrap(scaled._data > threshold), input, soft)
+    return _nn.softplus(input, beta, threshold)
 
 
 def _softmax_dim(ndim):

@@ -71,24 +71,67 @@ def linear(x, weight, bias=None):
 relu = elementwise.relu
 
 
-def leaky_relu(x, negative_slope=0.01):
+def _inplace_backward_check(inplace, slope, op):
+    """In place, the input is gone and backward reads the output: a negative slope makes that ambiguous."""
+    if inplace and slope < 0:
+        raise RuntimeError(f"In-place {op} backward calculation is triggered with a negative slope which is not "
+                           "supported. This is caused by calling in-place forward function with a negative slope, "
+                           "please call out-of-place version instead.")
+
+
+def leaky_relu(x, negative_slope=0.01, inplace=False):
+    """x where x > 0, else negative_slope * x.  ``inplace`` only names the node as PyTorch's in-place op."""
     positive = x._data > 0
     out = np.where(positive, x._data, x._data * negative_slope)
     slope = Tensor._wrap(np.where(positive, 1.0, negative_slope).astype(x._data.dtype))
-    return record(out, "LeakyReluBackward0", lambda g: (g * slope,), (x,))
+
+    def backward(g):
+        _inplace_backward_check(inplace, negative_slope, "leakyReLu")
+        return (g * slope,)
+    return record(out, "LeakyReluBackward1" if inplace else "LeakyReluBackward0", backward, (x,))
 
 
-def elu(x, alpha=1.0):
+def elu(x, alpha=1.0, inplace=False):
+    """x where x > 0, else alpha * (e^x - 1).  ``inplace`` only names the node as PyTorch's in-place op."""
     _check_float(x, "elu")
     positive = x._data > 0
     out = np.where(positive, x._data, alpha * np.expm1(np.minimum(x._data, 0)))
     keep = Tensor._wrap(positive)
 
     def backward(g):
+        _inplace_backward_check(inplace, alpha, "elu")
         # below zero d/dx alpha*(e^x - 1) = alpha*e^x = out + alpha
         return (elementwise.where(keep, g, g * (result + alpha)),)
-    result = _keep_output(record(out, "EluBackward0", backward, (x,)))
+    result = _keep_output(record(out, "EluBackward1" if inplace else "EluBackward0", backward, (x,)))
     return result
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """x clipped to [min_val, max_val]; the gradient is 0 at and beyond the bounds (unlike clamp's, 1 at them)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val (got min_val={min_val}, "
+                         f"max_val={max_val})")
+    xd = x._data
+    out = np.minimum(np.maximum(xd, min_val), max_val).astype(xd.dtype, copy=False)
+    # written as PyTorch's test, so that a NaN input passes its gradient through
+    inside = Tensor._wrap((~((xd <= min_val) | (xd >= max_val))).astype(xd.dtype))
+    return record(out, "HardtanhBackward0", lambda g: (g * inside,), (x,))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + e^(beta x)) / beta, and x itself where beta * x > threshold (as PyTorch)."""
+    _check_float(x, "softplus")
+    scaled = x._data * beta
+    linear = scaled > threshold
+    # log(1 + e^s) = log1p(e^-|s|) + max(s, 0): never overflows
+    soft = (np.log1p(np.exp(-np.abs(scaled))) + np.maximum(scaled, 0)) / beta
+    out = np.where(linear, x._data, soft).astype(x._data.dtype, copy=False)
+    passthrough = Tensor._wrap(linear)
+
+    def backward(g):
+        # d/dx log(1 + e^(beta x)) / beta = sigmoid(beta x); 1 on the linear part
+        return (elementwise.where(passthrough, g, g * elementwise.sigmoid(x * beta)),)
+    return record(out, "SoftplusBackward0", backward, (x,), saved=(x,))
 
 
 def silu(x):
@@ -264,7 +307,12 @@ def nll_loss(x, target, weight=None, ignore_index=-100, reduction="mean"):
         slope = np.zeros(x._data.shape, dtype=x._data.dtype)
         slope[at] = -1 if coef is None else -coef
         return (Tensor._wrap(slope) * _grad_scale(g, reduction, denominator, 1),)
-    return record(out, "NllLossBackward0", backward, (x,))
+    return record(out, _nll_node(x), backward, (x,))
+
+
+def _nll_node(x):
+    """PyTorch's node name: NllLoss2d for an image of class scores (N, C, H, W), else NllLoss."""
+    return "NllLoss2DBackward0" if x._data.ndim == 4 else "NllLossBackward0"
 
 
 def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -335,7 +383,7 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", l
         if probabilities and target._requires_grad:
             grad_t = Tensor._wrap(-(1 - eps) * (logp if w is None else logp * w) * scale)
         return Tensor._wrap(grad_x) if x._requires_grad else None, grad_t
-    return record(out, "NllLossBackward0", backward, (x, target))
+    return record(out, _nll_node(x), backward, (x, target))
 
 
 def _cross_entropy_grads_differentiable(x, target, w, eps, q, scale, probabilities):
@@ -516,6 +564,35 @@ def batch_norm_train(x, weight, bias, eps, running_mean=None, running_var=None, 
     return record(out, "NativeBatchNormBackward0", backward, inputs, saved=inputs)
 
 
+def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
+    """Normalize each channel (axis 1) by the running statistics, which act as constants.
+
+    out = (x - running_mean) * invstd * weight + bias, with invstd = 1 / sqrt(running_var + eps).
+    """
+    xd = x._data
+    axes = (0,) + tuple(range(2, xd.ndim))
+    shape = (1, xd.shape[1]) + (1,) * (xd.ndim - 2)
+    mean = running_mean._data.reshape(shape).astype(xd.dtype)  # a copy: later updates do not reach backward
+    invstd = (1 / np.sqrt(running_var._data.reshape(shape) + eps)).astype(xd.dtype, copy=False)
+    xhat = (xd - mean) * invstd
+    out = xhat * weight._data.reshape(shape) if weight is not None else xhat.copy()
+    if bias is not None:
+        out += bias._data.reshape(shape)
+
+    def backward(g):
+        inv = Tensor._wrap(invstd)
+        grad_x = grad_w = grad_b = None
+        if x._requires_grad:
+            grad_x = g * (inv if weight is None else inv * weight.reshape(shape))
+        if weight is not None and weight._requires_grad:
+            grad_w = (g * ((x - Tensor._wrap(mean)) * inv)).sum(axes)
+        if bias is not None and bias._requires_grad:
+            grad_b = g.sum(axes)
+        return tuple(gr for gr, t in zip((grad_x, grad_w, grad_b), (x, weight, bias)) if t is not None)
+    inputs = tuple(t for t in (x, weight, bias) if t is not None)
+    return record(out, "NativeBatchNormBackward0", backward, inputs, saved=inputs)
+
+
 def dropout(x, p, generator=None, channelwise=False):
     """Zero each element with probability p and scale the rest by 1 / (1 - p).
 
@@ -594,33 +671,56 @@ def _pads_of(crop, shape):
     return pads
 
 
+_PAD_NODES = {"reflect": "ReflectionPad", "replicate": "ReplicationPad"}
+
+
 def index_pad(x, pads, mode):
     """'reflect', 'replicate' or 'circular' padding as a gather: each output element reads one input element.
 
-    Its gradient is the matching scatter-add, which ``x[index]`` already records.
+    Reflect and replicate are one node named by mode and rank (ReflectionPad2DBackward0
+    pads the last two axes) whose gradient is the matching scatter-add; circular
+    padding is ``x[index]``, whose indexing node does the same.
     """
     n_axes = len(pads) // 2
     index = []
     for i in range(n_axes):
         axis = x._data.ndim - 1 - i
-        size = x._data.shape[axis]
-        left, right = pads[2 * i], pads[2 * i + 1]
-        if mode == "reflect" and (left >= size or right >= size):
-            raise RuntimeError(f"pad: padding size should be less than the corresponding input dimension, but got "
-                               f"padding ({left}, {right}) at dimension {axis} of input {tuple(x.shape)}")
-        if mode == "circular" and (left > size or right > size):
-            raise RuntimeError(f"pad: padding value causes wrapping around more than once (padding ({left}, "
-                               f"{right}) at dimension {axis} of input {tuple(x.shape)})")
-        pos = np.arange(-left, size + right)
-        if mode == "reflect":
-            period = 2 * (size - 1) if size > 1 else 1
-            pos = np.abs(pos) % period
-            pos = np.where(pos >= size, period - pos, pos)
-        elif mode == "replicate":
-            pos = np.clip(pos, 0, size - 1)
-        else:
-            pos = pos % size
-        index.insert(0, pos)
+        index.insert(0, _pad_positions(x, axis, pads[2 * i], pads[2 * i + 1], mode))
     lead = x._data.ndim - n_axes
-    grids = np.ix_(*index)
-    return x[(slice(None),) * lead + grids]
+    where = (slice(None),) * lead + np.ix_(*index)
+    if mode == "circular":
+        return x[where]
+    return _gather_pad(x, where, f"{_PAD_NODES[mode]}{n_axes}DBackward0")
+
+
+def _pad_positions(x, axis, left, right, mode):
+    """For each output position along ``axis``, the input position it copies."""
+    size = x._data.shape[axis]
+    if mode == "reflect" and (left >= size or right >= size):
+        raise RuntimeError(f"pad: padding size should be less than the corresponding input dimension, but got "
+                           f"padding ({left}, {right}) at dimension {axis} of input {tuple(x.shape)}")
+    if mode == "circular" and (left > size or right > size):
+        raise RuntimeError(f"pad: padding value causes wrapping around more than once (padding ({left}, "
+                           f"{right}) at dimension {axis} of input {tuple(x.shape)})")
+    pos = np.arange(-left, size + right)
+    if mode == "reflect":
+        period = 2 * (size - 1) if size > 1 else 1
+        pos = np.abs(pos) % period
+        return np.where(pos >= size, period - pos, pos)
+    if mode == "replicate":
+        return np.clip(pos, 0, size - 1)
+    return pos % size
+
+
+def _gather_pad(x, where, name):
+    """x[where] as the padding op ``name``; backward adds each output gradient back where it was read."""
+    shape = x._data.shape
+    return record(x._data[where], name, lambda g: (_scatter_pad(g, where, shape, name),), (x,))
+
+
+def _scatter_pad(g, where, shape, name):
+    """Zeros of ``shape`` with g added at ``where`` (the padding's adjoint); its own gradient is the gather."""
+    out = np.zeros(shape, dtype=g._data.dtype)
+    np.add.at(out, where, g._data)
+    return record(out, name.replace("Backward0", "BackwardBackward0"),
+                  lambda gg: (_gather_pad(gg, where, name),), (g,))

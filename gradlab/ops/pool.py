@@ -6,8 +6,7 @@ gradient sends each output gradient back to that one input position
 (``scatter_by_index``); the gradient of that scatter is the matching gather,
 so max pooling is differentiable twice.  Average pooling spreads each output
 gradient evenly over its window.  Adaptive average pooling is two small
-matrix products (rows, then columns), so autograd differentiates it through
-``matmul``.
+matrix products (rows, then columns); its gradient is the transposed products.
 """
 import numpy as np
 
@@ -42,23 +41,31 @@ def _unbatched(fn, x, *args):
 
 
 def max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices=False):
-    """(output, indices or None): the maximum of each window and its flat position h * W + w."""
+    """(output, indices or None): the maximum of each window and its flat position h * W + w.
+
+    An unbatched (C, H, W) input is pooled as a batch of one inside the same node.
+    """
     _check_input(x, "max_pool2d")
-    if x.ndim == 3:
-        return _unbatched(max_pool2d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     _check_window(x, kernel_size, stride, padding, dilation, "max_pool2d")
     geometry = (kernel_size, stride, padding, dilation, ceil_mode)
     # the argmax positions are kept only when backward or the caller needs them
     need_indices = return_indices or (grad_mode.state.enabled and x._requires_grad)
-    y, indices = kernels.max_pool2d_forward(x._data, *geometry, return_indices=need_indices)
-    shape = x._data.shape
+    batched = x._data.ndim == 4
+    xd = x._data if batched else x._data[None]
+    y, indices = kernels.max_pool2d_forward(xd, *geometry, return_indices=need_indices)
+    shape = xd.shape
 
     def backward(g):
         if grad_mode.state.enabled:  # create_graph: a recorded scatter, differentiable again
-            return (scatter_by_index(g, indices, shape),)
-        return (Tensor._wrap(kernels.max_pool2d_backward(g._data, indices, shape)),)
-    out = record(y, "MaxPool2DWithIndicesBackward0", backward, (x,))
-    return out, (Tensor._wrap(indices) if return_indices else None)
+            if batched:
+                return (scatter_by_index(g, indices, shape),)
+            return (scatter_by_index(g.unsqueeze(0), indices, shape).squeeze(0),)
+        grad = kernels.max_pool2d_backward(g._data if batched else g._data[None], indices, shape)
+        return (Tensor._wrap(grad if batched else grad[0]),)
+    out = record(y if batched else y[0], "MaxPool2DWithIndicesBackward0", backward, (x,))
+    if not return_indices:
+        return out, None
+    return out, Tensor._wrap(indices if batched else indices[0])
 
 
 def scatter_by_index(g, indices, shape):
@@ -81,26 +88,31 @@ def gather_by_index(x, indices):
 
 
 def avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad=True, divisor_override=None):
-    """The mean of each window (divided by the window's size, or by ``divisor_override``)."""
+    """The mean of each window (divided by the window's size, or by ``divisor_override``).
+
+    An unbatched (C, H, W) input is pooled as a batch of one inside the same node.
+    """
     _check_input(x, "avg_pool2d")
-    if x.ndim == 3:
-        return _unbatched(avg_pool2d, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                          divisor_override)
     _check_window(x, kernel_size, stride, padding, (1, 1), "avg_pool2d")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("avg_pool2d: divisor must be not zero")
     geometry = (kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
-    y = kernels.avg_pool2d_forward(x._data, *geometry)
+    batched = x._data.ndim == 4
+    y = kernels.avg_pool2d_forward(x._data if batched else x._data[None], *geometry)
     shape = x._data.shape
 
     def backward(g):
         # linear in g: its backward is avg_pool2d again (the kernel's backward is its adjoint)
         return (_avg_pool2d_adjoint(g, shape, geometry),)
-    return record(y, "AvgPool2DBackward0", backward, (x,))
+    return record(y if batched else y[0], "AvgPool2DBackward0", backward, (x,))
 
 
 def _avg_pool2d_adjoint(g, shape, geometry):
-    out = kernels.avg_pool2d_backward(g._data, shape, *geometry)
+    """The gradient of avg_pool2d for an input of ``shape``, (N, C, H, W) or (C, H, W)."""
+    if len(shape) == 4:
+        out = kernels.avg_pool2d_backward(g._data, shape, *geometry)
+    else:
+        out = kernels.avg_pool2d_backward(g._data[None], (1,) + shape, *geometry)[0]
     return record(out, "AvgPool2DBackwardBackward0", lambda u: (avg_pool2d(u, *geometry),), (g,))
 
 
@@ -114,16 +126,33 @@ def _bin_matrix(size, out_size, dtype):
 
 
 def adaptive_avg_pool2d(x, output_size):
-    """Average over an output_size grid of bins: rows_matrix @ x @ cols_matrix^T."""
+    """Average over an output_size grid of bins: rows_matrix @ x @ cols_matrix^T, one node.
+
+    A 1x1 output is the mean over the plane, which PyTorch records as a mean.
+    """
     _check_input(x, "adaptive_avg_pool2d")
     oh, ow = output_size
     h, w = x.shape[-2:]
     if oh < 0 or ow < 0 or (h == 0 or w == 0):
         raise RuntimeError(f"adaptive_avg_pool2d: invalid output_size {output_size} for input of shape "
                            f"{tuple(x.shape)}")
-    rows = Tensor._wrap(_bin_matrix(h, oh, x._data.dtype))
-    cols = Tensor._wrap(_bin_matrix(w, ow, x._data.dtype).T.copy())
-    return rows @ x @ cols
+    if (oh, ow) == (1, 1):
+        return x.mean((-2, -1), keepdim=True)
+    rows = _bin_matrix(h, oh, x._data.dtype)
+    cols = _bin_matrix(w, ow, x._data.dtype)
+    return _pool_bins(x, rows, cols)
+
+
+def _pool_bins(x, rows, cols):
+    """rows @ x @ cols^T over the last two axes; its gradient is the transposed product, recorded too."""
+    return record(rows @ x._data @ cols.T, "AdaptiveAvgPool2DBackward0",
+                  lambda g: (_spread_bins(g, rows, cols),), (x,))
+
+
+def _spread_bins(g, rows, cols):
+    """rows^T @ g @ cols: each output's gradient shared evenly over its bin (the adjoint of _pool_bins)."""
+    return record(rows.T @ g._data @ cols, "AdaptiveAvgPool2DBackwardBackward0",
+                  lambda u: (_pool_bins(u, rows, cols),), (g,))
 
 
 def adaptive_max_pool2d(x, output_size):

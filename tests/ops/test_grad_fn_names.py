@@ -339,13 +339,14 @@ CASES = {
                                         [M]),
     "x // 2": (lambda lib, x: x // 2, [M]),
     "2 % x": (lambda lib, x: 2 % x, [M]),
+    "F.l1_loss(reduction='none')": (lambda lib, x, y: F(lib).l1_loss(x, y, reduction="none"), [M, M]),
+    "F.cross_entropy(probabilities)": (lambda lib, x, p: F(lib).cross_entropy(x, p), [M, M]),
+    # nn.functional ops that are one node each, as PyTorch's
     "F.adaptive_avg_pool2d(1)": (lambda lib, x: F(lib).adaptive_avg_pool2d(x, 1), [(1, 2, 4, 4)]),
     "F.adaptive_avg_pool2d(2)": (lambda lib, x: F(lib).adaptive_avg_pool2d(x, 2), [(1, 2, 4, 4)]),
     "F.softplus": (lambda lib, x: F(lib).softplus(x), [M]),
     "F.hardtanh": (lambda lib, x: F(lib).hardtanh(x), [M]),
     "F.relu6": (lambda lib, x: F(lib).relu6(x), [M]),
-    "F.l1_loss(reduction='none')": (lambda lib, x, y: F(lib).l1_loss(x, y, reduction="none"), [M, M]),
-    "F.cross_entropy(probabilities)": (lambda lib, x, p: F(lib).cross_entropy(x, p), [M, M]),
     "F.cross_entropy 4-D": (lambda lib, x: F(lib).cross_entropy(x, lib.zeros(2, 2, 2, dtype=lib.int64)),
                             [(2, 3, 2, 2)]),
     "F.pad reflect": (lambda lib, x: F(lib).pad(x, (1, 1), mode="reflect"), [(1, 2, 4)]),
@@ -356,6 +357,30 @@ CASES = {
         x, lib.zeros(4, dtype=lib.float64), lib.ones(4, dtype=lib.float64), w, b), [M, V, V]),
     "F.elu(inplace=True)": (lambda lib, x: F(lib).elu(x * 1, inplace=True), [M]),
     "F.leaky_relu(inplace=True)": (lambda lib, x: F(lib).leaky_relu(x * 1, 0.2, inplace=True), [M]),
+    "nn.ELU(inplace=True)": (lambda lib, x: lib.nn.ELU(inplace=True)(x * 1), [M]),
+    "nn.LeakyReLU(inplace=True)": (lambda lib, x: lib.nn.LeakyReLU(inplace=True)(x * 1), [M]),
+    "F.hardtanh(inplace=True)": (lambda lib, x: F(lib).hardtanh(x * 1, 0.7, 1.5, inplace=True), [M]),
+    "nn.ReLU6": (lambda lib, x: lib.nn.ReLU6()(x), [M]),
+    "nn.Hardtanh": (lambda lib, x: lib.nn.Hardtanh(-1.0, 1.2)(x), [M]),
+    "F.softplus(beta, threshold)": (lambda lib, x: F(lib).softplus(x, beta=2, threshold=3), [M]),
+    "nn.Softplus": (lambda lib, x: lib.nn.Softplus(0.5)(x), [M]),
+    "F.adaptive_avg_pool2d(1) unbatched": (lambda lib, x: F(lib).adaptive_avg_pool2d(x, 1), [(2, 4, 4)]),
+    "F.adaptive_avg_pool2d((3, 2)) non-divisible": (lambda lib, x: F(lib).adaptive_avg_pool2d(x, (3, 2)),
+                                                   [(1, 2, 5, 7)]),
+    "nn.AdaptiveAvgPool2d unbatched": (lambda lib, x: lib.nn.AdaptiveAvgPool2d((2, None))(x), [(2, 5, 3)]),
+    "F.pad reflect 1-D unbatched": (lambda lib, x: F(lib).pad(x, (2, 1), mode="reflect"), [M]),
+    "F.pad reflect 2-D": (lambda lib, x: F(lib).pad(x, (1, 2, 2, 1), mode="reflect"), [(1, 2, 3, 4)]),
+    "F.pad reflect 3-D": (lambda lib, x: F(lib).pad(x, (1, 1, 0, 1, 1, 0), mode="reflect"), [(1, 2, 3, 3, 3)]),
+    "F.pad replicate 2-D": (lambda lib, x: F(lib).pad(x, (3, 0, 1, 2), mode="replicate"), [(2, 3, 4)]),
+    "F.pad replicate 3-D": (lambda lib, x: F(lib).pad(x, (1, 1, 1, 1, 1, 1), mode="replicate"), [(2, 2, 2, 2)]),
+    "F.max_pool2d (unbatched, return_indices)": (lambda lib, x: F(lib).max_pool2d(x, 2, return_indices=True),
+                                                 [(2, 4, 4)]),
+    "F.batch_norm (train, running stats)": (lambda lib, x, w, b: F(lib).batch_norm(
+        x, lib.zeros(4, dtype=lib.float64), lib.ones(4, dtype=lib.float64), w, b, training=True), [M, V, V]),
+    "F.batch_norm (eval, no affine)": (lambda lib, x: F(lib).batch_norm(
+        x, lib.zeros(3, dtype=lib.float64), lib.ones(3, dtype=lib.float64)), [(2, 3, 2, 2)]),
+    "F.nll_loss 4-D": (lambda lib, x: F(lib).nll_loss(x, lib.zeros(2, 2, 2, dtype=lib.int64), reduction="sum"),
+                       [(2, 3, 2, 2)]),
 }
 
 
@@ -397,31 +422,6 @@ EXCEPTIONS = {
                "not require grad' instead"),
     "2 % x": (["NotImplemented"], ["RemainderBackward1"], "PyTorch has no derivative for a number % tensor and "
               "raises at backward; gradlab gives the derivative (-floor(2 / x)), as for tensor % tensor"),
-    # not by design, to be fixed in nn/functional.py, ops/nn_ops.py and ops/pool.py (marked "Not fixed yet")
-    "F.adaptive_avg_pool2d(1)": (["MeanBackward1"], ["MatmulBackward0"], "gradlab pools with two matrix "
-                                 "products (rows @ x @ cols); PyTorch takes a mean for a 1x1 output"),
-    "F.adaptive_avg_pool2d(2)": (["AdaptiveAvgPool2DBackward0"], ["MatmulBackward0"], "gradlab pools with two "
-                                 "matrix products (rows @ x @ cols); PyTorch has one op. Not fixed yet"),
-    "F.softplus": (["SoftplusBackward0"], ["WhereBackward0"], "gradlab's softplus is composed of ops (a where "
-                   "last); PyTorch has one op. Not fixed yet"),
-    "F.hardtanh": (["HardtanhBackward0"], ["ClampBackward1"], "gradlab's hardtanh is clamp; PyTorch has its own "
-                   "op (whose gradient is 0 at the bounds, where clamp's is 1). Not fixed yet"),
-    "F.relu6": (["HardtanhBackward0"], ["ClampBackward1"], "relu6 is hardtanh(0, 6): as F.hardtanh"),
-    "F.pad reflect": (["ReflectionPad1DBackward0"], ["IndexBackward0"], "gradlab pads by indexing (one gather); "
-                      "PyTorch has an op per mode and rank. Not fixed yet"),
-    "F.pad replicate": (["ReplicationPad1DBackward0"], ["IndexBackward0"], "as F.pad reflect"),
-    "F.max_pool2d (unbatched)": (["MaxPool2DWithIndicesBackward0"], ["SqueezeBackward1"], "gradlab pools an "
-                                 "unbatched input as a batch of one and squeezes; PyTorch's op takes it as it is. "
-                                 "Not fixed yet"),
-    "F.avg_pool2d (unbatched)": (["AvgPool2DBackward0"], ["SqueezeBackward1"], "as F.max_pool2d (unbatched)"),
-    "F.batch_norm (running stats)": (["NativeBatchNormBackward0"], ["AddBackward0"], "gradlab normalises with the "
-                                     "running statistics by composed ops; PyTorch keeps one op. Not fixed yet"),
-    "F.cross_entropy 4-D": (["NllLoss2DBackward0"], ["NllLossBackward0"], "PyTorch names the loss over an "
-                            "image of classes NllLoss2d. Not fixed yet"),
-    "F.elu(inplace=True)": (["EluBackward1"], ["EluBackward0"], "PyTorch names the in-place op's node apart "
-                            "(...Backward1); gradlab's in-place activations record the out-of-place node. "
-                            "Not fixed yet"),
-    "F.leaky_relu(inplace=True)": (["LeakyReluBackward1"], ["LeakyReluBackward0"], "as F.elu(inplace=True)"),
 }
 
 
