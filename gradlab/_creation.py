@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import _dtype
-from ._tensor import Tensor, check_device
+from ._tensor import Tensor, _mark_if_inference, check_device
 from .ops._common import shape_arg
 from .random import generator_of
 
@@ -14,7 +14,7 @@ __all__ = ["zeros", "ones", "empty", "full", "rand", "randn", "randint", "randpe
 
 def _finish(array, requires_grad, device):
     check_device(device)
-    t = Tensor._wrap(array)
+    t = _mark_if_inference(Tensor._wrap(array))
     if requires_grad:
         t.requires_grad = True
     return t
@@ -86,7 +86,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
 def bernoulli(p, *, generator=None):
     probs = p._data
-    return Tensor._wrap((generator_of(generator).random(probs.shape) < probs).astype(probs.dtype))
+    return _mark_if_inference(Tensor._wrap((generator_of(generator).random(probs.shape) < probs).astype(probs.dtype)))
 
 
 def multinomial(probs, num_samples, replacement=False, *, generator=None):
@@ -94,7 +94,7 @@ def multinomial(probs, num_samples, replacement=False, *, generator=None):
     p = probs._data.astype(np.float64)
     rows = p.reshape(-1, p.shape[-1])
     out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=r / r.sum()) for r in rows])
-    return Tensor._wrap(out.reshape(p.shape[:-1] + (num_samples,)).astype(np.int64))
+    return _mark_if_inference(Tensor._wrap(out.reshape(p.shape[:-1] + (num_samples,)).astype(np.int64)))
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):

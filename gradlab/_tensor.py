@@ -7,6 +7,8 @@
 ``requires_grad``   whether ops on it are recorded
 ``_version_counter`` a one-item list, bumped by every in-place op and shared
                     with views, so that backward can catch stale saved values
+                    (an ``InferenceVersion`` marks an inference tensor, see
+                    autograd/grad_mode.py)
 
 The arithmetic and methods are defined by the op files in ``gradlab/ops/``
 and attached at the bottom of this file.
@@ -88,6 +90,7 @@ class Tensor:
             shape = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list, Size)) else args
             array = np.empty(tuple(int(s) for s in shape), dtype=np_dtype)
         self._init(array, False)
+        _mark_if_inference(self)
         if requires_grad:
             self.requires_grad = True
 
@@ -164,6 +167,8 @@ class Tensor:
         if value and not self._data.dtype.kind == "f":
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
                                f"(got {self.dtype}); convert with .float() first")
+        if value and self.is_inference() and not _grad_state.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         if not value and self.grad_fn is not None:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
                                "computed variable in a subgraph that doesn't require differentiation use "
@@ -180,7 +185,13 @@ class Tensor:
 
     @property
     def _version(self):
+        if self.is_inference():
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._version_counter[0]
+
+    def is_inference(self):
+        """True for a tensor made in inference mode (or a view of one)."""
+        return self._version_counter.__class__ is InferenceVersion
 
     @property
     def retains_grad(self):
@@ -189,7 +200,10 @@ class Tensor:
     @property
     def data(self):
         """A Tensor over the same values, outside the graph (as ``torch.Tensor.data``)."""
-        return Tensor._wrap(self._data)
+        t = Tensor._wrap(self._data)
+        if self.is_inference():
+            t._version_counter = InferenceVersion([0])
+        return t
 
     @data.setter
     def data(self, value):
@@ -410,7 +424,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     """A new tensor holding a copy of ``data`` (float32 for Python floats, int64 for ints)."""
     check_device(device)
     array = _to_array(data, _dtype.to_numpy_dtype(dtype) if dtype is not None else None)
-    t = Tensor._wrap(array)
+    t = _mark_if_inference(Tensor._wrap(array))
     if requires_grad:
         t.requires_grad = True
     return t
@@ -429,15 +443,23 @@ def from_numpy(array):
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy expected np.ndarray (got {type(array).__name__})")
     _dtype.from_numpy_dtype(array.dtype)  # raises for unsupported dtypes
-    return Tensor._wrap(array)
+    return _mark_if_inference(Tensor._wrap(array))
 
 
 def zeros_like(t, dtype=None, requires_grad=False, **kwargs):
     np_dtype = _dtype.to_numpy_dtype(dtype) if dtype is not None else t._data.dtype
-    out = Tensor._wrap(np.zeros(t._data.shape, dtype=np_dtype))
+    out = _mark_if_inference(Tensor._wrap(np.zeros(t._data.shape, dtype=np_dtype)))
     if requires_grad:
         out.requires_grad = True
     return out
 
 
+def _mark_if_inference(t):
+    """A factory's new tensor: an inference tensor when made in inference mode."""
+    if _grad_state.inference:
+        t._version_counter = InferenceVersion([0])
+    return t
+
+
 from . import ops as _ops  # noqa: E402,F401  (attaches the operators and methods to Tensor)
+from .autograd.grad_mode import InferenceVersion, state as _grad_state  # noqa: E402

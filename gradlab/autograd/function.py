@@ -11,6 +11,7 @@ import functools
 from . import grad_mode
 from .anomaly import forward_site
 from .engine import anomaly_mode
+from .grad_mode import InferenceVersion
 from .graph import Node
 
 __all__ = ["record", "Function", "FunctionCtx", "once_differentiable"]
@@ -24,16 +25,22 @@ def record(data, name, backward, inputs, saved=(), saves_output=False):
     ``inputs`` are the Tensor inputs, in the order ``backward`` returns their
     gradients; ``saved`` are those whose values ``backward`` reads, and
     ``saves_output=True`` says that backward reads the output's values too
-    (all of them are version-checked at backward).
+    (all of them are version-checked at backward).  Under inference mode the
+    result is an inference tensor; saving one for backward is an error.
     """
     out = _wrap(data)
     if not _state.enabled:
+        if _state.inference:  # made in inference mode: an inference tensor
+            out._version_counter = InferenceVersion([0])
         return out
     for t in inputs:
         if t._requires_grad:
             break
     else:
         return out  # no input requires grad: nothing to record
+    for t in saved:
+        if t._version_counter.__class__ is InferenceVersion:
+            raise RuntimeError(grad_mode.SAVED_INFERENCE_TENSOR)
     # graph.edge_of for each input, written out inline: this line runs for every recorded op
     edges = tuple([(t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, 0) if t._requires_grad else None
                    for t in inputs])
@@ -139,6 +146,8 @@ class Function:
         node = Node(cls.__name__ + "Backward", _backward_of(cls, ctx, args, outs),
                     tuple([_edge(t) for t in tensor_args]), n_outputs=sum(isinstance(o, Tensor) for o in outs))
         # versions are taken now, after forward and its in-place changes
+        if any(isinstance(t, Tensor) and t.is_inference() for t in ctx.to_save):
+            raise RuntimeError(grad_mode.SAVED_INFERENCE_TENSOR)
         node.saved = tuple((t, t._version_counter[0]) for t in ctx.to_save if isinstance(t, Tensor))
         ctx._node = node
         if anomaly_mode[0]:

@@ -1,45 +1,84 @@
-"""Grad mode: whether ops record the graph.
+"""Grad mode: whether ops record the graph, and inference mode.
 
-One flag, ``state.enabled``, read by every op.  As in PyTorch it is per thread
-(a thread running evaluation under ``no_grad`` does not switch recording off
-for a thread that trains).  ``no_grad``, ``enable_grad``, ``set_grad_enabled``
-and ``inference_mode`` flip it for a block of code or, used as decorators, for
-each call of a function (for a generator function: while its body runs).
+One flag, ``state.enabled``, read by every op: record the graph or not.  As in
+PyTorch it is per thread (a thread running evaluation under ``no_grad`` does
+not switch recording off for a thread that trains).  ``no_grad``,
+``enable_grad``, ``set_grad_enabled`` and ``inference_mode`` change it for a
+block of code or, used as decorators, for each call of a function (for a
+generator function: while its body runs).
+
+``inference_mode`` is ``no_grad`` and more, as in PyTorch: nothing is recorded
+even under ``enable_grad``, and every tensor made inside (op results and
+factories such as ``ones`` or ``tensor``) is an *inference tensor*.  An
+inference tensor keeps no version counter, so outside inference mode it can be
+neither saved for backward (saving records a version) nor changed in place
+(which bumps one).  gradlab marks inference tensors by their version counter,
+an ``InferenceVersion``: a view shares its base's counter, so a view of an
+inference tensor is one too, and a view of a normal tensor taken inside
+inference mode is not.  ``inference_mode(False)`` leaves inference mode and
+turns grad mode on (PyTorch's ``InferenceMode(false)``).
 """
 import functools
 import inspect
 import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
-           "is_inference_mode_enabled"]
+           "is_inference_mode_enabled", "InferenceVersion"]
+
+SAVED_INFERENCE_TENSOR = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode in "
+    "computation tracked by autograd. To work around this, you can make a clone to get a normal tensor and use it "
+    "in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`.")
+INPLACE_INFERENCE_TENSOR = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a normal "
+    "tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details.")
 
 
 class _GradState(threading.local):
     def __init__(self):
-        self.enabled = True      # ops record the graph
-        self.inference = False   # inside inference_mode (also implies enabled == False)
+        self.grad_mode = True    # what is_grad_enabled() says: set by no_grad, enable_grad, set_grad_enabled
+        self.inference = False   # inside inference_mode
+        self.enabled = True      # ops record the graph: grad_mode and not inference (the flag ops read)
 
 
 state = _GradState()
 
 
 def is_grad_enabled():
-    return state.enabled
+    # outside inference mode ``enabled`` is the answer (the engine switches it alone during backward)
+    return state.grad_mode if state.inference else state.enabled
 
 
 def is_inference_mode_enabled():
     return state.inference
 
 
-def _set(mode, inference):
-    """Set grad mode (and the inference flag); return the previous pair to restore."""
-    prev = (state.enabled, state.inference)
-    state.enabled, state.inference = mode, inference
+class InferenceVersion(list):
+    """The version counter of an inference tensor and of its views: never bumped outside inference mode.
+
+    Every in-place change bumps its tensor's version, so this refuses them all
+    (the in-place ops also check first, in ``ops._common.check_inference_inplace``,
+    so that they refuse before writing).
+    """
+
+    __slots__ = ()
+
+    def __setitem__(self, index, value):
+        if not state.inference:
+            raise RuntimeError(INPLACE_INFERENCE_TENSOR)
+        list.__setitem__(self, index, value)
+
+
+def _set(grad_mode, inference):
+    """Set grad mode and the inference flag; return the previous state to restore."""
+    prev = (state.enabled, state.grad_mode, state.inference)
+    state.grad_mode, state.inference = grad_mode, inference
+    state.enabled = grad_mode and not inference
     return prev
 
 
 def _restore(prev):
-    state.enabled, state.inference = prev
+    state.enabled, state.grad_mode, state.inference = prev
 
 
 class _GradModeContext:
@@ -135,7 +174,12 @@ class enable_grad(no_grad):
 
 
 class inference_mode(_GradModeContext):
-    """Like ``no_grad`` (gradlab has no separate inference tensors); ``inference_mode(False)`` does nothing."""
+    """No graph, and every tensor made inside is an inference tensor (see the module docstring).
+
+    Works as ``with inference_mode():``, ``@inference_mode()`` and bare
+    ``@inference_mode``.  ``inference_mode(False)`` leaves inference mode and
+    turns grad mode on, as PyTorch's does.
+    """
 
     def __new__(cls, mode=True):
         self = super().__new__(cls)
@@ -147,13 +191,7 @@ class inference_mode(_GradModeContext):
     def __init__(self, mode=True):
         if callable(mode) and not isinstance(mode, bool):
             return
-        if mode:
-            self.mode, self.inference = False, True
-        else:
-            self.mode, self.inference = None, False  # keep grad mode as it is
-
-    def _target(self):
-        return (state.enabled if self.mode is None else self.mode), self.inference
+        self.mode, self.inference = (False, True) if mode else (True, False)
 
 
 class set_grad_enabled(_GradModeContext):

@@ -10,7 +10,7 @@ from .._tensor import Tensor, check_device
 from ..autograd import grad_mode
 from ..autograd.function import record
 from . import elementwise, index, linalg, reduce, shape
-from ._common import after_inplace, as_tensor_operand, check_view_inplace, sum_to
+from ._common import after_inplace, as_tensor_operand, check_inference_inplace, check_view_inplace, sum_to
 
 _T = Tensor
 
@@ -111,6 +111,7 @@ for _name, _dt in [("float", _dtype.float32), ("double", _dtype.float64), ("half
 
 # ---- in-place ops ------------------------------------------------------------------------------
 def _check_inplace(a, op="an in-place op"):
+    check_inference_inplace(a)
     if grad_mode.state.enabled and a._requires_grad and a.grad_fn is None:
         raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation: {op} on a "
                            f"{a.dtype} leaf of shape {list(a._data.shape)}. Wrap the update in "

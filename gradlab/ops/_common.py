@@ -147,6 +147,12 @@ def _compose(first, then):
     return lambda t: then(first(t))
 
 
+def check_inference_inplace(a):
+    """An inference tensor keeps no version to bump: outside inference mode, in-place writes to it are errors."""
+    if a._version_counter.__class__ is grad_mode.InferenceVersion and not grad_mode.state.inference:
+        raise RuntimeError(grad_mode.INPLACE_INFERENCE_TENSOR)
+
+
 def check_view_inplace(a):
     """In-place writes into a view of a leaf that requires grad are errors, as for the leaf itself."""
     base = getattr(a, "_view_base", None)
