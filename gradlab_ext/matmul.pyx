@@ -31,7 +31,7 @@ include "_threads.pxi"
 # Below this many multiply-adds one thread computes the product (starting the
 # OpenMP team would cost more than it saves).
 cdef idx_t _PARALLEL_MIN_WORK = 200000
-cdef idx_t _OWN_THREADS_MAX_WORK = (<idx_t>1) << 26
+cdef idx_t _OWN_THREADS_MAX_WORK = (<idx_t>1) << 24
 
 
 
