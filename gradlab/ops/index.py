@@ -13,8 +13,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import record
-from ._common import (after_inplace, check_inference_inplace, check_view_inplace, mark_view, normalize_dim,
-                      promote, sum_to)
+from ._common import after_inplace, check_inference_inplace, check_view_inplace, mark_view, normalize_dim, sum_to
 
 
 def _to_index(idx):

@@ -82,7 +82,6 @@ def _unsafe_view(copy, shape):
 
 def view(a, *shape):
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int)) and not hasattr(shape[0], "__index__"):
-        from .elementwise import to_dtype  # view(dtype) reinterprets bits; gradlab only allows same itemsize
         raise NotImplementedError("view(dtype) is not supported in gradlab; use .to(dtype)")
     shape = shape_arg(shape)
     _check_numel(a, shape, "view")
