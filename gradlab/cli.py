@@ -12,8 +12,9 @@ writes into ``--out``:
   random-number states (the global one and the shuffling generator's), saved
   with ``gradlab.save`` (atomic: a stop mid-write keeps the previous one).
   ``--resume`` continues from it and ends with exactly the weights an
-  uninterrupted run with the same seed and ``--threads`` would have, bit for
-  bit (the kernels take their parallel sums in a fixed order).
+  uninterrupted run with the same seed would have, bit for bit, whatever
+  ``--threads`` each part ran with (the kernels take their parallel sums in
+  an order that does not depend on the threads).
 * ``metrics.json``: ``{"dataset": ..., "epochs": [{"epoch", "train_loss",
   "test_accuracy", "seconds"}, ...], ...}``.
 * ``learning_curve.png``: training loss and test accuracy (needs matplotlib).

@@ -67,6 +67,12 @@ include "_threads.pxi"
 cdef idx_t _PARALLEL_MIN_WORK = 200000
 # A block gathers samples until its GEMM has about this many columns.
 cdef idx_t _TARGET_COLS = 256
+# ... but a batch is cut into at least this many blocks (for the threads to share).
+cdef idx_t _MIN_BLOCKS = 4
+# Backward sums the weight gradient per chunk of blocks: this many chunks (see
+# _plan), unless their workspace slices would take more than this many bytes.
+cdef idx_t _BWD_CHUNKS = 4
+cdef idx_t _BWD_CHUNK_BYTES_MAX = (<idx_t>64) << 20
 # Largest weight-gradient output (Cog*Kg) computed as a "TN" GEMM (measured:
 # LeNet's first conv is faster TN, its second NN).
 cdef idx_t _GW_TN_MAX = 256
@@ -419,8 +425,9 @@ cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
         p.B = max(1, _TARGET_COLS // g.L)
         # keep each GEMM below OpenBLAS's own threading threshold
         p.B = min(p.B, max(1, BLAS_SINGLE_THREAD_MNK // max(per_sample, 1)))
-        if nt > 1:
-            p.B = min(p.B, max(1, (g.N + nt - 1) // nt))
+        # at least _MIN_BLOCKS blocks, so that threads have blocks to share; the
+        # same rule for any thread count keeps the GEMMs (and so the bits) the same
+        p.B = min(p.B, max(1, (g.N + _MIN_BLOCKS - 1) // _MIN_BLOCKS))
         p.B = min(p.B, max(g.N, 1))
     p.nblk = (g.N + p.B - 1) // p.B
     if work < _PARALLEL_MIN_WORK or per_sample > BLAS_SINGLE_THREAD_MNK:
@@ -457,10 +464,14 @@ cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
     # same bits run after run, each partial sum must cover the same blocks in the
     # same order whichever thread computes it: the blocks are cut into fixed
     # chunks, each with its own slice (and accumulators), and the threads take
-    # whole chunks (two per thread, so a thread on a busy core can take fewer).
+    # whole chunks (more chunks than threads, so a thread on a busy core can take
+    # fewer).  The number of chunks does not depend on the thread count (up to
+    # _BWD_CHUNKS threads), so 1 and 2 threads give the same bits too; only
+    # layers whose slices are too big to keep _BWD_CHUNKS of get one per thread.
     p.nslot = p.nt
-    if backward and p.nt > 1:
-        p.nslot = min(p.nblk, 2 * p.nt)
+    if backward:
+        p.nslot = max(p.nt, _BWD_CHUNKS) if p.per_thread * _BWD_CHUNKS <= _BWD_CHUNK_BYTES_MAX else p.nt
+        p.nslot = min(p.nblk, p.nslot)
     return p
 
 
@@ -798,41 +809,41 @@ cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
                     _col2im1(col + b * L, BL, dst, g.Cg, g, band)
 
 
+cdef void _bwd_chunk(const real* x, const real* w, const real* wr, const real* gy, real* gx, char* ws,
+                     const Geom* g, const Plan* p, idx_t chunk, bint need_x, bint need_w, bint need_b) noexcept nogil:
+    """The blocks of one chunk, in order, accumulating into the chunk's own workspace slice."""
+    cdef char* mine = ws + p.shared + chunk * p.per_thread
+    cdef idx_t blk, n0
+    for blk in range(chunk * p.nblk // p.nslot, (chunk + 1) * p.nblk // p.nslot):
+        n0 = blk * p.B
+        if p.band:
+            _band_backward(x, wr, gy, gx, mine, g, p, n0, need_x, need_w, need_b)
+        else:
+            _bwd_block(x, w, gy, gx, mine, g, p, n0, min(p.B, g.N - n0), need_x, need_w, need_b)
+
+
 cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw, real* gb,
                char* ws, const Geom* g, const Plan* p, bint need_x, bint need_w, bint need_b) noexcept nogil:
-    cdef idx_t nw = g.Cout * g.Kg, blk, n0, nb, k, gi, co, c, i, j, src, chunk
+    cdef idx_t nw = g.Cout * g.Kg, k, gi, co, c, i, j, src, chunk
     cdef idx_t CK = p.CK
-    cdef int tid = 0, t, nt = p.nt
+    cdef int t, nt = p.nt
     cdef int master = gl_master_cpu() if p.nt > 1 else -1
-    cdef char* mine = ws + p.shared
     cdef const real* wr = <real*>ws
     cdef real* part
-    cdef real v
     if p.band and need_x:
         _reorder_weights(w, <real*>ws, g)
     # zero every chunk's accumulators up front
     for t in range(p.nslot):
         memset(ws + p.shared + t * p.per_thread + p.off_gw, 0, p.per_thread - p.off_gw)
     if nt == 1:
-        for blk in range(p.nblk):
-            n0 = blk * p.B
-            if p.band:
-                _band_backward(x, wr, gy, gx, mine, g, p, n0, need_x, need_w, need_b)
-            else:
-                _bwd_block(x, w, gy, gx, mine, g, p, n0, min(p.B, g.N - n0), need_x, need_w, need_b)
+        for chunk in range(p.nslot):
+            _bwd_chunk(x, w, wr, gy, gx, ws, g, p, chunk, need_x, need_w, need_b)
     else:
         with parallel(num_threads=nt):
             gl_place(master, threadid())
             for chunk in prange(p.nslot, schedule='dynamic'):
-                mine = ws + p.shared + chunk * p.per_thread
-                for blk in range(chunk * p.nblk // p.nslot, (chunk + 1) * p.nblk // p.nslot):
-                    n0 = blk * p.B
-                    nb = min(p.B, g.N - n0)
-                    if p.band:
-                        _band_backward(x, wr, gy, gx, mine, g, p, n0, need_x, need_w, need_b)
-                    else:
-                        _bwd_block(x, w, gy, gx, mine, g, p, n0, nb, need_x, need_w, need_b)
-    # sum the per-thread partial weight and bias gradients, undoing their layouts
+                _bwd_chunk(x, w, wr, gy, gx, ws, g, p, chunk, need_x, need_w, need_b)
+    # sum the chunks' partial weight and bias gradients in chunk order, undoing their layouts
     if need_w:
         memset(gw, 0, nw * sizeof(real))
         for t in range(p.nslot):

@@ -120,7 +120,8 @@ def test_resume_after_an_interruption_ends_with_the_same_weights(tmp_path, capsy
     assert final_state(split)["epoch"] == 1
     monkeypatch.undo()
 
-    status, out, _ = run(capsys, "--no-progress", "--threads", "2", "--resume", "--out", split)
+    # resumed on one thread: the kernels' sums do not depend on the thread count
+    status, out, _ = run(capsys, "--no-progress", "--threads", "1", "--resume", "--out", split)
     assert status == 0 and "resuming after epoch 1" in out
     assert_same_run(whole, split)
 

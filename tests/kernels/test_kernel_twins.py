@@ -210,3 +210,24 @@ def test_relu_kernels_on_a_large_array_use_the_threads_and_agree():
     (g, g_np) = both_backends(K.relu_backward, x, y)
     np.testing.assert_array_equal(y, y_np)
     np.testing.assert_array_equal(g, g_np)
+
+
+@given(conv_cases())
+def test_one_and_two_threads_give_the_same_bits(c):
+    """Blocks and the chunks the weight gradient is summed over do not depend on the
+    thread count, so a run can be resumed with another --threads and end the same."""
+    from gradlab_ext import conv as compiled
+    geo = (c["stride"], c["padding"], c["dilation"], c["groups"])
+    old_threads, old = K.get_num_threads(), compiled._tune(parallel_min_work=0)   # parallel even when small
+    results = []
+    try:
+        with K.use_backend("cython"):
+            for threads in (1, 2):
+                K.set_num_threads(threads)
+                results.append((K.conv2d_forward(c["x"], c["w"], c["b"], *geo),)
+                               + K.conv2d_backward(c["g"], c["x"], c["w"], *geo))
+    finally:
+        compiled._tune(**old)
+        K.set_num_threads(old_threads)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
