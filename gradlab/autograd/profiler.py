@@ -43,9 +43,12 @@ _OP_DIR = os.path.join(_PACKAGE_DIR, "ops") + os.sep
 active = [None]   # the running profile on this process (the engine and optimizers look here)
 
 
-def _op_name(code, cache={}):
-    """The op a code object implements, or None when it is not an op (memoised per code object)."""
-    name = cache.get(code, False)
+_op_names = {}    # code object -> the op it implements, or None: each function is examined once
+
+
+def _op_name(code):
+    """The op a code object implements, or None when it is not an op."""
+    name = _op_names.get(code, False)
     if name is False:
         name = None
         path = code.co_filename
@@ -53,7 +56,7 @@ def _op_name(code, cache={}):
                 and not code.co_name.startswith(("_", "<")) \
                 and getattr(code, "co_qualname", code.co_name) == code.co_name:
             name = code.co_name   # a public module-level function (not a closure; Python < 3.11 cannot tell)
-        cache[code] = name
+        _op_names[code] = name
     return name
 
 
