@@ -244,11 +244,11 @@ def _pair(op, name, value, minimum):
     return pair
 
 
-def _array(op, name, a, ndim):
-    """a as an ndarray of a floating dtype with ndim dimensions."""
+def _array(op, name, a, ndim=None):
+    """a as an ndarray of a floating dtype (with ndim dimensions, unless ndim is None)."""
     if type(a) is not _ndarray:
         a = np.asarray(a)
-    if a.ndim != ndim:
+    if ndim is not None and a.ndim != ndim:
         what = " (N, C, H, W)" if ndim == 4 else ""
         raise ValueError(f"{op}: expected {name} to be {ndim}-D{what}, got shape {a.shape}")
     if a.dtype.kind != "f":
@@ -556,22 +556,12 @@ def matmul(a, b):
 # ReLU
 # ---------------------------------------------------------------------------
 
-def _float_array(op, name, a):
-    """a as a C-contiguous float32/float64 array (float16 is computed in float32)."""
-    if type(a) is not _ndarray:
-        a = np.asarray(a)
-    if a.dtype.kind != "f":
-        raise TypeError(f"{op}: {name} has dtype {a.dtype}; expected a floating dtype")
-    return _ready(a, _compute_dtype(a))
-
-
 def relu_forward(x):
     """max(x, 0) elementwise."""
     if type(x) is _ndarray and (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous:
         return _act.relu_forward(x)        # the common case, checked in one line
-    op = "relu_forward"
-    out_dtype = np.asarray(x).dtype
-    return _as(_act.relu_forward(_float_array(op, "x", x)), out_dtype)
+    x = _array("relu_forward", "x", x)
+    return _as(_act.relu_forward(_ready(x, _compute_dtype(x))), x.dtype)
 
 
 def relu_backward(grad_out, out):
@@ -581,10 +571,9 @@ def relu_backward(grad_out, out):
             and grad_out.flags.c_contiguous and out.flags.c_contiguous:
         return _act.relu_backward(grad_out, out)
     op = "relu_backward"
-    out_dtype = np.asarray(grad_out).dtype
-    grad_out, out = _float_array(op, "grad_out", grad_out), _float_array(op, "out", out)
+    grad_out, out = _array(op, "grad_out", grad_out), _array(op, "out", out)
     if grad_out.shape != out.shape:
         raise ValueError(f"{op}: grad_out shape {grad_out.shape} differs from out shape {out.shape}")
     dt = _compute_dtype(grad_out, out)
-    return _as(_act.relu_backward(_ready(grad_out, dt), _ready(out, dt)), out_dtype)
+    return _as(_act.relu_backward(_ready(grad_out, dt), _ready(out, dt)), grad_out.dtype)
 
