@@ -780,7 +780,7 @@ def _generation(path):
     return g
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def save_server():
     """tests/serialization_helpers/save_loop.py: forks save loops on request (see its docstring)."""
     server = subprocess.Popen([sys.executable, os.path.join(HELPERS, "save_loop.py")], stdin=subprocess.PIPE,
@@ -803,8 +803,10 @@ def _server_line(server):
     line = server.stdout.readline()
     if not line:
         pytest.fail(f"save_loop.py died:\n{server.stderr.read()}")
-    word, number = line.split()
-    return word, int(number)
+    parts = line.split()
+    if len(parts) != 2 or not parts[1].isdigit():
+        pytest.fail(f"save_loop.py printed {line!r}; expected 'WORD NUMBER'")
+    return parts[0], int(parts[1])
 
 
 def _kill_rounds(server, path, rounds, mode):

@@ -14,6 +14,12 @@ child is dead, so the reader knows it has seen every ``saved`` line; the last
 one names the last generation that certainly completed, and the file must
 then hold that generation or the next.  Forking from one warm process makes a
 kill cost milliseconds instead of a fresh interpreter start.
+
+Every line goes out in one ``os.write``: ``print`` may write the text and its
+newline separately (it does under ``python -u`` / PYTHONUNBUFFERED), and a
+kill between the two, or the other process writing in between, would glue two
+lines together.  The child also waits until ``started`` is out before saving,
+so that line always comes first.
 """
 import os
 import sys
@@ -43,27 +49,37 @@ def save_in_place(obj, path):
         serialization.save(obj, f)
 
 
+def say(line):
+    os.write(sys.stdout.fileno(), f"{line}\n".encode())
+
+
 def save_forever(path, generation, mode):
     save = save_in_place if mode == "in-place" else gradlab.save
     while True:
         save(checkpoint(generation), path)
-        print(f"saved {generation}", flush=True)
+        say(f"saved {generation}")
         generation += 1
 
 
 def main():
-    print("ready", flush=True)
+    say("ready")
     for line in sys.stdin:
         path, first, mode = line.split()
+        go_read, go_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child never returns to this loop
             try:
+                os.close(go_write)
+                os.read(go_read, 1)
                 save_forever(path, int(first), mode)
             finally:
                 os._exit(1)
-        print(f"started {pid}", flush=True)
+        os.close(go_read)
+        say(f"started {pid}")
+        os.write(go_write, b"g")
+        os.close(go_write)
         os.waitpid(pid, 0)
-        print(f"ended {pid}", flush=True)
+        say(f"ended {pid}")
 
 
 if __name__ == "__main__":
