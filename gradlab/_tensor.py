@@ -383,9 +383,9 @@ class Tensor:
         Tensor._init(new, self._data.copy(), self._requires_grad)
         if self._grad is not None:
             new._grad = self._grad.clone()
-        for k, v in self.__dict__.items():
+        for k, v in self.__dict__.items():  # hooks and view links stay with the original
             if k not in ("_hooks", "_post_accumulate_hooks", "_retains_grad", "_grad_accumulator",
-                         "_view_base", "_view_fn", "_views"):  # hooks and view links stay with the original
+                         "_view_base", "_view_fn", "_views", "_multi_output_view"):
                 new.__dict__[k] = v
         memo[id(self)] = new
         return new

@@ -66,7 +66,7 @@ _METHODS = {
             "count_nonzero sort topk",
     shape: "reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose t expand "
            "expand_as broadcast_to contiguous flip repeat narrow split chunk tensor_split unbind select movedim diag "
-           "diagonal tril triu tile roll repeat_interleave unfold",
+           "split_with_sizes diagonal tril triu tile roll repeat_interleave unfold",
     linalg: "matmul mm bmm dot mv outer inner trace",
     index: "gather scatter scatter_add index_select masked_select nonzero index_add",
 }
@@ -110,13 +110,13 @@ for _name, _dt in [("float", _dtype.float32), ("double", _dtype.float64), ("half
 
 
 # ---- in-place ops ------------------------------------------------------------------------------
-def _check_inplace(a, op="an in-place op"):
+def _check_inplace(a, op="an in-place op", operand_requires_grad=False):
     check_inference_inplace(a)
     if grad_mode.state.enabled and a._requires_grad and a.grad_fn is None:
         raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation: {op} on a "
                            f"{a.dtype} leaf of shape {list(a._data.shape)}. Wrap the update in "
                            "`with gradlab.no_grad():`, or use the out-of-place op.")
-    check_view_inplace(a)
+    check_view_inplace(a, operand_requires_grad)
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
@@ -124,7 +124,7 @@ _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
 
 def inplace_update(a, result):
     """Make ``a`` hold ``result``'s values and take its place in the graph (an in-place op)."""
-    _check_inplace(a)
+    _check_inplace(a, operand_requires_grad=result._requires_grad)  # result requires grad if an operand does
     if result._data.dtype != a._data.dtype:
         if _KIND_RANK[result._data.dtype.kind] > _KIND_RANK[a._data.dtype.kind]:  # float -> int, int -> bool
             raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {a.dtype} "
@@ -175,7 +175,7 @@ _T.__imod__ = _T.remainder_
 
 
 def _fill_(a, value):
-    _check_inplace(a, "fill_")
+    _check_inplace(a, "fill_", isinstance(value, Tensor) and value._requires_grad)
     if isinstance(value, Tensor) and value._data.ndim:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                            f"{value._data.ndim} dimensions.")
@@ -191,7 +191,7 @@ def _copy_(a, src, non_blocking=False):
     src = as_tensor_operand(src)
     if not isinstance(src, Tensor):
         return _fill_(a, src)
-    _check_inplace(a, "copy_")
+    _check_inplace(a, "copy_", src._requires_grad)
     return _write_all(a, src, "copy_", "CopyBackwards")
 
 

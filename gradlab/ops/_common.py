@@ -1,5 +1,6 @@
 """Helpers shared by the op files: operand conversion and un-broadcasting."""
 import numbers
+import re
 import weakref
 
 import numpy as np
@@ -127,11 +128,18 @@ def broadcast_error(op, a, b):
 # the base's values too, so the base's graph must learn of it, as PyTorch's CopySlices node does.  Each
 # view remembers its root base and ``view_fn``, the Tensor ops that re-create it from that base; the
 # base keeps weak references to its views so that their graphs follow when the base changes in place.
-def mark_view(out, base, view_fn):
-    """Record that ``out`` is ``view_fn(base)`` sharing base's memory (only while grad mode is on)."""
+def mark_view(out, base, view_fn, multi_output=False):
+    """Record that ``out`` is ``view_fn(base)`` sharing base's memory (only while grad mode is on).
+
+    ``multi_output`` marks one of several views returned by one op (split,
+    chunk, unbind); a view of such a view is marked too.  In-place writes into
+    them are refused, see ``check_view_inplace``.
+    """
     # (an empty view shares no memory, but is a view all the same)
     if not grad_mode.state.enabled or (out._data.size and not np.may_share_memory(out._data, base._data)):
         return out
+    if multi_output or getattr(base, "_multi_output_view", False):
+        out._multi_output_view = True
     parent = getattr(base, "_view_base", None)
     if parent is not None:
         base, view_fn = parent, _compose(base._view_fn, view_fn)
@@ -153,11 +161,33 @@ def check_inference_inplace(a):
         raise RuntimeError(grad_mode.INPLACE_INFERENCE_TENSOR)
 
 
-def check_view_inplace(a):
-    """In-place writes into a view of a leaf that requires grad are errors, as for the leaf itself."""
+def check_view_inplace(a, operand_requires_grad=False):
+    """Refuse the in-place writes into a view that PyTorch refuses, while grad mode is on.
+
+    A view of a leaf that requires grad is as untouchable as the leaf itself.
+    An output of an op that returns several views (split, chunk, unbind) may
+    not be written in place once the write is recorded (``a`` or an operand
+    requires grad): one backward node serves all the outputs, so it cannot be
+    rebased onto one of them.
+    """
     base = getattr(a, "_view_base", None)
-    if base is not None and grad_mode.state.enabled and base._requires_grad and base.grad_fn is None:
+    if base is None or not grad_mode.state.enabled:
+        return
+    if getattr(a, "_multi_output_view", False) and (a._requires_grad or operand_requires_grad):
+        raise RuntimeError(_multi_output_view_error(a))
+    if base._requires_grad and base.grad_fn is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _multi_output_view_error(a):
+    if a.grad_fn is None:  # the base did not require grad when the view was taken
+        what = "A view was created in no_grad mode and is being modified inplace with grad mode enabled."
+    else:
+        op = re.sub(r"Backward\d*$", "", a.grad_fn.name())  # SplitBackward0 -> Split, as PyTorch names it
+        what = f"Output {a._out_nr} of {op} is a view and is being modified inplace."
+    return (what + " This view is the output of a function that returns multiple views. Such functions do not "
+            "allow the output views to be modified inplace. You should replace the inplace operation by an "
+            "out-of-place one.")
 
 
 def _take_graph(t, source):

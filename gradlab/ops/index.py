@@ -174,7 +174,7 @@ def setitem(a, idx, value):
     if tracking and a.grad_fn is None and a._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     if tracking:
-        check_view_inplace(a)
+        check_view_inplace(a, operand_requires_grad=True)
     if isinstance(value, Tensor) and value._data.dtype != a._data.dtype:
         value = value.to(a.dtype)
     if not tracking:

@@ -340,6 +340,14 @@ def split(a, split_size_or_sections, dim=0):
     return _pieces(a, d, sizes, name)
 
 
+def split_with_sizes(a, split_sizes, dim=0):
+    """Pieces of the given sizes along ``dim`` (``split`` with a list of sizes)."""
+    if isinstance(split_sizes, int):
+        raise TypeError(f"split_with_sizes(): argument 'split_sizes' (position 1) must be tuple of ints, not int "
+                        f"(got {split_sizes}; use split() for pieces of one size)")
+    return split(a, list(split_sizes), dim)
+
+
 def _pieces(a, d, sizes, name):
     """Views of consecutive pieces of ``a`` along ``d``: one node with an output per piece."""
     bounds = np.cumsum([0] + list(sizes)).tolist()
@@ -354,7 +362,7 @@ def _pieces(a, d, sizes, name):
     outs = _record_outputs(arrays, name, backward, (a,))
     for out, span in zip(outs, spans):
         out._version_counter = a._version_counter
-        mark_view(out, a, lambda t, span=span: slice_view(t, d, span))
+        mark_view(out, a, lambda t, span=span: slice_view(t, d, span), multi_output=True)
     return tuple(outs)
 
 
@@ -394,7 +402,7 @@ def unbind(a, dim=0):
     outs = _record_outputs(arrays, "UnbindBackward0", backward, (a,))
     for i, out in enumerate(outs):
         out._version_counter = a._version_counter
-        mark_view(out, a, lambda t, i=i: select(t, d, i))
+        mark_view(out, a, lambda t, i=i: select(t, d, i), multi_output=True)
     return tuple(outs)
 
 
