@@ -196,3 +196,157 @@ def test_overwriting_values_cuts_their_history():
         overwrite(y)
         (y + x).sum().backward()
         assert x.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+# ---- in-place writes into the outputs of ops that return several views ------------------------------
+# split, chunk and unbind return views that share one backward node, so PyTorch refuses to write into
+# them in place once the write is recorded.  Each case is (name, op(module, tensor), PyTorch's node name).
+MULTI_VIEW_OPS = [
+    ("split", lambda m, t: m.split(t, 2), "Split"),
+    ("split on dim 1", lambda m, t: t.split(1, 1), "Split"),
+    ("split with a list", lambda m, t: t.split([1, 3]), "SplitWithSizes"),
+    ("split_with_sizes", lambda m, t: m.split_with_sizes(t, [3, 1]), "SplitWithSizes"),
+    ("chunk", lambda m, t: t.chunk(2), "Split"),
+    ("chunk on dim 1", lambda m, t: m.chunk(t, 3, 1), "Split"),
+    ("unbind", lambda m, t: t.unbind(), "Unbind"),
+    ("unbind on dim 1", lambda m, t: m.unbind(t, 1), "Unbind"),
+]
+# (name, write): each write changes its tensor in place; those marked True write through a further view
+INPLACE_WRITES = [
+    ("add_", lambda x: x.add_(1), False), ("mul_", lambda x: x.mul_(2), False),
+    ("+=", lambda x: x.__iadd__(1), False), ("relu_", lambda x: x.relu_(), False),
+    ("zero_", lambda x: x.zero_(), False), ("fill_", lambda x: x.fill_(3.0), False),
+    ("copy_", lambda x: x.copy_(x.detach() + 1), False), ("uniform_", lambda x: x.uniform_(), False),
+    ("x[0].add_", lambda x: x[0].add_(1), True), ("x.unsqueeze(0).mul_", lambda x: x.unsqueeze(0).mul_(2), True),
+]
+MULTI_VIEW_TAIL = ("This view is the output of a function that returns multiple views. Such functions do not allow "
+                   "the output views to be modified inplace. You should replace the inplace operation by an "
+                   "out-of-place one.")
+
+
+def _bases(m):
+    """A base that requires grad through its history, and a leaf that requires grad."""
+    values = np.arange(12, dtype=np.float64).reshape(4, 3) - 5
+    return {"non-leaf": m.tensor(values, requires_grad=True) * 1, "leaf": m.tensor(values, requires_grad=True)}
+
+
+def _error(call):
+    with pytest.raises(RuntimeError) as info:
+        call()
+    return str(info.value)
+
+
+@pytest.mark.parametrize("op_name, op, node", MULTI_VIEW_OPS, ids=[c[0] for c in MULTI_VIEW_OPS])
+@pytest.mark.parametrize("write_name, write, through_view", INPLACE_WRITES, ids=[w[0] for w in INPLACE_WRITES])
+def test_outputs_of_multi_view_ops_refuse_recorded_in_place_writes(op_name, op, node, write_name, write,
+                                                                   through_view):
+    torch = pytest.importorskip("torch")
+    for kind, base in _bases(gradlab).items():
+        outs = op(gradlab, base)
+        torch_outs = op(torch, _bases(torch)[kind])
+        for k in (0, len(outs) - 1):
+            before = outs[k].detach().clone()
+            message = _error(lambda: write(outs[k]))
+            assert message == _error(lambda: write(torch_outs[k])), (kind, k)
+            if not through_view:
+                assert message.startswith(f"Output {k} of {node} is a view and is being modified inplace.")
+            assert message.endswith(MULTI_VIEW_TAIL)
+            assert gradlab.equal(outs[k], before) and gradlab.equal(base, _bases(gradlab)[kind])  # nothing written
+
+
+@pytest.mark.parametrize("op_name, op, node", MULTI_VIEW_OPS, ids=[c[0] for c in MULTI_VIEW_OPS])
+def test_setitem_into_a_multi_view_output_is_refused(op_name, op, node):
+    x = op(gradlab, _bases(gradlab)["non-leaf"])[0]
+    message = _error(lambda: x.__setitem__(0, 1.0))
+    assert "is a view and is being modified inplace" in message and message.endswith(MULTI_VIEW_TAIL)
+
+
+@pytest.mark.parametrize("op_name, op, node", MULTI_VIEW_OPS, ids=[c[0] for c in MULTI_VIEW_OPS])
+def test_multi_view_outputs_of_a_base_without_grad(op_name, op, node):
+    """Writes of constants are not recorded, so they are allowed; a write of a value that requires grad is not."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (gradlab, torch):
+        base = m.tensor(np.arange(12.0).reshape(4, 3))
+        x = op(m, base)[-1]
+        x.mul_(2)
+        x.add_(1)
+        weight = m.tensor(2.0, requires_grad=True)
+        results.append((base.numpy().copy(), x.requires_grad,
+                        _error(lambda: x.mul_(weight)), _error(lambda: x.copy_(weight.expand(x.shape)))))
+    (ours, our_grad, *our_errors), (theirs, their_grad, *their_errors) = results
+    np.testing.assert_array_equal(ours, theirs)
+    assert our_grad is their_grad is False
+    assert our_errors == their_errors
+    assert our_errors[0].startswith("A view was created in no_grad mode") and our_errors[0].endswith(MULTI_VIEW_TAIL)
+
+
+@pytest.mark.parametrize("op_name, op, node", MULTI_VIEW_OPS, ids=[c[0] for c in MULTI_VIEW_OPS])
+def test_multi_view_outputs_change_in_place_when_nothing_is_recorded(op_name, op, node):
+    """Under no_grad the write is not recorded: allowed, whether the views were taken inside or before it."""
+    torch = pytest.importorskip("torch")
+    for kind in ("non-leaf", "leaf"):
+        results = []
+        for m in (gradlab, torch):
+            base = _bases(m)[kind]
+            taken_before = op(m, base)[0]
+            with m.no_grad():
+                taken_before.mul_(10)
+                taken_inside = op(m, base)[-1]
+                taken_inside.add_(1)
+                taken_inside[0].sub_(3)
+            results.append(base.detach().numpy().copy())
+            taken_before.detach().add_(1)  # a detached alias is no view in the graph
+            taken_before.data.add_(1)
+            results.append(base.detach().numpy().copy())
+        np.testing.assert_array_equal(results[0], results[2])
+        np.testing.assert_array_equal(results[1], results[3])
+
+
+def test_tensor_split_returns_single_views_that_change_in_place_as_pytorch():
+    """tensor_split is a chain of slices in PyTorch (SliceBackward0): its pieces are ordinary views."""
+    torch = pytest.importorskip("torch")
+    grads = []
+    for m in (gradlab, torch):
+        a = m.tensor(np.linspace(-1, 1, 12).reshape(4, 3), requires_grad=True)
+        w = m.tensor([1.5, -2.0, 0.5], dtype=m.float64, requires_grad=True)
+        b = a * 2
+        first, middle, last = b.tensor_split([1, 3])
+        assert first.grad_fn.name() == "SliceBackward0"
+        last.mul_(w)
+        first.add_(w)
+        middle.sub_(w[0])
+        (b * b).sum().backward()
+        grads.append((a.grad.numpy(), w.grad.numpy()))
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+# ordinary (single-output) views still change in place, and the write reaches the base's gradient
+SINGLE_VIEWS = [
+    ("x[0]", lambda t: t[0]), ("x[1:, ::2]", lambda t: t[1:, ::2]), ("view", lambda t: t.view(2, 6)),
+    ("narrow", lambda t: t.narrow(1, 1, 2)), ("select", lambda t: t.select(1, 2)),
+    ("transpose", lambda t: t.transpose(0, 1)), ("t", lambda t: t.t()), ("unsqueeze", lambda t: t.unsqueeze(1)),
+]
+
+
+@pytest.mark.parametrize("name, view", SINGLE_VIEWS, ids=[v[0] for v in SINGLE_VIEWS])
+def test_single_output_views_change_in_place_with_correct_gradients(name, view):
+    def fn(a, w):
+        b = a * 1.5
+        v = view(b)
+        v.mul_(w.reshape(-1)[:v.shape[-1]])
+        v.add_(w.sum())
+        return b * b
+    a = gradlab.tensor(np.linspace(-1.0, 2.0, 12).reshape(4, 3), requires_grad=True)
+    w = gradlab.tensor([0.5, -1.5, 2.0, 1.0, 0.25, -0.75], dtype=gradlab.float64, requires_grad=True)
+    assert gradlab.autograd.gradcheck(fn, (a, w))
+    torch = pytest.importorskip("torch")
+    ta = torch.tensor(a.detach().numpy(), requires_grad=True)
+    tw = torch.tensor(w.detach().numpy(), requires_grad=True)
+    out, t_out = fn(a, w), fn(ta, tw)  # the same function on torch tensors
+    out.sum().backward()
+    t_out.sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
