@@ -228,6 +228,20 @@ def test_to_forms():
         x.to("cuda")
 
 
+def test_a_gpu_device_can_be_named_but_holds_no_tensor():
+    # tutorials write `cuda.is_available() & (device('cuda').index is not None)`: naming one is no error
+    cuda = gradlab.device("cuda")
+    assert (cuda.type, cuda.index, str(cuda), repr(cuda)) == ("cuda", None, "cuda", "device(type='cuda')")
+    assert str(gradlab.device("cuda:1")) == "cuda:1" and gradlab.device("cuda", 1).index == 1
+    assert gradlab.device("cpu") == "cpu" and gradlab.device("cuda") != gradlab.device("cpu")
+    with pytest.raises(RuntimeError, match="device type at start of device string: gpu"):
+        gradlab.device("gpu")
+    for use in (lambda: gradlab.ones(2, device=cuda), lambda: gradlab.ones(2).to(cuda),
+                lambda: gradlab.nn.Linear(2, 2).to(cuda)):
+        with pytest.raises(RuntimeError, match="CPU only; device 'cuda' is not available"):
+            use()
+
+
 def test_casts_carry_gradients():
     x = gradlab.tensor([1.0, 2.0], dtype=gradlab.float64, requires_grad=True)
     y = x.float()
