@@ -14,7 +14,7 @@ from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inferenc
 from ._creation import *  # noqa: F401,F403
 from ._functional import *  # noqa: F401,F403
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from ._device import backends, cuda, mps
+from ._device import accelerator, backends, cuda, get_default_device, mps, set_default_device
 from ._tensor_str import set_printoptions
 
 __version__ = "0.1.0"

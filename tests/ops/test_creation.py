@@ -242,6 +242,17 @@ def test_a_gpu_device_can_be_named_but_holds_no_tensor():
             use()
 
 
+def test_accelerator_and_default_device_as_tutorials_query_them():
+    # `torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"`
+    assert gradlab.accelerator.is_available() is False and gradlab.accelerator.device_count() == 0
+    assert gradlab.accelerator.current_accelerator() is None
+    gradlab.set_default_device("cpu")
+    gradlab.set_default_device(None)
+    assert gradlab.get_default_device() == gradlab.device("cpu")
+    with pytest.raises(RuntimeError, match="CPU only; device 'mps' is not available"):
+        gradlab.set_default_device("mps")
+
+
 def test_casts_carry_gradients():
     x = gradlab.tensor([1.0, 2.0], dtype=gradlab.float64, requires_grad=True)
     y = x.float()
