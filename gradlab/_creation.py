@@ -62,8 +62,11 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, *
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
     if size is None:  # randint(high, size)
         low, high, size = 0, low, high
-    if high is None:
-        raise TypeError("randint() missing required argument 'high' (call randint(low, high, size) or "
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
+    if high is None or size is None:
+        missing = "high" if high is None else "size"
+        raise TypeError(f"randint() missing required argument '{missing}' (call randint(low, high, size) or "
                         "randint(high, size))")
     data = generator_of(generator).integers(low, high, shape_arg((size,)))
     return _finish(data.astype(_dtype.to_numpy_dtype(dtype) if dtype else np.int64), requires_grad, device)

@@ -105,6 +105,8 @@ def test_deterministic_constructors_match_torch(case):
     lambda lib: lib.randint(10, (3,)),
     lambda lib: lib.randint(2, 5, (2, 2)),
     lambda lib: lib.randint(0, 10, size=(3,)),
+    lambda lib: lib.randint(10, size=(3,)),  # data_tutorial.py's form
+    lambda lib: lib.randint(high=10, size=(2, 2)),
     lambda lib: lib.randint(3, (4,), dtype=lib.int32),
     lambda lib: lib.empty_like(lib.ones(2, dtype=lib.float64)),
     lambda lib: lib.rand_like(lib.ones(2, 2)),
@@ -126,6 +128,13 @@ def test_random_values_lie_in_their_ranges():
     assert r.dtype == gradlab.int64 and r.min().item() == 3 and r.max().item() == 6
     p = gradlab.randperm(10)
     assert sorted(p.tolist()) == list(range(10))
+
+
+def test_randint_with_one_bound_and_size_by_keyword():
+    draws = gradlab.randint(10, size=(1000,))
+    assert draws.shape == (1000,) and set(draws.tolist()) == set(range(10))
+    with pytest.raises(TypeError, match="missing required argument 'size'"):
+        gradlab.randint(10)
 
 
 def test_manual_seed_reproduces_every_random_source():
