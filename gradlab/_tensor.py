@@ -210,8 +210,7 @@ class Tensor:
     def data(self):
         """A Tensor over the same values, outside the graph (as ``torch.Tensor.data``)."""
         t = Tensor._wrap(self._data)
-        if self.is_inference():
-            t._version_counter = InferenceVersion([0])
+        t._version_counter = InferenceVersion([0]) if self.is_inference() else [0]  # the mode does not matter
         return t
 
     @data.setter
@@ -468,6 +467,23 @@ def _mark_if_inference(t):
     if _grad_state.inference:
         t._version_counter = InferenceVersion([0])
     return t
+
+
+_plain_wrap = Tensor.__dict__["_wrap"]
+
+
+@classmethod
+def _wrap_marking_inference(cls, array, requires_grad=False):
+    """``Tensor._wrap`` while some thread is in inference mode: such a thread makes inference tensors."""
+    t = _plain_wrap.__func__(cls, array, requires_grad)
+    if _grad_state.inference:
+        t._version_counter = InferenceVersion([0])
+    return t
+
+
+def mark_new_tensors_in_inference_mode(on):
+    """Switch ``Tensor._wrap`` to the version that checks the inference flag (grad_mode calls this)."""
+    Tensor._wrap = _wrap_marking_inference if on else _plain_wrap
 
 
 from . import ops as _ops  # noqa: E402,F401  (attaches the operators and methods to Tensor)

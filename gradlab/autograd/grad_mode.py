@@ -72,13 +72,31 @@ class InferenceVersion(list):
 def _set(grad_mode, inference):
     """Set grad mode and the inference flag; return the previous state to restore."""
     prev = (state.enabled, state.grad_mode, state.inference)
+    if inference != prev[2]:
+        _count_inference_thread(inference)
     state.grad_mode, state.inference = grad_mode, inference
     state.enabled = grad_mode and not inference
     return prev
 
 
 def _restore(prev):
+    if prev[2] != state.inference:
+        _count_inference_thread(prev[2])
     state.enabled, state.grad_mode, state.inference = prev
+
+
+# Ops build most results with ``Tensor._wrap``, the fast constructor.  Checking the (per-thread) inference
+# flag there would slow every op, so while some thread is in inference mode ``Tensor._wrap`` is swapped
+# for a version that checks it (``_tensor.mark_new_tensors_in_inference_mode``).
+_threads_in_inference = [0]
+_count_lock = threading.Lock()
+
+
+def _count_inference_thread(entering):
+    from .._tensor import mark_new_tensors_in_inference_mode
+    with _count_lock:
+        _threads_in_inference[0] += 1 if entering else -1
+        mark_new_tensors_in_inference_mode(_threads_in_inference[0] > 0)
 
 
 class _GradModeContext:

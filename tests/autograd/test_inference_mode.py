@@ -104,6 +104,109 @@ def test_values_inside_equal_values_outside(shape, scale):
     np.testing.assert_array_equal(got.numpy(), expected.detach().numpy())
 
 
+# every result made inside is an inference tensor, also those that ops build without a graph node
+# (comparisons, indices, masks, counts): op(lib, F, x, labels) -> a tensor or a tuple of tensors
+RESULT_OPS = {
+    "x * 2 + 1": lambda lib, F, x, i: x * 2 + 1,
+    "sum": lambda lib, F, x, i: x.sum(),
+    "==, !=, <=, >": lambda lib, F, x, i: (x == 0.5, x != 0.5, x <= 0, x > 0),
+    "eq lt ge (functions)": lambda lib, F, x, i: (lib.eq(x, x), lib.lt(x, 0.0), lib.ge(x, x)),
+    "isnan isinf isfinite isclose": lambda lib, F, x, i: (x.isnan(), x.isinf(), lib.isfinite(x), lib.isclose(x, x)),
+    "logical ops": lambda lib, F, x, i: (lib.logical_and(x > 0, x < 1), lib.logical_or(x > 0, x < 1),
+                                         lib.logical_xor(x > 0, x < 1), lib.logical_not(x > 0)),
+    "& | ~": lambda lib, F, x, i: ((x > 0) & (x < 1), (x > 0) | (x < 1), ~(x > 0)),
+    "argmax argmin": lambda lib, F, x, i: (x.argmax(), x.argmin(), x.argmax(1), lib.argmin(x, 0, keepdim=True)),
+    "max min over dim": lambda lib, F, x, i: (*x.max(1), *x.min(0, keepdim=True)),
+    "sort argsort": lambda lib, F, x, i: (*x.sort(1), x.argsort(0), lib.argsort(x, 1, descending=True)),
+    "topk": lambda lib, F, x, i: x.topk(1, 1),
+    "nonzero": lambda lib, F, x, i: ((x > 0).nonzero(), *(x > 0).nonzero(as_tuple=True), lib.nonzero(i)),
+    "unique": lambda lib, F, x, i: (lib.unique(i), *lib.unique(i, return_inverse=True, return_counts=True)),
+    "all any count_nonzero": lambda lib, F, x, i: ((x > -9).all(), (x > 0).any(1), lib.count_nonzero(x)),
+    "integer arithmetic": lambda lib, F, x, i: (lib.floor_divide(i, 2), i % 3, i + 1, -i, i.abs()),
+    "new_* factories": lambda lib, F, x, i: (x.new_zeros(2), x.new_ones(2, 1), x.new_full((2,), 3.0),
+                                             x.new_empty(2).fill_(1.0), x.new_tensor([1.0])),
+    "one_hot": lambda lib, F, x, i: F.one_hot(i, 4),
+    "max_pool2d indices": lambda lib, F, x, i: F.max_pool2d(x[None, None], 1, return_indices=True),
+    "var_mean std_mean": lambda lib, F, x, i: (*lib.var_mean(x, 1, correction=0), *lib.std_mean(x, correction=0)),
+    "dtype conversions": lambda lib, F, x, i: (x.long(), x.double(), i.float(), (x > 0).int()),
+}
+
+
+def _as_tuple(out):
+    return out if isinstance(out, tuple) else (out,)
+
+
+@pytest.mark.parametrize("name", RESULT_OPS)
+@given(rows=st.integers(1, 4), cols=st.integers(1, 4), data=st.data())
+def test_every_result_made_inside_is_an_inference_tensor(name, rows, cols, data):
+    values = np.array(data.draw(st.lists(st.sampled_from([-1.5, -0.5, 0.0, 0.5, 2.0]), min_size=rows * cols,
+                                         max_size=rows * cols)), dtype=np.float32).reshape(rows, cols)
+    labels = np.array(data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=5)), dtype=np.int64)
+    libs = [gradlab]
+    try:
+        import torch
+        libs.append(torch)
+    except ImportError:
+        pass
+    for lib in libs:
+        F = lib.nn.functional
+        x, i = lib.tensor(values, requires_grad=True), lib.tensor(labels)
+        with lib.inference_mode():
+            inside = _as_tuple(RESULT_OPS[name](lib, F, x, i))
+        outside = _as_tuple(RESULT_OPS[name](lib, F, x, i))
+        assert [t.is_inference() for t in inside] == [True] * len(inside), lib.__name__
+        assert not any(t.is_inference() for t in outside), lib.__name__
+        assert not any(t.requires_grad for t in inside)
+        for a, b in zip(inside, outside):
+            np.testing.assert_array_equal(a.numpy(), b.detach().numpy())
+
+
+def test_results_of_other_threads_stay_normal_while_one_thread_is_in_inference_mode():
+    entered, made = threading.Event(), threading.Event()
+    results = {}
+
+    def other_thread():
+        entered.wait(5)
+        x = gradlab.tensor([1.0, -2.0, 3.0])
+        results["other"] = [x > 0, x.argmax(), x.sort()[1], (x > 0).nonzero(), x.new_zeros(2), x * 2]
+        made.set()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    with gradlab.inference_mode():
+        entered.set()
+        made.wait(5)
+        x = gradlab.tensor([1.0, -2.0, 3.0])
+        results["main"] = [x > 0, x.argmax(), x.sort()[1], (x > 0).nonzero(), x.new_zeros(2), x * 2]
+    thread.join()
+    assert all(t.is_inference() for t in results["main"])
+    assert not any(t.is_inference() for t in results["other"])
+    x = gradlab.tensor([1.0, -2.0, 3.0])
+    assert not any(t.is_inference() for t in (x > 0, x.argmax(), (x > 0).nonzero()))
+
+
+def test_fast_constructor_is_restored_after_inference_mode():
+    """Tensor._wrap checks the inference flag only while some thread is in inference mode (a cost every op pays)."""
+    plain = gradlab.Tensor.__dict__["_wrap"]
+    with gradlab.inference_mode():
+        assert gradlab.Tensor.__dict__["_wrap"] is not plain
+        with gradlab.inference_mode(False):
+            assert not (gradlab.ones(2) > 0).is_inference()
+        with gradlab.inference_mode():
+            pass
+        assert (gradlab.ones(2) > 0).is_inference()
+    assert gradlab.Tensor.__dict__["_wrap"] is plain
+
+    @gradlab.inference_mode()
+    def gen():
+        yield gradlab.ones(2) > 0
+    with pytest.raises(ValueError):
+        with gradlab.inference_mode():
+            raise ValueError
+    assert next(gen()).is_inference()
+    assert gradlab.Tensor.__dict__["_wrap"] is plain
+
+
 # ---- saving an inference tensor for backward ------------------------------------------------------------------
 # (op, raises): torch saves the inference tensor ``a`` for the gradient of ``w`` / ``W`` / ``cw`` in the raising cases
 SAVE_CASES = {
