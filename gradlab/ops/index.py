@@ -262,8 +262,16 @@ def _check_scatter(op, a, d, index, src):
                            + (f" and to be no larger than src {list(src._data.shape)}" if isinstance(src, Tensor) else ""))
 
 
+def _zero_dim_as_one_element(a, t):
+    """PyTorch reads a 0-d index (or src) of a 1-d tensor as one element: tensor(3) -> tensor([3])."""
+    if isinstance(t, Tensor) and t._data.ndim == 0 and a._data.ndim == 1:
+        return t.reshape(1)
+    return t
+
+
 def scatter_add(a, dim, index, src):
     d = normalize_dim(dim, a._data.ndim, "scatter_add")
+    index, src = _zero_dim_as_one_element(a, index), _zero_dim_as_one_element(a, src)
     _check_scatter("scatter_add", a, d, index, src)
     out = a._data.copy()
     _scatter_add(out, d, index._data, src._data)
@@ -275,6 +283,7 @@ def scatter_add(a, dim, index, src):
 
 def scatter(a, dim, index, src=None, value=None):
     d = normalize_dim(dim, a._data.ndim, "scatter")
+    index, src = _zero_dim_as_one_element(a, index), _zero_dim_as_one_element(a, src)
     _check_scatter("scatter", a, d, index, src)
     out = a._data.copy()
     grids = np.indices(index._data.shape, sparse=True)

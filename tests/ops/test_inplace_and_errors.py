@@ -181,6 +181,18 @@ def test_one_hot_rows(labels, extra):
         assert one_hot(labels).shape[-1] == labels.max().item() + 1
 
 
+def test_scatter_takes_a_zero_dim_index_of_a_vector_as_one_element():
+    # transforms_tutorial.py's one-hot target: zeros(10).scatter_(0, tensor(y), value=1)
+    assert gradlab.zeros(5).scatter_(0, gradlab.tensor(3), value=1).tolist() == [0, 0, 0, 1, 0]
+    assert gradlab.zeros(3).scatter_add(0, gradlab.tensor(1), gradlab.tensor(2.0)).tolist() == [0, 2, 0]
+    src = gradlab.tensor(5.0, requires_grad=True)
+    base = gradlab.zeros(4, requires_grad=True)
+    base.scatter(0, gradlab.tensor(2), src).sum().backward()
+    assert base.grad.tolist() == [1, 1, 0, 1] and src.grad.shape == () and src.grad.item() == 1
+    with pytest.raises(RuntimeError, match="scatter"):
+        gradlab.zeros(2, 3).scatter(0, gradlab.tensor(1), 1.0)  # a matrix needs a 2-d index
+
+
 def test_overwriting_values_cuts_their_history():
     """fill_, zero_, copy_ and the random fills replace values: no gradient flows to what they replaced."""
     x = gradlab.ones(2, 3, requires_grad=True)
