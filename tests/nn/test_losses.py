@@ -207,6 +207,22 @@ def test_mse_loss_broadcasts_with_a_warning_and_takes_weights():
                          (gradlab.tensor(rand(2, 2), requires_grad=True),))
 
 
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss"])
+@pytest.mark.parametrize("input_dtype, target_dtype", [("float32", "int64"), ("float32", "float64"),
+                                                        ("float64", "float32")])
+def test_regression_losses_of_mixed_dtypes_promote_as_torch(name, input_dtype, target_dtype):
+    # neural_networks_tutorial.py (one revision) compares a float32 output with torch.arange(1, 11)
+    x = rand(2, 5).astype(input_dtype)
+    t = np.arange(10).reshape(2, 5).astype(target_dtype)
+    ours_x, theirs_x = both(x)
+    ours = getattr(F, name)(ours_x, gradlab.tensor(t))
+    theirs = getattr(TF, name)(theirs_x, torch.tensor(t))
+    assert_close(ours, theirs, rtol=1e-6)
+    ours.backward()
+    theirs.backward()
+    assert_close(ours_x.grad, theirs_x.grad, rtol=1e-6)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_binary_cross_entropy_matches_torch(reduction, weighted):
