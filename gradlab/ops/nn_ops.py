@@ -679,9 +679,10 @@ _PAD_NODES = {"reflect": "ReflectionPad", "replicate": "ReplicationPad"}
 def index_pad(x, pads, mode):
     """'reflect', 'replicate' or 'circular' padding as a gather: each output element reads one input element.
 
-    Reflect and replicate are one node named by mode and rank (ReflectionPad2DBackward0
-    pads the last two axes) whose gradient is the matching scatter-add; circular
-    padding is ``x[index]``, whose indexing node does the same.
+    One node whose gradient is the matching scatter-add.  Reflect and replicate
+    are named by mode and rank (ReflectionPad2DBackward0 pads the last two axes);
+    circular padding is CopySlices, as PyTorch, which copies slices of x into
+    the output.
     """
     n_axes = len(pads) // 2
     index = []
@@ -690,9 +691,10 @@ def index_pad(x, pads, mode):
         index.insert(0, _pad_positions(x, axis, pads[2 * i], pads[2 * i + 1], mode))
     lead = x._data.ndim - n_axes
     where = (slice(None),) * lead + np.ix_(*index)
-    if mode == "circular":
-        return x[where]
-    return _gather_pad(x, where, f"{_PAD_NODES[mode]}{n_axes}DBackward0")
+    if mode == "circular":  # named as PyTorch's last node, and its gradient as the last node of that gradient
+        return _gather_pad(x, where, "CopySlices", "SliceBackwardBackward0")
+    name = f"{_PAD_NODES[mode]}{n_axes}DBackward0"
+    return _gather_pad(x, where, name, name.replace("Backward0", "BackwardBackward0"))
 
 
 def _pad_positions(x, axis, left, right, mode):
@@ -714,15 +716,17 @@ def _pad_positions(x, axis, left, right, mode):
     return pos % size
 
 
-def _gather_pad(x, where, name):
-    """x[where] as the padding op ``name``; backward adds each output gradient back where it was read."""
+def _gather_pad(x, where, name, adjoint_name):
+    """x[where] as the padding node ``name``.
+
+    Its backward, node ``adjoint_name``, adds each output gradient back where it was read.
+    """
     shape = x._data.shape
-    return record(x._data[where], name, lambda g: (_scatter_pad(g, where, shape, name),), (x,))
+    return record(x._data[where], name, lambda g: (_scatter_pad(g, where, shape, name, adjoint_name),), (x,))
 
 
-def _scatter_pad(g, where, shape, name):
+def _scatter_pad(g, where, shape, name, adjoint_name):
     """Zeros of ``shape`` with g added at ``where`` (the padding's adjoint); its own gradient is the gather."""
     out = np.zeros(shape, dtype=g._data.dtype)
     np.add.at(out, where, g._data)
-    return record(out, name.replace("Backward0", "BackwardBackward0"),
-                  lambda gg: (_gather_pad(gg, where, name),), (g,))
+    return record(out, adjoint_name, lambda gg: (_gather_pad(gg, where, name, adjoint_name),), (g,))

@@ -345,6 +345,22 @@ def test_index_pad_modes_match_torch(mode, pads):
     check_against_torch(lambda t: F.pad(t, pads, mode=mode), lambda t: TF.pad(t, pads, mode=mode), x)
 
 
+@pytest.mark.parametrize("shape, pads", [((2, 5), (2, 1)), ((2, 3, 5), (0, 5)), ((1, 1, 4, 4), (1, 1, 1, 1)),
+                                         ((1, 2, 3, 4), (3, 0, 2, 1)), ((1, 2, 2, 3, 3), (1, 1, 0, 2, 1, 0))])
+def test_circular_pad_is_one_node_with_checked_gradients(shape, pads):
+    """One CopySlices node (PyTorch's last node for circular padding) straight from the input."""
+    x = gradlab.tensor(f64(*shape), requires_grad=True)
+    out = F.pad(x, pads, mode="circular")
+    torch_node = TF.pad(torch.zeros(shape, requires_grad=True), pads, mode="circular").grad_fn
+    assert out.grad_fn.name() == type(torch_node).__name__ == "CopySlices"
+    (leaf, _), = out.grad_fn.next_functions
+    assert leaf.name() == "AccumulateGrad" and leaf.variable is x
+    check_against_torch(lambda t: F.pad(t, pads, mode="circular"), lambda t: TF.pad(t, pads, mode="circular"),
+                        f64(*shape), rtol=1e-12, atol=1e-12)
+    assert gradcheck(lambda t: F.pad(t, pads, mode="circular") ** 2, (x,))
+    assert gradgradcheck(lambda t: F.pad(t, pads, mode="circular") ** 2, (x,))
+
+
 def test_pad_errors():
     x = gradlab.randn(1, 2, 3)
     with pytest.raises(ValueError, match="even"):

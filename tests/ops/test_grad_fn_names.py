@@ -373,6 +373,9 @@ CASES = {
     "F.pad reflect 3-D": (lambda lib, x: F(lib).pad(x, (1, 1, 0, 1, 1, 0), mode="reflect"), [(1, 2, 3, 3, 3)]),
     "F.pad replicate 2-D": (lambda lib, x: F(lib).pad(x, (3, 0, 1, 2), mode="replicate"), [(2, 3, 4)]),
     "F.pad replicate 3-D": (lambda lib, x: F(lib).pad(x, (1, 1, 1, 1, 1, 1), mode="replicate"), [(2, 2, 2, 2)]),
+    "F.pad circular": (lambda lib, x: F(lib).pad(x, (2, 1), mode="circular"), [(1, 2, 4)]),
+    "F.pad circular 2-D": (lambda lib, x: F(lib).pad(x, (1, 1, 1, 1), mode="circular"), [(1, 1, 4, 4)]),
+    "F.pad circular 3-D": (lambda lib, x: F(lib).pad(x, (1, 0, 0, 2, 1, 1), mode="circular"), [(1, 2, 2, 3, 3)]),
     "F.max_pool2d (unbatched, return_indices)": (lambda lib, x: F(lib).max_pool2d(x, 2, return_indices=True),
                                                  [(2, 4, 4)]),
     "F.batch_norm (train, running stats)": (lambda lib, x, w, b: F(lib).batch_norm(
