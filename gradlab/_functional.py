@@ -1,6 +1,13 @@
-"""Module-level ops (``gradlab.exp(x)``, ``gradlab.cat([...])``), the same functions Tensor methods call."""
+"""Module-level ops (``gradlab.exp(x)``, ``gradlab.cat([...])``), the same functions Tensor methods call,
+taking PyTorch's ``input=`` / ``other=`` keywords and ``out=`` tensor."""
+import functools
+import inspect
+import warnings
+
+import numpy as np
+
 from ._tensor import Tensor
-from .ops import elementwise, index, linalg, reduce, shape
+from .ops import elementwise, index, inplace_update, linalg, reduce, shape
 from .ops._common import as_tensor_operand
 
 _names = {
@@ -16,10 +23,44 @@ _names = {
     linalg: "matmul mm bmm dot mv outer inner ger addmm einsum trace",
     index: "gather scatter scatter_add index_select masked_select nonzero take_along_dim index_add",
 }
+
+
+def _write_out(name, result, out):
+    """PyTorch's ``out=``: ``out`` takes the result's values (and, if it differs, its shape) and is returned."""
+    if isinstance(result, tuple):  # max(x, dim, out=(values, indices)) and the like
+        return tuple(_write_out(name, r, o) for r, o in zip(result, out))
+    if result._requires_grad or out._requires_grad:
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    if out._data.shape != result._data.shape:
+        if out._data.size:
+            warnings.warn(f"{name}(): an output with one or more elements was resized since it had shape "
+                          f"{list(out._data.shape)}, which does not match the required output shape "
+                          f"{list(result._data.shape)}.", UserWarning, stacklevel=3)
+        out._data = np.empty(result._data.shape, out._data.dtype)
+    return inplace_update(out, result)
+
+
+def _as_pytorch_function(op):
+    """``op`` called as PyTorch's module-level function: the tensors our ops call ``a`` and ``b`` may
+    come as ``input=`` and ``other=``, and ``out=`` names a tensor to write the result into."""
+    params = list(inspect.signature(op).parameters)
+    renames = {"input": "a", "other": "b"} if params[0] in ("a", "condition") else {}
+
+    @functools.wraps(op)
+    def function(*args, out=None, **kwargs):
+        for theirs, ours in renames.items():
+            if theirs in kwargs:
+                kwargs[ours] = kwargs.pop(theirs)
+        result = op(*args, **kwargs)
+        return result if out is None else _write_out(op.__name__, result, out)
+    return function
+
+
 __all__ = []
 for _module, _ns in _names.items():
     for _n in _ns.split():
-        globals()[_n] = getattr(_module, _n)
+        globals()[_n] = _as_pytorch_function(getattr(_module, _n))
         __all__.append(_n)
 
 multiply, divide, subtract, true_divide, clip, absolute, negative = mul, div, sub, div, clamp, abs, neg
