@@ -61,10 +61,11 @@ def linear(x, weight, bias=None):
         g2 = g.reshape(-1, n_out)
         gw = g2.t() @ x.reshape(-1, n_in) if weight._requires_grad else None
         gb = g2.sum(0) if bias is not None and bias._requires_grad else None
-        return (gx, gw) if bias is None else (gx, gw, gb)
+        return (gx, gw) if bias is None else (gb, gx, gw)
     if bias is None:
         return record(out, "MmBackward0", backward, (x, weight), saved=(x, weight))
-    return record(out, "AddmmBackward0", backward, (x, weight, bias), saved=(x, weight))
+    # inputs in addmm's order (bias, x, weight), so next_functions read as PyTorch's
+    return record(out, "AddmmBackward0", backward, (bias, x, weight), saved=(x, weight))
 
 
 # ---- activations ------------------------------------------------------------------------------

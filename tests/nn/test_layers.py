@@ -150,6 +150,22 @@ def test_linear_layer_matches_torch(n_in, n_out, batch, bias, seed):
     check_layer(nn.Linear(n_in, n_out, bias), torch.nn.Linear(n_in, n_out, bias), (*batch, n_in), seed=seed)
 
 
+def test_linear_node_lists_its_inputs_in_pytorchs_order():
+    # neural_networks_tutorial.py follows loss.grad_fn.next_functions[0][0].next_functions[0][0]
+    def input_kinds(library):
+        layer = library.nn.Linear(3, 2)
+        x = library.relu(library.ones(4, 3, requires_grad=True))
+        node = layer(x).grad_fn
+        return node.name(), [fn.name().split("::")[-1] for fn, _ in node.next_functions]  # torch::autograd::
+    name, kinds = input_kinds(gradlab)
+    assert name == "AddmmBackward0" and kinds[:2] == ["AccumulateGrad", "ReluBackward0"]
+    assert input_kinds(torch)[1][:2] == kinds[:2]  # the third is the weight: TBackward0 in PyTorch, the leaf here
+    layer = nn.Linear(3, 2)
+    x = gradlab.ones(4, 3, requires_grad=True)
+    layer(x).sum().backward()  # each gradient still reaches its own tensor
+    assert layer.bias.grad.tolist() == [4.0, 4.0] and layer.weight.grad.shape == (2, 3) and x.grad.shape == (4, 3)
+
+
 @given(groups=st.integers(1, 2), kernel=st.integers(1, 3), stride=st.integers(1, 2), padding=st.integers(0, 2),
        dilation=st.integers(1, 2), bias=st.booleans(), seed=st.integers(0, 999))
 def test_conv2d_layer_matches_torch(groups, kernel, stride, padding, dilation, bias, seed):
