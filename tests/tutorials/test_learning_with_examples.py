@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import gradlab as torch
-from tutorial_helpers import on_pytorch
+from tutorial_helpers import on_pytorch, on_pytorch_with_our_draws
 
 
 def best_cubic():
@@ -515,6 +515,22 @@ def test_polynomial_module_is_the_autograd_example_with_sgd(capsys):
     polynomial_module()
     by_sgd = printed_losses(capsys.readouterr().out)
     np.testing.assert_allclose(list(by_sgd.values()), list(by_hand.values()), rtol=1e-5)
+
+
+# ---- the randomly started runs, against PyTorch from the same draws ----------
+
+@pytest.mark.parametrize("tutorial", [polynomial_tensor, polynomial_autograd, polynomial_module])
+def test_randomly_started_runs_match_pytorch_from_the_same_draws(tutorial, capsys):
+    torch.manual_seed(0)
+    tutorial()
+    ours = capsys.readouterr().out
+    torch.manual_seed(0)  # PyTorch's randn calls get gradlab's next draws, so both start alike
+    on_pytorch_with_our_draws(tutorial)()
+    theirs = capsys.readouterr().out
+    assert printed_losses(ours).keys() == printed_losses(theirs).keys()
+    np.testing.assert_allclose(list(printed_losses(ours).values()), list(printed_losses(theirs).values()),
+                               rtol=1e-4)
+    np.testing.assert_allclose(printed_result(ours), printed_result(theirs), rtol=1e-4, atol=1e-6)
 
 
 # ---- examples_nn/dynamic_net.py ---------------------------------------------

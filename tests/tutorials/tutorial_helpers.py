@@ -29,6 +29,33 @@ def on_pytorch(fn):
     return types.FunctionType(fn.__code__, globals_, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
+class PyTorchWithOurDraws(types.ModuleType):
+    """PyTorch, except that ``randn`` returns what gradlab's ``randn`` draws for the same call.
+
+    Bound as ``torch``, it lets a randomly initialised tutorial run on PyTorch from gradlab's
+    starting point (re-seed gradlab first), so the two runs can be compared step for step.
+    """
+
+    def __init__(self, torch):
+        super().__init__("torch")
+        self._torch = torch
+
+    def __getattr__(self, name):
+        return getattr(self._torch, name)
+
+    def randn(self, *size, dtype=None, requires_grad=False, device=None):
+        import gradlab
+        values = gradlab.randn(*size, dtype=gradlab.float64).numpy()
+        return self._torch.tensor(values, dtype=dtype or self._torch.float32, requires_grad=requires_grad)
+
+
+def on_pytorch_with_our_draws(fn):
+    """``fn`` on PyTorch as ``on_pytorch``, its ``torch.randn`` calls answered by gradlab's generator."""
+    pytorch = on_pytorch(fn)
+    globals_ = dict(pytorch.__globals__, torch=PyTorchWithOurDraws(pytorch.__globals__["torch"]))
+    return types.FunctionType(fn.__code__, globals_, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
 def as_printed_by_pytorch(text):
     """gradlab's printout spelled as PyTorch's: the library name, without object addresses."""
     text = text.replace("gradlab.", "torch.")
