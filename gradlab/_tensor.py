@@ -84,6 +84,8 @@ class Tensor:
     _hooks = None                   # {handle id: fn(grad)} for a leaf's register_hook
     _post_accumulate_hooks = None   # {handle id: fn(tensor)}
     _retains_grad = False
+    _view_base = None               # for a view: its root base (set by ops._common.mark_view, as below)
+    _view_creation = None           # for a view that refuses recorded in-place writes: (why, root base)
     __array_priority__ = 1000  # ndarray (op) Tensor defers to the Tensor's reflected op
 
     # ---- construction ---------------------------------------------------------
@@ -393,7 +395,7 @@ class Tensor:
             new._grad = self._grad.clone()
         for k, v in self.__dict__.items():  # hooks and view links stay with the original
             if k not in ("_hooks", "_post_accumulate_hooks", "_retains_grad", "_grad_accumulator",
-                         "_view_base", "_view_fn", "_views", "_multi_output_view"):
+                         "_view_base", "_view_fn", "_views", "_view_creation"):
                 new.__dict__[k] = v
         memo[id(self)] = new
         return new

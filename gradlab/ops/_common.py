@@ -129,18 +129,26 @@ def broadcast_error(op, a, b):
 # view remembers its root base and ``view_fn``, the Tensor ops that re-create it from that base; the
 # base keeps weak references to its views so that their graphs follow when the base changes in place.
 def mark_view(out, base, view_fn, multi_output=False):
-    """Record that ``out`` is ``view_fn(base)`` sharing base's memory (only while grad mode is on).
+    """Record that ``out`` is ``view_fn(base)`` sharing base's memory.
 
-    ``multi_output`` marks one of several views returned by one op (split,
-    chunk, unbind); a view of such a view is marked too.  In-place writes into
-    them are refused, see ``check_view_inplace``.
+    Some views refuse recorded in-place writes, as in PyTorch (see
+    ``check_view_inplace``); ``out._view_creation`` = (kind, root) says why:
+    ``multi_output``, one of several views returned by one op (split, chunk,
+    unbind); ``no_grad`` or ``inference_mode``, taken while nothing was
+    recorded from a root base that requires grad.  A view of such a view
+    inherits the mark.
     """
-    # (an empty view shares no memory, but is a view all the same)
-    if not grad_mode.state.enabled or (out._data.size and not np.may_share_memory(out._data, base._data)):
+    if not grad_mode.state.enabled:
+        if base._requires_grad or base._view_creation is not None:  # else: nothing that requires grad
+            _mark_unrecorded_view(out, base)
         return out
-    if multi_output or getattr(base, "_multi_output_view", False):
-        out._multi_output_view = True
-    parent = getattr(base, "_view_base", None)
+    # (an empty view shares no memory, but is a view all the same)
+    if out._data.size and not np.may_share_memory(out._data, base._data):
+        return out
+    creation = base._view_creation
+    if creation is not None or multi_output:
+        out._view_creation = creation or ("multi_output", None)
+    parent = base._view_base
     if parent is not None:
         base, view_fn = parent, _compose(base._view_fn, view_fn)
     out._view_base, out._view_fn = base, view_fn
@@ -149,6 +157,16 @@ def mark_view(out, base, view_fn, multi_output=False):
         key = id(out)
         views[key] = weakref.ref(out, lambda _, key=key, views=views: views.pop(key, None))
     return out
+
+
+def _mark_unrecorded_view(out, base):
+    """Mark a view taken under no_grad or in inference mode from a base that requires grad (or such a view)."""
+    creation = base._view_creation
+    if creation is not None and creation[1] is not None:  # a view of such a view: same root, same mode
+        out._view_creation = creation
+    elif base._requires_grad:
+        root = base if base._view_base is None else base._view_base
+        out._view_creation = ("inference_mode" if grad_mode.state.inference else "no_grad", root)
 
 
 def _compose(first, then):
@@ -165,29 +183,48 @@ def check_view_inplace(a, operand_requires_grad=False):
     """Refuse the in-place writes into a view that PyTorch refuses, while grad mode is on.
 
     A view of a leaf that requires grad is as untouchable as the leaf itself.
-    An output of an op that returns several views (split, chunk, unbind) may
-    not be written in place once the write is recorded (``a`` or an operand
-    requires grad): one backward node serves all the outputs, so it cannot be
-    rebased onto one of them.
+    A view marked by ``mark_view`` may not be written once the write would be
+    recorded (the view, its root base or an operand requires grad): an output
+    of split, chunk or unbind shares one backward node with the others, so it
+    cannot be rebased alone; a view taken without recording has no graph link
+    to its base that the write could follow.
     """
-    base = getattr(a, "_view_base", None)
-    if base is None or not grad_mode.state.enabled:
+    if not grad_mode.state.enabled:
         return
-    if getattr(a, "_multi_output_view", False) and (a._requires_grad or operand_requires_grad):
-        raise RuntimeError(_multi_output_view_error(a))
-    if base._requires_grad and base.grad_fn is None:
+    creation = a._view_creation
+    if creation is not None:
+        kind, root = creation
+        if a._requires_grad or operand_requires_grad or (root is not None and root._requires_grad):
+            raise RuntimeError(_view_creation_error(a, kind))
+    base = a._view_base
+    if base is not None and base._requires_grad and base.grad_fn is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
 
-def _multi_output_view_error(a):
-    if a.grad_fn is None:  # the base did not require grad when the view was taken
-        what = "A view was created in no_grad mode and is being modified inplace with grad mode enabled."
-    else:
-        op = re.sub(r"Backward\d*$", "", a.grad_fn.name())  # SplitBackward0 -> Split, as PyTorch names it
+_VIEW_CREATION_ADVICE = {
+    "multi_output": "This view is the output of a function that returns multiple views. Such functions do not "
+                    "allow the output views to be modified inplace. You should replace the inplace operation by "
+                    "an out-of-place one.",
+    "no_grad": "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
+               "moving both the view and the inplace either both inside the no_grad block (if you don't want the "
+               "inplace to be tracked) or both outside (if you want the inplace to be tracked).",
+    "inference_mode": "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your "
+                      "code by moving both the view and the inplace either both inside the inference_mode block (if "
+                      "you don't want the inplace to be tracked) or both outside (if you want the inplace to be "
+                      "tracked).",
+}
+
+
+def _view_creation_error(a, kind):
+    """PyTorch's message for a refused in-place write into view ``a`` (marked ``kind`` by mark_view)."""
+    op = None if a.grad_fn is None else re.sub(r"Backward\d*$", "", a.grad_fn.name())  # SplitBackward0 -> Split
+    if kind == "multi_output" and op:
         what = f"Output {a._out_nr} of {op} is a view and is being modified inplace."
-    return (what + " This view is the output of a function that returns multiple views. Such functions do not "
-            "allow the output views to be modified inplace. You should replace the inplace operation by an "
-            "out-of-place one.")
+    else:  # no graph link to the base: the view was taken while nothing was recorded
+        made = f"Output {a._out_nr} of {op} is a view of a view which was created in" if op else "A view was created in"
+        what = (f"{made} inference mode and is being modified inplace in normal mode." if kind == "inference_mode"
+                else f"{made} no_grad mode and is being modified inplace with grad mode enabled.")
+    return f"{what} {_VIEW_CREATION_ADVICE[kind]}"
 
 
 def _take_graph(t, source):

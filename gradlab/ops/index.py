@@ -173,8 +173,8 @@ def setitem(a, idx, value):
     tracking = grad_mode.state.enabled and (a._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
     if tracking and a.grad_fn is None and a._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    if tracking:
-        check_view_inplace(a, operand_requires_grad=True)
+    if grad_mode.state.enabled:
+        check_view_inplace(a, isinstance(value, Tensor) and value._requires_grad)
     if isinstance(value, Tensor) and value._data.dtype != a._data.dtype:
         value = value.to(a.dtype)
     if not tracking:

@@ -404,3 +404,57 @@ def test_single_output_views_change_in_place_with_correct_gradients(name, view):
     np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
+
+
+# ---- in-place writes into views taken while nothing was recorded -------------------------------------
+# A view taken under no_grad (or in inference mode) of a base that requires grad has no graph link to its
+# base; PyTorch refuses to record an in-place write into it later, as the write could not reach the base.
+UNRECORDED_VIEWS = [
+    ("x[0]", lambda t: t[0]), ("view", lambda t: t.view(-1)), ("t", lambda t: t.t()),
+    ("narrow", lambda t: t.narrow(0, 1, 2)), ("split", lambda t: t.split(2)[1]), ("unbind", lambda t: t.unbind()[0]),
+    ("x[1:][0], a view of such a view", lambda t: t[1:][0]),
+]
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+@pytest.mark.parametrize("name, view", UNRECORDED_VIEWS, ids=[v[0] for v in UNRECORDED_VIEWS])
+def test_views_taken_without_recording_refuse_recorded_writes(name, view, mode):
+    torch = pytest.importorskip("torch")
+    for kind in ("non-leaf", "leaf"):
+        errors = []
+        for m in (gradlab, torch):
+            base = _bases(m)[kind]
+            with getattr(m, mode)():
+                v = view(base)
+            errors += [_error(lambda: v.mul_(2)), _error(lambda: v.zero_()), _error(lambda: v.__setitem__(0, 1.0))]
+            assert m.equal(base, _bases(m)[kind])  # nothing written
+        ours, theirs = errors[:3], errors[3:]
+        assert ours[:2] == theirs[:2], kind
+        made_in = "inference mode" if mode == "inference_mode" else "no_grad mode"
+        assert all(made_in in e and f"inside the {mode} block" in e for e in ours), ours
+
+
+def test_views_taken_without_recording_follow_pytorch_where_nothing_requires_grad():
+    """Writes inside no_grad, and writes of constants into views of a base that requires no grad, are allowed;
+    a view taken in grad mode from a view taken under no_grad inherits the restriction.
+
+    (Unlike PyTorch, gradlab does not mark views of a base that requires no grad taken under no_grad, so that
+    such views cost nothing more in evaluation; writing a value that requires grad into one is not refused.)
+    """
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (gradlab, torch):
+        base, plain, leaf = _bases(m)["non-leaf"], m.tensor(np.ones((4, 3))), _bases(m)["leaf"]
+        with m.no_grad():
+            v, p = base[0], plain.t()
+            leaf[0].mul_(2)  # written where it was taken: fine
+        p.add_(1)  # nothing requires grad: fine
+        with m.inference_mode():
+            q = plain[1]
+        q.sub_(1)
+        derived = v[1:]  # taken in grad mode, from the unrecorded view
+        results.append((leaf.detach().numpy().copy(), plain.numpy().copy(), _error(lambda: derived.add_(1))))
+    (leaf, plain, refused), (t_leaf, t_plain, t_refused) = results
+    np.testing.assert_array_equal(leaf, t_leaf)
+    np.testing.assert_array_equal(plain, t_plain)
+    assert "created in no_grad mode" in refused and "created in no_grad mode" in t_refused
