@@ -432,3 +432,13 @@ def test_iterable_dataset(drop_last):
     assert len(loader) == len(batches)
     with pytest.raises(ValueError, match="IterableDataset"):
         DataLoader(Stream(3), shuffle=True)
+
+
+def test_utils_data_is_reachable_after_a_bare_import():
+    # cifar10_tutorial.py and others write torch.utils.data.DataLoader after only `import torch`
+    import subprocess
+    import sys
+    code = ("import gradlab as torch; "
+            "print(torch.utils.data.DataLoader.__name__, len(torch.utils.data.random_split(range(10), [7, 3])[0]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "DataLoader 7\n"
