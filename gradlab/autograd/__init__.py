@@ -16,7 +16,23 @@ from .graph import Node
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "no_grad", "enable_grad", "set_grad_enabled",
            "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "gradcheck", "gradgradcheck",
-           "Node", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "once_differentiable"]
+           "Node", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "once_differentiable",
+           "Variable"]
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """The wrapper of PyTorch before 0.4, kept as PyTorch keeps it for old tutorials: every tensor is a
+    Variable, and ``Variable(t, requires_grad=True)`` is a new leaf over t's values."""
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        return data.detach().requires_grad_(requires_grad)
 
 
 def _as_tuple(x):

@@ -141,3 +141,19 @@ def test_in_place_op_with_a_grad_input_puts_the_tensor_in_the_graph():
     assert b.grad_fn.name() == "CopySlices"
     (a.sum() + b.sum()).backward()
     assert x.grad.tolist() == [5., 5., 2.]
+
+
+def test_variable_is_a_tensor_as_in_pytorch():
+    # the first revision of the blitz autograd tutorial: x = Variable(torch.ones(2, 2), requires_grad=True)
+    from gradlab.autograd import Variable
+    data = gradlab.ones(2, 2)
+    x = Variable(data, requires_grad=True)
+    assert isinstance(x, gradlab.Tensor) and isinstance(data, Variable)
+    assert x.requires_grad and x.is_leaf and not data.requires_grad
+    data.add_(1)  # a new leaf over the same values
+    assert x.tolist() == [[2.0, 2.0], [2.0, 2.0]]
+    ((x + 2) * (x + 2) * 3).mean().backward()
+    assert x.grad.tolist() == [[6.0, 6.0], [6.0, 6.0]]
+    assert Variable(x * 2).grad_fn is None  # cut from the graph, as detach()
+    with pytest.raises(TypeError, match="Variable data has to be a tensor, but got int"):
+        Variable(3)
