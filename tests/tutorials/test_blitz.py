@@ -1,9 +1,9 @@
 """Tutorial "Deep Learning with PyTorch: A 60 Minute Blitz" (pytorch/tutorials, beginner_source/blitz).
 
 blitz/tensor_tutorial.py ("What is PyTorch?"), blitz/autograd_tutorial.py in
-its two revisions (the ``x = torch.ones(2, 2)`` walk-through, and "A Gentle
-Introduction to torch.autograd" with ``Q = 3*a**3 - b**2``, exclusion from the
-DAG and fine-tuning by freezing), and blitz/neural_networks_tutorial.py (the
+three revisions (with ``autograd.Variable``, the ``x = torch.ones(2, 2)``
+walk-through, and "A Gentle Introduction to torch.autograd" with
+``Q = 3*a**3 - b**2``, exclusion from the DAG and fine-tuning by freezing), and blitz/neural_networks_tutorial.py (the
 LeNet-like ``Net``). Deterministic printouts are compared with PyTorch's
 printout of the same code.
 """
@@ -14,6 +14,7 @@ import gradlab as torch
 import gradlab.nn as nn
 import gradlab.nn.functional as F
 import gradlab.optim as optim
+from gradlab.autograd import Variable
 from tutorial_helpers import as_printed_by_pytorch, assert_same_values, on_pytorch, without_numbers
 
 
@@ -122,6 +123,53 @@ def test_add_with_out_writes_into_the_given_tensor():
     result = torch.empty(2)
     assert torch.add(x, y, out=result) is result
     assert result.tolist() == [11.0, 22.0]
+
+
+# ---- blitz/autograd_tutorial.py, the autograd.Variable revision ------------
+
+def autograd_tutorial_with_variable():
+    x = Variable(torch.ones(2, 2), requires_grad=True)
+    print(x)
+
+    y = x + 2
+    print(y)
+
+    print(y.grad_fn)
+
+    z = y * y * 3
+    out = z.mean()
+
+    print(z, out)
+
+    out.backward()
+
+    print(x.grad)
+
+    x = torch.randn(3)
+    x = Variable(x, requires_grad=True)
+
+    y = x * 2
+    while y.data.norm() < 1000:
+        y = y * 2
+
+    print(y)
+
+    gradients = torch.FloatTensor([0.1, 1.0, 0.0001])
+    y.backward(gradients)
+
+    print(x.grad)
+    return x, y  # (test)
+
+
+def test_autograd_tutorial_with_variable(capsys):
+    x, y = autograd_tutorial_with_variable()
+    ours = as_printed_by_pytorch(capsys.readouterr().out).splitlines()
+    on_pytorch(autograd_tutorial_with_variable)()
+    theirs = as_printed_by_pytorch(capsys.readouterr().out).splitlines()
+    assert ours[:9] == theirs[:9]  # up to x.grad, a matrix of 4.5: no random values
+    assert ours[7:9] == ["tensor([[4.5000, 4.5000],", "        [4.5000, 4.5000]])"]
+    scale = (y / x).detach()[0].item()  # y = x * 2^k
+    assert_same_values(x.grad, scale * np.array([0.1, 1.0, 0.0001]))
 
 
 # ---- blitz/autograd_tutorial.py, the x = torch.ones(2, 2) revision ----------

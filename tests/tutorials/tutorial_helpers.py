@@ -19,7 +19,8 @@ def pytorch_names():
     torch = pytest.importorskip("torch")
     import torch.utils.data as data
     return {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "optim": torch.optim,
-            "Dataset": data.Dataset, "TensorDataset": data.TensorDataset, "DataLoader": data.DataLoader}
+            "Dataset": data.Dataset, "TensorDataset": data.TensorDataset, "DataLoader": data.DataLoader,
+            "Variable": torch.autograd.Variable}
 
 
 def on_pytorch(fn):
