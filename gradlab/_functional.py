@@ -19,7 +19,8 @@ _names = {
             "cumprod all any count_nonzero",
     shape: "reshape flatten unflatten squeeze unsqueeze permute transpose t broadcast_to cat concat "
            "concatenate stack hstack vstack flip narrow split chunk tensor_split unbind select movedim diag "
-           "split_with_sizes diagonal tril triu tile roll repeat_interleave broadcast_tensors meshgrid",
+           "split_with_sizes diagonal tril triu tile roll repeat_interleave broadcast_tensors meshgrid hsplit vsplit "
+           "dsplit adjoint",
     linalg: "matmul mm bmm dot mv outer inner ger addmm einsum trace",
     index: "gather scatter scatter_add index_select masked_select nonzero take_along_dim index_add",
 }

@@ -66,7 +66,7 @@ _METHODS = {
             "count_nonzero sort topk",
     shape: "reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose t expand "
            "expand_as broadcast_to contiguous flip repeat narrow split chunk tensor_split unbind select movedim diag "
-           "split_with_sizes diagonal tril triu tile roll repeat_interleave unfold",
+           "split_with_sizes diagonal tril triu tile roll repeat_interleave unfold hsplit vsplit dsplit adjoint",
     linalg: "matmul mm bmm dot mv outer inner trace",
     index: "gather scatter scatter_add index_select masked_select nonzero index_add",
 }

@@ -190,6 +190,11 @@ def T(a):
     return permute(a, tuple(range(a._data.ndim - 1, -1, -1)))
 
 
+def adjoint(a):
+    """The conjugate transpose of the last two dims; for real tensors, ``mT``."""
+    return transpose(a, -2, -1)
+
+
 def mT(a):
     return transpose(a, -2, -1)
 
@@ -390,6 +395,30 @@ def tensor_split(a, indices_or_sections, dim=0):
     return tuple(slice_view(a, d, slice(lo, hi)) for lo, hi in zip(bounds[:-1], bounds[1:]))
 
 
+def _split_along(a, sections, dim, name, min_dims):
+    """hsplit / vsplit / dsplit: tensor_split along a fixed dim, sections dividing it evenly."""
+    if a._data.ndim < min_dims:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension, "
+                           f"but got a tensor with {a._data.ndim} dimensions!")
+    size = a._data.shape[dim]
+    if isinstance(sections, int) and (sections == 0 or size % sections):
+        raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size of the "
+                           f"dimension {size} is not divisible by the split_size {sections}!")
+    return tensor_split(a, sections, dim)
+
+
+def hsplit(a, sections):
+    return _split_along(a, sections, 0 if a._data.ndim == 1 else 1, "hsplit", 1)
+
+
+def vsplit(a, sections):
+    return _split_along(a, sections, 0, "vsplit", 2)
+
+
+def dsplit(a, sections):
+    return _split_along(a, sections, 2, "dsplit", 3)
+
+
 def unbind(a, dim=0):
     d = normalize_dim(dim, a._data.ndim, "unbind")
     arrays = [a._data[(slice(None),) * d + (i, Ellipsis)] for i in range(a._data.shape[d])]
@@ -477,24 +506,44 @@ def diag(a, diagonal=0):
     if a._data.ndim == 1:
         out = np.diag(a._data, diagonal)
         return record(out, "DiagEmbedBackward0", lambda g: (g.diagonal(diagonal),), (a,))
-    return _diagonal(a, diagonal, 0, 1, "DiagonalBackward0_copy")  # PyTorch's diag copies a matrix's diagonal
+    if a._data.ndim != 2:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {a._data.ndim}D")
+    out = _diagonal_of(a._data, diagonal, 0, 1).copy()  # PyTorch's diag copies a matrix's diagonal
+    return record(out, "DiagonalBackward0_copy",
+                  lambda g: (_diagonal_backward(g, a._data.shape, diagonal, 0, 1),), (a,))
 
 
 def diagonal(a, offset=0, dim1=0, dim2=1):
-    return _diagonal(a, offset, dim1, dim2, "DiagonalBackward0")
-
-
-def _diagonal(a, offset, dim1, dim2, name):
+    """The diagonal as a view, as in PyTorch: ``x.diagonal().fill_(0)`` clears x's diagonal."""
+    nd = a._data.ndim
+    d1, d2 = normalize_dim(dim1, nd, "diagonal"), normalize_dim(dim2, nd, "diagonal")
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     shape = a._data.shape
-    out = np.diagonal(a._data, offset, dim1, dim2).copy()
+    return _view(_diagonal_of(a._data, offset, d1, d2), "DiagonalBackward0",
+                 lambda g: (_diagonal_backward(g, shape, offset, d1, d2),), a,
+                 lambda t: t.diagonal(offset, d1, d2))
 
-    def backward(g):
-        z = np.zeros(shape, dtype=g._data.dtype)
-        idx = np.arange(out.shape[-1])
-        rows, cols = (idx, idx + offset) if offset >= 0 else (idx - offset, idx)
-        z[rows, cols] = g._data
-        return (Tensor._wrap(z),)
-    return record(out, name, backward, (a,))
+
+def _diagonal_of(x, offset, d1, d2):
+    """A writable NumPy view of x's diagonal (np.diagonal's own view is read-only).
+
+    The diagonal goes last; ``offset`` > 0 starts it ``offset`` steps along
+    d2, < 0 along d1.
+    """
+    start = [slice(None)] * x.ndim
+    start[d2 if offset >= 0 else d1] = slice(abs(offset), None)
+    shifted = x[tuple(start)]  # its first element is the diagonal's first
+    read_only = np.diagonal(shifted, 0, d1, d2)
+    return np.lib.stride_tricks.as_strided(shifted, read_only.shape, read_only.strides,
+                                           writeable=x.flags.writeable)
+
+
+def _diagonal_backward(g, shape, offset, d1, d2):
+    """g on the diagonal of zeros: a copy into a diagonal view, itself differentiable."""
+    grad = Tensor._wrap(np.zeros(shape, dtype=g._data.dtype))
+    diagonal(grad, offset, d1, d2).copy_(g)
+    return grad
 
 
 def tril(a, diagonal=0):

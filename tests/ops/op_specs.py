@@ -930,7 +930,10 @@ EXTRA = [
            min_dims=1, kwargs=_kw(src=_dim, dst=_dim)),
     OpSpec("diag_embed_vector", lambda lib, x, k: lib.diag(x, k), lambda x, k: np.diag(x, k), min_dims=1, max_dims=1,
            kwargs={"k": st.integers(-2, 2)}),
-    OpSpec("diagonal", lambda lib, x, k: x.diagonal(k), lambda x, k: np.diagonal(x, k), min_dims=2, max_dims=2,
+    OpSpec("diagonal", lambda lib, x, k, dims: x.diagonal(k, *dims), lambda x, k, dims: np.diagonal(x, k, *dims),
+           min_dims=2, max_dims=4, kwargs=_kw(k=lambda nd: st.integers(-2, 2), dims=lambda nd: st.permutations(
+               range(-nd, 0)).map(lambda p: tuple(p[:2])))),
+    OpSpec("diag_of_matrix", lambda lib, x, k: lib.diag(x, k), lambda x, k: np.diag(x, k), min_dims=2, max_dims=2,
            kwargs={"k": st.integers(-2, 2)}),
     OpSpec("tril_triu", lambda lib, x, k: (x.tril(k), lib.triu(x, k)), lambda x, k: (np.tril(x, k), np.triu(x, k)),
            min_dims=2, max_dims=2, kwargs={"k": st.integers(-2, 2)}),
@@ -1045,6 +1048,12 @@ MORE_EXTRA = [
            lambda x, dim: _np_sort(x, dim, False), unique=True, min_dims=1, kwargs=_kw(dim=_dim)),
     OpSpec("tensor_split", lambda lib, x, dim, sections: x.tensor_split(sections, dim), _np_tensor_split,
            min_dims=1, max_side=5, kwargs=_kw(dim=_dim, sections=lambda nd: st.integers(1, 6))),
+    # hsplit / vsplit / dsplit at indices (any size) and, via a tuple of equal sections, as NumPy's
+    OpSpec("hsplit_vsplit_dsplit", lambda lib, x, cut: x.hsplit([cut]) + lib.vsplit(x, [cut]) + x.dsplit(2),
+           lambda x, cut: tuple(np.hsplit(x, [cut]) + np.vsplit(x, [cut]) + np.dsplit(x, 2)),
+           shapes=shape_strategy(min_dims=3, max_dims=4, min_side=1, max_side=4).map(
+               lambda s: (s[:2] + (2 * s[2],) + s[3:],)), kwargs={"cut": st.integers(0, 4)}),
+    OpSpec("adjoint", lambda lib, x: x.adjoint(), lambda x: np.swapaxes(x, -1, -2), min_dims=2),
     OpSpec("round_decimals", lambda lib, x: x.round(decimals=1), lambda x: np.round(x, 1), elements=_ROUNDING_SAFE),
     OpSpec("nan_to_num_grad", lambda lib, x: (x * 2).nan_to_num(), lambda x: x * 2),
     OpSpec("fill_tensor_", _fill_tensor_, lambda x, v: x * v, arity=2,

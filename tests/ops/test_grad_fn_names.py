@@ -186,6 +186,10 @@ CASES = {
     "x.diag()": (lambda lib, x: x.diag(), [M]),
     "v.diag()": (lambda lib, v: v.diag(), [V]),
     "x.diagonal()": (lambda lib, x: x.diagonal(), [M]),
+    "x.diagonal(1)[0] (a view of a view)": (lambda lib, x: x.diagonal(1)[0], [M]),
+    "x.hsplit(2)": (lambda lib, x: x.hsplit([1]), [M]),
+    "x.vsplit([1])": (lambda lib, x: x.vsplit([1]), [M]),
+    "x.adjoint()": (lambda lib, x: x.adjoint(), [M]),
     "x.tril()": (lambda lib, x: x.tril(), [M]),
     # indexing
     "x[0]": (lambda lib, x: x[0], [M]),

@@ -381,6 +381,8 @@ SINGLE_VIEWS = [
     ("x[0]", lambda t: t[0]), ("x[1:, ::2]", lambda t: t[1:, ::2]), ("view", lambda t: t.view(2, 6)),
     ("narrow", lambda t: t.narrow(1, 1, 2)), ("select", lambda t: t.select(1, 2)),
     ("transpose", lambda t: t.transpose(0, 1)), ("t", lambda t: t.t()), ("unsqueeze", lambda t: t.unsqueeze(1)),
+    ("diagonal", lambda t: t.diagonal()), ("diagonal(1)", lambda t: t.diagonal(1)),
+    ("diagonal(-1, 1, 0)", lambda t: t.diagonal(-1, 1, 0)),
 ]
 
 
