@@ -11,12 +11,12 @@ from .ops import elementwise, index, inplace_update, linalg, reduce, shape
 from .ops._common import as_tensor_operand
 
 _names = {
-    elementwise: "add sub mul div pow remainder maximum minimum eq ne lt le gt ge logical_and logical_or "
+    elementwise: "add sub mul div pow remainder fmod maximum minimum eq ne lt le gt ge logical_and logical_or "
                  "logical_xor logical_not isnan isinf isfinite allclose isclose equal neg abs sign exp log log2 "
                  "log1p expm1 sqrt rsqrt reciprocal square sin cos tan tanh sigmoid relu clamp floor ceil trunc "
                  "frac round where masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num rsub",
     reduce: "sum mean prod max min amax amin argmax argmin var std var_mean std_mean norm logsumexp cumsum "
-            "cumprod all any count_nonzero",
+            "cumprod all any count_nonzero median",
     shape: "reshape flatten unflatten squeeze unsqueeze permute transpose t broadcast_to cat concat "
            "concatenate stack hstack vstack flip narrow split chunk tensor_split unbind select movedim diag "
            "split_with_sizes diagonal tril triu tile roll repeat_interleave broadcast_tensors meshgrid hsplit vsplit "

@@ -10,7 +10,8 @@ from .._tensor import Tensor, check_device
 from ..autograd import grad_mode
 from ..autograd.function import record
 from . import elementwise, index, linalg, reduce, shape
-from ._common import after_inplace, as_tensor_operand, check_inference_inplace, check_view_inplace, sum_to
+from ._common import (after_inplace, as_tensor_operand, check_inference_inplace, check_view_inplace,
+                      check_writeable, sum_to)
 
 _T = Tensor
 
@@ -58,12 +59,12 @@ _T.__setitem__ = index.setitem
 
 # ---- methods that are the op functions themselves ----------------------------------------------
 _METHODS = {
-    elementwise: "add sub mul div pow remainder maximum minimum eq ne lt le gt ge logical_and logical_or "
+    elementwise: "add sub mul div pow remainder fmod maximum minimum eq ne lt le gt ge logical_and logical_or "
                  "logical_xor logical_not bitwise_not isnan isinf isfinite allclose isclose equal neg abs sign "
                  "exp log log2 log1p expm1 sqrt rsqrt reciprocal square sin cos tan tanh sigmoid relu clamp "
                  "floor ceil trunc frac round masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num",
     reduce: "sum mean prod max min amax amin argmax argmin var std norm logsumexp cumsum cumprod all any "
-            "count_nonzero sort topk",
+            "count_nonzero sort topk median",
     shape: "reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose t expand "
            "expand_as broadcast_to contiguous flip repeat narrow split chunk tensor_split unbind select movedim diag "
            "split_with_sizes diagonal tril triu tile roll repeat_interleave unfold hsplit vsplit dsplit adjoint",
@@ -130,10 +131,7 @@ def inplace_update(a, result):
             raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {a.dtype} "
                                "of an in-place op")
         result = result.to(a.dtype)
-    if not a._data.flags.writeable:
-        raise RuntimeError(f"unsupported operation: more than one element of the written-to tensor (shape "
-                           f"{list(a._data.shape)}) refers to a single memory location, as after expand(); "
-                           "call .clone() before the in-place op")
+    check_writeable(a)
     try:
         np.copyto(a._data, np.broadcast_to(result._data, a._data.shape))
     except ValueError:
@@ -162,7 +160,7 @@ def _make_inplace(fn):
 
 
 for _name in ("add sub mul div pow clamp masked_fill exp log sqrt sigmoid tanh relu abs neg floor ceil round "
-              "remainder sin cos reciprocal lerp clip fill_diagonal addcmul addcdiv scatter scatter_add index_add "
+              "remainder fmod sin cos reciprocal lerp clip fill_diagonal addcmul addcdiv scatter scatter_add index_add "
               "nan_to_num").split():
     if hasattr(_T, _name):
         setattr(_T, _name + "_", _make_inplace(getattr(_T, _name)))
@@ -203,10 +201,7 @@ def _write_all(a, value, op, name):
     ``op`` (fill_, zero_, copy_) names the method in errors.
     """
     source = value if isinstance(value, Tensor) else None
-    if not a._data.flags.writeable:
-        raise RuntimeError(f"unsupported operation: more than one element of the written-to tensor (shape "
-                           f"{list(a._data.shape)}) refers to a single memory location, as after expand(); "
-                           "call .clone() before the in-place op")
+    check_writeable(a)
     tracking = grad_mode.state.enabled and (a._requires_grad or (source is not None and source._requires_grad))
     before = Tensor._wrap(a._data)  # a's place in the graph before the write (its values are not needed)
     before.grad_fn, before._requires_grad, before._out_nr = a.grad_fn, a._requires_grad, a._out_nr

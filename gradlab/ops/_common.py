@@ -128,6 +128,14 @@ def broadcast_error(op, a, b):
 # the base's values too, so the base's graph must learn of it, as PyTorch's CopySlices node does.  Each
 # view remembers its root base and ``view_fn``, the Tensor ops that re-create it from that base; the
 # base keeps weak references to its views so that their graphs follow when the base changes in place.
+def check_writeable(a):
+    """Refuse to write into an expanded tensor, whose elements share memory (NumPy marks it read-only)."""
+    if not a._data.flags.writeable:
+        raise RuntimeError(f"unsupported operation: more than one element of the written-to tensor (shape "
+                           f"{list(a._data.shape)}) refers to a single memory location, as after expand(); "
+                           "call .clone() before the in-place op")
+
+
 def mark_view(out, base, view_fn, multi_output=False):
     """Record that ``out`` is ``view_fn(base)`` sharing base's memory.
 

@@ -151,6 +151,22 @@ def remainder(a, b):
     return record(out, "RemainderBackward1", backward, (a, b), saved=(a, b))
 
 
+def fmod(a, b):
+    """The remainder of a division rounded toward zero (C's fmod): it takes a's sign, where ``%`` takes b's."""
+    number = not isinstance(b, Tensor)
+    a, b = promote(a, b)
+    _no_bool("fmod", a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = _broadcasting("fmod", np.fmod, a, b)
+    if number:
+        return record(out, "FmodBackward0", lambda g: (g,), (a,))
+
+    def backward(g):
+        return (sum_to(g, a._data.shape) if a._requires_grad else None,
+                sum_to(-g * (a / b).trunc(), b._data.shape) if b._requires_grad else None)
+    return record(out, "FmodBackward1", backward, (a, b), saved=(a, b))
+
+
 def pow(a, b):
     if isinstance(b, bool) and isinstance(a, Tensor) and a._data.dtype == np.bool_:
         return Tensor._wrap(a._data.copy() if b else np.ones_like(a._data))  # x ** True is x, x ** False is 1
@@ -471,6 +487,9 @@ def where(condition, a, b):
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # two numbers: PyTorch's dtype for a number
+        a = np.array(a)
+        a = Tensor._wrap(a.astype(np.float32) if a.dtype.kind == "f" else a)
     a, b = promote(a, b)
     try:
         out = np.where(cond, a._data, b._data)

@@ -13,7 +13,8 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import record
-from ._common import after_inplace, check_inference_inplace, check_view_inplace, mark_view, normalize_dim, sum_to
+from ._common import (after_inplace, check_inference_inplace, check_view_inplace, check_writeable, mark_view,
+                      normalize_dim, sum_to)
 
 
 def _to_index(idx):
@@ -170,6 +171,7 @@ def setitem(a, idx, value):
     """``a[idx] = value`` in place; recorded in the graph when grad is on."""
     idx = _to_index(idx)
     check_inference_inplace(a)
+    check_writeable(a)
     tracking = grad_mode.state.enabled and (a._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
     if tracking and a.grad_fn is None and a._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")

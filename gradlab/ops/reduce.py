@@ -101,7 +101,11 @@ def prod(a, dim=None, keepdim=False, dtype=None):
     return record(out, "ProdBackward1" if dims is not None else "ProdBackward0", backward, (a,), saved=(a,))
 
 
-def _extreme(a, dim, keepdim, np_fn, arg_fn, name):
+def _extreme(a, dim, keepdim, np_fn, arg_fn, name, nodes=("Backward0", "Backward1")):
+    """max / min / median: one value over all of ``a``, or (values, indices) along ``dim``.
+
+    ``nodes`` are the suffixes of the two node names: along a dim, over all.
+    """
     if dim is None:
         if a._data.size == 0:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
@@ -113,7 +117,7 @@ def _extreme(a, dim, keepdim, np_fn, arg_fn, name):
             mask = (a._data == out)
             share = mask / mask.sum()
             return (g * Tensor._wrap(share.astype(g._data.dtype)),)
-        return record(out, name.capitalize() + "Backward1", backward, (a,), saved=(a,))
+        return record(out, name.capitalize() + nodes[1], backward, (a,), saved=(a,))
     d = normalize_dim(dim, a._data.ndim, name)
     x = a._data if a._data.ndim else a._data.reshape(1)
     idx = np.expand_dims(arg_fn(x, axis=d), d)
@@ -132,7 +136,7 @@ def _extreme(a, dim, keepdim, np_fn, arg_fn, name):
         if not keepdim and shape:
             g = g.unsqueeze(d)
         return (scatter_into_zeros(g, index, d, shape),)
-    out = record(values, name.capitalize() + "Backward0", backward, (a,))
+    out = record(values, name.capitalize() + nodes[0], backward, (a,))
     return values_indices(out, Tensor._wrap(idx_out.astype(np.int64)))
 
 
@@ -148,6 +152,24 @@ def min(a, dim=None, keepdim=False):
         from .elementwise import minimum
         return minimum(a, dim)
     return _extreme(a, dim, keepdim, np.min, np.argmin, "min")
+
+
+def median(a, dim=None, keepdim=False):
+    """The lower of the two middle values (PyTorch's median does not average); NaN where there is one."""
+    if dim is None and a._data.size == 0:
+        return Tensor._wrap(np.array(np.nan, dtype=a._data.dtype))
+    return _extreme(a, dim, keepdim, lambda x: x.reshape(-1)[_median_index(x.reshape(-1), 0)], _median_index,
+                    "median", nodes=("Backward1", "Backward0"))
+
+
+def _median_index(x, axis):
+    """Where the lower median of x along ``axis`` sits (of equal values, the one a stable sort puts there)."""
+    order = np.argsort(x, axis=axis, kind="stable")
+    index = np.take(order, (x.shape[axis] - 1) // 2, axis=axis)
+    if x.dtype.kind == "f":  # a NaN is the median of its row, as in PyTorch
+        nan = np.isnan(x)
+        index = np.where(nan.any(axis=axis), np.argmax(nan, axis=axis), index)
+    return index
 
 
 def _extreme_values(a, dim, keepdim, np_fn, name):

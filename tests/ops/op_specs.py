@@ -95,6 +95,16 @@ def _np_scalar_left(op):
 ODD_64THS = st.integers(-96, 95).map(lambda i: (2 * i + 1) / 64)
 QUARTERS = st.integers(-12, 12).filter(bool).map(lambda i: i / 4)
 
+def _np_median_dim(x, dim, keepdim):
+    """The lower median along dim and where it came from (distinct values, so the index is unique)."""
+    if x.ndim == 0:
+        return x, np.zeros((), np.int64)
+    order = np.argsort(x, axis=dim)
+    index = np.take(order, [(x.shape[dim] - 1) // 2], axis=dim)
+    values = np.take_along_axis(x, index, dim)
+    return (values, index) if keepdim else (values.squeeze(dim), index.squeeze(dim))
+
+
 ARITHMETIC = [
     OpSpec("add", _binary(operator.add), np.add, arity=2, int_dtypes=("int64", "int32")),
     OpSpec("sub", _binary(operator.sub), np.subtract, arity=2, int_dtypes=("int64",)),
@@ -108,6 +118,11 @@ ARITHMETIC = [
     OpSpec("mod", _binary(operator.mod), np.mod, arity=2, elements=[ODD_64THS, QUARTERS]),
     OpSpec("mod_int", _binary(operator.mod), np.mod, arity=2, dtypes=(), int_dtypes=("int64",),
            elements=[st.integers(-20, 20), st.integers(-5, 5).filter(bool)]),
+    OpSpec("fmod", lambda lib, x, y: lib.fmod(x, y), np.fmod, arity=2, elements=[ODD_64THS, QUARTERS]),
+    OpSpec("fmod_int", lambda lib, x, y: x.fmod(y), np.fmod, arity=2, dtypes=(), int_dtypes=("int64",),
+           elements=[st.integers(-20, 20), st.integers(-5, 5).filter(bool)]),
+    OpSpec("fmod_scalar", lambda lib, x, s: x.fmod(s), _np_scalar(np.fmod), elements=ODD_64THS,
+           kwargs={"s": st.sampled_from([2, 3, -2, 0.25, 1.5])}, int_dtypes=("int64",)),
     OpSpec("pow", _binary(operator.pow), np.power, arity=2, domain=[(0.25, 3), (-2, 2)]),
     OpSpec("pow_int", _binary(operator.pow), np.power, arity=2, dtypes=(), int_dtypes=("int64",),
            elements=[st.integers(-4, 4), st.integers(0, 3)]),
@@ -227,6 +242,10 @@ REDUCTIONS = [
     OpSpec("max_dim", lambda lib, x, dim, keepdim: tuple(x.max(dim, keepdim)),
            lambda x, dim, keepdim: (np.max(x, axis=dim if x.ndim else None, keepdims=keepdim and x.ndim > 0),
                                     np.argmax(x, axis=dim if x.ndim else None, keepdims=keepdim and x.ndim > 0)),
+           unique=True, kwargs=reduce_kwargs(allow_none=False, allow_tuple=False), int_dtypes=("int64",)),
+    OpSpec("median", lambda lib, x: x.median(), lambda x: np.sort(x, axis=None)[(x.size - 1) // 2],
+           unique=True, min_side=1, int_dtypes=("int64",)),
+    OpSpec("median_dim", lambda lib, x, dim, keepdim: tuple(lib.median(x, dim, keepdim)), _np_median_dim,
            unique=True, kwargs=reduce_kwargs(allow_none=False, allow_tuple=False), int_dtypes=("int64",)),
     OpSpec("min_dim", lambda lib, x, dim, keepdim: tuple(x.min(dim=dim, keepdim=keepdim)),
            lambda x, dim, keepdim: (np.min(x, axis=dim if x.ndim else None, keepdims=keepdim and x.ndim > 0),
@@ -764,6 +783,8 @@ SELECTION = [
            arity=3, grad_inputs=(1, 2)),
     OpSpec("where_scalar_other", lambda lib, x: lib.where(x > 0, x, 0.0), lambda x: np.where(x > 0, x, 0.0),
            avoid=(0,)),
+    OpSpec("where_two_numbers", lambda lib, x: (lib.where(x > 0, 1, 0.5), lib.where(x > 0, 2, -1)),
+           lambda x: (np.where(x > 0, 1, 0.5).astype(np.float32), np.where(x > 0, 2, -1)), grad=False),
     OpSpec("tensor_where", lambda lib, x, y: x.where(y > 0, y), lambda x, y: np.where(y > 0, x, y), arity=2,
            avoid=(0,)),
     OpSpec("masked_fill", lambda lib, x, y, v: x.masked_fill(y > 0, v), lambda x, y, v: np.where(y > 0, np.asarray(v).astype(x.dtype), x),

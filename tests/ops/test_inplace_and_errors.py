@@ -460,3 +460,14 @@ def test_views_taken_without_recording_follow_pytorch_where_nothing_requires_gra
     np.testing.assert_array_equal(leaf, t_leaf)
     np.testing.assert_array_equal(plain, t_plain)
     assert "created in no_grad mode" in refused and "created in no_grad mode" in t_refused
+
+
+@pytest.mark.parametrize("write", [lambda t: t.add_(1), lambda t: t.fill_(1), lambda t: t.__setitem__(0, 5.0),
+                                   lambda t: t.__setitem__((slice(None), 1), gradlab.ones(2))],
+                         ids=["add_", "fill_", "x[0] = 5", "x[:, 1] = ones"])
+def test_writes_into_an_expanded_tensor_are_refused_with_a_clear_error(write):
+    """Its rows share memory: gradlab refuses every write (PyTorch refuses most) and says what to do."""
+    base = gradlab.zeros(1, 3)
+    with pytest.raises(RuntimeError, match=r"shape \[2, 3\]\) refers to a single memory location.*clone"):
+        write(base.expand(2, 3))
+    assert not base.any()
