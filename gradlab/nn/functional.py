@@ -390,3 +390,10 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """input / max(||input||_p along dim, eps)."""
     norm = input.norm(p, dim, keepdim=True).clamp(min=eps)
     return input / norm
+
+
+# normalisation layers, more activations, losses and distances live in functional_extra.py
+from .functional_extra import *  # noqa: E402,F401,F403
+from .functional_extra import __all__ as _extra_all  # noqa: E402
+
+__all__ += _extra_all

@@ -1,5 +1,6 @@
 """The layers: ``Module`` and the containers, then one file per layer family."""
 from . import activation, batchnorm, container, conv, dropout, flatten, fold, linear, loss, pooling, sparse
+from . import normalization
 from .activation import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403
@@ -10,8 +11,10 @@ from .fold import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .module import Module
+from .normalization import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
 
 __all__ = ["Module"] + [name for family in (container, linear, conv, pooling, batchnorm, activation, dropout,
-                                            flatten, fold, sparse, loss) for name in family.__all__]
+                                            flatten, fold, sparse, loss, normalization)
+                                  for name in family.__all__]
