@@ -7,14 +7,18 @@ import warnings
 import numpy as np
 
 from ._tensor import Tensor
-from .ops import elementwise, index, inplace_update, linalg, reduce, shape
+from .ops import elementwise, index, inplace_update, linalg, reduce, shape, special
 from .ops._common import as_tensor_operand
 
 _names = {
     elementwise: "add sub mul div pow remainder fmod maximum minimum eq ne lt le gt ge logical_and logical_or "
                  "logical_xor logical_not isnan isinf isfinite allclose isclose equal neg abs sign exp log log2 "
                  "log1p expm1 sqrt rsqrt reciprocal square sin cos tan tanh sigmoid relu clamp floor ceil trunc "
-                 "frac round where masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num rsub",
+                 "frac round where masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num rsub "
+                 "asin acos atan atan2 sinh cosh log10 exp2 deg2rad rad2deg hypot logaddexp logaddexp2 float_power "
+                 "ldexp fmax fmin gcd lcm heaviside sgn signbit isposinf isneginf clamp_min clamp_max bitwise_and "
+                 "bitwise_or bitwise_xor bitwise_not",
+    special: "erf erfc erfinv lgamma digamma polygamma logit xlogy sinc nansum nanmean",
     reduce: "sum mean prod max min amax amin argmax argmin var std var_mean std_mean norm logsumexp cumsum "
             "cumprod all any count_nonzero median",
     shape: "reshape flatten unflatten squeeze unsqueeze permute transpose t broadcast_to cat concat "
@@ -66,6 +70,8 @@ for _module, _ns in _names.items():
 
 multiply, divide, subtract, true_divide, clip, absolute, negative = mul, div, sub, div, clamp, abs, neg
 swapaxes = swapdims = transpose
+arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+__all__ += ["arcsin", "arccos", "arctan", "arctan2"]
 __all__ += ["multiply", "divide", "subtract", "true_divide", "clip", "absolute", "negative", "swapaxes",
             "swapdims", "numel", "sort", "argsort", "topk", "unique", "expand_copy", "is_floating_point", "softmax",
             "log_softmax"]

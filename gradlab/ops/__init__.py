@@ -9,7 +9,7 @@ from .. import _dtype
 from .._tensor import Tensor, check_device
 from ..autograd import grad_mode
 from ..autograd.function import record
-from . import elementwise, index, linalg, reduce, shape
+from . import elementwise, index, linalg, reduce, shape, special
 from ._common import (after_inplace, as_tensor_operand, check_inference_inplace, check_view_inplace,
                       check_writeable, sum_to)
 
@@ -62,7 +62,11 @@ _METHODS = {
     elementwise: "add sub mul div pow remainder fmod maximum minimum eq ne lt le gt ge logical_and logical_or "
                  "logical_xor logical_not bitwise_not isnan isinf isfinite allclose isclose equal neg abs sign "
                  "exp log log2 log1p expm1 sqrt rsqrt reciprocal square sin cos tan tanh sigmoid relu clamp "
-                 "floor ceil trunc frac round masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num",
+                 "floor ceil trunc frac round masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num "
+                 "asin acos atan atan2 sinh cosh log10 exp2 deg2rad rad2deg hypot logaddexp logaddexp2 float_power "
+                 "ldexp fmax fmin gcd lcm heaviside sgn signbit isposinf isneginf clamp_min clamp_max bitwise_and "
+                 "bitwise_or bitwise_xor",
+    special: "erf erfc erfinv lgamma digamma logit xlogy sinc nansum nanmean",
     reduce: "sum mean prod max min amax amin argmax argmin var std norm logsumexp cumsum cumprod all any "
             "count_nonzero sort topk median",
     shape: "reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose t expand "
@@ -77,6 +81,9 @@ for _module, _names in _METHODS.items():
 
 _T.multiply, _T.divide, _T.subtract, _T.true_divide = _T.mul, _T.div, _T.sub, _T.div
 _T.clip, _T.absolute, _T.negative = _T.clamp, _T.abs, _T.neg
+_T.arcsin, _T.arccos, _T.arctan, _T.arctan2 = _T.asin, _T.acos, _T.atan, _T.atan2
+_T.polygamma = lambda a, n: special.polygamma(n, a)
+_T.polygamma.__name__ = "polygamma"
 _T.greater, _T.less, _T.greater_equal, _T.less_equal, _T.not_equal = _T.gt, _T.lt, _T.ge, _T.le, _T.ne
 _T.where = lambda a, condition, other: elementwise.where(condition, a, other)
 _T.take_along_dim = lambda a, indices, dim=None: index.gather(a, dim, indices)
@@ -161,7 +168,10 @@ def _make_inplace(fn):
 
 for _name in ("add sub mul div pow clamp masked_fill exp log sqrt sigmoid tanh relu abs neg floor ceil round "
               "remainder fmod sin cos reciprocal lerp clip fill_diagonal addcmul addcdiv scatter scatter_add index_add "
-              "nan_to_num").split():
+              "nan_to_num asin acos atan atan2 arcsin arccos arctan arctan2 sinh cosh log10 exp2 deg2rad rad2deg hypot "
+              "ldexp gcd lcm heaviside sgn clamp_min clamp_max bitwise_and bitwise_or bitwise_xor erf erfc erfinv "
+              "lgamma digamma polygamma logit xlogy sinc log1p log2 expm1 rsqrt square frac trunc sign tan negative "
+              "absolute multiply divide true_divide subtract floor_divide bitwise_not").split():
     if hasattr(_T, _name):
         setattr(_T, _name + "_", _make_inplace(getattr(_T, _name)))
 _T.__iadd__ = _T.add_
@@ -170,6 +180,48 @@ _T.__imul__ = _T.mul_
 _T.__itruediv__ = _T.div_
 _T.__ipow__ = _T.pow_
 _T.__imod__ = _T.remainder_
+_T.__iand__, _T.__ior__, _T.__ixor__ = _T.bitwise_and_, _T.bitwise_or_, _T.bitwise_xor_
+_T.__ifloordiv__ = _T.floor_divide_
+
+
+def _float_power_(a, exponent):
+    """float_power in place: only a float64 tensor can hold its (float64) result, as PyTorch insists."""
+    if a._data.dtype != np.float64:
+        raise RuntimeError(f"the base given to float_power_ has dtype {a.dtype} but the operation's result "
+                           "requires dtype gradlab.float64; call .double() first, or use float_power")
+    return _make_inplace(elementwise.float_power)(a, exponent)
+
+
+def _make_inplace_predicate(fn, nodes):
+    """A comparison or logical op in place: a keeps its dtype and takes the 0 / 1 result.
+
+    As PyTorch, a tensor in the graph stays in it, through a node whose gradients are zero:
+    ``nodes`` names it for a number (or no) operand and for a tensor operand.
+    """
+    def method(a, *other):
+        _check_inplace(a, fn.__name__ + "_")
+        before = _shadow(a)
+        result = fn(before, *other)
+        if grad_mode.state.enabled and before._requires_grad:
+            operand = other[0] if other and isinstance(other[0], Tensor) else None
+            inputs = (before,) if operand is None else (before, operand)
+            result = record(result._data.astype(a._data.dtype), nodes[operand is not None],
+                            lambda g: tuple(sum_to(g * 0, t._data.shape).to(t.dtype) if t._requires_grad else None
+                                            for t in inputs), inputs)
+        return inplace_update(a, result)
+    method.__name__ = fn.__name__ + "_"
+    return method
+
+
+# PyTorch records an in-place comparison as EqBackward0 (number) / EqBackward1 (tensor), an in-place
+# logical op as a multiplication by zero
+for _name in "eq ne lt le gt ge".split():
+    _node = _name.capitalize() + "Backward"
+    setattr(_T, _name + "_", _make_inplace_predicate(getattr(elementwise, _name), (_node + "0", _node + "1")))
+for _name in "logical_and logical_or logical_xor logical_not".split():
+    setattr(_T, _name + "_", _make_inplace_predicate(getattr(elementwise, _name), ("MulBackward0",) * 2))
+_T.float_power_ = _float_power_
+_T.not_equal_, _T.greater_, _T.greater_equal_, _T.less_, _T.less_equal_ = _T.ne_, _T.gt_, _T.ge_, _T.lt_, _T.le_
 
 
 def _fill_(a, value):

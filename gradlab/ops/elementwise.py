@@ -227,6 +227,158 @@ def minimum(a, b):
     return record(out, "MinimumBackward0", backward, (a, b), saved=(a, b))
 
 
+def fmax(a, b):
+    """The larger of a and b, ignoring NaN (NaN only where both are NaN); a tie's gradient goes to a."""
+    a, b = promote(a, b)
+    out = _broadcasting("fmax", np.fmax, a, b)
+
+    def backward(g):
+        pick_a = (a >= b) | isnan(b)
+        return (sum_to(where(pick_a, g, 0.0), a._data.shape) if a._requires_grad else None,
+                sum_to(where(pick_a, 0.0, g), b._data.shape) if b._requires_grad else None)
+    return record(out, "FmaxBackward0", backward, (a, b), saved=(a, b))
+
+
+def fmin(a, b):
+    """The smaller of a and b, ignoring NaN (NaN only where both are NaN); a tie's gradient goes to a."""
+    a, b = promote(a, b)
+    out = _broadcasting("fmin", np.fmin, a, b)
+
+    def backward(g):
+        pick_a = (a <= b) | isnan(b)
+        return (sum_to(where(pick_a, g, 0.0), a._data.shape) if a._requires_grad else None,
+                sum_to(where(pick_a, 0.0, g), b._data.shape) if b._requires_grad else None)
+    return record(out, "FminBackward0", backward, (a, b), saved=(a, b))
+
+
+def _float_pair(a, b):
+    """a and b in their common dtype, integers computing in the default float dtype (as atan2 and xlogy do)."""
+    a, b = promote(a, b)
+    if a._data.dtype.kind != "f":
+        a, b = a.float(), b.float()
+    return a, b
+
+
+# PyTorch's names for dtypes in its "not implemented for" messages
+_SCALAR_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char", "int16": "Short",
+                      "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
+
+
+def _not_implemented(op, a, expected):
+    return NotImplementedError(f'"{op}" not implemented for \'{_SCALAR_TYPE_NAMES[a._data.dtype.name]}\' '
+                               f"(a {a.dtype} tensor): {op} takes {expected} tensors")
+
+
+def _floating_pair(op, a, b):
+    """a and b in their common dtype, which must be floating point (hypot and logaddexp refuse integers)."""
+    a, b = promote(a, b)
+    if a._data.dtype.kind != "f":
+        raise _not_implemented(op, a, "floating-point")
+    return a, b
+
+
+def atan2(a, b):
+    """The angle of the point (b, a) (a is the y coordinate), in [-pi, pi]."""
+    a, b = _float_pair(a, b)
+    out = _broadcasting("atan2", np.arctan2, a, b)
+
+    def backward(g):
+        r2 = a * a + b * b
+        return (sum_to(g * b / r2, a._data.shape) if a._requires_grad else None,
+                sum_to(-g * a / r2, b._data.shape) if b._requires_grad else None)
+    return record(out, "Atan2Backward0", backward, (a, b), saved=(a, b))
+
+
+def hypot(a, b):
+    """sqrt(a**2 + b**2), without overflow for large a or b."""
+    a, b = _floating_pair("hypot", a, b)
+    out = record(_broadcasting("hypot", np.hypot, a, b), "HypotBackward0",
+                 lambda g: (sum_to(g * a / out, a._data.shape) if a._requires_grad else None,
+                            sum_to(g * b / out, b._data.shape) if b._requires_grad else None),
+                 (a, b), saved=(a, b), saves_output=True)
+    return out
+
+
+def logaddexp(a, b):
+    """log(exp(a) + exp(b)), without overflow; each input's gradient is its softmax weight."""
+    a, b = _floating_pair("logaddexp", a, b)
+    out = _broadcasting("logaddexp", np.logaddexp, a, b)
+
+    def backward(g):
+        weight_a = sigmoid(a - b)  # exp(a) / (exp(a) + exp(b))
+        return (sum_to(g * weight_a, a._data.shape) if a._requires_grad else None,
+                sum_to(g * (1 - weight_a), b._data.shape) if b._requires_grad else None)
+    return record(out, "LogaddexpBackward0", backward, (a, b), saved=(a, b))
+
+
+def logaddexp2(a, b):
+    """log2(2**a + 2**b), without overflow."""
+    a, b = _floating_pair("logaddexp2", a, b)
+    out = _broadcasting("logaddexp2", np.logaddexp2, a, b)
+
+    def backward(g):
+        weight_a = sigmoid((a - b) * np.log(2.0))  # 2**a / (2**a + 2**b)
+        return (sum_to(g * weight_a, a._data.shape) if a._requires_grad else None,
+                sum_to(g * (1 - weight_a), b._data.shape) if b._requires_grad else None)
+    return record(out, "Logaddexp2Backward0", backward, (a, b), saved=(a, b))
+
+
+def float_power(a, exponent):
+    """a ** exponent computed in float64 whatever the inputs' dtypes (the graph is pow's on float64 copies)."""
+    def as_double(x):
+        return x.double() if isinstance(x, Tensor) else float(x)
+    return pow(as_double(a), as_double(exponent))
+
+
+def ldexp(a, b):
+    """a * 2 ** b."""
+    a, b = _float_pair(a, b)
+    with np.errstate(over="ignore"):
+        out = _broadcasting("ldexp", lambda x, e: x * np.exp2(e), a, b)
+
+    def backward(g):
+        scale = exp2(b)
+        return (sum_to(g * scale, a._data.shape) if a._requires_grad else None,
+                sum_to(g * a * scale * np.log(2.0), b._data.shape) if b._requires_grad else None)
+    return record(out, "LdexpBackward0", backward, (a, b), saved=(a, b))
+
+
+def _integer_pair(op, a, b):
+    a, b = promote(a, b)
+    if a._data.dtype.kind not in "iu":
+        raise _not_implemented(op, a, "integer")
+    return a, b
+
+
+def gcd(a, b):
+    """The greatest common divisor, elementwise (integers only; gcd(0, 0) is 0)."""
+    a, b = _integer_pair("gcd", a, b)
+    return Tensor._wrap(_broadcasting("gcd", np.gcd, a, b))
+
+
+def lcm(a, b):
+    """The least common multiple, elementwise (integers only; never negative)."""
+    a, b = _integer_pair("lcm", a, b)
+    return Tensor._wrap(_broadcasting("lcm", np.lcm, a, b))
+
+
+def heaviside(a, values):
+    """The step function: 0 where a < 0, 1 where a > 0, ``values`` where a == 0 (NaN counts as below 0).
+
+    Its derivative is 0 almost everywhere and undefined at the step: the result does not require grad.
+    """
+    if not isinstance(values, Tensor) or a._data.dtype != values._data.dtype:
+        raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes (input {a.dtype}, "
+                           f"values {values.dtype if isinstance(values, Tensor) else type(values).__name__}); "
+                           "give values as a tensor of the input's dtype")
+    x = a._data
+    try:
+        out = np.where(x == 0, values._data, x > 0).astype(x.dtype)
+    except ValueError:
+        raise broadcast_error("heaviside", x.shape, values._data.shape) from None
+    return Tensor._wrap(out)
+
+
 # ---- comparisons and logic: bool results, no gradient -----------------------------------------
 def _compare(op, fn):
     def compare(a, b):
@@ -251,8 +403,9 @@ def _bitwise(op, fn):
     def bitwise(a, b):
         a, b = promote(a, b)
         if a._data.dtype.kind == "f":
-            raise RuntimeError(f"{op}: not implemented for floating-point tensors ({a.dtype})")
+            raise _not_implemented(op, a, "integer or bool")
         return Tensor._wrap(_broadcasting(op, fn, a, b))
+    bitwise.__name__ = op
     return bitwise
 
 
@@ -281,6 +434,19 @@ def isinf(a):
 
 def isfinite(a):
     return Tensor._wrap(np.isfinite(a._data))
+
+
+def isposinf(a):
+    return Tensor._wrap(a._data == np.inf if a._data.dtype.kind == "f" else np.zeros(a._data.shape, bool))
+
+
+def isneginf(a):
+    return Tensor._wrap(a._data == -np.inf if a._data.dtype.kind == "f" else np.zeros(a._data.shape, bool))
+
+
+def signbit(a):
+    """True where the sign bit is set: negative numbers, -0.0 and NaNs with the sign bit."""
+    return Tensor._wrap(np.signbit(a._data) if a._data.dtype.kind != "b" else np.zeros(a._data.shape, bool))
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -318,6 +484,12 @@ def sign(a):
     return record(np.sign(a._data), "SignBackward0", lambda g: (g * 0,), (a,))
 
 
+def sgn(a):
+    """sign(a) for real tensors (PyTorch's sgn is a / |a| for complex ones, which gradlab does not have)."""
+    x = a._data
+    return record(x.copy() if x.dtype.kind == "b" else np.sign(x), "SgnBackward0", lambda g: (g * 0,), (a,))
+
+
 def exp(a):
     a = _float_input(a, "exp")
     out = record(np.exp(a._data), "ExpBackward0", lambda g: (g * out,), (a,), saves_output=True)
@@ -336,6 +508,21 @@ def log2(a):
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log2(a._data)
     return record(out, "Log2Backward0", lambda g: (g / (a * np.log(2.0)),), (a,), saved=(a,))
+
+
+def log10(a):
+    a = _float_input(a, "log10")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log10(a._data)
+    return record(out, "Log10Backward0", lambda g: (g / (a * np.log(10.0)),), (a,), saved=(a,))
+
+
+def exp2(a):
+    a = _float_input(a, "exp2")
+    with np.errstate(over="ignore"):
+        out = record(np.exp2(a._data), "Exp2Backward0", lambda g: (g * out * np.log(2.0),), (a,),
+                     saves_output=True)
+    return out
 
 
 def log1p(a):
@@ -395,6 +582,49 @@ def tanh(a):
     a = _float_input(a, "tanh")
     out = record(np.tanh(a._data), "TanhBackward0", lambda g: (g * (1 - out * out),), (a,), saves_output=True)
     return out
+
+
+def asin(a):
+    a = _float_input(a, "asin")
+    with np.errstate(invalid="ignore"):
+        out = np.arcsin(a._data)
+    return record(out, "AsinBackward0", lambda g: (g * rsqrt(1 - a * a),), (a,), saved=(a,))
+
+
+def acos(a):
+    a = _float_input(a, "acos")
+    with np.errstate(invalid="ignore"):
+        out = np.arccos(a._data)
+    return record(out, "AcosBackward0", lambda g: (-g * rsqrt(1 - a * a),), (a,), saved=(a,))
+
+
+def atan(a):
+    a = _float_input(a, "atan")
+    return record(np.arctan(a._data), "AtanBackward0", lambda g: (g / (1 + a * a),), (a,), saved=(a,))
+
+
+def sinh(a):
+    a = _float_input(a, "sinh")
+    with np.errstate(over="ignore"):
+        out = np.sinh(a._data)
+    return record(out, "SinhBackward0", lambda g: (g * cosh(a),), (a,), saved=(a,))
+
+
+def cosh(a):
+    a = _float_input(a, "cosh")
+    with np.errstate(over="ignore"):
+        out = np.cosh(a._data)
+    return record(out, "CoshBackward0", lambda g: (g * sinh(a),), (a,), saved=(a,))
+
+
+def deg2rad(a):
+    a = _float_input(a, "deg2rad")
+    return record(np.deg2rad(a._data), "Deg2RadBackward0", lambda g: (g * (np.pi / 180),), (a,))
+
+
+def rad2deg(a):
+    a = _float_input(a, "rad2deg")
+    return record(np.rad2deg(a._data), "Rad2DegBackward0", lambda g: (g * (180 / np.pi),), (a,))
 
 
 def sigmoid(a):
@@ -459,6 +689,32 @@ def _clamp_tensors(a, min, max):
                      for t, pick in zip((a, lo, hi), picks) if t is not None)
     inputs = tuple(t for t in (a, lo, hi) if t is not None)
     return record(out, "ClampBackward0", backward, inputs, saved=inputs)
+
+
+def clamp_min(a, min):
+    """max(a, min) with NaN kept (a number or a tensor bound): ClampMinBackward0 / ClampMinBackward1."""
+    return _clamp_one_side("clamp_min", a, min, np.maximum, lambda x, bound: x >= bound)
+
+
+def clamp_max(a, max):
+    """min(a, max) with NaN kept (a number or a tensor bound): ClampMaxBackward0 / ClampMaxBackward1."""
+    return _clamp_one_side("clamp_max", a, max, np.minimum, lambda x, bound: x <= bound)
+
+
+def _clamp_one_side(op, a, bound, np_fn, keeps_a):
+    """np_fn(a, bound); the gradient goes to a where ``keeps_a`` (a inside the bound), else to the bound."""
+    number = not isinstance(bound, Tensor)
+    a, bound = promote(a, bound)
+    out = _broadcasting(op, np_fn, a, bound)
+    name = "ClampMin" if op == "clamp_min" else "ClampMax"
+    if number:
+        return record(out, name + "Backward0", lambda g: (where(keeps_a(a, bound), g, 0.0),), (a,), saved=(a,))
+
+    def backward(g):
+        inside = keeps_a(a, bound)
+        return (sum_to(where(inside, g, 0.0), a._data.shape) if a._requires_grad else None,
+                sum_to(where(inside, 0.0, g), bound._data.shape) if bound._requires_grad else None)
+    return record(out, name + "Backward1", backward, (a, bound), saved=(a, bound))
 
 
 def _no_grad_unary(name, fn):
