@@ -397,3 +397,9 @@ from .functional_extra import *  # noqa: E402,F401,F403
 from .functional_extra import __all__ as _extra_all  # noqa: E402
 
 __all__ += _extra_all
+
+# 1-D convolution and pooling, transposed convolution, interpolation, pixel shuffle: functional_spatial.py
+from .functional_spatial import *  # noqa: E402,F401,F403
+from .functional_spatial import __all__ as _spatial_all  # noqa: E402
+
+__all__ += _spatial_all

@@ -1,4 +1,4 @@
-"""2-D convolution as an autograd op over the conv kernels (``gradlab.kernels``).
+"""Convolution (1-D and 2-D, ordinary and transposed) as autograd ops over the conv kernels.
 
 A convolution y = conv(x, w) is linear in x and linear in w, so its
 gradients are convolutions too:
@@ -14,6 +14,15 @@ built from ``conv2d_input_grad`` and ``conv2d_weight_grad`` below, which are
 recorded ops themselves; their backwards are again the three maps above, so
 convolution can be differentiated any number of times.
 
+A 1-D convolution is a 2-D one over a height-1 image: (N, C, L) is seen as
+(N, C, 1, L) with stride (1, s), padding (0, p) and dilation (1, d).
+
+A transposed convolution (``conv_transpose2d``, the "deconvolution" of
+generators and decoders) is exactly the input-gradient map of a convolution,
+grad_x above, applied to an image.  So its forward is ``conv2d_input_grad``
+and its gradients are an ordinary convolution (for its input) and a weight
+correlation (for its weight), in one ``ConvolutionBackward0`` node.
+
 ``unfold`` (im2col) and ``fold`` (col2im), the two halves of that machinery,
 are ops of their own at the end of this file (``F.unfold``, ``F.fold``).
 """
@@ -25,57 +34,210 @@ from ..autograd.function import record
 from .._tensor import Tensor
 
 
-def _check(x, weight, bias, stride, padding, dilation, groups):
-    """PyTorch's argument checks, with messages that name the shapes."""
+# ---- 1-D as 2-D: a height-1 axis ---------------------------------------------------------------------
+def _lift(a):
+    """An (N, C, L) ndarray as (N, C, 1, L) (a view); 4-D arrays pass through."""
+    return a[:, :, None] if a.ndim == 3 else a
+
+
+def _lower(a, spatial):
+    """Undo _lift on a kernel result when the op is 1-D."""
+    return a[:, :, 0] if spatial == 1 else a
+
+
+def _lift_tensor(t, spatial):
+    return t.unsqueeze(2) if spatial == 1 else t
+
+
+def _lower_tensor(t, spatial):
+    return t.squeeze(2) if spatial == 1 else t
+
+
+def _sizes(values, spatial):
+    """The spatial entries of a 2-D geometry or shape that a user of the 1-D or 2-D op knows."""
+    return tuple(values[-spatial:])
+
+
+def _check(op, x, weight, bias, stride, padding, dilation, groups, transposed=False):
+    """PyTorch's argument checks, with messages that name the shapes.
+
+    x and weight are batched, (N, C, L) / (N, C, H, W); the geometry is in 2-D form.
+    """
     xs, ws = x._data.shape, weight._data.shape
-    if len(ws) != 4:
-        raise RuntimeError(f"conv2d: expected a 4-D weight (out_channels, in_channels / groups, kh, kw), got "
-                           f"shape {ws}")
-    if len(xs) != 4:
-        raise RuntimeError(f"conv2d: Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of "
-                           f"size: {list(xs)}")
+    spatial = len(xs) - 2
+    if len(ws) != spatial + 2:
+        raise RuntimeError(f"{op}: Expected {len(ws)}-dimensional input for {len(ws)}-dimensional weight "
+                           f"{list(ws)}, but got {len(xs)}-dimensional input of size {list(xs)} instead")
     if x._data.dtype.kind != "f" or x._data.dtype != weight._data.dtype:
-        raise RuntimeError(f"conv2d: Input type ({x.dtype}) and weight type ({weight.dtype}) should be the same "
+        raise RuntimeError(f"{op}: Input type ({x.dtype}) and weight type ({weight.dtype}) should be the same "
                            f"floating-point type")
+    out_channels = ws[1] * groups if transposed else ws[0]
     if groups < 1 or ws[0] % groups:
-        raise RuntimeError(f"conv2d: groups must be a positive divisor of out_channels, got groups={groups} for "
+        raise RuntimeError(f"{op}: groups must be a positive divisor of weight.size(0), got groups={groups} for "
                            f"weight of shape {ws}")
-    if xs[1] != ws[1] * groups:
-        raise RuntimeError(f"Given groups={groups}, weight of size {list(ws)}, expected input{list(xs)} to have "
-                           f"{ws[1] * groups} channels, but got {xs[1]} channels instead")
-    if bias is not None and bias._data.shape != ws[:1]:
-        raise RuntimeError(f"conv2d: bias should have shape ({ws[0]},), got {bias._data.shape}")
+    in_channels = ws[0] if transposed else ws[1] * groups
+    if xs[1] != in_channels:
+        given = "transposed=1, weight" if transposed else f"groups={groups}, weight"
+        raise RuntimeError(f"Given {given} of size {list(ws)}, expected input{list(xs)} to have {in_channels} "
+                           f"channels, but got {xs[1]} channels instead")
+    if bias is not None and bias._data.shape != (out_channels,):
+        raise RuntimeError(f"Given weight of size {list(ws)}, expected bias to be 1-dimensional with "
+                           f"{out_channels} elements, but got bias of size {list(bias._data.shape)} instead")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise RuntimeError(f"conv2d: stride and dilation must be positive and padding non-negative, got "
-                           f"stride={stride}, padding={padding}, dilation={dilation}")
-    padded = (xs[2] + 2 * padding[0], xs[3] + 2 * padding[1])
-    if padded[0] < dilation[0] * (ws[2] - 1) + 1 or padded[1] < dilation[1] * (ws[3] - 1) + 1:
-        raise RuntimeError(f"conv2d: Calculated padded input size per channel: ({padded[0]} x {padded[1]}). "
-                           f"Kernel size: ({ws[2]} x {ws[3]}). Kernel size can't be greater than actual input size")
+        raise RuntimeError(f"{op}: stride and dilation must be positive and padding non-negative, got "
+                           f"stride={_sizes(stride, spatial)}, padding={_sizes(padding, spatial)}, "
+                           f"dilation={_sizes(dilation, spatial)}")
+    if transposed:
+        return
+    padded = [n + 2 * p for n, p in zip(xs[2:], _sizes(padding, spatial))]
+    spans = [d * (k - 1) + 1 for d, k in zip(_sizes(dilation, spatial), ws[2:])]
+    if any(n < s for n, s in zip(padded, spans)):
+        raise RuntimeError(f"{op}: Calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
+                           f"Kernel size: ({' x '.join(map(str, ws[2:]))}). Kernel size can't be greater than "
+                           f"actual input size")
+
+
+def _unbatched(fn, x, *args):
+    """Run a convolution on an input without batch axis as a batch of one (as PyTorch: then a squeeze)."""
+    return fn(x.unsqueeze(0), *args).squeeze(0)
 
 
 def conv2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
     """y[n, o] = bias[o] + sum over c, i, j of weight[o, c, i, j] * xpad[n, c, s*h + d*i, s*w + d*j]."""
     if x._data.ndim == 3:  # unbatched (C, H, W)
-        return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
-    _check(x, weight, bias, stride, padding, dilation, groups)
+        return _unbatched(conv2d, x, weight, bias, stride, padding, dilation, groups)
+    if x._data.ndim != 4:
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
+                           f"{list(x._data.shape)}")
+    return _convolution("conv2d", x, weight, bias, stride, padding, dilation, groups)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """y[n, o, l] = bias[o] + sum over c, i of weight[o, c, i] * xpad[n, c, s*l + d*i]: conv2d at height 1."""
+    if x._data.ndim == 2:  # unbatched (C, L)
+        return _unbatched(conv1d, x, weight, bias, stride, padding, dilation, groups)
+    if x._data.ndim != 3:
+        raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: "
+                           f"{list(x._data.shape)}")
+    return _convolution("conv1d", x, weight, bias, (1, stride), (0, padding), (1, dilation), groups)
+
+
+def _convolution(op, x, weight, bias, stride, padding, dilation, groups):
+    """The ConvolutionBackward0 node of conv1d and conv2d (a batched input, the geometry in 2-D form)."""
+    _check(op, x, weight, bias, stride, padding, dilation, groups)
+    spatial = x._data.ndim - 2
     geometry = (stride, padding, dilation, groups)
-    y = kernels.conv2d_forward(x._data, weight._data, None if bias is None else bias._data, *geometry)
+    x4, w4 = _lift(x._data), _lift(weight._data)
+    y = kernels.conv2d_forward(x4, w4, None if bias is None else bias._data, *geometry)
 
     def backward(g):
         need_x, need_w = x._requires_grad, weight._requires_grad
         need_b = bias is not None and bias._requires_grad
         if grad_mode.state.enabled:  # create_graph: gradients as recorded (differentiable) ops
-            gx = conv2d_input_grad(g, weight, x.shape, *geometry) if need_x else None
-            gw = conv2d_weight_grad(g, x, weight.shape, *geometry) if need_w else None
-            gb = g.sum((0, 2, 3)) if need_b else None
+            g4 = _lift_tensor(g, spatial)
+            gx = gw = gb = None
+            if need_x:
+                gx = _lower_tensor(conv2d_input_grad(g4, _lift_tensor(weight, spatial), x4.shape, *geometry),
+                                   spatial)
+            if need_w:
+                gw = _lower_tensor(conv2d_weight_grad(g4, _lift_tensor(x, spatial), w4.shape, *geometry),
+                                   spatial)
+            if need_b:
+                gb = g4.sum((0, 2, 3))
         else:
-            gx, gw, gb = kernels.conv2d_backward(g._data, x._data, weight._data, *geometry, need_input=need_x,
-                                                 need_weight=need_w, need_bias=need_b)
-            gx, gw, gb = (None if a is None else Tensor._wrap(a) for a in (gx, gw, gb))
+            grads = kernels.conv2d_backward(_lift(g._data), x4, w4, *geometry, need_input=need_x,
+                                            need_weight=need_w, need_bias=need_b)
+            gx, gw, gb = (None if a is None else Tensor._wrap(a if a.ndim == 1 else _lower(a, spatial))
+                          for a in grads)
         return (gx, gw) if bias is None else (gx, gw, gb)
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return record(y, "ConvolutionBackward0", backward, inputs, saved=(x, weight))
+    return record(_lower(y, spatial), "ConvolutionBackward0", backward, inputs, saved=(x, weight))
+
+
+# ---- transposed convolution --------------------------------------------------------------------------
+def conv_transpose2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), groups=1,
+                     dilation=(1, 1)):
+    """The adjoint of conv2d: every input pixel adds weight[c] (scaled by it) into a stride-spaced output.
+
+    weight is (in_channels, out_channels // groups, kh, kw); the output side is
+    (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1.
+    """
+    if x._data.ndim == 3:
+        return _unbatched(conv_transpose2d, x, weight, bias, stride, padding, output_padding, groups, dilation)
+    if x._data.ndim != 4:
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of "
+                           f"size: {list(x._data.shape)}")
+    return _transposed("conv_transpose2d", x, weight, bias, stride, padding, output_padding, dilation, groups)
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """conv_transpose2d at height 1: weight (in_channels, out_channels // groups, k)."""
+    if x._data.ndim == 2:
+        return _unbatched(conv_transpose1d, x, weight, bias, stride, padding, output_padding, groups, dilation)
+    if x._data.ndim != 3:
+        raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input to conv_transpose1d, but got input of "
+                           f"size: {list(x._data.shape)}")
+    return _transposed("conv_transpose1d", x, weight, bias, (1, stride), (0, padding), (0, output_padding),
+                       (1, dilation), groups)
+
+
+def _transposed_size(op, size, kernel, stride, padding, output_padding, dilation):
+    """One axis of a transposed convolution's output, with PyTorch's output_padding rule."""
+    if output_padding >= stride and output_padding >= dilation:
+        raise RuntimeError(f"{op}: output padding must be smaller than either stride or dilation, but got "
+                           f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    if out < 1:
+        raise RuntimeError(f"{op}: the output would have size {out} along an axis of input size {size} (kernel "
+                           f"{kernel}, stride {stride}, padding {padding}, dilation {dilation}); it must be "
+                           f"positive")
+    return out
+
+
+def _transposed(op, x, weight, bias, stride, padding, output_padding, dilation, groups):
+    """The ConvolutionBackward0 node of a transposed convolution: forward = conv2d_input_grad."""
+    _check(op, x, weight, bias, stride, padding, dilation, groups, transposed=True)
+    spatial = x._data.ndim - 2
+    w4 = _lift(weight._data)
+    image = tuple(_transposed_size(op, *args) for args in
+                  zip(_lift(x._data).shape[2:], w4.shape[2:], stride, padding, output_padding, dilation))
+    # The conv of an output-sized image has x's size, plus output_padding // stride when output_padding
+    # reaches the stride (allowed when dilation is larger): those extra positions see zeros of x.
+    extra = [(n + 2 * p - d * (k - 1) - 1) // s + 1 - h for n, p, d, k, s, h in
+             zip(image, padding, dilation, w4.shape[2:], stride, _lift(x._data).shape[2:])]
+    if max(extra) > 0:
+        from .nn_ops import constant_pad
+        x = constant_pad(x, [0, extra[1]] + ([0, extra[0]] if spatial == 2 else []), 0.0)
+    geometry = (stride, padding, dilation, groups)
+    x4 = _lift(x._data)
+    out_shape = (x4.shape[0], w4.shape[1] * groups) + image
+    y = kernels.conv2d_input_grad(x4, w4, out_shape, *geometry)
+    if bias is not None:
+        y += bias._data[:, None, None]
+
+    def backward(g):
+        need_x, need_w = x._requires_grad, weight._requires_grad
+        need_b = bias is not None and bias._requires_grad
+        gx = gw = gb = None
+        if grad_mode.state.enabled:  # create_graph: recorded ops, differentiable again
+            g4 = _lift_tensor(g, spatial)
+            if need_x:
+                gx = _lower_tensor(conv2d(g4, _lift_tensor(weight, spatial), None, *geometry), spatial)
+            if need_w:
+                gw = _lower_tensor(conv2d_weight_grad(_lift_tensor(x, spatial), g4, w4.shape, *geometry), spatial)
+            if need_b:
+                gb = g4.sum((0, 2, 3))
+        else:
+            g4 = _lift(g._data)
+            if need_x:
+                gx = Tensor._wrap(_lower(kernels.conv2d_forward(g4, w4, None, *geometry), spatial))
+            if need_w:
+                gw = Tensor._wrap(_lower(kernels.conv2d_weight_grad(x4, g4, w4.shape, *geometry), spatial))
+            if need_b:
+                gb = Tensor._wrap(g4.sum((0, 2, 3)))
+        return (gx, gw) if bias is None else (gx, gw, gb)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return record(_lower(y, spatial), "ConvolutionBackward0", backward, inputs, saved=(x, weight))
 
 
 def conv2d_input_grad(g, weight, input_shape, stride, padding, dilation, groups):

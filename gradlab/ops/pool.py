@@ -175,3 +175,35 @@ def adaptive_max_pool2d(x, output_size):
     shape = x._data.shape
     out = record(y, "AdaptiveMaxPool2DBackward0", lambda g: (scatter_by_index(g, indices, shape),), (x,))
     return out, Tensor._wrap(indices)
+
+
+# ---- 1-D pooling: 2-D pooling over a height-1 axis, as PyTorch (unsqueeze, pool, squeeze) ---------------
+def _check_1d(x, op):
+    if x.ndim not in (2, 3):
+        raise RuntimeError(f"{op}: Expected 2D or 3D (batch mode) tensor for input, got shape {tuple(x.shape)}")
+
+
+def max_pool1d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices=False):
+    """(output, indices or None) of max pooling along the last axis of (N, C, L) or (C, L)."""
+    _check_1d(x, "max_pool1d")
+    out, indices = max_pool2d(x.unsqueeze(-2), (1, kernel_size), (1, stride), (0, padding), (1, dilation),
+                              ceil_mode, return_indices)
+    return out.squeeze(-2), None if indices is None else indices.squeeze(-2)
+
+
+def avg_pool1d(x, kernel_size, stride, padding, ceil_mode, count_include_pad=True):
+    _check_1d(x, "avg_pool1d")
+    out = avg_pool2d(x.unsqueeze(-2), (1, kernel_size), (1, stride), (0, padding), ceil_mode, count_include_pad)
+    return out.squeeze(-2)
+
+
+def adaptive_avg_pool1d(x, output_size):
+    _check_1d(x, "adaptive_avg_pool1d")
+    return adaptive_avg_pool2d(x.unsqueeze(-2), (1, output_size)).squeeze(-2)
+
+
+def adaptive_max_pool1d(x, output_size):
+    """(maxima over output_size bins of the last axis, their positions along it)."""
+    _check_1d(x, "adaptive_max_pool1d")
+    out, indices = adaptive_max_pool2d(x.unsqueeze(-2), (1, output_size))
+    return out.squeeze(-2), indices.squeeze(-2)

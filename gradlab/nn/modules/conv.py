@@ -1,27 +1,37 @@
-"""``Conv2d``: a bank of learned 2-D filters slid over the input."""
+"""Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose1d``, ``ConvTranspose2d``.
+
+They share one base, ``_ConvNd``, as in PyTorch: the same arguments, the same
+default initialisation and the same printout; ``dims`` (1 or 2) is the number
+of spatial axes, and the transposed layers keep their weight as
+(in_channels, out_channels // groups, *kernel_size).
+"""
 import math
 
 from ... import _creation
 from .. import functional as F
+from .. import functional_spatial as FS
 from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Conv2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-class Conv2d(Module):
-    """out[n, o] = bias[o] + sum over in-channels c of weight[o, c] (cross-correlated with) input[n, c].
+def _ntuple(value, dims, name):
+    """A tuple of ``dims`` ints from an int or a sequence (of one or ``dims`` ints)."""
+    return FS._pair(value, name) if dims == 2 else (FS._single(value, name),)
 
-    Weight shape (out_channels, in_channels // groups, kh, kw).  ``padding`` is
-    an int, a pair, 'valid' or 'same'; ``padding_mode`` chooses what the
-    padding holds (zeros, or a reflection / replica / wrap-around of the input).
-    """
+
+class _ConvNd(Module):
+    """What the convolution layers share: arguments, parameters, default init, printout."""
+
+    dims = 2
+    transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
+                 bias=True, padding_mode="zeros", output_padding=0, device=None, dtype=None):
         super().__init__()
         if groups <= 0:
             raise ValueError("groups must be a positive integer")
@@ -32,25 +42,28 @@ class Conv2d(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {list(_PADDING_MODES)}, but got "
                              f"padding_mode='{padding_mode}'")
+        dims = self.dims
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = F._pair(kernel_size, "kernel_size")
-        self.stride = F._pair(stride, "stride")
-        self.dilation = F._pair(dilation, "dilation")
+        self.kernel_size = _ntuple(kernel_size, dims, "kernel_size")
+        self.stride = _ntuple(stride, dims, "stride")
+        self.dilation = _ntuple(dilation, dims, "dilation")
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ValueError(f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
-            if padding == "same" and self.stride != (1, 1):
+            if padding == "same" and self.stride != (1,) * dims:
                 raise ValueError("padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = F._pair(padding, "padding")
+            self.padding = _ntuple(padding, dims, "padding")
         self.groups = groups
         self.padding_mode = padding_mode
-        self.output_padding = (0, 0)
-        self.transposed = False
-        self.weight = Parameter(_creation.empty(out_channels, in_channels // groups, *self.kernel_size,
-                                                dtype=dtype, device=device))
+        self.output_padding = _ntuple(output_padding, dims, "output_padding")
+        if self.transposed:
+            weight_shape = (in_channels, out_channels // groups) + self.kernel_size
+        else:
+            weight_shape = (out_channels, in_channels // groups) + self.kernel_size
+        self.weight = Parameter(_creation.empty(*weight_shape, dtype=dtype, device=device))
         if bias:
             self.bias = Parameter(_creation.empty(out_channels, dtype=dtype, device=device))
         else:
@@ -66,31 +79,15 @@ class Conv2d(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
-    def _explicit_padding(self):
-        """(left, right, top, bottom) amounts for F.pad when padding_mode is not 'zeros'."""
-        if self.padding == "valid":
-            return [0, 0, 0, 0]
-        if self.padding == "same":
-            amounts = []
-            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
-                total = d * (k - 1)
-                amounts += [total // 2, total - total // 2]
-            return amounts
-        ph, pw = self.padding
-        return [pw, pw, ph, ph]
-
-    def forward(self, input):
-        if self.padding_mode != "zeros":
-            padded = F.pad(input, self._explicit_padding(), mode=self.padding_mode)
-            return F.conv2d(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
     def extra_repr(self):
+        zeros, ones = (0,) * self.dims, (1,) * self.dims
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
+        if self.padding != zeros:
             s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
+        if self.dilation != ones:
             s += f", dilation={self.dilation}"
+        if self.output_padding != zeros:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -98,3 +95,122 @@ class Conv2d(Module):
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"
         return s
+
+
+class _Conv(_ConvNd):
+    """An ordinary convolution; padding modes other than zeros pad explicitly first (with F.pad)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, 0, device, dtype)
+
+    def _explicit_padding(self):
+        """(left, right[, top, bottom]) amounts for F.pad when padding_mode is not 'zeros'."""
+        if self.padding == "valid":
+            return [0, 0] * self.dims
+        if self.padding == "same":
+            amounts = []
+            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
+                total = d * (k - 1)
+                amounts += [total // 2, total - total // 2]
+            return amounts
+        amounts = []
+        for p in reversed(self.padding):
+            amounts += [p, p]
+        return amounts
+
+    def forward(self, input):
+        if self.padding_mode != "zeros":
+            padded = F.pad(input, self._explicit_padding(), mode=self.padding_mode)
+            return self._conv(padded, 0)
+        return self._conv(input, self.padding)
+
+
+class Conv1d(_Conv):
+    """out[n, o] = bias[o] + sum over in-channels c of weight[o, c] (cross-correlated with) input[n, c].
+
+    Input (N, C, L) or (C, L); weight (out_channels, in_channels // groups, k).
+    """
+
+    dims = 1
+
+    def _conv(self, input, padding):
+        return FS.conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class Conv2d(_Conv):
+    """out[n, o] = bias[o] + sum over in-channels c of weight[o, c] (cross-correlated with) input[n, c].
+
+    Weight shape (out_channels, in_channels // groups, kh, kw).  ``padding`` is
+    an int, a pair, 'valid' or 'same'; ``padding_mode`` chooses what the
+    padding holds (zeros, or a reflection / replica / wrap-around of the input).
+    """
+
+    dims = 2
+
+    def _conv(self, input, padding):
+        return F.conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class _ConvTranspose(_ConvNd):
+    """A transposed convolution: the adjoint of the convolution with the same arguments."""
+
+    transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        if isinstance(padding, str):
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of ints, got {padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, output_padding, device, dtype)
+
+    def _output_padding(self, input, output_size):
+        """output_padding from a requested output_size (which may include the batch and channel sizes)."""
+        if output_size is None:
+            return self.output_padding
+        dims = self.dims
+        leading = 2 if input.ndim == dims + 2 else 1
+        output_size = [int(s) for s in output_size]
+        if len(output_size) == leading + dims:
+            output_size = output_size[leading:]
+        if len(output_size) != dims:
+            raise ValueError(f"ConvTranspose{dims}D: for {input.ndim}D input, output_size must have {dims} or "
+                             f"{leading + dims} elements (got {len(output_size)})")
+        sizes = input.shape[leading:]
+        min_sizes = [(n - 1) * s - 2 * p + d * (k - 1) + 1 for n, s, p, d, k in
+                     zip(sizes, self.stride, self.padding, self.dilation, self.kernel_size)]
+        max_sizes = [m + s - 1 for m, s in zip(min_sizes, self.stride)]
+        for size, low, high in zip(output_size, min_sizes, max_sizes):
+            if not low <= size <= high:
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes range from "
+                                 f"{min_sizes} to {max_sizes} (for an input of {tuple(sizes)})")
+        return tuple(size - low for size, low in zip(output_size, min_sizes))
+
+    def forward(self, input, output_size=None):
+        output_padding = self._output_padding(input, output_size)
+        return self._conv_transpose(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                    self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTranspose):
+    """The adjoint of Conv1d: input (N, C_in, L) -> (N, C_out, (L - 1) * s - 2 * p + d * (k - 1) + op + 1).
+
+    Weight shape (in_channels, out_channels // groups, k).
+    """
+
+    dims = 1
+    _conv_transpose = staticmethod(FS.conv_transpose1d)
+
+
+class ConvTranspose2d(_ConvTranspose):
+    """The adjoint of Conv2d, the upsampling layer of generators and decoders (DCGAN, U-Net).
+
+    Each output side is (n - 1) * stride - 2 * padding + dilation * (k - 1) +
+    output_padding + 1; weight shape (in_channels, out_channels // groups, kh, kw).
+    """
+
+    dims = 2
+    _conv_transpose = staticmethod(FS.conv_transpose2d)
