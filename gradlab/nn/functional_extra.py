@@ -19,6 +19,9 @@ from ..ops import normalization as _norm
 
 __all__ = [
     "layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm",
+    "prelu", "selu", "selu_", "celu", "celu_", "mish", "hardswish", "hardsigmoid", "hardshrink", "softshrink",
+    "tanhshrink", "softsign", "softmin", "logsigmoid", "glu", "threshold", "threshold_", "rrelu", "rrelu_",
+    "elu_", "leaky_relu_", "hardtanh_",
 ]
 
 
@@ -119,3 +122,118 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         window_sum = window_sum + padded.narrow(1, shift, channels)
     div = (window_sum / size * alpha + k).pow(beta)
     return input / div
+
+
+# ---- activations ------------------------------------------------------------------------------
+def _maybe_inplace(input, result, inplace):
+    return _inplace_update(input, result) if inplace else result
+
+
+def prelu(input, weight):
+    """input where input > 0, else weight * input; ``weight`` holds one slope or one per channel (axis 1)."""
+    return _nn.prelu(input, weight)
+
+
+def selu(input, inplace=False):
+    """scale * elu(input, alpha) with alpha ~ 1.6733 and scale ~ 1.0507 (self-normalizing networks)."""
+    return _maybe_inplace(input, _nn.selu(input, inplace), inplace)
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    return _maybe_inplace(input, _nn.celu(input, alpha, inplace), inplace)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
+
+
+def mish(input, inplace=False):
+    """input * tanh(softplus(input))."""
+    return _maybe_inplace(input, _nn.mish(input), inplace)
+
+
+def hardswish(input, inplace=False):
+    """input * relu6(input + 3) / 6 (MobileNetV3)."""
+    return _maybe_inplace(input, _nn.hardswish(input), inplace)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(input + 3) / 6."""
+    return _maybe_inplace(input, _nn.hardsigmoid(input), inplace)
+
+
+def hardshrink(input, lambd=0.5):
+    """input where |input| > lambd, else 0."""
+    return _nn.hardshrink(input, lambd)
+
+
+def softshrink(input, lambd=0.5):
+    """input - lambd above lambd, input + lambd below -lambd, else 0."""
+    return _nn.softshrink(input, lambd)
+
+
+def tanhshrink(input):
+    """input - tanh(input) (two nodes, as PyTorch)."""
+    return input - input.tanh()
+
+
+def softsign(input):
+    """input / (1 + |input|) (composed, as PyTorch)."""
+    return input / (input.abs() + 1)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-input) along ``dim``."""
+    from .functional import softmax
+    if dtype is not None:
+        input = input.to(dtype)
+    return softmax(-input, dim, _stacklevel + 1)
+
+
+def logsigmoid(input):
+    """log(sigmoid(input)), stable for large |input|."""
+    return _nn.logsigmoid(input)
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b) for the halves a, b of input along ``dim`` (the gated linear unit)."""
+    return _nn.glu(input, dim)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """input where input > threshold, else value."""
+    return _maybe_inplace(input, _nn.threshold(input, threshold, value, inplace), inplace)
+
+
+def threshold_(input, threshold, value):
+    return _maybe_inplace(input, _nn.threshold(input, threshold, value, True), True)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Leaky ReLU whose negative slope is drawn from U(lower, upper) per element when training,
+    and is (lower + upper) / 2 otherwise."""
+    return _maybe_inplace(input, _nn.rrelu(input, lower, upper, training, inplace), inplace)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def elu_(input, alpha=1.0):
+    from .functional import elu
+    return elu(input, alpha, inplace=True)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    from .functional import leaky_relu
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    from .functional import hardtanh
+    return hardtanh(input, min_val, max_val, inplace=True)

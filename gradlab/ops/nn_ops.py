@@ -217,6 +217,186 @@ def log_softmax(x, dim):
     return out
 
 
+# ---- more activations -------------------------------------------------------------------------
+def _float_array(x, op):
+    _check_float(x, op)
+    return x._data
+
+
+def _mask(condition):
+    """A boolean array as a constant Tensor (backward multiplies or selects by it)."""
+    return Tensor._wrap(condition)
+
+
+def prelu(x, weight):
+    """x where x > 0, else weight * x, with one learned slope per channel (axis 1) or one for all."""
+    xd = _float_array(x, "prelu")
+    if weight._data.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}")
+    channels = xd.shape[1] if xd.ndim >= 2 else 1
+    n_weights = weight._data.size
+    if n_weights != 1 and n_weights != channels:
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                           f"{n_weights} and channel size = {channels}.")
+    # the slopes broadcast along axis 1: (1, C, 1, ...), or a single slope everywhere
+    slope_shape = (1, n_weights) + (1,) * (xd.ndim - 2) if n_weights > 1 else (1,) * xd.ndim
+    positive = xd > 0
+    out = np.where(positive, xd, weight._data.reshape(slope_shape) * xd)
+    keep = _mask(positive)
+    shared = tuple(a for a in range(xd.ndim) if not (n_weights > 1 and a == 1))  # axes one slope covers
+
+    def backward(g):
+        slopes = weight.reshape(slope_shape)
+        grad_x = elementwise.where(keep, g, g * slopes) if x._requires_grad else None
+        grad_w = None
+        if weight._requires_grad:  # d out / d slope = x where x <= 0
+            below = elementwise.where(keep, g * 0, g * x)
+            grad_w = (below.sum(shared) if shared else below).reshape(weight._data.shape)
+        return grad_x, grad_w
+    return record(out, "PreluKernelBackward0", backward, (x, weight), saved=(x, weight))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x, inplace=False):
+    """scale * elu(x, alpha) with the self-normalizing constants; PyTorch names its node EluBackward."""
+    xd = _float_array(x, "selu")
+    positive = xd > 0
+    out = _SELU_SCALE * np.where(positive, xd, _SELU_ALPHA * np.expm1(np.minimum(xd, 0)))
+    keep = _mask(positive)
+
+    def backward(g):
+        # below zero d/dx scale*alpha*(e^x - 1) = scale*alpha*e^x = out + scale*alpha
+        return (elementwise.where(keep, g * _SELU_SCALE, g * (result + _SELU_SCALE * _SELU_ALPHA)),)
+    result = _keep_output(record(out.astype(xd.dtype, copy=False), "EluBackward1" if inplace else "EluBackward0",
+                                 backward, (x,)))
+    return result
+
+
+def celu(x, alpha=1.0, inplace=False):
+    """x where x > 0, else alpha * (e^(x / alpha) - 1): ELU with a slope continuous at 0 for every alpha."""
+    xd = _float_array(x, "celu")
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    positive = xd > 0
+    out = np.where(positive, xd, alpha * np.expm1(np.minimum(xd, 0) / alpha)).astype(xd.dtype, copy=False)
+    keep = _mask(positive)
+
+    def backward(g):
+        # below zero d/dx alpha*(e^(x/alpha) - 1) = e^(x/alpha) = out / alpha + 1
+        return (elementwise.where(keep, g, g * (result / alpha + 1)),)
+    result = _keep_output(record(out, "CeluBackward1" if inplace else "CeluBackward0", backward, (x,)))
+    return result
+
+
+def mish(x):
+    """x * tanh(softplus(x))."""
+    xd = _float_array(x, "mish")
+    soft = np.log1p(np.exp(-np.abs(xd))) + np.maximum(xd, 0)  # softplus, never overflowing
+
+    def backward(g):
+        t = softplus(x).tanh()
+        return (g * (t + x * elementwise.sigmoid(x) * (1 - t * t)),)
+    return record(xd * np.tanh(soft), "MishBackward0", backward, (x,), saved=(x,))
+
+
+def hardswish(x):
+    """x * relu6(x + 3) / 6: 0 below -3, x above 3, a parabola between."""
+    xd = _float_array(x, "hardswish")
+    out = xd * np.clip(xd + 3, 0, 6) / 6
+    middle, above = _mask((xd > -3) & (xd < 3)), Tensor._wrap((xd >= 3).astype(xd.dtype))
+
+    def backward(g):
+        return (elementwise.where(middle, g * (x / 3 + 0.5), g * above),)
+    return record(out.astype(xd.dtype, copy=False), "HardswishBackward0", backward, (x,), saved=(x,))
+
+
+def hardsigmoid(x):
+    """relu6(x + 3) / 6: a piecewise-linear sigmoid, slope 1/6 on (-3, 3)."""
+    xd = _float_array(x, "hardsigmoid")
+    out = (np.clip(xd + 3, 0, 6) / 6).astype(xd.dtype, copy=False)
+    slope = Tensor._wrap((((xd > -3) & (xd < 3)) / 6).astype(xd.dtype))
+    return record(out, "HardsigmoidBackward0", lambda g: (g * slope,), (x,))
+
+
+def _check_lambd(x, lambd, op):
+    if lambd < 0:
+        raise RuntimeError(f"{op}: lambda must be in range [0, inf) for input dtype {x.dtype}, but found {lambd}")
+
+
+def hardshrink(x, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    xd = x._data
+    keep = ~((xd >= -lambd) & (xd <= lambd))
+    gate = Tensor._wrap(keep.astype(xd.dtype))
+    return record(np.where(keep, xd, 0).astype(xd.dtype), "HardshrinkBackward0", lambda g: (g * gate,), (x,))
+
+
+def softshrink(x, lambd=0.5):
+    """x shrunk towards 0 by lambd, and 0 where |x| <= lambd."""
+    _check_lambd(x, lambd, "softshrink")
+    xd = _float_array(x, "softshrink")
+    keep = ~((xd >= -lambd) & (xd <= lambd))
+    out = np.where(keep, xd - np.sign(xd) * lambd, 0).astype(xd.dtype)
+    gate = Tensor._wrap(keep.astype(xd.dtype))
+    return record(out, "SoftshrinkBackward0", lambda g: (g * gate,), (x,))
+
+
+def logsigmoid(x):
+    """log(sigmoid(x)), finite for every x."""
+    xd = _float_array(x, "log_sigmoid")
+    # d/dx log sigmoid(x) = 1 - sigmoid(x) = sigmoid(-x)
+    return record(_log_sigmoid_array(xd), "LogSigmoidBackward0", lambda g: (g * elementwise.sigmoid(-x),), (x,),
+                  saved=(x,))
+
+
+def glu(x, dim=-1):
+    """a * sigmoid(b), where a and b are the two halves of x along ``dim`` (the gated linear unit)."""
+    if x._data.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    _check_float(x, "glu")
+    d = normalize_dim(dim, x._data.ndim, "glu")
+    size = x._data.shape[d]
+    if size % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size}")
+    a, b = np.split(x._data, 2, axis=d)
+    gate = 0.5 + 0.5 * np.tanh(0.5 * b)
+
+    def backward(g):
+        from .shape import cat, narrow
+        first, second = narrow(x, d, 0, size // 2), narrow(x, d, size // 2, size // 2)
+        s = elementwise.sigmoid(second)
+        return (cat([g * s, g * first * s * (1 - s)], d),)
+    return record(a * gate, "GluBackward0", backward, (x,), saved=(x,))
+
+
+def threshold(x, threshold, value, inplace=False):
+    """x where x > threshold, else value."""
+    xd = x._data
+    above = xd > threshold
+    out = np.where(above, xd, value).astype(xd.dtype)
+    gate = Tensor._wrap(above.astype(xd.dtype))
+    return record(out, "ThresholdBackward1" if inplace else "ThresholdBackward0", lambda g: (g * gate,), (x,))
+
+
+def rrelu(x, lower=1 / 8, upper=1 / 3, training=False, inplace=False, generator=None):
+    """Leaky ReLU with a random slope ~ U(lower, upper) for each negative element when training, else the mean."""
+    xd = _float_array(x, "rrelu")
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    negative = xd <= 0  # as PyTorch: the slope applies at 0 too (where it makes no difference to the value)
+    if training:
+        drawn = random.generator_of(generator).uniform(lower, upper, xd.shape)
+        slope = np.where(negative, drawn, 1).astype(xd.dtype)
+    else:
+        slope = np.where(negative, (lower + upper) / 2, 1).astype(xd.dtype)
+    noise = Tensor._wrap(slope)
+    name = "RreluWithNoiseBackward1" if inplace else "RreluWithNoiseBackward0"
+    return record(xd * slope, name, lambda g: (g * noise,), (x,))
+
+
 # ---- losses -----------------------------------------------------------------------------------
 def _check_reduction(reduction, op):
     if reduction not in _REDUCTIONS:
