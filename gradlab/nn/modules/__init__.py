@@ -1,7 +1,7 @@
 """The layers: ``Module`` and the containers, then one file per layer family."""
 from . import activation, batchnorm, container, conv, dropout, flatten, fold, linear, loss, pooling, sparse
 from . import normalization
-from . import padding, pixelshuffle, upsampling
+from . import padding, pixelshuffle, rnn, upsampling
 from .activation import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403
@@ -16,10 +16,11 @@ from .normalization import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
 from .pixelshuffle import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403
 
 __all__ = ["Module"] + [name for family in (container, linear, conv, pooling, batchnorm, activation, dropout,
                                             flatten, fold, sparse, loss, normalization, padding,
-                                            pixelshuffle, upsampling)
+                                            pixelshuffle, upsampling, rnn)
                                   for name in family.__all__]
