@@ -173,7 +173,6 @@ class _ConvTranspose(_ConvNd):
             return self.output_padding
         dims = self.dims
         leading = 2 if input.ndim == dims + 2 else 1
-        output_size = [int(s) for s in output_size]
         if len(output_size) == leading + dims:
             output_size = output_size[leading:]
         if len(output_size) != dims:
@@ -187,7 +186,7 @@ class _ConvTranspose(_ConvNd):
             if not low <= size <= high:
                 raise ValueError(f"requested an output size of {output_size}, but valid sizes range from "
                                  f"{min_sizes} to {max_sizes} (for an input of {tuple(sizes)})")
-        return tuple(size - low for size, low in zip(output_size, min_sizes))
+        return tuple(int(size) - low for size, low in zip(output_size, min_sizes))
 
     def forward(self, input, output_size=None):
         output_padding = self._output_padding(input, output_size)
