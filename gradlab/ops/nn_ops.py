@@ -697,6 +697,207 @@ def binary_cross_entropy_with_logits(x, target, weight=None, reduction="mean", p
     return record(out, "BinaryCrossEntropyWithLogitsBackward0", backward, (x, target), saved=(x, target))
 
 
+def _pointwise_loss(x, target, losses, reduction, slope, name):
+    """Record an elementwise loss of x - target whose derivative in x is ``slope(diff)`` (a Tensor function).
+
+    The derivative in target is minus that; both are summed back to their shapes when they broadcast.
+    """
+    out = _reduce(losses, reduction)
+    count = losses.size
+    shape_x, shape_t = x._data.shape, target._data.shape
+
+    def backward(g):
+        grad = slope(x - target) * _grad_scale(g, reduction, count)
+        return (sum_to(grad, shape_x) if x._requires_grad else None,
+                sum_to(-grad, shape_t) if target._requires_grad else None)
+    return record(out, name, backward, (x, target), saved=(x, target))
+
+
+def smooth_l1_loss(x, target, reduction="mean", beta=1.0):
+    """0.5 * d^2 / beta where |d| < beta, else |d| - 0.5 * beta, for d = x - target (L1 when beta is 0)."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    x, target = promote(x, target)
+    d = x._data - target._data
+    ad = np.abs(d)
+    losses = np.where(ad < beta, 0.5 * d * d / (beta or 1), ad - 0.5 * beta).astype(d.dtype, copy=False)
+
+    def slope(diff):  # d/beta inside the quadratic zone, sign(d) outside
+        if beta == 0:
+            return diff.sign()
+        return elementwise.where(diff.abs() < beta, diff / beta, diff.sign())
+    return _pointwise_loss(x, target, losses, reduction, slope, "SmoothL1LossBackward0")
+
+
+def huber_loss(x, target, reduction="mean", delta=1.0):
+    """0.5 * d^2 where |d| <= delta, else delta * (|d| - 0.5 * delta): smooth L1 scaled by delta."""
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    x, target = promote(x, target)
+    d = x._data - target._data
+    ad = np.abs(d)
+    losses = np.where(ad <= delta, 0.5 * d * d, delta * (ad - 0.5 * delta)).astype(d.dtype, copy=False)
+
+    def slope(diff):  # d inside the quadratic zone, delta * sign(d) outside
+        return elementwise.where(diff.abs() <= delta, diff, diff.sign() * delta)
+    return _pointwise_loss(x, target, losses, reduction, slope, "HuberLossBackward0")
+
+
+def soft_margin_loss(x, target, reduction="mean"):
+    """log(1 + exp(-target * x)) for targets +-1: the logistic loss."""
+    _check_reduction(reduction, "soft_margin_loss")
+    _check_same_shape(x, target, "soft_margin_loss")
+    if target._requires_grad:
+        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument "
+                           "'target'. This input cannot have requires_grad True.")
+    losses = -_log_sigmoid_array(target._data * x._data)
+    count = losses.size
+
+    def backward(g):
+        # d/dx log(1 + e^(-y x)) = -y * sigmoid(-y x)
+        return (-target * elementwise.sigmoid(-target * x) * _grad_scale(g, reduction, count), None)
+    return record(_reduce(losses, reduction), "SoftMarginLossBackward0", backward, (x, target), saved=(x, target))
+
+
+def _class_index_targets(x, target, op):
+    """An (N, C) view of x and (N,) class indices for multi_margin_loss's 1-D or 2-D input."""
+    if x._data.ndim > 2:
+        raise RuntimeError(f"{op}: Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+                           f"{list(x.shape)}")
+    t = target._data.reshape(-1)
+    n = 1 if x._data.ndim <= 1 else x._data.shape[0]
+    if t.shape[0] != n:
+        raise RuntimeError(f"{op}: inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(x.shape)}")
+    classes = x._data.shape[-1] if x._data.ndim else 1
+    if t.size and (t.min() < 0 or t.max() >= classes):
+        raise RuntimeError(f"{op}: target out of range (class indices in [{t.min()}, {t.max()}] for {classes} "
+                           "classes)")
+    return t, n, classes
+
+
+def multi_margin_loss(x, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """sum over classes j != y of max(0, margin - x[y] + x[j])^p / C, times weight[y]: the multi-class hinge loss."""
+    _check_reduction(reduction, "multi_margin_loss")
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    t, n, classes = _class_index_targets(x, target, "multi_margin_loss")
+    x2 = x._data.reshape(n, classes)
+    rows = np.arange(n)
+    z = margin - x2[rows, t][:, None] + x2  # the margin each class j keeps from the target's score
+    active = z > 0
+    active[rows, t] = False  # the target class is not compared with itself
+    coef = np.ones(n, dtype=x2.dtype) if weight is None else weight._data[t].astype(x2.dtype)
+    terms = np.where(active, z if p == 1 else z * z, 0) * (coef[:, None] / classes)
+    losses = terms.sum(1).reshape(x._data.shape[:-1] if x._data.ndim == 2 else ())
+    out = _reduce(losses, reduction)
+    count = losses.size
+    onehot = np.zeros_like(x2)
+    onehot[rows, t] = 1
+
+    def backward(g):
+        # each active term adds dz to x[j] and -dz to x[y]; dz = 1 (p = 1) or 2z (p = 2), scaled by w[y] / C
+        scale = Tensor._wrap(active * (coef[:, None] / classes))
+        if p == 2:
+            xs = x.reshape(n, classes)
+            z_t = margin - (xs * Tensor._wrap(onehot)).sum(1, keepdim=True) + xs
+            scale = scale * z_t * 2
+        per_class = scale - Tensor._wrap(onehot) * scale.sum(1, keepdim=True)
+        upstream = _grad_scale(g, reduction, count)
+        upstream = upstream.reshape(n, 1) if reduction == "none" else upstream
+        return ((per_class * upstream).reshape(x._data.shape), None)
+    return record(out, "MultiMarginLossBackward0", backward, (x, target), saved=(x,))
+
+
+def multilabel_margin_loss(x, target, reduction="mean"):
+    """sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])) / C.
+
+    Each row of ``target`` lists a sample's classes, ended by the first -1.
+    """
+    _check_reduction(reduction, "multilabel_margin_loss")
+    if x._data.ndim > 2 or tuple(target.shape) != tuple(x.shape):
+        raise RuntimeError(f"multilabel_margin_loss: inconsistent target size: {list(target.shape)} for input of "
+                           f"size: {list(x.shape)}")
+    classes = x._data.shape[-1] if x._data.ndim else 1
+    x2, t2 = x._data.reshape(-1, classes), target._data.reshape(-1, classes)
+    if t2.size and (t2.min() < -1 or t2.max() >= classes):
+        raise RuntimeError(f"multilabel_margin_loss: target out of range (expected class indices in [0, {classes}) "
+                           "or -1)")
+    listed = np.cumprod(t2 != -1, axis=1).astype(bool)  # entries before each row's first -1
+    is_target = np.zeros(x2.shape, dtype=bool)
+    rows = np.nonzero(listed)[0]
+    is_target[rows, t2[listed]] = True
+    # z[k, j, i] = 1 - (x[k, j] - x[k, i]) for a target class j and a non-target class i
+    z = 1 - x2[:, :, None] + x2[:, None, :]
+    active = is_target[:, :, None] & ~is_target[:, None, :] & (z > 0)
+    losses = (np.where(active, z, 0).sum((1, 2)) / classes).astype(x2.dtype)
+    losses = losses.reshape(x._data.shape[:-1] if x._data.ndim == 2 else ())
+    # the loss is piecewise linear: its gradient is a constant per element, +1/C for each active term where
+    # the class is the non-target i, -1/C where it is the target j
+    slope = (active.sum(1) - active.sum(2)) / classes
+    count = losses.size
+
+    def backward(g):
+        upstream = _grad_scale(g, reduction, count)
+        upstream = upstream.reshape(-1, 1) if reduction == "none" else upstream
+        return ((Tensor._wrap(slope.astype(x2.dtype)) * upstream).reshape(x._data.shape), None)
+    return record(_reduce(losses, reduction), "MultilabelMarginLossBackward0", backward, (x, target))
+
+
+def pdist(x, p=2.0):
+    """The p-norm distance between every pair of rows i < j of an (N, M) input, as a vector of N(N-1)/2."""
+    if x._data.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {x._data.ndim}D")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    _check_float(x, "pdist")
+    n = x._data.shape[0]
+    first, second = np.triu_indices(n, 1)
+    # row k of this matrix takes the difference x[first[k]] - x[second[k]]
+    pairs = np.zeros((first.size, n), dtype=x._data.dtype)
+    pairs[np.arange(first.size), first] = 1
+    pairs[np.arange(first.size), second] = -1
+    diff = x._data[first] - x._data[second]
+    dist = _norm_rows(diff, p)
+
+    def backward(g):
+        d = Tensor._wrap(pairs) @ x
+        return (Tensor._wrap(pairs).t() @ (_norm_rows_grad(d, result, p) * g.unsqueeze(1)),)
+    result = _keep_output(record(dist, "PdistBackward0", backward, (x,), saved=(x,)))
+    return result
+
+
+def _norm_rows(a, p):
+    """The p-norm of each row of array ``a`` (p = 0 counts the non-zeros, p = inf is the largest |entry|)."""
+    if p == 0:
+        return (a != 0).sum(1).astype(a.dtype)
+    if p == math.inf:
+        return np.abs(a).max(1, initial=0)
+    return (np.abs(a) ** p).sum(1) ** (1 / p)
+
+
+def _norm_rows_grad(d, dist, p):
+    """d ||d_k||_p / d d_k for each row k of Tensor ``d`` (0 where the row is all zeros, as PyTorch)."""
+    dist = dist.unsqueeze(1)
+    zero = Tensor._wrap(dist._data == 0)
+    if p == 0:
+        return d * 0
+    if p == 1:
+        return d.sign()
+    if p == math.inf:
+        return d.sign() * Tensor._wrap(np.abs(d._data) == dist._data)
+    safe = elementwise.where(zero, dist * 0 + 1, dist)
+    if p == 2:
+        return elementwise.where(zero, d * 0, d / safe)
+    if p < 1:  # |d|^(p - 1) is infinite at a zero entry, whose gradient PyTorch sets to 0
+        zero = Tensor._wrap(zero._data | (d._data == 0))
+        d_safe = elementwise.where(zero, d * 0 + 1, d)
+        return elementwise.where(zero, d * 0, d.sign() * d_safe.abs().pow(p - 1) / safe.pow(p - 1))
+    return elementwise.where(zero, d * 0, d.sign() * d.abs().pow(p - 1) / safe.pow(p - 1))
+
+
 # ---- batch norm, dropout, embedding ---------------------------------------------------------------
 def batch_norm_train(x, weight, bias, eps, running_mean=None, running_var=None, momentum=0.1):
     """Normalize with the batch's statistics over every axis but the channel axis 1.

@@ -1,11 +1,12 @@
 """The layers: ``Module`` and the containers, then one file per layer family."""
 from . import activation, batchnorm, container, conv, dropout, flatten, fold, linear, loss, pooling, sparse
-from . import normalization
+from . import distance, normalization
 from . import padding, pixelshuffle, rnn, upsampling
 from .activation import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .flatten import *  # noqa: F401,F403
 from .fold import *  # noqa: F401,F403
@@ -22,5 +23,5 @@ from .upsampling import *  # noqa: F401,F403
 
 __all__ = ["Module"] + [name for family in (container, linear, conv, pooling, batchnorm, activation, dropout,
                                             flatten, fold, sparse, loss, normalization, padding,
-                                            pixelshuffle, upsampling, rnn)
+                                            pixelshuffle, upsampling, rnn, distance)
                                   for name in family.__all__]
