@@ -129,11 +129,12 @@ _NAMES = {"nearest": "UpsampleNearest{}DBackward0", "nearest-exact": "UpsampleNe
 def _per_axis(value, spatial, what, input_sizes):
     """A value per spatial axis from a number or a sequence, with PyTorch's error for a wrong length."""
     if isinstance(value, (tuple, list)):
+        letter = "s" if what == "scale_factor" else "o"
         if len(value) != spatial:
             raise ValueError(f"Input and {what} must have the same number of spatial dimensions, but got input with "
                              f"spatial dimensions of {list(input_sizes)} and {what} of shape {tuple(value)}. Please "
-                             f"provide input tensor in (N, C, d1, d2, ...,dK) format and {what} in (o1, o2, ...,oK) "
-                             f"format.")
+                             f"provide input tensor in (N, C, d1, d2, ...,dK) format and {what} in "
+                             f"({letter}1, {letter}2, ...,{letter}K) format.")
         return list(value)
     return [value] * spatial
 

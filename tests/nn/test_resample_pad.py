@@ -1,0 +1,190 @@
+"""F.interpolate / Upsample, PixelShuffle / PixelUnshuffle and the padding layers against PyTorch: outputs and
+gradients on random sizes and scales, float64 gradcheck and gradgradcheck, grad_fn names, printouts, errors."""
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gradlab
+import gradlab.nn.functional as F
+from gradlab import nn
+from gradlab.autograd import gradcheck, gradgradcheck
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def check_against_torch(ours_fn, torch_fn, x, rtol=1e-7, atol=1e-9):
+    """Same output, same input gradient under a random upstream gradient, same grad_fn name."""
+    xo, xt = gradlab.tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
+    out, ref = ours_fn(xo), torch_fn(xt)
+    assert tuple(out.shape) == tuple(ref.shape)
+    np.testing.assert_allclose(out._data, ref.detach().numpy(), rtol=rtol, atol=atol)
+    assert out.grad_fn.name() == type(ref.grad_fn).__name__
+    upstream = rand(*ref.shape, seed=9)
+    out.backward(gradlab.tensor(upstream))
+    ref.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(xo.grad._data, xt.grad.numpy(), rtol=rtol, atol=atol)
+    return out
+
+
+# ---- interpolate ------------------------------------------------------------------------------
+@st.composite
+def interpolate_cases(draw):
+    mode = draw(st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear"]))
+    spatial = 1 if mode == "linear" else 2 if mode == "bilinear" else draw(st.integers(1, 2))
+    sizes = tuple(draw(st.integers(1, 7)) for _ in range(spatial))
+    kwargs = {}
+    if draw(st.booleans()):
+        kwargs["size"] = tuple(draw(st.integers(1, 12)) for _ in range(spatial))
+    else:  # scales on a 1/4 grid, at least large enough for a non-empty output
+        kwargs["scale_factor"] = tuple(max(draw(st.integers(1, 14)) / 4, 1.0 / n) for n in sizes)
+    if mode in ("linear", "bilinear"):
+        kwargs["align_corners"] = draw(st.booleans())
+    return dict(shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3))) + sizes, mode=mode, kwargs=kwargs,
+                seed=draw(st.integers(0, 999)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=interpolate_cases())
+def test_interpolate_matches_torch_on_random_sizes_and_scales(case):
+    mode, kwargs = case["mode"], case["kwargs"]
+    check_against_torch(lambda x: F.interpolate(x, mode=mode, **kwargs),
+                        lambda x: TF.interpolate(x, mode=mode, **kwargs), rand(*case["shape"], seed=case["seed"]))
+
+
+@pytest.mark.parametrize("kwargs", [dict(scale_factor=2), dict(scale_factor=3), dict(size=(5, 9)),
+                                    dict(scale_factor=(0.5, 1.5)), dict(scale_factor=1.7, recompute_scale_factor=True)])
+@pytest.mark.parametrize("mode,align_corners", [("nearest", None), ("bilinear", False), ("bilinear", True)])
+def test_interpolate_common_calls_match_torch(kwargs, mode, align_corners):
+    check_against_torch(lambda x: F.interpolate(x, mode=mode, align_corners=align_corners, **kwargs),
+                        lambda x: TF.interpolate(x, mode=mode, align_corners=align_corners, **kwargs), rand(2, 3, 6, 4))
+
+
+def test_interpolate_float32_matches_torch():
+    x = rand(2, 3, 5, 7).astype(np.float32)
+    out = check_against_torch(lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"),
+                              lambda x: TF.interpolate(x, scale_factor=2, mode="bilinear"), x, rtol=1e-5, atol=1e-6)
+    assert out.dtype == gradlab.float32
+
+
+@pytest.mark.parametrize("mode,shape", [("nearest", (1, 2, 3, 4)), ("bilinear", (1, 2, 3, 4)), ("linear", (2, 2, 5))])
+def test_interpolate_gradcheck_and_gradgradcheck(mode, shape):
+    x = gradlab.tensor(rand(*shape), requires_grad=True)
+
+    def resize(x):
+        return F.interpolate(x, scale_factor=1.5, mode=mode)
+    assert gradcheck(resize, (x,))
+    assert gradgradcheck(resize, (x,))
+
+
+def _error(lib_F, call):
+    try:
+        call(lib_F)
+    except Exception as error:  # noqa: BLE001 - the type is compared below
+        return type(error), str(error)
+    return None
+
+
+@pytest.mark.parametrize("call", [
+    lambda F_, lib: F_.interpolate(lib.zeros(2, 3, 5, 5)),
+    lambda F_, lib: F_.interpolate(lib.zeros(2, 3, 5, 5), size=3, scale_factor=2),
+    lambda F_, lib: F_.interpolate(lib.zeros(2, 3, 5, 5), size=3, align_corners=True),
+    lambda F_, lib: F_.interpolate(lib.zeros(2, 3, 5, 5), size=3, mode="linear"),
+    lambda F_, lib: F_.interpolate(lib.zeros(2, 3, 5), size=3, mode="bilinear"),
+    lambda F_, lib: F_.interpolate(lib.zeros(2, 3, 5, 5), size=3, mode="foo"),
+    lambda F_, lib: F_.interpolate(lib.zeros(2, 3, 5, 5), scale_factor=(2, 3, 4)),
+    lambda F_, lib: F_.interpolate(lib.zeros(5, 5), scale_factor=2),
+    lambda F_, lib: F_.pixel_shuffle(lib.zeros(5, 2, 2), 2),
+    lambda F_, lib: F_.pixel_shuffle(lib.zeros(2, 2), 2),
+    lambda F_, lib: F_.pixel_unshuffle(lib.zeros(1, 5, 4), 2),
+])
+def test_errors_match_torch(call):
+    theirs = _error(TF, lambda F_: call(F_, torch))
+    ours = _error(F, lambda F_: call(F_, gradlab))
+    assert theirs is not None and ours is not None
+    assert ours[0] is theirs[0] and theirs[1] in ours[1], (ours, theirs)
+
+
+def test_interpolate_modes_gradlab_lacks_say_so():
+    with pytest.raises(NotImplementedError, match="bicubic"):
+        F.interpolate(gradlab.zeros(1, 1, 4, 4), scale_factor=2, mode="bicubic")
+
+
+# ---- Upsample modules -------------------------------------------------------------------------
+@pytest.mark.parametrize("name,kwargs", [
+    ("Upsample", dict(scale_factor=2)), ("Upsample", dict(size=(3, 7), mode="bilinear", align_corners=True)),
+    ("Upsample", dict(scale_factor=(1.5, 2), mode="bilinear")), ("UpsamplingNearest2d", dict(scale_factor=2)),
+    ("UpsamplingBilinear2d", dict(size=(6, 5))),
+])
+def test_upsample_modules_match_torch(name, kwargs):
+    ours, theirs = getattr(nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs)
+    assert repr(ours) == repr(theirs)
+    check_against_torch(ours, theirs, rand(2, 3, 4, 5))
+
+
+def test_deprecated_upsample_functions_warn_and_match_torch():
+    for name in ("upsample", "upsample_bilinear", "upsample_nearest"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            check_against_torch(lambda x: getattr(F, name)(x, scale_factor=2),
+                                lambda x: getattr(TF, name)(x, scale_factor=2), rand(1, 2, 3, 3))
+        assert any("deprecated" in str(w.message) for w in caught)
+
+
+# ---- pixel shuffle ----------------------------------------------------------------------------
+@settings(max_examples=30, deadline=None)
+@given(r=st.integers(1, 3), batch=st.lists(st.integers(1, 2), max_size=2), c=st.integers(1, 3), h=st.integers(1, 3),
+       w=st.integers(1, 3), seed=st.integers(0, 99))
+def test_pixel_shuffle_and_unshuffle_match_torch(r, batch, c, h, w, seed):
+    x = rand(*batch, c * r * r, h, w, seed=seed)
+    out = check_against_torch(lambda a: F.pixel_shuffle(a, r), lambda a: TF.pixel_shuffle(a, r), x)
+    check_against_torch(lambda a: F.pixel_unshuffle(a, r), lambda a: TF.pixel_unshuffle(a, r), out._data)
+    np.testing.assert_array_equal(F.pixel_unshuffle(out, r)._data, x)
+
+
+def test_pixel_shuffle_gradcheck_and_modules():
+    x = gradlab.tensor(rand(1, 8, 2, 3), requires_grad=True)
+    assert gradgradcheck(lambda a: F.pixel_shuffle(a, 2), (x,))
+    assert gradgradcheck(lambda a: F.pixel_unshuffle(a, 2), (gradlab.tensor(rand(2, 4, 6), requires_grad=True),))
+    for ours, theirs, shape in ((nn.PixelShuffle(2), torch.nn.PixelShuffle(2), (1, 8, 2, 3)),
+                                (nn.PixelUnshuffle(2), torch.nn.PixelUnshuffle(2), (1, 2, 4, 6))):
+        assert repr(ours) == repr(theirs)
+        check_against_torch(ours, theirs, rand(*shape))
+
+
+# ---- padding layers ---------------------------------------------------------------------------
+PAD_CASES = [
+    ("ZeroPad1d", (2,), (2, 3, 5)), ("ZeroPad2d", (1,), (2, 3, 4, 5)), ("ZeroPad2d", ((1, 0, 2, 3),), (3, 4, 5)),
+    ("ConstantPad1d", ((1, 2), 3.5), (2, 3, 5)), ("ConstantPad2d", (2, -1.0), (1, 2, 3, 4)),
+    ("ReflectionPad1d", (2,), (2, 3, 5)), ("ReflectionPad1d", ((0, 3),), (3, 5)),
+    ("ReflectionPad2d", (1,), (2, 3, 4, 5)), ("ReflectionPad2d", ((1, 2, 0, 3),), (3, 4, 5)),
+    ("ReplicationPad1d", ((3, 1),), (2, 3, 5)), ("ReplicationPad2d", ((1, 2, 3, 4),), (2, 3, 4, 5)),
+    ("CircularPad1d", (2,), (2, 3, 5)), ("CircularPad2d", (1,), (2, 3, 4, 5)),
+    ("CircularPad2d", ((2, 1, 0, 3),), (3, 4, 5)),
+]
+
+
+@pytest.mark.parametrize("name,args,shape", PAD_CASES)
+def test_padding_layers_match_torch(name, args, shape):
+    ours, theirs = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+    assert repr(ours) == repr(theirs)
+    x = rand(*shape)
+    xo, xt = gradlab.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, ref = ours(xo), theirs(xt)
+    np.testing.assert_array_equal(out._data, ref.detach().numpy())
+    upstream = rand(*ref.shape, seed=1)
+    out.backward(gradlab.tensor(upstream))
+    ref.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(xo.grad._data, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_circular_pad_checks_the_input_rank_as_torch():
+    with pytest.raises(ValueError, match=r"expected 3D or 4D input \(got 2D input\)"):
+        nn.CircularPad2d(1)(gradlab.zeros(5, 5))
