@@ -388,6 +388,21 @@ CASES = {
         x, lib.zeros(3, dtype=lib.float64), lib.ones(3, dtype=lib.float64)), [(2, 3, 2, 2)]),
     "F.nll_loss 4-D": (lambda lib, x: F(lib).nll_loss(x, lib.zeros(2, 2, 2, dtype=lib.int64), reduction="sum"),
                        [(2, 3, 2, 2)]),
+    "F.conv1d": (lambda lib, x, w, b: F(lib).conv1d(x, w, b, padding=1), [(1, 2, 5), (3, 2, 3), (3,)]),
+    "F.conv1d (unbatched)": (lambda lib, x, w: F(lib).conv1d(x, w), [(2, 5), (3, 2, 3)]),
+    "F.conv_transpose2d": (lambda lib, x, w, b: F(lib).conv_transpose2d(x, w, b, stride=2, padding=1,
+                                                                         output_padding=1),
+                           [(1, 2, 3, 3), (2, 3, 3, 3), (3,)]),
+    "F.conv_transpose1d": (lambda lib, x, w: F(lib).conv_transpose1d(x, w, stride=2), [(1, 2, 4), (2, 3, 3)]),
+    "F.max_pool1d": (lambda lib, x: F(lib).max_pool1d(x, 2), [(1, 2, 6)]),
+    "F.avg_pool1d": (lambda lib, x: F(lib).avg_pool1d(x, 2), [(1, 2, 6)]),
+    "F.adaptive_avg_pool1d": (lambda lib, x: F(lib).adaptive_avg_pool1d(x, 3), [(1, 2, 7)]),
+    "F.adaptive_max_pool1d": (lambda lib, x: F(lib).adaptive_max_pool1d(x, 3), [(1, 2, 7)]),
+    "F.interpolate nearest": (lambda lib, x: F(lib).interpolate(x, scale_factor=2), [(1, 2, 3, 3)]),
+    "F.interpolate bilinear": (lambda lib, x: F(lib).interpolate(x, size=(5, 4), mode="bilinear"), [(1, 2, 3, 3)]),
+    "F.interpolate linear": (lambda lib, x: F(lib).interpolate(x, scale_factor=2, mode="linear"), [(1, 2, 3)]),
+    "F.pixel_shuffle": (lambda lib, x: F(lib).pixel_shuffle(x, 2), [(1, 4, 2, 2)]),
+    "F.pixel_unshuffle": (lambda lib, x: F(lib).pixel_unshuffle(x, 2), [(1, 1, 4, 4)]),
 }
 
 
