@@ -279,12 +279,15 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """Squared error (halved) for |input - target| <= delta, delta * (absolute error - delta / 2) beyond."""
-    from .functional import _warn_size_mismatch, _weighted_elementwise_loss
+    from .functional import _warn_size_mismatch
     _warn_size_mismatch(input, target)
-    if weight is not None:
-        _check_reduction(reduction, "huber_loss")
-        return _weighted_elementwise_loss(_nn.huber_loss(input, target, "none", float(delta)), weight, reduction)
-    return _nn.huber_loss(input, target, reduction, float(delta))
+    if weight is None:
+        return _nn.huber_loss(input, target, reduction, float(delta))
+    _check_reduction(reduction, "huber_loss")
+    losses = _nn.huber_loss(input, target, "none", float(delta))
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError("Weights and input must have the same size.")
+    return _reduce(losses * weight, reduction)  # unlike mse_loss's, 'mean' is the plain mean (as PyTorch)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):

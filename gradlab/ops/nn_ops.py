@@ -826,17 +826,17 @@ def multilabel_margin_loss(x, target, reduction="mean"):
         raise RuntimeError(f"multilabel_margin_loss: target out of range (expected class indices in [0, {classes}) "
                            "or -1)")
     listed = np.cumprod(t2 != -1, axis=1).astype(bool)  # entries before each row's first -1
-    is_target = np.zeros(x2.shape, dtype=bool)
-    rows = np.nonzero(listed)[0]
-    is_target[rows, t2[listed]] = True
+    times_listed = np.zeros(x2.shape)  # a class listed twice counts twice, as PyTorch
+    np.add.at(times_listed, (np.nonzero(listed)[0], t2[listed]), 1)
+    is_target = times_listed > 0
     # z[k, j, i] = 1 - (x[k, j] - x[k, i]) for a target class j and a non-target class i
     z = 1 - x2[:, :, None] + x2[:, None, :]
-    active = is_target[:, :, None] & ~is_target[:, None, :] & (z > 0)
-    losses = (np.where(active, z, 0).sum((1, 2)) / classes).astype(x2.dtype)
+    terms = (is_target[:, :, None] & ~is_target[:, None, :] & (z > 0)) * times_listed[:, :, None]
+    losses = ((terms * z).sum((1, 2)) / classes).astype(x2.dtype)
     losses = losses.reshape(x._data.shape[:-1] if x._data.ndim == 2 else ())
     # the loss is piecewise linear: its gradient is a constant per element, +1/C for each active term where
     # the class is the non-target i, -1/C where it is the target j
-    slope = (active.sum(1) - active.sum(2)) / classes
+    slope = (terms.sum(1) - terms.sum(2)) / classes
     count = losses.size
 
     def backward(g):
