@@ -185,9 +185,9 @@ def pow(a, b):
     def _pow_grads(g):
         ga = gb = None
         if a._requires_grad:
-            # d/da a**b = b * a**(b-1), taken as 0 where b == 0 and a == 0 (not 0 * inf); masking
-            # only there keeps the derivative with respect to b right at b == 0
-            ga = sum_to(where((b == 0) & (a == 0), 0.0, g * b * a ** (b - 1)), a._data.shape)
+            # d/da a**b = b * a**(b-1), taken as 0 where b == 0 and a is 0 or NaN (not 0 * inf or NaN);
+            # masking only there keeps the derivative with respect to b right at b == 0
+            ga = sum_to(where((b == 0) & ((a == 0) | isnan(a)), 0.0, g * b * a ** (b - 1)), a._data.shape)
         if b._requires_grad:
             # d/db a**b = a**b * log(a), taken as 0 where a == 0 and b >= 0
             gb = sum_to(where((a == 0) & (b >= 0), 0.0, g * a ** b * log(a)), b._data.shape)
@@ -284,6 +284,7 @@ def atan2(a, b):
 
     def backward(g):
         r2 = a * a + b * b
+        r2 = where(r2 == 0, 1.0, r2)  # at the origin both gradients are 0 (0 / 1), as PyTorch, not 0 / 0
         return (sum_to(g * b / r2, a._data.shape) if a._requires_grad else None,
                 sum_to(-g * a / r2, b._data.shape) if b._requires_grad else None)
     return record(out, "Atan2Backward0", backward, (a, b), saved=(a, b))
@@ -302,7 +303,8 @@ def hypot(a, b):
 def logaddexp(a, b):
     """log(exp(a) + exp(b)), without overflow; each input's gradient is its softmax weight."""
     a, b = _floating_pair("logaddexp", a, b)
-    out = _broadcasting("logaddexp", np.logaddexp, a, b)
+    with np.errstate(invalid="ignore"):  # (inf and -inf in both: NaN, without a warning)
+        out = _broadcasting("logaddexp", np.logaddexp, a, b)
 
     def backward(g):
         weight_a = sigmoid(a - b)  # exp(a) / (exp(a) + exp(b))
@@ -314,7 +316,8 @@ def logaddexp(a, b):
 def logaddexp2(a, b):
     """log2(2**a + 2**b), without overflow."""
     a, b = _floating_pair("logaddexp2", a, b)
-    out = _broadcasting("logaddexp2", np.logaddexp2, a, b)
+    with np.errstate(invalid="ignore"):
+        out = _broadcasting("logaddexp2", np.logaddexp2, a, b)
 
     def backward(g):
         weight_a = sigmoid((a - b) * np.log(2.0))  # 2**a / (2**a + 2**b)
@@ -333,7 +336,7 @@ def float_power(a, exponent):
 def ldexp(a, b):
     """a * 2 ** b."""
     a, b = _float_pair(a, b)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         out = _broadcasting("ldexp", lambda x, e: x * np.exp2(e), a, b)
 
     def backward(g):
@@ -480,14 +483,21 @@ def abs(a):
     return record(np.abs(a._data), "AbsBackward0", backward, (a,), saved=(a,))
 
 
+def _sign(x):
+    """-1, 0 or 1 (a bool stays itself; NaN gives 0, as PyTorch)."""
+    if x.dtype.kind == "b":
+        return x.copy()
+    out = np.sign(x)
+    return np.where(np.isnan(x), x.dtype.type(0), out) if x.dtype.kind == "f" else out
+
+
 def sign(a):
-    return record(np.sign(a._data), "SignBackward0", lambda g: (g * 0,), (a,))
+    return record(_sign(a._data), "SignBackward0", lambda g: (g * 0,), (a,))
 
 
 def sgn(a):
     """sign(a) for real tensors (PyTorch's sgn is a / |a| for complex ones, which gradlab does not have)."""
-    x = a._data
-    return record(x.copy() if x.dtype.kind == "b" else np.sign(x), "SgnBackward0", lambda g: (g * 0,), (a,))
+    return record(_sign(a._data), "SgnBackward0", lambda g: (g * 0,), (a,))
 
 
 def exp(a):
@@ -693,16 +703,17 @@ def _clamp_tensors(a, min, max):
 
 def clamp_min(a, min):
     """max(a, min) with NaN kept (a number or a tensor bound): ClampMinBackward0 / ClampMinBackward1."""
-    return _clamp_one_side("clamp_min", a, min, np.maximum, lambda x, bound: x >= bound)
+    return _clamp_one_side("clamp_min", a, min, np.maximum, lambda x, bound: x >= bound, lambda x, bound: x < bound)
 
 
 def clamp_max(a, max):
     """min(a, max) with NaN kept (a number or a tensor bound): ClampMaxBackward0 / ClampMaxBackward1."""
-    return _clamp_one_side("clamp_max", a, max, np.minimum, lambda x, bound: x <= bound)
+    return _clamp_one_side("clamp_max", a, max, np.minimum, lambda x, bound: x <= bound, lambda x, bound: x > bound)
 
 
-def _clamp_one_side(op, a, bound, np_fn, keeps_a):
-    """np_fn(a, bound); the gradient goes to a where ``keeps_a`` (a inside the bound), else to the bound."""
+def _clamp_one_side(op, a, bound, np_fn, keeps_a, takes_bound):
+    """np_fn(a, bound); the gradient goes to a where ``keeps_a`` (a inside the bound), to the bound where
+    ``takes_bound``."""
     number = not isinstance(bound, Tensor)
     a, bound = promote(a, bound)
     out = _broadcasting(op, np_fn, a, bound)
@@ -710,10 +721,9 @@ def _clamp_one_side(op, a, bound, np_fn, keeps_a):
     if number:
         return record(out, name + "Backward0", lambda g: (where(keeps_a(a, bound), g, 0.0),), (a,), saved=(a,))
 
-    def backward(g):
-        inside = keeps_a(a, bound)
-        return (sum_to(where(inside, g, 0.0), a._data.shape) if a._requires_grad else None,
-                sum_to(where(inside, 0.0, g), bound._data.shape) if bound._requires_grad else None)
+    def backward(g):  # (a NaN on either side passes its NaN on, and neither input gets a gradient)
+        return (sum_to(where(keeps_a(a, bound), g, 0.0), a._data.shape) if a._requires_grad else None,
+                sum_to(where(takes_bound(a, bound), g, 0.0), bound._data.shape) if bound._requires_grad else None)
     return record(out, name + "Backward1", backward, (a, bound), saved=(a, bound))
 
 

@@ -48,7 +48,8 @@ def erfinv(a):
 def lgamma(a):
     """log |Gamma(a)|; its derivative is digamma(a)."""
     a = _float_input(a, "lgamma")
-    return record(_same_dtype(sp.gammaln(a._data), a), "LgammaBackward0", lambda g: (g * digamma(a),), (a,),
+    out = np.where(a._data == -np.inf, np.inf, sp.gammaln(a._data))  # lgamma(-inf) is inf, as PyTorch
+    return record(_same_dtype(out, a), "LgammaBackward0", lambda g: (g * digamma(a),), (a,),
                   saved=(a,))
 
 
@@ -67,6 +68,8 @@ def polygamma(n, input):
     a = _float_input(input, "polygamma")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = sp.polygamma(n, a._data)
+    if n:  # no limit at -inf (poles at every negative integer): NaN, as PyTorch
+        out = np.where(a._data == -np.inf, np.nan, out)
     return record(_same_dtype(out, a), "PolygammaBackward0", lambda g: (g * polygamma(n + 1, a),), (a,),
                   saved=(a,))
 
@@ -84,10 +87,15 @@ def logit(a, eps=None):
         out = np.log(x / (1 - x))
 
     def backward(g):
-        slope = g / (a * (1 - a))
         if eps is None:
-            return (where((a < 0) | (a > 1), float("nan"), slope),)
-        return (where((a < eps) | (a > 1 - eps), 0.0, slope),)
+            outside, fill = (a < 0) | (a > 1), float("nan")
+        else:
+            outside, fill = (a < eps) | (a > 1 - eps), 0.0
+        at_end = ((a == 0) | (a == 1)) & ~outside  # where the slope 1 / (a (1 - a)) is infinite
+        # a safe 0.5 where the formula is not used keeps inf and NaN out of higher derivatives
+        inner = where(outside | at_end, 0.5, a)
+        slope = where(at_end, float("inf"), 1 / (inner * (1 - inner)))
+        return (where(outside, fill, g * slope),)
     return record(out, "LogitBackward0", backward, (a,), saved=(a,))
 
 
@@ -129,7 +137,9 @@ def sinc(a):
         pi_a = safe * np.pi
         slope = (pi_a.cos() - pi_a.sin() / pi_a) / safe
         return (g * where(at_zero, 0.0, slope),)
-    return record(np.sinc(a._data), "SincBackward0", backward, (a,), saved=(a,))
+    with np.errstate(invalid="ignore"):  # (sinc(inf) is NaN)
+        out = np.sinc(a._data)
+    return record(out, "SincBackward0", backward, (a,), saved=(a,))
 
 
 # ---- reductions that skip NaN ------------------------------------------------------------------
@@ -144,8 +154,8 @@ def nansum(a, dim=None, keepdim=False, dtype=None):
     shape = a._data.shape
     all_dims = dims if dims is not None else tuple(range(len(shape)))
 
-    def backward(g):
-        return (where(isnan(a), 0.0, _expand_back(g, shape, all_dims, keepdim)),)
+    def backward(g):  # (in a's dtype when ``dtype`` asked for another)
+        return (where(isnan(a), 0.0, _expand_back(g, shape, all_dims, keepdim)).to(a.dtype),)
     return record(out, "NansumBackward0", backward, (a,), saved=(a,))
 
 
