@@ -123,7 +123,8 @@ def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
 # ---- resampling -------------------------------------------------------------------------------
 _MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 _NAMES = {"nearest": "UpsampleNearest{}DBackward0", "nearest-exact": "UpsampleNearestExact{}DBackward0",
-          "linear": "UpsampleLinear1DBackward0", "bilinear": "UpsampleBilinear2DBackward0"}
+          "linear": "UpsampleLinear1DBackward0", "bilinear": "UpsampleBilinear2DBackward0",
+          "bicubic": "UpsampleBicubic2DBackward0"}
 
 
 def _per_axis(value, spatial, what, input_sizes):
@@ -143,8 +144,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial axes of an (N, C, L) or (N, C, H, W) input to ``size`` or by ``scale_factor``.
 
-    Modes 'nearest' and 'nearest-exact' (any of the two layouts), 'linear' (3-D
-    input) and 'bilinear' (4-D input), with PyTorch's ``align_corners`` rule.
+    Modes 'nearest', 'nearest-exact' and 'area' (either layout), 'linear' (3-D
+    input), 'bilinear' and 'bicubic' (4-D input), with PyTorch's ``align_corners`` rule.
     """
     spatial = input.ndim - 2
     if mode not in _MODES or spatial not in (1, 2, 3):
@@ -158,13 +159,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError("only one of size or scale_factor should be defined")
     if size is None and scale_factor is None:
         raise ValueError("either size or scale_factor should be defined")
-    needs = {"linear": 1, "bilinear": 2}.get(mode)
+    needs = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(mode)
     if needs is not None and needs != spatial:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {needs + 2}D input")
-    if spatial == 3 or mode not in _NAMES or antialias:
+    if spatial == 3 or mode not in _NAMES and mode != "area" or antialias:
         raise NotImplementedError(f"interpolate: mode {mode!r} on a {input.ndim}-D input"
                                   f"{' with antialias' if antialias else ''} is not implemented in gradlab "
-                                  f"(it has nearest, nearest-exact, linear and bilinear on 3-D / 4-D inputs)")
+                                  f"(it has nearest, nearest-exact, linear, bilinear, bicubic and area on 3-D / "
+                                  f"4-D inputs)")
     in_sizes = tuple(input.shape[2:])
     if size is not None:
         out_sizes, scales = [int(s) for s in _per_axis(size, spatial, "output size", in_sizes)], [None] * spatial
@@ -176,6 +178,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if min(out_sizes) < 1 or min(in_sizes) < 1:
         raise RuntimeError(f"interpolate: Input and output sizes should be greater than 0, but got input "
                            f"{in_sizes} output {tuple(out_sizes)}")
+    if mode == "area":  # the mean over each output pixel's share of the input, as PyTorch
+        if spatial == 1:
+            return _pool.adaptive_avg_pool1d(input, out_sizes[0])
+        return _pool.adaptive_avg_pool2d(input, tuple(out_sizes))
     mats = [_axis_matrix(mode, n, o, align_corners, s) for n, o, s in zip(in_sizes, out_sizes, scales)]
     rows, cols = (None, mats[0]) if spatial == 1 else mats
     return _resample.resample(input, rows, cols, _NAMES[mode].format(spatial))
@@ -184,6 +190,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 def _axis_matrix(mode, in_size, out_size, align_corners, scale_factor):
     if mode in ("nearest", "nearest-exact"):
         return _resample.nearest_matrix(in_size, out_size, scale_factor, exact=mode == "nearest-exact")
+    if mode == "bicubic":
+        return _resample.cubic_matrix(in_size, out_size, bool(align_corners), scale_factor)
     return _resample.linear_matrix(in_size, out_size, bool(align_corners), scale_factor)
 
 

@@ -1,8 +1,8 @@
-"""Resampling ops: interpolation (nearest, linear, bilinear) and pixel (un)shuffle.
+"""Resampling ops: interpolation (nearest, linear, bilinear, bicubic) and pixel (un)shuffle.
 
 Interpolation along one axis is a matrix: output position i reads input
 positions with fixed weights (one weight 1 for nearest, two weights
-1 - t and t for linear).  Resampling an image is therefore
+1 - t and t for linear, four cubic-convolution weights for bicubic).  Resampling an image is therefore
 
     out = rows @ x @ cols^T      (rows: out_h x in_h, cols: out_w x in_w)
 
@@ -49,6 +49,26 @@ def linear_matrix(in_size, out_size, align_corners, scale_factor=None):
     m = np.zeros((out_size, in_size))
     np.add.at(m, (np.arange(out_size), left), 1.0 - t)
     np.add.at(m, (np.arange(out_size), right), t)
+    return m
+
+
+def cubic_matrix(in_size, out_size, align_corners, scale_factor=None):
+    """(out, in) with Keys' cubic convolution weights (A = -0.75, as PyTorch) on four input positions.
+
+    Positions past the edges read the edge value, so their weights add onto it.
+    """
+    scale = _scale(in_size, out_size, align_corners, scale_factor)
+    dst = np.arange(out_size, dtype=np.float64)
+    src = dst * scale if align_corners else (dst + 0.5) * scale - 0.5  # not clamped at 0 (unlike linear)
+    first = np.floor(src).astype(np.int64)
+    t = src - first
+    a = -0.75
+    near = lambda d: ((a + 2) * d - (a + 3)) * d * d + 1  # noqa: E731  |d| <= 1
+    far = lambda d: ((a * d - 5 * a) * d + 8 * a) * d - 4 * a  # noqa: E731  1 < |d| < 2
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    m = np.zeros((out_size, in_size))
+    for k, w in enumerate(weights):
+        np.add.at(m, (np.arange(out_size), np.clip(first - 1 + k, 0, in_size - 1)), w)
     return m
 
 

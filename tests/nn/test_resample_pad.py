@@ -37,15 +37,15 @@ def check_against_torch(ours_fn, torch_fn, x, rtol=1e-7, atol=1e-9):
 # ---- interpolate ------------------------------------------------------------------------------
 @st.composite
 def interpolate_cases(draw):
-    mode = draw(st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear"]))
-    spatial = 1 if mode == "linear" else 2 if mode == "bilinear" else draw(st.integers(1, 2))
+    mode = draw(st.sampled_from(["nearest", "nearest-exact", "area", "linear", "bilinear", "bicubic"]))
+    spatial = 1 if mode == "linear" else 2 if mode in ("bilinear", "bicubic") else draw(st.integers(1, 2))
     sizes = tuple(draw(st.integers(1, 7)) for _ in range(spatial))
     kwargs = {}
     if draw(st.booleans()):
         kwargs["size"] = tuple(draw(st.integers(1, 12)) for _ in range(spatial))
     else:  # scales on a 1/4 grid, at least large enough for a non-empty output
         kwargs["scale_factor"] = tuple(max(draw(st.integers(1, 14)) / 4, 1.0 / n) for n in sizes)
-    if mode in ("linear", "bilinear"):
+    if mode in ("linear", "bilinear", "bicubic"):
         kwargs["align_corners"] = draw(st.booleans())
     return dict(shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3))) + sizes, mode=mode, kwargs=kwargs,
                 seed=draw(st.integers(0, 999)))
@@ -74,12 +74,13 @@ def test_interpolate_float32_matches_torch():
     assert out.dtype == gradlab.float32
 
 
-@pytest.mark.parametrize("mode,shape", [("nearest", (1, 2, 3, 4)), ("bilinear", (1, 2, 3, 4)), ("linear", (2, 2, 5))])
+@pytest.mark.parametrize("mode,shape", [("nearest", (1, 2, 3, 4)), ("bilinear", (1, 2, 3, 4)), ("linear", (2, 2, 5)),
+                                        ("bicubic", (1, 1, 3, 4)), ("area", (1, 2, 5, 4))])
 def test_interpolate_gradcheck_and_gradgradcheck(mode, shape):
     x = gradlab.tensor(rand(*shape), requires_grad=True)
 
     def resize(x):
-        return F.interpolate(x, scale_factor=1.5, mode=mode)
+        return F.interpolate(x, scale_factor=0.7 if mode == "area" else 1.5, mode=mode)
     assert gradcheck(resize, (x,))
     assert gradgradcheck(resize, (x,))
 
@@ -113,8 +114,10 @@ def test_errors_match_torch(call):
 
 
 def test_interpolate_modes_gradlab_lacks_say_so():
-    with pytest.raises(NotImplementedError, match="bicubic"):
-        F.interpolate(gradlab.zeros(1, 1, 4, 4), scale_factor=2, mode="bicubic")
+    with pytest.raises(NotImplementedError, match="trilinear"):
+        F.interpolate(gradlab.zeros(1, 1, 2, 2, 2), scale_factor=2, mode="trilinear")
+    with pytest.raises(NotImplementedError, match="antialias"):
+        F.interpolate(gradlab.zeros(1, 1, 4, 4), scale_factor=0.5, mode="bilinear", antialias=True)
 
 
 # ---- Upsample modules -------------------------------------------------------------------------
