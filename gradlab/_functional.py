@@ -20,13 +20,17 @@ _names = {
                  "bitwise_or bitwise_xor bitwise_not",
     special: "erf erfc erfinv lgamma digamma polygamma logit xlogy sinc nansum nanmean",
     reduce: "sum mean prod max min amax amin argmax argmin var std var_mean std_mean norm logsumexp cumsum "
-            "cumprod all any count_nonzero median",
+            "cumprod all any count_nonzero median aminmax cummax cummin logcumsumexp kthvalue mode msort nanmedian dist",
     shape: "reshape flatten unflatten squeeze unsqueeze permute transpose t broadcast_to cat concat "
            "concatenate stack hstack vstack flip narrow split chunk tensor_split unbind select movedim diag "
            "split_with_sizes diagonal tril triu tile roll repeat_interleave broadcast_tensors meshgrid hsplit vsplit "
-           "dsplit adjoint",
-    linalg: "matmul mm bmm dot mv outer inner ger addmm einsum trace",
-    index: "gather scatter scatter_add index_select masked_select nonzero take_along_dim index_add",
+           "dsplit adjoint moveaxis ravel fliplr flipud rot90 column_stack dstack diag_embed diagflat diff as_strided "
+           "kron vander tril_indices triu_indices unravel_index",
+    linalg: "matmul mm bmm dot mv outer inner ger addmm einsum trace addbmm addmv addr baddbmm vdot tensordot det "
+            "logdet slogdet inverse matrix_power pinverse cov cross trapezoid trapz",
+    index: "gather scatter scatter_add index_select masked_select nonzero take_along_dim index_add take argwhere "
+           "bincount bucketize searchsorted histc index_copy index_fill index_put masked_scatter scatter_reduce "
+           "select_scatter slice_scatter unique_consecutive",
 }
 
 

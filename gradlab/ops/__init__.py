@@ -9,7 +9,7 @@ from .. import _dtype
 from .._tensor import Tensor, check_device
 from ..autograd import grad_mode
 from ..autograd.function import record
-from . import elementwise, index, linalg, reduce, shape, special
+from . import callables, elementwise, index, linalg, reduce, shape, special
 from ._common import (after_inplace, as_tensor_operand, check_inference_inplace, check_view_inplace,
                       check_writeable, sum_to)
 
@@ -68,12 +68,18 @@ _METHODS = {
                  "bitwise_or bitwise_xor",
     special: "erf erfc erfinv lgamma digamma logit xlogy sinc nansum nanmean",
     reduce: "sum mean prod max min amax amin argmax argmin var std norm logsumexp cumsum cumprod all any "
-            "count_nonzero sort topk median",
+            "count_nonzero sort topk median aminmax cummax cummin logcumsumexp kthvalue mode msort nanmedian dist",
     shape: "reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose t expand "
            "expand_as broadcast_to contiguous flip repeat narrow split chunk tensor_split unbind select movedim diag "
-           "split_with_sizes diagonal tril triu tile roll repeat_interleave unfold hsplit vsplit dsplit adjoint",
-    linalg: "matmul mm bmm dot mv outer inner trace",
-    index: "gather scatter scatter_add index_select masked_select nonzero index_add",
+           "split_with_sizes diagonal tril triu tile roll repeat_interleave unfold hsplit vsplit dsplit adjoint "
+           "moveaxis ravel fliplr flipud rot90 diag_embed diagflat diff as_strided sum_to_size kron storage_offset "
+           "t_ transpose_ swapaxes_ swapdims_ squeeze_ unsqueeze_ as_strided_",
+    linalg: "matmul mm bmm dot mv outer inner trace addmm addbmm addmv addr baddbmm vdot det logdet slogdet inverse "
+            "matrix_power pinverse cov cross",
+    index: "gather scatter scatter_add index_select masked_select nonzero index_add take argwhere bincount histc "
+           "index_copy index_fill index_put masked_scatter scatter_reduce select_scatter slice_scatter "
+           "unique_consecutive",
+    callables: "apply_ map_",
 }
 for _module, _names in _METHODS.items():
     for _name in _names.split():
@@ -92,6 +98,9 @@ _T.T = property(shape.T)
 _T.mT = property(shape.mT)
 _T.mH = _T.mT
 _T.H = property(shape.H)
+_T.nbytes = property(lambda a: a._data.size * a._data.itemsize)  # elements x bytes each, as PyTorch
+_T.itemsize = property(lambda a: a._data.itemsize)
+_T.is_complex = lambda a: a._data.dtype.kind == "c"
 
 
 def _to(a, *args, dtype=None, device=None, copy=False, non_blocking=False, **kwargs):
@@ -171,7 +180,9 @@ for _name in ("add sub mul div pow clamp masked_fill exp log sqrt sigmoid tanh r
               "nan_to_num asin acos atan atan2 arcsin arccos arctan arctan2 sinh cosh log10 exp2 deg2rad rad2deg hypot "
               "ldexp gcd lcm heaviside sgn clamp_min clamp_max bitwise_and bitwise_or bitwise_xor erf erfc erfinv "
               "lgamma digamma polygamma logit xlogy sinc log1p log2 expm1 rsqrt square frac trunc sign tan negative "
-              "absolute multiply divide true_divide subtract floor_divide bitwise_not").split():
+              "absolute multiply divide true_divide subtract floor_divide bitwise_not "
+              "cumsum cumprod tril triu index_copy index_fill index_put masked_scatter scatter_reduce addmm addbmm "
+              "addmv addr baddbmm").split():
     if hasattr(_T, _name):
         setattr(_T, _name + "_", _make_inplace(getattr(_T, _name)))
 _T.__iadd__ = _T.add_

@@ -5,12 +5,17 @@ dimensions broadcast, so each gradient is summed back to its input's shape.
 One-dimensional operands are treated as a row (left) or column (right)
 vector, as NumPy and PyTorch do, and the added axis is removed again.
 """
+import warnings
+from collections import namedtuple
+
 import numpy as np
 
 from .. import kernels
 from .._tensor import Tensor
+from ..autograd import grad_mode
 from ..autograd.function import record
-from ._common import promote, sum_to
+from ._common import broadcast_error, normalize_dim, promote, sum_to
+from .elementwise import clone
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -178,3 +183,371 @@ def trace(a):
     out = np.asarray(np.trace(a._data), dtype=np.int64 if a._data.dtype.kind in "biu" else a._data.dtype)
     # the gradient is g on the diagonal, 0 elsewhere
     return record(out, "TraceBackward0", lambda g: (g * Tensor._wrap(np.eye(*shape, dtype=g._data.dtype)),), (a,))
+
+
+# ---- products added to a tensor: addmv, addr, baddbmm, addbmm (addmm above) -----------------------------------
+def _scaled(x, factor):
+    """x * factor, skipping the multiplication by 1 (it would turn a bool product into an int one)."""
+    return x * factor if factor != 1 else x
+
+
+def _plus_scaled_input(op, bias, product, beta, alpha):
+    """beta * bias + alpha * product on arrays, bias broadcast to the product's shape.
+
+    With beta = 0 the bias is ignored, so its NaNs and infs do not spread (as PyTorch).
+    """
+    try:
+        bias = np.broadcast_to(bias, product.shape)
+    except ValueError:
+        raise RuntimeError(f"{op}: size mismatch, the input of shape {list(np.shape(bias))} does not broadcast to "
+                           f"the product's shape {list(product.shape)}") from None
+    scaled = _scaled(product, alpha)
+    out = np.array(scaled, dtype=product.dtype) if beta == 0 else scaled + _scaled(bias, beta)
+    return np.asarray(out).astype(product.dtype, copy=False)
+
+
+def _add_product(op, name, bias, a, b, beta, alpha, product_grads):
+    """beta * bias + alpha * (a (x) b) as one node ``name``; ``product_grads(g)`` gives the product's
+    gradients for a and b from the output gradient."""
+    a, b = promote(a, b)
+    out = _plus_scaled_input(op, bias._data, np.matmul(a._data, b._data) if name != "AddrBackward0"
+                             else np.multiply.outer(a._data, b._data), beta, alpha)
+
+    def backward(g):
+        ga, gb = product_grads(_scaled(g, alpha))
+        return (sum_to(_scaled(g, beta), bias._data.shape) if bias._requires_grad else None,
+                ga if a._requires_grad else None, gb if b._requires_grad else None)
+    return record(out, name, backward, (bias, a, b), saved=(a, b))
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat @ vec)."""
+    if mat._data.ndim != 2 or vec._data.ndim != 1 or mat._data.shape[1] != vec._data.shape[0] or \
+            np.broadcast_shapes(input._data.shape, (mat._data.shape[0],)) != (mat._data.shape[0],):
+        raise RuntimeError(f"addmv: size mismatch, got input ({', '.join(map(str, input._data.shape))}), mat "
+                           f"({'x'.join(map(str, mat._data.shape))}), vec ({'x'.join(map(str, vec._data.shape))})")
+    return _add_product("addmv", "AddmvBackward0", input, mat, vec, beta, alpha,
+                        lambda g: (outer(g, vec), mat.t().mv(g)))
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """beta * input + alpha * outer(vec1, vec2)."""
+    for name, v in (("vec1", vec1), ("vec2", vec2)):
+        if v._data.ndim != 1:
+            raise RuntimeError(f"addr: Expected 1-D argument {name}, but got {v._data.ndim}-D")
+    return _add_product("addr", "AddrBackward0", input, vec1, vec2, beta, alpha,
+                        lambda g: (g.mv(vec2), g.t().mv(vec1)))
+
+
+def _check_batches(op, batch1, batch2):
+    for name, t in (("batch1", batch1), ("batch2", batch2)):
+        if t._data.ndim != 3:
+            raise RuntimeError(f"{op}: {name} must be a 3D tensor (got shape {list(t._data.shape)})")
+    (n1, rows, inner), (n2, inner2, cols) = batch1._data.shape, batch2._data.shape
+    if n1 != n2:
+        raise RuntimeError(f"{op}: batch1 and batch2 must have same number of batches, got {n1} and {n2}")
+    if inner != inner2:
+        raise RuntimeError(f"{op}: Expected size for first two dimensions of batch2 tensor to be: [{n1}, {inner}] "
+                           f"but got: [{n2}, {inner2}].")
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (batch1 @ batch2), matrix by matrix over the batch."""
+    _check_batches("baddbmm", batch1, batch2)
+    return _add_product("baddbmm", "BaddbmmBackward0", input, batch1, batch2, beta, alpha,
+                        lambda g: (g @ batch2.mT, batch1.mT @ g))
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (the sum over the batch of batch1[i] @ batch2[i])."""
+    _check_batches("addbmm", batch1, batch2)
+    a, b = promote(batch1, batch2)
+    out = _plus_scaled_input("addbmm", input._data, np.matmul(a._data, b._data).sum(axis=0), beta, alpha)
+
+    def backward(g):
+        gp = _scaled(g, alpha).unsqueeze(0)  # every batch's product got the whole gradient
+        return (sum_to(_scaled(g, beta), input._data.shape) if input._requires_grad else None,
+                gp @ b.mT if a._requires_grad else None, a.mT @ gp if b._requires_grad else None)
+    return record(out, "AddbmmBackward0", backward, (input, a, b), saved=(a, b))
+
+
+def vdot(a, b):
+    """The dot product of two vectors (for real tensors, ``dot``)."""
+    out = dot(a, b)
+    if out.grad_fn is not None:
+        out.grad_fn._name = "VdotBackward0"  # PyTorch's name for this op's node
+    return out
+
+
+def tensordot(a, b, dims=2):
+    """Sum of products over the dims ``dims`` names: the last ``dims`` of a with the first of b (an int),
+    or the listed dims (a pair of lists).
+
+    Built as PyTorch builds it: both operands permuted and reshaped into
+    matrices, one ``mm``, the result reshaped.
+    """
+    if isinstance(dims, Tensor):
+        dims = dims.item() if dims._data.ndim == 0 else dims.tolist()
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        dims_a, dims_b = list(range(a._data.ndim - dims, a._data.ndim)), list(range(dims))
+    else:
+        dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+    if len(dims_a) != len(dims_b):
+        raise RuntimeError(f"tensordot: both dimension lists should have same length (got {dims_a} and {dims_b})")
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"tensordot: both inputs should have same dtype (got {a.dtype} and {b.dtype})")
+    dims_a = [normalize_dim(d, a._data.ndim, "tensordot") for d in dims_a]
+    dims_b = [normalize_dim(d, b._data.ndim, "tensordot") for d in dims_b]
+    for da, db in zip(dims_a, dims_b):
+        if a._data.shape[da] != b._data.shape[db]:
+            raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has size "
+                               f"{a._data.shape[da]} in dim {da} and second has size {b._data.shape[db]} in dim {db}")
+    free_a = [d for d in range(a._data.ndim) if d not in dims_a]
+    free_b = [d for d in range(b._data.ndim) if d not in dims_b]
+    size = int(np.prod([a._data.shape[d] for d in dims_a]))
+    left = a.permute(free_a + dims_a).reshape(-1, size) if a._data.ndim else a.reshape(1, 1)
+    right = b.permute(dims_b + free_b).reshape(size, -1) if b._data.ndim else b.reshape(1, 1)
+    shape = tuple(a._data.shape[d] for d in free_a) + tuple(b._data.shape[d] for d in free_b)
+    return mm(left, right).reshape(shape)
+
+
+# ---- determinants and inverses -------------------------------------------------------------------------------
+def _check_square(a, op, what="A"):
+    if a._data.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor {what} must have at least 2 dimensions.")
+    rows, cols = a._data.shape[-2:]
+    if rows != cols:
+        raise RuntimeError(f"{op}: {what} must be batches of square matrices, but they are {rows} by {cols} matrices")
+
+
+def _check_float(a, op):
+    if a._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {a.dtype}")
+
+
+def det(a):
+    """The determinant of each square matrix (the last two dims).
+
+    d det(A) / dA = det(A) * inverse(A)^T for invertible A; for a singular A,
+    the matrix of cofactors (from the SVD).
+    """
+    _check_square(a, "linalg.det")
+    _check_float(a, "linalg.det")
+    out = np.asarray(np.linalg.det(a._data), dtype=a._data.dtype)
+
+    def backward(g):
+        if np.all(out != 0):
+            return ((g * result).unsqueeze(-1).unsqueeze(-1) * inverse(a).mT,)
+        if grad_mode.state.enabled:
+            raise NotImplementedError("det: second derivatives at a singular matrix are not supported by gradlab")
+        return (g.unsqueeze(-1).unsqueeze(-1) * Tensor._wrap(_cofactors(a._data)),)
+    result = record(out, "LinalgDetBackward0", backward, (a,), saved=(a,), saves_output=True)
+    return result
+
+
+def _cofactors(x):
+    """The cofactor matrix of each matrix in x (the derivative of det), from the SVD: no division, so
+    singular matrices too.  With A = U S V^T: cof(A) = det(U) det(V) U diag(prod_{j!=i} s_j) V^T."""
+    u, s, vt = np.linalg.svd(x)
+    n = s.shape[-1]
+    ones = np.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], -1), -1)  # s_0 ... s_{i-1}
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(s, -1)[..., :-1]], -1), -1), -1)  # s_{i+1} ...
+    others = before * after if n else s
+    signs = np.linalg.det(u) * np.linalg.det(vt)
+    return (signs[..., None, None] * (u * others[..., None, :]) @ vt).astype(x.dtype)
+
+
+slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
+
+
+def slogdet(a):
+    """(sign, log|det|) of each square matrix; the gradient of log|det A| is inverse(A)^T."""
+    _check_square(a, "linalg.slogdet")
+    _check_float(a, "linalg.slogdet")
+    sign, logabsdet = np.linalg.slogdet(a._data)
+
+    def backward(g):
+        return (g.unsqueeze(-1).unsqueeze(-1) * inverse(a).mT,)
+    out = record(np.asarray(logabsdet, dtype=a._data.dtype), "LinalgSlogdetBackward0", backward, (a,), saved=(a,))
+    return slogdet_result(Tensor._wrap(np.asarray(sign, dtype=a._data.dtype)), out)
+
+
+def logdet(a):
+    """log(det(A)): NaN for a negative determinant, -inf for a zero one (a ``where`` over slogdet, as PyTorch)."""
+    sign, logabsdet = slogdet(a)
+    from .elementwise import where
+    return where(sign < 0, float("nan"), logabsdet)
+
+
+def inverse(a):
+    """The inverse of each square matrix.  d(A^-1) = -A^-1 dA A^-1, so the gradient is -A^-T g A^-T."""
+    _check_square(a, "linalg.inv")
+    _check_float(a, "linalg.inv")
+    try:
+        out = np.linalg.inv(a._data)
+    except np.linalg.LinAlgError:
+        raise RuntimeError(f"linalg.inv: the input matrix is singular (a {'batch of ' if a._data.ndim > 2 else ''}"
+                           f"{'x'.join(map(str, a._data.shape[-2:]))} matrix of shape {list(a._data.shape)}), "
+                           "the inversion could not be completed.") from None
+
+    def backward(g):
+        return (-(result.mT @ g @ result.mT),)
+    result = record(out, "LinalgInvExBackward0", backward, (a,), saves_output=True)
+    return result
+
+
+def matrix_power(a, n):
+    """A^n by repeated squaring (the inverse's power for negative n; the identity for n = 0)."""
+    _check_square(a, "linalg.matrix_power")
+    if n == 0:
+        identity = np.broadcast_to(np.eye(a._data.shape[-1], dtype=a._data.dtype), a._data.shape)
+        return clone(a).copy_(Tensor._wrap(identity))  # PyTorch's graph: a copy of the identity over a's clone
+    inverted = n < 0
+    if inverted:
+        a, n = inverse(a), -n
+    if n == 1:
+        return a if inverted else clone(a)
+    if n in (2, 3):
+        return matmul(a, a) if n == 2 else matmul(matmul(a, a), a)
+    square, result = None, None
+    while n > 0:  # the binary digits of n, lowest first: multiply in a^(2^k) where digit k is 1
+        digit, n = n % 2, n // 2
+        square = a if square is None else matmul(square, square)
+        if digit:
+            result = square if result is None else matmul(result, square)
+    return result
+
+
+def pinverse(a, rcond=1e-15):
+    """The Moore-Penrose pseudo-inverse (from the SVD; singular values at most rcond * the largest are dropped).
+
+    Its gradient is PyTorch's (pinv_backward), written with matmuls.
+    """
+    if a._data.ndim < 2 or a._data.dtype.kind != "f":
+        raise RuntimeError(f"linalg.pinv({a.dtype}{list(a._data.shape)}): expected a tensor with 2 or more "
+                           "dimensions of float, double, cfloat or cdouble types")
+    out = np.linalg.pinv(a._data, rcond=rcond).astype(a._data.dtype)
+    m, n = a._data.shape[-2:]
+
+    def backward(g):
+        p, pt, gt = result, result.mT, g.mT
+        if m <= n:
+            k = gt @ p
+            kpt = k @ pt
+            return (-(p @ k).mT + kpt - (a @ p) @ kpt + (pt @ p) @ (gt - k @ a),)
+        k = p @ gt
+        ptk = pt @ k
+        return (-(k @ p).mT + (gt - a @ k) @ p @ pt + ptk - ptk @ p @ a,)
+    result = record(out, "LinalgPinvBackward0", backward, (a,), saved=(a,), saves_output=True)
+    return result
+
+
+# ---- statistics and geometry: cov, cross, trapezoid --------------------------------------------------------------
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """The covariance matrix of the variables in the rows of ``input`` (observations in the columns).
+
+    ``fweights`` (integer repeat counts) and ``aweights`` (float importance
+    weights) weight the observations; ``correction`` = 1 is Bessel's.  Written
+    with Tensor ops, as PyTorch computes it.
+    """
+    if input._data.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                           f"{input._data.ndim} dimensions")
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("cov(): bool dtype is not supported for input")
+    x = input if input._data.ndim == 2 else input.view(1, -1)
+    observations = x._data.shape[1]
+    w = None
+    for name, weights, kinds in (("fweights", fweights, "iu"), ("aweights", aweights, "f")):
+        if weights is None:
+            continue
+        if weights._data.ndim > 1:
+            raise RuntimeError(f"cov(): expected {name} to have one or fewer dimensions but got {name} with "
+                               f"{weights._data.ndim} dimensions")
+        if weights._data.dtype.kind not in kinds:
+            raise RuntimeError(f"cov(): expected {name} to have {'integral' if kinds == 'iu' else 'floating point'} "
+                               f"dtype but got {name} with {weights.dtype} dtype")
+        if weights._data.size != observations:
+            raise RuntimeError(f"cov(): expected {name} to have the same numel as there are observations in the "
+                               f"input but got {weights._data.size} != {observations}")
+        if observations and weights._data.min() < 0:
+            raise RuntimeError(f"cov(): {name} cannot be negative")
+        w = weights if w is None else w * weights
+    w_sum = w.sum() if w is not None else observations
+    if w is not None and not w_sum._data.any():
+        raise RuntimeError("cov(): weights sum to zero, can't be normalized")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        average = (x * w if w is not None else x).sum(1) / w_sum
+        if w is not None and correction != 0:
+            norm = w_sum - correction * ((w * aweights).sum() / w_sum if aweights is not None else 1)
+        else:
+            norm = w_sum - correction
+        if float(norm) <= 0:
+            warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less than the number "
+                          "of observations.", UserWarning, stacklevel=2)
+            norm = norm * 0
+        centered = x - average.unsqueeze(1)
+        return (mm(centered, (centered * w if w is not None else centered).t()) / norm).squeeze()
+
+
+def cross(a, b, dim=None):
+    """The cross product of 3-vectors along ``dim`` (a and b broadcast); without dim, the first dim of size 3.
+
+    d(a x b) = da x b + a x db, so the gradients are b x g for a and g x a for b.
+    """
+    a, b = promote(a, b)
+    try:
+        shape = np.broadcast_shapes(a._data.shape, b._data.shape)
+    except ValueError:
+        raise broadcast_error("cross", a._data.shape, b._data.shape) from None
+    if dim is None:
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the dim "
+                      "explicitly or simply use torch.linalg.cross.\nThe default value of dim will change to agree "
+                      "with that of linalg.cross in a future release.", UserWarning, stacklevel=2)
+        if 3 not in shape:
+            raise RuntimeError(f"cross: no dimension of size 3 in input (shape {list(shape)})")
+        dim = shape.index(3)
+    d = normalize_dim(dim, len(shape), "linalg.cross")
+    sizes = [t._data.shape[k] if k >= 0 else 1 for t in (a, b) for k in (d - len(shape) + t._data.ndim,)]
+    if sizes != [3, 3]:
+        raise RuntimeError(f"linalg.cross: inputs dimension {d} must have length 3. Got {sizes[0]} and {sizes[1]}")
+    out = np.cross(np.broadcast_to(a._data, shape), np.broadcast_to(b._data, shape), axis=d)
+
+    def backward(g):
+        return (sum_to(cross(b.expand(shape), g, d), a._data.shape) if a._requires_grad else None,
+                sum_to(cross(g, a.expand(shape), d), b._data.shape) if b._requires_grad else None)
+    return record(out.astype(a._data.dtype, copy=False), "LinalgCrossBackward0", backward, (a, b), saved=(a, b))
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The integral of y along ``dim`` by the trapezoid rule, at sample points ``x`` or spacing ``dx`` (1).
+
+    Written as PyTorch computes it: with a spacing, (sum(y) - (y_first +
+    y_last) / 2) * dx; with points, sum((y_left + y_right) * diff(x)) / 2.
+    """
+    if x is not None and dx is not None:
+        raise TypeError("trapezoid() received both x and dx: give the sample points or the spacing, not both")
+    if y._data.ndim == 0:
+        raise IndexError(f"trapezoid: Dimension specified as {dim} but tensor has no dimensions")
+    d = normalize_dim(dim, y._data.ndim, "trapezoid")
+    n = y._data.shape[d]
+    if n == 0:
+        return Tensor._wrap(np.zeros(y._data.shape[:d] + y._data.shape[d + 1:], dtype=y._data.dtype))
+    if y._data.dtype == np.bool_ or (x is not None and x._data.dtype == np.bool_):
+        raise RuntimeError("trapezoid: received a bool input for `x` or `y`, but bool is not supported")
+    if x is None:
+        return (y.sum(d) - (y.select(d, 0) + y.select(d, -1)) * 0.5) * (1 if dx is None else dx)
+    if x._data.ndim == 1:
+        if x._data.shape[0] != n:
+            raise RuntimeError("trapezoid: There must be one `x` value for each sample point")
+        x = x.view((1,) * d + (n,) + (1,) * (y._data.ndim - d - 1))
+    elif x._data.ndim < y._data.ndim:
+        x = x.view((1,) * (y._data.ndim - x._data.ndim) + x._data.shape)
+    spacing = x.narrow(d, 1, x._data.shape[d] - 1) - x.narrow(d, 0, x._data.shape[d] - 1)
+    return ((y.narrow(d, 0, n - 1) + y.narrow(d, 1, n - 1)) * spacing).sum(d) / 2.0
+
+
+trapz = trapezoid

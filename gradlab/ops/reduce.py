@@ -510,3 +510,184 @@ def scatter_into_zeros(g, index, dim, shape):
     def backward(gg):
         return (gg.gather(dim, index),)
     return record(out, "ScatterBackward0", backward, (g,))
+
+
+# ---- more reductions and scans: aminmax, cummax/cummin, logcumsumexp, kthvalue, mode, nanmedian, dist -------
+aminmax_result = namedtuple("aminmax", ["min", "max"])
+
+
+def aminmax(a, *, dim=None, keepdim=False):
+    """(min, max) over ``dim`` (all elements when None) from one node; ties share the gradient evenly."""
+    if a._data.size == 0 and (dim is None or a._data.shape[normalize_dim(dim, a._data.ndim, "aminmax")] == 0):
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                           f"identity (input shape {list(a._data.shape)}, dim {dim})")
+    dims = tuple(range(a._data.ndim)) if dim is None else (normalize_dim(dim, a._data.ndim, "aminmax"),)
+    dims = dims if a._data.ndim else ()
+    keep = keepdim and (dim is not None or a._data.ndim > 0)
+    lows = np.asarray(np.min(a._data, axis=dims, keepdims=keep))
+    highs = np.asarray(np.max(a._data, axis=dims, keepdims=keep))
+    shape = a._data.shape
+
+    def share(g, extreme):
+        """g spread evenly over the elements equal to ``extreme`` (both brought back to a's shape)."""
+        mask = (a == _expand_back(extreme, shape, dims, keep)).to(g.dtype)
+        return _expand_back(g, shape, dims, keep) * mask / mask.sum(dims, keepdim=True)
+
+    def backward(grads):
+        g_min, g_max = grads
+        parts = [share(g, out) for g, out in ((g_min, outs[0]), (g_max, outs[1])) if g is not None]
+        return (parts[0] if len(parts) == 1 else parts[0] + parts[1],)
+    outs = _record_outputs((lows, highs), "AminmaxBackward0", backward, (a,), saved=(a,), saves_outputs=True)
+    return aminmax_result(*outs)
+
+
+def _running_extreme(a, dim, accumulate, name):
+    """cummax / cummin: the running max (min) along ``dim`` and where it was last reached.
+
+    A NaN wins and stays, as in PyTorch.  The gradient of each output element
+    goes to the input element it came from (adding up where many came from one).
+    """
+    d = normalize_dim(dim, a._data.ndim, name)
+    x = a._data if a._data.ndim else a._data.reshape(1)
+    values = accumulate.accumulate(x, axis=d) if x.size else x.copy()
+    positions = np.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - d - 1))
+    # x_i equals the running extreme just where the extreme is reached (again); the last such i is the index
+    reached = (x == values) | np.isnan(x) if x.dtype.kind == "f" else x == values
+    indices = np.maximum.accumulate(np.where(reached, positions, 0), axis=d) if x.size else np.zeros(x.shape, int)
+    values, indices = values.reshape(a._data.shape), indices.astype(np.int64).reshape(a._data.shape)
+    index = Tensor._wrap(indices if a._data.ndim else indices.reshape(1))
+    shape = a._data.shape
+
+    def backward(g):
+        from .index import scatter_add_into_zeros
+        if not shape:
+            return (g,)
+        return (scatter_add_into_zeros(g, d, index, shape),)
+    out = record(values, name.capitalize() + "Backward0", backward, (a,))
+    return values_indices(out, Tensor._wrap(indices))
+
+
+def cummax(a, dim):
+    return _running_extreme(a, dim, np.maximum, "cummax")
+
+
+def cummin(a, dim):
+    return _running_extreme(a, dim, np.minimum, "cummin")
+
+
+def logcumsumexp(a, dim):
+    """y_k = log(exp(x_0) + ... + exp(x_k)) along ``dim``, without overflow (NumPy's logaddexp)."""
+    if a._data.dtype.kind != "f":
+        raise RuntimeError(f"logcumsumexp(): expected a floating point input, got {a.dtype}")
+    d = normalize_dim(dim, a._data.ndim, "logcumsumexp")
+    x = a._data if a._data.ndim else a._data.reshape(1)
+    out = np.logaddexp.accumulate(x, axis=d).reshape(a._data.shape) if x.size else a._data.copy()
+
+    def backward(g):
+        # dL/dx_i = sum_{k>=i} g_k exp(x_i - y_k), summed in log space separately for the positive
+        # and negative parts of g (PyTorch's formula: no exp of a large number, no overflow)
+        if not a._data.ndim:
+            return (g,)
+        lowest = np.finfo(g._data.dtype).min
+        with np.errstate(divide="ignore"):
+            log_size = g.abs().log()
+        parts = []
+        for keep in (g > 0, g < 0):
+            log_part = where(keep, log_size, lowest)
+            parts.append((log_part - result).flip(d).logcumsumexp(d).flip(d).add(a).exp())
+        return (parts[0] - parts[1],)
+    result = record(out, "LogcumsumexpBackward0", backward, (a,), saved=(a,), saves_output=True)
+    return result
+
+
+def _check_reduction_size(a, d, name):
+    if a._data.ndim and a._data.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size "
+                         f"(input shape {list(a._data.shape)}).")
+
+
+def kthvalue(a, k, dim=-1, keepdim=False):
+    """The k-th smallest value along ``dim`` (k counts from 1) and its index."""
+    dim = -1 if dim is None else dim
+    d = normalize_dim(dim, a._data.ndim, "kthvalue")
+    _check_reduction_size(a, d, "kthvalue")
+    size = a._data.shape[d] if a._data.ndim else 1
+    if not 1 <= k <= size:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d} "
+                           f"(k={k}, but the dimension has size {size})")
+
+    def kth_index(x, axis):
+        return np.take(np.argsort(x, axis=axis, kind="stable"), k - 1, axis=axis)
+    return _extreme(a, d, keepdim, None, kth_index, "kthvalue")
+
+
+def mode(a, dim=-1, keepdim=False):
+    """The most frequent value along ``dim`` (the smallest of equally frequent ones) and the index of its last
+    occurrence, as PyTorch."""
+    d = normalize_dim(dim, a._data.ndim, "mode")
+    _check_reduction_size(a, d, "mode")
+    return _extreme(a, d, keepdim, None, _mode_index, "mode")
+
+
+def _mode_index(x, axis):
+    rows = np.moveaxis(x, axis, -1)
+    n = rows.shape[-1]
+    ordered = np.sort(rows, axis=-1)
+    starts = np.ones(ordered.shape, dtype=bool)
+    starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
+    positions = np.arange(n)
+    run_start = np.maximum.accumulate(np.where(starts, positions, 0), axis=-1)
+    ends = np.ones(ordered.shape, dtype=bool)
+    ends[..., :-1] = starts[..., 1:]
+    run_end = np.flip(np.minimum.accumulate(np.flip(np.where(ends, positions, n - 1), -1), axis=-1), -1)
+    best = np.argmax(run_end - run_start, axis=-1)  # the first longest run: the smallest of the most frequent
+    value = np.take_along_axis(ordered, best[..., None], -1)
+    last = n - 1 - np.argmax(np.flip(rows == value, -1), axis=-1)
+    return last
+
+
+def nanmedian(a, dim=None, keepdim=False):
+    """``median`` ignoring NaN: the lower median of the other values (NaN only where all are NaN)."""
+    if dim is None and a._data.size == 0:
+        return Tensor._wrap(np.array(np.nan, dtype=a._data.dtype))
+    return _extreme(a, dim, keepdim, lambda x: x.reshape(-1)[_nanmedian_index(x.reshape(-1), 0)],
+                    _nanmedian_index, "nanmedian", nodes=("Backward1", "Backward0"))
+
+
+def _nanmedian_index(x, axis):
+    """Where the lower median of the non-NaN values of x along ``axis`` sits (NaNs sort last)."""
+    order = np.argsort(x, axis=axis, kind="stable")
+    counts = np.sum(~np.isnan(x), axis=axis) if x.dtype.kind == "f" else np.full(np.delete(x.shape, axis), x.shape[axis])
+    middle = np.expand_dims(np.maximum(counts - 1, 0) // 2, axis)
+    return np.squeeze(np.take_along_axis(order, middle, axis), axis)
+
+
+def msort(a):
+    """``a`` sorted along its first dimension (the values of ``sort(a, 0)``)."""
+    return sort(a, 0).values
+
+
+def dist(a, b, p=2):
+    """The p-norm of ``a - b`` (broadcast), as one node."""
+    from ._common import promote
+    a, b = promote(a, b)
+    if a._data.dtype.kind != "f":
+        raise RuntimeError(f"dist(): input dtype should be either floating point or complex. Got {a.dtype} instead.")
+    try:
+        diff = a._data - b._data
+    except ValueError:
+        from ._common import broadcast_error
+        raise broadcast_error("dist", a._data.shape, b._data.shape) from None
+    dims = tuple(range(diff.ndim))
+    with np.errstate(divide="ignore"):
+        out = np.asarray(_norm_array(diff, p, dims, False), dtype=diff.dtype)
+
+    def backward(g):
+        from ._common import sum_to
+        difference = a - b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad = _norm_grad(difference, g.expand(diff.shape), result.expand(diff.shape), p, dims)
+        return (sum_to(grad, a._data.shape) if a._requires_grad else None,
+                sum_to(-grad, b._data.shape) if b._requires_grad else None)
+    result = record(out, "DistBackward0", backward, (a, b), saved=(a, b), saves_output=True)
+    return result

@@ -11,7 +11,7 @@ from ..autograd.anomaly import forward_site
 from ..autograd.engine import anomaly_mode
 from ..autograd.function import record
 from ..autograd.graph import Node, edge_of
-from ._common import broadcast_view, mark_view, normalize_dim, shape_arg, sum_to
+from ._common import _take_graph, broadcast_view, mark_view, normalize_dim, shape_arg, sum_to
 from .elementwise import clone
 from .index import alias, select, slice_view
 
@@ -620,3 +620,385 @@ def meshgrid(*tensors, indexing="ij"):
     if swap:
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
+
+
+# ---- more rearrangements: moveaxis, ravel, fliplr/flipud, rot90, column_stack, dstack, diag_embed, diagflat -
+moveaxis = movedim
+
+
+def ravel(a):
+    """All elements in one row: a view of a contiguous ``a``, else a view of a contiguous copy (as PyTorch)."""
+    return view(contiguous(a), -1)
+
+
+def fliplr(a):
+    if a._data.ndim < 2:
+        raise RuntimeError(f"fliplr: Input must be >= 2-d. (got a tensor of shape {list(a._data.shape)})")
+    return flip(a, 1)
+
+
+def flipud(a):
+    if a._data.ndim < 1:
+        raise RuntimeError("flipud: Input must be >= 1-d. (got a 0-d tensor)")
+    return flip(a, 0)
+
+
+def rot90(a, k=1, dims=(0, 1)):
+    """Rotate by 90 degrees ``k`` times in the plane of ``dims``, from the first axis towards the second."""
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"rot90: expected total rotation dims == 2, but got dims = {len(dims)}")
+    if a._data.ndim < 2:
+        raise RuntimeError(f"rot90: expected total dims >= 2, but got total dims = {a._data.ndim}")
+    d0, d1 = (normalize_dim(d, a._data.ndim, "rot90") for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"rot90: expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+    out = np.ascontiguousarray(np.rot90(a._data, k, (d0, d1)))
+    return record(out, "Rot90Backward0", lambda g: (rot90(g, -k, (d0, d1)),), (a,))
+
+
+def column_stack(tensors):
+    """Tensors side by side as columns: scalars and vectors become (n, 1) columns, then ``hstack``."""
+    if not len(tensors):
+        raise RuntimeError("column_stack expects a non-empty TensorList")
+    columns = [t.reshape(t._data.size, 1) if t._data.ndim <= 1 else t for t in tensors]
+    return cat(columns, 1)
+
+
+def _at_least_3d(t):
+    """(1, 1, 1) for a scalar, (1, n, 1) for a vector, (m, n, 1) for a matrix, as NumPy's atleast_3d."""
+    if t._data.ndim == 0:
+        return t.reshape(1, 1, 1)
+    if t._data.ndim == 1:
+        return t.reshape(1, -1, 1)
+    if t._data.ndim == 2:
+        return t.unsqueeze(2)
+    return t
+
+
+def dstack(tensors):
+    """Tensors stacked along the third (depth) axis, each lifted to 3-D first."""
+    if not len(tensors):
+        raise RuntimeError("dstack expects a non-empty TensorList")
+    return cat([_at_least_3d(t) for t in tensors], 2)
+
+
+def diag_embed(a, offset=0, dim1=-2, dim2=-1):
+    """Each row (last axis) of ``a`` put on the ``offset`` diagonal of a new matrix in dims (dim1, dim2)."""
+    nd = a._data.ndim + 1
+    d1, d2 = normalize_dim(dim1, nd, "diag_embed"), normalize_dim(dim2, nd, "diag_embed")
+    if d1 == d2:
+        raise RuntimeError(f"diag_embed: diagonal dimensions cannot be identical {dim1}, {dim2}")
+    n = a._data.shape[-1] + abs(offset)
+    rest = iter(a._data.shape[:-1])
+    shape = tuple(n if i in (d1, d2) else next(rest) for i in range(nd))
+    out = np.zeros(shape, dtype=a._data.dtype)
+    _diagonal_of(out, offset, d1, d2)[...] = a._data
+    return record(out, "DiagEmbedBackward0", lambda g: (diagonal(g, offset, d1, d2),), (a,))
+
+
+def diagflat(a, offset=0):
+    """The flattened ``a`` on the ``offset`` diagonal of a square matrix."""
+    return diag_embed(a.reshape(-1), offset, 0, 1)
+
+
+# ---- differences and sums to a shape ---------------------------------------------------------------------
+def diff(a, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along ``dim`` (``!=`` for bool), after gluing on ``prepend`` and ``append``.
+
+    Written with narrow and sub, as PyTorch computes it, so its node is SubBackward0.
+    """
+    if a._data.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"diff: order must be non-negative but got {n}")
+    d = normalize_dim(dim, a._data.ndim, "diff")
+    glued = {}
+    for side, extra in (("prepend", prepend), ("append", append)):
+        if extra is None:
+            continue
+        extra = extra if isinstance(extra, Tensor) else Tensor._wrap(np.asarray(extra, dtype=a._data.dtype))
+        if extra._data.ndim == 0:  # a number is repeated across the other dims, one step deep
+            extra = extra.expand(a._data.shape[:d] + (1,) + a._data.shape[d + 1:])
+        if extra._data.ndim != a._data.ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+        for k, (s, e) in enumerate(zip(a._data.shape, extra._data.shape)):
+            if k != d and s != e:
+                raise RuntimeError(f"diff expects the shape of tensor to prepend or append to match that of input "
+                                   f"except along the differencing dimension; input.size({k}) = {s}, but got "
+                                   f"tensor.size({k}) = {e}")
+        glued[side] = extra
+    if glued:
+        before, after = glued.get("prepend"), glued.get("append")
+        a = cat(([before] if before is not None else []) + [a] + ([after] if after is not None else []), d)
+    if n == 0:
+        out = Tensor._wrap(np.empty_like(a._data))
+        return out.copy_(a)  # a copy (CopyBackwards), as PyTorch
+    for _ in range(n):
+        length = a._data.shape[d]
+        if length == 0:
+            break
+        after, before = a.narrow(d, 1, length - 1), a.narrow(d, 0, length - 1)
+        a = after.logical_xor(before) if a._data.dtype == np.bool_ else after - before
+    return a
+
+
+def sum_to_size(a, *size):
+    """``a`` summed down to ``size`` (which must expand to a's shape): the undoing of broadcasting."""
+    size = shape_arg(size)
+    shape = a._data.shape
+    fits = len(size) <= len(shape) and all(s in (1, t) for s, t in zip(size[::-1], shape[::-1]))
+    if not fits:
+        raise RuntimeError(f"sum_to_size: size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
+    return a if size == shape else sum_to(a, size)
+
+
+# ---- strided views -------------------------------------------------------------------------------------
+def _storage(array):
+    """(the whole memory block ``array`` lies in, as a flat array; array's first element's position in it).
+
+    The block is the array that owns the memory (the end of NumPy's ``.base``
+    chain), read in memory order: PyTorch's storage.
+    """
+    owner = array
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    if not (owner.flags.c_contiguous or owner.flags.f_contiguous) or owner.dtype != array.dtype:
+        return array.reshape(-1) if array.flags.c_contiguous else np.ascontiguousarray(array).reshape(-1), 0
+    flat = owner.ravel(order="K")
+    start = flat.__array_interface__["data"][0]
+    here = array.__array_interface__["data"][0]
+    return flat, (here - start) // array.itemsize
+
+
+def storage_offset(a):
+    """How many elements into its storage (the memory block it shares with its views) ``a`` starts."""
+    return int(_storage(a._data)[1])
+
+
+def _overlapping(size, stride):
+    """True when two positions of a (size, stride) view may name the same element."""
+    extent = 0
+    for s, st in sorted((st, s) for s, st in zip(size, stride) if s > 1):
+        s, st = st, s
+        if st <= extent:
+            return True
+        extent += (s - 1) * st
+    return False
+
+
+def _strided_positions(size, stride, offset):
+    """The storage position of every element of a (size, stride, offset) view, as an int64 array."""
+    positions = np.full(tuple(size), offset, dtype=np.int64)
+    for k, (s, st) in enumerate(zip(size, stride)):
+        positions += (np.arange(s, dtype=np.int64) * st).reshape((-1,) + (1,) * (len(size) - k - 1))
+    return positions
+
+
+def _strided_array(a, size, stride, storage_offset, op):
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"{op}: mismatch in length of strides and shape ({len(stride)} strides for "
+                           f"{len(size)} sizes)")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"{op}: Negative strides are not supported at the moment, got strides: {list(stride)}")
+    flat, own_offset = _storage(a._data)
+    offset = own_offset if storage_offset is None else int(storage_offset)
+    needed = offset + 1 + sum((n - 1) * st for n, st in zip(size, stride)) if all(size) else 0
+    if needed > flat.size or offset < 0:
+        item = a._data.itemsize
+        raise RuntimeError(f"{op}: setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, "
+                           f"and itemsize {item} requiring a storage size of {needed * item} are out of bounds for "
+                           f"storage of size {flat.size * item}")
+    array = np.lib.stride_tricks.as_strided(flat[offset:], size, tuple(st * flat.itemsize for st in stride),
+                                            writeable=a._data.flags.writeable and not _overlapping(size, stride))
+    return array, offset
+
+
+def as_strided(a, size, stride, storage_offset=None):
+    """A view of a's storage with the given sizes and strides (in elements), starting ``storage_offset``
+    elements into the storage (a's own start by default).
+
+    Its gradient adds each output gradient to the storage element it read and
+    gives every element of ``a`` what landed on its storage element (shared
+    equally among elements of ``a`` that share one, as after expand).
+    """
+    array, offset = _strided_array(a, size, stride, storage_offset, "as_strided")
+    geometry = (tuple(array.shape), tuple(s // array.itemsize for s in array.strides), offset)
+
+    def backward(g):
+        return (_as_strided_grad(g, a, geometry),)
+    return _view(array, "AsStridedBackward0", backward, a, lambda t: as_strided(t, *geometry))
+
+
+def _as_strided_grad(g, a, geometry):
+    """The gradient of ``as_strided(a, *geometry)`` with Tensor ops (index_add, then take)."""
+    flat, own_offset = _storage(a._data)
+    read = _strided_positions(*geometry).reshape(-1)
+    own = _strided_positions(a._data.shape, [s // a._data.itemsize for s in a._data.strides], own_offset)
+    shares = np.bincount(own.reshape(-1), minlength=flat.size)[own]
+    buffer = Tensor._wrap(np.zeros(flat.size, dtype=g._data.dtype)).index_add(0, Tensor._wrap(read), g.reshape(-1))
+    from .index import take
+    grad = take(buffer, Tensor._wrap(own))
+    return grad if shares.max(initial=1) == 1 else grad / Tensor._wrap(shares.astype(g._data.dtype))
+
+
+# ---- products and tables built from shapes -----------------------------------------------------------------
+def kron(a, b):
+    """The Kronecker product: every element of ``a`` times a whole copy of ``b``, tiled in a's layout.
+
+    Written as PyTorch computes it: ``a`` and ``b`` reshaped so that their
+    axes interleave, multiplied with broadcasting, the product's axes merged.
+    """
+    nd = max(a._data.ndim, b._data.ndim)
+    sa = (1,) * (nd - a._data.ndim) + a._data.shape
+    sb = (1,) * (nd - b._data.ndim) + b._data.shape
+    left = a.reshape(tuple(s for size in sa for s in (size, 1)))
+    right = b.reshape(tuple(s for size in sb for s in (1, size)))
+    product = left * right
+    return _unsafe_view(product, tuple(x * y for x, y in zip(sa, sb)))
+
+
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix: column j holds x ** (N - 1 - j) (x ** j when ``increasing``).
+
+    As PyTorch: the powers are a cumulative product of [1, x, x, ...] (so
+    gradients hold at x = 0 too), flipped unless ``increasing``; integer and
+    bool inputs give int64.
+    """
+    if x._data.ndim != 1:
+        raise RuntimeError(f"vander: x must be a one-dimensional tensor. (got shape {list(x._data.shape)})")
+    n = x._data.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError(f"vander: N must be non-negative. (got N={n})")
+    if x._data.dtype.kind in "biu" and x._data.dtype != np.int64:
+        x = x.long()
+    ones = Tensor._wrap(np.ones((x._data.shape[0], min(n, 1)), dtype=x._data.dtype))
+    columns = cat([ones, x.unsqueeze(1).expand(x._data.shape[0], n - 1)], 1).cumprod(1) if n > 1 else ones
+    return columns if increasing else flip(columns, 1)
+
+
+def _triangle_indices(row, col, offset, dtype, op, np_fn):
+    from .. import _dtype
+    if row < 0:
+        raise RuntimeError(f"{op}: row must be non-negative, got{row}")
+    if col < 0:
+        raise RuntimeError(f"{op}: col must be non-negative, got{col}")
+    np_dtype = _dtype.to_numpy_dtype(dtype) if dtype is not None else np.dtype(np.int64)
+    if np_dtype.kind not in "iu":
+        raise NotImplementedError(f'"{op}" not implemented for {dtype}: it gives indices, int32 or int64')
+    rows, cols = np_fn(row, offset, col)
+    return Tensor._wrap(np.stack([rows, cols]).astype(np_dtype).reshape(2, -1))
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (row, column) indices of the lower triangle of a row x col matrix, row by row (a 2 x N tensor)."""
+    return _triangle_indices(row, col, offset, dtype, "tril_indices", np.tril_indices)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (row, column) indices of the upper triangle of a row x col matrix, row by row (a 2 x N tensor)."""
+    return _triangle_indices(row, col, offset, dtype, "triu_indices", np.triu_indices)
+
+
+def unravel_index(indices, shape):
+    """Flat indices into a tensor of ``shape`` as a tuple of coordinate tensors (int64), one per dim.
+
+    As PyTorch's: coordinate k is (index // stride_k) % shape_k, so indices out
+    of range wrap around rather than fail.
+    """
+    if not isinstance(indices, Tensor):
+        raise TypeError(f"unravel_index: expected 'indices' to be a Tensor, got {type(indices).__name__}")
+    if indices._data.dtype.kind not in "iu":
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {indices.dtype}")
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"'shape' cannot have negative values, but got {shape}")
+    if 0 in shape:
+        raise RuntimeError(f"unravel_index: shape {shape} has a zero-size dimension: no index fits it")
+    strides = np.cumprod((1,) + shape[:0:-1])[::-1] if shape else ()
+    flat = indices._data.astype(np.int64)
+    return tuple(Tensor._wrap((flat // int(st)) % size) for st, size in zip(strides, shape))
+
+
+# ---- in-place shape changes: t_, transpose_, squeeze_, unsqueeze_, as_strided_ ------------------------------
+def _change_shape_in_place(a, op, new_view, name, backward, redo, undo):
+    """Give ``a`` itself the geometry of ``new_view`` (a NumPy view of a's array), as PyTorch's t_() and the like.
+
+    ``a`` stays the same object and shares memory as before; its version goes
+    up by one (saved copies of it are stale).  When grad is recorded, ``a``
+    gets the node ``name`` (backward undoes the change on the gradient).
+    ``redo(t)`` makes the change on a tensor of a's old shape and ``undo(t)``
+    reverses it: a view of ``a`` updates its recipe from its base with
+    ``redo``, and views of ``a`` (when ``a`` is a base) compose with ``undo``,
+    so that later in-place writes still find their way through the graph.
+    """
+    from . import _check_inplace
+    _check_inplace(a, op)
+    a._version_counter[0] += 1
+    if grad_mode.state.enabled and a._requires_grad:
+        before = Tensor._wrap(a._data)
+        before.grad_fn, before._requires_grad, before._out_nr = a.grad_fn, a._requires_grad, a._out_nr
+        _take_graph(a, record(new_view, name, backward, (before,)))
+    if a._view_base is not None:
+        a._view_fn = _compose_fns(a._view_fn, redo)
+    for ref in list(a.__dict__.get("_views", {}).values()):
+        v = ref()
+        if v is not None:
+            v._view_fn = _compose_fns(undo, v._view_fn)
+    a._data = new_view
+    return a
+
+
+def _compose_fns(first, then):
+    return lambda t: then(first(t))
+
+
+def t_(a):
+    t(a)  # the same checks as t()
+    return _change_shape_in_place(a, "t_", a._data.T, "TBackward1", lambda g: (g.t(),), t, t)
+
+
+def transpose_(a, dim0, dim1):
+    nd = a._data.ndim
+    d0, d1 = (normalize_dim(d, nd, "transpose_") for d in (dim0, dim1)) if nd else (0, 0)
+    flipped = np.swapaxes(a._data, d0, d1) if nd else a._data.view()
+
+    def swap(x):
+        return transpose(x, d0, d1)
+    return _change_shape_in_place(a, "transpose_", flipped, "TransposeBackward1", lambda g: (swap(g),), swap, swap)
+
+
+swapaxes_ = swapdims_ = transpose_
+
+
+def squeeze_(a, dim=None):
+    old_shape = a._data.shape
+    new_shape = squeeze(Tensor._wrap(a._data), dim)._data.shape  # squeeze's own checks and rules
+    name = "SqueezeBackward3" if dim is None else "SqueezeBackward4" if isinstance(dim, int) else "SqueezeBackward5"
+    return _change_shape_in_place(a, "squeeze_", a._data.reshape(new_shape), name,
+                                  lambda g: (g.reshape(old_shape),), lambda x: x.reshape(new_shape),
+                                  lambda x: x.reshape(old_shape))
+
+
+def unsqueeze_(a, dim):
+    old_shape = a._data.shape
+    d = normalize_dim(dim, a._data.ndim + 1, "unsqueeze_")
+    return _change_shape_in_place(a, "unsqueeze_", np.expand_dims(a._data, d), "UnsqueezeBackward1",
+                                  lambda g: (g.reshape(old_shape),), lambda x: x.unsqueeze(d),
+                                  lambda x: x.reshape(old_shape))
+
+
+def as_strided_(a, size, stride, storage_offset=None):
+    array, offset = _strided_array(a, size, stride, storage_offset, "as_strided_")
+    geometry = (tuple(array.shape), tuple(s // array.itemsize for s in array.strides), offset)
+    old = Tensor._wrap(a._data)
+    old_geometry = (a._data.shape, tuple(s // a._data.itemsize for s in a._data.strides), storage_offset_of(old))
+
+    def backward(g):
+        return (_as_strided_grad(g, old, geometry),)
+    return _change_shape_in_place(a, "as_strided_", array, "AsStridedBackward1", backward,
+                                  lambda x: as_strided(x, *geometry), lambda x: as_strided(x, *old_geometry))
+
+
+storage_offset_of = storage_offset
