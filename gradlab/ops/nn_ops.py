@@ -23,6 +23,7 @@ from ..autograd.function import record
 from . import elementwise
 from ._common import normalize_dim, promote, sum_to
 from .linalg import _product
+from .shape import cat, narrow
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -365,7 +366,6 @@ def glu(x, dim=-1):
     gate = 0.5 + 0.5 * np.tanh(0.5 * b)
 
     def backward(g):
-        from .shape import cat, narrow
         first, second = narrow(x, d, 0, size // 2), narrow(x, d, size // 2, size // 2)
         s = elementwise.sigmoid(second)
         return (cat([g * s, g * first * s * (1 - s)], d),)

@@ -203,7 +203,7 @@ MODULES = [
     ("Hardswish", (True,), {}), ("Hardsigmoid", (True,), {}), ("Hardshrink", (), {}), ("Softshrink", (0.3,), {}),
     ("Tanhshrink", (), {}), ("Softsign", (), {}), ("Softmin", (1,), {}), ("Softmin", (), {}), ("LogSigmoid", (), {}),
     ("GLU", (), {}), ("GLU", (1,), {}), ("Threshold", (0.1, 20.0), {}), ("Threshold", (0.1, 2, True), {}),
-    ("RReLU", (), {}), ("RReLU", (0.1, 0.3, True), {}),
+    ("RReLU", (), {}), ("RReLU", (0.1, 0.3, True), {}), ("Softmax2d", (), {}),
 ]
 
 
@@ -239,3 +239,10 @@ def test_prelu_module_trains_like_torch():
         out = model(lib.tensor(a))
         (out * out).sum().backward()
     assert_close(ours.weight.grad, theirs.weight.grad)
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 4), (2, 3, 2, 2)])
+def test_softmax2d_matches_torch(shape):
+    check_against_torch(nn.Softmax2d(), torch.nn.Softmax2d(), [values(shape, 0)])
+    with pytest.raises(ValueError, match="Softmax2d: expected input to be 3D or 4D, got 2D instead"):
+        nn.Softmax2d()(gradlab.randn(2, 3))

@@ -105,11 +105,11 @@ def test_group_norm_gradgradcheck_and_errors():
 
 
 # ---- instance norm ----------------------------------------------------------------------------
-@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 3, 4, 2), (3, 4)])
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 3, 4, 2), (3, 4), (2, 2, 3, 2, 2)])
 @pytest.mark.parametrize("affine", [False, True])
 @pytest.mark.parametrize("track", [False, True])
 def test_instance_norm_module_matches_torch(shape, affine, track):
-    cls = {3: "InstanceNorm1d", 4: "InstanceNorm2d", 2: "InstanceNorm1d"}[len(shape)]
+    cls = {3: "InstanceNorm1d", 4: "InstanceNorm2d", 2: "InstanceNorm1d", 5: "InstanceNorm3d"}[len(shape)]
     channels = shape[-2] if len(shape) == 2 else shape[1]
     ours = getattr(nn, cls)(channels, affine=affine, track_running_stats=track, momentum=0.3).double()
     theirs = getattr(torch.nn, cls)(channels, affine=affine, track_running_stats=track, momentum=0.3).double()
@@ -170,7 +170,8 @@ MODULES = [
     ("LayerNorm", (5,), {}), ("LayerNorm", ([3, 4],), {"eps": 1e-3, "elementwise_affine": False}),
     ("LayerNorm", (4,), {"bias": False}), ("GroupNorm", (2, 6), {}), ("GroupNorm", (3, 3), {"affine": False}),
     ("GroupNorm", (1, 2), {"bias": False, "eps": 0.1}), ("InstanceNorm1d", (3,), {}),
-    ("InstanceNorm2d", (3,), {"affine": True, "track_running_stats": True}), ("RMSNorm", (5,), {}),
+    ("InstanceNorm2d", (3,), {"affine": True, "track_running_stats": True}), ("InstanceNorm3d", (2,), {}),
+    ("BatchNorm3d", (3,), {"momentum": None}), ("RMSNorm", (5,), {}),
     ("RMSNorm", ([2, 3],), {"eps": 1e-3, "elementwise_affine": False}), ("LocalResponseNorm", (2,), {}),
     ("LocalResponseNorm", (3, 0.1, 0.5, 2.0), {}),
 ]
@@ -204,3 +205,15 @@ def test_layer_norm_module_trains_like_torch():
     for p, q in zip(ours.parameters(), theirs.parameters()):
         assert_close(p.grad, q.grad)
     assert_close(x.grad, xt.grad)
+
+
+def test_batch_norm_3d_matches_torch():
+    ours, theirs = nn.BatchNorm3d(2, momentum=0.2).double(), torch.nn.BatchNorm3d(2, momentum=0.2).double()
+    for step in range(2):
+        check_against_torch(ours, theirs, [rand(2, 2, 3, 2, 2, seed=step)])
+    for key, value in ours.state_dict().items():
+        assert_close(value, theirs.state_dict()[key])
+    ours.eval(), theirs.eval()
+    check_against_torch(ours, theirs, [rand(2, 2, 3, 2, 2, seed=5)])
+    with pytest.raises(ValueError, match=r"expected 5D input \(got 4D input\)"):
+        ours(gradlab.randn(2, 2, 3, 3))

@@ -6,7 +6,8 @@ from .module import Module
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SiLU", "GELU", "Sigmoid", "Tanh", "Hardtanh", "Softplus",
            "Softmax", "LogSoftmax", "PReLU", "SELU", "CELU", "Mish", "Hardswish", "Hardsigmoid", "Hardshrink",
-           "Softshrink", "Tanhshrink", "Softsign", "Softmin", "LogSigmoid", "GLU", "Threshold", "RReLU"]
+           "Softshrink", "Tanhshrink", "Softsign", "Softmin", "Softmax2d", "LogSigmoid", "GLU", "Threshold",
+           "RReLU"]
 
 
 class ReLU(Module):
@@ -251,6 +252,15 @@ class Softmin(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (axis -3) of each pixel of a (C, H, W) or (N, C, H, W) input."""
+
+    def forward(self, input):
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+        return F.softmax(input, -3, _stacklevel=5)
 
 
 class GLU(Module):

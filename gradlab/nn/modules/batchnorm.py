@@ -1,4 +1,5 @@
-"""``BatchNorm1d`` and ``BatchNorm2d``: normalise each channel by batch statistics, then scale and shift.
+"""``BatchNorm1d``, ``BatchNorm2d``, ``BatchNorm3d``: normalise each channel by batch statistics, then scale
+and shift.
 
 In training mode a layer normalises with the current batch's mean and
 (biased) variance and keeps exponential running averages of them (the
@@ -11,7 +12,7 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
 
 class _BatchNorm(Module):
@@ -94,3 +95,11 @@ class BatchNorm2d(_BatchNorm):
     def _check_input_dim(self, input):
         if input.dim() != 4:
             raise ValueError(f"expected 4D input (got {input.dim()}D input)")
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch norm over (N, C, D, H, W) inputs."""
+
+    def _check_input_dim(self, input):
+        if input.dim() != 5:
+            raise ValueError(f"expected 5D input (got {input.dim()}D input)")

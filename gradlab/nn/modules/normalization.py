@@ -1,4 +1,5 @@
-"""Normalisation layers other than batch norm: LayerNorm, GroupNorm, InstanceNorm1d/2d, RMSNorm, LocalResponseNorm.
+"""Normalisation layers other than batch norm: LayerNorm, GroupNorm, InstanceNorm1d/2d/3d, RMSNorm,
+LocalResponseNorm.
 
 Each holds its options and parameters (weight ones, bias zeros, as PyTorch)
 and calls the function of the same name in ``nn.functional``.
@@ -13,7 +14,7 @@ from ..parameter import Parameter
 from .batchnorm import _BatchNorm
 from .module import Module
 
-__all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "LocalResponseNorm"]
+__all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "RMSNorm", "LocalResponseNorm"]
 
 
 def _as_shape(normalized_shape):
@@ -135,6 +136,12 @@ class InstanceNorm2d(_InstanceNorm):
     """Instance norm of (N, C, H, W) or (C, H, W) inputs."""
 
     _unbatched_ndim = 3
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance norm of (N, C, D, H, W) or (C, D, H, W) inputs."""
+
+    _unbatched_ndim = 4
 
 
 class RMSNorm(Module):
