@@ -232,6 +232,7 @@ for _name in "eq ne lt le gt ge".split():
 for _name in "logical_and logical_or logical_xor logical_not".split():
     setattr(_T, _name + "_", _make_inplace_predicate(getattr(elementwise, _name), ("MulBackward0",) * 2))
 _T.float_power_ = _float_power_
+_T.polygamma_ = _make_inplace(special.polygamma_self)
 _T.not_equal_, _T.greater_, _T.greater_equal_, _T.less_, _T.less_equal_ = _T.ne_, _T.gt_, _T.ge_, _T.lt_, _T.le_
 
 

@@ -63,6 +63,18 @@ def digamma(a):
 
 def polygamma(n, input):
     """The n-th derivative of digamma (polygamma(0, x) is digamma(x)); its derivative is polygamma(n + 1, x)."""
+    return _polygamma(n, input, "PolygammaBackward0")
+
+
+def polygamma_self(a, n):
+    """``a.polygamma_(n)`` computes this (PyTorch names the in-place overload's node PolygammaBackward1)."""
+    return _polygamma(n, a, "PolygammaBackward1")
+
+
+polygamma_self.__name__ = "polygamma"
+
+
+def _polygamma(n, input, node):
     if n < 0:
         raise RuntimeError(f"polygamma(n, x) does not support negative n (got n = {n})")
     a = _float_input(input, "polygamma")
@@ -70,8 +82,7 @@ def polygamma(n, input):
         out = sp.polygamma(n, a._data)
     if n:  # no limit at -inf (poles at every negative integer): NaN, as PyTorch
         out = np.where(a._data == -np.inf, np.nan, out)
-    return record(_same_dtype(out, a), "PolygammaBackward0", lambda g: (g * polygamma(n + 1, a),), (a,),
-                  saved=(a,))
+    return record(_same_dtype(out, a), node, lambda g: (g * polygamma(n + 1, a),), (a,), saved=(a,))
 
 
 # ---- log-odds and logs of products -------------------------------------------------------------

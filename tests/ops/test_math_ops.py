@@ -136,3 +136,138 @@ def test_nanmean_of_all_nan_is_nan():
     out = gradlab.tensor([[float("nan")] * 2, [1.0, float("nan")]]).nanmean(1)
     np.testing.assert_array_equal(out.numpy(), [np.nan, 1.0])
     assert gradlab.nansum(gradlab.full((3,), float("nan"))).item() == 0
+
+
+# ---- in-place variants ----------------------------------------------------------------------------------------
+X = [[0.25, -0.5, 0.75], [0.5, -0.125, 0.375]]  # in (-1, 1) and away from 0: in every op's domain (but logs)
+POSITIVE = [[0.25, 0.5, 0.75], [1.5, 0.125, 2.0]]
+Y = [[0.5, 0.25, -0.75], [1.25, 0.5, 0.125]]
+INPLACE_CASES = {
+    # name: (arguments, which input values); "y" stands for a second tensor
+    **{name: ((), X) for name in "asin acos atan arcsin arccos arctan sinh cosh exp2 deg2rad rad2deg erf erfc erfinv "
+                                 "sinc sgn sign tan trunc frac negative absolute square expm1".split()},
+    **{name: ((), POSITIVE) for name in "log10 lgamma digamma rsqrt log1p log2".split()},
+    "logit_": ((), X), "logit_eps": ((0.3,), X), "polygamma_": ((1,), POSITIVE),
+    "atan2": (("y",), X), "arctan2": (("y",), X), "hypot": (("y",), X), "ldexp": (("y",), X),
+    "xlogy": ((2.0,), X), "xlogy_tensor": (("y",), POSITIVE), "clamp_min": ((0.3,), X), "clamp_max": (("y",), X),
+    "multiply": (("y",), X), "divide": (("y",), X), "true_divide": ((2,), X), "subtract": (("y",), X),
+    "floor_divide": ((0.25,), X), "float_power": ((3,), X), "heaviside": (("y",), X),
+    **{name: (("y",), X) for name in "eq ne lt le gt ge not_equal greater greater_equal less less_equal "
+                                     "logical_and logical_or logical_xor".split()},
+    "eq_scalar": ((0.25,), X), "logical_not": ((), X),
+}
+
+
+def _inplace(lib, name, x, y, args):
+    method = name.split("_")[0] if name.endswith(("_eps", "_tensor", "_scalar")) else name.rstrip("_")
+    if method == "logical":  # logical_and ... keep their underscores
+        method = name
+    args = [y if a == "y" else a for a in args]
+    if method == "heaviside":
+        args = [y.detach()]
+    z = x * 1  # a non-leaf in the graph, as an in-place op needs
+    returned = getattr(z, method + "_")(*args)
+    assert returned is z
+    return z
+
+
+# PyTorch records a node whose backward raises (no derivative); gradlab's result leaves the graph, as for x // 2
+NOT_DIFFERENTIABLE = {"floor_divide", "heaviside"}
+# PyTorch computes these in place as a multiplication (MulBackward0) whose gradient is not the op's (which is 0,
+# the result being piecewise constant); gradlab keeps the node's name and gives the zero gradient
+ZERO_GRADIENT = {"logical_and", "logical_or"}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_CASES))
+def test_inplace_variant_matches_torch(name):
+    """y.fn_(...) changes y to fn(y, ...) in y's dtype, with PyTorch's graph node and gradients."""
+    if torch is None:
+        pytest.skip("torch is not installed")
+    args, values = INPLACE_CASES[name]
+    results = []
+    for lib in (gradlab, torch):
+        x = lib.tensor(values, dtype=lib.float64, requires_grad=True)
+        y = lib.tensor(Y if name != "xlogy_tensor" else POSITIVE, dtype=lib.float64, requires_grad=True)
+        z = _inplace(lib, name, x, y, args)
+        node = None if z.grad_fn is None else z.grad_fn.name() if lib is gradlab else type(z.grad_fn).__name__
+        grads = (None, None)
+        if z.requires_grad and name not in NOT_DIFFERENTIABLE:
+            grads = lib.autograd.grad((z * z).sum(), (x, y), allow_unused=True)
+        results.append((z.detach().numpy().copy(), str(z.dtype).split(".")[-1], node,
+                        [None if g is None else g.numpy(force=True) if lib is torch else g.numpy() for g in grads]))
+    (ours, our_dtype, our_node, our_grads), (theirs, their_dtype, their_node, their_grads) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-7, equal_nan=True)
+    if name in NOT_DIFFERENTIABLE:
+        assert (our_dtype, our_node, their_node) == (their_dtype, None, "NotImplemented")
+        return
+    assert (our_dtype, our_node) == (their_dtype, their_node)
+    if name in ZERO_GRADIENT:
+        assert not any(np.any(g) for g in our_grads if g is not None)
+        assert any(np.any(g) for g in their_grads if g is not None), f"{name}: torch's gradient is now 0 as well"
+        return
+    for g, tg in zip(our_grads, their_grads):
+        if g is None or tg is None:  # no gradient on one side: zeros (or nothing) on the other
+            assert (g if tg is None else tg) is None or not np.any(g if tg is None else tg)
+        else:
+            np.testing.assert_allclose(g, tg, rtol=1e-7, equal_nan=True)
+
+
+INT_INPLACE = {
+    "gcd_": lambda a, b: a.gcd_(b), "lcm_": lambda a, b: a.lcm_(b), "bitwise_and_": lambda a, b: a.bitwise_and_(b),
+    "bitwise_or_": lambda a, b: a.bitwise_or_(b), "bitwise_xor_": lambda a, b: a.bitwise_xor_(b),
+    "bitwise_not_": lambda a, b: a.bitwise_not_(), "sgn_": lambda a, b: a.sgn_(), "floor_divide_": lambda a, b:
+    a.floor_divide_(b), "eq_": lambda a, b: a.eq_(b), "clamp_min_": lambda a, b: a.clamp_min_(b),
+    "&=": lambda a, b: a.__iand__(b), "|=": lambda a, b: a.__ior__(b), "^=": lambda a, b: a.__ixor__(b),
+    "//=": lambda a, b: a.__ifloordiv__(b),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INT_INPLACE))
+def test_integer_inplace_variant_matches_torch(name):
+    if torch is None:
+        pytest.skip("torch is not installed")
+    values, other = [[12, -7, 0], [5, 9, -20]], [4, 3, 6]
+    outs = []
+    for lib in (gradlab, torch):
+        a = lib.tensor(values)
+        out = INT_INPLACE[name](a, lib.tensor(other))
+        assert out is a
+        outs.append((a.numpy(), str(a.dtype).split(".")[-1]))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    assert outs[0][1] == outs[1][1]
+
+
+# ---- errors as PyTorch's (same exception type), naming the op and the dtypes ---------------------------------
+ERRORS = {
+    "gcd on floats": (lambda lib: lib.gcd(lib.ones(2), lib.ones(2)), ["gcd", "Float"]),
+    "lcm on bools": (lambda lib: lib.lcm(lib.ones(2, dtype=lib.bool), lib.ones(2, dtype=lib.bool)), ["lcm", "Bool"]),
+    "hypot on ints": (lambda lib: lib.hypot(lib.ones(2, dtype=lib.int64), lib.ones(2, dtype=lib.int64)),
+                      ["hypot", "Long"]),
+    "logaddexp on ints": (lambda lib: lib.ones(2, dtype=lib.int32).logaddexp(lib.ones(2, dtype=lib.int32)),
+                          ["logaddexp", "Int"]),
+    "bitwise_and on floats": (lambda lib: lib.ones(2).bitwise_and(lib.ones(2)), ["bitwise_and", "Float"]),
+    "bitwise_xor with a float number": (lambda lib: lib.ones(2, dtype=lib.int64) ^ 1.5, ["bitwise_xor", "Float"]),
+    "heaviside with different dtypes": (lambda lib: lib.heaviside(lib.ones(2), lib.tensor(1)),
+                                        ["heaviside", "different dtypes"]),
+    "float_power_ on float32": (lambda lib: lib.ones(2).float_power_(2), ["float_power_", "float32"]),
+    "nanmean on ints": (lambda lib: lib.ones(2, dtype=lib.int64).nanmean(), ["nanmean", "int64"]),
+    "polygamma of negative order": (lambda lib: lib.polygamma(-1, lib.ones(2)), ["polygamma", "negative"]),
+    "acos_ on ints": (lambda lib: lib.ones(2, dtype=lib.int64).acos_(), ["float32", "int64"]),
+    "clamp_min_ on ints with a float bound": (lambda lib: lib.ones(2, dtype=lib.int64).clamp_min_(0.5),
+                                             ["float32", "int64"]),
+    "atan2 shapes": (lambda lib: lib.atan2(lib.ones(2, 3), lib.ones(4)), ["atan2", "[2, 3]", "[4]"]),
+    "xlogy shapes": (lambda lib: lib.xlogy(lib.ones(2, 3), lib.ones(4)), ["xlogy", "[2, 3]", "[4]"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_error(case):
+    fn, words = ERRORS[case]
+    with pytest.raises(RuntimeError) as ours:
+        fn(gradlab)
+    for word in words:
+        assert word in str(ours.value), f"{case}: {word!r} not in {ours.value}"
+    if torch is not None:
+        with pytest.raises(Exception) as theirs:
+            fn(torch)
+        assert type(ours.value) is type(theirs.value), f"{case}: torch raises {theirs.value!r}"
