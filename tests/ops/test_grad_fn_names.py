@@ -403,6 +403,42 @@ CASES = {
     "F.interpolate linear": (lambda lib, x: F(lib).interpolate(x, scale_factor=2, mode="linear"), [(1, 2, 3)]),
     "F.pixel_shuffle": (lambda lib, x: F(lib).pixel_shuffle(x, 2), [(1, 4, 2, 2)]),
     "F.pixel_unshuffle": (lambda lib, x: F(lib).pixel_unshuffle(x, 2), [(1, 1, 4, 4)]),
+    # normalisation layers, more activations, losses and distances (nn/functional_extra.py)
+    "F.layer_norm": (lambda lib, x, w, b: F(lib).layer_norm(x, (4,), w, b), [M, (4,), (4,)]),
+    "F.group_norm": (lambda lib, x, w, b: F(lib).group_norm(x, 2, w, b), [(2, 4, 3), (4,), (4,)]),
+    "F.instance_norm": (lambda lib, x: F(lib).instance_norm(x), [(2, 3, 4)]),
+    "F.rms_norm": (lambda lib, x, w: F(lib).rms_norm(x, (4,), w), [M, (4,)]),
+    "F.local_response_norm": (lambda lib, x: F(lib).local_response_norm(x, 2), [(2, 3, 4)]),
+    "F.prelu": (lambda lib, x, w: F(lib).prelu(x, w), [M, (4,)]),
+    "F.selu": (lambda lib, x: F(lib).selu(x), [M]),
+    "F.selu_": (lambda lib, x: F(lib).selu_(x * 1), [M]),
+    "F.celu(inplace=True)": (lambda lib, x: F(lib).celu(x * 1, inplace=True), [M]),
+    "F.mish": (lambda lib, x: F(lib).mish(x), [M]),
+    "F.hardswish": (lambda lib, x: F(lib).hardswish(x), [M]),
+    "F.hardsigmoid": (lambda lib, x: F(lib).hardsigmoid(x), [M]),
+    "F.hardshrink": (lambda lib, x: F(lib).hardshrink(x, 1.0), [M]),
+    "F.softshrink": (lambda lib, x: F(lib).softshrink(x, 1.0), [M]),
+    "F.logsigmoid": (lambda lib, x: F(lib).logsigmoid(x), [M]),
+    "F.glu": (lambda lib, x: F(lib).glu(x), [M]),
+    "F.threshold_": (lambda lib, x: F(lib).threshold_(x * 1, 1.0, 0.0), [M]),
+    "F.rrelu": (lambda lib, x: F(lib).rrelu(x), [M]),
+    "F.tanhshrink": (lambda lib, x: F(lib).tanhshrink(x), [M]),
+    "F.softsign": (lambda lib, x: F(lib).softsign(x), [M]),
+    "F.softmin": (lambda lib, x: F(lib).softmin(x, 1), [M]),
+    "F.smooth_l1_loss": (lambda lib, x, y: F(lib).smooth_l1_loss(x, y, beta=0.5), [M, M]),
+    "F.huber_loss": (lambda lib, x, y: F(lib).huber_loss(x, y, delta=0.5), [M, M]),
+    "F.kl_div batchmean": (lambda lib, x, y: F(lib).kl_div(x, y, reduction="batchmean"), [M, M]),
+    "F.soft_margin_loss": (lambda lib, x: F(lib).soft_margin_loss(x, lib.ones(3, 4, dtype=lib.float64)), [M]),
+    "F.multi_margin_loss": (lambda lib, x: F(lib).multi_margin_loss(x, _labels(lib)), [M]),
+    "F.multilabel_margin_loss": (lambda lib, x: F(lib).multilabel_margin_loss(
+        x, lib.tensor([[0, 2, -1, 1]] * 3)), [M]),
+    "F.triplet_margin_loss": (lambda lib, a, p, n: F(lib).triplet_margin_loss(a, p, n), [M, M, M]),
+    "F.cosine_embedding_loss": (lambda lib, a, b: F(lib).cosine_embedding_loss(a, b, lib.ones(3)), [M, M]),
+    "F.poisson_nll_loss": (lambda lib, x, y: F(lib).poisson_nll_loss(x, y), [M, M]),
+    "F.gaussian_nll_loss": (lambda lib, x, y, v: F(lib).gaussian_nll_loss(x, y, v), [M, M, M]),
+    "F.cosine_similarity": (lambda lib, x, y: F(lib).cosine_similarity(x, y), [M, M]),
+    "F.pdist": (lambda lib, x: F(lib).pdist(x), [M]),
+    "F.pairwise_distance": (lambda lib, x, y: F(lib).pairwise_distance(x, y), [M, M]),
 }
 
 
@@ -442,6 +478,9 @@ EXCEPTIONS = {
     "x // 2": (["NotImplemented"], [None], "PyTorch records a node whose backward raises (floor_divide has no "
                "derivative); gradlab's result does not require grad, so the error comes at backward() as 'does "
                "not require grad' instead"),
+    "F.pairwise_distance": (["NormBackward1"], ["LinalgVectorNormBackward0"], "gradlab's norm(p, dim) is "
+                            "one op, named as torch.linalg.vector_norm; PyTorch's pairwise_distance calls the older "
+                            "at::norm overload"),
     "2 % x": (["NotImplemented"], ["RemainderBackward1"], "PyTorch has no derivative for a number % tensor and "
               "raises at backward; gradlab gives the derivative (-floor(2 / x)), as for tensor % tensor"),
 }
