@@ -97,9 +97,9 @@ def _string_padding(x, weight, mode, stride, dilation):
     if mode == "valid":
         return x, (0, 0)
     if mode != "same":
-        raise ValueError(f"conv2d: invalid padding string {mode!r}, should be one of {{'valid', 'same'}}")
+        raise RuntimeError(f"conv2d: Invalid padding string: {mode!r} (expected 'valid' or 'same')")
     if stride != (1, 1):
-        raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
+        raise RuntimeError("conv2d: padding='same' is not supported for strided convolutions")
     totals = [d * (k - 1) for d, k in zip(dilation, weight.shape[-2:])]
     if any(t % 2 for t in totals):
         x = pad(x, [0, totals[1] % 2, 0, totals[0] % 2])

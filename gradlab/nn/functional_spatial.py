@@ -45,10 +45,10 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride, dilation = _single(stride, "stride"), _single(dilation, "dilation")
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
-            raise ValueError(f"conv1d: invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            raise RuntimeError(f"conv1d: Invalid padding string: {padding!r} (expected 'valid' or 'same')")
         total = 0 if padding == "valid" else dilation * (weight.shape[-1] - 1)
         if padding == "same" and stride != 1:
-            raise ValueError("conv1d: padding='same' is not supported for strided convolutions")
+            raise RuntimeError("conv1d: padding='same' is not supported for strided convolutions")
         if total % 2:  # the odd one goes on the right, as PyTorch
             from .functional import pad
             input = pad(input, [0, 1])

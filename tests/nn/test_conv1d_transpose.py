@@ -375,3 +375,13 @@ def test_pool1d_rejects_4d_input():
         F.max_pool1d(gradlab.zeros(1, 2, 3, 4), 2)
     with pytest.raises(RuntimeError, match="Expected 2D or 3D"):
         F.adaptive_avg_pool1d(gradlab.zeros(1, 2, 3, 4), 2)
+
+
+@pytest.mark.parametrize("conv,x,w", [("conv1d", (1, 2, 5), (2, 2, 3)), ("conv2d", (1, 2, 5, 5), (2, 2, 3, 3))])
+def test_string_padding_errors_match_torch(conv, x, w):
+    for kwargs in (dict(padding="same", stride=2), dict(padding="foo")):
+        with pytest.raises(RuntimeError) as theirs:
+            getattr(TF, conv)(torch.zeros(*x), torch.zeros(*w), **kwargs)
+        with pytest.raises(RuntimeError) as ours:
+            getattr(F, conv)(gradlab.zeros(*x), gradlab.zeros(*w), **kwargs)
+        assert str(theirs.value) in str(ours.value)
