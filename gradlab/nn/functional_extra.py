@@ -7,15 +7,18 @@ its arguments the way PyTorch does and then calls one op (``ops/normalization``,
 """
 import math
 import numbers
+import warnings
 
 import numpy as np
 
-from .. import _dtype
 from .._tensor import Size, Tensor
 from ..ops import elementwise as _ew
 from ..ops import inplace_update as _inplace_update
 from ..ops import nn_ops as _nn
 from ..ops import normalization as _norm
+# functional.py imports this file at its end, when everything below is defined
+from .functional import (_legacy_reduction, _warn_size_mismatch, batch_norm, elu, hardtanh, l1_loss, leaky_relu,
+                         pad, softmax)
 
 __all__ = [
     "layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm",
@@ -78,7 +81,6 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     As PyTorch: batch norm of the input seen as one sample of N*C channels,
     its running statistics (when given) the average over the N samples.
     """
-    from .functional import batch_norm
     shape = tuple(input.shape)
     if use_input_stats:
         spatial = int(np.prod(shape[2:]))
@@ -117,7 +119,6 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)")
     if input.numel() == 0:
         return input
-    from .functional import pad
     channels = input.shape[1]
     # pads list (before, after) pairs from the last axis back: zero pairs up to the channel axis 1
     padded = pad(input * input, [0, 0] * (input.ndim - 2) + [size // 2, (size - 1) // 2])
@@ -193,7 +194,6 @@ def softsign(input):
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """softmax(-input) along ``dim``."""
-    from .functional import softmax
     if dtype is not None:
         input = input.to(dtype)
     return softmax(-input, dim, _stacklevel + 1)
@@ -229,23 +229,19 @@ def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
 
 
 def elu_(input, alpha=1.0):
-    from .functional import elu
     return elu(input, alpha, inplace=True)
 
 
 def leaky_relu_(input, negative_slope=0.01):
-    from .functional import leaky_relu
     return leaky_relu(input, negative_slope, inplace=True)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
-    from .functional import hardtanh
     return hardtanh(input, min_val, max_val, inplace=True)
 
 
 # ---- losses -----------------------------------------------------------------------------------
 def _legacy(size_average, reduce, reduction):
-    from .functional import _legacy_reduction
     return _legacy_reduction(size_average, reduce, reduction)
 
 
@@ -270,7 +266,6 @@ def _clamped_in_value(t, low):
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """Squared error (halved, / beta) for |input - target| < beta, absolute error (- beta / 2) beyond."""
-    from .functional import _warn_size_mismatch, l1_loss
     _warn_size_mismatch(input, target)
     if beta == 0.0:  # no quadratic zone left: plain L1, as PyTorch
         return l1_loss(input, target, reduction=_legacy(size_average, reduce, reduction))
@@ -279,7 +274,6 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """Squared error (halved) for |input - target| <= delta, delta * (absolute error - delta / 2) beyond."""
-    from .functional import _warn_size_mismatch
     _warn_size_mismatch(input, target)
     if weight is None:
         return _nn.huber_loss(input, target, reduction, float(delta))
@@ -296,7 +290,6 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     'batchmean' divides the sum by the batch size (the true KL divergence per sample);
     'mean' divides by the number of elements, as PyTorch, which warns about it.
     """
-    import warnings
     if size_average is not None or reduce is not None:
         reduction = _legacy(size_average, reduce, reduction)
     elif reduction == "mean":

@@ -14,7 +14,8 @@ from ..parameter import Parameter
 from .batchnorm import _BatchNorm
 from .module import Module
 
-__all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "RMSNorm", "LocalResponseNorm"]
+__all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "RMSNorm",
+           "LocalResponseNorm"]
 
 
 def _as_shape(normalized_shape):
@@ -57,7 +58,7 @@ class LayerNorm(Module):
 
 
 class GroupNorm(Module):
-    """Standardize each group of ``num_channels / num_groups`` channels of each sample, then a per-channel affine map."""
+    """Standardize each group of num_channels / num_groups channels of each sample, then a per-channel affine map."""
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
         super().__init__()
