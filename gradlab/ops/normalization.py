@@ -48,6 +48,16 @@ def _affine(xhat, weight, bias, shape):
     return out
 
 
+def _check_dtypes(x, weight, bias, op):
+    """A floating-point input, and parameters of its dtype (PyTorch does not mix them on the CPU)."""
+    if x._data.dtype.kind != "f":
+        raise NotImplementedError(f"{op}: expected a floating-point input, got {x.dtype}")
+    for t in (weight, bias):
+        if t is not None and t._data.dtype != x._data.dtype:
+            raise RuntimeError(f"{op}: mixed dtype: expected the parameters to have the input's dtype {x.dtype}, "
+                               f"got {t.dtype}")
+
+
 def _present(grads, tensors):
     """The gradients of the tensors that are not None, in order (the node's inputs)."""
     return tuple(g for g, t in zip(grads, tensors) if t is not None)
@@ -56,6 +66,7 @@ def _present(grads, tensors):
 # ---- layer norm -------------------------------------------------------------------------------
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Standardize each sample over its last len(normalized_shape) axes, then * weight + bias."""
+    _check_dtypes(x, weight, bias, "layer_norm")
     k = len(normalized_shape)
     axes = tuple(range(x._data.ndim - k, x._data.ndim))
     lead = tuple(range(x._data.ndim - k))  # the axes weight and bias are shared over
@@ -82,6 +93,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 # ---- group norm -------------------------------------------------------------------------------
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     """Standardize each group of C / num_groups channels of each sample of an (N, C, *) input."""
+    _check_dtypes(x, weight, bias, "group_norm")
     shape = x._data.shape
     grouped = (shape[0], num_groups, -1)  # (N, G, channels-in-group * spatial)
     channel_shape = (1, shape[1]) + (1,) * (len(shape) - 2)

@@ -79,6 +79,10 @@ def test_layer_norm_float32_and_errors():
         F.layer_norm(gradlab.tensor(x), (4,))
     with pytest.raises(RuntimeError, match="weight"):
         F.layer_norm(gradlab.tensor(x), (5,), gradlab.ones(4))
+    with pytest.raises(RuntimeError, match="mixed dtype"):
+        F.layer_norm(gradlab.tensor(x), (5,), gradlab.ones(5, dtype=gradlab.float64))
+    with pytest.raises(NotImplementedError, match="expected a floating-point input, got gradlab.int64"):
+        F.group_norm(gradlab.ones(2, 4, dtype=gradlab.int64), 2)
 
 
 # ---- group norm -------------------------------------------------------------------------------
