@@ -183,9 +183,20 @@ def _check_1d(x, op):
         raise RuntimeError(f"{op}: Expected 2D or 3D (batch mode) tensor for input, got shape {tuple(x.shape)}")
 
 
+def _check_window_1d(op, kernel_size, stride, padding, dilation=1):
+    """PyTorch's checks of a 1-D window, so that errors name the 1-D op and its 1-D arguments."""
+    for name, value in (("kernel_size", kernel_size), ("stride", stride), ("dilation", dilation)):
+        if value < 1:
+            raise RuntimeError(f"{op}() {name} must be greater than zero, but got {value}")
+    if padding * 2 > kernel_size:
+        raise RuntimeError(f"{op}() padding should be at most half of kernel size, but got padding={padding} and "
+                           f"kernel_size={kernel_size}")
+
+
 def max_pool1d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices=False):
     """(output, indices or None) of max pooling along the last axis of (N, C, L) or (C, L)."""
     _check_1d(x, "max_pool1d")
+    _check_window_1d("max_pool1d", kernel_size, stride, padding, dilation)
     out, indices = max_pool2d(x.unsqueeze(-2), (1, kernel_size), (1, stride), (0, padding), (1, dilation),
                               ceil_mode, return_indices)
     return out.squeeze(-2), None if indices is None else indices.squeeze(-2)
@@ -193,6 +204,7 @@ def max_pool1d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indi
 
 def avg_pool1d(x, kernel_size, stride, padding, ceil_mode, count_include_pad=True):
     _check_1d(x, "avg_pool1d")
+    _check_window_1d("avg_pool1d", kernel_size, stride, padding)
     out = avg_pool2d(x.unsqueeze(-2), (1, kernel_size), (1, stride), (0, padding), ceil_mode, count_include_pad)
     return out.squeeze(-2)
 

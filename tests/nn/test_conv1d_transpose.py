@@ -385,3 +385,13 @@ def test_string_padding_errors_match_torch(conv, x, w):
         with pytest.raises(RuntimeError) as ours:
             getattr(F, conv)(gradlab.zeros(*x), gradlab.zeros(*w), **kwargs)
         assert str(theirs.value) in str(ours.value)
+
+
+@pytest.mark.parametrize("call", [lambda F_, x: F_.max_pool1d(x, 0), lambda F_, x: F_.max_pool1d(x, 2, 0),
+                                  lambda F_, x: F_.max_pool1d(x, 2, 1, 0, 0), lambda F_, x: F_.max_pool1d(x, 2, padding=2)])
+def test_pool1d_window_errors_match_torch(call):
+    with pytest.raises(RuntimeError) as theirs:
+        call(TF, torch.zeros(2, 3, 10))
+    with pytest.raises(RuntimeError) as ours:
+        call(F, gradlab.zeros(2, 3, 10))
+    assert str(theirs.value) in str(ours.value)
