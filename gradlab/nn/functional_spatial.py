@@ -167,6 +167,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                   f"{' with antialias' if antialias else ''} is not implemented in gradlab "
                                   f"(it has nearest, nearest-exact, linear, bilinear, bicubic and area on 3-D / "
                                   f"4-D inputs)")
+    if not input.dtype.is_floating_point and mode not in ("nearest", "nearest-exact"):
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented for {input.dtype} inputs in "
+                                  f"gradlab (nearest modes copy integer values; convert to float for the others)")
     in_sizes = tuple(input.shape[2:])
     if size is not None:
         out_sizes, scales = [int(s) for s in _per_axis(size, spatial, "output size", in_sizes)], [None] * spatial

@@ -191,3 +191,12 @@ def test_padding_layers_match_torch(name, args, shape):
 def test_circular_pad_checks_the_input_rank_as_torch():
     with pytest.raises(ValueError, match=r"expected 3D or 4D input \(got 2D input\)"):
         nn.CircularPad2d(1)(gradlab.zeros(5, 5))
+
+
+def test_nearest_copies_uint8_images_and_other_modes_refuse_integers():
+    image = np.arange(12, dtype=np.uint8).reshape(1, 1, 3, 4)
+    out = F.interpolate(gradlab.tensor(image), scale_factor=2)
+    assert out.dtype == gradlab.uint8
+    np.testing.assert_array_equal(out._data, TF.interpolate(torch.tensor(image), scale_factor=2).numpy())
+    with pytest.raises(NotImplementedError, match="bilinear"):
+        F.interpolate(gradlab.tensor(image), scale_factor=2, mode="bilinear")
