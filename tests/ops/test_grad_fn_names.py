@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import gradlab
 from gradlab.testing.opcheck import _draw_inputs, _flatten
 from op_specs import ALL_SPECS
+from op_specs_math import MATH_SPECS
 
 torch = pytest.importorskip("torch")
 
@@ -45,7 +46,7 @@ def run(lib, fn, arrays, grad_inputs=None):
 # specs whose names depend on how PyTorch decomposes the op; each points at the EXCEPTIONS case explaining it
 SPEC_EXCEPTIONS = {"matmul": "matmul batched", "matmul_operator": "matmul batched", "einsum": "einsum"}
 
-NAME_SPECS = [dataclasses.replace(s, dtypes=("float64",), int_dtypes=()) for s in ALL_SPECS
+NAME_SPECS = [dataclasses.replace(s, dtypes=("float64",), int_dtypes=()) for s in ALL_SPECS + MATH_SPECS
               if s.grad and s.torch and any(d.startswith("float") for d in s.dtypes)
               and s.name not in SPEC_EXCEPTIONS]
 
@@ -483,7 +484,43 @@ EXCEPTIONS = {
                             "at::norm overload"),
     "2 % x": (["NotImplemented"], ["RemainderBackward1"], "PyTorch has no derivative for a number % tensor and "
               "raises at backward; gradlab gives the derivative (-floor(2 / x)), as for tensor % tensor"),
+    "torch.heaviside": (["NotImplemented"], [None], "as for x // 2: a step function, whose derivative PyTorch "
+                        "leaves unimplemented; gradlab's result does not require grad"),
+    "y.floor_divide_(x)": (["NotImplemented"], [None], "as for x // 2"),
 }
+
+# the pointwise math ops (op_specs_math.py) in place, and their cases that are no op spec
+CASES.update({
+    "y.asin_()": (_inplace("asin_"), [M]),
+    "y.arctan2_(x)": (lambda lib, x, y: (x * 1).arctan2_(y), [M, M]),
+    "y.erfinv_()": (lambda lib, x: (x * 0.25).erfinv_(), [M]),
+    "y.lgamma_()": (_inplace("lgamma_"), [M]),
+    "y.polygamma_(1)": (_inplace("polygamma_", 1), [M]),
+    "y.logit_(eps)": (lambda lib, x: (x * 0.25).logit_(0.1), [M]),
+    "y.xlogy_(2)": (_inplace("xlogy_", 2), [M]),
+    "y.xlogy_(x)": (lambda lib, x, y: (x * 1).xlogy_(y), [M, M]),
+    "y.float_power_(2)": (_inplace("float_power_", 2), [M]),
+    "y.clamp_min_(1.0)": (_inplace("clamp_min_", 1.0), [M]),
+    "y.clamp_max_(x)": (lambda lib, x, y: (x * 1).clamp_max_(y), [M, M]),
+    "y.hypot_(x)": (lambda lib, x, y: (x * 1).hypot_(y), [M, M]),
+    "y.ldexp_(x)": (lambda lib, x, y: (x * 1).ldexp_(y), [M, M]),
+    "y.sgn_()": (_inplace("sgn_"), [M]),
+    "y.eq_(1.0)": (_inplace("eq_", 1.0), [M]),
+    "y.lt_(x)": (lambda lib, x, y: (x * 1).lt_(y), [M, M]),
+    "y.greater_equal_(x)": (lambda lib, x, y: (x * 1).greater_equal_(y), [M, M]),
+    "y.logical_not_()": (_inplace("logical_not_"), [M]),
+    "y.logical_xor_(x)": (lambda lib, x, y: (x * 1).logical_xor_(y), [M, M]),
+    "y.square_()": (_inplace("square_"), [M]),
+    "y.rsqrt_()": (_inplace("rsqrt_"), [M]),
+    "y.true_divide_(x)": (lambda lib, x, y: (x * 1).true_divide_(y), [M, M]),
+    "y.negative_()": (_inplace("negative_"), [M]),
+    "y.floor_divide_(x)": (lambda lib, x, y: (x * 1).floor_divide_(y), [M, M]),
+    "torch.heaviside": (lambda lib, x, y: lib.heaviside(x, y), [M, M]),
+    "torch.nanmean(dim)": (lambda lib, x: lib.nanmean(x, 1), [M]),
+    "x.nansum()": (lambda lib, x: x.nansum(), [M]),
+    "torch.float_power(2, x)": (lambda lib, x: lib.float_power(2, x), [M]),
+    "torch.xlogy(2, x)": (lambda lib, x: lib.xlogy(2, x), [M]),
+})
 
 
 def _inputs(shapes):
