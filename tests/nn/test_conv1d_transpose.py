@@ -346,7 +346,8 @@ def test_pool1d_matches_torch_on_random_geometries(case):
     theirs_idx = TF.max_pool1d(torch.tensor(x[0]), k, s, p, d, ceil, return_indices=True)[1]
     np.testing.assert_array_equal(ours_idx._data, theirs_idx.numpy())
     cip = case["count_include_pad"]
-    check_against_torch(lambda a: F.avg_pool1d(a, k, s, p, ceil, cip), lambda a: TF.avg_pool1d(a, k, s, p, ceil, cip), x)
+    check_against_torch(lambda a: F.avg_pool1d(a, k, s, p, ceil, cip),
+                        lambda a: TF.avg_pool1d(a, k, s, p, ceil, cip), x)
     o = case["out"]
     check_against_torch(lambda a: F.adaptive_avg_pool1d(a, o), lambda a: TF.adaptive_avg_pool1d(a, o), x)
     check_against_torch(lambda a: F.adaptive_max_pool1d(a, o), lambda a: TF.adaptive_max_pool1d(a, o), x)
@@ -388,7 +389,8 @@ def test_string_padding_errors_match_torch(conv, x, w):
 
 
 @pytest.mark.parametrize("call", [lambda F_, x: F_.max_pool1d(x, 0), lambda F_, x: F_.max_pool1d(x, 2, 0),
-                                  lambda F_, x: F_.max_pool1d(x, 2, 1, 0, 0), lambda F_, x: F_.max_pool1d(x, 2, padding=2)])
+                                  lambda F_, x: F_.max_pool1d(x, 2, 1, 0, 0),
+                                  lambda F_, x: F_.max_pool1d(x, 2, padding=2)])
 def test_pool1d_window_errors_match_torch(call):
     with pytest.raises(RuntimeError) as theirs:
         call(TF, torch.zeros(2, 3, 10))

@@ -179,7 +179,8 @@ LAYER_CONFIGS = [("RNN", dict(input_size=3, hidden_size=4)),
                  ("LSTM", dict(input_size=3, hidden_size=4, proj_size=2, bidirectional=True)),
                  ("GRU", dict(input_size=3, hidden_size=4, bias=False)),
                  ("RNNCell", dict(input_size=3, hidden_size=4, nonlinearity="relu")),
-                 ("LSTMCell", dict(input_size=3, hidden_size=4)), ("GRUCell", dict(input_size=3, hidden_size=4, bias=False))]
+                 ("LSTMCell", dict(input_size=3, hidden_size=4)),
+                 ("GRUCell", dict(input_size=3, hidden_size=4, bias=False))]
 
 
 @pytest.mark.parametrize("name,kwargs", LAYER_CONFIGS)
