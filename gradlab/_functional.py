@@ -118,3 +118,21 @@ def softmax(input, dim, dtype=None):
 def log_softmax(input, dim, dtype=None):
     from .nn import functional
     return functional.log_softmax(input if dtype is None else input.to(dtype), dim)
+
+
+# gradlab.layer_norm, gradlab.selu, ... as torch's: the nn.functional functions of the same name and arguments
+_NN_FUNCTIONS = ("layer_norm group_norm rms_norm prelu selu selu_ celu celu_ rrelu rrelu_ threshold threshold_ "
+                 "hardshrink pdist cosine_similarity pairwise_distance")
+
+
+def _nn_function(name):
+    def function(*args, **kwargs):
+        from .nn import functional
+        return getattr(functional, name)(*args, **kwargs)
+    function.__name__ = function.__qualname__ = name
+    return function
+
+
+for _n in _NN_FUNCTIONS.split():
+    globals()[_n] = _nn_function(_n)
+    __all__.append(_n)

@@ -246,3 +246,24 @@ def test_softmax2d_matches_torch(shape):
     check_against_torch(nn.Softmax2d(), torch.nn.Softmax2d(), [values(shape, 0)])
     with pytest.raises(ValueError, match="Softmax2d: expected input to be 3D or 4D, got 2D instead"):
         nn.Softmax2d()(gradlab.randn(2, 3))
+
+
+# ---- gradlab.<name> as torch.<name> -------------------------------------------------------------
+TOP_LEVEL = [("layer_norm", ((4,),)), ("group_norm", (2,)), ("rms_norm", ([4],)), ("selu", ()), ("celu", (0.5,)),
+             ("rrelu", ()), ("threshold", (0.2, -1.0)), ("hardshrink", (0.3,)), ("pdist", (1.0,))]
+
+
+@pytest.mark.parametrize("name,args", TOP_LEVEL)
+def test_top_level_functions_match_torch(name, args):
+    check_against_torch(lambda x: getattr(gradlab, name)(x, *args), lambda x: getattr(torch, name)(x, *args),
+                        [values((3, 4), 4)])
+
+
+def test_top_level_two_argument_functions_match_torch():
+    check_against_torch(gradlab.prelu, torch.prelu, [values((3, 4), 0), np.array([0.3])])
+    check_against_torch(gradlab.cosine_similarity, torch.cosine_similarity, [values((3, 4), 0), values((3, 4), 1)])
+    a, b = values((3, 4), 0), values((3, 4), 1)  # (its node is named differently: see test_grad_fn_names)
+    assert_close(gradlab.pairwise_distance(gradlab.tensor(a), gradlab.tensor(b)),
+                 torch.pairwise_distance(torch.tensor(a), torch.tensor(b)))
+    y = gradlab.tensor(values((3, 4), 2))
+    assert gradlab.selu_(y) is y and gradlab.celu_(y) is y and gradlab.threshold_(y, 0.0, 1.0) is y
