@@ -17,7 +17,7 @@ from .reduce import _expand_back
 _TWO_OVER_SQRT_PI = 2 / np.sqrt(np.pi)
 
 
-def _same_dtype(values, a):
+def _in_dtype_of(values, a):
     """scipy may widen float32 / float16 results to float64: give back a's dtype."""
     return np.asarray(values).astype(a._data.dtype, copy=False)
 
@@ -25,21 +25,21 @@ def _same_dtype(values, a):
 # ---- the error function ------------------------------------------------------------------------
 def erf(a):
     a = _float_input(a, "erf")
-    return record(_same_dtype(sp.erf(a._data), a), "ErfBackward0",
+    return record(_in_dtype_of(sp.erf(a._data), a), "ErfBackward0",
                   lambda g: (g * _TWO_OVER_SQRT_PI * exp(-a * a),), (a,), saved=(a,))
 
 
 def erfc(a):
     """1 - erf(a), accurate where erf(a) is close to 1."""
     a = _float_input(a, "erfc")
-    return record(_same_dtype(sp.erfc(a._data), a), "ErfcBackward0",
+    return record(_in_dtype_of(sp.erfc(a._data), a), "ErfcBackward0",
                   lambda g: (-g * _TWO_OVER_SQRT_PI * exp(-a * a),), (a,), saved=(a,))
 
 
 def erfinv(a):
     """The inverse of erf on (-1, 1); its derivative is 1 / erf'(erfinv(a))."""
     a = _float_input(a, "erfinv")
-    out = record(_same_dtype(sp.erfinv(a._data), a), "ErfinvBackward0",
+    out = record(_in_dtype_of(sp.erfinv(a._data), a), "ErfinvBackward0",
                  lambda g: (g / _TWO_OVER_SQRT_PI * exp(out * out),), (a,), saves_output=True)
     return out
 
@@ -49,7 +49,7 @@ def lgamma(a):
     """log |Gamma(a)|; its derivative is digamma(a)."""
     a = _float_input(a, "lgamma")
     out = np.where(a._data == -np.inf, np.inf, sp.gammaln(a._data))  # lgamma(-inf) is inf, as PyTorch
-    return record(_same_dtype(out, a), "LgammaBackward0", lambda g: (g * digamma(a),), (a,),
+    return record(_in_dtype_of(out, a), "LgammaBackward0", lambda g: (g * digamma(a),), (a,),
                   saved=(a,))
 
 
@@ -58,7 +58,7 @@ def digamma(a):
     a = _float_input(a, "digamma")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = sp.digamma(a._data)
-    return record(_same_dtype(out, a), "DigammaBackward0", lambda g: (g * polygamma(1, a),), (a,), saved=(a,))
+    return record(_in_dtype_of(out, a), "DigammaBackward0", lambda g: (g * polygamma(1, a),), (a,), saved=(a,))
 
 
 def polygamma(n, input):
@@ -82,7 +82,7 @@ def _polygamma(n, input, node):
         out = sp.polygamma(n, a._data)
     if n:  # no limit at -inf (poles at every negative integer): NaN, as PyTorch
         out = np.where(a._data == -np.inf, np.nan, out)
-    return record(_same_dtype(out, a), node, lambda g: (g * polygamma(n + 1, a),), (a,), saved=(a,))
+    return record(_in_dtype_of(out, a), node, lambda g: (g * polygamma(n + 1, a),), (a,), saved=(a,))
 
 
 # ---- log-odds and logs of products -------------------------------------------------------------
