@@ -89,7 +89,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                            return_indices=True):
+                            return_indices=False):
+    """max_pool1d returning (output, indices) whatever ``return_indices`` says (as PyTorch)."""
     return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
@@ -116,7 +117,8 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     return (out, indices) if return_indices else out
 
 
-def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    """adaptive_max_pool1d returning (output, indices) whatever ``return_indices`` says (as PyTorch)."""
     return adaptive_max_pool1d(input, output_size, True)
 
 
