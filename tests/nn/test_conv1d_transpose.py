@@ -397,3 +397,14 @@ def test_pool1d_window_errors_match_torch(call):
     with pytest.raises(RuntimeError) as ours:
         call(F, gradlab.zeros(2, 3, 10))
     assert str(theirs.value) in str(ours.value)
+
+
+def test_conv_forward_takes_a_given_weight_as_torch():
+    """Subclasses (weight standardisation, for example) call _conv_forward(input, weight, bias)."""
+    ours, theirs = nn.Conv1d(2, 3, 3, padding=1, padding_mode="reflect").double(), \
+        torch.nn.Conv1d(2, 3, 3, padding=1, padding_mode="reflect").double()
+    copy_into_torch(ours, theirs)
+    x, w = rand(2, 2, 6), rand(3, 2, 3, seed=1)
+    out = ours._conv_forward(gradlab.tensor(x), gradlab.tensor(w), None)
+    ref = theirs._conv_forward(torch.tensor(x), torch.tensor(w), None)
+    np.testing.assert_allclose(out._data, ref.numpy(), rtol=1e-12)

@@ -120,11 +120,15 @@ class _Conv(_ConvNd):
             amounts += [p, p]
         return amounts
 
-    def forward(self, input):
+    def _conv_forward(self, input, weight, bias):
+        """The convolution with given weight and bias (as PyTorch's, for subclasses that transform the weight)."""
         if self.padding_mode != "zeros":
             padded = F.pad(input, self._explicit_padding(), mode=self.padding_mode)
-            return self._conv(padded, 0)
-        return self._conv(input, self.padding)
+            return self._conv(padded, weight, bias, 0)
+        return self._conv(input, weight, bias, self.padding)
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
 
 
 class Conv1d(_Conv):
@@ -135,8 +139,8 @@ class Conv1d(_Conv):
 
     dims = 1
 
-    def _conv(self, input, padding):
-        return FS.conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+    def _conv(self, input, weight, bias, padding):
+        return FS.conv1d(input, weight, bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv2d(_Conv):
@@ -149,8 +153,8 @@ class Conv2d(_Conv):
 
     dims = 2
 
-    def _conv(self, input, padding):
-        return F.conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+    def _conv(self, input, weight, bias, padding):
+        return F.conv2d(input, weight, bias, self.stride, padding, self.dilation, self.groups)
 
 
 class _ConvTranspose(_ConvNd):
