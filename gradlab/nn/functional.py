@@ -255,7 +255,9 @@ def elu(input, alpha=1.0, inplace=False):
 
 
 def silu(input, inplace=False):
-    return _maybe_inplace(input, _nn.silu(input), inplace)
+    # in place, backward still reads the old values: silu runs on a copy of them
+    from ..ops import _shadow
+    return _maybe_inplace(input, _nn.silu(_shadow(input) if inplace else input), inplace)
 
 
 def gelu(input, approximate="none"):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._tensor import Size, Tensor
 from ..ops import elementwise as _ew
+from ..ops import _shadow
 from ..ops import inplace_update as _inplace_update
 from ..ops import nn_ops as _nn
 from ..ops import normalization as _norm
@@ -134,6 +135,11 @@ def _maybe_inplace(input, result, inplace):
     return _inplace_update(input, result) if inplace else result
 
 
+def _on_old_values(input, inplace):
+    """The input an op should read: in place, a copy of the old values when backward needs them."""
+    return _shadow(input) if inplace else input
+
+
 def prelu(input, weight):
     """input where input > 0, else weight * input; ``weight`` holds one slope or one per channel (axis 1)."""
     return _nn.prelu(input, weight)
@@ -159,12 +165,12 @@ def celu_(input, alpha=1.0):
 
 def mish(input, inplace=False):
     """input * tanh(softplus(input))."""
-    return _maybe_inplace(input, _nn.mish(input), inplace)
+    return _maybe_inplace(input, _nn.mish(_on_old_values(input, inplace)), inplace)  # backward reads the input
 
 
 def hardswish(input, inplace=False):
     """input * relu6(input + 3) / 6 (MobileNetV3)."""
-    return _maybe_inplace(input, _nn.hardswish(input), inplace)
+    return _maybe_inplace(input, _nn.hardswish(_on_old_values(input, inplace)), inplace)  # backward reads the input
 
 
 def hardsigmoid(input, inplace=False):

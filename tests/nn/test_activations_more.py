@@ -267,3 +267,17 @@ def test_top_level_two_argument_functions_match_torch():
                  torch.pairwise_distance(torch.tensor(a), torch.tensor(b)))
     y = gradlab.tensor(values((3, 4), 2))
     assert gradlab.selu_(y) is y and gradlab.celu_(y) is y and gradlab.threshold_(y, 0.0, 1.0) is y
+
+
+@pytest.mark.parametrize("name", ["mish", "hardswish", "silu", "hardsigmoid", "selu", "celu", "elu"])
+def test_inplace_flag_backward_matches_torch(name):
+    """In place, the ops whose backward reads their input still differentiate (from the old values)."""
+    a = values((3, 4), 6)
+    x, xt = (lib.tensor(a.copy(), requires_grad=True) for lib in (gradlab, torch))
+    y, yt = x * 1, xt * 1
+    getattr(F, name)(y, inplace=True)
+    getattr(TF, name)(yt, inplace=True)
+    assert_close(y, yt)
+    (y * y).sum().backward()
+    (yt * yt).sum().backward()
+    assert_close(x.grad, xt.grad)
