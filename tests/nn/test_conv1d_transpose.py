@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import gradlab
@@ -79,7 +79,6 @@ def conv1d_cases(draw):
                 batched=draw(st.booleans()), seed=draw(st.integers(0, 999)))
 
 
-@settings(max_examples=40, deadline=None)
 @given(case=conv1d_cases())
 def test_conv1d_matches_torch_on_random_geometries(case):
     x = rand(*case["x"], seed=case["seed"])
@@ -147,7 +146,6 @@ def transposed_cases(draw, dims):
                               dilation=dilation), seed=draw(st.integers(0, 999)))
 
 
-@settings(max_examples=40, deadline=None)
 @given(case=transposed_cases(2))
 def test_conv_transpose2d_matches_torch_on_random_geometries(case):
     arrays = [rand(*case["x"], seed=case["seed"]), rand(*case["w"], seed=case["seed"] + 1)]
@@ -160,7 +158,6 @@ def test_conv_transpose2d_matches_torch_on_random_geometries(case):
     assert len(out.grad_fn.next_functions) == len(arrays)
 
 
-@settings(max_examples=30, deadline=None)
 @given(case=transposed_cases(1), batched=st.booleans())
 def test_conv_transpose1d_matches_torch_on_random_geometries(case, batched):
     x = rand(*case["x"], seed=case["seed"])
@@ -329,7 +326,6 @@ def pool1d_cases(draw):
                 out=draw(st.integers(1, length + 2)), count_include_pad=draw(st.booleans()))
 
 
-@settings(max_examples=40, deadline=None)
 @given(case=pool1d_cases())
 def test_pool1d_matches_torch_on_random_geometries(case):
     x = [distinct(*case["shape"], seed=case["seed"])]

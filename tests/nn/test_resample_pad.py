@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import gradlab
@@ -51,7 +51,6 @@ def interpolate_cases(draw):
                 seed=draw(st.integers(0, 999)))
 
 
-@settings(max_examples=60, deadline=None)
 @given(case=interpolate_cases())
 def test_interpolate_matches_torch_on_random_sizes_and_scales(case):
     mode, kwargs = case["mode"], case["kwargs"]
@@ -142,7 +141,6 @@ def test_deprecated_upsample_functions_warn_and_match_torch():
 
 
 # ---- pixel shuffle ----------------------------------------------------------------------------
-@settings(max_examples=30, deadline=None)
 @given(r=st.integers(1, 3), batch=st.lists(st.integers(1, 2), max_size=2), c=st.integers(1, 3), h=st.integers(1, 3),
        w=st.integers(1, 3), seed=st.integers(0, 99))
 def test_pixel_shuffle_and_unshuffle_match_torch(r, batch, c, h, w, seed):

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import gradlab
@@ -78,7 +78,6 @@ def rnn_cases(draw):
                 batched=draw(st.booleans()), initial_state=draw(st.booleans()), seed=draw(st.integers(0, 999)))
 
 
-@settings(max_examples=40, deadline=None)
 @given(case=rnn_cases())
 def test_recurrent_layers_match_torch(case):
     kw, name = case["kwargs"], case["name"]
@@ -134,7 +133,6 @@ def test_recurrent_layers_gradcheck(name):
 
 
 # ---- cells ------------------------------------------------------------------------------------
-@settings(max_examples=30, deadline=None)
 @given(name=st.sampled_from(["RNNCell", "LSTMCell", "GRUCell"]), bias=st.booleans(), batched=st.booleans(),
        initial_state=st.booleans(), relu=st.booleans(), seed=st.integers(0, 999))
 def test_cells_match_torch(name, bias, batched, initial_state, relu, seed):
