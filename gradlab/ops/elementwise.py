@@ -6,7 +6,7 @@ require one.
 """
 import numpy as np
 
-from .. import kernels
+from .. import _dtype, kernels
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import record
@@ -251,11 +251,11 @@ def fmin(a, b):
     return record(out, "FminBackward0", backward, (a, b), saved=(a, b))
 
 
-def _float_pair(a, b):
+def _float_pair(a, b, op):
     """a and b in their common dtype, integers computing in the default float dtype (as atan2 and xlogy do)."""
     a, b = promote(a, b)
     if a._data.dtype.kind != "f":
-        a, b = a.float(), b.float()
+        a, b = _float_input(a, op), _float_input(b, op)
     return a, b
 
 
@@ -279,7 +279,7 @@ def _floating_pair(op, a, b):
 
 def atan2(a, b):
     """The angle of the point (b, a) (a is the y coordinate), in [-pi, pi]."""
-    a, b = _float_pair(a, b)
+    a, b = _float_pair(a, b, "atan2")
     out = _broadcasting("atan2", np.arctan2, a, b)
 
     def backward(g):
@@ -335,7 +335,7 @@ def float_power(a, exponent):
 
 def ldexp(a, b):
     """a * 2 ** b."""
-    a, b = _float_pair(a, b)
+    a, b = _float_pair(a, b, "ldexp")
     with np.errstate(over="ignore", invalid="ignore"):
         out = _broadcasting("ldexp", lambda x, e: x * np.exp2(e), a, b)
 
@@ -467,7 +467,7 @@ def equal(a, b):
 # ---- unary ops ---------------------------------------------------------------------------------
 def _float_input(a, op):
     """Unary math ops on integer tensors compute in the default float dtype, as PyTorch."""
-    return a if a._data.dtype.kind == "f" else a.float()
+    return a if a._data.dtype.kind == "f" else a.to(_dtype.get_default_dtype())
 
 
 def neg(a):
@@ -801,7 +801,6 @@ def masked_fill(a, mask, value):
 
 def _same_dtype(*tensors):
     """The tensors converted to their common dtype, as PyTorch promotes them."""
-    from .. import _dtype
     dt = _dtype.result_type(*[t._data for t in tensors])
     return [t if t._data.dtype == dt else t.to(dt) for t in tensors]
 
@@ -832,7 +831,6 @@ def lerp(a, b, weight):
 
 def to_dtype(a, dtype):
     """Cast ``a`` (a no-op returning ``a`` when the dtype already matches)."""
-    from .. import _dtype
     np_dtype = _dtype.to_numpy_dtype(dtype) if not isinstance(dtype, np.dtype) else dtype
     if a._data.dtype == np_dtype:
         return a

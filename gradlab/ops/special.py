@@ -117,7 +117,7 @@ def xlogy(a, b):
     number b XlogyBackward2 (one graph input for a number).
     """
     number_a, number_b = not isinstance(a, Tensor), not isinstance(b, Tensor)
-    a, b = _float_pair(a, b)
+    a, b = _float_pair(a, b, "xlogy")
     with np.errstate(divide="ignore", invalid="ignore"):
         try:
             out = np.where((a._data == 0) & ~np.isnan(b._data), 0, a._data * np.log(b._data)).astype(a._data.dtype)

@@ -271,3 +271,15 @@ def test_error(case):
         with pytest.raises(Exception) as theirs:
             fn(torch)
         assert type(ours.value) is type(theirs.value), f"{case}: torch raises {theirs.value!r}"
+
+
+@pytest.mark.parametrize("name", ["erf", "exp", "atan2", "xlogy", "ldexp", "lgamma", "deg2rad"])
+def test_integer_inputs_compute_in_the_default_dtype(name):
+    x = gradlab.tensor([1, 2, 3])
+    args = (x, x) if name in ("atan2", "xlogy", "ldexp") else (x,)
+    assert getattr(gradlab, name)(*args).dtype == gradlab.float32
+    gradlab.set_default_dtype(gradlab.float64)
+    try:
+        assert getattr(gradlab, name)(*args).dtype == gradlab.float64
+    finally:
+        gradlab.set_default_dtype(gradlab.float32)
