@@ -85,7 +85,7 @@ def div(a, b, rounding_mode=None):
         return _rounded_div(a, b, rounding_mode)
     a, b = promote(a, b)
     if a._data.dtype.kind != "f":  # int / int gives the default float, as in PyTorch
-        a, b = a.float(), b.float()
+        a, b = _float_input(a, "div"), _float_input(b, "div")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = _broadcasting("div", np.true_divide, a, b)
 
