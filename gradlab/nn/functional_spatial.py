@@ -6,6 +6,8 @@ Each function normalises its arguments as PyTorch does and calls one op in
 import math
 import warnings
 
+import numpy as np
+
 from ..ops import conv as _conv
 from ..ops import pool as _pool
 from ..ops import resample as _resample
@@ -187,14 +189,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if spatial == 1:
             return _pool.adaptive_avg_pool1d(input, out_sizes[0])
         return _pool.adaptive_avg_pool2d(input, tuple(out_sizes))
-    mats = [_axis_matrix(mode, n, o, align_corners, s) for n, o, s in zip(in_sizes, out_sizes, scales)]
+    mats = [_axis_matrix(mode, n, o, align_corners, s, spatial) for n, o, s in zip(in_sizes, out_sizes, scales)]
     rows, cols = (None, mats[0]) if spatial == 1 else mats
     return _resample.resample(input, rows, cols, _NAMES[mode].format(spatial))
 
 
-def _axis_matrix(mode, in_size, out_size, align_corners, scale_factor):
+def _axis_matrix(mode, in_size, out_size, align_corners, scale_factor, spatial):
     if mode in ("nearest", "nearest-exact"):
-        return _resample.nearest_matrix(in_size, out_size, scale_factor, exact=mode == "nearest-exact")
+        return _resample.nearest_matrix(in_size, out_size, scale_factor, exact=mode == "nearest-exact",
+                                        shortcuts=mode == "nearest" and spatial == 2)
+    if in_size == out_size and mode in ("linear", "bilinear"):
+        return np.eye(in_size)  # PyTorch's (bi)linear kernel copies an axis whose size is unchanged, whatever the scale
     if mode == "bicubic":
         return _resample.cubic_matrix(in_size, out_size, bool(align_corners), scale_factor)
     return _resample.linear_matrix(in_size, out_size, bool(align_corners), scale_factor)

@@ -28,11 +28,20 @@ def _scale(in_size, out_size, align_corners, scale_factor):
     return in_size / out_size
 
 
-def nearest_matrix(in_size, out_size, scale_factor=None, exact=False):
-    """(out, in) with a single 1 per row: out[i] = x[floor(i * scale)] ('nearest-exact': centres, +0.5)."""
+def nearest_matrix(in_size, out_size, scale_factor=None, exact=False, shortcuts=False):
+    """(out, in) with a single 1 per row: out[i] = x[floor(i * scale)] ('nearest-exact': centres, +0.5).
+
+    ``shortcuts``: PyTorch's 2-D 'nearest' kernel copies an axis whose size is
+    unchanged and repeats each input of an axis whose size doubles, whatever
+    the scale_factor (its 1-D kernel does not).
+    """
     scale = np.float32(_scale(in_size, out_size, False, scale_factor))  # float32, as PyTorch's kernel
     dst = np.arange(out_size, dtype=np.float32) + (np.float32(0.5) if exact else np.float32(0))
     src = np.minimum(np.floor(dst * scale).astype(np.int64), in_size - 1)
+    if shortcuts and out_size == in_size:
+        src = np.arange(out_size)
+    elif shortcuts and out_size == 2 * in_size:
+        src = np.arange(out_size) // 2
     m = np.zeros((out_size, in_size))
     m[np.arange(out_size), src] = 1.0
     return m

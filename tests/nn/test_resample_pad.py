@@ -20,13 +20,20 @@ def rand(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-def check_against_torch(ours_fn, torch_fn, x, rtol=1e-7, atol=1e-9):
+def torch_backward_is_its_derivative(torch_fn, x):
+    """False where PyTorch's backward kernel takes a shortcut its forward kernel does not (see below)."""
+    return torch.autograd.gradcheck(torch_fn, (torch.tensor(x, requires_grad=True),), raise_exception=False)
+
+
+def check_against_torch(ours_fn, torch_fn, x, rtol=1e-7, atol=1e-9, compare_grad=True):
     """Same output, same input gradient under a random upstream gradient, same grad_fn name."""
     xo, xt = gradlab.tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
     out, ref = ours_fn(xo), torch_fn(xt)
     assert tuple(out.shape) == tuple(ref.shape)
     np.testing.assert_allclose(out._data, ref.detach().numpy(), rtol=rtol, atol=atol)
     assert out.grad_fn.name() == type(ref.grad_fn).__name__
+    if not compare_grad:
+        return out
     upstream = rand(*ref.shape, seed=9)
     out.backward(gradlab.tensor(upstream))
     ref.backward(torch.tensor(upstream))
@@ -54,8 +61,15 @@ def interpolate_cases(draw):
 @given(case=interpolate_cases())
 def test_interpolate_matches_torch_on_random_sizes_and_scales(case):
     mode, kwargs = case["mode"], case["kwargs"]
-    check_against_torch(lambda x: F.interpolate(x, mode=mode, **kwargs),
-                        lambda x: TF.interpolate(x, mode=mode, **kwargs), rand(*case["shape"], seed=case["seed"]))
+    x = rand(*case["shape"], seed=case["seed"])
+
+    def theirs(a):
+        return TF.interpolate(a, mode=mode, **kwargs)
+    # gradlab's gradient is always the adjoint of its forward; compare it with PyTorch's only where PyTorch's is too
+    exact = torch_backward_is_its_derivative(theirs, x)
+    check_against_torch(lambda a: F.interpolate(a, mode=mode, **kwargs), theirs, x, compare_grad=exact)
+    if not exact:
+        assert gradcheck(lambda a: F.interpolate(a, mode=mode, **kwargs), (gradlab.tensor(x, requires_grad=True),))
 
 
 @pytest.mark.parametrize("kwargs", [dict(scale_factor=2), dict(scale_factor=3), dict(size=(5, 9)),
@@ -198,3 +212,29 @@ def test_nearest_copies_uint8_images_and_other_modes_refuse_integers():
     np.testing.assert_array_equal(out._data, TF.interpolate(torch.tensor(image), scale_factor=2).numpy())
     with pytest.raises(NotImplementedError, match="bilinear"):
         F.interpolate(gradlab.tensor(image), scale_factor=2, mode="bilinear")
+
+
+@pytest.mark.parametrize("mode,shape", [("nearest", (1, 2, 3)), ("nearest", (1, 2, 2, 3)), ("linear", (1, 2, 3)),
+                                        ("bilinear", (1, 2, 2, 3))])
+@pytest.mark.parametrize("scale", [1.25, 1.4, 2.2, 2.4, (1.25, 2.5)])
+def test_pytorchs_shortcuts_for_unchanged_and_doubled_sizes(mode, shape, scale):
+    """A scale that rounds to the same (or, for 2-D nearest, twice the) size copies (or repeats) that axis."""
+    if isinstance(scale, tuple) and len(shape) == 3:
+        scale = scale[0]
+    theirs = lambda x: TF.interpolate(x, scale_factor=scale, mode=mode)  # noqa: E731
+    check_against_torch(lambda x: F.interpolate(x, scale_factor=scale, mode=mode), theirs, rand(*shape),
+                        compare_grad=torch_backward_is_its_derivative(theirs, rand(*shape)))
+
+
+@pytest.mark.parametrize("mode,shape,scale", [("nearest", (1, 1, 2), 1.25), ("nearest", (1, 1, 3), 2.2),
+                                              ("bicubic", (1, 1, 2, 3), 1.25)])
+def test_where_pytorchs_backward_is_not_its_derivative_gradlab_follows_the_forward(mode, shape, scale):
+    """PyTorch's backward kernels copy an unchanged axis (and, 1-D nearest, repeat a doubled one) where its
+    forward kernels interpolate; PyTorch fails its own gradcheck there.  gradlab's gradient is the adjoint of
+    the forward both share.  If PyTorch's kernels come to agree, this test says so."""
+    x = rand(*shape)
+    theirs = lambda a: TF.interpolate(a, scale_factor=scale, mode=mode)  # noqa: E731
+    assert not torch_backward_is_its_derivative(theirs, x)
+    check_against_torch(lambda a: F.interpolate(a, scale_factor=scale, mode=mode), theirs, x, compare_grad=False)
+    x_ours = gradlab.tensor(x, requires_grad=True)
+    assert gradcheck(lambda a: F.interpolate(a, scale_factor=scale, mode=mode), (x_ours,))
