@@ -152,6 +152,21 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     input), 'bilinear' and 'bicubic' (4-D input), with PyTorch's ``align_corners`` rule.
     """
     spatial = input.ndim - 2
+    _check_interpolate(input, size, scale_factor, mode, align_corners, antialias)
+    in_sizes = tuple(input.shape[2:])
+    out_sizes, scales = _sizes_and_scales(in_sizes, size, scale_factor, recompute_scale_factor)
+    if mode == "area":  # the mean over each output pixel's share of the input, as PyTorch
+        if spatial == 1:
+            return _pool.adaptive_avg_pool1d(input, out_sizes[0])
+        return _pool.adaptive_avg_pool2d(input, tuple(out_sizes))
+    mats = [_axis_matrix(mode, n, o, align_corners, s, spatial) for n, o, s in zip(in_sizes, out_sizes, scales)]
+    rows, cols = (None, mats[0]) if spatial == 1 else mats
+    return _resample.resample(input, rows, cols, _NAMES[mode].format(spatial))
+
+
+def _check_interpolate(input, size, scale_factor, mode, align_corners, antialias):
+    """PyTorch's argument errors, in its order; then what gradlab does not implement."""
+    spatial = input.ndim - 2
     if mode not in _MODES or spatial not in (1, 2, 3):
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
                                   f"the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
@@ -166,7 +181,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     needs = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(mode)
     if needs is not None and needs != spatial:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {needs + 2}D input")
-    if spatial == 3 or mode not in _NAMES and mode != "area" or antialias:
+    if spatial == 3 or (mode not in _NAMES and mode != "area") or antialias:
         raise NotImplementedError(f"interpolate: mode {mode!r} on a {input.ndim}-D input"
                                   f"{' with antialias' if antialias else ''} is not implemented in gradlab "
                                   f"(it has nearest, nearest-exact, linear, bilinear, bicubic and area on 3-D / "
@@ -174,7 +189,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if not input.dtype.is_floating_point and mode not in ("nearest", "nearest-exact"):
         raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented for {input.dtype} inputs in "
                                   f"gradlab (nearest modes copy integer values; convert to float for the others)")
-    in_sizes = tuple(input.shape[2:])
+
+
+def _sizes_and_scales(in_sizes, size, scale_factor, recompute_scale_factor):
+    """The output size of each axis, and the scale_factor its coordinates use (None: in / out)."""
+    spatial = len(in_sizes)
     if size is not None:
         out_sizes, scales = [int(s) for s in _per_axis(size, spatial, "output size", in_sizes)], [None] * spatial
     else:
@@ -185,13 +204,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if min(out_sizes) < 1 or min(in_sizes) < 1:
         raise RuntimeError(f"interpolate: Input and output sizes should be greater than 0, but got input "
                            f"{in_sizes} output {tuple(out_sizes)}")
-    if mode == "area":  # the mean over each output pixel's share of the input, as PyTorch
-        if spatial == 1:
-            return _pool.adaptive_avg_pool1d(input, out_sizes[0])
-        return _pool.adaptive_avg_pool2d(input, tuple(out_sizes))
-    mats = [_axis_matrix(mode, n, o, align_corners, s, spatial) for n, o, s in zip(in_sizes, out_sizes, scales)]
-    rows, cols = (None, mats[0]) if spatial == 1 else mats
-    return _resample.resample(input, rows, cols, _NAMES[mode].format(spatial))
+    return out_sizes, scales
 
 
 def _axis_matrix(mode, in_size, out_size, align_corners, scale_factor, spatial):
