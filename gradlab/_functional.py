@@ -20,7 +20,8 @@ _names = {
                  "bitwise_or bitwise_xor bitwise_not",
     special: "erf erfc erfinv lgamma digamma polygamma logit xlogy sinc nansum nanmean",
     reduce: "sum mean prod max min amax amin argmax argmin var std var_mean std_mean norm logsumexp cumsum "
-            "cumprod all any count_nonzero median aminmax cummax cummin logcumsumexp kthvalue mode msort nanmedian dist",
+            "cumprod all any count_nonzero median aminmax cummax cummin logcumsumexp kthvalue mode msort nanmedian "
+            "dist",
     shape: "reshape flatten unflatten squeeze unsqueeze permute transpose t broadcast_to cat concat "
            "concatenate stack hstack vstack flip narrow split chunk tensor_split unbind select movedim diag "
            "split_with_sizes diagonal tril triu tile roll repeat_interleave broadcast_tensors meshgrid hsplit vsplit "
