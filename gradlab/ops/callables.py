@@ -49,8 +49,7 @@ def map_(a, other, callable):
     if not isinstance(other, Tensor):
         raise TypeError(f"map_(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
     if other._data.dtype != a._data.dtype:
-        raise TypeError(f"map_: expected {a.dtype.tensor_type.__name__} for 'other' (got "
-                        f"{other.dtype.tensor_type.__name__})")
+        raise TypeError(f"map_: expected {a.dtype.tensor_type} for 'other' (got {other.dtype.tensor_type})")
     _refuse_grad("map_", a, other)
     check_writeable(a)
     try:

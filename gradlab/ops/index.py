@@ -404,7 +404,7 @@ def bincount(input, weights=None, minlength=0):
     _check_integer_vector(input, "bincount")
     if minlength < 0:
         raise RuntimeError(f"bincount: minlength should be >= 0 (got {minlength})")
-    if weights is None:
+    if weights is None or input._data.size == 0:  # (PyTorch gives int64 counts for an empty input, weights or not)
         return Tensor._wrap(np.bincount(input._data, minlength=minlength).astype(np.int64))
     if weights._data.ndim != 1 or weights._data.shape != input._data.shape:
         raise RuntimeError(f"bincount: weights should be 1-d and have the same length as input (got weights of "
@@ -552,7 +552,8 @@ def index_fill(a, dim, index, value):
     def backward(g):
         g_value = None
         if isinstance(value, Tensor) and value._requires_grad:
-            g_value = index_select(g, d, filled).sum() if a._data.ndim else g
+            once = Tensor._wrap(np.unique(filled._data))  # a slot named twice is still filled once
+            g_value = index_select(g, d, once).sum() if a._data.ndim else g
         return (index_fill(g, d, filled, 0) if a._requires_grad else None, g_value)
     if isinstance(value, Tensor):
         return record(out, "IndexFillBackward1", backward, (a, value))
@@ -615,11 +616,11 @@ def masked_scatter(a, mask, source):
                            f"the tensor of shape {list(a._data.shape)}") from None
     count = int(where_.sum())
     if count > source._data.size:
-        raise RuntimeError(f"masked_scatter: Number of elements of source < number of ones in mask ({source._data.size} "
-                           f"< {count})")
+        raise RuntimeError(f"masked_scatter: Number of elements of source < number of ones in mask "
+                           f"({source._data.size} < {count})")
     out = base.copy()
     out[where_] = source._data.reshape(-1)[:count]
-    where_t = Tensor._wrap(np.ascontiguousarray(where_))
+    where_t = Tensor._wrap(np.array(where_))
 
     def backward(g):
         g_self = sum_to(g.masked_fill(where_t, 0), a._data.shape) if a._requires_grad else None

@@ -196,6 +196,10 @@ def _plus_scaled_input(op, bias, product, beta, alpha):
 
     With beta = 0 the bias is ignored, so its NaNs and infs do not spread (as PyTorch).
     """
+    for name, factor in (("beta", beta), ("alpha", alpha)):
+        if product.dtype.kind in "iu" and isinstance(factor, float):
+            raise RuntimeError(f"{op}: For integral input tensors, argument {name} must not be a floating point "
+                               f"number (got {name}={factor})")
     try:
         bias = np.broadcast_to(bias, product.shape)
     except ValueError:
@@ -222,8 +226,9 @@ def _add_product(op, name, bias, a, b, beta, alpha, product_grads):
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """beta * input + alpha * (mat @ vec)."""
-    if mat._data.ndim != 2 or vec._data.ndim != 1 or mat._data.shape[1] != vec._data.shape[0] or \
-            np.broadcast_shapes(input._data.shape, (mat._data.shape[0],)) != (mat._data.shape[0],):
+    fits = mat._data.ndim == 2 and vec._data.ndim == 1 and mat._data.shape[1] == vec._data.shape[0] and \
+        input._data.ndim <= 1 and input._data.size in (1, mat._data.shape[0])
+    if not fits:
         raise RuntimeError(f"addmv: size mismatch, got input ({', '.join(map(str, input._data.shape))}), mat "
                            f"({'x'.join(map(str, mat._data.shape))}), vec ({'x'.join(map(str, vec._data.shape))})")
     return _add_product("addmv", "AddmvBackward0", input, mat, vec, beta, alpha,
@@ -243,7 +248,7 @@ def _check_batches(op, batch1, batch2):
     for name, t in (("batch1", batch1), ("batch2", batch2)):
         if t._data.ndim != 3:
             raise RuntimeError(f"{op}: {name} must be a 3D tensor (got shape {list(t._data.shape)})")
-    (n1, rows, inner), (n2, inner2, cols) = batch1._data.shape, batch2._data.shape
+    (n1, _, inner), (n2, inner2, _) = batch1._data.shape, batch2._data.shape
     if n1 != n2:
         raise RuntimeError(f"{op}: batch1 and batch2 must have same number of batches, got {n1} and {n2}")
     if inner != inner2:
@@ -499,6 +504,9 @@ def cross(a, b, dim=None):
     d(a x b) = da x b + a x db, so the gradients are b x g for a and g x a for b.
     """
     a, b = promote(a, b)
+    if a._data.ndim != b._data.ndim:
+        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions (got shapes "
+                           f"{list(a._data.shape)} and {list(b._data.shape)})")
     try:
         shape = np.broadcast_shapes(a._data.shape, b._data.shape)
     except ValueError:
@@ -511,7 +519,7 @@ def cross(a, b, dim=None):
             raise RuntimeError(f"cross: no dimension of size 3 in input (shape {list(shape)})")
         dim = shape.index(3)
     d = normalize_dim(dim, len(shape), "linalg.cross")
-    sizes = [t._data.shape[k] if k >= 0 else 1 for t in (a, b) for k in (d - len(shape) + t._data.ndim,)]
+    sizes = [a._data.shape[d], b._data.shape[d]]
     if sizes != [3, 3]:
         raise RuntimeError(f"linalg.cross: inputs dimension {d} must have length 3. Got {sizes[0]} and {sizes[1]}")
     out = np.cross(np.broadcast_to(a._data, shape), np.broadcast_to(b._data, shape), axis=d)
@@ -539,7 +547,7 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     if y._data.dtype == np.bool_ or (x is not None and x._data.dtype == np.bool_):
         raise RuntimeError("trapezoid: received a bool input for `x` or `y`, but bool is not supported")
     if x is None:
-        return (y.sum(d) - (y.select(d, 0) + y.select(d, -1)) * 0.5) * (1 if dx is None else dx)
+        return _by_number(y.sum(d) - (y.select(d, 0) + y.select(d, -1)) * 0.5, 1 if dx is None else dx, "Mul")
     if x._data.ndim == 1:
         if x._data.shape[0] != n:
             raise RuntimeError("trapezoid: There must be one `x` value for each sample point")
@@ -547,7 +555,16 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     elif x._data.ndim < y._data.ndim:
         x = x.view((1,) * (y._data.ndim - x._data.ndim) + x._data.shape)
     spacing = x.narrow(d, 1, x._data.shape[d] - 1) - x.narrow(d, 0, x._data.shape[d] - 1)
-    return ((y.narrow(d, 0, n - 1) + y.narrow(d, 1, n - 1)) * spacing).sum(d) / 2.0
+    return _by_number(((y.narrow(d, 0, n - 1) + y.narrow(d, 1, n - 1)) * spacing).sum(d), 2.0, "Div")
 
 
 trapz = trapezoid
+
+
+def _by_number(t, number, op):
+    """t * number or t / number as PyTorch's number overloads record them (MulBackward1, DivBackward1)."""
+    if t._data.dtype.kind != "f":
+        t = t.float()  # an integer sum divided (or scaled) by a float number is float32, as PyTorch
+    if op == "Mul":
+        return record(t._data * t._data.dtype.type(number), "MulBackward1", lambda g: (g * number,), (t,))
+    return record(t._data / t._data.dtype.type(number), "DivBackward1", lambda g: (g / number,), (t,))

@@ -101,10 +101,11 @@ def prod(a, dim=None, keepdim=False, dtype=None):
     return record(out, "ProdBackward1" if dims is not None else "ProdBackward0", backward, (a,), saved=(a,))
 
 
-def _extreme(a, dim, keepdim, np_fn, arg_fn, name, nodes=("Backward0", "Backward1")):
+def _extreme(a, dim, keepdim, np_fn, arg_fn, name, nodes=("Backward0", "Backward1"), result=values_indices):
     """max / min / median: one value over all of ``a``, or (values, indices) along ``dim``.
 
-    ``nodes`` are the suffixes of the two node names: along a dim, over all.
+    ``nodes`` are the suffixes of the two node names: along a dim, over all;
+    ``result`` is the named tuple returned along a dim.
     """
     if dim is None:
         if a._data.size == 0:
@@ -137,7 +138,7 @@ def _extreme(a, dim, keepdim, np_fn, arg_fn, name, nodes=("Backward0", "Backward
             g = g.unsqueeze(d)
         return (scatter_into_zeros(g, index, d, shape),)
     out = record(values, name.capitalize() + nodes[0], backward, (a,))
-    return values_indices(out, Tensor._wrap(idx_out.astype(np.int64)))
+    return result(out, Tensor._wrap(idx_out.astype(np.int64)))
 
 
 def max(a, dim=None, keepdim=False, *, other=None):
@@ -514,6 +515,9 @@ def scatter_into_zeros(g, index, dim, shape):
 
 # ---- more reductions and scans: aminmax, cummax/cummin, logcumsumexp, kthvalue, mode, nanmedian, dist -------
 aminmax_result = namedtuple("aminmax", ["min", "max"])
+# (values, indices) named after the op, as PyTorch's torch.return_types.cummax and the like
+_RESULTS = {name: namedtuple(name, ["values", "indices"]) for name in ("cummax", "cummin", "kthvalue", "mode",
+                                                                        "nanmedian")}
 
 
 def aminmax(a, *, dim=None, keepdim=False):
@@ -564,7 +568,7 @@ def _running_extreme(a, dim, accumulate, name):
             return (g,)
         return (scatter_add_into_zeros(g, d, index, shape),)
     out = record(values, name.capitalize() + "Backward0", backward, (a,))
-    return values_indices(out, Tensor._wrap(indices))
+    return _RESULTS[name](out, Tensor._wrap(indices))
 
 
 def cummax(a, dim):
@@ -589,12 +593,12 @@ def logcumsumexp(a, dim):
         if not a._data.ndim:
             return (g,)
         lowest = np.finfo(g._data.dtype).min
-        with np.errstate(divide="ignore"):
-            log_size = g.abs().log()
         parts = []
-        for keep in (g > 0, g < 0):
-            log_part = where(keep, log_size, lowest)
-            parts.append((log_part - result).flip(d).logcumsumexp(d).flip(d).add(a).exp())
+        with np.errstate(divide="ignore", over="ignore"):  # log(0) = -inf and the "lowest" stand-ins are fine
+            log_size = g.abs().log()
+            for keep in (g > 0, g < 0):
+                log_part = where(keep, log_size, lowest)
+                parts.append((log_part - result).flip(d).logcumsumexp(d).flip(d).add(a).exp())
         return (parts[0] - parts[1],)
     result = record(out, "LogcumsumexpBackward0", backward, (a,), saved=(a,), saves_output=True)
     return result
@@ -618,7 +622,7 @@ def kthvalue(a, k, dim=-1, keepdim=False):
 
     def kth_index(x, axis):
         return np.take(np.argsort(x, axis=axis, kind="stable"), k - 1, axis=axis)
-    return _extreme(a, d, keepdim, None, kth_index, "kthvalue")
+    return _extreme(a, d, keepdim, None, kth_index, "kthvalue", result=_RESULTS["kthvalue"])
 
 
 def mode(a, dim=-1, keepdim=False):
@@ -626,7 +630,7 @@ def mode(a, dim=-1, keepdim=False):
     occurrence, as PyTorch."""
     d = normalize_dim(dim, a._data.ndim, "mode")
     _check_reduction_size(a, d, "mode")
-    return _extreme(a, d, keepdim, None, _mode_index, "mode")
+    return _extreme(a, d, keepdim, None, _mode_index, "mode", result=_RESULTS["mode"])
 
 
 def _mode_index(x, axis):
@@ -651,13 +655,16 @@ def nanmedian(a, dim=None, keepdim=False):
     if dim is None and a._data.size == 0:
         return Tensor._wrap(np.array(np.nan, dtype=a._data.dtype))
     return _extreme(a, dim, keepdim, lambda x: x.reshape(-1)[_nanmedian_index(x.reshape(-1), 0)],
-                    _nanmedian_index, "nanmedian", nodes=("Backward1", "Backward0"))
+                    _nanmedian_index, "nanmedian", nodes=("Backward1", "Backward0"), result=_RESULTS["nanmedian"])
 
 
 def _nanmedian_index(x, axis):
     """Where the lower median of the non-NaN values of x along ``axis`` sits (NaNs sort last)."""
     order = np.argsort(x, axis=axis, kind="stable")
-    counts = np.sum(~np.isnan(x), axis=axis) if x.dtype.kind == "f" else np.full(np.delete(x.shape, axis), x.shape[axis])
+    if x.dtype.kind == "f":
+        counts = np.sum(~np.isnan(x), axis=axis)
+    else:
+        counts = np.full(np.delete(x.shape, axis), x.shape[axis])
     middle = np.expand_dims(np.maximum(counts - 1, 0) // 2, axis)
     return np.squeeze(np.take_along_axis(order, middle, axis), axis)
 

@@ -750,7 +750,15 @@ def sum_to_size(a, *size):
     fits = len(size) <= len(shape) and all(s in (1, t) for s, t in zip(size[::-1], shape[::-1]))
     if not fits:
         raise RuntimeError(f"sum_to_size: size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
-    return a if size == shape else sum_to(a, size)
+    if not size:
+        return a.sum()  # to a scalar: always a sum (a new tensor, even from a scalar), as PyTorch
+    # as PyTorch: one sum keeping dims (the leading ones and those that are 1 in size), then a view
+    lead = len(shape) - len(size)
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size) if s == 1 and shape[lead + i] != 1)
+    if not dims:
+        return a
+    summed = a.sum(dims, keepdim=True)
+    return summed.view(size) if lead else summed
 
 
 # ---- strided views -------------------------------------------------------------------------------------
@@ -864,7 +872,8 @@ def vander(x, N=None, increasing=False):
 
     As PyTorch: the powers are a cumulative product of [1, x, x, ...] (so
     gradients hold at x = 0 too), flipped unless ``increasing``; integer and
-    bool inputs give int64.
+    bool inputs give int64.  (PyTorch's own backward of this fails with a
+    version-counter error; gradlab's in-place cumprod keeps the values it needs.)
     """
     if x._data.ndim != 1:
         raise RuntimeError(f"vander: x must be a one-dimensional tensor. (got shape {list(x._data.shape)})")
@@ -873,8 +882,11 @@ def vander(x, N=None, increasing=False):
         raise RuntimeError(f"vander: N must be non-negative. (got N={n})")
     if x._data.dtype.kind in "biu" and x._data.dtype != np.int64:
         x = x.long()
-    ones = Tensor._wrap(np.ones((x._data.shape[0], min(n, 1)), dtype=x._data.dtype))
-    columns = cat([ones, x.unsqueeze(1).expand(x._data.shape[0], n - 1)], 1).cumprod(1) if n > 1 else ones
+    columns = Tensor._wrap(np.ones((x._data.shape[0], n), dtype=x._data.dtype))
+    if n > 1:  # columns 1.. hold x, then their running product x, x^2, x^3, ... (in place, as PyTorch)
+        powers = columns[:, 1:]
+        powers.copy_(x.unsqueeze(1).expand(x._data.shape[0], n - 1))
+        powers.cumprod_(1)
     return columns if increasing else flip(columns, 1)
 
 

@@ -22,6 +22,7 @@ import gradlab
 from gradlab.testing.opcheck import _draw_inputs, _flatten
 from op_specs import ALL_SPECS
 from op_specs_math import MATH_SPECS
+from op_specs_arrays import ARRAY_SPECS
 
 torch = pytest.importorskip("torch")
 
@@ -44,9 +45,10 @@ def run(lib, fn, arrays, grad_inputs=None):
 
 # ---- every op spec -----------------------------------------------------------------------------------
 # specs whose names depend on how PyTorch decomposes the op; each points at the EXCEPTIONS case explaining it
-SPEC_EXCEPTIONS = {"matmul": "matmul batched", "matmul_operator": "matmul batched", "einsum": "einsum"}
+SPEC_EXCEPTIONS = {"matmul": "matmul batched", "matmul_operator": "matmul batched", "einsum": "einsum",
+                   "matrix_power_batched": "matmul batched"}
 
-NAME_SPECS = [dataclasses.replace(s, dtypes=("float64",), int_dtypes=()) for s in ALL_SPECS + MATH_SPECS
+NAME_SPECS = [dataclasses.replace(s, dtypes=("float64",), int_dtypes=()) for s in ALL_SPECS + MATH_SPECS + ARRAY_SPECS
               if s.grad and s.torch and any(d.startswith("float") for d in s.dtypes)
               and s.name not in SPEC_EXCEPTIONS]
 
@@ -67,7 +69,7 @@ def test_spec_names_match_torch(spec, data):
 
 def test_every_spec_exception_has_a_case():
     assert set(SPEC_EXCEPTIONS.values()) <= set(EXCEPTIONS)
-    assert set(SPEC_EXCEPTIONS) <= {s.name for s in ALL_SPECS}
+    assert set(SPEC_EXCEPTIONS) <= {s.name for s in ALL_SPECS + MATH_SPECS + ARRAY_SPECS}
 
 
 # ---- methods, operators and functions, one case each ----------------------------------------------------
@@ -521,6 +523,62 @@ CASES.update({
     "torch.float_power(2, x)": (lambda lib, x: lib.float_power(2, x), [M]),
     "torch.xlogy(2, x)": (lambda lib, x: lib.xlogy(2, x), [M]),
 })
+
+# reductions, shape, indexing and linalg ops (op_specs_arrays.py) in place, and their cases that are no op spec
+_IDX = (lambda lib: lib.tensor([2, 0]))
+CASES.update({
+    "y.t_()": (_inplace("t_"), [M]),
+    "y.transpose_(0, 2)": (_inplace("transpose_", 0, 2), [B]),
+    "y.swapaxes_(0, 1)": (_inplace("swapaxes_", 0, 1), [M]),
+    "y.swapdims_(1, 2)": (_inplace("swapdims_", 1, 2), [B]),
+    "y.squeeze_()": (lambda lib, x: (x.unsqueeze(0) * 1).squeeze_(), [M]),
+    "y.squeeze_(0)": (lambda lib, x: (x.unsqueeze(0) * 1).squeeze_(0), [M]),
+    "y.squeeze_((0, 1))": (lambda lib, x: (x.unsqueeze(0) * 1).squeeze_((0, 1)), [M]),
+    "y.unsqueeze_(1)": (_inplace("unsqueeze_", 1), [M]),
+    "y.as_strided_": (_inplace("as_strided_", (2, 2), (1, 2), 1), [M]),
+    "y[1:].t_() (a view)": (lambda lib, x: _view_t_(x), [M]),
+    "y.tril_()": (_inplace("tril_"), [M]),
+    "y.triu_(1)": (_inplace("triu_", 1), [M]),
+    "y.cumsum_(1)": (_inplace("cumsum_", 1), [M]),
+    "y.cumprod_(0)": (_inplace("cumprod_", 0), [M]),
+    "y.index_copy_": (lambda lib, x, s: (x * 1).index_copy_(0, _IDX(lib), s[:2]), [M, M]),
+    "y.index_fill_(number)": (lambda lib, x: (x * 1).index_fill_(1, _IDX(lib), 2.0), [M]),
+    "y.index_fill_(tensor)": (lambda lib, x, v: (x * 1).index_fill_(1, _IDX(lib), v), [M, S]),
+    "y.index_put_": (lambda lib, x, v: (x * 1).index_put_((_IDX(lib),), v), [M, V]),
+    "y.masked_scatter_": (lambda lib, x, s: (x * 1).masked_scatter_(x > 1, s), [M, M]),
+    "y.scatter_reduce_": (lambda lib, x, s: (x * 1).scatter_reduce_(0, lib.tensor([[0, 2, 1, 0]]), s, "amax"),
+                          [M, M]),
+    "y.addmm_": (lambda lib, x, a, b: (x * 1).addmm_(a, b), [M, (3, 2), (2, 4)]),
+    "y.addbmm_": (lambda lib, x, a, b: (x * 1).addbmm_(a, b, beta=0.5), [M, (2, 3, 2), (2, 2, 4)]),
+    "y.addmv_": (lambda lib, v, m, w: (v * 1).addmv_(m, w, alpha=2), [V, (4, 3), (3,)]),
+    "y.addr_": (lambda lib, x, u, v: (x * 1).addr_(u, v), [M, (3,), V]),
+    "y.baddbmm_": (lambda lib, x, a, b: (x * 1).baddbmm_(a, b), [B, (2, 3, 2), (2, 2, 4)]),
+    "x.addmm": (lambda lib, x, a, b: x.addmm(a, b, beta=2), [M, (3, 2), (2, 4)]),
+    "torch.aminmax(dim)": (lambda lib, x: lib.aminmax(x, dim=1), [M]),
+    "x.nanmedian()": (lambda lib, x: x.nanmedian(), [M]),
+    "torch.diff(n=0)": (lambda lib, x: lib.diff(x, 0), [M]),
+    "torch.diff(prepend)": (lambda lib, x, p: lib.diff(x, prepend=p), [M, (3, 1)]),
+    "x.ravel() (a copy)": (lambda lib, x: x.t().ravel(), [M]),
+    "x.sum_to_size(4)": (lambda lib, x: x.sum_to_size(4), [M]),
+    "x.sum_to_size(3, 1)": (lambda lib, x: x.sum_to_size(3, 1), [M]),
+    "x.matrix_power(0)": (lambda lib, x: x[:, :3].matrix_power(0), [M]),
+    "x.matrix_power(1)": (lambda lib, x: x[:, :3].matrix_power(1), [M]),
+    "x.matrix_power(-1)": (lambda lib, x: x[:, :3].matrix_power(-1), [M]),
+    "x.matrix_power(6)": (lambda lib, x: x[:, :3].matrix_power(6), [M]),
+    "torch.cov(aweights)": (lambda lib, x, w: lib.cov(x, aweights=w), [M, V]),
+    "torch.tensordot(dims=0)": (lambda lib, x, v: lib.tensordot(x, v, 0), [M, V]),
+    "torch.trapz(y, dx=2)": (lambda lib, x: lib.trapz(x, dx=2), [M]),
+    "torch.vander(increasing)": (lambda lib, v: lib.vander(v, 3, increasing=True), [V]),
+    "torch.take": (lambda lib, x: lib.take(x, lib.tensor([[0, 11], [-1, 3]])), [M]),
+    "x.as_strided": (lambda lib, x: x.as_strided((2, 2), (1, 3)), [M]),
+})
+
+
+def _view_t_(x):
+    y = x * 1
+    view = y[1:]
+    view.t_()
+    return view, y
 
 
 def _inputs(shapes):
