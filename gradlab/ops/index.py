@@ -799,7 +799,7 @@ def unique_consecutive(a, return_inverse=False, return_counts=False, dim=None):
         inverse_shape = a._data.shape
     else:
         d = normalize_dim(dim, a._data.ndim, "unique_consecutive")
-        rows = np.moveaxis(a._data, d, 0).reshape(a._data.shape[d], -1)
+        rows = np.moveaxis(a._data, d, 0).reshape(a._data.shape[d], a._data.size // max(a._data.shape[d], 1))
         starts = np.ones(rows.shape[0], dtype=bool)
         starts[1:] = (rows[1:] != rows[:-1]).any(axis=1)
         output = np.compress(starts, a._data, axis=d)

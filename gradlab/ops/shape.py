@@ -780,7 +780,12 @@ def _storage(array):
 
 
 def storage_offset(a):
-    """How many elements into its storage (the memory block it shares with its views) ``a`` starts."""
+    """How many elements into its storage (the memory block it shares with its views) ``a`` starts.
+
+    For ``from_numpy`` of a slice of a NumPy array the storage is that whole
+    array, so the offset counts from its start (PyTorch starts a new storage
+    at the slice).
+    """
     return int(_storage(a._data)[1])
 
 
@@ -944,6 +949,8 @@ def _change_shape_in_place(a, op, new_view, name, backward, redo, undo):
     reverses it: a view of ``a`` updates its recipe from its base with
     ``redo``, and views of ``a`` (when ``a`` is a base) compose with ``undo``,
     so that later in-place writes still find their way through the graph.
+    After ``retain_grad()``, ``a.grad`` is the gradient of the new geometry
+    (PyTorch keeps the gradient of the old one there).
     """
     from . import _check_inplace
     _check_inplace(a, op)
@@ -951,7 +958,7 @@ def _change_shape_in_place(a, op, new_view, name, backward, redo, undo):
     if grad_mode.state.enabled and a._requires_grad:
         before = Tensor._wrap(a._data)
         before.grad_fn, before._requires_grad, before._out_nr = a.grad_fn, a._requires_grad, a._out_nr
-        _take_graph(a, record(new_view, name, backward, (before,)))
+        _take_graph(a, record(new_view, name, backward, (before,)))  # retain_grad moves with it (see above)
     if a._view_base is not None:
         a._view_fn = _compose_fns(a._view_fn, redo)
     for ref in list(a.__dict__.get("_views", {}).values()):
