@@ -52,14 +52,20 @@ def linear(x, weight, bias=None):
     if x._data.dtype != weight._data.dtype:
         raise RuntimeError(f"linear: mat1 and mat2 must have the same dtype, but got {x.dtype} (input) and "
                            f"{weight.dtype} (weight)")
-    out = _product(x._data, weight._data.T) if x._data.ndim == 2 else x._data @ weight._data.T
+    n_out, n_in = weight._data.shape
+    # leading dims flattened into rows: one 2-D product on the matmul kernel, whatever the input's rank
+    rows = x._data if x._data.ndim == 2 else x._data.reshape(-1, n_in)
+    out = _product(rows, weight._data.T)
+    if x._data.ndim != 2:
+        out = out.reshape(x._data.shape[:-1] + (n_out,))
     if bias is not None:
         out += bias._data
-    n_out, n_in = weight._data.shape
 
     def backward(g):
-        gx = g @ weight if x._requires_grad else None
-        g2 = g.reshape(-1, n_out)
+        g2 = g if g._data.ndim == 2 else g.reshape(-1, n_out)
+        gx = None
+        if x._requires_grad:
+            gx = g2 @ weight if x._data.ndim == 2 else (g2 @ weight).reshape(x.shape)
         gw = g2.t() @ x.reshape(-1, n_in) if weight._requires_grad else None
         gb = g2.sum(0) if bias is not None and bias._requires_grad else None
         return (gx, gw) if bias is None else (gb, gx, gw)

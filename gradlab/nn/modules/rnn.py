@@ -191,7 +191,9 @@ class RNNBase(Module):
     def _run_direction(self, sequence, state, weights, reverse):
         """Run one layer in one direction over (L, N, features); (outputs (L, N, H), final state)."""
         w_ih, b_ih, w_hh, b_hh, w_hr = weights
-        x_proj = F.linear(sequence, w_ih, b_ih)  # every step's input projection in one product
+        # every step's input projection in one product; unbind (not x_proj[t]) so that backward stacks the
+        # steps' gradients once, instead of adding a full-size gradient per step
+        x_proj = F.linear(sequence, w_ih, b_ih).unbind(0)
         steps = range(sequence.shape[0] - 1, -1, -1) if reverse else range(sequence.shape[0])
         outputs = [None] * sequence.shape[0]
         for t in steps:
