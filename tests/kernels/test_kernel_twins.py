@@ -1,6 +1,6 @@
 """The compiled kernels and their NumPy twins agree on random geometries and dtypes."""
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import gradlab.kernels as K
@@ -113,6 +113,8 @@ def test_matmul_twins(m, k, n, dtype, layout):
 
 @given(st.integers(1, 700), st.integers(1, 300), st.integers(1, 300), st.sampled_from([np.float32, np.float64]),
        st.sampled_from(["cc", "cf", "fc", "ff"]), st.sampled_from([1, 2]))
+@example(700, 100, 100, np.float32, "cf", 2).via("above 2^22 multiply-adds: tiles on both threads")
+@example(333, 257, 61, np.float64, "fc", 2).via("above 2^22, sizes that do not divide into tiles")
 def test_matmul_tiled_over_threads_matches_the_twin(m, k, n, dtype, layout, threads):
     """Products above one BLAS call's single-thread size are tiled over the kernel
     threads (gradlab_ext/matmul.pyx): every tile must land in the right place."""
