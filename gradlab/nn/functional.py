@@ -16,6 +16,7 @@ from ..ops import inplace_update as _inplace_update
 from ..ops import nn_ops as _nn
 from ..ops import pool as _pool
 from ..ops import shape as _shape
+from ._utils import _pair
 
 __all__ = [
     "linear", "bilinear", "conv2d", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d",
@@ -24,17 +25,6 @@ __all__ = [
     "mse_loss", "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "pad", "one_hot", "flatten", "normalize", "unfold", "fold",
 ]
-
-
-def _pair(value, name="argument"):
-    """(a, b) from an int or a pair, as PyTorch's _pair."""
-    if isinstance(value, (tuple, list)):
-        if len(value) == 1:
-            return (int(value[0]),) * 2
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-        return (int(value[0]), int(value[1]))
-    return (int(value), int(value))
 
 
 def _legacy_reduction(size_average, reduce, reduction):

@@ -11,31 +11,13 @@ import numpy as np
 from ..ops import conv as _conv
 from ..ops import pool as _pool
 from ..ops import resample as _resample
+from ._utils import _pair, _single
 
 __all__ = [
     "conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool1d_with_indices", "avg_pool1d",
     "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "interpolate", "upsample",
     "upsample_nearest", "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle",
 ]
-
-
-def _single(value, name="argument"):
-    """An int from an int or a one-element sequence, as PyTorch's _single."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 1:
-            raise ValueError(f"{name} must be an int or a sequence of one int, got {value!r}")
-        value = value[0]
-    return int(value)
-
-
-def _pair(value, name="argument"):
-    if isinstance(value, (tuple, list)):
-        if len(value) == 1:
-            return (int(value[0]),) * 2
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-        return (int(value[0]), int(value[1]))
-    return (int(value), int(value))
 
 
 # ---- convolution ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from ... import _creation
 from .. import functional as F
 from .. import functional_spatial as FS
 from .. import init
+from .._utils import _pair, _single
 from ..parameter import Parameter
 from .module import Module
 
@@ -21,7 +22,7 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 def _ntuple(value, dims, name):
     """A tuple of ``dims`` ints from an int or a sequence (of one or ``dims`` ints)."""
-    return FS._pair(value, name) if dims == 2 else (FS._single(value, name),)
+    return _pair(value, name) if dims == 2 else (_single(value, name),)
 
 
 class _ConvNd(Module):

@@ -4,6 +4,7 @@ The 1-D layers pool the last axis of (N, C, L) or (C, L) inputs.
 """
 from .. import functional as F
 from .. import functional_spatial as FS
+from .._utils import _single
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
@@ -94,9 +95,9 @@ class AvgPool1d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         super().__init__()
-        self.kernel_size = (FS._single(kernel_size, "kernel_size"),)
-        self.stride = self.kernel_size if stride is None else (FS._single(stride, "stride"),)
-        self.padding = (FS._single(padding, "padding"),)
+        self.kernel_size = (_single(kernel_size, "kernel_size"),)
+        self.stride = self.kernel_size if stride is None else (_single(stride, "stride"),)
+        self.padding = (_single(padding, "padding"),)
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
 
