@@ -130,3 +130,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: E402
 from .gradcheck import gradcheck, gradgradcheck  # noqa: E402
+from . import functional  # noqa: E402  (torch.autograd.functional)
