@@ -92,7 +92,7 @@ _T.polygamma = lambda a, n: special.polygamma(n, a)
 _T.polygamma.__name__ = "polygamma"
 _T.greater, _T.less, _T.greater_equal, _T.less_equal, _T.not_equal = _T.gt, _T.lt, _T.ge, _T.le, _T.ne
 _T.where = lambda a, condition, other: elementwise.where(condition, a, other)
-_T.take_along_dim = lambda a, indices, dim=None: index.gather(a, dim, indices)
+_T.take_along_dim = index.take_along_dim
 _T.swapaxes = _T.swapdims = _T.transpose
 _T.T = property(shape.T)
 _T.mT = property(shape.mT)

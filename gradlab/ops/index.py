@@ -349,8 +349,22 @@ def one_hot(tensor, num_classes=-1):
     return Tensor._wrap(out)
 
 
-def take_along_dim(a, indices, dim):
-    return gather(a, dim, indices)
+def take_along_dim(a, indices, dim=None):
+    """``gather`` after broadcasting a and indices against each other in every dim but ``dim``, as PyTorch;
+    ``dim=None`` indexes the flattened ``a``."""
+    if dim is None:
+        return gather(a.reshape(-1), 0, indices.reshape(-1))
+    if a._data.ndim != indices._data.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {a._data.ndim} dimensions for input, and {indices._data.ndim} dimensions "
+                           f"for indices")
+    d = normalize_dim(dim, a._data.ndim, "take_along_dim")
+    a_shape, i_shape = list(a._data.shape), list(indices._data.shape)
+    a_shape[d] = i_shape[d] = 1
+    common = list(np.broadcast_shapes(tuple(a_shape), tuple(i_shape)))
+    a_size, i_size = list(common), list(common)
+    a_size[d], i_size[d] = a._data.shape[d], indices._data.shape[d]
+    return gather(a.expand(*a_size), d, indices.expand(*i_size))
 
 
 def index_add(a, dim, index, source, alpha=1):

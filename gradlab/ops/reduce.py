@@ -360,9 +360,13 @@ def _norm_grad(a, g, n, p, dims):
 
 def logsumexp(a, dim, keepdim=False):
     dims = normalize_dims(dim, a._data.ndim, "logsumexp")
-    peak = np.max(a._data, axis=dims, keepdims=True)
+    if a._data.dtype.kind != "f":  # integers compute in the default float dtype, as PyTorch
+        a = a.to(_dtype.get_default_dtype())
+    # initial=-inf: an empty slice sums to 0, whose log is -inf (np.max alone refuses empty slices)
+    peak = np.max(a._data, axis=dims, keepdims=True, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0)
-    out = np.log(np.sum(np.exp(a._data - peak), axis=dims, keepdims=True)) + peak
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(a._data - peak), axis=dims, keepdims=True)) + peak
     shape = a._data.shape
     kept = Tensor._wrap(out)
     if not keepdim:

@@ -248,8 +248,9 @@ def contiguous(a, memory_format=None):
     return record(np.ascontiguousarray(a._data), "CloneBackward0", lambda g: (g,), (a,))
 
 
-def flip(a, dims):
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+def flip(a, *dim_args, dims=None):
+    """Reverse along dims, given as ``x.flip(0, 1)``, ``x.flip((0, 1))`` or ``flip(x, dims=(0, 1))``, as PyTorch."""
+    dims = shape_arg(dim_args) if dims is None else (dims,) if isinstance(dims, int) else tuple(dims)
     dims = tuple(normalize_dim(d, a._data.ndim, "flip") for d in dims) if a._data.ndim else ()
     return record(np.flip(a._data, dims).copy(), "FlipBackward0", lambda g: (g.flip(dims),), (a,))
 

@@ -447,3 +447,41 @@ def test_module_functions_take_out_and_keywords():
     assert values.tolist() == [[1.0, 5.0], [3.0, 3.0]] and indices.tolist() == [[0, 1], [0, 0]]
     assert gradlab.dist(input=x, other=x * 0).item() == pytest.approx(float(np.sqrt(39.0)))
     assert gradlab.kron(input=x, other=gradlab.ones(1, 2)).shape == (2, 4)
+
+
+@pytest.mark.parametrize("shape, dim", [((0,), 0), ((2, 0), 1), ((0, 3), 0), ((0, 3), 1)])
+def test_logsumexp_of_empty_slices_is_minus_inf(shape, dim):
+    ours, theirs = gradlab.zeros(*shape).logsumexp(dim), torch.zeros(*shape).logsumexp(dim)
+    _same(ours, theirs)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool"])
+def test_logsumexp_of_integers_is_in_the_default_float_dtype(dtype):
+    g, t = _pair([[1, 0, 1], [0, 0, 1]], dtype=dtype)
+    _same(g.logsumexp(1), t.logsumexp(1))
+
+
+@pytest.mark.parametrize("x_shape, index, dim", [
+    ((3, 4), [[0, 2]], 1),             # the index broadcasts over the rows
+    ((3, 1), [[0], [0], [0]], 0),
+    ((1, 4), [[0, 3], [1, 1], [2, 0]], 1),  # the input broadcasts over the index's rows
+    ((3, 4), [0, 5, 11, 5], None),     # None: the flattened input
+])
+def test_take_along_dim_broadcasts_as_torch(x_shape, index, dim):
+    values = np.random.default_rng(0).standard_normal(x_shape)
+    g, t = _pair(values, requires_grad=True)
+    ours = gradlab.take_along_dim(g, gradlab.tensor(index), dim)
+    theirs = torch.take_along_dim(t, torch.tensor(index), dim)
+    _same(ours, theirs)
+    weights = np.arange(1.0, 1.0 + theirs.numel()).reshape(tuple(theirs.shape))
+    (ours * gradlab.from_numpy(weights)).sum().backward()
+    (theirs * torch.from_numpy(weights)).sum().backward()
+    _same(g.grad, t.grad)
+    _same(g.take_along_dim(gradlab.tensor(index), dim), theirs)
+
+
+def test_flip_takes_dims_as_torch():
+    g, t = _pair(np.arange(6.0).reshape(2, 3))
+    for dims in ((0, 1), ((0, 1),), ([1],), (-1,)):
+        _same(g.flip(*dims), t.flip(*dims))
+    _same(gradlab.flip(g, dims=(1,)), torch.flip(t, dims=(1,)))
