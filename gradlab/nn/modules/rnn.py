@@ -15,6 +15,10 @@ hidden-state weights):
 
 The input projection x W_ih^T + b_ih of a whole sequence is one matrix
 product; only the hidden-state product runs step by step.
+
+A ``PackedSequence`` input (``nn.utils.rnn``) runs each step on the sequences
+still running at that step only, so each sequence's h_n (and c_n) is its
+state at its own last step, and the output is a ``PackedSequence`` too.
 """
 import math
 import numbers
@@ -25,6 +29,7 @@ from ...ops import shape as _shape
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -66,6 +71,28 @@ def _step(mode, x_proj, state, w_hh, b_hh, w_hr=None):
     if mode == "GRU":
         return _gru_step(x_proj, state, w_hh, b_hh)
     return _rnn_step(x_proj, state, w_hh, b_hh, relu=mode == "RNN_RELU")
+
+
+def _state_rows(state):
+    return (state[0] if isinstance(state, tuple) else state).shape[0]
+
+
+def _slice_state(state, start, stop):
+    """Rows start:stop of a state (h, or (h, c) for LSTM); None when empty."""
+    if stop <= start:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s[start:stop] for s in state)
+    return state[start:stop]
+
+
+def _join_state(states):
+    """Concatenate states row-wise (the inverse of _slice_state)."""
+    if len(states) == 1:
+        return states[0]
+    if isinstance(states[0], tuple):
+        return tuple(_shape.cat(parts, 0) for parts in zip(*states))
+    return _shape.cat(states, 0)
 
 
 # ---- whole sequences --------------------------------------------------------------------------
@@ -201,7 +228,68 @@ class RNNBase(Module):
             outputs[t] = state[0] if self.mode == "LSTM" else state
         return _shape.stack(outputs), state
 
+    def _run_packed_direction(self, data, batch_sizes, state, weights, reverse):
+        """Run one layer in one direction over packed rows (sum of lengths, features).
+
+        At step t only the first batch_sizes[t] (sorted) sequences run.  Forward, the rows that stop
+        running keep their state as their final state; in reverse, a sequence joins at its own last
+        step with its initial state.  Returns (packed outputs, final state of every sequence).
+        """
+        w_ih, b_ih, w_hh, b_hh, w_hr = weights
+        x_proj = F.linear(data, w_ih, b_ih).split(batch_sizes, 0)
+        outputs = [None] * len(batch_sizes)
+        if reverse:
+            running = _slice_state(state, 0, batch_sizes[-1])
+            for t in range(len(batch_sizes) - 1, -1, -1):
+                joining = _slice_state(state, _state_rows(running), batch_sizes[t])
+                running = _join_state([running, joining]) if joining is not None else running
+                running = _step(self.mode, x_proj[t], running, w_hh, b_hh, w_hr)
+                outputs[t] = running[0] if self.mode == "LSTM" else running
+            return _shape.cat(outputs, 0), running
+        finished = []  # the states of the sequences that stopped, last rows first
+        running = state
+        for t, size in enumerate(batch_sizes):
+            if size < _state_rows(running):
+                finished.append(_slice_state(running, size, _state_rows(running)))
+                running = _slice_state(running, 0, size)
+            running = _step(self.mode, x_proj[t], running, w_hh, b_hh, w_hr)
+            outputs[t] = running[0] if self.mode == "LSTM" else running
+        return _shape.cat(outputs, 0), _join_state([running] + finished[::-1])
+
+    def _forward_packed(self, packed, hx):
+        """The packed path of forward: a PackedSequence in, a PackedSequence and the final states out."""
+        data, batch_sizes = packed.data, packed.batch_sizes.tolist()
+        if data.ndim != 2:
+            raise RuntimeError(f"input must have 2 dimensions, got {data.ndim}")
+        self._check_input(data)
+        if hx is not None and packed.sorted_indices is not None:  # hx is in the caller's order
+            hx = tuple(h.index_select(1, packed.sorted_indices) for h in hx) if self.mode == "LSTM" \
+                else hx.index_select(1, packed.sorted_indices)
+        initial = self._initial_state(hx, batch_sizes[0], data, True)
+        directions = 2 if self.bidirectional else 1
+        finals = [[] for _ in initial]
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                k = layer * directions + direction
+                state = (initial[0][k], initial[1][k]) if self.mode == "LSTM" else initial[0][k]
+                out, state = self._run_packed_direction(data, batch_sizes, state, self._weights(layer, direction),
+                                                        direction == 1)
+                outputs.append(out)
+                for kept, final in zip(finals, state if self.mode == "LSTM" else (state,)):
+                    kept.append(final)
+            data = outputs[0] if directions == 1 else _shape.cat(outputs, 1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                data = F.dropout(data, self.dropout, True)
+        finals = [_shape.stack(kept) for kept in finals]
+        if packed.unsorted_indices is not None:  # back to the caller's order
+            finals = [f.index_select(1, packed.unsorted_indices) for f in finals]
+        output = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        return output, (tuple(finals) if self.mode == "LSTM" else finals[0])
+
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         self._check_input(input)
         batched = input.ndim == 3
         if not batched:
