@@ -665,9 +665,9 @@ def clamp(a, min=None, max=None):
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return _clamp_tensors(a, min, max)
     lo, hi = min, max
-    out = np.clip(a._data, lo, hi)
-    if out.dtype != a._data.dtype and a._data.dtype.kind == "f":
-        out = out.astype(a._data.dtype)
+    # PyTorch's promotion with the bounds: an integer tensor clamped to 0.5 gives the default float dtype
+    out_dtype = _dtype.result_type(a._data, *(bound for bound in (lo, hi) if bound is not None))
+    out = np.clip(a._data, lo, hi).astype(out_dtype, copy=False)
 
     def backward(g):
         inside = np.ones(a._data.shape, dtype=bool)

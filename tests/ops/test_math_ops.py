@@ -283,3 +283,15 @@ def test_integer_inputs_compute_in_the_default_dtype(name):
         assert getattr(gradlab, name)(*args).dtype == gradlab.float64
     finally:
         gradlab.set_default_dtype(gradlab.float32)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int32", "int64", "float32", "float64"])
+@pytest.mark.parametrize("bounds", [(0, 1), (0.5, None), (None, 1.5), (0.5, 1.5), (0, 1.5)])
+def test_clamp_with_number_bounds_promotes_as_torch(dtype, bounds):
+    """An integer tensor clamped to a float bound computes in the default float dtype (not float64)."""
+    torch = pytest.importorskip("torch")
+    values = np.array([0, 1, 2, 3]).astype(dtype)
+    ours = gradlab.from_numpy(values.copy()).clamp(*bounds)
+    theirs = torch.from_numpy(values.copy()).clamp(*bounds)
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
