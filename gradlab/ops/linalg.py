@@ -10,7 +10,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import kernels
+from .. import _dtype, kernels
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import record
@@ -427,26 +427,26 @@ def matrix_power(a, n):
 
 
 def pinverse(a, rcond=1e-15):
-    """The Moore-Penrose pseudo-inverse (from the SVD; singular values at most rcond * the largest are dropped).
+    """The Moore-Penrose pseudo-inverse (from the SVD; singular values at most rcond * the largest are dropped)."""
+    return pinv_with_tolerance(a, atol=0.0, rtol=rcond)
 
-    Its gradient is PyTorch's (pinv_backward), written with matmuls.
+
+def pinv_with_tolerance(a, atol, rtol):
+    """pinv(A) = V diag(1/s) U^T over the singular values s > max(atol, rtol * the largest).
+
+    Its gradient is PyTorch's (pinv_backward, ``_pinv_grad``), written with matmuls.
     """
     if a._data.ndim < 2 or a._data.dtype.kind != "f":
         raise RuntimeError(f"linalg.pinv({a.dtype}{list(a._data.shape)}): expected a tensor with 2 or more "
                            "dimensions of float, double, cfloat or cdouble types")
-    out = np.linalg.pinv(a._data, rcond=rcond).astype(a._data.dtype)
-    m, n = a._data.shape[-2:]
-
-    def backward(g):
-        p, pt, gt = result, result.mT, g.mT
-        if m <= n:
-            k = gt @ p
-            kpt = k @ pt
-            return (-(p @ k).mT + kpt - (a @ p) @ kpt + (pt @ p) @ (gt - k @ a),)
-        k = p @ gt
-        ptk = pt @ k
-        return (-(k @ p).mT + (gt - a @ k) @ p @ pt + ptk - ptk @ p @ a,)
-    result = record(out, "LinalgPinvBackward0", backward, (a,), saved=(a,), saves_output=True)
+    u, s, vh = np.linalg.svd(a._data, full_matrices=False)
+    largest = s[..., :1] if s.shape[-1] else s
+    kept = s > np.maximum(atol, rtol * largest)
+    with np.errstate(divide="ignore"):
+        s_inv = np.where(kept, 1 / np.where(kept, s, 1), 0)
+    out = np.matmul(vh.swapaxes(-1, -2) * s_inv[..., None, :], u.swapaxes(-1, -2)).astype(a._data.dtype)
+    result = record(out, "LinalgPinvBackward0", lambda g: (_pinv_grad(a, result, g),), (a,), saved=(a,),
+                    saves_output=True)
     return result
 
 
@@ -568,3 +568,362 @@ def _by_number(t, number, op):
     if op == "Mul":
         return record(t._data * t._data.dtype.type(number), "MulBackward1", lambda g: (g * number,), (t,))
     return record(t._data / t._data.dtype.type(number), "DivBackward1", lambda g: (g / number,), (t,))
+
+
+# ---- solving and factorizing (the torch.linalg decompositions) ---------------------------------------------------
+# Each backward is PyTorch's documented formula for real matrices, written with tensor ops (matmul, solve,
+# tril, ...), so that create_graph=True differentiates it again.
+def _check_float_matrix(a, op):
+    if a._data.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    _check_float(a, op)
+
+
+def _diag(v):
+    """The batch of diagonal matrices with the vectors v (..., k) on their diagonals."""
+    return v.diag_embed()
+
+
+def _solve_batched(a, b):
+    """np.linalg.solve for A (..., n, n) and B (..., n, k) whose batch dims broadcast."""
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return np.linalg.solve(np.broadcast_to(a, batch + a.shape[-2:]), np.broadcast_to(b, batch + b.shape[-2:]))
+
+
+def _solve_matrix(a, b):
+    """X with A X = B for a batch of square A and matrices B: one LinalgSolveExBackward0 node.
+
+    With X = A^-1 B: gB = A^-T g (another solve) and gA = -gB X^T.
+    """
+    try:
+        out = _solve_batched(a._data, b._data)
+    except np.linalg.LinAlgError:
+        raise RuntimeError("linalg.solve: The solver failed because the input matrix is singular.") from None
+
+    def backward(g):
+        gb = _solve_matrix(a.mT, g)
+        return (sum_to(-(gb @ result.mT), a._data.shape) if a._requires_grad else None,
+                sum_to(gb, b._data.shape) if b._requires_grad else None)
+    result = record(out.astype(a._data.dtype, copy=False), "LinalgSolveExBackward0", backward, (a, b),
+                    saved=(a,), saves_output=True)
+    return result
+
+
+def solve(A, B, *, left=True):
+    """X with A X = B (left=True) or X A = B (left=False), as torch.linalg.solve.
+
+    B is a batch of vectors when it is 1-D or has one dim fewer than A (and
+    its shape is A's without the last dim), as in PyTorch.
+    """
+    _check_square(A, "linalg.solve")
+    _check_float(A, "linalg.solve")
+    A, B = promote(A, B)
+    vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])
+    n = A._data.shape[-1]
+    rows = B._data.shape[-1] if vector else B._data.shape[-1 if not left else -2]
+    if rows != n:
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({'x'.join(map(str, A._data.shape[-2:]))} and "
+                           f"{'x'.join(map(str, B._data.shape[-2:] if not vector else B._data.shape[-1:]))})")
+    if vector:
+        return _solve_matrix(A if left else A.mT, B.unsqueeze(-1)).squeeze(-1)
+    return _solve_matrix(A, B) if left else _solve_matrix(A.mT, B.mT).mT
+
+
+def _pinv_grad(a, p, gp):
+    """The gradient of P = pinv(A) for the upstream gradient gp of P (PyTorch's pinv_backward)."""
+    m, n = a._data.shape[-2:]
+    pt, gt = p.mT, gp.mT
+    if m <= n:
+        k = gt @ p
+        kpt = k @ pt
+        return -(p @ k).mT + kpt - (a @ p) @ kpt + (pt @ p) @ (gt - k @ a)
+    k = p @ gt
+    ptk = pt @ k
+    return -(k @ p).mT + (gt - a @ k) @ p @ pt + ptk - ptk @ p @ a
+
+
+lstsq_result = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """The least-squares solution X = pinv(A) B of A X ~ B (the 'gelsy' driver's fields: residuals and
+    singular_values empty, rank filled in).  Its gradients go through pinv(A): gB = pinv(A)^T g and
+    gA is pinv's gradient for g B^T."""
+    _check_float_matrix(A, "linalg.lstsq")
+    A, B = promote(A, B)
+    vector = B._data.ndim == A._data.ndim - 1
+    b = B.unsqueeze(-1) if vector else B
+    if b._data.shape[-2] != A._data.shape[-2]:
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2) (got shapes "
+                           f"{list(A._data.shape)} and {list(B._data.shape)})")
+    m, n = A._data.shape[-2:]
+    cutoff = rcond if rcond is not None else np.finfo(A._data.dtype).eps * max(m, n)
+    p_array = np.linalg.pinv(A._data, rcond=cutoff).astype(A._data.dtype)
+    out = np.matmul(p_array, b._data)
+
+    def backward(g):
+        p = pinv_with_tolerance(A, 0.0, cutoff)  # a differentiable pinv(A), for double backward
+        return (sum_to(_pinv_grad(A, p, g @ b.mT), A._data.shape) if A._requires_grad else None,
+                sum_to(p.mT @ g, b._data.shape) if b._requires_grad else None)
+    solution = record(out.astype(A._data.dtype, copy=False), "LinalgLstsqBackward0", backward, (A, b),
+                      saved=(A, b))
+    singular = np.linalg.svd(A._data, compute_uv=False)
+    rank = (singular > cutoff * singular[..., :1]).sum(-1) if singular.shape[-1] else np.zeros(A._data.shape[:-2])
+    empty = Tensor._wrap(np.zeros((0,), dtype=A._data.dtype))
+    return lstsq_result(solution.squeeze(-1) if vector else solution, empty,
+                        Tensor._wrap(np.asarray(rank, dtype=np.int64)), Tensor._wrap(np.zeros((0,), A._data.dtype)))
+
+
+# QR: A = Q R with Q orthonormal columns and R upper triangular.
+qr_result = namedtuple("linalg_qr", ["Q", "R"])
+
+
+def qr(A, mode="reduced"):
+    """The QR decomposition (mode 'reduced', 'complete' or 'r').
+
+    Backward (reduced mode, m >= n), as PyTorch: with M = R gR^T - gQ^T Q,
+    gA = (gQ + Q copyltu(M)) R^-T, where copyltu(M) mirrors M's lower triangle
+    onto the upper one.
+    """
+    _check_float_matrix(A, "linalg.qr")
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
+                           "or 'complete'")
+    m, n = A._data.shape[-2:]
+    q, r = np.linalg.qr(A._data, mode="complete" if mode == "complete" else "reduced")
+
+    def backward(grads):
+        if mode == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+                               "Please use linalg.qr(A, mode='reduced') if you are going to differentiate through "
+                               "linalg.qr.")
+        if m < n or (mode == "complete" and m > n):
+            raise NotImplementedError("linalg.qr: gradlab differentiates QR only in reduced mode with m >= n "
+                                      f"(got a {m}x{n} matrix, mode='{mode}')")
+        gq, gr = grads
+        q_t, r_t = outs
+        m_inner = 0
+        if gr is not None:
+            m_inner = r_t @ gr.mT
+        if gq is not None:
+            m_inner = m_inner - gq.mT @ q_t
+        copyltu = m_inner.tril() + m_inner.tril(-1).mT
+        ga = q_t @ copyltu
+        if gq is not None:
+            ga = ga + gq
+        return (_solve_matrix(r_t, ga.mT).mT,)  # ga R^-T
+    from .shape import _record_outputs
+    q_out = q if mode != "r" else np.zeros((0,), dtype=A._data.dtype)
+    outs = _record_outputs((q_out.astype(A._data.dtype, copy=False), r.astype(A._data.dtype, copy=False)),
+                           "LinalgQrBackward0", backward, (A,), saved=(A,), saves_outputs=True)
+    return qr_result(*outs)
+
+
+# Symmetric eigendecomposition: A = V diag(L) V^T.
+eigh_result = namedtuple("linalg_eigh", ["eigenvalues", "eigenvectors"])
+
+
+def _eigh(A, UPLO, op, vectors):
+    _check_square(A, op)
+    _check_float(A, op)
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"{op}: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    values, vecs = np.linalg.eigh(A._data, UPLO=UPLO)
+
+    def backward(grads):
+        """gA = V (diag(gL) + skew(V^T gV) / E) V^T with E_ij = L_j - L_i (the diagonal set by gL alone),
+        skew(X) = (X - X^T) / 2; PyTorch's formula for eigh."""
+        if not vectors:  # V diag(gL) V^T, with V from a differentiable eigh (for double backward)
+            v = _eigh(A, UPLO, op, vectors=True)[1]
+            return (v @ _diag(grads[0]) @ v.mT,)
+        g_values, g_vectors = grads
+        lam, v = outs
+        inner = 0
+        if g_vectors is not None:
+            vtgv = v.mT @ g_vectors
+            gaps = lam.unsqueeze(-2) - lam.unsqueeze(-1)
+            off_diagonal = 1 - Tensor._wrap(np.eye(lam._data.shape[-1], dtype=lam._data.dtype))
+            safe_gaps = gaps + (1 - off_diagonal)  # 1 on the diagonal, where the ratio is not used
+            inner = 0.5 * (vtgv - vtgv.mT) / safe_gaps * off_diagonal
+        if g_values is not None:
+            inner = inner + _diag(g_values)
+        return (v @ inner @ v.mT,)
+    from .shape import _record_outputs
+    arrays = (values.astype(A._data.dtype), vecs.astype(A._data.dtype)) if vectors else (values.astype(A._data.dtype),)
+    outs = _record_outputs(arrays, "LinalgEighBackward0", backward, (A,), saved=(A,), saves_outputs=True)
+    return outs
+
+
+def eigh(A, UPLO="L"):
+    """Eigenvalues (ascending) and eigenvectors of each symmetric matrix, reading its UPLO triangle."""
+    return eigh_result(*_eigh(A, UPLO, "linalg.eigh", vectors=True))
+
+
+def eigvalsh(A, UPLO="L"):
+    """The eigenvalues (ascending) of each symmetric matrix; the gradient is V diag(gL) V^T."""
+    return _eigh(A, UPLO, "linalg.eigvalsh", vectors=False)[0]
+
+
+# Singular value decomposition: A = U diag(S) Vh.
+svd_result = namedtuple("linalg_svd", ["U", "S", "Vh"])
+
+
+def _svd_grad(u, s, vh, gu, gs, gvh, m, n):
+    """PyTorch's svd_backward for real matrices (U: m x k, Vh: k x n, k = min(m, n)).
+
+    The loss must be invariant under the sign flips of the singular vectors
+    (as PyTorch, only such losses have a well-defined gradient).
+    """
+    k = s._data.shape[-1]
+    if gu is None and gvh is None:
+        return u @ _diag(gs) @ vh
+    v = vh.mT
+    gv = gvh.mT if gvh is not None else None
+    s2 = s * s
+    eye = Tensor._wrap(np.eye(k, dtype=s._data.dtype))
+    e = s2.unsqueeze(-2) - s2.unsqueeze(-1) + eye  # 1 on the diagonal, where the numerator is 0
+    ga = 0
+    if gu is not None:
+        uhgu = u.mT @ gu
+        ga = (uhgu - uhgu.mT) * s.unsqueeze(-2) / e
+    if gv is not None:
+        vhgv = v.mT @ gv
+        ga = ga + s.unsqueeze(-1) * (vhgv - vhgv.mT) / e
+    if gs is not None:
+        ga = ga + _diag(gs)
+    if m > k and gu is not None:
+        gus = gu / s.unsqueeze(-2)
+        return (u @ ga + gus - u @ (u.mT @ gus)) @ vh
+    if n > k and gv is not None:
+        sgvh = gv.mT / s.unsqueeze(-1)
+        return u @ (ga @ vh + sgvh - (sgvh @ v) @ vh)
+    return u @ ga @ vh
+
+
+def _svd(A, full_matrices, op, vectors):
+    _check_float_matrix(A, op)
+    m, n = A._data.shape[-2:]
+    k = min(m, n)
+    u, s, vh = np.linalg.svd(A._data, full_matrices=full_matrices)
+    dtype = A._data.dtype
+
+    def backward(grads):
+        if not vectors:  # U diag(gS) Vh, with U and Vh from a differentiable SVD (for double backward)
+            u_t, _, vh_t = _svd(A, False, op, vectors=True)
+            return (u_t @ _diag(grads[0]) @ vh_t,)
+        gu, gs, gvh = grads
+        u_t, s_t, vh_t = outs
+        if full_matrices:  # only the first k singular vectors take part in A = U S Vh
+            u_t, vh_t = u_t[..., :k], vh_t[..., :k, :]
+            gu = gu[..., :k] if gu is not None else None
+            gvh = gvh[..., :k, :] if gvh is not None else None
+        return (_svd_grad(u_t, s_t, vh_t, gu, gs, gvh, m, n),)
+    from .shape import _record_outputs
+    arrays = (u.astype(dtype), s.astype(dtype), vh.astype(dtype)) if vectors else (s.astype(dtype),)
+    outs = _record_outputs(arrays, "LinalgSvdBackward0", backward, (A,), saved=(A,), saves_outputs=True)
+    return outs
+
+
+def svd(A, full_matrices=True, *, driver=None):
+    """U, S, Vh with A = U diag(S) Vh, singular values descending."""
+    return svd_result(*_svd(A, full_matrices, "linalg.svd", vectors=True))
+
+
+def svdvals(A, *, driver=None):
+    """The singular values (descending); their gradient is U diag(gS) Vh."""
+    return _svd(A, False, "linalg.svdvals", vectors=False)[0]
+
+
+def cholesky(A, *, upper=False):
+    """L lower triangular with A = L L^T (or U = L^T with upper=True) for symmetric positive-definite A.
+
+    Backward (Murray, 2016, PyTorch's cholesky_backward): with P = tril(L^T gL),
+    gA = L^-T S L^-1 where S = (P + P^T - diag(P)) / 2 is symmetric.
+    """
+    _check_square(A, "linalg.cholesky")
+    _check_float(A, "linalg.cholesky")
+    try:
+        low = np.linalg.cholesky(A._data)
+    except np.linalg.LinAlgError:
+        raise RuntimeError("linalg.cholesky: The factorization could not be completed because the input is not "
+                           "positive-definite.") from None
+
+    def backward(g):
+        lo = result.mT if upper else result
+        gl = g.mT if upper else g
+        lower = (lo.mT @ gl).tril()
+        phi = 0.5 * (lower + lower.tril(-1).mT)  # sym(phi(L^T gL)): (P + P^T - diag(P)) / 2
+        right = _solve_matrix(lo.mT, phi)  # L^-T phi
+        return (_solve_matrix(lo.mT, right.mT).mT,)  # (L^-T phi) L^-1, as Z L = X is L^T Z^T = X^T
+    out = low.mT.copy() if upper else low
+    result = record(out.astype(A._data.dtype, copy=False), "LinalgCholeskyExBackward0", backward, (A,),
+                    saves_output=True)
+    return result
+
+
+# ---- distances and block matrices ------------------------------------------------------------------------------
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """The p-norm distance between each row of x1 (..., P, M) and each row of x2 (..., R, M): (..., P, R).
+
+    d dist_ij / d x1_i = sign(x1_i - x2_j) |x1_i - x2_j|^(p-1) / dist_ij^(p-1) (p = inf: the sign at the
+    largest |difference|); x2 gets the negative.  ``compute_mode`` is accepted and ignored.
+    """
+    if x1._data.ndim < 2 or x2._data.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1._data.ndim}D, "
+                           f"X2 got: {x2._data.ndim}D")
+    if x1._data.shape[-1] != x2._data.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1._data.shape[-1]} "
+                           f"X2: {x2._data.shape[-1]}")
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values (got p={p})")
+    x1, x2 = promote(x1, x2)
+    if x1._data.dtype.kind != "f":
+        raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {x1.dtype}")
+    from .reduce import _norm_array
+    diff = x1._data[..., :, None, :] - x2._data[..., None, :, :]
+    out = np.asarray(_norm_array(diff, p, (-1,), False), dtype=x1._data.dtype)
+
+    def backward(g):
+        d = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+        dist = result.unsqueeze(-1)
+        if p == 0:
+            w = d * 0
+        elif p == 1:
+            w = d.sign()
+        elif p == float("inf"):
+            w = d.sign() * (d.abs() == dist).to(d.dtype)
+        else:
+            safe = dist + (dist == 0).to(d.dtype)  # a zero distance gets a zero gradient
+            w = d.sign() * d.abs() ** (p - 1) / safe ** (p - 1) * (dist != 0).to(d.dtype)
+        gw = g.unsqueeze(-1) * w
+        return (sum_to(gw.sum(-2), x1._data.shape) if x1._requires_grad else None,
+                sum_to(-gw.sum(-3), x2._data.shape) if x2._requires_grad else None)
+    result = record(out, "CdistBackward0", backward, (x1, x2), saved=(x1, x2), saves_output=True)
+    return result
+
+
+def block_diag(*tensors):
+    """The block-diagonal matrix of the given tensors (0-d and 1-d ones are taken as 1 x n rows)."""
+    matrices = []
+    for i, t in enumerate(tensors):
+        if t._data.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
+                               f"{t._data.ndim} dimensions")
+        matrices.append(t._data.reshape((1, -1)) if t._data.ndim < 2 else t._data)
+    dtype = np.dtype(np.float32)  # PyTorch's promote_types over all the blocks (a float beats any integer)
+    for i, t in enumerate(tensors):
+        dtype = t._data.dtype if i == 0 else _dtype.promote_types(dtype, t._data.dtype)
+    rows = sum(x.shape[0] for x in matrices)
+    cols = sum(x.shape[1] for x in matrices)
+    out = np.zeros((rows, cols), dtype=dtype)
+    corners, r, c = [], 0, 0
+    for x in matrices:
+        out[r:r + x.shape[0], c:c + x.shape[1]] = x
+        corners.append((r, c))
+        r, c = r + x.shape[0], c + x.shape[1]
+
+    def backward(g):  # each block's gradient is its own block of g
+        return tuple(g[r0:r0 + x.shape[0], c0:c0 + x.shape[1]].reshape(t._data.shape).to(t.dtype)
+                     if t._requires_grad else None for t, x, (r0, c0) in zip(tensors, matrices, corners))
+    return record(out, "BlockDiagBackward0", backward, tuple(tensors))
