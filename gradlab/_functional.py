@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from ._tensor import Tensor
-from .ops import elementwise, index, inplace_update, linalg, reduce, shape, special
+from .ops import arrange, elementwise, index, inplace_update, linalg, reduce, shape, special
 from .ops._common import as_tensor_operand
 
 _names = {
@@ -28,7 +28,8 @@ _names = {
            "dsplit adjoint moveaxis ravel fliplr flipud rot90 column_stack dstack diag_embed diagflat diff as_strided "
            "kron vander tril_indices triu_indices unravel_index",
     linalg: "matmul mm bmm dot mv outer inner ger addmm einsum trace addbmm addmv addr baddbmm vdot tensordot det "
-            "logdet slogdet inverse matrix_power pinverse cov cross trapezoid trapz",
+            "logdet slogdet inverse matrix_power pinverse cov cross trapezoid trapz cdist block_diag",
+    arrange: "atleast_1d atleast_2d atleast_3d cartesian_prod combinations",
     index: "gather scatter scatter_add index_select masked_select nonzero take_along_dim index_add take argwhere "
            "bincount bucketize searchsorted histc index_copy index_fill index_put masked_scatter scatter_reduce "
            "select_scatter slice_scatter unique_consecutive",
