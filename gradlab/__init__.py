@@ -16,6 +16,7 @@ from ._functional import *  # noqa: F401,F403
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ._device import accelerator, backends, cuda, get_default_device, mps, set_default_device
 from ._tensor_str import set_printoptions
+from ._info import finfo, iinfo
 
 __version__ = "0.1.0"
 
@@ -24,7 +25,8 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # heavier subpackages load on first use, so `import gradlab` stays fast
     import importlib
-    if name in ("nn", "optim", "utils", "datasets", "models", "testing", "kernels", "viz", "profiler"):
+    if name in ("nn", "optim", "utils", "datasets", "models", "testing", "kernels", "viz", "profiler",
+                "linalg", "special"):
         return importlib.import_module(f".{name}", __name__)
     if name in ("save", "load"):
         return getattr(importlib.import_module(".serialization", __name__), name)
