@@ -395,3 +395,9 @@ from .functional_spatial import *  # noqa: E402,F401,F403
 from .functional_spatial import __all__ as _spatial_all  # noqa: E402
 
 __all__ += _spatial_all
+
+# scaled dot-product and multi-head attention: functional_attention.py
+from .functional_attention import *  # noqa: E402,F401,F403
+from .functional_attention import __all__ as _attention_all  # noqa: E402
+
+__all__ += _attention_all
