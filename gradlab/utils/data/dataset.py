@@ -6,13 +6,17 @@
 * ``Subset(ds, indices)`` and ``random_split(ds, [0.8, 0.2])``: views on part
   of a data set.
 * ``ConcatDataset([a, b])``: one data set after the other.
+* ``ChainDataset([a, b])``: one stream after the other (``a + b`` for streams).
+* ``StackDataset(x=a, y=b)``: item ``i`` is ``{"x": a[i], "y": b[i]}`` (or a
+  tuple, for positional data sets).
 """
 import bisect
 import itertools
 import math
 import warnings
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset", "StackDataset",
+           "random_split"]
 
 
 class Dataset:
@@ -40,7 +44,7 @@ class IterableDataset(Dataset):
         raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
 
     def __add__(self, other):
-        raise TypeError("IterableDataset cannot be concatenated with '+'")
+        return ChainDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -113,6 +117,73 @@ class ConcatDataset(Dataset):
         which = bisect.bisect_right(self.cumulative_sizes, idx)
         start = self.cumulative_sizes[which - 1] if which > 0 else 0
         return self.datasets[which][idx - start]
+
+
+class ChainDataset(IterableDataset):
+    """Several streams one after the other, read lazily (nothing is loaded up front)."""
+
+    def __init__(self, datasets):
+        super().__init__()
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            yield from d
+
+    def __len__(self):
+        total = 0
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            total += len(d)
+        return total
+
+
+class StackDataset(Dataset):
+    """Several data sets of the same length side by side: item i gathers item i of each.
+
+        >>> StackDataset(images, labels)[0]          # (images[0], labels[0])
+        >>> StackDataset(image=images, label=labels)[0]  # {"image": images[0], "label": labels[0]}
+    """
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via ``kwargs``) like "
+                             "input/output, but both types are given.")
+        if not args and not kwargs:
+            raise ValueError("At least one dataset should be passed")
+        parts = args or list(kwargs.values())
+        self._length = len(parts[0])
+        if any(self._length != len(dataset) for dataset in parts):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets = args or kwargs
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: dataset[index] for k, dataset in self.datasets.items()}
+        return tuple(dataset[index] for dataset in self.datasets)
+
+    def __getitems__(self, indices):
+        """A batch of samples; each part uses its own ``__getitems__`` when it has one."""
+        parts = self.datasets.items() if isinstance(self.datasets, dict) else enumerate(self.datasets)
+        columns = {key: self._column(dataset, indices) for key, dataset in parts}
+        if isinstance(self.datasets, dict):
+            return [{k: column[i] for k, column in columns.items()} for i in range(len(indices))]
+        return [tuple(column[i] for column in columns.values()) for i in range(len(indices))]
+
+    @staticmethod
+    def _column(dataset, indices):
+        if not callable(getattr(dataset, "__getitems__", None)):
+            return [dataset[i] for i in indices]
+        items = dataset.__getitems__(indices)
+        if len(items) != len(indices):
+            raise ValueError(f"Nested dataset's output size mismatch. Expected {len(indices)}, got {len(items)}")
+        return items
+
+    def __len__(self):
+        return self._length
 
 
 def _lengths_from_fractions(fractions, n):
