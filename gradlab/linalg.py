@@ -61,9 +61,10 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         out = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord == 2 else s.amin(-1)
     else:
         summed, other = (cols, rows) if abs(ord) == float("inf") else (rows, cols)
-        sums = A.abs().sum(summed, keepdim=True)
-        out = sums.amax(other, keepdim=True) if ord > 0 else sums.amin(other, keepdim=True)
-        return out if keepdim else out.squeeze((rows, cols))
+        if not keepdim and other > summed:
+            other -= 1  # the sum removed a dim before it
+        sums = A.abs().sum(summed, keepdim=keepdim)
+        return sums.amax(other, keepdim=keepdim) if ord > 0 else sums.amin(other, keepdim=keepdim)
     if keepdim:
         for d in sorted((rows, cols)):
             out = out.unsqueeze(d)

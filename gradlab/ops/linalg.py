@@ -590,23 +590,39 @@ def _solve_batched(a, b):
     return np.linalg.solve(np.broadcast_to(a, batch + a.shape[-2:]), np.broadcast_to(b, batch + b.shape[-2:]))
 
 
-def _solve_matrix(a, b):
-    """X with A X = B for a batch of square A and matrices B: one LinalgSolveExBackward0 node.
+def _solve_node(a, b, left, vector):
+    """X with A X = B (left) or X A = B (right), B a batch of matrices or (vector) of vectors: one
+    LinalgSolveExBackward0 node.
 
-    With X = A^-1 B: gB = A^-T g (another solve) and gA = -gB X^T.
+    Left: X = A^-1 B, so gB = A^-T g (another solve) and gA = -gB X^T.
+    Right: X = B A^-1, so gB = g A^-T and gA = -X^T gB.
     """
+    a_arr = a._data if left else a._data.swapaxes(-1, -2)
+    b_arr = b._data[..., None] if vector else b._data if left else b._data.swapaxes(-1, -2)
     try:
-        out = _solve_batched(a._data, b._data)
+        x = _solve_batched(a_arr, b_arr)
     except np.linalg.LinAlgError:
         raise RuntimeError("linalg.solve: The solver failed because the input matrix is singular.") from None
+    out = x[..., 0] if vector else x if left else x.swapaxes(-1, -2)
 
     def backward(g):
-        gb = _solve_matrix(a.mT, g)
-        return (sum_to(-(gb @ result.mT), a._data.shape) if a._requires_grad else None,
+        gb = _solve_node(a.mT, g, left, vector)
+        if not a._requires_grad:
+            ga = None
+        elif vector:
+            ga = -(gb.unsqueeze(-1) * result.unsqueeze(-2) if left else result.unsqueeze(-1) * gb.unsqueeze(-2))
+        else:
+            ga = -(gb @ result.mT if left else result.mT @ gb)
+        return (sum_to(ga, a._data.shape) if ga is not None else None,
                 sum_to(gb, b._data.shape) if b._requires_grad else None)
     result = record(out.astype(a._data.dtype, copy=False), "LinalgSolveExBackward0", backward, (a, b),
                     saved=(a,), saves_output=True)
     return result
+
+
+def _solve_matrix(a, b):
+    """A^-1 B for batches of square A and matrices B."""
+    return _solve_node(a, b, True, False)
 
 
 def solve(A, B, *, left=True):
@@ -620,14 +636,11 @@ def solve(A, B, *, left=True):
     A, B = promote(A, B)
     vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])
     n = A._data.shape[-1]
-    rows = B._data.shape[-1] if vector else B._data.shape[-1 if not left else -2]
-    if rows != n:
+    if B._data.ndim == 0 or (B._data.shape[-1] if vector or not left else B._data.shape[-2]) != n:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({'x'.join(map(str, A._data.shape[-2:]))} and "
-                           f"{'x'.join(map(str, B._data.shape[-2:] if not vector else B._data.shape[-1:]))})")
-    if vector:
-        return _solve_matrix(A if left else A.mT, B.unsqueeze(-1)).squeeze(-1)
-    return _solve_matrix(A, B) if left else _solve_matrix(A.mT, B.mT).mT
+                           f"{'x'.join(map(str, B._data.shape[-2:]))})")
+    return _solve_node(A, B, left, vector)
 
 
 def _pinv_grad(a, p, gp):
