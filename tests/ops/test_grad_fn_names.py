@@ -574,6 +574,53 @@ CASES.update({
 })
 
 
+def _spd(x):
+    """A symmetric positive-definite 3 x 3 matrix from a 3 x 4 input (for eigh and cholesky)."""
+    return x @ x.mT + 3 * x.new_ones(3).diag()
+
+
+# torch.linalg, torch.special and the top-level functions that come with them
+CASES.update({
+    "linalg.vector_norm(ord=3)": (lambda lib, x: lib.linalg.vector_norm(x, 3, dim=1), [M]),
+    "linalg.matrix_norm('nuc')": (lambda lib, x: lib.linalg.matrix_norm(x, "nuc"), [M]),
+    "linalg.matrix_norm(2)": (lambda lib, x: lib.linalg.matrix_norm(x, 2), [M]),
+    "linalg.matrix_norm(-inf)": (lambda lib, x: lib.linalg.matrix_norm(x, float("-inf")), [M]),
+    "linalg.norm": (lambda lib, x: lib.linalg.norm(x), [M]),
+    "linalg.solve": (lambda lib, x, b: lib.linalg.solve(_spd(x), b), [M, M]),
+    "linalg.solve(vector)": (lambda lib, x, b: lib.linalg.solve(_spd(x), b[:, 0]), [M, M]),
+    "linalg.lstsq": (lambda lib, x, b: lib.linalg.lstsq(x.mT, b.mT).solution, [M, M]),
+    "linalg.qr": (lambda lib, x: lib.linalg.qr(x.mT), [M]),
+    "linalg.svd": (lambda lib, x: lib.linalg.svd(x, full_matrices=False), [M]),
+    "linalg.svdvals": (lambda lib, x: lib.linalg.svdvals(x), [M]),
+    "linalg.eigh": (lambda lib, x: lib.linalg.eigh(_spd(x)), [M]),
+    "linalg.eigvalsh": (lambda lib, x: lib.linalg.eigvalsh(_spd(x), UPLO="U"), [M]),
+    "linalg.cholesky": (lambda lib, x: lib.linalg.cholesky(_spd(x), upper=True), [M]),
+    "linalg.pinv": (lambda lib, x: lib.linalg.pinv(x), [M]),
+    "linalg.inv": (lambda lib, x: lib.linalg.inv(_spd(x)), [M]),
+    "linalg.cross": (lambda lib, x, y: lib.linalg.cross(x.mT, y.mT), [M, M]),
+    "linalg.vecdot": (lambda lib, x, y: lib.linalg.vecdot(x, y), [M, M]),
+    "linalg.multi_dot": (lambda lib, x, y: lib.linalg.multi_dot([x, y.mT, x]), [M, M]),
+    "special.ndtr": (lambda lib, x: lib.special.ndtr(x), [M]),
+    "special.ndtri": (lambda lib, x: lib.special.ndtri(x / 3), [M]),
+    "special.log_ndtr": (lambda lib, x: lib.special.log_ndtr(x), [M]),
+    "special.xlog1py": (lambda lib, x, y: lib.special.xlog1py(x, y), [M, M]),
+    "special.entr": (lambda lib, x: lib.special.entr(x), [M]),
+    "special.i0": (lambda lib, x: lib.special.i0(x), [M]),
+    "special.i1": (lambda lib, x: lib.special.i1(x), [M]),
+    "special.expit": (lambda lib, x: lib.special.expit(x), [M]),
+    "special.gammaln": (lambda lib, x: lib.special.gammaln(x), [M]),
+    "special.round": (lambda lib, x: lib.special.round(x), [M]),
+    "torch.cdist": (lambda lib, x, y: lib.cdist(x, y[:2], p=1.5), [M, M]),
+    "torch.block_diag": (lambda lib, x, v: lib.block_diag(x, v), [M, V]),
+    "torch.cartesian_prod": (lambda lib, v, w: lib.cartesian_prod(v, w), [V, V]),
+    "torch.combinations": (lambda lib, v: lib.combinations(v, 3, with_replacement=True), [V]),
+    "torch.atleast_1d": (lambda lib, x: lib.atleast_1d(x.sum()), [M]),
+    "torch.atleast_3d": (lambda lib, x: lib.atleast_3d(x), [M]),
+})
+EXCEPTIONS["linalg.multi_dot"] = (["ViewBackward0"], ["MmBackward0"], _DECOMPOSED.format(
+    "the operands' ranks (each is lifted to a matrix and the product viewed back); gradlab chains matmul"))
+
+
 def _view_t_(x):
     y = x * 1
     view = y[1:]
