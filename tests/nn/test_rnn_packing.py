@@ -212,3 +212,13 @@ def test_packed_lstm_gradcheck():
 def test_packed_input_size_error():
     with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size. Expected 3, got 2"):
         nn.LSTM(3, 4)(R.pack_sequence([gradlab.zeros(2, 2)]))
+
+
+def test_packed_lstm_with_projection_against_torch():
+    ours, theirs = make_pair("LSTM", input_size=3, hidden_size=5, proj_size=2, num_layers=2, bidirectional=True)
+    x = np.random.default_rng(5).standard_normal((4, 3, 3))
+    out, (h, c) = ours(R.pack_padded_sequence(gradlab.tensor(x), [2, 4, 1], enforce_sorted=False))
+    ref, (ref_h, ref_c) = theirs(TR.pack_padded_sequence(torch.tensor(x), [2, 4, 1], enforce_sorted=False))
+    same_packed(out, ref)
+    same(h, ref_h)
+    same(c, ref_c)
