@@ -48,7 +48,10 @@ def linear(input, weight, bias=None):
 def bilinear(input1, input2, weight, bias=None):
     """y_k = x1^T W_k x2 + b_k for weight (out, in1, in2)."""
     from .. import _functional
-    out = _functional.einsum("...i,kij,...j->...k", input1, weight, input2)
+    # the leading dims flattened into one: einsum's backward cannot sum out an ellipsis
+    batch = input1.shape[:-1]
+    flat1, flat2 = input1.reshape(-1, input1.shape[-1]), input2.reshape(-1, input2.shape[-1])
+    out = _functional.einsum("bi,kij,bj->bk", flat1, weight, flat2).reshape(*batch, weight.shape[0])
     return out if bias is None else out + bias
 
 

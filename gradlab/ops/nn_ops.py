@@ -483,7 +483,7 @@ def nll_loss(x, target, weight=None, ignore_index=-100, reduction="mean"):
         return out.reshape(()) if reduction == "none" else out
     if x._data.ndim < 1:
         raise ValueError(f"nll_loss: expected input with 1 or more dimensions, got shape {tuple(x.shape)}")
-    at, coef, _ = _class_targets(x, target, weight, ignore_index, "nll_loss")
+    at, coef, valid = _class_targets(x, target, weight, ignore_index, "nll_loss")
     picked = x._data[at]
     losses = -picked if coef is None else -coef * picked
     denominator = losses.size if coef is None else coef.sum()
@@ -493,8 +493,21 @@ def nll_loss(x, target, weight=None, ignore_index=-100, reduction="mean"):
         # d loss / d x is -weight[t] at the target entry, 0 elsewhere: a constant times g
         slope = np.zeros(x._data.shape, dtype=x._data.dtype)
         slope[at] = -1 if coef is None else -coef
-        return (Tensor._wrap(slope) * _grad_scale(g, reduction, denominator, 1),)
+        grad = Tensor._wrap(slope) * _grad_scale(g, reduction, denominator, 1)
+        if reduction == "mean" and denominator == 0:  # g / 0 reaches only the picked entries, as PyTorch's kernel
+            picked = np.zeros(x._data.shape, dtype=bool)
+            picked[at] = True if valid is None else valid
+            grad = elementwise.where(Tensor._wrap(picked), grad, 0.0)
+        return (grad,)
     return record(out, _nll_node(x), backward, (x,))
+
+
+def _ignored_rows(x, valid):
+    """True over the classes of each ignored sample: a mask of x's shape (N, C, d...) from valid (N, d...).
+
+    When every target is ignored the mean's denominator is 0; PyTorch's kernels skip the ignored samples, so
+    their gradient is 0, not 0 * (g / 0) = nan."""
+    return np.broadcast_to(~np.expand_dims(valid, 1), x._data.shape)
 
 
 def _nll_node(x):
@@ -555,9 +568,14 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", l
     plain = not probabilities and not eps and coef is None
 
     def backward(g):
+        all_ignored = valid is not None and reduction == "mean" and denominator == 0
         if grad_mode.state.enabled:  # create_graph: the same formula in differentiable Tensor ops
-            return _cross_entropy_grads_differentiable(x, target, w, eps, q if probabilities else target_weights(),
-                                                       _grad_scale(g, reduction, denominator, 1), probabilities)
+            grad_x, grad_t = _cross_entropy_grads_differentiable(
+                x, target, w, eps, q if probabilities else target_weights(),
+                _grad_scale(g, reduction, denominator, 1), probabilities)
+            if all_ignored and grad_x is not None:
+                grad_x = elementwise.where(Tensor._wrap(_ignored_rows(x, valid)), 0.0, grad_x)
+            return grad_x, grad_t
         scale = _grad_scale_array(g._data, reduction, denominator)
         grad_x = np.exp(logp)  # the softmax
         if plain:
@@ -566,6 +584,8 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", l
             qd = q if probabilities else target_weights()
             grad_x = grad_x * qd.sum(axis=1, keepdims=True) - qd
         grad_x *= scale
+        if all_ignored:
+            grad_x[_ignored_rows(x, valid)] = 0
         grad_t = None
         if probabilities and target._requires_grad:
             grad_t = Tensor._wrap(-(1 - eps) * (logp if w is None else logp * w) * scale)

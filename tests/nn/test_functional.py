@@ -380,3 +380,20 @@ def test_one_hot_flatten_normalize():
     assert_close(F.one_hot(lg, 6), TF.one_hot(lt, 6))
     assert F.flatten(gradlab.zeros(2, 3, 4), 1).shape == (2, 12)
     check_against_torch(lambda t: F.normalize(t, dim=1), lambda t: TF.normalize(t, dim=1), f64(3, 4))
+
+
+@pytest.mark.parametrize("batch", [(), (3,), (2, 3)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_bilinear_forward_and_gradients_match_torch(batch, with_bias):
+    """y_k = x1^T W_k x2 + b_k over any leading dims; the backward of its product used to fail on them."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(batch + (4,)), rng.standard_normal(batch + (5,)), rng.standard_normal((2, 4, 5))]
+    arrays += [rng.standard_normal(2)] if with_bias else []
+    ours, theirs = zip(*[both(a) for a in arrays])
+    out, ref = F.bilinear(*ours), TF.bilinear(*theirs)
+    assert_close(out, ref, rtol=1e-10, atol=1e-12)
+    upstream = rng.standard_normal(tuple(ref.shape))
+    out.backward(gradlab.tensor(upstream))
+    ref.backward(torch.tensor(upstream))
+    for g, t in zip(ours, theirs):
+        assert_close(g.grad, t.grad, rtol=1e-10, atol=1e-12)

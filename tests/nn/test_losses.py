@@ -146,6 +146,29 @@ def test_cross_entropy_all_ignored_is_nan_as_torch():
     assert np.isnan(out.item()) and np.isnan(ref.item())
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("targets, options", [
+    ([-100, -100], {}),                                         # every target ignored: the gradient is 0
+    ([[-100, -100], [-100, -100]], {"label_smoothing": 0.2}),  # (N, d) targets of an (N, C, d) input
+    ([0, -100], {"weight": [0.0, 0.0, 1.0]}),                   # total weight 0: NaN reaches the kept samples only
+    ([0, 1], {"weight": [0.0, 0.0, 1.0]}),
+])
+def test_mean_over_no_weight_gives_torch_gradients(loss, targets, options):
+    """A mean over a total weight of 0 is NaN; its gradient is 0 at ignored samples, as PyTorch's (not NaN)."""
+    if loss == "nll_loss" and "label_smoothing" in options:
+        options = {}
+    targets = np.array(targets)
+    input = rand(2, 3, *targets.shape[1:])
+    options = {k: gradlab.tensor(v, dtype=gradlab.float64) if k == "weight" else v for k, v in options.items()}
+    check_loss(getattr(F, loss), getattr(TF, loss), input, targets, **options)
+    xg = gradlab.tensor(input, requires_grad=True)
+    (grad,) = gradlab.autograd.grad(getattr(F, loss)(xg, gradlab.tensor(targets), **options), xg, create_graph=True)
+    xt = torch.tensor(input, requires_grad=True)
+    tkwargs = {k: torch.tensor(v._data) if isinstance(v, gradlab.Tensor) else v for k, v in options.items()}
+    (ref,) = torch.autograd.grad(getattr(TF, loss)(xt, torch.tensor(targets), **tkwargs), xt)
+    np.testing.assert_allclose(grad._data, ref.numpy())
+
+
 def test_cross_entropy_errors():
     x = gradlab.randn(3, 4)
     with pytest.raises(IndexError, match="out of bounds"):
