@@ -4,6 +4,8 @@ The decompositions and their backwards live in ``gradlab/ops/linalg.py``
 (each beside its forward); this module gives them PyTorch's names and
 arguments and builds the norms, ranks and products from them.
 """
+from collections import namedtuple
+
 import numpy as np
 
 from ._tensor import Tensor
@@ -21,9 +23,17 @@ class LinAlgError(RuntimeError):
     which this subclasses)."""
 
 
-inv, det, slogdet, solve, lstsq, qr, svd, svdvals = (_ops.inverse, _ops.det, _ops.slogdet, _ops.solve, _ops.lstsq,
-                                                      _ops.qr, _ops.svd, _ops.svdvals)
+inv, det, solve, lstsq, qr, svd, svdvals = (_ops.inverse, _ops.det, _ops.solve, _ops.lstsq, _ops.qr, _ops.svd,
+                                             _ops.svdvals)
 eigh, eigvalsh, cholesky, matmul, matrix_power = _ops.eigh, _ops.eigvalsh, _ops.cholesky, _ops.matmul, _ops.matrix_power
+
+
+slogdet_result = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
+
+
+def slogdet(A):
+    """(sign, log|det|) of each square matrix, as gradlab.slogdet (named linalg_slogdet, as PyTorch's)."""
+    return slogdet_result(*_ops.slogdet(A))
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
