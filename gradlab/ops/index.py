@@ -216,6 +216,9 @@ def gather(a, dim, index):
     if index._data.ndim != a._data.ndim:
         raise RuntimeError(f"gather(): Index tensor must have the same number of dimensions as input tensor "
                            f"(input shape {list(a._data.shape)}, index shape {list(index._data.shape)})")
+    if any(i > s for k, (i, s) in enumerate(zip(index._data.shape, a._data.shape)) if k != d):
+        raise RuntimeError(f"gather(): Size does not match: expected index {list(index._data.shape)} to be no "
+                           f"larger than self {list(a._data.shape)} apart from dimension {d}")
     # the output has the index's shape: other axes of the input are cut to it (NumPy would broadcast)
     source = a._data[_leading_region(index._data.shape, d)]
     out = np.take_along_axis(source, index._data, d)
@@ -262,6 +265,8 @@ def _check_scatter(op, a, d, index, src):
         raise RuntimeError(f"{op}(): Expected index {list(index._data.shape)} to be no larger than self "
                            f"{list(a._data.shape)} apart from dimension {d}"
                            + (f" and to be no larger than src {list(src._data.shape)}" if isinstance(src, Tensor) else ""))
+    if isinstance(src, Tensor) and src._data.dtype != a._data.dtype:
+        raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype, got {a.dtype} and {src.dtype}")
 
 
 def _zero_dim_as_one_element(a, t):
@@ -308,6 +313,8 @@ def scatter(a, dim, index, src=None, value=None):
 
 def index_select(a, dim, index):
     d = normalize_dim(dim, a._data.ndim, "index_select")
+    if index._data.ndim > 1:
+        raise IndexError(f"index_select(): Index is supposed to be a vector, got shape {list(index._data.shape)}")
     idx = (slice(None),) * d + (index._data.reshape(-1),)
     return _gathered(a, idx, _check_index(a, idx), "IndexSelectBackward0")
 

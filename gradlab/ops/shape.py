@@ -326,6 +326,15 @@ def vstack(tensors):
 
 def narrow(a, dim, start, length):
     d = normalize_dim(dim, a._data.ndim, "narrow")
+    size = a._data.shape[d]
+    if not -size <= start <= size:
+        raise IndexError(f"narrow(): start out of range (expected to be in range of [{-size}, {size}], "
+                         f"but got {start})")
+    start = start + size if start < 0 else start  # a negative start counts from the end, as PyTorch
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > size:
+        raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({size}).")
     return slice_view(a, d, slice(start, start + length))
 
 
@@ -374,6 +383,8 @@ def _pieces(a, d, sizes, name):
 
 def chunk(a, chunks, dim=0):
     d = normalize_dim(dim, a._data.ndim, "chunk")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     n = a._data.shape[d]
     step = -(-n // chunks) if n else 1
     return split(a, step, d)
@@ -547,13 +558,20 @@ def _diagonal_backward(g, shape, offset, d1, d2):
     return grad
 
 
+def _check_matrices(a, op):
+    if a._data.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got shape {list(a._data.shape)}")
+
+
 def tril(a, diagonal=0):
+    _check_matrices(a, "tril")
     mask = np.tril(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
     return record(np.where(mask, a._data, 0).astype(a._data.dtype), "TrilBackward0",
                   lambda g: (g.tril(diagonal),), (a,))
 
 
 def triu(a, diagonal=0):
+    _check_matrices(a, "triu")
     mask = np.triu(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
     return record(np.where(mask, a._data, 0).astype(a._data.dtype), "TriuBackward0",
                   lambda g: (g.triu(diagonal),), (a,))

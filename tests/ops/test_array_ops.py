@@ -485,3 +485,34 @@ def test_flip_takes_dims_as_torch():
     for dims in ((0, 1), ((0, 1),), ([1],), (-1,)):
         _same(g.flip(*dims), t.flip(*dims))
     _same(gradlab.flip(g, dims=(1,)), torch.flip(t, dims=(1,)))
+
+
+@pytest.mark.parametrize("start, length", [(-2, 2), (-5, 5), (5, 0), (0, 0), (1, 3)])
+def test_narrow_takes_a_negative_start_from_the_end(start, length):
+    g, t = _pair(np.arange(5.0), requires_grad=True)
+    ours, theirs = g.narrow(0, start, length), t.narrow(0, start, length)
+    _same(ours, theirs)
+    ours.sum().backward()
+    theirs.sum().backward()
+    _same(g.grad, t.grad)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.arange(5.0).narrow(0, 3, 3),          # past the end (gradlab returned 2 elements)
+    lambda lib: lib.arange(5.0).narrow(0, -6, 1),
+    lambda lib: lib.arange(5.0).narrow(0, 1, -1),
+    lambda lib: lib.arange(3.0).tril(),                    # a vector (gradlab returned a matrix)
+    lambda lib: lib.arange(3.0).triu(1),
+    lambda lib: lib.ones(2, 3).index_select(0, lib.tensor([[0]])),  # gradlab flattened the index
+    lambda lib: lib.ones(2, 3).scatter(0, lib.tensor([[0]]), lib.ones(1, 1, dtype=lib.int64)),  # gradlab cast src
+    lambda lib: lib.ones(2, 3).scatter_add(0, lib.tensor([[0]]), lib.ones(1, 1, dtype=lib.float64)),
+    lambda lib: lib.ones(2, 3).gather(1, lib.zeros(3, 1, dtype=lib.int64)),  # NumPy's broadcasting message
+    lambda lib: lib.ones(5).chunk(0),                      # ZeroDivisionError
+])
+def test_bad_arguments_raise_as_torch(call):
+    with pytest.raises(Exception) as theirs:
+        call(torch)
+    with pytest.raises(type(theirs.value)) as ours:
+        call(gradlab)
+    words = str(theirs.value).split()[1:3]  # (the first word may name another op: scatter_add's says scatter())
+    assert all(word in str(ours.value) for word in words), (str(ours.value), str(theirs.value))
