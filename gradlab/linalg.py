@@ -18,11 +18,7 @@ __all__ = ["vector_norm", "matrix_norm", "norm", "inv", "det", "slogdet", "solve
            "matmul", "LinAlgError"]
 
 
-class LinAlgError(RuntimeError):
-    """Raised by PyTorch's linalg functions for singular or non-definite input (gradlab raises RuntimeError,
-    which this subclasses)."""
-
-
+LinAlgError = _ops.LinAlgError  # singular or not positive-definite input (a RuntimeError)
 inv, det, solve, lstsq, qr, svd, svdvals = (_ops.inverse, _ops.det, _ops.solve, _ops.lstsq, _ops.qr, _ops.svd,
                                              _ops.svdvals)
 eigh, eigvalsh, cholesky, matmul, matrix_power = _ops.eigh, _ops.eigvalsh, _ops.cholesky, _ops.matmul, _ops.matrix_power

@@ -319,6 +319,11 @@ def tensordot(a, b, dims=2):
 
 
 # ---- determinants and inverses -------------------------------------------------------------------------------
+class LinAlgError(RuntimeError):
+    """A singular or not positive-definite matrix where an invertible (definite) one was needed
+    (``gradlab.linalg.LinAlgError``, as torch.linalg.LinAlgError: a RuntimeError)."""
+
+
 def _check_square(a, op, what="A"):
     if a._data.ndim < 2:
         raise RuntimeError(f"{op}: The input tensor {what} must have at least 2 dimensions.")
@@ -394,7 +399,7 @@ def inverse(a):
     try:
         out = np.linalg.inv(a._data)
     except np.linalg.LinAlgError:
-        raise RuntimeError(f"linalg.inv: the input matrix is singular (a {'batch of ' if a._data.ndim > 2 else ''}"
+        raise LinAlgError(f"linalg.inv: the input matrix is singular (a {'batch of ' if a._data.ndim > 2 else ''}"
                            f"{'x'.join(map(str, a._data.shape[-2:]))} matrix of shape {list(a._data.shape)}), "
                            "the inversion could not be completed.") from None
 
@@ -602,7 +607,7 @@ def _solve_node(a, b, left, vector):
     try:
         x = _solve_batched(a_arr, b_arr)
     except np.linalg.LinAlgError:
-        raise RuntimeError("linalg.solve: The solver failed because the input matrix is singular.") from None
+        raise LinAlgError("linalg.solve: The solver failed because the input matrix is singular.") from None
     out = x[..., 0] if vector else x if left else x.swapaxes(-1, -2)
 
     def backward(g):
@@ -859,7 +864,7 @@ def cholesky(A, *, upper=False):
     try:
         low = np.linalg.cholesky(A._data)
     except np.linalg.LinAlgError:
-        raise RuntimeError("linalg.cholesky: The factorization could not be completed because the input is not "
+        raise LinAlgError("linalg.cholesky: The factorization could not be completed because the input is not "
                            "positive-definite.") from None
 
     def backward(g):
