@@ -1,14 +1,16 @@
 """``gradlab.linalg``: the ``torch.linalg`` namespace.
 
-The decompositions and their backwards live in ``gradlab/ops/linalg.py``
-(each beside its forward); this module gives them PyTorch's names and
-arguments and builds the norms, ranks and products from them.
+The decompositions and their backwards live in ``gradlab/ops/decompositions.py``,
+the products, det and inverses in ``gradlab/ops/linalg.py`` (each backward
+beside its forward); this module gives them PyTorch's names and arguments and
+builds the norms, ranks and products from them.
 """
 from collections import namedtuple
 
 import numpy as np
 
 from ._tensor import Tensor
+from .ops import decompositions as _decompositions
 from .ops import linalg as _ops
 from .ops import reduce as _reduce
 from .ops._common import normalize_dim
@@ -19,9 +21,10 @@ __all__ = ["vector_norm", "matrix_norm", "norm", "inv", "det", "slogdet", "solve
 
 
 LinAlgError = _ops.LinAlgError  # singular or not positive-definite input (a RuntimeError)
-inv, det, solve, lstsq, qr, svd, svdvals = (_ops.inverse, _ops.det, _ops.solve, _ops.lstsq, _ops.qr, _ops.svd,
-                                             _ops.svdvals)
-eigh, eigvalsh, cholesky, matmul, matrix_power = _ops.eigh, _ops.eigvalsh, _ops.cholesky, _ops.matmul, _ops.matrix_power
+inv, det, matmul, matrix_power = _ops.inverse, _ops.det, _ops.matmul, _ops.matrix_power
+solve, lstsq, qr, svd, svdvals = (_decompositions.solve, _decompositions.lstsq, _decompositions.qr,
+                                  _decompositions.svd, _decompositions.svdvals)
+eigh, eigvalsh, cholesky = _decompositions.eigh, _decompositions.eigvalsh, _decompositions.cholesky
 
 
 slogdet_result = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
@@ -63,7 +66,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     if A._data.dtype.kind != "f":
         raise RuntimeError(f"linalg.matrix_norm: Expected a floating point or complex tensor as input. Got {A.dtype}")
     if ord in ("nuc", 2, -2):
-        s = _ops.svdvals(A.movedim((rows, cols), (-2, -1)))
+        s = svdvals(A.movedim((rows, cols), (-2, -1)))
         out = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord == 2 else s.amin(-1)
     else:
         summed, other = (cols, rows) if abs(ord) == float("inf") else (rows, cols)

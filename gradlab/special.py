@@ -11,7 +11,6 @@ import math
 import numpy as np
 from scipy import special as _sp
 
-from ._tensor import Tensor
 from .autograd.function import record
 from .ops import elementwise as _elementwise
 from .ops import reduce as _reduce

@@ -343,7 +343,8 @@ def test_values_and_gradients_match_torch(batch, m, n, seed):
                                              ("nuc", None, True), (-1, (1, 0), False), (0.5, 1, False)])
 def test_norm_matches_torch(ord, dim, keepdim):
     x = np.random.default_rng(0).normal(size=(3, 4))
-    grads_match(lambda x: L.norm(x, ord, dim, keepdim).sum(), lambda x: torch.linalg.norm(x, ord, dim, keepdim).sum(), x)
+    grads_match(lambda x: L.norm(x, ord, dim, keepdim).sum(),
+                lambda x: torch.linalg.norm(x, ord, dim, keepdim).sum(), x)
 
 
 def test_defaults_and_tolerances_match_torch():
