@@ -1,7 +1,7 @@
 """The layers: ``Module`` and the containers, then one file per layer family."""
 from . import activation, batchnorm, container, conv, dropout, flatten, fold, linear, loss, pooling, sparse
 from . import distance, normalization
-from . import padding, pixelshuffle, rnn, upsampling
+from . import padding, pixelshuffle, rnn, transformer, upsampling
 from .activation import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403
@@ -19,9 +19,10 @@ from .pixelshuffle import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
+from .transformer import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403
 
 __all__ = ["Module"] + [name for family in (container, linear, conv, pooling, batchnorm, activation, dropout,
                                             flatten, fold, sparse, loss, normalization, padding,
-                                            pixelshuffle, upsampling, rnn, distance)
+                                            pixelshuffle, upsampling, rnn, distance, transformer)
                                   for name in family.__all__]
