@@ -122,15 +122,23 @@ def _no_bool(op, a):
         raise RuntimeError(f'"{op}" not implemented for \'Bool\' tensors; convert with .long() or .float() first')
 
 
+def _no_integer_zero_divisor(op, a, b):
+    """Integers have no inf or NaN: PyTorch refuses to divide them by 0 (NumPy gives 0 and a warning)."""
+    if a._data.dtype.kind in "iu" and not np.all(b._data):
+        raise RuntimeError(f"ZeroDivisionError: {op} of integer tensors ({a.dtype}) by a divisor that holds 0")
+
+
 def floor_divide(a, b):
     a, b = promote(a, b)
     _no_bool("floor_divide", a)
+    _no_integer_zero_divisor("floor_divide", a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
         return Tensor._wrap(_broadcasting("floor_divide", np.floor_divide, a, b))
 
 
 def _trunc_divide(a, b):
     a, b = promote(a, b)
+    _no_integer_zero_divisor("div", a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
         q = _broadcasting("div", np.true_divide, a, b)
     return Tensor._wrap(np.trunc(q).astype(a._data.dtype))
@@ -140,6 +148,7 @@ def remainder(a, b):
     number = not isinstance(b, Tensor)
     a, b = promote(a, b)
     _no_bool("remainder", a)
+    _no_integer_zero_divisor("remainder", a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = _broadcasting("remainder", np.mod, a, b)
     if number:  # PyTorch's tensor % number: the gradient passes through unchanged
@@ -156,6 +165,7 @@ def fmod(a, b):
     number = not isinstance(b, Tensor)
     a, b = promote(a, b)
     _no_bool("fmod", a)
+    _no_integer_zero_divisor("fmod", a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = _broadcasting("fmod", np.fmod, a, b)
     if number:

@@ -1061,6 +1061,10 @@ def constant_pad(x, pads, value=0.0):
     """
     widths = [(0, 0)] * (x._data.ndim - len(pads) // 2)
     widths += [(pads[2 * i], pads[2 * i + 1]) for i in reversed(range(len(pads) // 2))]
+    sizes = [n + lo + hi for n, (lo, hi) in zip(x._data.shape, widths)]
+    if min(sizes, default=0) < 0:
+        raise RuntimeError(f"pad: the negative padding {list(pads)} crops more than input of shape "
+                           f"{list(x._data.shape)} holds (the output size would be {sizes})")
     crop = tuple(slice(max(-lo, 0), x._data.shape[a] - max(-hi, 0)) for a, (lo, hi) in enumerate(widths))
     grow = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
     out = np.pad(x._data[crop], grow, constant_values=value)

@@ -238,3 +238,11 @@ def test_where_pytorchs_backward_is_not_its_derivative_gradlab_follows_the_forwa
     check_against_torch(lambda a: F.interpolate(a, scale_factor=scale, mode=mode), theirs, x, compare_grad=False)
     x_ours = gradlab.tensor(x, requires_grad=True)
     assert gradcheck(lambda a: F.interpolate(a, scale_factor=scale, mode=mode), (x_ours,))
+
+
+@pytest.mark.parametrize("pads", [(-2, -2), (0, 0, -2, -1), (-4, 0)])
+def test_pad_refuses_to_crop_below_zero(pads):
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.pad(torch.ones(2, 3), pads)
+    with pytest.raises(RuntimeError, match=r"pad: the negative padding .* crops more than input of shape \[2, 3\]"):
+        F.pad(gradlab.ones(2, 3), pads)

@@ -295,3 +295,18 @@ def test_clamp_with_number_bounds_promotes_as_torch(dtype, bounds):
     theirs = torch.from_numpy(values.copy()).clamp(*bounds)
     assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, a, b: a % b, lambda lib, a, b: a // b, lambda lib, a, b: lib.fmod(a, b),
+    lambda lib, a, b: lib.div(a, b, rounding_mode="trunc"), lambda lib, a, b: lib.div(a, b, rounding_mode="floor"),
+    lambda lib, a, b: a.remainder_(b),
+])
+def test_integer_division_by_zero_raises_as_torch(call):
+    """NumPy gives 0 (and a warning) for an integer divided by 0; PyTorch raises ZeroDivisionError."""
+    torch = pytest.importorskip("torch")
+    for lib in (torch, gradlab):
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            call(lib, lib.tensor([5, -3]), lib.tensor([2, 0]))
+    np.testing.assert_array_equal(call(gradlab, gradlab.tensor([5, -3]), gradlab.tensor([2, 4])).numpy(),
+                                  call(torch, torch.tensor([5, -3]), torch.tensor([2, 4])).numpy())
