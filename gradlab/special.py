@@ -11,6 +11,7 @@ import math
 import numpy as np
 from scipy import special as _sp
 
+from ._tensor import Tensor
 from .autograd.function import record
 from .ops import elementwise as _elementwise
 from .ops import reduce as _reduce
@@ -21,7 +22,7 @@ from .ops.elementwise import _float_input, _float_pair, where
 
 __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "xlogy", "xlog1py", "gammaln", "digamma", "psi", "polygamma",
            "log_softmax", "softmax", "logsumexp", "sinc", "round", "exp2", "expm1", "log1p", "entr", "i0", "i1",
-           "ndtr", "ndtri", "log_ndtr"]
+           "i0e", "i1e", "erfcx", "multigammaln", "ndtr", "ndtri", "log_ndtr"]
 
 _SQRT_2 = math.sqrt(2.0)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -123,3 +124,47 @@ def i1(input):
         safe = where(at_zero, 1.0, x)  # keeps 0 / 0 out of the formula and of its derivatives
         return (g * where(at_zero, 0.5, i0(x) - i1(safe) / safe),)
     return record(_in_dtype_of(_sp.i1(x._data), x), "SpecialI1Backward0", backward, (x,), saved=(x,))
+
+
+def i0e(input):
+    """exp(-|x|) I0(x), which stays finite for large |x|; its derivative is i1e(x) - sign(x) i0e(x)."""
+    x = _float_input(input, "special.i0e")
+    out = record(_in_dtype_of(_sp.i0e(x._data), x), "SpecialI0EBackward0",
+                 lambda g: (g * (i1e(x) - x.sign() * out),), (x,), saved=(x,), saves_output=True)
+    return out
+
+
+def i1e(input):
+    """exp(-|x|) I1(x); its derivative is i0e(x) - i1e(x) (sign(x) + 1 / x) (1/2 at x = 0)."""
+    x = _float_input(input, "special.i1e")
+
+    def backward(g):
+        at_zero = x == 0
+        safe = where(at_zero, 1.0, x)
+        return (g * where(at_zero, 0.5, i0e(safe) - i1e(safe) * (safe.sign() + 1 / safe)),)
+    return record(_in_dtype_of(_sp.i1e(x._data), x), "SpecialI1EBackward0", backward, (x,), saved=(x,))
+
+
+# ---- the scaled complementary error function and the multivariate log-gamma ------------------------------------------
+def erfcx(input):
+    """exp(x^2) erfc(x), accurate where erfc(x) underflows; its derivative is 2 x erfcx(x) - 2 / sqrt(pi)."""
+    x = _float_input(input, "special.erfcx")
+    out = record(_in_dtype_of(_sp.erfcx(x._data), x), "SpecialErfcxBackward0",
+                 lambda g: (g * (2 * x * out - 2 / math.sqrt(math.pi)),), (x,), saved=(x,), saves_output=True)
+    return out
+
+
+def multigammaln(input, p):
+    """The log of the multivariate gamma function of dimension p:
+    p (p - 1) / 4 log(pi) + sum_{j < p} lgamma(a - j / 2); its derivative is sum_{j < p} digamma(a - j / 2)."""
+    if p < 1:
+        raise RuntimeError("p has to be greater than or equal to 1")
+    a = _float_input(input, "special.multigammaln")
+    halves = np.arange(p) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = p * (p - 1) / 4 * math.log(math.pi) + _sp.gammaln(a._data[..., None] - halves).sum(-1)
+
+    def backward(g):
+        shifted = a.unsqueeze(-1) - Tensor._wrap(halves.astype(a._data.dtype))
+        return (g * digamma(shifted).sum(-1),)
+    return record(_in_dtype_of(out, a), "MvlgammaBackward0", backward, (a,), saved=(a,))

@@ -39,6 +39,11 @@ NEW = {
     "entr": (S.entr, sp.entr, lambda rng, shape: rng.uniform(0.1, 3, shape)),
     "i0": (S.i0, sp.i0, lambda rng, shape: rng.normal(0, 2, shape)),
     "i1": (S.i1, sp.i1, lambda rng, shape: rng.normal(0, 2, shape)),
+    "i0e": (S.i0e, sp.i0e, lambda rng, shape: rng.normal(0, 4, shape)),
+    "i1e": (S.i1e, sp.i1e, lambda rng, shape: rng.normal(0, 4, shape)),
+    "erfcx": (S.erfcx, sp.erfcx, lambda rng, shape: rng.normal(0, 2, shape)),
+    "multigammaln(p=3)": (lambda x: S.multigammaln(x, 3), lambda x: sp.multigammaln(x, 3),
+                          lambda rng, shape: rng.uniform(1.2, 5, shape)),
 }
 
 
@@ -65,14 +70,17 @@ def test_special_edge_values():
     assert S.xlog1py(t(0.0), t(-1.0)).item() == 0.0  # 0 * log(0) is 0
     assert np.isnan(S.xlog1py(t(0.0), t(float("nan"))).item())
     assert S.entr(t(0.0)).item() == 0.0 and S.entr(t(-1.0)).item() == -np.inf
-    x = t([0.0])
-    S.i1(x).backward()
-    assert x.grad.item() == 0.5  # I1'(0) = 1/2, without 0 / 0
+    for fn, slope in ((S.i1, 0.5), (S.i1e, 0.5), (S.i0e, 0.0)):
+        x = t([0.0])
+        fn(x).backward()
+        assert x.grad.item() == slope  # at 0, without 0 / 0
+    with pytest.raises(RuntimeError, match="p has to be greater than or equal to 1"):
+        S.multigammaln(t([2.0]), 0)
     assert S.ndtri(t([0.0, 1.0])).tolist() == [-np.inf, np.inf]
 
 
 def test_integers_compute_in_the_default_float_dtype():
-    for fn in (S.ndtr, S.ndtri, S.log_ndtr, S.entr, S.i0, S.i1):
+    for fn in (S.ndtr, S.ndtri, S.log_ndtr, S.entr, S.i0, S.i1, S.i0e, S.i1e, S.erfcx):
         assert fn(gradlab.tensor([1, 2])).dtype == gradlab.float32
     assert S.ndtr(gradlab.tensor([1.0], dtype=gradlab.float64)).dtype == gradlab.float64
 
@@ -240,6 +248,10 @@ SPECIAL_CASES = {
     "entr": lambda lib, x: lib.special.entr(x.abs() + 0.1),
     "i0": lambda lib, x: lib.special.i0(x),
     "i1": lambda lib, x: lib.special.i1(x),
+    "i0e": lambda lib, x: lib.special.i0e(x * 3),
+    "i1e": lambda lib, x: lib.special.i1e(x * 3),
+    "erfcx": lambda lib, x: lib.special.erfcx(x),
+    "multigammaln": lambda lib, x: lib.special.multigammaln(x.abs() + 2, 4),
     "xlog1py": lambda lib, x: lib.special.xlog1py(x, x.exp()),
     "expit": lambda lib, x: lib.special.expit(x),
     "gammaln": lambda lib, x: lib.special.gammaln(x.abs() + 0.5),
