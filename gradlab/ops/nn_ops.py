@@ -618,7 +618,7 @@ def _check_same_shape(x, target, op):
 def mse_loss(x, target, reduction="mean"):
     _check_reduction(reduction, "mse_loss")
     x, target = promote(x, target)  # PyTorch's result dtype: a float32 input with an int64 target stays float32
-    diff = x._data - target._data
+    diff = elementwise._broadcasting("mse_loss", np.subtract, x, target)
     losses = diff * diff
     out = _reduce(losses, reduction)
     count = losses.size
@@ -634,7 +634,7 @@ def mse_loss(x, target, reduction="mean"):
 def l1_loss(x, target, reduction="mean"):
     _check_reduction(reduction, "l1_loss")
     x, target = promote(x, target)  # PyTorch's result dtype: a float32 input with an int64 target stays float32
-    diff = x._data - target._data
+    diff = elementwise._broadcasting("l1_loss", np.subtract, x, target)
     out = _reduce(np.abs(diff), reduction)
     count = diff.size
     shape_x, shape_t = x._data.shape, target._data.shape
@@ -745,7 +745,7 @@ def smooth_l1_loss(x, target, reduction="mean", beta=1.0):
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     x, target = promote(x, target)
-    d = x._data - target._data
+    d = elementwise._broadcasting("smooth_l1_loss", np.subtract, x, target)
     ad = np.abs(d)
     losses = np.where(ad < beta, 0.5 * d * d / (beta or 1), ad - 0.5 * beta).astype(d.dtype, copy=False)
 
@@ -762,7 +762,7 @@ def huber_loss(x, target, reduction="mean", delta=1.0):
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     x, target = promote(x, target)
-    d = x._data - target._data
+    d = elementwise._broadcasting("huber_loss", np.subtract, x, target)
     ad = np.abs(d)
     losses = np.where(ad <= delta, 0.5 * d * d, delta * (ad - 0.5 * delta)).astype(d.dtype, copy=False)
 

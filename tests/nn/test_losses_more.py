@@ -345,3 +345,13 @@ def test_modules_compute_what_the_functionals_compute():
     ]
     for ours, theirs, args in pairs:
         assert_close(ours(*(gradlab.tensor(a) for a in args)), theirs(*(torch.tensor(a) for a in args)))
+
+
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"])
+def test_regression_losses_name_themselves_when_shapes_do_not_broadcast(loss):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's "target size different to the input size" warning
+        with pytest.raises(RuntimeError, match="must match the size"):
+            getattr(TF, loss)(torch.ones(2, 3), torch.ones(3, 3))
+        with pytest.raises(RuntimeError, match=rf"{loss}: .* shapes \[2, 3\] and \[3, 3\] do not broadcast"):
+            getattr(F, loss)(gradlab.ones(2, 3), gradlab.ones(3, 3))
