@@ -2,9 +2,10 @@
 
 Most names are aliases of functions gradlab already has (``expit`` is
 ``sigmoid``, ``gammaln`` is ``lgamma``, ...).  The functions new here (the
-normal distribution's ndtr / ndtri / log_ndtr, xlog1py, entr and the Bessel
-functions i0 / i1) compute their values with ``scipy.special`` and write their
-backward with tensor ops, so that higher derivatives work.
+normal distribution's ndtr / ndtri / log_ndtr, xlog1py, entr, the Bessel
+functions i0 / i1 and their scaled forms i0e / i1e, erfcx and multigammaln)
+compute their values with ``scipy.special`` and write their backward with
+tensor ops, so that higher derivatives work.
 """
 import math
 
