@@ -322,3 +322,33 @@ def test_multihead_attention_errors_as_torch(make, call):
     theirs = outcome(torch)
     assert theirs is not None
     assert outcome(gradlab) == theirs
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_multi_head_attention_forward_with_static_keys_matches_torch(need_weights):
+    """The functional form, with precomputed per-head keys and values (static_k, static_v: (N*H, S, D))."""
+    rng = np.random.default_rng(7)
+    L, S, N, H, D = 3, 4, 2, 2, 3
+    E = H * D
+    arrays = dict(query=(L, N, E), key=(S, N, E), value=(S, N, E), in_proj_weight=(3 * E, E), in_proj_bias=(3 * E,),
+                  out_proj_weight=(E, E), out_proj_bias=(E,), static_k=(N * H, S, D), static_v=(N * H, S, D))
+    ours, theirs = {}, {}
+    for name, shape in arrays.items():
+        ours[name], theirs[name] = both(rng.standard_normal(shape))
+    padded = np.zeros((N, S), dtype=bool)
+    padded[1, 2:] = True
+
+    def call(fn, t, lib):
+        return fn(t["query"], t["key"], t["value"], E, H, t["in_proj_weight"], t["in_proj_bias"], None, None, False,
+                  0.0, t["out_proj_weight"], t["out_proj_bias"], key_padding_mask=lib.tensor(padded),
+                  need_weights=need_weights, static_k=t["static_k"], static_v=t["static_v"])
+    out, weights = call(F.multi_head_attention_forward, ours, gradlab)
+    ref, ref_weights = call(torch.nn.functional.multi_head_attention_forward, theirs, torch)
+    close(out, ref)
+    close(weights, ref_weights)
+    backward_both(out, ref, rng)
+    for name in arrays:
+        if theirs[name].grad is None:
+            assert ours[name].grad is None, name
+        else:
+            close(ours[name].grad, theirs[name].grad)

@@ -249,3 +249,18 @@ def test_errors_as_torch(call):
     theirs = outcome(torch)
     assert theirs is not None
     assert outcome(gradlab) == theirs
+
+
+def test_loads_a_torch_state_dict():
+    """A torch Transformer's state dict loads into gradlab's (same keys and shapes) and gives the same output."""
+    options = dict(d_model=4, nhead=2, num_encoder_layers=1, num_decoder_layers=2, dim_feedforward=6, dropout=0.0,
+                   norm_first=True)
+    theirs = torch.nn.Transformer(**options, dtype=torch.float64)
+    ours = gradlab.nn.Transformer(**options, dtype=gradlab.float64)
+    ours.load_state_dict({k: gradlab.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(3)
+    src, tgt = rng.standard_normal((5, 2, 4)), rng.standard_normal((3, 2, 4))
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(3, dtype=torch.float64)
+    ref = theirs(torch.tensor(src), torch.tensor(tgt), tgt_mask=mask)
+    out = ours(gradlab.tensor(src), gradlab.tensor(tgt), tgt_mask=gradlab.tensor(mask.numpy()))
+    close(out, ref)
