@@ -352,3 +352,19 @@ def test_multi_head_attention_forward_with_static_keys_matches_torch(need_weight
             assert ours[name].grad is None, name
         else:
             close(ours[name].grad, theirs[name].grad)
+
+
+def test_multihead_attention_float32_stays_float32_and_matches_torch():
+    rng = np.random.default_rng(8)
+    ours, theirs = gradlab.nn.MultiheadAttention(6, 3, batch_first=True), torch.nn.MultiheadAttention(6, 3,
+                                                                                                      batch_first=True)
+    ours.load_state_dict({k: gradlab.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    x = rng.standard_normal((2, 4, 6)).astype(np.float32)
+    padding = np.array([[0, 0, -np.inf, -np.inf], [0] * 4], dtype=np.float32)
+    causal = gradlab.nn.Transformer.generate_square_subsequent_mask(4)
+    out, weights = ours(*[gradlab.tensor(x)] * 3, key_padding_mask=gradlab.tensor(padding), attn_mask=causal)
+    ref, ref_weights = theirs(*[torch.tensor(x)] * 3, key_padding_mask=torch.tensor(padding),
+                              attn_mask=torch.tensor(causal.numpy()))
+    assert out.dtype == weights.dtype == gradlab.float32
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(weights.detach().numpy(), ref_weights.detach().numpy(), rtol=1e-5, atol=1e-6)
