@@ -368,13 +368,15 @@ def logsumexp(a, dim, keepdim=False):
     with np.errstate(divide="ignore"):
         out = np.log(np.sum(np.exp(a._data - peak), axis=dims, keepdims=True)) + peak
     shape = a._data.shape
-    kept = Tensor._wrap(out)
     if not keepdim:
         out = np.squeeze(out, dims)
 
     def backward(g):
-        return (_expand_back(g, shape, dims, keepdim) * (a - kept).exp(),)
-    return record(out, "LogsumexpBackward0", backward, (a,), saved=(a,))
+        # softmax(a) = exp(a - logsumexp(a)), read from the recorded result so that it differentiates again
+        softmax = (a - _expand_back(result, shape, dims, keepdim)).exp()
+        return (_expand_back(g, shape, dims, keepdim) * softmax,)
+    result = record(out, "LogsumexpBackward0", backward, (a,), saved=(a,), saves_output=True)
+    return result
 
 
 # ---- cumulative sums and products -------------------------------------------------------------------

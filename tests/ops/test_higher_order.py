@@ -29,6 +29,9 @@ GRADGRAD_SPECS = [
     OpSpec("expand", lambda lib, x, size: x.expand(size) ** 2, kwargs=_expand_case, **SMALL),
     OpSpec("norm", lambda lib, x: x.norm(), avoid=(0,), **SMALL),
     OpSpec("norm_dim", lambda lib, x: x.norm(dim=-1), avoid=(0,), min_dims=1, **SMALL),
+    OpSpec("logsumexp", lambda lib, x, dim, keepdim: x.logsumexp(dim if dim is not None else tuple(range(x.ndim)),
+                                                                 keepdim=keepdim),
+           kwargs=reduce_kwargs(), **SMALL),
 ]
 
 test_gradgrad = make_op_tests(GRADGRAD_SPECS, gradgrad=True)
