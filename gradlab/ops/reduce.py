@@ -87,18 +87,23 @@ def prod(a, dim=None, keepdim=False, dtype=None):
             # product of the others = product / self (differentiable, for create_graph)
             return (g * _expand_back(Tensor._wrap(out) if not a._requires_grad else prod(a, dim, keepdim),
                                      shape, all_dims, keepdim) / a,)
-        # with zeros: the product of every other element, from exclusive cumulative products
-        axis = all_dims[0] if len(all_dims) == 1 else None
-        flat = x if axis is not None else x.reshape(-1)
-        ax = axis if axis is not None else 0
-        left = np.cumprod(np.concatenate([np.ones_like(np.take(flat, [0], ax)), flat], ax), ax)
-        left = np.take(left, range(flat.shape[ax]), ax)
-        rev = np.flip(flat, ax)
-        right = np.cumprod(np.concatenate([np.ones_like(np.take(rev, [0], ax)), rev], ax), ax)
-        right = np.flip(np.take(right, range(flat.shape[ax]), ax), ax)
-        others = (left * right).reshape(shape)
-        return (g * Tensor._wrap(others),)
+        return (g * _product_of_the_others(a, all_dims),)
     return record(out, "ProdBackward1" if dims is not None else "ProdBackward0", backward, (a,), saved=(a,))
+
+
+def _product_of_the_others(a, all_dims):
+    """For each element of ``a``, the product of the other elements of its slice along ``all_dims`` (one dim, or
+    every dim): the product of those before it times the product of those after it, as exclusive cumulative
+    products.  Tensor ops, so that prod's gradient differentiates again where ``a`` holds zeros."""
+    axis = all_dims[0] if len(all_dims) == 1 else 0
+    flat = a if len(all_dims) == 1 else a.reshape(-1)
+    n = flat.shape[axis]
+    one_shape = list(flat.shape)
+    one_shape[axis] = 1
+    ones = Tensor._wrap(np.ones(one_shape, dtype=a._data.dtype))
+    before = cat([ones, flat.narrow(axis, 0, n - 1)], axis).cumprod(axis)
+    after = cat([ones, flat.flip(axis).narrow(axis, 0, n - 1)], axis).cumprod(axis).flip(axis)
+    return (before * after).reshape(a.shape)
 
 
 def _extreme(a, dim, keepdim, np_fn, arg_fn, name, nodes=("Backward0", "Backward1"), result=values_indices):

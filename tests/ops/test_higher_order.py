@@ -59,3 +59,11 @@ def test_second_derivative_values():
     (g,) = gradlab.autograd.grad((x ** 3).sum(), x, create_graph=True)
     (gg,) = gradlab.autograd.grad(g.sum(), x)
     np.testing.assert_allclose(gg.numpy(), 6 * x.detach().numpy())
+
+
+def test_prod_differentiates_twice_where_the_input_holds_zeros():
+    """With zeros, prod's gradient is built from exclusive cumulative products; it used to be a constant."""
+    x = gradlab.tensor(np.array([[0.0, 2.0, 3.0, 0.0], [1.0, 0.0, 2.0, 3.0], [1.5, 2.0, 3.0, 4.0]]),
+                       requires_grad=True)
+    for reduce in (lambda t: t.prod(1), lambda t: t.prod(0, keepdim=True), lambda t: t.prod(-1), lambda t: t.prod()):
+        assert gradgradcheck(reduce, (x,))
