@@ -671,8 +671,9 @@ def binary_cross_entropy(x, target, weight=None, reduction="mean"):
         grad_x = grad_t = None
         if x._requires_grad:
             grad_x = (x - target) / (x * (1 - x)).clamp(min=1e-12) * scale
-        if target._requires_grad:
-            grad_t = Tensor._wrap(log_1mp - log_p) * scale
+        if target._requires_grad:  # Tensor ops in x too, for the mixed second derivative (unclamped, as PyTorch)
+            with np.errstate(divide="ignore"):
+                grad_t = ((-x).log1p() - x.log()) * scale
         return grad_x, grad_t
     return record(out, "BinaryCrossEntropyBackward0", backward, (x, target), saved=(x, target))
 

@@ -350,3 +350,17 @@ def test_loss_modules_match_torch(name, kwargs, kind):
     if name == "BCELoss":
         x = 1 / (1 + np.exp(-x))
     check_loss(ours, theirs, x, target)
+
+
+def test_binary_cross_entropy_target_gradient_differentiates_in_the_input():
+    """d loss / d target = log(1 - x) - log(x): built from x in the graph, so the mixed second derivative exists;
+    at x = 0 or 1 it is infinite, as PyTorch's (not clamped at 100)."""
+    rng = np.random.default_rng(0)
+    x = gradlab.tensor(1 / (1 + np.exp(-rng.standard_normal((3, 4)))), requires_grad=True)
+    t = gradlab.tensor(rng.random((3, 4)), requires_grad=True)
+    w = gradlab.tensor(rng.random(4))
+    for reduction in REDUCTIONS:
+        assert gradgradcheck(lambda x, t: F.binary_cross_entropy(x, t, w, reduction=reduction), (x, t))
+    with np.errstate(divide="ignore"):
+        check_loss(F.binary_cross_entropy, TF.binary_cross_entropy, np.array([0.0, 1.0, 0.5, 1e-30]),
+                   np.array([0.0, 1.0, 1.0, 0.3]), grad_target=True)
