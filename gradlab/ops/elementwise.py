@@ -219,11 +219,16 @@ def maximum(a, b):
     out = _broadcasting("maximum", np.maximum, a, b)
 
     def backward(g):
-        # ties split the gradient evenly, as PyTorch
-        pick_a = (a > b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
-        return (sum_to(g * pick_a, a._data.shape) if a._requires_grad else None,
-                sum_to(g * (1 - pick_a), b._data.shape) if b._requires_grad else None)
+        return _extreme_pair_grads(g, a, b, a < b, a > b)
     return record(out, "MaximumBackward0", backward, (a, b), saved=(a, b))
+
+
+def _extreme_pair_grads(g, a, b, a_loses, b_loses):
+    """maximum / minimum's gradients, as PyTorch: each side gets g unless it lost, ties split g evenly, and where
+    a NaN is compared (it neither wins nor loses) both sides get g."""
+    tie = (a == b).to(g.dtype) * 0.5
+    return (sum_to(g * (1 - a_loses.to(g.dtype) - tie), a._data.shape) if a._requires_grad else None,
+            sum_to(g * (1 - b_loses.to(g.dtype) - tie), b._data.shape) if b._requires_grad else None)
 
 
 def minimum(a, b):
@@ -231,9 +236,7 @@ def minimum(a, b):
     out = _broadcasting("minimum", np.minimum, a, b)
 
     def backward(g):
-        pick_a = (a < b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
-        return (sum_to(g * pick_a, a._data.shape) if a._requires_grad else None,
-                sum_to(g * (1 - pick_a), b._data.shape) if b._requires_grad else None)
+        return _extreme_pair_grads(g, a, b, a > b, a < b)
     return record(out, "MinimumBackward0", backward, (a, b), saved=(a, b))
 
 

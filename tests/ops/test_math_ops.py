@@ -310,3 +310,18 @@ def test_integer_division_by_zero_raises_as_torch(call):
             call(lib, lib.tensor([5, -3]), lib.tensor([2, 0]))
     np.testing.assert_array_equal(call(gradlab, gradlab.tensor([5, -3]), gradlab.tensor([2, 4])).numpy(),
                                   call(torch, torch.tensor([5, -3]), torch.tensor([2, 4])).numpy())
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_minimum_gradients_at_nan_and_ties_match_torch(name):
+    """A NaN on either side gives both inputs the gradient (PyTorch's formula); ties split it evenly."""
+    torch = pytest.importorskip("torch")
+    nan = float("nan")
+    grads = []
+    for lib in (gradlab, torch):
+        a = lib.tensor([nan, 2.0, 3.0, 1.0, 5.0], dtype=lib.float64, requires_grad=True)
+        b = lib.tensor([1.0, nan, 3.0, 2.0, nan], dtype=lib.float64, requires_grad=True)
+        getattr(lib, name)(a, b).backward(lib.tensor([1.0, 10.0, 100.0, 1000.0, 1e4], dtype=lib.float64))
+        grads.append((a.grad.numpy(), b.grad.numpy()))
+    for ours, theirs in zip(*grads):
+        np.testing.assert_array_equal(ours, theirs)
