@@ -539,19 +539,11 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", l
     probabilities = target._data.dtype.kind == "f"
     at = coef = valid = None
     if probabilities:
-        if target._data.shape != x._data.shape:
-            raise ValueError(f"cross_entropy: class-probability targets must have the input's shape "
-                             f"{tuple(x.shape)}, got {tuple(target.shape)}")
-        q = target._data * (1 - eps) + eps / n_classes if eps else target._data
-        q = q * w if w is not None else q
-        losses = -(q * logp).sum(axis=1)
+        q, losses = _probability_target_losses(x, target, logp, w, eps)
         denominator = losses.size
     else:
         at, coef, valid = _class_targets(x, target, weight, ignore_index, "cross_entropy")
-        losses = -logp[at] if coef is None else -coef * logp[at]
-        if eps:
-            smooth = -(logp * w).sum(axis=1) if w is not None else -logp.sum(axis=1)
-            losses = (1 - eps) * losses + (eps / n_classes) * (smooth if valid is None else smooth * valid)
+        losses = _class_target_losses(logp, at, coef, valid, w, eps)
         denominator = losses.size if coef is None else coef.sum()
     out = _reduce(losses, reduction, denominator)
 
@@ -591,6 +583,25 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", l
             grad_t = Tensor._wrap(-(1 - eps) * (logp if w is None else logp * w) * scale)
         return Tensor._wrap(grad_x) if x._requires_grad else None, grad_t
     return record(out, _nll_node(x), backward, (x, target))
+
+
+def _probability_target_losses(x, target, logp, w, eps):
+    """(q, -sum_c q_c log p_c) for class-probability targets, q being the smoothed and weighted target."""
+    if target._data.shape != x._data.shape:
+        raise ValueError(f"cross_entropy: class-probability targets must have the input's shape "
+                         f"{tuple(x.shape)}, got {tuple(target.shape)}")
+    q = target._data * (1 - eps) + eps / x._data.shape[1] if eps else target._data
+    q = q * w if w is not None else q
+    return q, -(q * logp).sum(axis=1)
+
+
+def _class_target_losses(logp, at, coef, valid, w, eps):
+    """-weight[t] log p_t per sample (0 where t is ignored), mixed with the mean over the classes when smoothing."""
+    losses = -logp[at] if coef is None else -coef * logp[at]
+    if eps:
+        smooth = -(logp * w).sum(axis=1) if w is not None else -logp.sum(axis=1)
+        losses = (1 - eps) * losses + (eps / logp.shape[1]) * (smooth if valid is None else smooth * valid)
+    return losses
 
 
 def _cross_entropy_grads_differentiable(x, target, w, eps, q, scale, probabilities):
