@@ -194,6 +194,20 @@ def _transposed_size(op, size, kernel, stride, padding, output_padding, dilation
     return out
 
 
+def _zeros_past_the_end(x, image, kernel, stride, padding, dilation):
+    """x padded at the end to the size of the conv of an ``image``-sized output.
+
+    That conv has x's size, plus output_padding // stride when output_padding reaches the stride (allowed when
+    dilation is larger): those extra positions see zeros of x."""
+    spatial = x._data.ndim - 2
+    extra = [(n + 2 * p - d * (k - 1) - 1) // s + 1 - h for n, p, d, k, s, h in
+             zip(image, padding, dilation, kernel, stride, _lift(x._data).shape[2:])]
+    if max(extra) <= 0:
+        return x
+    from .nn_ops import constant_pad
+    return constant_pad(x, [0, extra[1]] + ([0, extra[0]] if spatial == 2 else []), 0.0)
+
+
 def _transposed(op, x, weight, bias, stride, padding, output_padding, dilation, groups):
     """The ConvolutionBackward0 node of a transposed convolution: forward = conv2d_input_grad."""
     _check(op, x, weight, bias, stride, padding, dilation, groups, transposed=True)
@@ -201,13 +215,7 @@ def _transposed(op, x, weight, bias, stride, padding, output_padding, dilation, 
     w4 = _lift(weight._data)
     image = tuple(_transposed_size(op, *args) for args in
                   zip(_lift(x._data).shape[2:], w4.shape[2:], stride, padding, output_padding, dilation))
-    # The conv of an output-sized image has x's size, plus output_padding // stride when output_padding
-    # reaches the stride (allowed when dilation is larger): those extra positions see zeros of x.
-    extra = [(n + 2 * p - d * (k - 1) - 1) // s + 1 - h for n, p, d, k, s, h in
-             zip(image, padding, dilation, w4.shape[2:], stride, _lift(x._data).shape[2:])]
-    if max(extra) > 0:
-        from .nn_ops import constant_pad
-        x = constant_pad(x, [0, extra[1]] + ([0, extra[0]] if spatial == 2 else []), 0.0)
+    x = _zeros_past_the_end(x, image, w4.shape[2:], stride, padding, dilation)
     geometry = (stride, padding, dilation, groups)
     x4 = _lift(x._data)
     out_shape = (x4.shape[0], w4.shape[1] * groups) + image
