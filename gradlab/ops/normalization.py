@@ -95,7 +95,8 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     """Standardize each group of C / num_groups channels of each sample of an (N, C, *) input."""
     _check_dtypes(x, weight, bias, "group_norm")
     shape = x._data.shape
-    grouped = (shape[0], num_groups, -1)  # (N, G, channels-in-group * spatial)
+    # (N, G, channels-in-group * spatial), spelled out: -1 cannot be inferred for an empty batch
+    grouped = (shape[0], num_groups, int(np.prod(shape[1:])) // num_groups)
     channel_shape = (1, shape[1]) + (1,) * (len(shape) - 2)
     shared = (0,) + tuple(range(2, len(shape)))  # the axes a channel's weight is shared over
     xhat_g, invstd_g = _standardize(x._data.reshape(grouped), (2,), eps)

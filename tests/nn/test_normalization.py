@@ -197,3 +197,12 @@ def test_batch_norm_3d_matches_torch():
     check_against_torch(ours, theirs, [rand(2, 2, 3, 2, 2, seed=5)])
     with pytest.raises(ValueError, match=r"expected 5D input \(got 4D input\)"):
         ours(gradlab.randn(2, 2, 3, 3))
+
+
+@pytest.mark.parametrize("shape", [(0, 6), (0, 6, 4), (0, 6, 2, 3)])
+def test_group_norm_of_an_empty_batch_matches_torch(shape):
+    """An empty batch gives an empty result (the grouped reshape could not infer its -1 from 0 elements)."""
+    x = np.zeros(shape)
+    ours, theirs = F.group_norm(gradlab.tensor(x), 3), TF.group_norm(torch.tensor(x), 3)
+    assert tuple(ours.shape) == tuple(theirs.shape) and ours.dtype == gradlab.float64
+    assert tuple(nn.GroupNorm(3, 6)(gradlab.zeros(*shape)).shape) == shape
