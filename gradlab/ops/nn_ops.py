@@ -195,7 +195,7 @@ def softmax(x, dim):
     if x._data.ndim == 0:
         return softmax(x.reshape(1), 0).reshape(())
     d = normalize_dim(dim, x._data.ndim, "softmax")
-    e = np.exp(x._data - x._data.max(axis=d, keepdims=True))
+    e = np.exp(x._data - x._data.max(axis=d, keepdims=True, initial=-np.inf))  # (initial: dim d may be empty)
     e /= e.sum(axis=d, keepdims=True)
 
     def backward(g):
@@ -207,7 +207,7 @@ def softmax(x, dim):
 
 def _log_softmax_array(a, d):
     """log(softmax(a)) along axis d, stably: (a - max) - log(sum(exp(a - max)))."""
-    shifted = a - a.max(axis=d, keepdims=True)
+    shifted = a - a.max(axis=d, keepdims=True, initial=-np.inf)  # (initial: axis d may be empty)
     return shifted - np.log(np.exp(shifted).sum(axis=d, keepdims=True))
 
 

@@ -73,7 +73,8 @@ def scatter_by_index(g, indices, shape):
     n, c, h, w = shape
     out = np.zeros((n * c, h * w), dtype=g._data.dtype)
     rows = np.arange(n * c)[:, None]
-    np.add.at(out, (rows, indices.reshape(n * c, -1)), g._data.reshape(n * c, -1))
+    per_plane = int(np.prod(indices.shape[2:]))  # (not -1: it cannot be inferred for an empty batch)
+    np.add.at(out, (rows, indices.reshape(n * c, per_plane)), g._data.reshape(n * c, per_plane))
     return record(out.reshape(shape), "MaxPool2DWithIndicesBackwardBackward0",
                   lambda gg: (gather_by_index(gg, indices),), (g,))
 
@@ -81,8 +82,9 @@ def scatter_by_index(g, indices, shape):
 def gather_by_index(x, indices):
     """out[n, c, i, j] = x[n, c].flat[indices[n, c, i, j]]: reading the positions max pooling chose."""
     n, c = x._data.shape[:2]
-    flat = x._data.reshape(n * c, -1)
-    out = np.take_along_axis(flat, indices.reshape(n * c, -1), 1).reshape(indices.shape)
+    flat = x._data.reshape(n * c, int(np.prod(x._data.shape[2:])))
+    out = np.take_along_axis(flat, indices.reshape(n * c, int(np.prod(indices.shape[2:]))), 1)
+    out = out.reshape(indices.shape)
     shape = x._data.shape
     return record(out, "GatherBackward0", lambda g: (scatter_by_index(g, indices, shape),), (x,))
 
@@ -168,7 +170,7 @@ def adaptive_max_pool2d(x, output_size):
         h0, h1 = (i * h) // oh, -(-((i + 1) * h) // oh)
         for j in range(ow):
             w0, w1 = (j * w) // ow, -(-((j + 1) * w) // ow)
-            window = x._data[:, :, h0:h1, w0:w1].reshape(n, c, -1)
+            window = x._data[:, :, h0:h1, w0:w1].reshape(n, c, (h1 - h0) * (w1 - w0))
             best = window.argmax(axis=2)
             y[:, :, i, j] = np.take_along_axis(window, best[..., None], 2)[..., 0]
             indices[:, :, i, j] = (h0 + best // (w1 - w0)) * w + w0 + best % (w1 - w0)

@@ -277,3 +277,13 @@ def test_adaptive_max_pool2d_matches_torch(in_hw, out_size):
     _, ours = F.adaptive_max_pool2d(gradlab.tensor(x), out_size, return_indices=True)
     _, theirs = TF.adaptive_max_pool2d(torch.tensor(x), out_size, return_indices=True)
     np.testing.assert_array_equal(ours._data, theirs.numpy())
+
+
+@pytest.mark.parametrize("pool, shape", [("adaptive_max_pool2d", (0, 3, 5, 5)), ("adaptive_max_pool1d", (0, 3, 5))])
+def test_adaptive_max_pool_of_an_empty_batch_matches_torch(pool, shape):
+    """Empty results, and an empty gradient (reshapes to (N * C, -1) could not infer -1 from 0 elements)."""
+    x = gradlab.zeros(*shape, dtype=gradlab.float64, requires_grad=True)
+    out = getattr(F, pool)(x, 2)
+    assert tuple(out.shape) == tuple(getattr(TF, pool)(torch.zeros(*shape), 2).shape)
+    (grad,) = gradlab.autograd.grad(out.sum(), x, create_graph=True)
+    assert tuple(grad.shape) == shape

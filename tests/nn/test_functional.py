@@ -397,3 +397,10 @@ def test_bilinear_forward_and_gradients_match_torch(batch, with_bias):
     ref.backward(torch.tensor(upstream))
     for g, t in zip(ours, theirs):
         assert_close(g.grad, t.grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape, dim", [((0, 3), 0), ((0, 3), 1), ((3, 0), 1), ((3, 0), 0)])
+def test_softmax_over_an_empty_tensor_matches_torch(name, shape, dim):
+    ours, theirs = both(np.zeros(shape))
+    assert_close(getattr(F, name)(ours, dim), getattr(TF, name)(theirs, dim))
