@@ -19,6 +19,10 @@ from ..autograd.function import record
 def _check_input(x, op):
     if x.ndim not in (3, 4):
         raise RuntimeError(f"{op}: Expected 3D or 4D (batch mode) tensor for input, got shape {tuple(x.shape)}")
+    _check_float(x, op)
+
+
+def _check_float(x, op):
     if x._data.dtype.kind != "f":
         raise RuntimeError(f"{op}: expected a floating-point input, got {x.dtype}")
 
@@ -183,6 +187,7 @@ def adaptive_max_pool2d(x, output_size):
 def _check_1d(x, op):
     if x.ndim not in (2, 3):
         raise RuntimeError(f"{op}: Expected 2D or 3D (batch mode) tensor for input, got shape {tuple(x.shape)}")
+    _check_float(x, op)  # (here, so that the error names the 1-D op rather than the 2-D one it calls)
 
 
 def _check_window_1d(op, kernel_size, stride, padding, dilation=1):

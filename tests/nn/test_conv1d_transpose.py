@@ -404,3 +404,9 @@ def test_conv_forward_takes_a_given_weight_as_torch():
     out = ours._conv_forward(gradlab.tensor(x), gradlab.tensor(w), None)
     ref = theirs._conv_forward(torch.tensor(x), torch.tensor(w), None)
     np.testing.assert_allclose(out._data, ref.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("pool", ["max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d"])
+def test_1d_pools_name_themselves_when_refusing_integers(pool):
+    with pytest.raises(RuntimeError, match=rf"^{pool}: expected a floating-point input, got gradlab.int64"):
+        getattr(F, pool)(gradlab.ones(1, 3, 4, dtype=gradlab.int64), 2)
