@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from .. import _dtype
 from ..ops import conv as _conv
 from ..ops import elementwise as _ew
 from ..ops import index as _index
@@ -160,6 +161,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and tuple(t.shape) != (channels,):
             raise RuntimeError(f"batch_norm: {name} should contain {channels} elements, not {t.numel()} "
                                f"(input shape {tuple(input.shape)})")
+        # as PyTorch on the CPU: no mixed dtypes, except a float16 input with float32 parameters
+        if t is not None and t.dtype != input.dtype and (input.dtype, t.dtype) != (_dtype.float16, _dtype.float32):
+            raise RuntimeError(f"batch_norm: mixed dtype: expected {name} to have the input's dtype {input.dtype}, "
+                               f"got {t.dtype}")
     if training:
         return _nn.batch_norm_train(input, weight, bias, eps, running_mean, running_var, momentum)
     if running_mean is None or running_var is None:

@@ -404,3 +404,14 @@ def test_bilinear_forward_and_gradients_match_torch(batch, with_bias):
 def test_softmax_over_an_empty_tensor_matches_torch(name, shape, dim):
     ours, theirs = both(np.zeros(shape))
     assert_close(getattr(F, name)(ours, dim), getattr(TF, name)(theirs, dim))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_refuses_mixed_dtypes_as_torch(training):
+    """A float64 input with float32 statistics raised in PyTorch; gradlab silently computed in float64."""
+    for lib, functional in ((torch, TF), (gradlab, F)):
+        x = lib.arange(6.0, dtype=lib.float64).reshape(2, 3)
+        with pytest.raises(RuntimeError, match="mixed dtype"):
+            functional.batch_norm(x, lib.zeros(3), lib.ones(3), lib.ones(3), lib.zeros(3), training=training)
+    half = gradlab.arange(6.0, dtype=gradlab.float16).reshape(2, 3)  # float16 with float32 parameters is allowed
+    assert F.batch_norm(half, gradlab.zeros(3), gradlab.ones(3), training=training).shape == (2, 3)
