@@ -238,6 +238,8 @@ def _mask(condition):
 def prelu(x, weight):
     """x where x > 0, else weight * x, with one learned slope per channel (axis 1) or one for all."""
     xd = _float_array(x, "prelu")
+    if weight._data.dtype != xd.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {x.dtype} (input) and {weight.dtype} (weight)")
     if weight._data.ndim > 1:
         raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}")
     channels = xd.shape[1] if xd.ndim >= 2 else 1

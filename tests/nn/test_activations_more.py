@@ -257,3 +257,9 @@ def test_inplace_flag_backward_matches_torch(name):
     (y * y).sum().backward()
     (yt * yt).sum().backward()
     assert_close(x.grad, xt.grad)
+
+
+def test_prelu_refuses_a_weight_of_another_dtype_as_torch():
+    for lib in (torch, gradlab):
+        with pytest.raises(RuntimeError, match="Type promoting not supported"):
+            lib.nn.functional.prelu(lib.ones(2, 3, dtype=lib.float64), lib.ones(1))
