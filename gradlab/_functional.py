@@ -6,9 +6,7 @@ import warnings
 
 import numpy as np
 
-from ._tensor import Tensor
 from .ops import arrange, elementwise, index, inplace_update, linalg, reduce, shape, special
-from .ops._common import as_tensor_operand
 
 _names = {
     elementwise: "add sub mul div pow remainder fmod maximum minimum eq ne lt le gt ge logical_and logical_or "
