@@ -215,6 +215,29 @@ class RNNBase(Module):
             result.append(state)
         return result
 
+    def _run_layers(self, data, initial, run_direction, feature_dim):
+        """Every layer over ``data``, each direction from its own initial state; (last layer's output, finals).
+
+        ``run_direction(data, state, weights, reverse)`` runs one layer one way; the two directions'
+        outputs are concatenated along ``feature_dim``.  ``finals`` holds each state kind (h, and c
+        for an LSTM) stacked over layers and directions, as h_n / c_n.
+        """
+        directions = 2 if self.bidirectional else 1
+        finals = [[] for _ in initial]
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                k = layer * directions + direction
+                state = (initial[0][k], initial[1][k]) if self.mode == "LSTM" else initial[0][k]
+                out, state = run_direction(data, state, self._weights(layer, direction), direction == 1)
+                outputs.append(out)
+                for kept, final in zip(finals, state if self.mode == "LSTM" else (state,)):
+                    kept.append(final)
+            data = outputs[0] if directions == 1 else _shape.cat(outputs, feature_dim)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                data = F.dropout(data, self.dropout, True)
+        return data, [_shape.stack(kept) for kept in finals]
+
     def _run_direction(self, sequence, state, weights, reverse):
         """Run one layer in one direction over (L, N, features); (outputs (L, N, H), final state)."""
         w_ih, b_ih, w_hh, b_hh, w_hr = weights
@@ -266,22 +289,10 @@ class RNNBase(Module):
             hx = tuple(h.index_select(1, packed.sorted_indices) for h in hx) if self.mode == "LSTM" \
                 else hx.index_select(1, packed.sorted_indices)
         initial = self._initial_state(hx, batch_sizes[0], data, True)
-        directions = 2 if self.bidirectional else 1
-        finals = [[] for _ in initial]
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(directions):
-                k = layer * directions + direction
-                state = (initial[0][k], initial[1][k]) if self.mode == "LSTM" else initial[0][k]
-                out, state = self._run_packed_direction(data, batch_sizes, state, self._weights(layer, direction),
-                                                        direction == 1)
-                outputs.append(out)
-                for kept, final in zip(finals, state if self.mode == "LSTM" else (state,)):
-                    kept.append(final)
-            data = outputs[0] if directions == 1 else _shape.cat(outputs, 1)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                data = F.dropout(data, self.dropout, True)
-        finals = [_shape.stack(kept) for kept in finals]
+
+        def run_direction(data, state, weights, reverse):
+            return self._run_packed_direction(data, batch_sizes, state, weights, reverse)
+        data, finals = self._run_layers(data, initial, run_direction, feature_dim=1)
         if packed.unsorted_indices is not None:  # back to the caller's order
             finals = [f.index_select(1, packed.unsorted_indices) for f in finals]
         output = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
@@ -297,21 +308,7 @@ class RNNBase(Module):
         else:
             sequence = input.transpose(0, 1) if self.batch_first else input
         initial = self._initial_state(hx, sequence.shape[1], input, batched)
-        directions = 2 if self.bidirectional else 1
-        finals = [[] for _ in initial]
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(directions):
-                k = layer * directions + direction
-                state = (initial[0][k], initial[1][k]) if self.mode == "LSTM" else initial[0][k]
-                out, state = self._run_direction(sequence, state, self._weights(layer, direction), direction == 1)
-                outputs.append(out)
-                for kept, final in zip(finals, state if self.mode == "LSTM" else (state,)):
-                    kept.append(final)
-            sequence = outputs[0] if directions == 1 else _shape.cat(outputs, 2)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                sequence = F.dropout(sequence, self.dropout, True)
-        finals = [_shape.stack(kept) for kept in finals]
+        sequence, finals = self._run_layers(sequence, initial, self._run_direction, feature_dim=2)
         if not batched:
             sequence, finals = sequence.squeeze(1), [f.squeeze(1) for f in finals]
         elif self.batch_first:
