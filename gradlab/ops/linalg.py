@@ -163,17 +163,44 @@ def einsum(equation, *operands):
     out = np.einsum(equation, *[o._data for o in operands])
 
     def backward(g):
-        grads = []
-        for i, t in enumerate(operands):
-            if not t._requires_grad:
-                grads.append(None)
-                continue
-            others = [s for j, s in enumerate(in_specs) if j != i]
-            spec = ",".join([out_spec] + others) + "->" + in_specs[i]
-            full = einsum(spec, g, *[o for j, o in enumerate(operands) if j != i])
-            grads.append(full)
-        return tuple(grads)
+        return tuple(_einsum_grad(g, i, in_specs, out_spec, operands) if t._requires_grad else None
+                     for i, t in enumerate(operands))
     return record(np.asarray(out), "EinsumBackward0", backward, tuple(operands), saved=tuple(operands))
+
+
+def _einsum_grad(g, i, in_specs, out_spec, operands):
+    """Operand i's gradient: g contracted with the other operands, back to operand i's subscripts.
+
+    Three things keep that from being one einsum: a letter only operand i has
+    (summed away, as j in 'ij->i') comes back as a broadcast; the ellipsis
+    dims are summed down to operand i's own (it may have broadcast); and a
+    repeated letter ('ii->i') puts the gradient on a diagonal.
+    """
+    spec, t = in_specs[i], operands[i]
+    before, _, after = spec.partition("...")  # operand i's letters either side of its ellipsis
+    n_ellipsis = t._data.ndim - len(before) - len(after)
+    shape = t._data.shape
+    size = dict(zip(before + after, shape[:len(before)] + shape[len(shape) - len(after):]))
+    ellipsis_shape = shape[len(before):len(before) + n_ellipsis]
+
+    sources = [out_spec] + [s for j, s in enumerate(in_specs) if j != i]
+    letters = list(dict.fromkeys(before + after))  # each letter once
+    kept = [c for c in letters if any(c in s for s in sources)]
+    has_ellipsis = any("..." in s for s in sources)
+    grad = einsum(",".join(sources) + "->" + ("..." if has_ellipsis else "") + "".join(kept),
+                  g, *[o for j, o in enumerate(operands) if j != i])
+    grad = sum_to(grad, ellipsis_shape + tuple(size[c] for c in kept))
+    for c in letters:  # letters summed away come back, each as a broadcast dim
+        if c not in kept:
+            axis = n_ellipsis + letters.index(c)
+            grad = grad.unsqueeze(axis).expand(*grad.shape[:axis], size[c], *grad.shape[axis:])
+    # grad is laid out as (ellipsis dims, letters once each); lay it out as operand i is
+    if len(letters) == len(before + after):  # no repeated letter: a permutation
+        dims = [n_ellipsis + letters.index(c) for c in before + after]
+        return grad.permute(*(dims[:len(before)] + list(range(n_ellipsis)) + dims[len(before):]))
+    full = np.zeros(shape, dtype=grad._data.dtype)  # a repeated letter: onto the diagonal
+    np.einsum(spec + "->..." + "".join(letters), full)[...] = grad._data
+    return Tensor._wrap(full)
 
 
 def trace(a):
