@@ -15,7 +15,7 @@ _names = {
                  "frac round where masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num rsub "
                  "asin acos atan atan2 sinh cosh log10 exp2 deg2rad rad2deg hypot logaddexp logaddexp2 float_power "
                  "ldexp fmax fmin gcd lcm heaviside sgn signbit isposinf isneginf clamp_min clamp_max bitwise_and "
-                 "bitwise_or bitwise_xor bitwise_not",
+                 "bitwise_or bitwise_xor bitwise_not asinh acosh atanh copysign positive",
     special: "erf erfc erfinv lgamma digamma polygamma logit xlogy sinc nansum nanmean",
     reduce: "sum mean prod max min amax amin argmax argmin var std var_mean std_mean norm logsumexp cumsum "
             "cumprod all any count_nonzero median aminmax cummax cummin logcumsumexp kthvalue mode msort nanmedian "
@@ -76,6 +76,8 @@ multiply, divide, subtract, true_divide, clip, absolute, negative = mul, div, su
 swapaxes = swapdims = transpose
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
 __all__ += ["arcsin", "arccos", "arctan", "arctan2"]
+arcsinh, arccosh, arctanh = asinh, acosh, atanh
+__all__ += ["arcsinh", "arccosh", "arctanh"]
 __all__ += ["multiply", "divide", "subtract", "true_divide", "clip", "absolute", "negative", "swapaxes",
             "swapdims", "numel", "sort", "argsort", "topk", "unique", "expand_copy", "is_floating_point", "softmax",
             "log_softmax"]

@@ -65,7 +65,7 @@ _METHODS = {
                  "floor ceil trunc frac round masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num "
                  "asin acos atan atan2 sinh cosh log10 exp2 deg2rad rad2deg hypot logaddexp logaddexp2 float_power "
                  "ldexp fmax fmin gcd lcm heaviside sgn signbit isposinf isneginf clamp_min clamp_max bitwise_and "
-                 "bitwise_or bitwise_xor",
+                 "bitwise_or bitwise_xor asinh acosh atanh copysign positive",
     special: "erf erfc erfinv lgamma digamma logit xlogy sinc nansum nanmean",
     reduce: "sum mean prod max min amax amin argmax argmin var std norm logsumexp cumsum cumprod all any "
             "count_nonzero sort topk median aminmax cummax cummin logcumsumexp kthvalue mode msort nanmedian dist",
@@ -88,6 +88,7 @@ for _module, _names in _METHODS.items():
 _T.multiply, _T.divide, _T.subtract, _T.true_divide = _T.mul, _T.div, _T.sub, _T.div
 _T.clip, _T.absolute, _T.negative = _T.clamp, _T.abs, _T.neg
 _T.arcsin, _T.arccos, _T.arctan, _T.arctan2 = _T.asin, _T.acos, _T.atan, _T.atan2
+_T.arcsinh, _T.arccosh, _T.arctanh = _T.asinh, _T.acosh, _T.atanh
 _T.polygamma = lambda a, n: special.polygamma(n, a)
 _T.polygamma.__name__ = "polygamma"
 _T.greater, _T.less, _T.greater_equal, _T.less_equal, _T.not_equal = _T.gt, _T.lt, _T.ge, _T.le, _T.ne
@@ -182,7 +183,7 @@ for _name in ("add sub mul div pow clamp masked_fill exp log sqrt sigmoid tanh r
               "lgamma digamma polygamma logit xlogy sinc log1p log2 expm1 rsqrt square frac trunc sign tan negative "
               "absolute multiply divide true_divide subtract floor_divide bitwise_not "
               "cumsum cumprod tril triu index_copy index_fill index_put masked_scatter scatter_reduce addmm addbmm "
-              "addmv addr baddbmm").split():
+              "addmv addr baddbmm asinh acosh atanh arcsinh arccosh arctanh copysign").split():
     if hasattr(_T, _name):
         setattr(_T, _name + "_", _make_inplace(getattr(_T, _name)))
 _T.__iadd__ = _T.add_

@@ -640,6 +640,57 @@ def cosh(a):
     return record(out, "CoshBackward0", lambda g: (g * sinh(a),), (a,), saved=(a,))
 
 
+def asinh(a):
+    a = _float_input(a, "asinh")
+    return record(np.arcsinh(a._data), "AsinhBackward0", lambda g: (g * rsqrt(a * a + 1),), (a,), saved=(a,))
+
+
+def acosh(a):
+    """Defined for a >= 1 (NaN below, as PyTorch); the gradient 1 / sqrt(a^2 - 1) is infinite at 1."""
+    a = _float_input(a, "acosh")
+    with np.errstate(invalid="ignore"):
+        out = np.arccosh(a._data)
+    # (a - 1)(a + 1) rather than a^2 - 1: no cancellation near 1
+    return record(out, "AcoshBackward0", lambda g: (g * rsqrt((a - 1) * (a + 1)),), (a,), saved=(a,))
+
+
+def atanh(a):
+    """Defined on (-1, 1), +-inf at +-1 and NaN outside, as PyTorch."""
+    a = _float_input(a, "atanh")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.arctanh(a._data)
+    return record(out, "AtanhBackward0", lambda g: (g / (1 - a * a),), (a,), saved=(a,))
+
+
+def copysign(a, b):
+    """|a| with the sign of b (of -0.0 too); the result is floating point even for integer inputs."""
+    b_is_scalar = not isinstance(b, Tensor)
+    a, b = _float_pair(a, b, "copysign")
+    out = _broadcasting("copysign", np.copysign, a, b)
+
+    def grad_a(g):
+        # d|a|sign(b)/da = sign(a) sign(b) = out / a, and 0 where a is 0 (as PyTorch)
+        safe_a = where(a == 0, 1.0, a)
+        return sum_to(where(a == 0, 0.0, g * out_t / safe_a), a._data.shape)
+
+    if b_is_scalar:
+        out_t = record(out, "CopysignBackward1", lambda g: (grad_a(g),), (a,), saved=(a,), saves_output=True)
+    else:
+        # b only chooses a sign: its gradient is zero
+        out_t = record(out, "CopysignBackward0",
+                       lambda g: (grad_a(g) if a._requires_grad else None,
+                                  sum_to(g * 0, b._data.shape) if b._requires_grad else None),
+                       (a, b), saved=(a,), saves_output=True)
+    return out_t
+
+
+def positive(a):
+    """Unary plus: ``a`` itself (no copy, no graph node), as PyTorch; refused for bool tensors."""
+    if a._data.dtype.kind == "b":
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return a
+
+
 def deg2rad(a):
     a = _float_input(a, "deg2rad")
     return record(np.deg2rad(a._data), "Deg2RadBackward0", lambda g: (g * (np.pi / 180),), (a,))
