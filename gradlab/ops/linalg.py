@@ -649,7 +649,9 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
             w = d.sign() * (d.abs() == dist).to(d.dtype)
         else:
             safe = dist + (dist == 0).to(d.dtype)  # a zero distance gets a zero gradient
-            w = d.sign() * d.abs() ** (p - 1) / safe ** (p - 1) * (dist != 0).to(d.dtype)
+            # for p < 1, |0|^(p-1) is inf and inf * sign(0) is NaN: a zero difference gets a zero gradient too
+            safe_d = d.abs() + (d == 0).to(d.dtype)
+            w = d.sign() * safe_d ** (p - 1) / safe ** (p - 1) * (dist != 0).to(d.dtype)
         gw = g.unsqueeze(-1) * w
         return (sum_to(gw.sum(-2), x1._data.shape) if x1._requires_grad else None,
                 sum_to(-gw.sum(-3), x2._data.shape) if x2._requires_grad else None)

@@ -154,6 +154,26 @@ def test_cdist_gradients(p, batch, seed):
         assert gradgradcheck(lambda a, b: gradlab.cdist(a, b, p), (t(x1), t(x2)))
 
 
+@pytest.mark.parametrize("p", [0.3, 0.5])
+def test_cdist_gradient_for_p_below_one_where_a_coordinate_difference_is_zero(p):
+    # |0|^(p-1) is inf for p < 1: a shared coordinate, or a zero distance, must give a zero gradient, not NaN
+    x1 = np.array([[0.5, 1.0], [2.0, -1.0]])
+    x2 = np.array([[0.5, 3.0], [2.0, -1.0]])  # x2[0] shares a coordinate with x1[0]; x2[1] equals x1[1]
+    a, b = t(x1), t(x2)
+    gradlab.cdist(a, b, p).sum().backward()
+    for grad in (a.grad, b.grad):
+        assert np.isfinite(grad.numpy()).all()
+    a_ = t(x1[:1])
+    b_ = t(x2[:1])  # a single pair at nonzero distance: the shared coordinate gets exactly 0
+    gradlab.cdist(a_, b_, p).sum().backward()
+    assert a_.grad.numpy()[0, 0] == 0 and a_.grad.numpy()[0, 1] == pytest.approx(-1.0)
+    torch = pytest.importorskip("torch")
+    ta, tb = (torch.tensor(x, requires_grad=True) for x in (x1, x2))
+    torch.cdist(ta, tb, p).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_cdist_errors():
     with pytest.raises(RuntimeError, match="same number of columns"):
         gradlab.cdist(t(np.ones((2, 3))), t(np.ones((2, 4))))
