@@ -378,3 +378,19 @@ def test_float32_stays_float32():
     for out in itertools.chain(L.svd(a), L.qr(a), L.eigh(a), [L.cholesky(a), L.solve(a, a), L.pinv(a),
                                                                L.lstsq(a, a).solution, L.matrix_norm(a, "nuc")]):
         assert out.dtype == gradlab.float32
+
+
+@pytest.mark.parametrize("op", ["addmm", "addmv", "addr", "baddbmm", "addbmm"])
+def test_add_product_ops_ignore_the_input_when_beta_is_zero(op):
+    # beta = 0 drops the input: its NaNs and infs must not reach the result (0 * nan is nan)
+    shapes = {"addmm": [(2, 3), (2, 4), (4, 3)], "addmv": [(2,), (2, 4), (4,)], "addr": [(2, 3), (2,), (3,)],
+              "baddbmm": [(5, 2, 3), (5, 2, 4), (5, 4, 3)], "addbmm": [(2, 3), (5, 2, 4), (5, 4, 3)]}[op]
+    rng = np.random.default_rng(0)
+    bias = np.full(shapes[0], np.nan)
+    bias.flat[0] = np.inf
+    a, b = (rng.normal(size=shape) for shape in shapes[1:])
+    out = getattr(gradlab, op)(gradlab.tensor(bias), gradlab.tensor(a), gradlab.tensor(b), beta=0, alpha=2)
+    assert np.isfinite(out.numpy()).all()
+    torch = pytest.importorskip("torch")
+    expected = getattr(torch, op)(torch.tensor(bias), torch.tensor(a), torch.tensor(b), beta=0, alpha=2)
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-12)
