@@ -156,12 +156,16 @@ def addmm(bias, a, b, beta=1, alpha=1):
 
 
 def einsum(equation, *operands):
-    """A differentiable einsum for explicit equations ('ij,jk->ik')."""
+    """A differentiable einsum ('ij,jk->ik'; without '->' the output is implicit, as PyTorch's)."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = operands[0]
+    equation = equation.replace(" ", "")
     if "->" not in equation:
-        raise NotImplementedError("gradlab.einsum needs an explicit output ('ij,jk->ik')")
-    ins, out_spec = equation.replace(" ", "").split("->")
+        equation += "->" + _implicit_output(equation)
+    ins, out_spec = equation.split("->")
+    if "..." in ins and "..." not in out_spec:  # ellipsis dims left out of the output are summed, as PyTorch
+        kept = einsum(ins + "->..." + out_spec, *operands)
+        return kept.sum(tuple(range(kept.dim() - len(out_spec)))) if kept.dim() > len(out_spec) else kept
     in_specs = ins.split(",")
     out = np.einsum(equation, *[o._data for o in operands])
 
@@ -169,6 +173,14 @@ def einsum(equation, *operands):
         return tuple(_einsum_grad(g, i, in_specs, out_spec, operands) if t._requires_grad else None
                      for i, t in enumerate(operands))
     return record(np.asarray(out), "EinsumBackward0", backward, tuple(operands), saved=tuple(operands))
+
+
+def _implicit_output(ins):
+    """The output of an equation without '->': the ellipsis dims, then the letters that appear exactly
+    once, in alphabetical order ('ij,jk' is 'ij,jk->ik')."""
+    letters = ins.replace("...", "").replace(",", "")
+    once = sorted(c for c in set(letters) if letters.count(c) == 1)
+    return ("..." if "..." in ins else "") + "".join(once)
 
 
 def _einsum_grad(g, i, in_specs, out_spec, operands):

@@ -13,6 +13,11 @@ CASES = [
     ("...ij,...jk->...ik", [(1, 2, 3), (5, 3, 4)]), ("...i,kij,...j->...k", [(5, 2), (4, 2, 3), (5, 3)]),
     ("i...j,j->i...", [(2, 4, 5, 3), (3,)]), ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]),
     ("i,j->ij", [(3,), (4,)]), ("ijk->kji", [(2, 3, 4)]),
+    # implicit output (no '->'): the ellipsis, then the letters seen once, sorted
+    ("ij,jk", [(2, 3), (3, 4)]), ("ii", [(3, 3)]), ("i,i", [(3,), (3,)]), ("ba", [(2, 3)]),
+    ("...ij,...jk", [(5, 2, 3), (3, 4)]),
+    # ellipsis dims the output leaves out are summed
+    ("b...,b...->b", [(2, 3, 4), (2, 3, 4)]), ("i...->i", [(3, 4)]), ("...->", [(2, 3)]),
 ]
 IDS = [f"{eq} {shapes}" for eq, shapes in CASES]
 
