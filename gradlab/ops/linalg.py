@@ -685,7 +685,7 @@ def block_diag(*tensors):
     dtype = np.dtype(np.float32)  # PyTorch's promote_types over all the blocks (a float beats any integer)
     for i, t in enumerate(tensors):
         dtype = t._data.dtype if i == 0 else _dtype.promote_types(dtype, t._data.dtype)
-    rows = sum(x.shape[0] for x in matrices)
+    rows = sum(x.shape[0] for x in matrices) if matrices else 1  # no blocks: a 1 x 0 matrix, as PyTorch
     cols = sum(x.shape[1] for x in matrices)
     out = np.zeros((rows, cols), dtype=dtype)
     corners, r, c = [], 0, 0

@@ -199,6 +199,8 @@ def test_block_diag_dtype_and_errors():
     assert out.dtype == gradlab.float32 and out.tolist() == [[1, 2, 0], [0, 0, 1.5]]
     with pytest.raises(RuntimeError, match="2 or fewer dimensions"):
         gradlab.block_diag(gradlab.ones(1, 1, 1))
+    empty = gradlab.block_diag()  # no blocks at all: a 1 x 0 float32 matrix, as PyTorch
+    assert empty.shape == (1, 0) and empty.dtype == gradlab.float32
 
 
 @SETTINGS
