@@ -496,3 +496,10 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 def pdist(input, p=2):
     """The p-norm distance between every pair of rows i < j of an (N, M) input: N(N-1)/2 values."""
     return _nn.pdist(input, float(p))
+
+
+# max unpooling, power-average pooling, channel shuffle, alpha dropout, embedding bags: functional_more.py
+from .functional_more import *  # noqa: E402,F401,F403
+from .functional_more import __all__ as _more_all  # noqa: E402
+
+__all__ += _more_all

@@ -1,7 +1,8 @@
 """The layers: ``Module`` and the containers, then one file per layer family."""
 from . import activation, batchnorm, container, conv, dropout, flatten, fold, linear, loss, pooling, sparse
 from . import distance, normalization
-from . import padding, pixelshuffle, rnn, transformer, upsampling
+from . import channelshuffle, padding, pixelshuffle, rnn, transformer, upsampling
+from .channelshuffle import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403
@@ -24,5 +25,5 @@ from .upsampling import *  # noqa: F401,F403
 
 __all__ = ["Module"] + [name for family in (container, linear, conv, pooling, batchnorm, activation, dropout,
                                             flatten, fold, sparse, loss, normalization, padding,
-                                            pixelshuffle, upsampling, rnn, distance, transformer)
+                                            pixelshuffle, upsampling, rnn, distance, transformer, channelshuffle)
                                   for name in family.__all__]

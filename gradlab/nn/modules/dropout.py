@@ -1,9 +1,10 @@
 """``Dropout`` and ``Dropout2d``: while training, zero random elements (or whole channels) and scale the
-rest by 1 / (1 - p); in eval mode, the identity."""
+rest by 1 / (1 - p); in eval mode, the identity.  ``AlphaDropout`` and ``FeatureAlphaDropout`` do the same
+for SELU networks, keeping the mean and variance of their input."""
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Dropout", "Dropout2d"]
+__all__ = ["Dropout", "Dropout2d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
 class Dropout(Module):
@@ -28,3 +29,18 @@ class Dropout2d(Dropout):
 
     def forward(self, input):
         return F.dropout2d(input, self.p, self.training, self.inplace)
+
+
+class AlphaDropout(Dropout):
+    """While training, elements become SELU's negative saturation value with probability p, then an affine
+    map restores a zero-mean unit-variance input's statistics."""
+
+    def forward(self, input):
+        return F.alpha_dropout(input, self.p, self.training, self.inplace)
+
+
+class FeatureAlphaDropout(Dropout):
+    """Alpha dropout of whole channels of an (N, C, *) input."""
+
+    def forward(self, input):
+        return F.feature_alpha_dropout(input, self.p, self.training, self.inplace)
