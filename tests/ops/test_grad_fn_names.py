@@ -624,6 +624,15 @@ CASES.update({
 EXCEPTIONS["linalg.multi_dot"] = (["ViewBackward0"], ["MmBackward0"], _DECOMPOSED.format(
     "the operands' ranks (each is lifted to a matrix and the product viewed back); gradlab chains matmul"))
 
+# inverse hyperbolic functions, copysign
+CASES.update({
+    "torch.asinh": (lambda lib, x: lib.asinh(x), [M]),
+    "torch.acosh": (lambda lib, x: lib.acosh(x + 1), [M]),
+    "torch.atanh": (lambda lib, x: lib.atanh(x / 3), [M]),
+    "torch.copysign(x, y)": (lambda lib, x, y: lib.copysign(x, -y), [M, V]),
+    "torch.copysign(x, 2.0)": (lambda lib, x: lib.copysign(x, -2.0), [M]),
+})
+
 
 def _view_t_(x):
     y = x * 1
