@@ -304,7 +304,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         weights = None
     if need_weights:                                     # join the heads: (N*H, L, D) -> (L, N, E)
         out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
-    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)  # (L, N, E)
+    # (L, N, E); the size is spelled out as -1 cannot be inferred for an empty batch
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, out_proj_weight.shape[0])
     if not is_batched:
         out = out.squeeze(1)
         weights = None if weights is None else weights.squeeze(0)

@@ -368,3 +368,18 @@ def test_multihead_attention_float32_stays_float32_and_matches_torch():
     assert out.dtype == weights.dtype == gradlab.float32
     np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(weights.detach().numpy(), ref_weights.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_multihead_attention_of_an_empty_batch_is_empty_as_torch(need_weights, batch_first):
+    # the output's last size cannot be inferred (-1) from zero elements
+    shape = (0, 4, 8) if batch_first else (4, 0, 8)
+    for lib in (gradlab, torch):
+        mha = lib.nn.MultiheadAttention(8, 2, batch_first=batch_first)
+        x = lib.zeros(*shape)
+        out, weights = mha(x, x, x, need_weights=need_weights)
+        assert tuple(out.shape) == shape
+        assert (weights is None) == (not need_weights)
+        if need_weights:
+            assert tuple(weights.shape) == (0, 4, 4)
