@@ -454,6 +454,8 @@ def inverse(a):
 
 def matrix_power(a, n):
     """A^n by repeated squaring (the inverse's power for negative n; the identity for n = 0)."""
+    if not isinstance(n, (int, np.integer)):  # the squaring loop below would treat a float n as its integer part
+        raise TypeError(f"matrix_power(): argument 'n' (position 2) must be int, not {type(n).__name__}")
     _check_square(a, "linalg.matrix_power")
     if n == 0:
         identity = np.broadcast_to(np.eye(a._data.shape[-1], dtype=a._data.dtype), a._data.shape)

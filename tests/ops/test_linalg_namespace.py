@@ -394,3 +394,11 @@ def test_add_product_ops_ignore_the_input_when_beta_is_zero(op):
     torch = pytest.importorskip("torch")
     expected = getattr(torch, op)(torch.tensor(bias), torch.tensor(a), torch.tensor(b), beta=0, alpha=2)
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1.5, 2.0, "2"])
+def test_matrix_power_refuses_a_power_that_is_not_an_int(n):
+    # a float power went through the squaring loop and returned a wrong matrix (A for n = 1.5)
+    with pytest.raises(TypeError, match="matrix_power.*must be int"):
+        gradlab.matrix_power(gradlab.eye(2), n)
+    assert gradlab.matrix_power(gradlab.eye(2) * 2, np.int64(3)).tolist() == [[8.0, 0.0], [0.0, 8.0]]
