@@ -167,7 +167,12 @@ def einsum(equation, *operands):
         kept = einsum(ins + "->..." + out_spec, *operands)
         return kept.sum(tuple(range(kept.dim() - len(out_spec)))) if kept.dim() > len(out_spec) else kept
     in_specs = ins.split(",")
-    out = np.einsum(equation, *[o._data for o in operands])
+    try:
+        out = np.einsum(equation, *[o._data for o in operands])
+    except ValueError as e:  # NumPy's message names neither the op nor the shapes
+        shapes = ", ".join(str(list(o._data.shape)) for o in operands)
+        raise RuntimeError(f"einsum(): the equation '{equation}' does not fit operands of shapes {shapes} "
+                           f"({e})") from None
 
     def backward(g):
         return tuple(_einsum_grad(g, i, in_specs, out_spec, operands) if t._requires_grad else None
@@ -652,6 +657,11 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if x1._data.dtype.kind != "f":
         raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {x1.dtype}")
     from .reduce import _norm_array
+    try:
+        np.broadcast_shapes(x1._data.shape[:-2], x2._data.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"cdist: the batch dims of X1 {list(x1._data.shape)} and X2 {list(x2._data.shape)} "
+                           "do not broadcast") from None
     diff = x1._data[..., :, None, :] - x2._data[..., None, :, :]
     out = np.asarray(_norm_array(diff, p, (-1,), False), dtype=x1._data.dtype)
 

@@ -44,3 +44,11 @@ def test_einsum_values_and_gradients_match_torch(equation, shapes):
         results.append([out.detach().numpy()] + [t.grad.numpy() for t in inputs])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("equation, shapes", [
+    ("ij,jk->ik", [(2, 3)]), ("ij->i", [(2, 3, 4)]), ("ij,jk->ik", [(2, 3), (4, 5)]), ("ij->k", [(2, 3)]),
+])
+def test_einsum_errors_name_the_op_the_equation_and_the_shapes(equation, shapes):
+    with pytest.raises(RuntimeError, match=r"einsum\(\).*" + equation.replace(">", ".") + r".*\[2, 3"):
+        gradlab.einsum(equation, *_inputs(gradlab, shapes))

@@ -181,6 +181,8 @@ def test_cdist_errors():
         gradlab.cdist(t(np.ones(3)), t(np.ones((2, 3))))
     with pytest.raises(RuntimeError, match="non-negative"):
         gradlab.cdist(t(np.ones((2, 3))), t(np.ones((2, 3))), p=-1)
+    with pytest.raises(RuntimeError, match=r"cdist: the batch dims of X1 \[2, 3, 2\] and X2 \[3, 4, 2\]"):
+        gradlab.cdist(t(np.ones((2, 3, 2))), t(np.ones((3, 4, 2))))
 
 
 # ---- block_diag, atleast_nd, cartesian_prod, combinations ------------------------------------------------------
