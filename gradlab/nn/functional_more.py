@@ -260,7 +260,8 @@ def _bag_sum(weight, idx, bag_of, bags, used, psw, mean):
         g_rows = g.index_select(0, bag_t)  # each entry receives its bag's gradient
         grad_w = grad_psw = None
         if weight._requires_grad:
-            grad_w = _creation.zeros(weight.shape, dtype=weight.dtype).index_add(0, idx_t, g_rows * scale_t.unsqueeze(1))
+            grad_w = _creation.zeros(weight.shape, dtype=weight.dtype)
+            grad_w = grad_w.index_add(0, idx_t, g_rows * scale_t.unsqueeze(1))
         if psw is not None and psw._requires_grad:
             looked_up = weight.index_select(0, idx_t) * Tensor._wrap(used.astype(weight._data.dtype)).unsqueeze(1)
             grad_psw = (g_rows * looked_up).sum(1)

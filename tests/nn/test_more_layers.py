@@ -135,7 +135,7 @@ def test_max_unpool_gradchecks_reprs_and_errors():
 
 # ---- LPPool -------------------------------------------------------------------------------------
 @settings(max_examples=20, deadline=None)
-@given(p=st.sampled_from([1.0, 2.0, 3.0, 1.5, float("inf")]), h=st.integers(2, 6), w=st.integers(2, 6),
+@given(p=st.sampled_from([1.0, 2.0, 3.0, 1.5, float("inf")]), h=st.integers(2, 6), w=st.integers(3, 6),
        k=st.integers(1, 2), stride=st.sampled_from([None, 1, 2]), ceil_mode=st.booleans(), seed=seeds())
 def test_lp_pool_matches_torch(p, h, w, k, stride, ceil_mode, seed):
     # inputs kept positive and off 0, where |x|^p with fractional p has an infinite slope
@@ -148,7 +148,8 @@ def test_lp_pool_matches_torch(p, h, w, k, stride, ceil_mode, seed):
     backward_both(gout, tout, seed)
     np.testing.assert_allclose(g.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
     g1, t1 = pair(x[0])
-    gout, tout = gradlab.nn.LPPool1d(p, k + 1, stride, ceil_mode)(g1), torch.nn.LPPool1d(p, k + 1, stride, ceil_mode)(t1)
+    gout = gradlab.nn.LPPool1d(p, k + 1, stride, ceil_mode)(g1)
+    tout = torch.nn.LPPool1d(p, k + 1, stride, ceil_mode)(t1)
     assert_same(gout, tout, equal_nan=True)
     backward_both(gout, tout, seed)
     np.testing.assert_allclose(g1.grad.numpy(), t1.grad.numpy(), rtol=1e-9, atol=1e-12)
@@ -317,3 +318,22 @@ def test_embedding_bag_layer_repr_init_and_errors():
         F.embedding_bag(gradlab.tensor([7]), w, gradlab.tensor([0]))
     with pytest.raises(ValueError, match="max mode does not support"):
         F.embedding_bag(idx, w, gradlab.tensor([0]), mode="max", scale_grad_by_freq=True)
+
+
+# ---- ConstantPad3d / ZeroPad3d ------------------------------------------------------------------
+@settings(max_examples=15, deadline=None)
+@given(padding=st.one_of(st.integers(0, 2), st.tuples(*[st.integers(0, 2)] * 6)), batched=st.booleans(),
+       value=st.floats(-3, 3), seed=seeds())
+def test_pad3d_layers_match_torch(padding, batched, value, seed):
+    shape = (2, 1, 2, 3, 2) if batched else (1, 2, 3, 2)
+    g, t = pair(np.random.default_rng(seed).standard_normal(shape))
+    for gl_layer, t_layer in [(gradlab.nn.ConstantPad3d(padding, value), torch.nn.ConstantPad3d(padding, value)),
+                              (gradlab.nn.ZeroPad3d(padding), torch.nn.ZeroPad3d(padding))]:
+        assert repr(gl_layer) == repr(t_layer)
+        gout, tout = gl_layer(g), t_layer(t)
+        assert_same(gout, tout)
+        assert gout.grad_fn.name() == type(tout.grad_fn).__name__
+        g.grad = None
+        t.grad = None
+        backward_both(gout, tout, seed)
+        np.testing.assert_allclose(g.grad.numpy(), t.grad.numpy())

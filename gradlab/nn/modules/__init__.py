@@ -3,6 +3,8 @@ from . import activation, batchnorm, container, conv, dropout, flatten, fold, li
 from . import distance, normalization
 from . import channelshuffle, padding, pixelshuffle, rnn, transformer, upsampling
 from .channelshuffle import *  # noqa: F401,F403
+from . import padding3d
+from .padding3d import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403
@@ -25,5 +27,6 @@ from .upsampling import *  # noqa: F401,F403
 
 __all__ = ["Module"] + [name for family in (container, linear, conv, pooling, batchnorm, activation, dropout,
                                             flatten, fold, sparse, loss, normalization, padding,
-                                            pixelshuffle, upsampling, rnn, distance, transformer, channelshuffle)
+                                            pixelshuffle, upsampling, rnn, distance, transformer, channelshuffle,
+                                            padding3d)
                                   for name in family.__all__]
