@@ -360,8 +360,10 @@ def tensordot(a, b, dims=2):
     free_a = [d for d in range(a._data.ndim) if d not in dims_a]
     free_b = [d for d in range(b._data.ndim) if d not in dims_b]
     size = int(np.prod([a._data.shape[d] for d in dims_a]))
-    left = a.permute(free_a + dims_a).reshape(-1, size) if a._data.ndim else a.reshape(1, 1)
-    right = b.permute(dims_b + free_b).reshape(size, -1) if b._data.ndim else b.reshape(1, 1)
+    # the free sizes are spelled out: -1 cannot be inferred when a contracted dim is empty
+    rows, cols = (int(np.prod([t._data.shape[d] for d in free])) for t, free in ((a, free_a), (b, free_b)))
+    left = a.permute(free_a + dims_a).reshape(rows, size) if a._data.ndim else a.reshape(1, 1)
+    right = b.permute(dims_b + free_b).reshape(size, cols) if b._data.ndim else b.reshape(1, 1)
     shape = tuple(a._data.shape[d] for d in free_a) + tuple(b._data.shape[d] for d in free_b)
     return mm(left, right).reshape(shape)
 

@@ -402,3 +402,13 @@ def test_matrix_power_refuses_a_power_that_is_not_an_int(n):
     with pytest.raises(TypeError, match="matrix_power.*must be int"):
         gradlab.matrix_power(gradlab.eye(2), n)
     assert gradlab.matrix_power(gradlab.eye(2) * 2, np.int64(3)).tolist() == [[8.0, 0.0], [0.0, 8.0]]
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [((2, 0), (0, 3)), ((2, 3), (3, 0)), ((0, 3), (3, 2))])
+def test_tensordot_with_an_empty_dim(shape_a, shape_b):
+    # an empty contracted dim sums nothing (zeros); reshape(-1, 0) could not infer the free size
+    a = gradlab.ones(*shape_a, requires_grad=True)
+    out = gradlab.tensordot(a, gradlab.ones(*shape_b), 1)
+    assert tuple(out.shape) == (shape_a[0], shape_b[1]) and (out.numpy() == 0).all()
+    out.sum().backward()
+    assert tuple(a.grad.shape) == shape_a
