@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from .ops import arrange, elementwise, index, inplace_update, linalg, reduce, shape, special
+from .ops import arrange, elementwise, index, inplace_update, linalg, reduce, renorm_put_resize, shape, special
 
 _names = {
     elementwise: "add sub mul div pow remainder fmod maximum minimum eq ne lt le gt ge logical_and logical_or "
@@ -27,6 +27,7 @@ _names = {
            "kron vander tril_indices triu_indices unravel_index",
     linalg: "matmul mm bmm dot mv outer inner ger addmm einsum trace addbmm addmv addr baddbmm vdot tensordot det "
             "logdet slogdet inverse matrix_power pinverse cov cross trapezoid trapz cdist block_diag",
+    renorm_put_resize: "renorm put",
     arrange: "atleast_1d atleast_2d atleast_3d cartesian_prod combinations",
     index: "gather scatter scatter_add index_select masked_select nonzero take_along_dim index_add take argwhere "
            "bincount bucketize searchsorted histc index_copy index_fill index_put masked_scatter scatter_reduce "

@@ -195,6 +195,11 @@ _T.__imod__ = _T.remainder_
 _T.__iand__, _T.__ior__, _T.__ixor__ = _T.bitwise_and_, _T.bitwise_or_, _T.bitwise_xor_
 _T.__ifloordiv__ = _T.floor_divide_
 
+# renorm, put (and their in-place forms) and resize_
+from . import renorm_put_resize  # noqa: E402
+_T.renorm, _T.put, _T.resize_ = renorm_put_resize.renorm, renorm_put_resize.put, renorm_put_resize.resize_
+_T.renorm_, _T.put_ = _make_inplace(_T.renorm), _make_inplace(_T.put)
+
 
 def _float_power_(a, exponent):
     """float_power in place: only a float64 tensor can hold its (float64) result, as PyTorch insists."""

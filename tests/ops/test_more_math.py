@@ -129,3 +129,104 @@ def test_positive_is_the_input_itself():
     assert torch.positive(torch.tensor([1.0])).grad_fn is None  # (PyTorch too returns its input)
     with pytest.raises(RuntimeError, match="bool"):
         gradlab.positive(gradlab.tensor([True]))
+
+
+# ---- renorm -------------------------------------------------------------------------------------
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), p=st.sampled_from([1.0, 2.0, 3.0, 1.5, float("inf")]), maxnorm=st.sampled_from([0.5, 1.0, 4.0]))
+def test_renorm_matches_torch(data, p, maxnorm):
+    x = data.draw(arrays(-2.0, 2.0, hnp.array_shapes(min_dims=2, max_dims=3, max_side=4)))
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    g, t = gradlab.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    gout, tout = g.renorm(p, dim, maxnorm), t.renorm(p, dim, maxnorm)
+    np.testing.assert_allclose(gout.detach().numpy(), tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert gout.grad_fn.name() == type(tout.grad_fn).__name__ == "RenormBackward0"
+    w = np.random.default_rng(0).standard_normal(x.shape)
+    (gout * gradlab.tensor(w)).sum().backward()
+    (tout * torch.tensor(w)).sum().backward()
+    if p != float("inf") or len(np.unique(np.abs(x))) == x.size:  # (inf-norm ties split differently)
+        np.testing.assert_allclose(g.grad.numpy(), t.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
+def test_renorm_gradchecks_inplace_and_errors(p):
+    x = gradlab.tensor(np.random.default_rng(3).uniform(0.2, 1.5, (3, 4)), requires_grad=True)
+    assert gradcheck(lambda t: gradlab.renorm(t, p, 0, 1.0), (x,))
+    assert gradgradcheck(lambda t: t.renorm(p, 1, 0.8), (x,))
+    y = gradlab.ones(2, 3)
+    assert y.renorm_(2, 0, 1.0) is y
+    np.testing.assert_allclose(y.numpy(), torch.ones(2, 3).renorm(2, 0, 1.0).numpy())
+    with pytest.raises(RuntimeError, match="non-positive-norm"):
+        x.renorm(0, 0, 1.0)
+    with pytest.raises(RuntimeError, match="maxnorm to be >= 0"):
+        x.renorm(2, 0, -1.0)
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        gradlab.ones(3).renorm(2, 0, 1.0)
+
+
+# ---- put ----------------------------------------------------------------------------------------
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), accumulate=st.booleans())
+def test_put_matches_torch(data, accumulate):
+    x = data.draw(arrays(-3.0, 3.0, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4)))
+    n = x.size
+    k = data.draw(st.integers(1, 5))
+    # without accumulate, repeated indices would leave the winner unspecified: keep them distinct
+    index = np.array(data.draw(st.lists(st.integers(-n, n - 1), min_size=k, max_size=k,
+                                        unique_by=None if accumulate else (lambda i: i % n))), dtype=np.int64)
+    k = len(index)
+    src = np.random.default_rng(k).standard_normal(k)
+    g, t = gradlab.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    gs, ts = gradlab.tensor(src, requires_grad=True), torch.tensor(src, requires_grad=True)
+    gout = g.put(gradlab.tensor(index), gs, accumulate=accumulate)
+    tout = t.put(torch.tensor(index), ts, accumulate=accumulate)
+    np.testing.assert_allclose(gout.detach().numpy(), tout.detach().numpy(), rtol=1e-12)
+    assert gout.grad_fn.name() == type(tout.grad_fn).__name__ == "PutBackward0"
+    w = np.random.default_rng(1).standard_normal(x.shape)
+    (gout * gradlab.tensor(w)).sum().backward()
+    (tout * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(g.grad.numpy(), t.grad.numpy())
+    np.testing.assert_allclose(gs.grad.numpy(), ts.grad.numpy())
+
+
+def test_put_inplace_gradchecks_and_errors():
+    x = gradlab.zeros(2, 3, dtype=gradlab.float64, requires_grad=True)
+    s = gradlab.tensor([1.0, 2.0], dtype=gradlab.float64, requires_grad=True)
+    idx = gradlab.tensor([4, -1])
+    assert gradcheck(lambda a, b: a.put(idx, b, accumulate=True), (x, s))
+    assert gradgradcheck(lambda a, b: a.put(idx, b) ** 2, (x, s))
+    y = gradlab.zeros(3)
+    assert y.put_(gradlab.tensor([1, 1]), gradlab.tensor([1.0, 2.0]), accumulate=True) is y
+    assert y.tolist() == [0.0, 3.0, 0.0]
+    with pytest.raises(IndexError, match="tried to access index 5 on a tensor of 3 elements"):
+        y.put_(gradlab.tensor([5]), gradlab.tensor([1.0]))
+    with pytest.raises(IndexError, match="same number of elements"):
+        y.put_(gradlab.tensor([1, 2]), gradlab.tensor([1.0]))
+    with pytest.raises(RuntimeError, match="long tensor for index"):
+        y.put_(gradlab.tensor([1.0]), gradlab.tensor([1.0]))
+
+
+# ---- resize_ ------------------------------------------------------------------------------------
+@settings(max_examples=30, deadline=None)
+@given(old=hnp.array_shapes(min_dims=0, max_dims=3, max_side=4, min_side=0),
+       new=hnp.array_shapes(min_dims=0, max_dims=3, max_side=4, min_side=0))
+def test_resize_keeps_data_in_order(old, new):
+    x = np.arange(float(np.prod(old))).reshape(old)
+    g, t = gradlab.tensor(x), torch.tensor(x)
+    assert g.resize_(new) is g
+    t.resize_(new)
+    assert g.shape == t.shape
+    kept = min(x.size, int(np.prod(new)))
+    np.testing.assert_array_equal(g.numpy().reshape(-1)[:kept], t.numpy().reshape(-1)[:kept])
+    assert not g.numpy().reshape(-1)[kept:].any()  # the new elements: zeros (uninitialised in PyTorch)
+
+
+def test_resize_refuses_grad_and_bumps_version():
+    with pytest.raises(RuntimeError, match="cannot resize variables that require grad"):
+        gradlab.ones(2, requires_grad=True).resize_(3)
+    x = gradlab.arange(6.0)
+    before = x._version
+    x.resize_(2, 2)
+    assert x._version > before and x.tolist() == [[0.0, 1.0], [2.0, 3.0]]
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        x.resize_(-1)
