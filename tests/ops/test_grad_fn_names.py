@@ -631,6 +631,8 @@ CASES.update({
     "torch.atanh": (lambda lib, x: lib.atanh(x / 3), [M]),
     "torch.copysign(x, y)": (lambda lib, x, y: lib.copysign(x, -y), [M, V]),
     "torch.copysign(x, 2.0)": (lambda lib, x: lib.copysign(x, -2.0), [M]),
+    "x.renorm": (lambda lib, x: x.renorm(2, 0, 1.0), [M]),
+    "x.put": (lambda lib, x, y: x.put(lib.tensor([0, 5]), y[0, :2]), [M, M]),
 })
 
 
