@@ -281,18 +281,25 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if not training:
         dropout_p = 0.0
 
-    if need_weights:
-        scores = (q * math.sqrt(1.0 / head_dim)).matmul(k.transpose(-2, -1))    # (N*H, L, S)
-        if attn_mask is not None:
-            scores = scores + attn_mask
-        weights = _softmax_rows(scores, blocked_rows_give_zero=False)
-        if dropout_p > 0.0:
-            weights = dropout(weights, dropout_p, training=True)
-        out = weights.matmul(v)                                                 # (N*H, L, D)
-        weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
-        if average_attn_weights:
-            weights = weights.mean(dim=1)                                       # (N, L, S)
-    else:
+    out, weights = _attend_heads(q, k, v, attn_mask, dropout_p, is_causal, need_weights, average_attn_weights,
+                                 bsz, num_heads)
+    # (L, N, E); the size is spelled out as -1 cannot be inferred for an empty batch
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, out_proj_weight.shape[0])
+    if not is_batched:
+        out = out.squeeze(1)
+        weights = None if weights is None else weights.squeeze(0)
+    return out, weights
+
+
+def _attend_heads(q, k, v, attn_mask, dropout_p, is_causal, need_weights, average_attn_weights, bsz, num_heads):
+    """Every head's attention, q (N*H, L, D), k and v (N*H, S, D), attn_mask (1 or N*H, L, S) or None.
+
+    Returns the heads joined, (L*N, E), and the weights. The weights are only
+    built when asked for; otherwise scaled_dot_product_attention does the work.
+    """
+    (_, tgt_len, head_dim), src_len = q.shape, k.shape[1]
+    embed_dim = num_heads * head_dim
+    if not need_weights:
         if attn_mask is not None:                        # (1 or N*H, L, S) -> broadcastable to (N, H, L, S)
             attn_mask = (attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1
                          else attn_mask.reshape(bsz, num_heads, -1, src_len))
@@ -300,16 +307,18 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                                            k.reshape(bsz, num_heads, src_len, head_dim),
                                            v.reshape(bsz, num_heads, src_len, head_dim),
                                            attn_mask, dropout_p, is_causal)      # (N, H, L, D)
-        out = out.permute(2, 0, 1, 3).reshape(tgt_len * bsz, embed_dim)
-        weights = None
-    if need_weights:                                     # join the heads: (N*H, L, D) -> (L, N, E)
-        out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
-    # (L, N, E); the size is spelled out as -1 cannot be inferred for an empty batch
-    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, out_proj_weight.shape[0])
-    if not is_batched:
-        out = out.squeeze(1)
-        weights = None if weights is None else weights.squeeze(0)
-    return out, weights
+        return out.permute(2, 0, 1, 3).reshape(tgt_len * bsz, embed_dim), None
+
+    scores = (q * math.sqrt(1.0 / head_dim)).matmul(k.transpose(-2, -1))        # (N*H, L, S)
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    weights = _softmax_rows(scores, blocked_rows_give_zero=False)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, training=True)
+    out = weights.matmul(v)                                                     # (N*H, L, D)
+    out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)                 # join the heads: (L*N, E)
+    weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
+    return out, weights.mean(dim=1) if average_attn_weights else weights      # (N, L, S) or (N, H, L, S)
 
 
 def _heads_first(x, static, batch_heads, head_dim, name):
