@@ -176,6 +176,24 @@ def _in_projection(query, key, value, weight, bias, q_weight=None, k_weight=None
     return linear(query, q_weight, b_q), linear(key, k_weight, b_k), linear(value, v_weight, b_v)
 
 
+def _project_inputs(query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight, q_proj_weight,
+                    k_proj_weight, v_proj_weight):
+    """q, k, v from the packed (3E, E) weight, or from three weights when ``use_separate_proj_weight``."""
+    if use_separate_proj_weight:
+        if tuple(key.shape[:2]) != tuple(value.shape[:2]):
+            raise AssertionError(f"key's sequence and batch dims {key.shape[:2]} do not match value's "
+                                 f"{value.shape[:2]}")
+        if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
+            raise AssertionError("use_separate_proj_weight is True but q_proj_weight, k_proj_weight or "
+                                 "v_proj_weight is None")
+        return _in_projection(query, key, value, None, in_proj_bias, q_proj_weight, k_proj_weight, v_proj_weight)
+    if tuple(key.shape) != tuple(value.shape):
+        raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
+    if in_proj_weight is None:
+        raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
+    return _in_projection(query, key, value, in_proj_weight, in_proj_bias)
+
+
 def _check_attn_mask_shape(attn_mask, tgt_len, src_len, batch_heads):
     """A 2-D mask (L, S) is shared by every batch and head; a 3-D one is (N*H, L, S). Returns (1 or N*H, L, S)."""
     if attn_mask.dim() == 2:
@@ -232,22 +250,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     head_dim = embed_dim // num_heads
     if head_dim * num_heads != embed_dim:
         raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
-    if use_separate_proj_weight:
-        if tuple(key.shape[:2]) != tuple(value.shape[:2]):
-            raise AssertionError(f"key's sequence and batch dims {key.shape[:2]} do not match value's "
-                                 f"{value.shape[:2]}")
-        if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
-            raise AssertionError("use_separate_proj_weight is True but q_proj_weight, k_proj_weight or "
-                                 "v_proj_weight is None")
-        q, k, v = _in_projection(query, key, value, None, in_proj_bias, q_proj_weight, k_proj_weight,
-                                 v_proj_weight)
-    else:
-        if tuple(key.shape) != tuple(value.shape):
-            raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
-        if in_proj_weight is None:
-            raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
-        q, k, v = _in_projection(query, key, value, in_proj_weight, in_proj_bias)
-    # q (L, N, E), k and v (S, N, E)
+    q, k, v = _project_inputs(query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight,
+                              q_proj_weight, k_proj_weight, v_proj_weight)  # q (L, N, E), k and v (S, N, E)
 
     if attn_mask is not None:
         attn_mask = _check_attn_mask_shape(attn_mask, tgt_len, key.shape[0], bsz * num_heads)
