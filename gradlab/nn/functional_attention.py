@@ -17,6 +17,8 @@ A float mask is added to the attention scores in both (-inf blocks a pair).
 import math
 import warnings
 
+import numpy as np
+
 from .. import _creation
 from .._dtype import bool as _bool
 from ..ops.shape import cat as _cat
@@ -48,6 +50,17 @@ def _check_sdpa_inputs(query, key, value, attn_mask, is_causal):
         raise RuntimeError("scaled_dot_product_attention: Expected attn_mask dtype to be bool or float or to match "
                            f"query dtype, but got attn_mask.dtype: {attn_mask.dtype} and query.dtype: "
                            f"{query.dtype} instead.")
+    if attn_mask is not None:
+        try:  # the scores are (..., L, S), their batch dims broadcast from query's and key's
+            scores_shape = np.broadcast_shapes(tuple(query.shape[:-2]), tuple(key.shape[:-2])) + \
+                (query.shape[-2], key.shape[-2])
+            fits = np.broadcast_shapes(tuple(attn_mask.shape), scores_shape) == scores_shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(f"scaled_dot_product_attention: attn_mask of shape {tuple(attn_mask.shape)} does "
+                               f"not broadcast to the attention scores' shape (..., L, S) of query "
+                               f"{tuple(query.shape)} and key {tuple(key.shape)}")
 
 
 def _repeat_kv_heads(query, key, value):

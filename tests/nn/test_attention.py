@@ -5,6 +5,7 @@ layouts; outputs, attention weights and every gradient (inputs, float masks
 and parameters) must agree in float64. Small cases also pass gradcheck.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -383,3 +384,17 @@ def test_multihead_attention_of_an_empty_batch_is_empty_as_torch(need_weights, b
         assert (weights is None) == (not need_weights)
         if need_weights:
             assert tuple(weights.shape) == (0, 4, 4)
+
+
+
+@pytest.mark.parametrize("mask_shape", [(4, 2), (3, 1, 5, 2), (5, 3)])
+def test_sdpa_names_itself_and_the_shapes_when_the_mask_does_not_broadcast(mask_shape):
+    # the error came from masked_fill or add, ops the caller never called
+    q, k = gradlab.zeros(1, 1, 5, 4), gradlab.zeros(1, 1, 2, 4)
+    with pytest.raises(RuntimeError, match=r"scaled_dot_product_attention: attn_mask of shape " +
+                       re.escape(str(mask_shape)) + r" does not broadcast .* query \(1, 1, 5, 4\) and key"):
+        F.scaled_dot_product_attention(q, k, k, attn_mask=gradlab.ones(*mask_shape, dtype=gradlab.bool))
+    with pytest.raises(RuntimeError):  # PyTorch refuses these masks too
+        torch.nn.functional.scaled_dot_product_attention(torch.zeros(1, 1, 5, 4), torch.zeros(1, 1, 2, 4),
+                                                         torch.zeros(1, 1, 2, 4),
+                                                         attn_mask=torch.ones(*mask_shape, dtype=torch.bool))
