@@ -137,6 +137,11 @@ def multi_dot(tensors):
         if t._data.ndim not in expected:
             raise RuntimeError(f"multi_dot(): tensor {i} must be {'1D or ' if len(expected) == 2 else ''}2D but "
                                f"got {t._data.ndim}D")
+    for i in range(len(tensors) - 1):
+        a, b = tensors[i]._data.shape, tensors[i + 1]._data.shape
+        if a[-1] != b[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {list(a)} and {list(b)} cannot be "
+                               "multiplied")
     out = tensors[0]
     for t in tensors[1:]:
         out = _ops.matmul(out, t)
