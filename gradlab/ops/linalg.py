@@ -437,6 +437,7 @@ def slogdet(a):
 
 def logdet(a):
     """log(det(A)): NaN for a negative determinant, -inf for a zero one (a ``where`` over slogdet, as PyTorch)."""
+    _check_float(a, "logdet")  # (slogdet's own check would name slogdet)
     sign, logabsdet = slogdet(a)
     from .elementwise import where
     return where(sign < 0, float("nan"), logabsdet)

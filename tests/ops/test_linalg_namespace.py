@@ -278,6 +278,8 @@ def test_errors_name_the_op_and_the_problem():
         L.svd(t(np.ones(3)))
     with pytest.raises(RuntimeError, match="multi_dot"):
         L.multi_dot([t(np.ones((2, 2)))])
+    with pytest.raises(RuntimeError, match="^logdet: Expected a floating point"):
+        gradlab.logdet(gradlab.ones(2, 2, dtype=gradlab.int64))
     with pytest.raises(RuntimeError, match=r"multi_dot\(\): tensors 1 and 2 with shapes \[3, 4\] and \[2\] cannot"):
         L.multi_dot([t(np.ones((2, 3))), t(np.ones((3, 4))), t(np.ones(2))])
     with pytest.raises(RuntimeError, match="Order 3 not supported"):
