@@ -137,6 +137,16 @@ def test_lengths_beyond_the_input_are_refused():
         R.pack_padded_sequence(gradlab.zeros(3, 2, 4), [5, 2])
 
 
+@pytest.mark.parametrize("shapes", [[(2, 3), (3, 4)], [(), ()]])
+def test_pad_sequence_names_the_sequences_whose_trailing_dims_differ(shapes):
+    # the error came from stack, naming the already padded shapes (or an IndexError for 0-d tensors)
+    with pytest.raises(RuntimeError, match=r"pad_sequence: expected sequences \(L_i, \*\) sharing the trailing "
+                                           r"dims \*, but sequence 0 has shape"):
+        R.pad_sequence([gradlab.zeros(shape) for shape in shapes])
+    with pytest.raises((RuntimeError, IndexError)):  # PyTorch refuses them too
+        TR.pad_sequence([torch.zeros(shape) for shape in shapes])
+
+
 # ---- recurrent layers on packed input -----------------------------------------------------------
 def make_pair(name, **kwargs):
     """The gradlab layer and a float64 torch layer holding the same values (copied by parameter name)."""

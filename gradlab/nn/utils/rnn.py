@@ -185,6 +185,11 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     sequences = list(sequences)
     if not sequences:
         raise RuntimeError("received an empty list of sequences")
+    first = tuple(sequences[0].shape)
+    for i, seq in enumerate(sequences):
+        if seq.dim() == 0 or tuple(seq.shape[1:]) != first[1:]:
+            raise RuntimeError(f"pad_sequence: expected sequences (L_i, *) sharing the trailing dims *, but sequence "
+                               f"0 has shape {first} and sequence {i} has shape {tuple(seq.shape)}")
     longest = max(seq.shape[0] for seq in sequences)
     padded = []
     for seq in sequences:
