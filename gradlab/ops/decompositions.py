@@ -283,8 +283,8 @@ def cholesky(A, *, upper=False):
     """
     _check_square(A, "linalg.cholesky")
     _check_float(A, "linalg.cholesky")
-    try:
-        low = np.linalg.cholesky(A._data)
+    try:  # upper=True reads A's upper triangle, as PyTorch: the lower one of A^T
+        low = np.linalg.cholesky(np.swapaxes(A._data, -1, -2) if upper else A._data)
     except np.linalg.LinAlgError:
         raise LinAlgError("linalg.cholesky: The factorization could not be completed because the input is not "
                            "positive-definite.") from None

@@ -416,3 +416,26 @@ def test_tensordot_with_an_empty_dim(shape_a, shape_b):
     assert tuple(out.shape) == (shape_a[0], shape_b[1]) and (out.detach().numpy() == 0).all()
     out.sum().backward()
     assert tuple(a.grad.shape) == shape_a
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_reads_the_triangle_it_returns(upper):
+    # upper=True reads A's upper triangle, as PyTorch; it read the lower one, so a non-symmetric A gave another U
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(2, 3, 3))
+    c = a @ np.swapaxes(a, -1, -2) + 3 * np.eye(3)
+    c[..., 0, 2] += 0.3  # the upper triangle differs from the lower one
+    read = np.swapaxes(c, -1, -2) if upper else c  # the matrix whose lower triangle is the one read
+    low = np.linalg.cholesky(read)
+    expected = np.swapaxes(low, -1, -2) if upper else low
+    x = t(c)
+    out = L.cholesky(x, upper=upper)
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-12, atol=1e-14)
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(c, requires_grad=True)
+    expected_t = torch.linalg.cholesky(tx, upper=upper)
+    np.testing.assert_allclose(out.detach().numpy(), expected_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    weights = np.arange(9.0).reshape(3, 3)
+    (out * out * gradlab.tensor(weights)).sum().backward()
+    (expected_t * expected_t * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
