@@ -139,9 +139,10 @@ def addmm(bias, a, b, beta=1, alpha=1):
     a, b = promote(a, b)
     product = _product(a._data, b._data)
     try:
-        scaled_bias = bias._data * beta if beta != 1 else bias._data
         if beta == 0:  # the bias is ignored, so its NaNs and infs do not spread (as PyTorch)
-            scaled_bias = np.zeros_like(scaled_bias)
+            scaled_bias = np.zeros_like(bias._data)
+        else:
+            scaled_bias = bias._data * beta if beta != 1 else bias._data
         out = (product * alpha if alpha != 1 else product) + scaled_bias
     except ValueError:
         raise RuntimeError(f"addmm: the bias of shape {list(bias._data.shape)} does not broadcast to the "
