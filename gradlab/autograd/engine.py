@@ -45,17 +45,19 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     prev_mode = state.enabled
     state.enabled = create_graph  # backward formulas are recorded only for higher-order gradients
     try:
-        while ready:
-            target = ready.pop()
-            g = grads.pop(target, None)
-            if type(target) is Node:
-                in_grads = _run_node(target, g, retain_graph, capture)
-                _propagate(target.edges, in_grads, grads, deps, ready)
-            elif g is not None:  # a leaf tensor
-                if capture is not None:
-                    capture.leaf(target, g)
-                else:
-                    _accumulate_leaf(target, g, create_graph)
+        # NaN and inf flow through gradients silently, as in PyTorch (NumPy would warn at each op)
+        with np.errstate(all="ignore"):
+            while ready:
+                target = ready.pop()
+                g = grads.pop(target, None)
+                if type(target) is Node:
+                    in_grads = _run_node(target, g, retain_graph, capture)
+                    _propagate(target.edges, in_grads, grads, deps, ready)
+                elif g is not None:  # a leaf tensor
+                    if capture is not None:
+                        capture.leaf(target, g)
+                    else:
+                        _accumulate_leaf(target, g, create_graph)
     finally:
         state.enabled = prev_mode
     return capture.results() if capture is not None else None
