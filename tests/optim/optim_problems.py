@@ -56,3 +56,17 @@ def trajectory(T, make_optimizer, steps=30, dtype="float64", scheduler=None):
             sched.step()
         rows.append(np.concatenate([flat(params), [float(loss.detach())]]))
     return np.array(rows), opt, params
+
+
+def assert_state_dicts_match(ours, theirs):
+    """A gradlab optimizer's state_dict equals torch's: groups, state keys, and each state tensor's dtype and values."""
+    import gradlab
+    assert ours["param_groups"] == theirs["param_groups"]
+    assert ours["state"].keys() == theirs["state"].keys()
+    for index, state in theirs["state"].items():
+        assert ours["state"][index].keys() == state.keys()
+        for key, value in state.items():
+            mine = ours["state"][index][key]
+            assert isinstance(mine, gradlab.Tensor)
+            assert mine._data.dtype == value.numpy().dtype, key
+            np.testing.assert_allclose(mine.numpy(), value.numpy(), rtol=1e-9, atol=1e-12)

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradlab
-from optim_problems import flat, loss_of, trajectory
+from optim_problems import assert_state_dicts_match, flat, loss_of, trajectory
 
 torch = pytest.importorskip("torch")
 
@@ -48,15 +48,7 @@ def test_float32_trajectory_matches_torch(name):
 def test_state_dict_matches_torch(name):
     _, opt, _ = trajectory(gradlab, CASES[name], steps=5)
     _, topt, _ = trajectory(torch, CASES[name], steps=5)
-    ours, theirs = opt.state_dict(), topt.state_dict()
-    assert ours["param_groups"] == theirs["param_groups"]
-    assert ours["state"].keys() == theirs["state"].keys()
-    for index, state in theirs["state"].items():
-        assert ours["state"][index].keys() == state.keys()
-        for key, value in state.items():
-            mine = ours["state"][index][key]
-            assert mine._data.dtype == value.numpy().dtype, key
-            np.testing.assert_allclose(mine._data, value.numpy(), rtol=1e-9, atol=1e-12)
+    assert_state_dicts_match(opt.state_dict(), topt.state_dict())
 
 
 @pytest.mark.parametrize("name", ["nadam-options", "radam-rectified"])

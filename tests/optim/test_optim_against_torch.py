@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gradlab
-from optim_problems import trajectory
+from optim_problems import assert_state_dicts_match, trajectory
 
 torch = pytest.importorskip("torch")
 
@@ -76,16 +76,7 @@ def test_trajectory_matches_torch(name):
 def test_state_dict_matches_torch(name):
     _, opt, _ = trajectory(gradlab, CASES[name], steps=5)
     _, topt, _ = trajectory(torch, CASES[name], steps=5)
-    ours, theirs = opt.state_dict(), topt.state_dict()
-    assert ours["param_groups"] == theirs["param_groups"]
-    assert ours["state"].keys() == theirs["state"].keys()
-    for index, state in theirs["state"].items():
-        assert ours["state"][index].keys() == state.keys()
-        for key, value in state.items():
-            mine = ours["state"][index][key]
-            assert isinstance(mine, gradlab.Tensor)
-            assert str(mine.dtype).split(".")[-1] == str(value.dtype).split(".")[-1], key
-            np.testing.assert_allclose(mine.numpy(), value.numpy(), rtol=1e-9, atol=1e-12)
+    assert_state_dicts_match(opt.state_dict(), topt.state_dict())
 
 
 def test_lbfgs_state_matches_torch():
