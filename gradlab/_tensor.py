@@ -477,10 +477,7 @@ _plain_wrap = Tensor.__dict__["_wrap"]
 @classmethod
 def _wrap_marking_inference(cls, array, requires_grad=False):
     """``Tensor._wrap`` while some thread is in inference mode: such a thread makes inference tensors."""
-    t = _plain_wrap.__func__(cls, array, requires_grad)
-    if _grad_state.inference:
-        t._version_counter = InferenceVersion([0])
-    return t
+    return _mark_if_inference(_plain_wrap.__func__(cls, array, requires_grad))
 
 
 def mark_new_tensors_in_inference_mode(on):
