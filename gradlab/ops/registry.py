@@ -1,0 +1,135 @@
+"""The op registry: each op is declared once, with a decorator at its definition.
+
+    @op(inplace=True, operator="__mul__ __rmul__", alias="multiply")
+    def mul(a, b):
+        ...
+
+declares ``mul`` as the Tensor methods ``mul`` and ``multiply``, the in-place
+methods ``mul_`` and ``multiply_``, the operators ``a * b`` and ``2 * a``, and
+the functions ``gradlab.mul`` and ``gradlab.multiply``.  ``install`` attaches
+every declared name to Tensor once the op files are imported; ``gradlab.*`` is
+built from ``functions()``; ``docs/ops.md`` is written by ``op_index()``
+(``python -m gradlab.ops.registry``), and a test keeps it current.
+
+Each argument takes True (the op's own name, plus its aliases), False, or
+a space-separated list of names:
+
+* ``method``: Tensor methods (default True);
+* ``function``: ``gradlab.*`` functions (default True);
+* ``inplace``: in-place methods, ``name_`` for True (default False);
+* ``operator``: Python operators called as ``op(a, b)`` (``__mul__``);
+  those named ``__r...__`` are called reflected, ``op(b, a)``, unless
+  ``reflect=False`` (for an op such as ``rsub`` that is written reflected);
+* ``alias``: other names for the same op (``multiply``), added wherever
+  the op's own name is (True);
+* ``nn``: also a ``gradlab.nn.functional`` function (True, or names).
+"""
+import inspect
+import os
+import re
+
+__all__ = ["op", "OpInfo", "OPS", "install", "functions", "op_index"]
+
+
+class OpInfo:
+    """One declared op: the function and every name it is reached by."""
+
+    __slots__ = ("fn", "methods", "inplace", "operators", "functions", "nn", "reflect")
+
+    def __init__(self, fn, methods, inplace, operators, functions, nn, reflect):
+        self.fn, self.methods, self.inplace, self.operators = fn, methods, inplace, operators
+        self.functions, self.nn, self.reflect = functions, nn, reflect
+
+    @property
+    def name(self):
+        return self.fn.__name__.lstrip("_")
+
+    def __repr__(self):
+        return f"<op {self.name} from {self.fn.__module__}>"
+
+
+OPS = []  # every declared op, in the order the op files declare them
+
+
+def _names(value, own, suffix=""):
+    if value is True:
+        return tuple(n + suffix for n in own)
+    if not value:
+        return ()
+    return tuple(value.split())
+
+
+def op(method=True, function=True, inplace=False, operator="", alias="", nn=False, reflect=True):
+    """Declare the decorated function an op (see the module docstring)."""
+    def declare(fn):
+        own = (fn.__name__,) + tuple(alias.split())
+        OPS.append(OpInfo(fn, _names(method, own), _names(inplace, own, "_"), _names(operator, own),
+                          _names(function, own), _names(nn, own), reflect))
+        return fn
+    return declare
+
+
+def _reflected(fn):
+    def reflected(a, b):
+        return fn(b, a)
+    reflected.__name__ = reflected.__qualname__ = fn.__name__
+    return reflected
+
+
+def install(tensor_class, make_inplace):
+    """Attach every declared method, in-place method and operator to ``tensor_class``."""
+    for info in OPS:
+        for name in info.methods:
+            setattr(tensor_class, name, info.fn)
+        for name in info.inplace:
+            method = make_inplace(info.fn)
+            method.__name__ = method.__qualname__ = name
+            setattr(tensor_class, name, method)
+        for name in info.operators:
+            reflected = info.reflect and name.startswith("__r") and name not in ("__rshift__",)
+            setattr(tensor_class, name, _reflected(info.fn) if reflected else info.fn)
+
+
+def functions(kind="functions"):
+    """``{name: fn}`` of every op declared as a ``gradlab.*`` function (``kind="nn"``: nn.functional)."""
+    return {name: info.fn for info in OPS for name in getattr(info, kind)}
+
+
+# ---- the index, docs/ops.md -------------------------------------------------------------------
+_GRAD_FN = re.compile(r'"([A-Z]\w*Backward\w*)"')
+_KERNEL = re.compile(r"\bkernels\.(\w+)")
+
+
+def _row(info):
+    fn = info.fn
+    source = inspect.getsource(fn)
+    path = os.path.relpath(inspect.getsourcefile(fn), os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    grad_fns = ", ".join(dict.fromkeys(_GRAD_FN.findall(source))) or "-"
+    kernel = ", ".join(dict.fromkeys(k for k in _KERNEL.findall(source) if not k.startswith("_"))) or "-"
+
+    def cell(names):
+        return " ".join(f"`{n}`" for n in names) or "-"
+    where = f"`{path}`"
+    return (f"| `{info.name}` | {where} | {grad_fns} | {cell(info.methods + info.operators)} | "
+            f"{cell(info.inplace)} | {cell(info.functions + tuple('nn.functional.' + n for n in info.nn))} | "
+            f"{kernel} |")
+
+
+def op_index():
+    """The op index as Markdown: one row per declared op (what docs/ops.md holds)."""
+    from .. import nn  # noqa: F401  (nn's op files declare ops too)
+    lines = ["# The ops", "",
+             "Every op gradlab declares, generated from the registry (`gradlab/ops/registry.py`) by",
+             "`python -m gradlab.ops.registry > docs/ops.md`; `tests/ops/test_registry.py` fails when it is stale.",
+             "The grad_fn column names the graph nodes the op records; the kernel column, the functions of",
+             "`gradlab.kernels` it calls (a Cython kernel with a NumPy twin).", "",
+             "| op | defined at | grad_fn | method / operator | in-place | function | kernel |",
+             "|---|---|---|---|---|---|---|"]
+    rows = sorted(OPS, key=lambda i: (inspect.getsourcefile(i.fn), i.fn.__code__.co_firstlineno))
+    lines += [_row(info) for info in rows]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import gradlab  # noqa: F401  (imports every op file)
+    print(op_index(), end="")
