@@ -51,7 +51,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 target = ready.pop()
                 g = grads.pop(target, None)
                 if type(target) is Node:
-                    in_grads = _run_node(target, g, retain_graph, capture)
+                    in_grads = _run_node(target, g, retain_graph, capture, create_graph)
                     _propagate(target.edges, in_grads, grads, deps, ready)
                 elif g is not None:  # a leaf tensor
                     if capture is not None:
@@ -115,8 +115,11 @@ def _propagate(edges, in_grads, grads, deps, ready):
             ready.append(target)
 
 
-def _run_node(node, g, retain_graph, capture):
-    """Run one node's backward on its complete output gradient ``g``; return the input gradients."""
+def _run_node(node, g, retain_graph, capture, create_graph):
+    """Run one node's backward on its complete output gradient ``g``; return the input gradients.
+
+    The node's array-only ``fast_fn`` runs when there is one and no graph of the backward is wanted.
+    """
     if g is None:
         return (None,) * len(node.edges)
     if node._freed:
@@ -135,7 +138,8 @@ def _run_node(node, g, retain_graph, capture):
     if node.saved:
         _check_saved_versions(node)
     try:
-        in_grads = node.backward_fn(g) if profiler.active[0] is None else _profiled(node, g)
+        fn = node.backward_fn if create_graph or node.fast_fn is None else node.fast_fn
+        in_grads = fn(g) if profiler.active[0] is None else _profiled(node, fn, g)
     except Exception as exc:
         if anomaly_mode[0]:
             _add_forward_site(exc, node)
@@ -155,12 +159,12 @@ def _run_node(node, g, retain_graph, capture):
     return in_grads
 
 
-def _profiled(node, g):
-    """node.backward_fn(g), timed by the running profiler under the node's name."""
+def _profiled(node, fn, g):
+    """fn(g), the node's backward, timed by the running profiler under the node's name."""
     prof = profiler.active[0]
     event = prof.push(node.name(), opaque=True)
     try:
-        return node.backward_fn(g)
+        return fn(g)
     finally:
         prof.pop(event)
 

@@ -19,13 +19,15 @@ __all__ = ["record", "Function", "FunctionCtx", "once_differentiable"]
 _state = grad_mode.state
 
 
-def record(data, name, backward, inputs, saved=(), saves_output=False):
+def record(data, name, backward, inputs, saved=(), saves_output=False, fast=None):
     """Wrap ``data`` (an ndarray) as the output of op ``name``.
 
     ``inputs`` are the Tensor inputs, in the order ``backward`` returns their
     gradients; ``saved`` are those whose values ``backward`` reads, and
     ``saves_output=True`` says that backward reads the output's values too
-    (all of them are version-checked at backward).  Under inference mode the
+    (all of them are version-checked at backward).  ``fast``, optional, is
+    ``backward`` on arrays only: the engine runs it when no graph of the
+    backward is wanted (``create_graph=False``).  Under inference mode the
     result is an inference tensor; saving one for backward is an error.
     """
     out = _wrap(data)
@@ -44,7 +46,7 @@ def record(data, name, backward, inputs, saved=(), saves_output=False):
     # graph.edge_of for each input, written out inline: this line runs for every recorded op
     edges = tuple([(t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, 0) if t._requires_grad else None
                    for t in inputs])
-    node = Node(name, backward, edges, saved)
+    node = Node(name, backward, edges, saved, 1, fast)
     if saves_output:
         node.saved += ((out, 0),)
     out.grad_fn = node

@@ -5,6 +5,8 @@ A node is what ``tensor.grad_fn`` points to.  It holds
 * ``backward_fn``: a function from the output gradient to one gradient per
   input (written with Tensor ops, so that with ``create_graph=True`` it is
   itself recorded and can be differentiated again);
+* ``fast_fn``: optional, the same on arrays only; the engine runs it instead
+  of ``backward_fn`` when the backward itself need not be recorded;
 * ``edges``: for each input, where its gradient goes: ``(node, output_nr)``
   for an input made by another op, ``(tensor, 0)`` for a leaf that requires
   grad (its gradient accumulates into ``tensor.grad``), ``None`` otherwise.
@@ -62,12 +64,13 @@ class AccumulateGrad:
 
 
 class Node:
-    __slots__ = ("_name", "backward_fn", "edges", "saved", "n_outputs",
+    __slots__ = ("_name", "backward_fn", "fast_fn", "edges", "saved", "n_outputs",
                  "pre_hooks", "post_hooks", "retained", "_freed", "_metadata", "__weakref__")
 
-    def __init__(self, name, backward_fn, edges, saved=(), n_outputs=1):
+    def __init__(self, name, backward_fn, edges, saved=(), n_outputs=1, fast_fn=None):
         self._name = name
         self.backward_fn = backward_fn
+        self.fast_fn = fast_fn
         self.edges = edges
         if saved:
             self.saved = tuple([(t, t._version_counter[0]) for t in saved])
@@ -139,7 +142,7 @@ class Node:
 
     def release(self):
         """Free what backward needed; a second backward then raises."""
-        self.backward_fn = None
+        self.backward_fn = self.fast_fn = None
         self.saved = ()
         self._freed = True
 
