@@ -1,38 +1,16 @@
-"""Module-level ops (``gradlab.exp(x)``, ``gradlab.cat([...])``), the same functions Tensor methods call,
-taking PyTorch's ``input=`` / ``other=`` keywords and ``out=`` tensor."""
+"""The ``gradlab.*`` op functions (``gradlab.exp(x)``, ``gradlab.cat([...])``), made from the op registry.
+
+Each is the op itself, called as PyTorch's module-level function: the tensors
+the ops call ``a`` and ``b`` may come as ``input=`` and ``other=``, and
+``out=`` names a tensor to write the result into.
+"""
 import functools
 import inspect
 import warnings
 
 import numpy as np
 
-from .ops import arrange, elementwise, index, inplace_update, linalg, reduce, renorm_put_resize, shape, special
-
-_names = {
-    elementwise: "add sub mul div pow remainder fmod maximum minimum eq ne lt le gt ge logical_and logical_or "
-                 "logical_xor logical_not isnan isinf isfinite allclose isclose equal neg abs sign exp log log2 "
-                 "log1p expm1 sqrt rsqrt reciprocal square sin cos tan tanh sigmoid relu clamp floor ceil trunc "
-                 "frac round where masked_fill lerp clone floor_divide addcmul addcdiv nan_to_num rsub "
-                 "asin acos atan atan2 sinh cosh log10 exp2 deg2rad rad2deg hypot logaddexp logaddexp2 float_power "
-                 "ldexp fmax fmin gcd lcm heaviside sgn signbit isposinf isneginf clamp_min clamp_max bitwise_and "
-                 "bitwise_or bitwise_xor bitwise_not asinh acosh atanh copysign positive",
-    special: "erf erfc erfinv lgamma digamma polygamma logit xlogy sinc nansum nanmean",
-    reduce: "sum mean prod max min amax amin argmax argmin var std var_mean std_mean norm logsumexp cumsum "
-            "cumprod all any count_nonzero median aminmax cummax cummin logcumsumexp kthvalue mode msort nanmedian "
-            "dist",
-    shape: "reshape flatten unflatten squeeze unsqueeze permute transpose t broadcast_to cat concat "
-           "concatenate stack hstack vstack flip narrow split chunk tensor_split unbind select movedim diag "
-           "split_with_sizes diagonal tril triu tile roll repeat_interleave broadcast_tensors meshgrid hsplit vsplit "
-           "dsplit adjoint moveaxis ravel fliplr flipud rot90 column_stack dstack diag_embed diagflat diff as_strided "
-           "kron vander tril_indices triu_indices unravel_index",
-    linalg: "matmul mm bmm dot mv outer inner ger addmm einsum trace addbmm addmv addr baddbmm vdot tensordot det "
-            "logdet slogdet inverse matrix_power pinverse cov cross trapezoid trapz cdist block_diag",
-    renorm_put_resize: "renorm put",
-    arrange: "atleast_1d atleast_2d atleast_3d cartesian_prod combinations",
-    index: "gather scatter scatter_add index_select masked_select nonzero take_along_dim index_add take argwhere "
-           "bincount bucketize searchsorted histc index_copy index_fill index_put masked_scatter scatter_reduce "
-           "select_scatter slice_scatter unique_consecutive",
-}
+from .ops import inplace_update, registry
 
 
 def _write_out(name, result, out):
@@ -51,9 +29,8 @@ def _write_out(name, result, out):
     return inplace_update(out, result)
 
 
-def _as_pytorch_function(op):
-    """``op`` called as PyTorch's module-level function: the tensors our ops call ``a`` and ``b`` may
-    come as ``input=`` and ``other=``, and ``out=`` names a tensor to write the result into."""
+def _as_pytorch_function(name, op):
+    """``op`` as PyTorch's module-level function ``name`` (``input=``, ``other=`` and ``out=`` keywords)."""
     params = list(inspect.signature(op).parameters)
     renames = {"input": "a", "other": "b"} if params[0] in ("a", "condition") else {}
 
@@ -63,53 +40,17 @@ def _as_pytorch_function(op):
             if theirs in kwargs:
                 kwargs[ours] = kwargs.pop(theirs)
         result = op(*args, **kwargs)
-        return result if out is None else _write_out(op.__name__, result, out)
+        return result if out is None else _write_out(name, result, out)
+    function.__name__ = function.__qualname__ = name
     return function
 
 
 __all__ = []
-for _module, _ns in _names.items():
-    for _n in _ns.split():
-        globals()[_n] = _as_pytorch_function(getattr(_module, _n))
-        __all__.append(_n)
+for _name, _op in registry.functions().items():
+    globals()[_name] = _as_pytorch_function(_name, _op)
+    __all__.append(_name)
 
-multiply, divide, subtract, true_divide, clip, absolute, negative = mul, div, sub, div, clamp, abs, neg
-swapaxes = swapdims = transpose
-arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
-__all__ += ["arcsin", "arccos", "arctan", "arctan2"]
-arcsinh, arccosh, arctanh = asinh, acosh, atanh
-__all__ += ["arcsinh", "arccosh", "arctanh"]
-__all__ += ["multiply", "divide", "subtract", "true_divide", "clip", "absolute", "negative", "swapaxes",
-            "swapdims", "numel", "sort", "argsort", "topk", "unique", "expand_copy", "is_floating_point", "softmax",
-            "log_softmax"]
-
-
-def numel(t):
-    return t.numel()
-
-
-def sort(t, dim=-1, descending=False, stable=None):
-    return t.sort(dim, descending, stable=stable)
-
-
-def argsort(t, dim=-1, descending=False, stable=False):
-    return t.argsort(dim, descending)
-
-
-def topk(t, k, dim=-1, largest=True, sorted=True):
-    return t.topk(k, dim, largest, sorted)
-
-
-def unique(t, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    return t.unique(sorted, return_inverse, return_counts, dim)
-
-
-def expand_copy(t, size):
-    return shape.expand_copy(t, size)
-
-
-def is_floating_point(t):
-    return t.is_floating_point()
+__all__ += ["softmax", "log_softmax"]
 
 
 def softmax(input, dim, dtype=None):
@@ -136,6 +77,6 @@ def _nn_function(name):
     return function
 
 
-for _n in _NN_FUNCTIONS.split():
-    globals()[_n] = _nn_function(_n)
-    __all__.append(_n)
+for _name in _NN_FUNCTIONS.split():
+    globals()[_name] = _nn_function(_name)
+    __all__.append(_name)

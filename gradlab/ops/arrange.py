@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 
 from .._tensor import Tensor
+from .registry import op
 
 
 def _each(tensors, lift):
@@ -18,11 +19,13 @@ def _each(tensors, lift):
     return lift(tensors[0]) if len(tensors) == 1 else tuple(lift(t) for t in tensors)
 
 
+@op(method=False)
 def atleast_1d(*tensors):
     """A 0-d tensor as shape (1,); others as they are."""
     return _each(tensors, lambda t: t.reshape(1) if t._data.ndim == 0 else t)
 
 
+@op(method=False)
 def atleast_2d(*tensors):
     """0-d as (1, 1), 1-d (n,) as (1, n); others as they are."""
     def lift(t):
@@ -32,6 +35,7 @@ def atleast_2d(*tensors):
     return _each(tensors, lift)
 
 
+@op(method=False)
 def atleast_3d(*tensors):
     """0-d as (1, 1, 1), (n,) as (1, n, 1), (m, n) as (m, n, 1); others as they are."""
     def lift(t):
@@ -48,6 +52,7 @@ def _check_vector(t):
         raise RuntimeError(f"Expect a 1D vector, but got shape {list(t._data.shape)}")
 
 
+@op(method=False)
 def cartesian_prod(*tensors):
     """All tuples (a_i, b_j, ...) of the vectors' elements, in row-major order: (N_a * N_b * ..., k)."""
     for t in tensors:
@@ -59,6 +64,7 @@ def cartesian_prod(*tensors):
     return stack([grid.flatten() for grid in grids], 1)
 
 
+@op(method=False)
 def combinations(input, r=2, with_replacement=False):
     """The r-length combinations of the vector's elements (itertools.combinations order), as rows of an
     (n_combinations, r) tensor; with_replacement allows repeats (combinations_with_replacement)."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ._common import check_writeable
+from .registry import op
 
 
 def _refuse_grad(op, *tensors):
@@ -33,6 +34,7 @@ def _storable(value, dtype, op):
     return value
 
 
+@op(function=False)
 def apply_(a, callable):
     """Replace each element x of ``a`` by ``callable(x)``; returns ``a``."""
     _refuse_grad("apply_", a)
@@ -43,6 +45,7 @@ def apply_(a, callable):
     return a
 
 
+@op(function=False)
 def map_(a, other, callable):
     """Replace each element x of ``a`` by ``callable(x, y)``, y the matching element of ``other``
     (broadcast to a's shape); returns ``a``."""

@@ -11,6 +11,8 @@ from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import record
 from ._common import broadcast_error, promote, sum_to
+from .inplace import predicate_inplace
+from .registry import op
 
 
 def _broadcasting(op, fn, a, b):
@@ -20,6 +22,7 @@ def _broadcasting(op, fn, a, b):
         raise broadcast_error(op, a._data.shape, b._data.shape) from None
 
 
+@op(inplace="add_ __iadd__", operator="__add__ __radd__")
 def add(a, b, alpha=1):
     a, b = promote(a, b)
     if alpha != 1:
@@ -36,6 +39,7 @@ def _is_bool(x):
     return isinstance(x, bool) or (isinstance(x, Tensor) and x._data.dtype == np.bool_)
 
 
+@op(inplace="sub_ subtract_ __isub__", operator="__sub__", alias="subtract")
 def sub(a, b, alpha=1):
     if _is_bool(a) or _is_bool(b):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
@@ -51,6 +55,7 @@ def sub(a, b, alpha=1):
     return record(out, "SubBackward0", backward, (a, b))
 
 
+@op(method=False, operator="__rsub__", reflect=False)
 def rsub(a, b, alpha=1):
     """``b - alpha * a`` (``2 - x`` calls it): PyTorch's RsubBackward1 for a number b, RsubBackward0 for a tensor."""
     if _is_bool(a) or _is_bool(b):
@@ -70,6 +75,7 @@ def rsub(a, b, alpha=1):
     return record(out, "RsubBackward0", backward, (a, b))
 
 
+@op(inplace="mul_ multiply_ __imul__", operator="__mul__ __rmul__", alias="multiply")
 def mul(a, b):
     a, b = promote(a, b)
     out = _broadcasting("mul", np.multiply, a, b)
@@ -80,6 +86,7 @@ def mul(a, b):
     return record(out, "MulBackward0", backward, (a, b), saved=(a, b))
 
 
+@op(inplace="div_ divide_ true_divide_ __itruediv__", operator="__truediv__", alias="divide true_divide")
 def div(a, b, rounding_mode=None):
     if rounding_mode is not None:
         return _rounded_div(a, b, rounding_mode)
@@ -95,6 +102,7 @@ def div(a, b, rounding_mode=None):
     return record(out, "DivBackward0", backward, (a, b), saved=(a, b))
 
 
+@op(method=False, function=False, operator="__rtruediv__", reflect=False)
 def rdiv(a, b):
     """``b / a`` (``2 / x`` calls it); for a number b computed as PyTorch does: reciprocal(a) * b."""
     if isinstance(b, (int, float)) and not isinstance(b, bool):
@@ -128,6 +136,7 @@ def _no_integer_zero_divisor(op, a, b):
         raise RuntimeError(f"ZeroDivisionError: {op} of integer tensors ({a.dtype}) by a divisor that holds 0")
 
 
+@op(inplace="floor_divide_ __ifloordiv__", operator="__floordiv__ __rfloordiv__")
 def floor_divide(a, b):
     a, b = promote(a, b)
     _no_bool("floor_divide", a)
@@ -144,6 +153,7 @@ def _trunc_divide(a, b):
     return Tensor._wrap(np.trunc(q).astype(a._data.dtype))
 
 
+@op(inplace="remainder_ __imod__", operator="__mod__ __rmod__")
 def remainder(a, b):
     number = not isinstance(b, Tensor)
     a, b = promote(a, b)
@@ -160,6 +170,7 @@ def remainder(a, b):
     return record(out, "RemainderBackward1", backward, (a, b), saved=(a, b))
 
 
+@op(inplace=True)
 def fmod(a, b):
     """The remainder of a division rounded toward zero (C's fmod): it takes a's sign, where ``%`` takes b's."""
     number = not isinstance(b, Tensor)
@@ -177,6 +188,7 @@ def fmod(a, b):
     return record(out, "FmodBackward1", backward, (a, b), saved=(a, b))
 
 
+@op(inplace="pow_ __ipow__", operator="__pow__ __rpow__")
 def pow(a, b):
     if isinstance(b, bool) and isinstance(a, Tensor) and a._data.dtype == np.bool_:
         return Tensor._wrap(a._data.copy() if b else np.ones_like(a._data))  # x ** True is x, x ** False is 1
@@ -214,6 +226,7 @@ def rpow(a, b):
     return pow(b, a)
 
 
+@op()
 def maximum(a, b):
     a, b = promote(a, b)
     out = _broadcasting("maximum", np.maximum, a, b)
@@ -231,6 +244,7 @@ def _extreme_pair_grads(g, a, b, a_loses, b_loses):
             sum_to(g * (1 - b_loses.to(g.dtype) - tie), b._data.shape) if b._requires_grad else None)
 
 
+@op()
 def minimum(a, b):
     a, b = promote(a, b)
     out = _broadcasting("minimum", np.minimum, a, b)
@@ -240,6 +254,7 @@ def minimum(a, b):
     return record(out, "MinimumBackward0", backward, (a, b), saved=(a, b))
 
 
+@op()
 def fmax(a, b):
     """The larger of a and b, ignoring NaN (NaN only where both are NaN); a tie's gradient goes to a."""
     a, b = promote(a, b)
@@ -252,6 +267,7 @@ def fmax(a, b):
     return record(out, "FmaxBackward0", backward, (a, b), saved=(a, b))
 
 
+@op()
 def fmin(a, b):
     """The smaller of a and b, ignoring NaN (NaN only where both are NaN); a tie's gradient goes to a."""
     a, b = promote(a, b)
@@ -290,6 +306,7 @@ def _floating_pair(op, a, b):
     return a, b
 
 
+@op(inplace=True, alias="arctan2")
 def atan2(a, b):
     """The angle of the point (b, a) (a is the y coordinate), in [-pi, pi]."""
     a, b = _float_pair(a, b, "atan2")
@@ -303,6 +320,7 @@ def atan2(a, b):
     return record(out, "Atan2Backward0", backward, (a, b), saved=(a, b))
 
 
+@op(inplace=True)
 def hypot(a, b):
     """sqrt(a**2 + b**2), without overflow for large a or b."""
     a, b = _floating_pair("hypot", a, b)
@@ -313,6 +331,7 @@ def hypot(a, b):
     return out
 
 
+@op()
 def logaddexp(a, b):
     """log(exp(a) + exp(b)), without overflow; each input's gradient is its softmax weight."""
     a, b = _floating_pair("logaddexp", a, b)
@@ -326,6 +345,7 @@ def logaddexp(a, b):
     return record(out, "LogaddexpBackward0", backward, (a, b), saved=(a, b))
 
 
+@op()
 def logaddexp2(a, b):
     """log2(2**a + 2**b), without overflow."""
     a, b = _floating_pair("logaddexp2", a, b)
@@ -339,6 +359,7 @@ def logaddexp2(a, b):
     return record(out, "Logaddexp2Backward0", backward, (a, b), saved=(a, b))
 
 
+@op()
 def float_power(a, exponent):
     """a ** exponent computed in float64 whatever the inputs' dtypes (the graph is pow's on float64 copies)."""
     def as_double(x):
@@ -346,6 +367,7 @@ def float_power(a, exponent):
     return pow(as_double(a), as_double(exponent))
 
 
+@op(inplace=True)
 def ldexp(a, b):
     """a * 2 ** b."""
     a, b = _float_pair(a, b, "ldexp")
@@ -366,18 +388,21 @@ def _integer_pair(op, a, b):
     return a, b
 
 
+@op(inplace=True)
 def gcd(a, b):
     """The greatest common divisor, elementwise (integers only; gcd(0, 0) is 0)."""
     a, b = _integer_pair("gcd", a, b)
     return Tensor._wrap(_broadcasting("gcd", np.gcd, a, b))
 
 
+@op(inplace=True)
 def lcm(a, b):
     """The least common multiple, elementwise (integers only; never negative)."""
     a, b = _integer_pair("lcm", a, b)
     return Tensor._wrap(_broadcasting("lcm", np.lcm, a, b))
 
 
+@op(inplace=True)
 def heaviside(a, values):
     """The step function: 0 where a < 0, 1 where a > 0, ``values`` where a == 0 (NaN counts as below 0).
 
@@ -404,15 +429,19 @@ def _compare(op, fn):
     return compare
 
 
-eq = _compare("eq", np.equal)
-ne = _compare("ne", np.not_equal)
-lt = _compare("lt", np.less)
-le = _compare("le", np.less_equal)
-gt = _compare("gt", np.greater)
-ge = _compare("ge", np.greater_equal)
-logical_and = _compare("logical_and", np.logical_and)
-logical_or = _compare("logical_or", np.logical_or)
-logical_xor = _compare("logical_xor", np.logical_xor)
+# In place, a comparison keeps a's dtype and takes the 0 / 1 result (predicate_inplace)
+eq = op(inplace=True, operator="__eq__", inplace_by=predicate_inplace)(_compare("eq", np.equal))
+ne = op(inplace=True, operator="__ne__", alias="not_equal", inplace_by=predicate_inplace)(
+    _compare("ne", np.not_equal))
+lt = op(inplace=True, operator="__lt__", alias="less", inplace_by=predicate_inplace)(_compare("lt", np.less))
+le = op(inplace=True, operator="__le__", alias="less_equal", inplace_by=predicate_inplace)(
+    _compare("le", np.less_equal))
+gt = op(inplace=True, operator="__gt__", alias="greater", inplace_by=predicate_inplace)(_compare("gt", np.greater))
+ge = op(inplace=True, operator="__ge__", alias="greater_equal", inplace_by=predicate_inplace)(
+    _compare("ge", np.greater_equal))
+logical_and = op(inplace=True, inplace_by=predicate_inplace)(_compare("logical_and", np.logical_and))
+logical_or = op(inplace=True, inplace_by=predicate_inplace)(_compare("logical_or", np.logical_or))
+logical_xor = op(inplace=True, inplace_by=predicate_inplace)(_compare("logical_xor", np.logical_xor))
 
 
 def _bitwise(op, fn):
@@ -425,54 +454,87 @@ def _bitwise(op, fn):
     return bitwise
 
 
-bitwise_and = _bitwise("bitwise_and", np.bitwise_and)
-bitwise_or = _bitwise("bitwise_or", np.bitwise_or)
-bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor)
+bitwise_and = op(inplace="bitwise_and_ __iand__")(_bitwise("bitwise_and", np.bitwise_and))
+bitwise_or = op(inplace="bitwise_or_ __ior__")(_bitwise("bitwise_or", np.bitwise_or))
+bitwise_xor = op(inplace="bitwise_xor_ __ixor__")(_bitwise("bitwise_xor", np.bitwise_xor))
 
 
+@op(method=False, function=False, operator="__and__ __rand__", reflect=False)
+def _and(a, b):
+    """``a & b``: logical for bool tensors, bitwise for integers."""
+    return logical_and(a, b) if a._data.dtype == np.bool_ else bitwise_and(a, b)
+
+
+@op(method=False, function=False, operator="__or__ __ror__", reflect=False)
+def _or(a, b):
+    return logical_or(a, b) if a._data.dtype == np.bool_ else bitwise_or(a, b)
+
+
+@op(method=False, function=False, operator="__xor__ __rxor__", reflect=False)
+def _xor(a, b):
+    return logical_xor(a, b) if a._data.dtype == np.bool_ else bitwise_xor(a, b)
+
+
+@op(method=False, function=False, operator="__invert__")
+def _invert(a):
+    """``~a``: logical not for bool tensors, bitwise not for integers."""
+    return logical_not(a) if a._data.dtype == np.bool_ else bitwise_not(a)
+
+
+@op(inplace=True, inplace_by=predicate_inplace)
 def logical_not(a):
     return Tensor._wrap(np.logical_not(a._data))
 
 
+@op(inplace=True)
 def bitwise_not(a):
     if a._data.dtype.kind == "f":
         raise RuntimeError("bitwise_not: not implemented for floating-point tensors")
     return Tensor._wrap(np.invert(a._data))
 
 
+@op()
 def isnan(a):
     return Tensor._wrap(np.isnan(a._data))
 
 
+@op()
 def isinf(a):
     return Tensor._wrap(np.isinf(a._data))
 
 
+@op()
 def isfinite(a):
     return Tensor._wrap(np.isfinite(a._data))
 
 
+@op()
 def isposinf(a):
     return Tensor._wrap(a._data == np.inf if a._data.dtype.kind == "f" else np.zeros(a._data.shape, bool))
 
 
+@op()
 def isneginf(a):
     return Tensor._wrap(a._data == -np.inf if a._data.dtype.kind == "f" else np.zeros(a._data.shape, bool))
 
 
+@op()
 def signbit(a):
     """True where the sign bit is set: negative numbers, -0.0 and NaNs with the sign bit."""
     return Tensor._wrap(np.signbit(a._data) if a._data.dtype.kind != "b" else np.zeros(a._data.shape, bool))
 
 
+@op()
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
+@op()
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     return Tensor._wrap(np.isclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
+@op()
 def equal(a, b):
     return a._data.shape == b._data.shape and bool((a._data == b._data).all())
 
@@ -483,6 +545,7 @@ def _float_input(a, op):
     return a if a._data.dtype.kind == "f" else a.to(_dtype.get_default_dtype())
 
 
+@op(inplace=True, operator="__neg__", alias="negative")
 def neg(a):
     if a._data.dtype.kind == "b":
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
@@ -490,6 +553,7 @@ def neg(a):
     return record(np.negative(a._data), "NegBackward0", lambda g: (-g,), (a,))
 
 
+@op(inplace=True, operator="__abs__", alias="absolute")
 def abs(a):
     def backward(g):
         return (g * sign(a),)
@@ -504,21 +568,25 @@ def _sign(x):
     return np.where(np.isnan(x), x.dtype.type(0), out) if x.dtype.kind == "f" else out
 
 
+@op(inplace=True)
 def sign(a):
     return record(_sign(a._data), "SignBackward0", lambda g: (g * 0,), (a,))
 
 
+@op(inplace=True)
 def sgn(a):
     """sign(a) for real tensors (PyTorch's sgn is a / |a| for complex ones, which gradlab does not have)."""
     return record(_sign(a._data), "SgnBackward0", lambda g: (g * 0,), (a,))
 
 
+@op(inplace=True)
 def exp(a):
     a = _float_input(a, "exp")
     out = record(np.exp(a._data), "ExpBackward0", lambda g: (g * out,), (a,), saves_output=True)
     return out
 
 
+@op(inplace=True)
 def log(a):
     a = _float_input(a, "log")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -526,6 +594,7 @@ def log(a):
     return record(out, "LogBackward0", lambda g: (g / a,), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def log2(a):
     a = _float_input(a, "log2")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -533,6 +602,7 @@ def log2(a):
     return record(out, "Log2Backward0", lambda g: (g / (a * np.log(2.0)),), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def log10(a):
     a = _float_input(a, "log10")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -540,6 +610,7 @@ def log10(a):
     return record(out, "Log10Backward0", lambda g: (g / (a * np.log(10.0)),), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def exp2(a):
     a = _float_input(a, "exp2")
     with np.errstate(over="ignore"):
@@ -548,6 +619,7 @@ def exp2(a):
     return out
 
 
+@op(inplace=True)
 def log1p(a):
     a = _float_input(a, "log1p")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -555,11 +627,13 @@ def log1p(a):
     return record(out, "Log1PBackward0", lambda g: (g / (a + 1),), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def expm1(a):
     a = _float_input(a, "expm1")
     return record(np.expm1(a._data), "Expm1Backward0", lambda g: (g * (a.exp()),), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def sqrt(a):
     a = _float_input(a, "sqrt")
     with np.errstate(invalid="ignore"):
@@ -567,6 +641,7 @@ def sqrt(a):
     return out
 
 
+@op(inplace=True)
 def rsqrt(a):
     a = _float_input(a, "rsqrt")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -574,6 +649,7 @@ def rsqrt(a):
     return record(out, "RsqrtBackward0", lambda g: (-0.5 * g * a ** -1.5,), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def reciprocal(a):
     a = _float_input(a, "reciprocal")
     with np.errstate(divide="ignore"):
@@ -581,32 +657,38 @@ def reciprocal(a):
     return out
 
 
+@op(inplace=True)
 def square(a):
     return pow(a, 2)  # as PyTorch (PowBackward0)
 
 
+@op(inplace=True)
 def sin(a):
     a = _float_input(a, "sin")
     return record(np.sin(a._data), "SinBackward0", lambda g: (g * cos(a),), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def cos(a):
     a = _float_input(a, "cos")
     return record(np.cos(a._data), "CosBackward0", lambda g: (-g * sin(a),), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def tan(a):
     a = _float_input(a, "tan")
     out = record(np.tan(a._data), "TanBackward0", lambda g: (g * (1 + out * out),), (a,), saves_output=True)
     return out
 
 
+@op(inplace=True)
 def tanh(a):
     a = _float_input(a, "tanh")
     out = record(np.tanh(a._data), "TanhBackward0", lambda g: (g * (1 - out * out),), (a,), saves_output=True)
     return out
 
 
+@op(inplace=True, alias="arcsin")
 def asin(a):
     a = _float_input(a, "asin")
     with np.errstate(invalid="ignore"):
@@ -614,6 +696,7 @@ def asin(a):
     return record(out, "AsinBackward0", lambda g: (g * rsqrt(1 - a * a),), (a,), saved=(a,))
 
 
+@op(inplace=True, alias="arccos")
 def acos(a):
     a = _float_input(a, "acos")
     with np.errstate(invalid="ignore"):
@@ -621,11 +704,13 @@ def acos(a):
     return record(out, "AcosBackward0", lambda g: (-g * rsqrt(1 - a * a),), (a,), saved=(a,))
 
 
+@op(inplace=True, alias="arctan")
 def atan(a):
     a = _float_input(a, "atan")
     return record(np.arctan(a._data), "AtanBackward0", lambda g: (g / (1 + a * a),), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def sinh(a):
     a = _float_input(a, "sinh")
     with np.errstate(over="ignore"):
@@ -633,6 +718,7 @@ def sinh(a):
     return record(out, "SinhBackward0", lambda g: (g * cosh(a),), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def cosh(a):
     a = _float_input(a, "cosh")
     with np.errstate(over="ignore"):
@@ -640,11 +726,13 @@ def cosh(a):
     return record(out, "CoshBackward0", lambda g: (g * sinh(a),), (a,), saved=(a,))
 
 
+@op(inplace=True, alias="arcsinh")
 def asinh(a):
     a = _float_input(a, "asinh")
     return record(np.arcsinh(a._data), "AsinhBackward0", lambda g: (g * rsqrt(a * a + 1),), (a,), saved=(a,))
 
 
+@op(inplace=True, alias="arccosh")
 def acosh(a):
     """Defined for a >= 1 (NaN below, as PyTorch); the gradient 1 / sqrt(a^2 - 1) is infinite at 1."""
     a = _float_input(a, "acosh")
@@ -654,6 +742,7 @@ def acosh(a):
     return record(out, "AcoshBackward0", lambda g: (g * rsqrt((a - 1) * (a + 1)),), (a,), saved=(a,))
 
 
+@op(inplace=True, alias="arctanh")
 def atanh(a):
     """Defined on (-1, 1), +-inf at +-1 and NaN outside, as PyTorch."""
     a = _float_input(a, "atanh")
@@ -662,6 +751,7 @@ def atanh(a):
     return record(out, "AtanhBackward0", lambda g: (g / (1 - a * a),), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def copysign(a, b):
     """|a| with the sign of b (of -0.0 too); the result is floating point even for integer inputs."""
     b_is_scalar = not isinstance(b, Tensor)
@@ -684,6 +774,7 @@ def copysign(a, b):
     return out_t
 
 
+@op(operator="__pos__")
 def positive(a):
     """Unary plus: ``a`` itself (no copy, no graph node), as PyTorch; refused for bool tensors."""
     if a._data.dtype.kind == "b":
@@ -691,16 +782,19 @@ def positive(a):
     return a
 
 
+@op(inplace=True)
 def deg2rad(a):
     a = _float_input(a, "deg2rad")
     return record(np.deg2rad(a._data), "Deg2RadBackward0", lambda g: (g * (np.pi / 180),), (a,))
 
 
+@op(inplace=True)
 def rad2deg(a):
     a = _float_input(a, "rad2deg")
     return record(np.rad2deg(a._data), "Rad2DegBackward0", lambda g: (g * (180 / np.pi),), (a,))
 
 
+@op(inplace=True)
 def sigmoid(a):
     a = _float_input(a, "sigmoid")
     x = a._data
@@ -710,6 +804,7 @@ def sigmoid(a):
     return out
 
 
+@op(inplace=True)
 def relu(a):
     """max(a, 0); the gradient passes where the output is not <= 0 (as PyTorch: NaN lets it through).
     Float arrays go to the relu kernels (gradlab.kernels), one pass each way."""
@@ -723,6 +818,7 @@ def relu(a):
     return record(out, "ReluBackward0", backward, (a,), saves_output=True)
 
 
+@op(inplace=True, alias="clip")
 def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -765,11 +861,13 @@ def _clamp_tensors(a, min, max):
     return record(out, "ClampBackward0", backward, inputs, saved=inputs)
 
 
+@op(inplace=True)
 def clamp_min(a, min):
     """max(a, min) with NaN kept (a number or a tensor bound): ClampMinBackward0 / ClampMinBackward1."""
     return _clamp_one_side("clamp_min", a, min, np.maximum, lambda x, bound: x >= bound, lambda x, bound: x < bound)
 
 
+@op(inplace=True)
 def clamp_max(a, max):
     """min(a, max) with NaN kept (a number or a tensor bound): ClampMaxBackward0 / ClampMaxBackward1."""
     return _clamp_one_side("clamp_max", a, max, np.minimum, lambda x, bound: x <= bound, lambda x, bound: x > bound)
@@ -791,27 +889,31 @@ def _clamp_one_side(op, a, bound, np_fn, keeps_a, takes_bound):
     return record(out, name + "Backward1", backward, (a, bound), saved=(a, bound))
 
 
-def _no_grad_unary(name, fn):
-    def op(a):
-        return record(fn(a._data), name, lambda g: (g * 0,), (a,))
-    return op
+def _no_grad_unary(op_name, node, fn):
+    def unary(a):
+        return record(fn(a._data), node, lambda g: (g * 0,), (a,))
+    unary.__name__ = unary.__qualname__ = op_name
+    return unary
 
 
-floor = _no_grad_unary("FloorBackward0", np.floor)
-ceil = _no_grad_unary("CeilBackward0", np.ceil)
-trunc = _no_grad_unary("TruncBackward0", np.trunc)
+floor = op(inplace=True)(_no_grad_unary("floor", "FloorBackward0", np.floor))
+ceil = op(inplace=True)(_no_grad_unary("ceil", "CeilBackward0", np.ceil))
+trunc = op(inplace=True)(_no_grad_unary("trunc", "TruncBackward0", np.trunc))
 
 
+@op(inplace=True)
 def round(a, decimals=None):
     # PyTorch's two overloads: round() and round(decimals=...)
     return record(np.round(a._data, decimals or 0), "RoundBackward0" if decimals is None else "RoundBackward1",
                   lambda g: (g * 0,), (a,))
 
 
+@op(inplace=True)
 def frac(a):
     return record(a._data - np.trunc(a._data), "FracBackward0", lambda g: (g,), (a,))
 
 
+@op(method=False)
 def where(condition, a, b):
     """``a`` where ``condition`` holds, else ``b`` (all three broadcast)."""
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
@@ -834,6 +936,13 @@ def where(condition, a, b):
     return record(out, "WhereBackward0", backward, (a, b))
 
 
+@op(method="where", function=False)
+def where_self(a, condition, other):
+    """``a.where(condition, other)``: ``gradlab.where(condition, a, other)``."""
+    return where(condition, a, other)
+
+
+@op(inplace=True)
 def masked_fill(a, mask, value):
     """``a`` with ``value`` where ``mask`` is True (mask broadcasts to a's shape; value is a number or 0-dim tensor)."""
     m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
@@ -869,6 +978,7 @@ def _same_dtype(*tensors):
     return [t if t._data.dtype == dt else t.to(dt) for t in tensors]
 
 
+@op(inplace=True)
 def lerp(a, b, weight):
     """a + weight * (b - a): LerpBackward0 for a number weight, LerpBackward1 for a tensor one."""
     if not isinstance(weight, Tensor):
@@ -909,10 +1019,12 @@ def to_dtype(a, dtype):
     return out
 
 
+@op()
 def clone(a, memory_format=None):
     return record(a._data.copy(), "CloneBackward0", lambda g: (g,), (a,))
 
 
+@op(inplace=True)
 def addcmul(a, t1, t2, value=1):
     """a + value * t1 * t2, one op (as optimizers' update rules use it)."""
     a, t1, t2 = _same_dtype(a, t1, t2)
@@ -929,6 +1041,7 @@ def addcmul(a, t1, t2, value=1):
     return record(out, "AddcmulBackward0", backward, (a, t1, t2), saved=(t1, t2))
 
 
+@op(inplace=True)
 def addcdiv(a, t1, t2, value=1):
     """a + value * t1 / t2, one op."""
     a, t1, t2 = _same_dtype(a, t1, t2)
@@ -946,6 +1059,7 @@ def addcdiv(a, t1, t2, value=1):
     return record(out, "AddcdivBackward0", backward, (a, t1, t2), saved=(t1, t2))
 
 
+@op(inplace=True)
 def nan_to_num(a, nan=0.0, posinf=None, neginf=None):
     """NaN, +inf and -inf replaced by ``nan`` and the dtype's largest / smallest finite values."""
     if a._data.dtype.kind != "f":

@@ -15,6 +15,7 @@ from ..autograd import grad_mode
 from ..autograd.function import record
 from ._common import (after_inplace, check_inference_inplace, check_view_inplace, check_writeable, mark_view,
                       normalize_dim, sum_to)
+from .registry import op
 
 
 def _to_index(idx):
@@ -61,6 +62,7 @@ def _put_back(key, shape):
     return lambda g: (index_put_into_zeros(g, key, shape, True),)
 
 
+@op()
 def select(a, dim, index):
     """The slice at ``index`` along ``dim``, that axis removed (a view)."""
     d = normalize_dim(dim, a._data.ndim, "select")
@@ -114,6 +116,7 @@ def _basic_steps(a, idx):
     return alias(a) if out is a else out
 
 
+@op(method=False, function=False, operator="__getitem__")
 def getitem(a, idx):
     idx = _to_index(idx)
     if _is_basic(idx):
@@ -167,6 +170,7 @@ def _setitem_name(idx, shape, value):
     return "CopyBackwards" if isinstance(value, Tensor) else "FillBackward3"
 
 
+@op(method=False, function=False, operator="__setitem__")
 def setitem(a, idx, value):
     """``a[idx] = value`` in place; recorded in the graph when grad is on."""
     idx = _to_index(idx)
@@ -209,6 +213,7 @@ def setitem(a, idx, value):
     after_inplace(a, node_out)
 
 
+@op()
 def gather(a, dim, index):
     d = normalize_dim(dim, a._data.ndim, "gather")
     if index._data.dtype != np.int64:
@@ -276,6 +281,7 @@ def _zero_dim_as_one_element(a, t):
     return t
 
 
+@op(inplace=True)
 def scatter_add(a, dim, index, src):
     d = normalize_dim(dim, a._data.ndim, "scatter_add")
     index, src = _zero_dim_as_one_element(a, index), _zero_dim_as_one_element(a, src)
@@ -288,6 +294,7 @@ def scatter_add(a, dim, index, src):
     return record(out, "ScatterAddBackward0", backward, (a, src))
 
 
+@op(inplace=True)
 def scatter(a, dim, index, src=None, value=None):
     d = normalize_dim(dim, a._data.ndim, "scatter")
     index, src = _zero_dim_as_one_element(a, index), _zero_dim_as_one_element(a, src)
@@ -311,6 +318,7 @@ def scatter(a, dim, index, src=None, value=None):
     return record(out, name, lambda g: backward(g)[:len(inputs)], inputs)
 
 
+@op()
 def index_select(a, dim, index):
     d = normalize_dim(dim, a._data.ndim, "index_select")
     if index._data.ndim > 1:
@@ -319,6 +327,7 @@ def index_select(a, dim, index):
     return _gathered(a, idx, _check_index(a, idx), "IndexSelectBackward0")
 
 
+@op()
 def masked_select(a, mask):
     """The elements of ``a`` where ``mask`` (broadcast with a) is True, as a 1-D tensor."""
     a_b, m_b = np.broadcast_arrays(a._data, mask._data)
@@ -329,6 +338,7 @@ def masked_select(a, mask):
     return record(a_b[m_b], "MaskedSelectBackward0", backward, (a,))
 
 
+@op()
 def nonzero(a, as_tuple=False):
     if a._data.ndim == 0:  # one "row" per nonzero scalar, with no index columns, as PyTorch
         count = int(bool(a._data))
@@ -356,6 +366,7 @@ def one_hot(tensor, num_classes=-1):
     return Tensor._wrap(out)
 
 
+@op()
 def take_along_dim(a, indices, dim=None):
     """``gather`` after broadcasting a and indices against each other in every dim but ``dim``, as PyTorch;
     ``dim=None`` indexes the flattened ``a``."""
@@ -374,6 +385,7 @@ def take_along_dim(a, indices, dim=None):
     return gather(a.expand(*a_size), d, indices.expand(*i_size))
 
 
+@op(inplace=True)
 def index_add(a, dim, index, source, alpha=1):
     d = normalize_dim(dim, a._data.ndim, "index_add")
     src = source * alpha if alpha != 1 else source
@@ -387,6 +399,7 @@ def index_add(a, dim, index, source, alpha=1):
 
 
 # ---- take, argwhere, counting and searching: bincount, bucketize, searchsorted, histc ---------------------
+@op()
 def take(a, index):
     """The elements of ``a`` (read as one flat row) at ``index``; the result has the index's shape."""
     if index._data.dtype != np.int64:
@@ -405,6 +418,7 @@ def take(a, index):
     return record(a._data.reshape(-1)[flat], "TakeBackward0", backward, (a,))
 
 
+@op()
 def argwhere(a):
     """The indices of the nonzero elements, one row each (``nonzero(a)``)."""
     return nonzero(a)
@@ -416,6 +430,7 @@ def _check_integer_vector(t, op):
                            f"{list(t._data.shape)})")
 
 
+@op()
 def bincount(input, weights=None, minlength=0):
     """How often each value 0, 1, 2, ... occurs in ``input`` (or the sum of their ``weights``).
 
@@ -438,6 +453,7 @@ def _index_dtype(out_int32):
     return np.int32 if out_int32 else np.int64
 
 
+@op(method=False)
 def bucketize(input, boundaries, *, out_int32=False, right=False):
     """For each value, the index of the bucket it falls in: boundaries[i-1] < x <= boundaries[i]
     (with ``right=True``: boundaries[i-1] <= x < boundaries[i])."""
@@ -448,6 +464,7 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
     return Tensor._wrap(np.searchsorted(boundaries._data, values, side).astype(_index_dtype(out_int32)))
 
 
+@op(method=False)
 def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):
     """Where each value would be inserted into the innermost rows of ``sorted_sequence`` to keep them sorted.
 
@@ -478,6 +495,7 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     return Tensor._wrap(out)
 
 
+@op()
 def histc(input, bins=100, min=0, max=0):
     """A histogram of ``bins`` equal-width bins over [min, max] (the data's range when both are 0).
 
@@ -514,6 +532,7 @@ def _check_long_index(index, op, allow_int32=False):
         raise IndexError(f"{op}(): Index should have dimension 1 or 0 (got {index._data.ndim})")
 
 
+@op(inplace=True)
 def index_copy(a, dim, index, source):
     """A copy of ``a`` whose slices ``index[i]`` along ``dim`` are ``source``'s slices i."""
     if a._data.ndim == 0:  # a scalar is copied into as a one-element vector
@@ -552,6 +571,7 @@ def index_copy(a, dim, index, source):
     return record(out, "IndexCopyBackward0", backward, (a, source))
 
 
+@op(inplace=True)
 def index_fill(a, dim, index, value):
     """A copy of ``a`` with the slices ``index`` along ``dim`` set to ``value`` (a number or a 0-d tensor)."""
     d = normalize_dim(dim, a._data.ndim, "index_fill")
@@ -594,6 +614,7 @@ def _put_index(indices, op):
     return tuple(parts)
 
 
+@op(inplace=True)
 def index_put(a, indices, values, accumulate=False):
     """A copy of ``a`` with ``a[indices] = values`` (or ``+=``, adding repeats, with ``accumulate``)."""
     idx = _put_index(indices, "index_put")
@@ -622,6 +643,7 @@ def index_put(a, indices, values, accumulate=False):
     return record(out, "IndexPutBackward0", backward, (a, values))
 
 
+@op(inplace=True)
 def masked_scatter(a, mask, source):
     """A copy of ``a`` (broadcast with ``mask``) whose elements where ``mask`` is True are, in order, the first
     elements of ``source``."""
@@ -677,6 +699,7 @@ def _identity(reduce, dtype):
     return info.min if reduce == "amax" else info.max
 
 
+@op(inplace=True)
 def scatter_reduce(a, dim, index, src, reduce, *, include_self=True):
     """A copy of ``a`` into which each ``src[i]`` is reduced at position ``index[i]`` along ``dim``.
 
@@ -772,6 +795,7 @@ def _scatter_reduce_grads(g, a, d, index, used, reduce, include_self, result):
     return g_self, g_used
 
 
+@op()
 def select_scatter(a, src, dim, index):
     """A copy of ``a`` whose slice at ``index`` along ``dim`` is ``src``."""
     d = normalize_dim(dim, a._data.ndim, "select_scatter")
@@ -780,6 +804,7 @@ def select_scatter(a, src, dim, index):
                          "SelectScatterBackward0", lambda g: select(g, d, index))
 
 
+@op()
 def slice_scatter(a, src, dim=0, start=None, end=None, step=1):
     """A copy of ``a`` whose slice ``start:end:step`` along ``dim`` is ``src``."""
     d = normalize_dim(dim, a._data.ndim, "slice_scatter")
@@ -806,6 +831,7 @@ def _scatter_slot(a, src, key, slot_shape, op, name, read_slot):
 
 
 # ---- unique_consecutive ------------------------------------------------------------------------------------
+@op()
 def unique_consecutive(a, return_inverse=False, return_counts=False, dim=None):
     """``a`` with each run of equal consecutive elements (or slices along ``dim``) kept once.
 

@@ -15,8 +15,9 @@ from .. import _dtype, kernels
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import record
-from ._common import broadcast_error, normalize_dim, promote, sum_to
+from ._common import as_tensor_operand, broadcast_error, normalize_dim, promote, sum_to
 from .elementwise import clone
+from .registry import op
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -44,6 +45,13 @@ def _matmul_shape_error(a, b):
                         f"{list(batch_b)} of the second (shape {list(b)}) do not broadcast")
 
 
+@op(method=False, function=False, operator="__matmul__ __rmatmul__")
+def _matmul_operator(a, b):
+    """``a @ b`` (and ``[[1, 2]] @ b``): a list or array operand becomes a tensor."""
+    return matmul(as_tensor_operand(a), as_tensor_operand(b))
+
+
+@op()
 def matmul(a, b):
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul: expected Tensor arguments, got {type(a).__name__} and {type(b).__name__}")
@@ -82,6 +90,7 @@ def matmul(a, b):
                   backward, (a, b), saved=(a, b))
 
 
+@op()
 def mm(a, b):
     if a._data.ndim != 2 or b._data.ndim != 2:
         raise RuntimeError(f"mm: expected 2D tensors, got {a._data.ndim}D and {b._data.ndim}D "
@@ -91,6 +100,7 @@ def mm(a, b):
     return matmul(a, b)
 
 
+@op()
 def bmm(a, b):
     if a._data.ndim != 3 or b._data.ndim != 3:
         raise RuntimeError(f"bmm: batch1 must be a 3D tensor and batch2 must be a 3D tensor "
@@ -104,6 +114,7 @@ def bmm(a, b):
     return out
 
 
+@op(alias="inner")
 def dot(a, b):
     if a._data.ndim != 1 or b._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a._data.ndim}D and {b._data.ndim}D tensors")
@@ -119,12 +130,14 @@ def dot(a, b):
 inner = dot
 
 
+@op()
 def mv(a, v):
     if a._data.ndim != 2 or v._data.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {a._data.ndim}D and {v._data.ndim}D")
     return matmul(a, v)
 
 
+@op(method="outer", alias="ger")
 def outer(a, b):
     return a.unsqueeze(1) * b.unsqueeze(0)
 
@@ -132,6 +145,7 @@ def outer(a, b):
 ger = outer
 
 
+@op(inplace=True)
 def addmm(bias, a, b, beta=1, alpha=1):
     """beta * bias + alpha * (a @ b) in one node, as PyTorch (AddmmBackward0)."""
     if a._data.ndim != 2 or b._data.ndim != 2 or a._data.shape[1] != b._data.shape[0]:
@@ -156,6 +170,7 @@ def addmm(bias, a, b, beta=1, alpha=1):
     return record(out.astype(product.dtype, copy=False), "AddmmBackward0", backward, (bias, a, b), saved=(a, b))
 
 
+@op(method=False)
 def einsum(equation, *operands):
     """A differentiable einsum ('ij,jk->ik'; without '->' the output is implicit, as PyTorch's)."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -224,6 +239,7 @@ def _einsum_grad(g, i, in_specs, out_spec, operands):
     return Tensor._wrap(full)
 
 
+@op()
 def trace(a):
     """The sum of a matrix's diagonal."""
     if a._data.ndim != 2:
@@ -273,6 +289,7 @@ def _add_product(op, name, bias, a, b, beta, alpha, product_grads):
     return record(out, name, backward, (bias, a, b), saved=(a, b))
 
 
+@op(inplace=True)
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """beta * input + alpha * (mat @ vec)."""
     fits = mat._data.ndim == 2 and vec._data.ndim == 1 and mat._data.shape[1] == vec._data.shape[0] and \
@@ -284,6 +301,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
                         lambda g: (outer(g, vec), mat.t().mv(g)))
 
 
+@op(inplace=True)
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """beta * input + alpha * outer(vec1, vec2)."""
     for name, v in (("vec1", vec1), ("vec2", vec2)):
@@ -305,6 +323,7 @@ def _check_batches(op, batch1, batch2):
                            f"but got: [{n2}, {inner2}].")
 
 
+@op(inplace=True)
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (batch1 @ batch2), matrix by matrix over the batch."""
     _check_batches("baddbmm", batch1, batch2)
@@ -312,6 +331,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
                         lambda g: (g @ batch2.mT, batch1.mT @ g))
 
 
+@op(inplace=True)
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (the sum over the batch of batch1[i] @ batch2[i])."""
     _check_batches("addbmm", batch1, batch2)
@@ -325,6 +345,7 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return record(out, "AddbmmBackward0", backward, (input, a, b), saved=(a, b))
 
 
+@op()
 def vdot(a, b):
     """The dot product of two vectors (for real tensors, ``dot``)."""
     out = dot(a, b)
@@ -333,6 +354,7 @@ def vdot(a, b):
     return out
 
 
+@op(method=False)
 def tensordot(a, b, dims=2):
     """Sum of products over the dims ``dims`` names: the last ``dims`` of a with the first of b (an int),
     or the listed dims (a pair of lists).
@@ -388,6 +410,7 @@ def _check_float(a, op):
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {a.dtype}")
 
 
+@op()
 def det(a):
     """The determinant of each square matrix (the last two dims).
 
@@ -424,6 +447,7 @@ def _cofactors(x):
 slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
 
 
+@op()
 def slogdet(a):
     """(sign, log|det|) of each square matrix; the gradient of log|det A| is inverse(A)^T."""
     _check_square(a, "linalg.slogdet")
@@ -436,6 +460,7 @@ def slogdet(a):
     return slogdet_result(Tensor._wrap(np.asarray(sign, dtype=a._data.dtype)), out)
 
 
+@op()
 def logdet(a):
     """log(det(A)): NaN for a negative determinant, -inf for a zero one (a ``where`` over slogdet, as PyTorch)."""
     _check_float(a, "logdet")  # (slogdet's own check would name slogdet)
@@ -444,6 +469,7 @@ def logdet(a):
     return where(sign < 0, float("nan"), logabsdet)
 
 
+@op()
 def inverse(a):
     """The inverse of each square matrix.  d(A^-1) = -A^-1 dA A^-1, so the gradient is -A^-T g A^-T."""
     _check_square(a, "linalg.inv")
@@ -461,6 +487,7 @@ def inverse(a):
     return result
 
 
+@op()
 def matrix_power(a, n):
     """A^n by repeated squaring (the inverse's power for negative n; the identity for n = 0)."""
     if not isinstance(n, (int, np.integer)):  # the squaring loop below would treat a float n as its integer part
@@ -485,6 +512,7 @@ def matrix_power(a, n):
     return result
 
 
+@op()
 def pinverse(a, rcond=1e-15):
     """The Moore-Penrose pseudo-inverse (from the SVD; singular values at most rcond * the largest are dropped)."""
     return pinv_with_tolerance(a, atol=0.0, rtol=rcond)
@@ -523,6 +551,7 @@ def _pinv_grad(a, p, gp):
 
 
 # ---- statistics and geometry: cov, cross, trapezoid --------------------------------------------------------------
+@op()
 def cov(input, *, correction=1, fweights=None, aweights=None):
     """The covariance matrix of the variables in the rows of ``input`` (observations in the columns).
 
@@ -570,6 +599,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         return (mm(centered, (centered * w if w is not None else centered).t()) / norm).squeeze()
 
 
+@op()
 def cross(a, b, dim=None):
     """The cross product of 3-vectors along ``dim`` (a and b broadcast); without dim, the first dim of size 3.
 
@@ -602,6 +632,7 @@ def cross(a, b, dim=None):
     return record(out.astype(a._data.dtype, copy=False), "LinalgCrossBackward0", backward, (a, b), saved=(a, b))
 
 
+@op(method=False, alias="trapz")
 def trapezoid(y, x=None, *, dx=None, dim=-1):
     """The integral of y along ``dim`` by the trapezoid rule, at sample points ``x`` or spacing ``dx`` (1).
 
@@ -643,6 +674,7 @@ def _by_number(t, number, op):
 
 
 # ---- distances and block matrices ------------------------------------------------------------------------------
+@op(method=False)
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """The p-norm distance between each row of x1 (..., P, M) and each row of x2 (..., R, M): (..., P, R).
 
@@ -690,6 +722,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     return result
 
 
+@op(method=False)
 def block_diag(*tensors):
     """The block-diagonal matrix of the given tensors (0-d and 1-d ones are taken as 1 x n rows)."""
     matrices = []

@@ -15,6 +15,7 @@ from ..autograd.function import record
 from ._common import normalize_dim, normalize_dims
 from .elementwise import where
 from .shape import _record_outputs, cat, stack
+from .registry import op
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -44,6 +45,7 @@ def _accumulating_dtype(a, dtype):
 
 
 # PyTorch names a full reduction's node ...Backward0 and one given ``dim`` (even dim=()) ...Backward1
+@op()
 def sum(a, dim=None, keepdim=False, dtype=None):
     dims = _reduce_dims(dim, a._data.ndim, "sum")
     # the ndarray method skips np.sum's dispatch layer (microseconds on small tensors)
@@ -56,6 +58,7 @@ def sum(a, dim=None, keepdim=False, dtype=None):
     return record(out, "SumBackward0" if dim is None else "SumBackward1", backward, (a,))
 
 
+@op()
 def mean(a, dim=None, keepdim=False, dtype=None):
     if a._data.dtype.kind != "f" and dtype is None:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
@@ -74,6 +77,7 @@ def mean(a, dim=None, keepdim=False, dtype=None):
                   backward, (a,))
 
 
+@op()
 def prod(a, dim=None, keepdim=False, dtype=None):
     dims = None if dim is None else normalize_dims(dim, a._data.ndim, "prod")
     out = np.prod(a._data, axis=dims, keepdims=keepdim, dtype=_accumulating_dtype(a, dtype))
@@ -146,6 +150,7 @@ def _extreme(a, dim, keepdim, np_fn, arg_fn, name, nodes=("Backward0", "Backward
     return result(out, Tensor._wrap(idx_out.astype(np.int64)))
 
 
+@op()
 def max(a, dim=None, keepdim=False, *, other=None):
     if isinstance(dim, Tensor):  # max(a, b) is the elementwise maximum
         from .elementwise import maximum
@@ -153,6 +158,7 @@ def max(a, dim=None, keepdim=False, *, other=None):
     return _extreme(a, dim, keepdim, np.max, np.argmax, "max")
 
 
+@op()
 def min(a, dim=None, keepdim=False):
     if isinstance(dim, Tensor):
         from .elementwise import minimum
@@ -160,6 +166,7 @@ def min(a, dim=None, keepdim=False):
     return _extreme(a, dim, keepdim, np.min, np.argmin, "min")
 
 
+@op()
 def median(a, dim=None, keepdim=False):
     """The lower of the two middle values (PyTorch's median does not average); NaN where there is one."""
     if dim is None and a._data.size == 0:
@@ -192,14 +199,17 @@ def _extreme_values(a, dim, keepdim, np_fn, name):
     return record(np.asarray(out), name.capitalize() + "Backward0", backward, (a,), saved=(a,))
 
 
+@op()
 def amax(a, dim=(), keepdim=False):
     return _extreme_values(a, dim, keepdim, np.max, "amax")
 
 
+@op()
 def amin(a, dim=(), keepdim=False):
     return _extreme_values(a, dim, keepdim, np.min, "amin")
 
 
+@op()
 def argmax(a, dim=None, keepdim=False):
     if dim is None:
         out = np.argmax(a._data)
@@ -208,6 +218,7 @@ def argmax(a, dim=None, keepdim=False):
     return Tensor._wrap(np.argmax(a._data, axis=d, keepdims=keepdim).astype(np.int64))
 
 
+@op()
 def argmin(a, dim=None, keepdim=False):
     if dim is None:
         out = np.argmin(a._data)
@@ -246,6 +257,7 @@ def _var_grad(g, a, dims, keepdim, dof):
     return _expand_back(g, a._data.shape, dims, keepdim) * scale * (a - a.mean(dims, keepdim=True))
 
 
+@op()
 def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim``: sum((x - mean)^2) / (N - correction)."""
     dims, dof = _var_args(a, dim, unbiased, correction, "var")
@@ -261,6 +273,7 @@ def _std_grad(g, std, a, dims, keepdim, dof):
     return _var_grad(where(zero, 0.0, g / (2 * where(zero, 1.0, std))), a, dims, keepdim, dof)
 
 
+@op()
 def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation: the square root of ``var``."""
     dims, dof = _var_args(a, dim, unbiased, correction, "std")
@@ -297,15 +310,18 @@ def _with_mean(op, a, dim, unbiased, keepdim, correction, take_root):
     return tuple(outs)
 
 
+@op(method=False)
 def var_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _with_mean("var_mean", a, dim, unbiased, keepdim, correction, take_root=False)
 
 
+@op(method=False)
 def std_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _with_mean("std_mean", a, dim, unbiased, keepdim, correction, take_root=True)
 
 
 # ---- norms: one node for every p, as PyTorch's linalg.vector_norm -----------------------------------
+@op()
 def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
     """The p-norm over ``dim`` (all elements by default): (sum |x|^p)^(1/p), max |x| for p=inf."""
     if p == "fro" or p is None:
@@ -363,6 +379,7 @@ def _norm_grad(a, g, n, p, dims):
     return scaled * where(zero, 0.0, g / where(zero, 1.0, n) ** (p - 1))
 
 
+@op()
 def logsumexp(a, dim, keepdim=False):
     dims = normalize_dims(dim, a._data.ndim, "logsumexp")
     if a._data.dtype.kind != "f":  # integers compute in the default float dtype, as PyTorch
@@ -385,6 +402,7 @@ def logsumexp(a, dim, keepdim=False):
 
 
 # ---- cumulative sums and products -------------------------------------------------------------------
+@op(inplace=True)
 def cumsum(a, dim, dtype=None):
     d = normalize_dim(dim, a._data.ndim, "cumsum")
     out = np.cumsum(a._data, axis=d, dtype=_accumulating_dtype(a, dtype)).reshape(a._data.shape)
@@ -394,6 +412,7 @@ def cumsum(a, dim, dtype=None):
     return record(out, "CumsumBackward0", backward, (a,))
 
 
+@op(inplace=True)
 def cumprod(a, dim, dtype=None):
     """y_k = x_0 * x_1 * ... * x_k along ``dim``.
 
@@ -475,6 +494,7 @@ def _taken(a, idx, d, name):
     return record(values if shape or values.size != 1 else values.reshape(()), name, backward, (a,))
 
 
+@op()
 def sort(a, dim=-1, descending=False, stable=None):
     """(values, indices) sorted along ``dim``; equal values keep their order."""
     d = normalize_dim(dim, a._data.ndim, "sort")
@@ -484,6 +504,23 @@ def sort(a, dim=-1, descending=False, stable=None):
     return values_indices(values, Tensor._wrap(idx.astype(np.int64).reshape(values._data.shape)))
 
 
+@op()
+def argsort(a, dim=-1, descending=False, stable=False):
+    return sort(a, dim, descending)[1]
+
+
+@op()
+def unique(a, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    res = np.unique(a._data, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
+    if not (return_inverse or return_counts):
+        return Tensor._wrap(res)
+    out = [Tensor._wrap(res[0])]
+    out += [Tensor._wrap(r.reshape(a._data.shape) if i == 1 and return_inverse else r).long() for i, r in
+            enumerate(res[1:], 1)]
+    return tuple(out)
+
+
+@op()
 def topk(a, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) values along ``dim``, sorted, and their indices."""
     d = normalize_dim(dim, a._data.ndim, "topk")
@@ -496,14 +533,17 @@ def topk(a, k, dim=-1, largest=True, sorted=True):
     return values_indices(values, Tensor._wrap(idx.astype(np.int64).reshape(values._data.shape)))
 
 
+@op()
 def all(a, dim=None, keepdim=False):
     return Tensor._wrap(np.all(a._data, axis=dim, keepdims=keepdim))
 
 
+@op()
 def any(a, dim=None, keepdim=False):
     return Tensor._wrap(np.any(a._data, axis=dim, keepdims=keepdim))
 
 
+@op()
 def count_nonzero(a, dim=None):
     return Tensor._wrap(np.asarray(np.count_nonzero(a._data, axis=dim), dtype=np.int64))
 
@@ -531,6 +571,7 @@ _RESULTS = {name: namedtuple(name, ["values", "indices"]) for name in ("cummax",
                                                                         "nanmedian")}
 
 
+@op()
 def aminmax(a, *, dim=None, keepdim=False):
     """(min, max) over ``dim`` (all elements when None) from one node; ties share the gradient evenly."""
     if a._data.size == 0 and (dim is None or a._data.shape[normalize_dim(dim, a._data.ndim, "aminmax")] == 0):
@@ -582,14 +623,17 @@ def _running_extreme(a, dim, accumulate, name):
     return _RESULTS[name](out, Tensor._wrap(indices))
 
 
+@op()
 def cummax(a, dim):
     return _running_extreme(a, dim, np.maximum, "cummax")
 
 
+@op()
 def cummin(a, dim):
     return _running_extreme(a, dim, np.minimum, "cummin")
 
 
+@op()
 def logcumsumexp(a, dim):
     """y_k = log(exp(x_0) + ... + exp(x_k)) along ``dim``, without overflow (NumPy's logaddexp)."""
     if a._data.dtype.kind != "f":
@@ -621,6 +665,7 @@ def _check_reduction_size(a, d, name):
                          f"(input shape {list(a._data.shape)}).")
 
 
+@op()
 def kthvalue(a, k, dim=-1, keepdim=False):
     """The k-th smallest value along ``dim`` (k counts from 1) and its index."""
     dim = -1 if dim is None else dim
@@ -636,6 +681,7 @@ def kthvalue(a, k, dim=-1, keepdim=False):
     return _extreme(a, d, keepdim, None, kth_index, "kthvalue", result=_RESULTS["kthvalue"])
 
 
+@op()
 def mode(a, dim=-1, keepdim=False):
     """The most frequent value along ``dim`` (the smallest of equally frequent ones) and the index of its last
     occurrence, as PyTorch."""
@@ -661,6 +707,7 @@ def _mode_index(x, axis):
     return last
 
 
+@op()
 def nanmedian(a, dim=None, keepdim=False):
     """``median`` ignoring NaN: the lower median of the other values (NaN only where all are NaN)."""
     if dim is None and a._data.size == 0:
@@ -680,11 +727,13 @@ def _nanmedian_index(x, axis):
     return np.squeeze(np.take_along_axis(order, middle, axis), axis)
 
 
+@op()
 def msort(a):
     """``a`` sorted along its first dimension (the values of ``sort(a, 0)``)."""
     return sort(a, 0).values
 
 
+@op()
 def dist(a, b, p=2):
     """The p-norm of ``a - b`` (broadcast), as one node."""
     from ._common import promote

@@ -9,7 +9,7 @@ methods ``mul_`` and ``multiply_``, the operators ``a * b`` and ``2 * a``, and
 the functions ``gradlab.mul`` and ``gradlab.multiply``.  ``install`` attaches
 every declared name to Tensor once the op files are imported; ``gradlab.*`` is
 built from ``functions()``; ``docs/ops.md`` is written by ``op_index()``
-(``python -m gradlab.ops.registry``), and a test keeps it current.
+(``python -m gradlab.ops > docs/ops.md``), and a test keeps it current.
 
 Each argument takes True (the op's own name, plus its aliases), False, or
 a space-separated list of names:
@@ -22,7 +22,10 @@ a space-separated list of names:
   ``reflect=False`` (for an op such as ``rsub`` that is written reflected);
 * ``alias``: other names for the same op (``multiply``), added wherever
   the op's own name is (True);
-* ``nn``: also a ``gradlab.nn.functional`` function (True, or names).
+* ``nn``: also a ``gradlab.nn.functional`` function (True, or names);
+* ``prop``: read-only Tensor properties computed by the op (``x.T``);
+* ``inplace_by``: what makes the in-place methods from the op, when the
+  usual way (compute out of place, then write into ``a``) is not right.
 """
 import inspect
 import os
@@ -34,11 +37,11 @@ __all__ = ["op", "OpInfo", "OPS", "install", "functions", "op_index"]
 class OpInfo:
     """One declared op: the function and every name it is reached by."""
 
-    __slots__ = ("fn", "methods", "inplace", "operators", "functions", "nn", "reflect")
+    __slots__ = ("fn", "methods", "inplace", "operators", "functions", "nn", "props", "reflect", "inplace_by")
 
-    def __init__(self, fn, methods, inplace, operators, functions, nn, reflect):
+    def __init__(self, fn, methods, inplace, operators, functions, nn, props, reflect, inplace_by):
         self.fn, self.methods, self.inplace, self.operators = fn, methods, inplace, operators
-        self.functions, self.nn, self.reflect = functions, nn, reflect
+        self.functions, self.nn, self.props, self.reflect, self.inplace_by = functions, nn, props, reflect, inplace_by
 
     @property
     def name(self):
@@ -59,12 +62,13 @@ def _names(value, own, suffix=""):
     return tuple(value.split())
 
 
-def op(method=True, function=True, inplace=False, operator="", alias="", nn=False, reflect=True):
+def op(method=True, function=True, inplace=False, operator="", alias="", nn=False, prop="", reflect=True,
+       inplace_by=None):
     """Declare the decorated function an op (see the module docstring)."""
     def declare(fn):
-        own = (fn.__name__,) + tuple(alias.split())
+        own = (fn.__name__.lstrip("_"),) + tuple(alias.split())
         OPS.append(OpInfo(fn, _names(method, own), _names(inplace, own, "_"), _names(operator, own),
-                          _names(function, own), _names(nn, own), reflect))
+                          _names(function, own), _names(nn, own), _names(prop, own), reflect, inplace_by))
         return fn
     return declare
 
@@ -81,12 +85,14 @@ def install(tensor_class, make_inplace):
     for info in OPS:
         for name in info.methods:
             setattr(tensor_class, name, info.fn)
+        for name in info.props:
+            setattr(tensor_class, name, property(info.fn))
         for name in info.inplace:
-            method = make_inplace(info.fn)
+            method = (info.inplace_by or make_inplace)(info.fn)
             method.__name__ = method.__qualname__ = name
             setattr(tensor_class, name, method)
         for name in info.operators:
-            reflected = info.reflect and name.startswith("__r") and name not in ("__rshift__",)
+            reflected = info.reflect and name.startswith("__r")
             setattr(tensor_class, name, _reflected(info.fn) if reflected else info.fn)
 
 
@@ -100,9 +106,23 @@ _GRAD_FN = re.compile(r'"([A-Z]\w*Backward\w*)"')
 _KERNEL = re.compile(r"\bkernels\.(\w+)")
 
 
+_HELPER = re.compile(r"\b(_\w+)\(")
+
+
+def _source(fn):
+    """fn's source, with that of the module's private helpers it calls (where its record call often is)."""
+    source = inspect.getsource(fn)
+    module = inspect.getmodule(fn)
+    for name in dict.fromkeys(_HELPER.findall(source)):
+        helper = getattr(module, name, None)
+        if inspect.isfunction(helper) and helper.__module__ == fn.__module__:
+            source += inspect.getsource(helper)
+    return source
+
+
 def _row(info):
     fn = info.fn
-    source = inspect.getsource(fn)
+    source = _source(fn)
     path = os.path.relpath(inspect.getsourcefile(fn), os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     grad_fns = ", ".join(dict.fromkeys(_GRAD_FN.findall(source))) or "-"
     kernel = ", ".join(dict.fromkeys(k for k in _KERNEL.findall(source) if not k.startswith("_"))) or "-"
@@ -110,7 +130,7 @@ def _row(info):
     def cell(names):
         return " ".join(f"`{n}`" for n in names) or "-"
     where = f"`{path}`"
-    return (f"| `{info.name}` | {where} | {grad_fns} | {cell(info.methods + info.operators)} | "
+    return (f"| `{info.name}` | {where} | {grad_fns} | {cell(info.methods + info.props + info.operators)} | "
             f"{cell(info.inplace)} | {cell(info.functions + tuple('nn.functional.' + n for n in info.nn))} | "
             f"{kernel} |")
 
@@ -120,16 +140,12 @@ def op_index():
     from .. import nn  # noqa: F401  (nn's op files declare ops too)
     lines = ["# The ops", "",
              "Every op gradlab declares, generated from the registry (`gradlab/ops/registry.py`) by",
-             "`python -m gradlab.ops.registry > docs/ops.md`; `tests/ops/test_registry.py` fails when it is stale.",
-             "The grad_fn column names the graph nodes the op records; the kernel column, the functions of",
-             "`gradlab.kernels` it calls (a Cython kernel with a NumPy twin).", "",
+             "`python -m gradlab.ops > docs/ops.md`; `tests/ops/test_registry.py` fails when it is stale.",
+             "The grad_fn column names the graph nodes the op records (`-`: none of its own; it is made of",
+             "other ops, or has no gradient); the kernel column, the functions of `gradlab.kernels` it calls",
+             "(a Cython kernel with a NumPy twin).", "",
              "| op | defined at | grad_fn | method / operator | in-place | function | kernel |",
              "|---|---|---|---|---|---|---|"]
     rows = sorted(OPS, key=lambda i: (inspect.getsourcefile(i.fn), i.fn.__code__.co_firstlineno))
     lines += [_row(info) for info in rows]
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    import gradlab  # noqa: F401  (imports every op file)
-    print(op_index(), end="")

@@ -7,6 +7,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd.function import record
 from . import elementwise as ew
+from .registry import op
 
 
 # ---- renorm -------------------------------------------------------------------------------------
@@ -17,6 +18,7 @@ def _slice_norm(x, p, dims):
     return x.abs().pow(p).sum(dim=dims, keepdim=True).pow(1.0 / p)
 
 
+@op(inplace=True)
 def renorm(a, p, dim, maxnorm):
     """Each slice a.select(dim, i) scaled down to p-norm maxnorm if its norm is above it (others unchanged).
 
@@ -68,6 +70,7 @@ def _check_put(a, index, source):
     return flat % n if n else flat
 
 
+@op(inplace=True)
 def put(a, index, source, accumulate=False):
     """A copy of ``a`` (seen flat) with source's values written at ``index`` (added there if accumulate)."""
     flat_idx = _check_put(a, index, source)
@@ -90,6 +93,7 @@ def put(a, index, source, accumulate=False):
 
 
 # ---- resize_ ------------------------------------------------------------------------------------
+@op(function=False)
 def resize_(a, *sizes, memory_format=None):
     """``a`` reshaped in place to ``sizes``, its elements kept in order; new elements are zeros
     (PyTorch leaves them uninitialised).  Refused for tensors that require grad, as PyTorch."""

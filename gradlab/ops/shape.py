@@ -14,6 +14,7 @@ from ..autograd.graph import Node, edge_of
 from ._common import _take_graph, broadcast_view, mark_view, normalize_dim, shape_arg, sum_to
 from .elementwise import clone
 from .index import alias, select, slice_view
+from .registry import op
 
 
 def _view(array, name, backward, a, view_fn):
@@ -62,6 +63,12 @@ def _check_numel(a, shape, op):
                            f"(input shape {list(a._data.shape)})")
 
 
+@op(method=False)
+def numel(input):
+    return input.numel()
+
+
+@op()
 def reshape(a, *shape):
     shape = shape_arg(shape)
     _check_numel(a, shape, "reshape")
@@ -80,6 +87,7 @@ def _unsafe_view(copy, shape):
     return record(copy._data.reshape(shape), "UnsafeViewBackward0", lambda g: (g.reshape(in_shape),), (copy,))
 
 
+@op(function=False)
 def view(a, *shape):
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int)) and not hasattr(shape[0], "__index__"):
         raise NotImplementedError("view(dtype) is not supported in gradlab; use .to(dtype)")
@@ -97,14 +105,17 @@ def view(a, *shape):
     return _view(out, "ViewBackward0", lambda g: (g.reshape(in_shape),), a, lambda t: t.reshape(shape))
 
 
+@op(function=False)
 def view_as(a, other):
     return view(a, other._data.shape)
 
 
+@op(function=False)
 def reshape_as(a, other):
     return reshape(a, other._data.shape)
 
 
+@op()
 def flatten(a, start_dim=0, end_dim=-1):
     nd = a._data.ndim
     if nd == 0:
@@ -122,6 +133,7 @@ def flatten(a, start_dim=0, end_dim=-1):
     return reshape(a, shape[:s] + (middle,) + shape[e + 1:])
 
 
+@op()
 def unflatten(a, dim, sizes):
     d = normalize_dim(dim, a._data.ndim, "unflatten")
     shape = a._data.shape
@@ -132,6 +144,7 @@ def unflatten(a, dim, sizes):
     return reshape(a, shape[:d] + sizes + shape[d + 1:])
 
 
+@op()
 def squeeze(a, dim=None):
     shape = a._data.shape
     if dim is None:
@@ -147,6 +160,7 @@ def squeeze(a, dim=None):
     return _view(out, name, lambda g: (g.reshape(shape),), a, lambda t: t.reshape(out_shape))
 
 
+@op()
 def unsqueeze(a, dim):
     d = normalize_dim(dim, a._data.ndim + 1, "unsqueeze")
     shape = a._data.shape
@@ -154,6 +168,7 @@ def unsqueeze(a, dim):
                  lambda t: t.unsqueeze(d))
 
 
+@op()
 def permute(a, *dims):
     dims = shape_arg(dims)
     nd = a._data.ndim
@@ -169,6 +184,7 @@ def permute(a, *dims):
                  lambda t: t.permute(dims))
 
 
+@op(alias="swapaxes swapdims")
 def transpose(a, dim0, dim1):
     nd = a._data.ndim
     if nd == 0:
@@ -178,6 +194,7 @@ def transpose(a, dim0, dim1):
                  lambda t: t.transpose(d0, d1))
 
 
+@op()
 def t(a):
     if a._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a._data.ndim}D")
@@ -186,19 +203,23 @@ def t(a):
     return _view(a._data.T, "TBackward0", lambda g: (g.t(),), a, lambda t: t.t())
 
 
+@op(method=False, function=False, prop="T")
 def T(a):
     return permute(a, tuple(range(a._data.ndim - 1, -1, -1)))
 
 
+@op()
 def adjoint(a):
     """The conjugate transpose of the last two dims; for real tensors, ``mT``."""
     return transpose(a, -2, -1)
 
 
+@op(method=False, function=False, prop="mT mH")
 def mT(a):
     return transpose(a, -2, -1)
 
 
+@op(method=False, function=False, prop="H")
 def H(a):
     """The (conjugate) transpose of a matrix; a scalar is itself, as PyTorch."""
     if a._data.ndim == 0:
@@ -208,6 +229,7 @@ def H(a):
     return transpose(a, 0, 1)
 
 
+@op(function=False)
 def expand(a, *sizes):
     sizes = shape_arg(sizes)
     shape = a._data.shape
@@ -226,10 +248,12 @@ def expand(a, *sizes):
     return _view(out, "ExpandBackward0", lambda g: (sum_to(g, shape),), a, lambda t: t.expand(target))
 
 
+@op(function=False)
 def expand_as(a, other):
     return expand(a, other._data.shape)
 
 
+@op(method=False)
 def expand_copy(a, *sizes):
     """A copy of ``a.expand(sizes)``, in one node as PyTorch."""
     with grad_mode.no_grad():
@@ -238,16 +262,19 @@ def expand_copy(a, *sizes):
     return record(out, "ExpandBackward0_copy", lambda g: (sum_to(g, shape),), (a,))
 
 
+@op()
 def broadcast_to(a, shape):
     return expand(a, shape)
 
 
+@op(function=False)
 def contiguous(a, memory_format=None):
     if a._data.flags.c_contiguous:
         return a
     return record(np.ascontiguousarray(a._data), "CloneBackward0", lambda g: (g,), (a,))
 
 
+@op()
 def flip(a, *dim_args, dims=None):
     """Reverse along dims, given as ``x.flip(0, 1)``, ``x.flip((0, 1))`` or ``flip(x, dims=(0, 1))``, as PyTorch."""
     dims = shape_arg(dim_args) if dims is None else (dims,) if isinstance(dims, int) else tuple(dims)
@@ -255,6 +282,7 @@ def flip(a, *dim_args, dims=None):
     return record(np.flip(a._data, dims).copy(), "FlipBackward0", lambda g: (g.flip(dims),), (a,))
 
 
+@op(function=False)
 def repeat(a, *sizes):
     sizes = shape_arg(sizes)
     shape = a._data.shape
@@ -273,6 +301,7 @@ def repeat(a, *sizes):
     return record(out, "RepeatBackward0", backward, (a,))
 
 
+@op(method=False, alias="concat concatenate")
 def cat(tensors, dim=0):
     tensors = [t for t in tensors]
     if not tensors:
@@ -298,6 +327,7 @@ def cat(tensors, dim=0):
 concat = concatenate = cat
 
 
+@op(method=False)
 def stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
@@ -316,14 +346,17 @@ def stack(tensors, dim=0):
     return record(np.stack([t._data for t in tensors], axis=d), "StackBackward0", backward, tuple(tensors))
 
 
+@op(method=False)
 def hstack(tensors):
     return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
 
 
+@op(method=False)
 def vstack(tensors):
     return cat([t if t._data.ndim > 1 else t.unsqueeze(0) for t in tensors], 0)
 
 
+@op()
 def narrow(a, dim, start, length):
     d = normalize_dim(dim, a._data.ndim, "narrow")
     size = a._data.shape[d]
@@ -338,6 +371,7 @@ def narrow(a, dim, start, length):
     return slice_view(a, d, slice(start, start + length))
 
 
+@op()
 def split(a, split_size_or_sections, dim=0):
     d = normalize_dim(dim, a._data.ndim, "split")
     n = a._data.shape[d]
@@ -355,6 +389,7 @@ def split(a, split_size_or_sections, dim=0):
     return _pieces(a, d, sizes, name)
 
 
+@op()
 def split_with_sizes(a, split_sizes, dim=0):
     """Pieces of the given sizes along ``dim`` (``split`` with a list of sizes)."""
     if isinstance(split_sizes, int):
@@ -381,6 +416,7 @@ def _pieces(a, d, sizes, name):
     return tuple(outs)
 
 
+@op()
 def chunk(a, chunks, dim=0):
     d = normalize_dim(dim, a._data.ndim, "chunk")
     if chunks <= 0:
@@ -390,6 +426,7 @@ def chunk(a, chunks, dim=0):
     return split(a, step, d)
 
 
+@op()
 def tensor_split(a, indices_or_sections, dim=0):
     """Pieces of ``a`` along ``dim``: n sections of nearly equal size, or cut before each given index."""
     d = normalize_dim(dim, a._data.ndim, "tensor_split")
@@ -419,18 +456,22 @@ def _split_along(a, sections, dim, name, min_dims):
     return tensor_split(a, sections, dim)
 
 
+@op()
 def hsplit(a, sections):
     return _split_along(a, sections, 0 if a._data.ndim == 1 else 1, "hsplit", 1)
 
 
+@op()
 def vsplit(a, sections):
     return _split_along(a, sections, 0, "vsplit", 2)
 
 
+@op()
 def dsplit(a, sections):
     return _split_along(a, sections, 2, "dsplit", 3)
 
 
+@op()
 def unbind(a, dim=0):
     d = normalize_dim(dim, a._data.ndim, "unbind")
     arrays = [a._data[(slice(None),) * d + (i, Ellipsis)] for i in range(a._data.shape[d])]
@@ -447,6 +488,7 @@ def unbind(a, dim=0):
     return tuple(outs)
 
 
+@op(alias="moveaxis")
 def movedim(a, source, destination):
     """Move the axes ``source`` to positions ``destination``, the others keeping their order (a permute)."""
     nd = a._data.ndim
@@ -464,6 +506,7 @@ def movedim(a, source, destination):
     return permute(a, [o if o is not None else next(rest) for o in order])
 
 
+@op(function=False)
 def unfold(a, dimension, size, step):
     """Sliding windows along ``dimension``: a view with that axis replaced by the window starts
     (``(length - size) // step + 1`` of them, ``step`` apart) and a new last axis of length ``size``.
@@ -514,6 +557,7 @@ def unfold_backward(g, input_shape, dim, size, step):
                   lambda gg: (unfold(gg, dim, size, step),), (g,))
 
 
+@op()
 def diag(a, diagonal=0):
     if a._data.ndim == 1:
         out = np.diag(a._data, diagonal)
@@ -525,6 +569,7 @@ def diag(a, diagonal=0):
                   lambda g: (_diagonal_backward(g, a._data.shape, diagonal, 0, 1),), (a,))
 
 
+@op()
 def diagonal(a, offset=0, dim1=0, dim2=1):
     """The diagonal as a view, as in PyTorch: ``x.diagonal().fill_(0)`` clears x's diagonal."""
     nd = a._data.ndim
@@ -563,6 +608,7 @@ def _check_matrices(a, op):
         raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got shape {list(a._data.shape)}")
 
 
+@op(inplace=True)
 def tril(a, diagonal=0):
     _check_matrices(a, "tril")
     mask = np.tril(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
@@ -570,6 +616,7 @@ def tril(a, diagonal=0):
                   lambda g: (g.tril(diagonal),), (a,))
 
 
+@op(inplace=True)
 def triu(a, diagonal=0):
     _check_matrices(a, "triu")
     mask = np.triu(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
@@ -577,12 +624,14 @@ def triu(a, diagonal=0):
                   lambda g: (g.triu(diagonal),), (a,))
 
 
+@op()
 def tile(a, dims):
     """``repeat`` with missing leading repeats taken as 1 (``tile(x, (2,))`` on a matrix repeats columns)."""
     dims = tuple(dims) if not isinstance(dims, int) else (dims,)
     return repeat(a, (1,) * (a._data.ndim - len(dims)) + dims)
 
 
+@op()
 def roll(a, shifts, dims=None):
     """Shift elements along ``dims`` (of the flattened tensor when dims is None), wrapping around;
     the gradient rolls back the other way."""
@@ -600,6 +649,7 @@ def roll(a, shifts, dims=None):
     return record(np.roll(a._data, shifts, dims), "RollBackward0", lambda g: (g.roll(back, dims),), (a,))
 
 
+@op()
 def repeat_interleave(a, repeats, dim=None):
     """Each element repeated ``repeats`` times along ``dim`` (the flattened tensor when dim is None)."""
     if dim is None:
@@ -614,6 +664,7 @@ def repeat_interleave(a, repeats, dim=None):
     return a.unsqueeze(d + 1).expand(copies).clone().flatten(d, d + 1)
 
 
+@op(method=False)
 def broadcast_tensors(*tensors):
     """The tensors expanded to their common broadcast shape (views)."""
     try:
@@ -624,6 +675,7 @@ def broadcast_tensors(*tensors):
     return tuple(t if t._data.shape == shape else t.expand(shape) for t in tensors)  # as PyTorch
 
 
+@op(method=False)
 def meshgrid(*tensors, indexing="ij"):
     """Coordinate grids from 1-D tensors (``indexing="xy"`` swaps the first two output axes, as NumPy)."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
@@ -645,23 +697,27 @@ def meshgrid(*tensors, indexing="ij"):
 moveaxis = movedim
 
 
+@op()
 def ravel(a):
     """All elements in one row: a view of a contiguous ``a``, else a view of a contiguous copy (as PyTorch)."""
     return view(contiguous(a), -1)
 
 
+@op()
 def fliplr(a):
     if a._data.ndim < 2:
         raise RuntimeError(f"fliplr: Input must be >= 2-d. (got a tensor of shape {list(a._data.shape)})")
     return flip(a, 1)
 
 
+@op()
 def flipud(a):
     if a._data.ndim < 1:
         raise RuntimeError("flipud: Input must be >= 1-d. (got a 0-d tensor)")
     return flip(a, 0)
 
 
+@op()
 def rot90(a, k=1, dims=(0, 1)):
     """Rotate by 90 degrees ``k`` times in the plane of ``dims``, from the first axis towards the second."""
     dims = tuple(dims)
@@ -676,6 +732,7 @@ def rot90(a, k=1, dims=(0, 1)):
     return record(out, "Rot90Backward0", lambda g: (rot90(g, -k, (d0, d1)),), (a,))
 
 
+@op(method=False)
 def column_stack(tensors):
     """Tensors side by side as columns: scalars and vectors become (n, 1) columns, then ``hstack``."""
     if not len(tensors):
@@ -695,6 +752,7 @@ def _at_least_3d(t):
     return t
 
 
+@op(method=False)
 def dstack(tensors):
     """Tensors stacked along the third (depth) axis, each lifted to 3-D first."""
     if not len(tensors):
@@ -702,6 +760,7 @@ def dstack(tensors):
     return cat([_at_least_3d(t) for t in tensors], 2)
 
 
+@op()
 def diag_embed(a, offset=0, dim1=-2, dim2=-1):
     """Each row (last axis) of ``a`` put on the ``offset`` diagonal of a new matrix in dims (dim1, dim2)."""
     nd = a._data.ndim + 1
@@ -716,12 +775,14 @@ def diag_embed(a, offset=0, dim1=-2, dim2=-1):
     return record(out, "DiagEmbedBackward0", lambda g: (diagonal(g, offset, d1, d2),), (a,))
 
 
+@op()
 def diagflat(a, offset=0):
     """The flattened ``a`` on the ``offset`` diagonal of a square matrix."""
     return diag_embed(a.reshape(-1), offset, 0, 1)
 
 
 # ---- differences and sums to a shape ---------------------------------------------------------------------
+@op()
 def diff(a, n=1, dim=-1, prepend=None, append=None):
     """The n-th forward difference along ``dim`` (``!=`` for bool), after gluing on ``prepend`` and ``append``.
 
@@ -762,6 +823,7 @@ def diff(a, n=1, dim=-1, prepend=None, append=None):
     return a
 
 
+@op(function=False)
 def sum_to_size(a, *size):
     """``a`` summed down to ``size`` (which must expand to a's shape): the undoing of broadcasting."""
     size = shape_arg(size)
@@ -798,6 +860,7 @@ def _storage(array):
     return flat, (here - start) // array.itemsize
 
 
+@op(function=False)
 def storage_offset(a):
     """How many elements into its storage (the memory block it shares with its views) ``a`` starts.
 
@@ -847,6 +910,7 @@ def _strided_array(a, size, stride, storage_offset, op):
     return array, offset
 
 
+@op()
 def as_strided(a, size, stride, storage_offset=None):
     """A view of a's storage with the given sizes and strides (in elements), starting ``storage_offset``
     elements into the storage (a's own start by default).
@@ -876,6 +940,7 @@ def _as_strided_grad(g, a, geometry):
 
 
 # ---- products and tables built from shapes -----------------------------------------------------------------
+@op()
 def kron(a, b):
     """The Kronecker product: every element of ``a`` times a whole copy of ``b``, tiled in a's layout.
 
@@ -891,6 +956,7 @@ def kron(a, b):
     return _unsafe_view(product, tuple(x * y for x, y in zip(sa, sb)))
 
 
+@op(method=False)
 def vander(x, N=None, increasing=False):
     """The Vandermonde matrix: column j holds x ** (N - 1 - j) (x ** j when ``increasing``).
 
@@ -927,16 +993,19 @@ def _triangle_indices(row, col, offset, dtype, op, np_fn):
     return Tensor._wrap(np.stack([rows, cols]).astype(np_dtype).reshape(2, -1))
 
 
+@op(method=False)
 def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
     """The (row, column) indices of the lower triangle of a row x col matrix, row by row (a 2 x N tensor)."""
     return _triangle_indices(row, col, offset, dtype, "tril_indices", np.tril_indices)
 
 
+@op(method=False)
 def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
     """The (row, column) indices of the upper triangle of a row x col matrix, row by row (a 2 x N tensor)."""
     return _triangle_indices(row, col, offset, dtype, "triu_indices", np.triu_indices)
 
 
+@op(method=False)
 def unravel_index(indices, shape):
     """Flat indices into a tensor of ``shape`` as a tuple of coordinate tensors (int64), one per dim.
 
@@ -971,8 +1040,8 @@ def _change_shape_in_place(a, op, new_view, name, backward, redo, undo):
     After ``retain_grad()``, ``a.grad`` is the gradient of the new geometry
     (PyTorch keeps the gradient of the old one there).
     """
-    from . import _check_inplace
-    _check_inplace(a, op)
+    from .inplace import check_inplace
+    check_inplace(a, op)
     a._version_counter[0] += 1
     if grad_mode.state.enabled and a._requires_grad:
         before = Tensor._wrap(a._data)
@@ -992,11 +1061,13 @@ def _compose_fns(first, then):
     return lambda t: then(first(t))
 
 
+@op(function=False)
 def t_(a):
     t(a)  # the same checks as t()
     return _change_shape_in_place(a, "t_", a._data.T, "TBackward1", lambda g: (g.t(),), t, t)
 
 
+@op(function=False, alias="swapaxes_ swapdims_")
 def transpose_(a, dim0, dim1):
     nd = a._data.ndim
     d0, d1 = (normalize_dim(d, nd, "transpose_") for d in (dim0, dim1)) if nd else (0, 0)
@@ -1010,6 +1081,7 @@ def transpose_(a, dim0, dim1):
 swapaxes_ = swapdims_ = transpose_
 
 
+@op(function=False)
 def squeeze_(a, dim=None):
     old_shape = a._data.shape
     new_shape = squeeze(Tensor._wrap(a._data), dim)._data.shape  # squeeze's own checks and rules
@@ -1019,6 +1091,7 @@ def squeeze_(a, dim=None):
                                   lambda x: x.reshape(old_shape))
 
 
+@op(function=False)
 def unsqueeze_(a, dim):
     old_shape = a._data.shape
     d = normalize_dim(dim, a._data.ndim + 1, "unsqueeze_")
@@ -1027,6 +1100,7 @@ def unsqueeze_(a, dim):
                                   lambda x: x.reshape(old_shape))
 
 
+@op(function=False)
 def as_strided_(a, size, stride, storage_offset=None):
     array, offset = _strided_array(a, size, stride, storage_offset, "as_strided_")
     geometry = (tuple(array.shape), tuple(s // array.itemsize for s in array.strides), offset)

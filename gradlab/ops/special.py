@@ -13,6 +13,7 @@ from ..autograd.function import record
 from ._common import broadcast_error, normalize_dims, sum_to
 from .elementwise import _float_input, _float_pair, exp, isnan, where
 from .reduce import _expand_back
+from .registry import op
 
 _TWO_OVER_SQRT_PI = 2 / np.sqrt(np.pi)
 
@@ -23,12 +24,14 @@ def _in_dtype_of(values, a):
 
 
 # ---- the error function ------------------------------------------------------------------------
+@op(inplace=True)
 def erf(a):
     a = _float_input(a, "erf")
     return record(_in_dtype_of(sp.erf(a._data), a), "ErfBackward0",
                   lambda g: (g * _TWO_OVER_SQRT_PI * exp(-a * a),), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def erfc(a):
     """1 - erf(a), accurate where erf(a) is close to 1."""
     a = _float_input(a, "erfc")
@@ -36,6 +39,7 @@ def erfc(a):
                   lambda g: (-g * _TWO_OVER_SQRT_PI * exp(-a * a),), (a,), saved=(a,))
 
 
+@op(inplace=True)
 def erfinv(a):
     """The inverse of erf on (-1, 1); its derivative is 1 / erf'(erfinv(a))."""
     a = _float_input(a, "erfinv")
@@ -45,6 +49,7 @@ def erfinv(a):
 
 
 # ---- the gamma family --------------------------------------------------------------------------
+@op(inplace=True)
 def lgamma(a):
     """log |Gamma(a)|; its derivative is digamma(a)."""
     a = _float_input(a, "lgamma")
@@ -53,6 +58,7 @@ def lgamma(a):
                   saved=(a,))
 
 
+@op(inplace=True)
 def digamma(a):
     """The derivative of lgamma; its own derivative is polygamma(1, a)."""
     a = _float_input(a, "digamma")
@@ -61,11 +67,19 @@ def digamma(a):
     return record(_in_dtype_of(out, a), "DigammaBackward0", lambda g: (g * polygamma(1, a),), (a,), saved=(a,))
 
 
+@op(method=False)
 def polygamma(n, input):
     """The n-th derivative of digamma (polygamma(0, x) is digamma(x)); its derivative is polygamma(n + 1, x)."""
     return _polygamma(n, input, "PolygammaBackward0")
 
 
+@op(method="polygamma", function=False)
+def polygamma_method(a, n):
+    """``a.polygamma(n)``: ``polygamma(n, a)``."""
+    return _polygamma(n, a, "PolygammaBackward0")
+
+
+@op(method=False, function=False, inplace="polygamma_")
 def polygamma_self(a, n):
     """``a.polygamma_(n)`` computes this (PyTorch names the in-place overload's node PolygammaBackward1)."""
     return _polygamma(n, a, "PolygammaBackward1")
@@ -86,6 +100,7 @@ def _polygamma(n, input, node):
 
 
 # ---- log-odds and logs of products -------------------------------------------------------------
+@op(inplace=True)
 def logit(a, eps=None):
     """log(a / (1 - a)), the inverse of sigmoid; with ``eps``, a is first clamped to [eps, 1 - eps].
 
@@ -110,6 +125,7 @@ def logit(a, eps=None):
     return record(out, "LogitBackward0", backward, (a,), saved=(a,))
 
 
+@op(inplace=True)
 def xlogy(a, b):
     """a * log(b), taken as 0 where a == 0 (unless b is NaN), so that 0 * log(0) is 0.
 
@@ -137,6 +153,7 @@ def xlogy(a, b):
                                                    grad_b(g) if b._requires_grad else None), (a, b), saved=(a, b))
 
 
+@op(inplace=True)
 def sinc(a):
     """sin(pi a) / (pi a), and 1 at a == 0 (the normalized sinc, as NumPy's)."""
     a = _float_input(a, "sinc")
@@ -154,6 +171,7 @@ def sinc(a):
 
 
 # ---- reductions that skip NaN ------------------------------------------------------------------
+@op()
 def nansum(a, dim=None, keepdim=False, dtype=None):
     """The sum of the non-NaN elements (0 where all are NaN); NaN elements get no gradient."""
     dims = None if dim is None else normalize_dims(dim, a._data.ndim, "nansum") or None
@@ -170,6 +188,7 @@ def nansum(a, dim=None, keepdim=False, dtype=None):
     return record(out, "NansumBackward0", backward, (a,), saved=(a,))
 
 
+@op()
 def nanmean(a, dim=None, keepdim=False, dtype=None):
     """The mean of the non-NaN elements (NaN where all are NaN): nansum / their count, as PyTorch computes it."""
     if a._data.dtype.kind != "f":
