@@ -46,8 +46,11 @@ def _as_pytorch_function(name, op):
 
 
 __all__ = []
+_made = {}  # one function per op: gradlab.arcsinh is gradlab.asinh
 for _name, _op in registry.functions().items():
-    globals()[_name] = _as_pytorch_function(_name, _op)
+    if _op not in _made:
+        _made[_op] = _as_pytorch_function(_name, _op)
+    globals()[_name] = _made[_op]
     __all__.append(_name)
 
 __all__ += ["softmax", "log_softmax"]

@@ -2,11 +2,11 @@
 
 Importing this package imports every op file, then attaches what they
 declare to Tensor: ``a * b``, ``a.mul(b)`` and ``a.mul_(b)`` all call
-``arithmetic.mul``.  ``docs/ops.md`` lists every op and where it is.
+``arithmetic.mul``.  ``docs/ops.md`` lists every op and the file it is in.
 """
 from .._tensor import Tensor
-from . import (arrange, callables, convert, elementwise, index, inplace, linalg, reduce, registry,  # noqa: F401
-               renorm_put_resize, shape, special)
+from . import (arithmetic, compare, convert, diagonal, index, inplace, join_split, linalg, reduce,  # noqa: F401
+               registry, scatter, shape, sort, special, unary)
 from .inplace import check_inplace as _check_inplace, inplace_update, make_inplace, shadow as _shadow  # noqa: F401
 
 registry.install(Tensor, make_inplace)

@@ -123,6 +123,23 @@ def broadcast_error(op, a, b):
     return RuntimeError(f"{op}: shapes {list(a)} and {list(b)} do not broadcast")
 
 
+def broadcasting(op, fn, a, b):
+    """``fn`` on the arrays of ``a`` and ``b``; a shape mismatch names the op and both shapes."""
+    try:
+        return fn(a._data, b._data)
+    except ValueError:
+        raise broadcast_error(op, a._data.shape, b._data.shape) from None
+
+
+SCALAR_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char", "int16": "Short",
+                     "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
+
+
+def not_implemented(op, a, expected):
+    return NotImplementedError(f'"{op}" not implemented for \'{SCALAR_TYPE_NAMES[a._data.dtype.name]}\' '
+                               f"(a {a.dtype} tensor): {op} takes {expected} tensors")
+
+
 # ---- views and in-place writes ---------------------------------------------------------------------
 # A view (x[0], x.t(), x.view(...)) shares memory with its base.  An in-place write into a view changes
 # the base's values too, so the base's graph must learn of it, as PyTorch's CopySlices node does.  Each

@@ -4,7 +4,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Tensor, check_device
 from ._common import shape_arg
-from .elementwise import to_dtype
+from .unary import to_dtype
 from .registry import op
 
 

@@ -4,6 +4,8 @@ The registry makes every declared in-place method with ``make_inplace``;
 comparisons use ``predicate_inplace``.  Writes that do not come from an op
 (``fill_``, ``zero_``, ``copy_``, the random fills) are here too.
 """
+import numbers
+
 import numpy as np
 
 from .._tensor import Tensor
@@ -95,7 +97,7 @@ def predicate_inplace(fn):
 @op(function=False)
 def float_power_(a, exponent):
     """float_power in place: only a float64 tensor can hold its (float64) result, as PyTorch insists."""
-    from .elementwise import float_power
+    from .arithmetic import float_power
     if a._data.dtype != np.float64:
         raise RuntimeError(f"the base given to float_power_ has dtype {a.dtype} but the operation's result "
                            "requires dtype gradlab.float64; call .double() first, or use float_power")
@@ -200,4 +202,59 @@ def fill_diagonal_(a, fill_value, wrap=False):
     end = a._data.size if wrap or len(shape) > 2 else shape[1] * min(shape[0], shape[1])
     positions = np.unravel_index(np.arange(0, end, step), shape)
     setitem(a, tuple(positions), fill_value)
+    return a
+
+
+# apply_ and map_ run a Python function on every element.  As in PyTorch they are outside autograd: they
+# refuse tensors that require grad and do not bump the version counter.  Each element reaches the function
+# as a Python number of the tensor's kind, and the result is stored back converted to the tensor's dtype.
+def _refuse_grad(op, *tensors):
+    if any(t._requires_grad for t in tensors):
+        raise RuntimeError(f"Can't call {op}() on Variable that requires grad. Use var.detach().{op}() instead.")
+
+
+def _storable(value, dtype, op):
+    """``value`` (a function's result) as a number of ``dtype``, with PyTorch's errors."""
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: must be real number, not {type(value).__name__}")
+    if dtype.kind == "b":
+        return bool(value)
+    if dtype.kind in "iu":
+        value = int(value)
+        info = np.iinfo(dtype)
+        if not info.min <= value <= info.max:
+            raise RuntimeError(f"{op}: value cannot be converted to type {dtype} without overflow")
+    return value
+
+
+@op(function=False)
+def apply_(a, callable):
+    """Replace each element x of ``a`` by ``callable(x)``; returns ``a``."""
+    _refuse_grad("apply_", a)
+    check_writeable(a)
+    x = a._data
+    for position in np.ndindex(x.shape):
+        x[position] = _storable(callable(x[position].item()), x.dtype, "apply_")
+    return a
+
+
+@op(function=False)
+def map_(a, other, callable):
+    """Replace each element x of ``a`` by ``callable(x, y)``, y the matching element of ``other``
+    (broadcast to a's shape); returns ``a``."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"map_(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
+    if other._data.dtype != a._data.dtype:
+        raise TypeError(f"map_: expected {a.dtype.tensor_type} for 'other' (got {other.dtype.tensor_type})")
+    _refuse_grad("map_", a, other)
+    check_writeable(a)
+    try:
+        others = np.broadcast_to(other._data, a._data.shape)
+    except ValueError:
+        raise RuntimeError(f"map_: The expanded size of the tensor ({list(a._data.shape)}) must match the existing "
+                           f"size of other ({list(other._data.shape)}): other must broadcast to the tensor's shape") \
+            from None
+    x = a._data
+    for position in np.ndindex(x.shape):
+        x[position] = _storable(callable(x[position].item(), others[position].item()), x.dtype, "map_")
     return a

@@ -16,7 +16,8 @@ from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import record
 from ._common import as_tensor_operand, broadcast_error, normalize_dim, promote, sum_to
-from .elementwise import clone
+from .arithmetic import _by_number
+from .unary import clone
 from .registry import op
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -465,7 +466,7 @@ def logdet(a):
     """log(det(A)): NaN for a negative determinant, -inf for a zero one (a ``where`` over slogdet, as PyTorch)."""
     _check_float(a, "logdet")  # (slogdet's own check would name slogdet)
     sign, logabsdet = slogdet(a)
-    from .elementwise import where
+    from .compare import where
     return where(sign < 0, float("nan"), logabsdet)
 
 
@@ -662,15 +663,6 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
 
 
 trapz = trapezoid
-
-
-def _by_number(t, number, op):
-    """t * number or t / number as PyTorch's number overloads record them (MulBackward1, DivBackward1)."""
-    if t._data.dtype.kind != "f":
-        t = t.float()  # an integer sum divided (or scaled) by a float number is float32, as PyTorch
-    if op == "Mul":
-        return record(t._data * t._data.dtype.type(number), "MulBackward1", lambda g: (g * number,), (t,))
-    return record(t._data / t._data.dtype.type(number), "DivBackward1", lambda g: (g / number,), (t,))
 
 
 # ---- distances and block matrices ------------------------------------------------------------------------------

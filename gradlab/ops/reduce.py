@@ -4,6 +4,7 @@ A reduction's backward spreads the output gradient back over the reduced
 axes: ``_expand_back`` re-inserts them (when ``keepdim`` dropped them) and
 broadcasts to the input's shape.
 """
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -13,8 +14,9 @@ from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import record
 from ._common import normalize_dim, normalize_dims
-from .elementwise import where
-from .shape import _record_outputs, cat, stack
+from .compare import where
+from .join_split import cat, stack
+from .shape import _record_outputs
 from .registry import op
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -153,7 +155,7 @@ def _extreme(a, dim, keepdim, np_fn, arg_fn, name, nodes=("Backward0", "Backward
 @op()
 def max(a, dim=None, keepdim=False, *, other=None):
     if isinstance(dim, Tensor):  # max(a, b) is the elementwise maximum
-        from .elementwise import maximum
+        from .arithmetic import maximum
         return maximum(a, dim)
     return _extreme(a, dim, keepdim, np.max, np.argmax, "max")
 
@@ -161,28 +163,9 @@ def max(a, dim=None, keepdim=False, *, other=None):
 @op()
 def min(a, dim=None, keepdim=False):
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
+        from .arithmetic import minimum
         return minimum(a, dim)
     return _extreme(a, dim, keepdim, np.min, np.argmin, "min")
-
-
-@op()
-def median(a, dim=None, keepdim=False):
-    """The lower of the two middle values (PyTorch's median does not average); NaN where there is one."""
-    if dim is None and a._data.size == 0:
-        return Tensor._wrap(np.array(np.nan, dtype=a._data.dtype))
-    return _extreme(a, dim, keepdim, lambda x: x.reshape(-1)[_median_index(x.reshape(-1), 0)], _median_index,
-                    "median", nodes=("Backward1", "Backward0"))
-
-
-def _median_index(x, axis):
-    """Where the lower median of x along ``axis`` sits (of equal values, the one a stable sort puts there)."""
-    order = np.argsort(x, axis=axis, kind="stable")
-    index = np.take(order, (x.shape[axis] - 1) // 2, axis=axis)
-    if x.dtype.kind == "f":  # a NaN is the median of its row, as in PyTorch
-        nan = np.isnan(x)
-        index = np.where(nan.any(axis=axis), np.argmax(nan, axis=axis), index)
-    return index
 
 
 def _extreme_values(a, dim, keepdim, np_fn, name):
@@ -472,67 +455,6 @@ def _cumprod_grad_as_graph(a, g, d):
     return exclusive * stack(sums[::-1], d)
 
 
-# ---- sorting ------------------------------------------------------------------------------------------
-def _sort_order(x, d, descending):
-    """Indices that sort x along d, stably (equal values keep their order, also when descending)."""
-    if not descending:
-        return np.argsort(x, axis=d, kind="stable")
-    # sort the reversed array ascending, then reverse: ties come out in their original order
-    reversed_order = np.argsort(np.flip(x, d), axis=d, kind="stable")
-    return x.shape[d] - 1 - np.flip(reversed_order, d)
-
-
-def _taken(a, idx, d, name):
-    """a's values at ``idx`` along d (sort, topk); the gradient goes back to where each value came from."""
-    shape = a._data.shape
-    x = a._data if shape else a._data.reshape(1)
-    values = np.take_along_axis(x, idx, d)
-    index = Tensor._wrap(idx)
-
-    def backward(g):
-        return (scatter_into_zeros(g, index, d, shape),)
-    return record(values if shape or values.size != 1 else values.reshape(()), name, backward, (a,))
-
-
-@op()
-def sort(a, dim=-1, descending=False, stable=None):
-    """(values, indices) sorted along ``dim``; equal values keep their order."""
-    d = normalize_dim(dim, a._data.ndim, "sort")
-    x = a._data if a._data.ndim else a._data.reshape(1)
-    idx = _sort_order(x, d, descending)
-    values = _taken(a, idx, d, "SortBackward0" if stable is None else "SortBackward1")
-    return values_indices(values, Tensor._wrap(idx.astype(np.int64).reshape(values._data.shape)))
-
-
-@op()
-def argsort(a, dim=-1, descending=False, stable=False):
-    return sort(a, dim, descending)[1]
-
-
-@op()
-def unique(a, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    res = np.unique(a._data, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
-    if not (return_inverse or return_counts):
-        return Tensor._wrap(res)
-    out = [Tensor._wrap(res[0])]
-    out += [Tensor._wrap(r.reshape(a._data.shape) if i == 1 and return_inverse else r).long() for i, r in
-            enumerate(res[1:], 1)]
-    return tuple(out)
-
-
-@op()
-def topk(a, k, dim=-1, largest=True, sorted=True):
-    """The k largest (or smallest) values along ``dim``, sorted, and their indices."""
-    d = normalize_dim(dim, a._data.ndim, "topk")
-    x = a._data if a._data.ndim else a._data.reshape(1)
-    if not 0 <= k <= x.shape[d]:
-        raise RuntimeError(f"topk(): selected index k out of range (k={k}, but dimension {d} of the input "
-                           f"has size {x.shape[d]})")
-    idx = np.take(_sort_order(x, d, largest), np.arange(k), axis=d)
-    values = _taken(a, idx, d, "TopkBackward0")
-    return values_indices(values, Tensor._wrap(idx.astype(np.int64).reshape(values._data.shape)))
-
-
 @op()
 def all(a, dim=None, keepdim=False):
     return Tensor._wrap(np.all(a._data, axis=dim, keepdims=keepdim))
@@ -659,80 +581,6 @@ def logcumsumexp(a, dim):
     return result
 
 
-def _check_reduction_size(a, d, name):
-    if a._data.ndim and a._data.shape[d] == 0:
-        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size "
-                         f"(input shape {list(a._data.shape)}).")
-
-
-@op()
-def kthvalue(a, k, dim=-1, keepdim=False):
-    """The k-th smallest value along ``dim`` (k counts from 1) and its index."""
-    dim = -1 if dim is None else dim
-    d = normalize_dim(dim, a._data.ndim, "kthvalue")
-    _check_reduction_size(a, d, "kthvalue")
-    size = a._data.shape[d] if a._data.ndim else 1
-    if not 1 <= k <= size:
-        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d} "
-                           f"(k={k}, but the dimension has size {size})")
-
-    def kth_index(x, axis):
-        return np.take(np.argsort(x, axis=axis, kind="stable"), k - 1, axis=axis)
-    return _extreme(a, d, keepdim, None, kth_index, "kthvalue", result=_RESULTS["kthvalue"])
-
-
-@op()
-def mode(a, dim=-1, keepdim=False):
-    """The most frequent value along ``dim`` (the smallest of equally frequent ones) and the index of its last
-    occurrence, as PyTorch."""
-    d = normalize_dim(dim, a._data.ndim, "mode")
-    _check_reduction_size(a, d, "mode")
-    return _extreme(a, d, keepdim, None, _mode_index, "mode", result=_RESULTS["mode"])
-
-
-def _mode_index(x, axis):
-    rows = np.moveaxis(x, axis, -1)
-    n = rows.shape[-1]
-    ordered = np.sort(rows, axis=-1)
-    starts = np.ones(ordered.shape, dtype=bool)
-    starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
-    positions = np.arange(n)
-    run_start = np.maximum.accumulate(np.where(starts, positions, 0), axis=-1)
-    ends = np.ones(ordered.shape, dtype=bool)
-    ends[..., :-1] = starts[..., 1:]
-    run_end = np.flip(np.minimum.accumulate(np.flip(np.where(ends, positions, n - 1), -1), axis=-1), -1)
-    best = np.argmax(run_end - run_start, axis=-1)  # the first longest run: the smallest of the most frequent
-    value = np.take_along_axis(ordered, best[..., None], -1)
-    last = n - 1 - np.argmax(np.flip(rows == value, -1), axis=-1)
-    return last
-
-
-@op()
-def nanmedian(a, dim=None, keepdim=False):
-    """``median`` ignoring NaN: the lower median of the other values (NaN only where all are NaN)."""
-    if dim is None and a._data.size == 0:
-        return Tensor._wrap(np.array(np.nan, dtype=a._data.dtype))
-    return _extreme(a, dim, keepdim, lambda x: x.reshape(-1)[_nanmedian_index(x.reshape(-1), 0)],
-                    _nanmedian_index, "nanmedian", nodes=("Backward1", "Backward0"), result=_RESULTS["nanmedian"])
-
-
-def _nanmedian_index(x, axis):
-    """Where the lower median of the non-NaN values of x along ``axis`` sits (NaNs sort last)."""
-    order = np.argsort(x, axis=axis, kind="stable")
-    if x.dtype.kind == "f":
-        counts = np.sum(~np.isnan(x), axis=axis)
-    else:
-        counts = np.full(np.delete(x.shape, axis), x.shape[axis])
-    middle = np.expand_dims(np.maximum(counts - 1, 0) // 2, axis)
-    return np.squeeze(np.take_along_axis(order, middle, axis), axis)
-
-
-@op()
-def msort(a):
-    """``a`` sorted along its first dimension (the values of ``sort(a, 0)``)."""
-    return sort(a, 0).values
-
-
 @op()
 def dist(a, b, p=2):
     """The p-norm of ``a - b`` (broadcast), as one node."""
@@ -758,3 +606,55 @@ def dist(a, b, p=2):
                 sum_to(-grad, b._data.shape) if b._requires_grad else None)
     result = record(out, "DistBackward0", backward, (a, b), saved=(a, b), saves_output=True)
     return result
+
+
+# ---- renorm -------------------------------------------------------------------------------------
+def _slice_norm(x, p, dims):
+    """The p-norm of each slice (summing over ``dims``, kept as size-1 axes)."""
+    if p == math.inf:
+        return x.abs().amax(dim=dims, keepdim=True)
+    return x.abs().pow(p).sum(dim=dims, keepdim=True).pow(1.0 / p)
+
+
+@op(inplace=True)
+def renorm(a, p, dim, maxnorm):
+    """Each slice a.select(dim, i) scaled down to p-norm maxnorm if its norm is above it (others unchanged).
+
+    The factor is maxnorm / (norm + 1e-7), as PyTorch.
+    """
+    if a.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {a.ndim} dimensions")
+    if p <= 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if a._data.dtype.kind != "f":
+        raise RuntimeError(f"renorm: expected a floating-point tensor, got {a.dtype}")
+    dim = dim % a.ndim
+    dims = tuple(d for d in range(a.ndim) if d != dim)
+    x = Tensor._wrap(a._data)
+    norm = _slice_norm(x, p, dims)
+    over = norm > maxnorm
+    factor = where(over, maxnorm / (norm + 1e-7), 1.0)
+
+    def backward(g):
+        # out = a * factor(norm(a)): the product rule, factor' = -maxnorm / (norm + 1e-7)^2 where capped
+        norm = _slice_norm(a, p, dims)
+        factor = where(over, maxnorm / (norm + 1e-7), 1.0)
+        d_factor = where(over, -maxnorm / (norm + 1e-7) ** 2, 0.0)
+        if p == math.inf:
+            d_norm = a.sign() * (a.abs() == norm)
+        else:
+            safe = where(norm == 0, 1.0, norm)
+            d_norm = a.sign() * (a.abs() / safe).pow(p - 1)
+        return (g * factor + d_norm * d_factor * (g * a).sum(dim=dims, keepdim=True),)
+    return record((x * factor)._data, "RenormBackward0", backward, (a,), saved=(a,))
+
+
+def __getattr__(name):
+    """sort, topk, median and the other ordering ops moved to sort.py; old imports still work."""
+    from . import sort
+    try:
+        return getattr(sort, name)
+    except AttributeError:
+        raise AttributeError(f"module 'gradlab.ops.reduce' has no attribute '{name}'") from None

@@ -12,8 +12,8 @@ from ..autograd.engine import anomaly_mode
 from ..autograd.function import record
 from ..autograd.graph import Node, edge_of
 from ._common import _take_graph, broadcast_view, mark_view, normalize_dim, shape_arg, sum_to
-from .elementwise import clone
-from .index import alias, select, slice_view
+from .unary import clone
+from .index import alias, slice_view
 from .registry import op
 
 
@@ -301,61 +301,6 @@ def repeat(a, *sizes):
     return record(out, "RepeatBackward0", backward, (a,))
 
 
-@op(method=False, alias="concat concatenate")
-def cat(tensors, dim=0):
-    tensors = [t for t in tensors]
-    if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
-    tensors = [t for t in tensors if not (t._data.ndim == 1 and t._data.size == 0)] or tensors[:1]
-    from .. import _dtype
-    dt = _dtype.result_type(*[t._data for t in tensors])
-    tensors = [t.to(dt) for t in tensors]
-    d = normalize_dim(dim, tensors[0]._data.ndim, "cat")
-    try:
-        out = np.concatenate([t._data for t in tensors], axis=d)
-    except ValueError:
-        raise RuntimeError(f"torch.cat(): Sizes of tensors must match except in dimension {d}. Got shapes "
-                           f"{[list(t._data.shape) for t in tensors]}") from None
-    bounds = np.cumsum([0] + [t._data.shape[d] for t in tensors])
-
-    def backward(g):
-        return tuple(g.narrow(d, int(bounds[i]), int(bounds[i + 1] - bounds[i])) if t._requires_grad else None
-                     for i, t in enumerate(tensors))
-    return record(out, "CatBackward0", backward, tuple(tensors))
-
-
-concat = concatenate = cat
-
-
-@op(method=False)
-def stack(tensors, dim=0):
-    tensors = list(tensors)
-    if not tensors:
-        raise RuntimeError("stack expects a non-empty TensorList")
-    shapes = {t._data.shape for t in tensors}
-    if len(shapes) > 1:
-        raise RuntimeError(f"stack expects each tensor to be equal size, but got shapes "
-                           f"{[list(t._data.shape) for t in tensors]}")
-    from .. import _dtype
-    dt = _dtype.result_type(*[t._data for t in tensors])
-    tensors = [t.to(dt) for t in tensors]
-    d = normalize_dim(dim, tensors[0]._data.ndim + 1, "stack")
-
-    def backward(g):
-        return tuple(part if t._requires_grad else None for part, t in zip(g.unbind(d), tensors))
-    return record(np.stack([t._data for t in tensors], axis=d), "StackBackward0", backward, tuple(tensors))
-
-
-@op(method=False)
-def hstack(tensors):
-    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
-
-
-@op(method=False)
-def vstack(tensors):
-    return cat([t if t._data.ndim > 1 else t.unsqueeze(0) for t in tensors], 0)
-
-
 @op()
 def narrow(a, dim, start, length):
     d = normalize_dim(dim, a._data.ndim, "narrow")
@@ -369,123 +314,6 @@ def narrow(a, dim, start, length):
     if start + length > size:
         raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({size}).")
     return slice_view(a, d, slice(start, start + length))
-
-
-@op()
-def split(a, split_size_or_sections, dim=0):
-    d = normalize_dim(dim, a._data.ndim, "split")
-    n = a._data.shape[d]
-    if isinstance(split_size_or_sections, int):
-        step = split_size_or_sections
-        if step <= 0 and n > 0:
-            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
-        sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
-    else:
-        sizes = list(split_size_or_sections)
-        if sum(sizes) != n:
-            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
-                               f"dimension {d}), but got split_sizes={sizes}")
-    name = "SplitBackward0" if isinstance(split_size_or_sections, int) else "SplitWithSizesBackward0"
-    return _pieces(a, d, sizes, name)
-
-
-@op()
-def split_with_sizes(a, split_sizes, dim=0):
-    """Pieces of the given sizes along ``dim`` (``split`` with a list of sizes)."""
-    if isinstance(split_sizes, int):
-        raise TypeError(f"split_with_sizes(): argument 'split_sizes' (position 1) must be tuple of ints, not int "
-                        f"(got {split_sizes}; use split() for pieces of one size)")
-    return split(a, list(split_sizes), dim)
-
-
-def _pieces(a, d, sizes, name):
-    """Views of consecutive pieces of ``a`` along ``d``: one node with an output per piece."""
-    bounds = np.cumsum([0] + list(sizes)).tolist()
-    spans = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
-    arrays = [a._data[(slice(None),) * d + (span,)] for span in spans]
-
-    def backward(grads):
-        # the pieces' gradients side by side, with zeros for a piece that got none
-        like = next(g for g in grads if g is not None)
-        return (cat([g if g is not None else Tensor._wrap(np.zeros(x.shape, like._data.dtype))
-                     for g, x in zip(grads, arrays)], d),)
-    outs = _record_outputs(arrays, name, backward, (a,))
-    for out, span in zip(outs, spans):
-        out._version_counter = a._version_counter
-        mark_view(out, a, lambda t, span=span: slice_view(t, d, span), multi_output=True)
-    return tuple(outs)
-
-
-@op()
-def chunk(a, chunks, dim=0):
-    d = normalize_dim(dim, a._data.ndim, "chunk")
-    if chunks <= 0:
-        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    n = a._data.shape[d]
-    step = -(-n // chunks) if n else 1
-    return split(a, step, d)
-
-
-@op()
-def tensor_split(a, indices_or_sections, dim=0):
-    """Pieces of ``a`` along ``dim``: n sections of nearly equal size, or cut before each given index."""
-    d = normalize_dim(dim, a._data.ndim, "tensor_split")
-    n = a._data.shape[d]
-    if isinstance(indices_or_sections, Tensor):
-        indices_or_sections = indices_or_sections.tolist()
-    if isinstance(indices_or_sections, int):
-        sections = indices_or_sections
-        if sections <= 0:
-            raise RuntimeError(f"tensor_split: number of sections must be larger than 0, got {sections}")
-        size, extra = divmod(n, sections)  # the first ``extra`` sections get one more element
-        bounds = [i * size + min(i, extra) for i in range(sections + 1)]
-    else:
-        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
-    return tuple(slice_view(a, d, slice(lo, hi)) for lo, hi in zip(bounds[:-1], bounds[1:]))
-
-
-def _split_along(a, sections, dim, name, min_dims):
-    """hsplit / vsplit / dsplit: tensor_split along a fixed dim, sections dividing it evenly."""
-    if a._data.ndim < min_dims:
-        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension, "
-                           f"but got a tensor with {a._data.ndim} dimensions!")
-    size = a._data.shape[dim]
-    if isinstance(sections, int) and (sections == 0 or size % sections):
-        raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size of the "
-                           f"dimension {size} is not divisible by the split_size {sections}!")
-    return tensor_split(a, sections, dim)
-
-
-@op()
-def hsplit(a, sections):
-    return _split_along(a, sections, 0 if a._data.ndim == 1 else 1, "hsplit", 1)
-
-
-@op()
-def vsplit(a, sections):
-    return _split_along(a, sections, 0, "vsplit", 2)
-
-
-@op()
-def dsplit(a, sections):
-    return _split_along(a, sections, 2, "dsplit", 3)
-
-
-@op()
-def unbind(a, dim=0):
-    d = normalize_dim(dim, a._data.ndim, "unbind")
-    arrays = [a._data[(slice(None),) * d + (i, Ellipsis)] for i in range(a._data.shape[d])]
-
-    def backward(grads):
-        # the slices' gradients stacked back, with zeros for a slice that got none
-        like = next(g for g in grads if g is not None)
-        return (stack([g if g is not None else Tensor._wrap(np.zeros(x.shape, like._data.dtype))
-                       for g, x in zip(grads, arrays)], d),)
-    outs = _record_outputs(arrays, "UnbindBackward0", backward, (a,))
-    for i, out in enumerate(outs):
-        out._version_counter = a._version_counter
-        mark_view(out, a, lambda t, i=i: select(t, d, i), multi_output=True)
-    return tuple(outs)
 
 
 @op(alias="moveaxis")
@@ -558,73 +386,6 @@ def unfold_backward(g, input_shape, dim, size, step):
 
 
 @op()
-def diag(a, diagonal=0):
-    if a._data.ndim == 1:
-        out = np.diag(a._data, diagonal)
-        return record(out, "DiagEmbedBackward0", lambda g: (g.diagonal(diagonal),), (a,))
-    if a._data.ndim != 2:
-        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {a._data.ndim}D")
-    out = _diagonal_of(a._data, diagonal, 0, 1).copy()  # PyTorch's diag copies a matrix's diagonal
-    return record(out, "DiagonalBackward0_copy",
-                  lambda g: (_diagonal_backward(g, a._data.shape, diagonal, 0, 1),), (a,))
-
-
-@op()
-def diagonal(a, offset=0, dim1=0, dim2=1):
-    """The diagonal as a view, as in PyTorch: ``x.diagonal().fill_(0)`` clears x's diagonal."""
-    nd = a._data.ndim
-    d1, d2 = normalize_dim(dim1, nd, "diagonal"), normalize_dim(dim2, nd, "diagonal")
-    if d1 == d2:
-        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    shape = a._data.shape
-    return _view(_diagonal_of(a._data, offset, d1, d2), "DiagonalBackward0",
-                 lambda g: (_diagonal_backward(g, shape, offset, d1, d2),), a,
-                 lambda t: t.diagonal(offset, d1, d2))
-
-
-def _diagonal_of(x, offset, d1, d2):
-    """A writable NumPy view of x's diagonal (np.diagonal's own view is read-only).
-
-    The diagonal goes last; ``offset`` > 0 starts it ``offset`` steps along
-    d2, < 0 along d1.
-    """
-    start = [slice(None)] * x.ndim
-    start[d2 if offset >= 0 else d1] = slice(abs(offset), None)
-    shifted = x[tuple(start)]  # its first element is the diagonal's first
-    read_only = np.diagonal(shifted, 0, d1, d2)
-    return np.lib.stride_tricks.as_strided(shifted, read_only.shape, read_only.strides,
-                                           writeable=x.flags.writeable)
-
-
-def _diagonal_backward(g, shape, offset, d1, d2):
-    """g on the diagonal of zeros: a copy into a diagonal view, itself differentiable."""
-    grad = Tensor._wrap(np.zeros(shape, dtype=g._data.dtype))
-    diagonal(grad, offset, d1, d2).copy_(g)
-    return grad
-
-
-def _check_matrices(a, op):
-    if a._data.ndim < 2:
-        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got shape {list(a._data.shape)}")
-
-
-@op(inplace=True)
-def tril(a, diagonal=0):
-    _check_matrices(a, "tril")
-    mask = np.tril(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
-    return record(np.where(mask, a._data, 0).astype(a._data.dtype), "TrilBackward0",
-                  lambda g: (g.tril(diagonal),), (a,))
-
-
-@op(inplace=True)
-def triu(a, diagonal=0):
-    _check_matrices(a, "triu")
-    mask = np.triu(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
-    return record(np.where(mask, a._data, 0).astype(a._data.dtype), "TriuBackward0",
-                  lambda g: (g.triu(diagonal),), (a,))
-
-
-@op()
 def tile(a, dims):
     """``repeat`` with missing leading repeats taken as 1 (``tile(x, (2,))`` on a matrix repeats columns)."""
     dims = tuple(dims) if not isinstance(dims, int) else (dims,)
@@ -662,35 +423,6 @@ def repeat_interleave(a, repeats, dim=None):
     shape = a._data.shape
     copies = shape[:d + 1] + (repeats,) + shape[d + 1:]
     return a.unsqueeze(d + 1).expand(copies).clone().flatten(d, d + 1)
-
-
-@op(method=False)
-def broadcast_tensors(*tensors):
-    """The tensors expanded to their common broadcast shape (views)."""
-    try:
-        shape = np.broadcast_shapes(*[t._data.shape for t in tensors])
-    except ValueError:
-        raise RuntimeError(f"broadcast_tensors: shapes {[list(t._data.shape) for t in tensors]} are not "
-                           "broadcastable") from None
-    return tuple(t if t._data.shape == shape else t.expand(shape) for t in tensors)  # as PyTorch
-
-
-@op(method=False)
-def meshgrid(*tensors, indexing="ij"):
-    """Coordinate grids from 1-D tensors (``indexing="xy"`` swaps the first two output axes, as NumPy)."""
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        tensors = tuple(tensors[0])
-    if indexing not in ("ij", "xy"):
-        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
-    n = len(tensors)
-    swap = indexing == "xy" and n > 1  # "xy" is "ij" of the first two inputs swapped, outputs swapped back
-    if swap:
-        tensors = (tensors[1], tensors[0]) + tuple(tensors[2:])
-    shape = tuple(t._data.size for t in tensors)
-    grids = [t.view((1,) * i + (-1,) + (1,) * (n - i - 1)).expand(shape) for i, t in enumerate(tensors)]
-    if swap:
-        grids[0], grids[1] = grids[1], grids[0]
-    return tuple(grids)
 
 
 # ---- more rearrangements: moveaxis, ravel, fliplr/flipud, rot90, column_stack, dstack, diag_embed, diagflat -
@@ -732,55 +464,6 @@ def rot90(a, k=1, dims=(0, 1)):
     return record(out, "Rot90Backward0", lambda g: (rot90(g, -k, (d0, d1)),), (a,))
 
 
-@op(method=False)
-def column_stack(tensors):
-    """Tensors side by side as columns: scalars and vectors become (n, 1) columns, then ``hstack``."""
-    if not len(tensors):
-        raise RuntimeError("column_stack expects a non-empty TensorList")
-    columns = [t.reshape(t._data.size, 1) if t._data.ndim <= 1 else t for t in tensors]
-    return cat(columns, 1)
-
-
-def _at_least_3d(t):
-    """(1, 1, 1) for a scalar, (1, n, 1) for a vector, (m, n, 1) for a matrix, as NumPy's atleast_3d."""
-    if t._data.ndim == 0:
-        return t.reshape(1, 1, 1)
-    if t._data.ndim == 1:
-        return t.reshape(1, -1, 1)
-    if t._data.ndim == 2:
-        return t.unsqueeze(2)
-    return t
-
-
-@op(method=False)
-def dstack(tensors):
-    """Tensors stacked along the third (depth) axis, each lifted to 3-D first."""
-    if not len(tensors):
-        raise RuntimeError("dstack expects a non-empty TensorList")
-    return cat([_at_least_3d(t) for t in tensors], 2)
-
-
-@op()
-def diag_embed(a, offset=0, dim1=-2, dim2=-1):
-    """Each row (last axis) of ``a`` put on the ``offset`` diagonal of a new matrix in dims (dim1, dim2)."""
-    nd = a._data.ndim + 1
-    d1, d2 = normalize_dim(dim1, nd, "diag_embed"), normalize_dim(dim2, nd, "diag_embed")
-    if d1 == d2:
-        raise RuntimeError(f"diag_embed: diagonal dimensions cannot be identical {dim1}, {dim2}")
-    n = a._data.shape[-1] + abs(offset)
-    rest = iter(a._data.shape[:-1])
-    shape = tuple(n if i in (d1, d2) else next(rest) for i in range(nd))
-    out = np.zeros(shape, dtype=a._data.dtype)
-    _diagonal_of(out, offset, d1, d2)[...] = a._data
-    return record(out, "DiagEmbedBackward0", lambda g: (diagonal(g, offset, d1, d2),), (a,))
-
-
-@op()
-def diagflat(a, offset=0):
-    """The flattened ``a`` on the ``offset`` diagonal of a square matrix."""
-    return diag_embed(a.reshape(-1), offset, 0, 1)
-
-
 # ---- differences and sums to a shape ---------------------------------------------------------------------
 @op()
 def diff(a, n=1, dim=-1, prepend=None, append=None):
@@ -810,6 +493,7 @@ def diff(a, n=1, dim=-1, prepend=None, append=None):
         glued[side] = extra
     if glued:
         before, after = glued.get("prepend"), glued.get("append")
+        from .join_split import cat
         a = cat(([before] if before is not None else []) + [a] + ([after] if after is not None else []), d)
     if n == 0:
         out = Tensor._wrap(np.empty_like(a._data))
@@ -980,31 +664,6 @@ def vander(x, N=None, increasing=False):
     return columns if increasing else flip(columns, 1)
 
 
-def _triangle_indices(row, col, offset, dtype, op, np_fn):
-    from .. import _dtype
-    if row < 0:
-        raise RuntimeError(f"{op}: row must be non-negative, got{row}")
-    if col < 0:
-        raise RuntimeError(f"{op}: col must be non-negative, got{col}")
-    np_dtype = _dtype.to_numpy_dtype(dtype) if dtype is not None else np.dtype(np.int64)
-    if np_dtype.kind not in "iu":
-        raise NotImplementedError(f'"{op}" not implemented for {dtype}: it gives indices, int32 or int64')
-    rows, cols = np_fn(row, offset, col)
-    return Tensor._wrap(np.stack([rows, cols]).astype(np_dtype).reshape(2, -1))
-
-
-@op(method=False)
-def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
-    """The (row, column) indices of the lower triangle of a row x col matrix, row by row (a 2 x N tensor)."""
-    return _triangle_indices(row, col, offset, dtype, "tril_indices", np.tril_indices)
-
-
-@op(method=False)
-def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
-    """The (row, column) indices of the upper triangle of a row x col matrix, row by row (a 2 x N tensor)."""
-    return _triangle_indices(row, col, offset, dtype, "triu_indices", np.triu_indices)
-
-
 @op(method=False)
 def unravel_index(indices, shape):
     """Flat indices into a tensor of ``shape`` as a tuple of coordinate tensors (int64), one per dim.
@@ -1114,3 +773,37 @@ def as_strided_(a, size, stride, storage_offset=None):
 
 
 storage_offset_of = storage_offset
+
+
+# ---- resize_ ------------------------------------------------------------------------------------
+@op(function=False)
+def resize_(a, *sizes, memory_format=None):
+    """``a`` reshaped in place to ``sizes``, its elements kept in order; new elements are zeros
+    (PyTorch leaves them uninitialised).  Refused for tensors that require grad, as PyTorch."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    sizes = tuple(int(s) for s in sizes)
+    if a._requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"resize_: Trying to create tensor with negative dimension {min(sizes)}: {list(sizes)}")
+    n = int(np.prod(sizes))
+    flat = a._data.reshape(-1)  # (a view when a is contiguous, so that shrinking keeps sharing memory)
+    if n <= flat.size and np.shares_memory(flat, a._data):
+        a._data = flat[:n].reshape(sizes)
+    else:
+        data = np.zeros(n, dtype=a._data.dtype)
+        data[:min(n, flat.size)] = flat[:n]
+        a._data = data.reshape(sizes)
+    a._version_counter[0] += 1
+    return a
+
+
+def __getattr__(name):
+    """The join / split ops (cat, stack, split, ...) moved to join_split.py, the diagonal ones to diagonal.py;
+    old imports still work."""
+    from . import diagonal, join_split
+    for module in (join_split, diagonal):
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise AttributeError(f"module 'gradlab.ops.shape' has no attribute '{name}'")
