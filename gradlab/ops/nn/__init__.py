@@ -6,4 +6,5 @@ embedding (and embedding bags), padding, linear, distance (pdist), pooling
 computes its forward on arrays and records one node whose backward is the
 derivative in closed form; each is declared with the registry decorator.
 """
-from . import activation, distance, dropout, embedding, linear, loss, normalization, padding, pooling, vision  # noqa: F401
+from . import activation, distance, dropout, embedding, linear, loss  # noqa: F401
+from . import normalization, padding, pooling, vision  # noqa: F401
