@@ -49,22 +49,22 @@ def _weighted_elementwise_loss(losses, weight, reduction):
     return weighted.sum() if reduction == "sum" else weighted.sum() / weight.sum()
 
 
+def _regression_loss(op, input, target, reduction, weight):
+    """The op's loss; with ``weight``, the weighted mean (or sum) of its per-element losses."""
+    if weight is None:
+        return op(input, target, reduction)
+    _op._check_reduction(reduction, op.__name__)
+    return _weighted_elementwise_loss(op(input, target, "none"), weight, reduction)
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     _warn_size_mismatch(input, target)
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    if weight is not None:
-        _op._check_reduction(reduction, "mse_loss")
-        return _weighted_elementwise_loss(_op.mse_loss(input, target, "none"), weight, reduction)
-    return _op.mse_loss(input, target, reduction)
+    return _regression_loss(_op.mse_loss, input, target, _legacy_reduction(size_average, reduce, reduction), weight)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     _warn_size_mismatch(input, target)
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    if weight is not None:
-        _op._check_reduction(reduction, "l1_loss")
-        return _weighted_elementwise_loss(_op.l1_loss(input, target, "none"), weight, reduction)
-    return _op.l1_loss(input, target, reduction)
+    return _regression_loss(_op.l1_loss, input, target, _legacy_reduction(size_average, reduce, reduction), weight)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
