@@ -9,7 +9,6 @@ import math
 
 from ... import _creation
 from .. import functional as F
-from .. import functional_spatial as FS
 from .. import init
 from .._utils import _pair, _single
 from ..parameter import Parameter
@@ -141,7 +140,7 @@ class Conv1d(_Conv):
     dims = 1
 
     def _conv(self, input, weight, bias, padding):
-        return FS.conv1d(input, weight, bias, self.stride, padding, self.dilation, self.groups)
+        return F.conv1d(input, weight, bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv2d(_Conv):
@@ -206,7 +205,7 @@ class ConvTranspose1d(_ConvTranspose):
     """
 
     dims = 1
-    _conv_transpose = staticmethod(FS.conv_transpose1d)
+    _conv_transpose = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTranspose):
@@ -217,4 +216,4 @@ class ConvTranspose2d(_ConvTranspose):
     """
 
     dims = 2
-    _conv_transpose = staticmethod(FS.conv_transpose2d)
+    _conv_transpose = staticmethod(F.conv_transpose2d)

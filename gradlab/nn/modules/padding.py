@@ -1,13 +1,14 @@
 """Padding layers: a border of constants, zeros, a reflection, a replica of the edge, or a wrap-around.
 
 Each is ``F.pad`` with a fixed amount: an int pads every side of the last one
-(1d) or two (2d) axes; a tuple is (left, right[, top, bottom]).
+(1d), two (2d) or three (3d) axes; a tuple is (left, right[, top, bottom[, front, back]]).
 """
 from .. import functional as F
 from .module import Module
 
-__all__ = ["ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d", "ReflectionPad1d", "ReflectionPad2d",
-           "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d"]
+__all__ = ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
+           "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
+           "CircularPad2d"]
 
 
 def _amounts(padding, dims):
@@ -46,6 +47,16 @@ class _ConstantPad(_Pad):
         return f"padding={self.padding}, value={self.value}"
 
 
+class _ZeroPad:
+    """A constant padding layer whose constant is zero (mixed in before the ConstantPad class)."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
 class ConstantPad1d(_ConstantPad):
     """Pad the last axis with ``value``."""
     dims = 1
@@ -56,24 +67,21 @@ class ConstantPad2d(_ConstantPad):
     dims = 2
 
 
-class ZeroPad1d(ConstantPad1d):
+class ZeroPad1d(_ZeroPad, ConstantPad1d):
     """Pad the last axis with zeros."""
 
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
 
-    def extra_repr(self):
-        return f"{self.padding}"
-
-
-class ZeroPad2d(ConstantPad2d):
+class ZeroPad2d(_ZeroPad, ConstantPad2d):
     """Pad the last two axes with zeros."""
 
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
 
-    def extra_repr(self):
-        return f"{self.padding}"
+class ConstantPad3d(_ConstantPad):
+    """Pad the last three axes with ``value``."""
+    dims = 3
+
+
+class ZeroPad3d(_ZeroPad, ConstantPad3d):
+    """Pad the last three axes with zeros."""
 
 
 class ReflectionPad1d(_Pad):

@@ -4,7 +4,6 @@
 The 1-D layers pool the last axis of (N, C, L) or (C, L) inputs.
 """
 from .. import functional as F
-from .. import functional_spatial as FS
 from .._utils import _pair, _single
 from .module import Module
 
@@ -87,7 +86,7 @@ class MaxPool1d(MaxPool2d):
     """The maximum of each kernel_size window of the last axis; windows step by ``stride`` (default: kernel_size)."""
 
     def forward(self, input):
-        return FS.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                              ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
@@ -103,7 +102,7 @@ class AvgPool1d(Module):
         self.count_include_pad = count_include_pad
 
     def forward(self, input):
-        return FS.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                              self.count_include_pad)
 
     def extra_repr(self):
@@ -114,14 +113,14 @@ class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
     """Averages over ``output_size`` bins of the last axis, whatever its length."""
 
     def forward(self, input):
-        return FS.adaptive_avg_pool1d(input, self.output_size)
+        return F.adaptive_avg_pool1d(input, self.output_size)
 
 
 class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     """Maxima over ``output_size`` bins of the last axis, whatever its length."""
 
     def forward(self, input):
-        return FS.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
 
 class MaxUnpool2d(Module):

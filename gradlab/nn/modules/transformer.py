@@ -16,8 +16,8 @@ import copy
 from ... import _creation
 from .. import functional as F
 from .. import init
-from ..functional_attention import _canonical_mask
-from .activation import MultiheadAttention
+from ..functional.attention import _canonical_mask
+from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
 from .linear import Linear

@@ -1,112 +1,38 @@
-"""More of ``torch.nn.functional``: 1-D convolution and pooling, transposed convolution, resampling.
+"""Vision: interpolation (``F.interpolate``, ``F.upsample*``), pixel and channel shuffle, ``F.unfold`` / ``F.fold``.
 
-Each function normalises its arguments as PyTorch does and calls one op in
-``gradlab/ops`` (``conv``, ``pool``, ``resample``), where forward and backward live.
+The ops are in ``ops/nn/vision.py``; unfold and fold (im2col, col2im) in ``ops/conv.py``.
 """
 import math
 import warnings
 
 import numpy as np
 
-from ..ops import conv as _conv
-from ..ops import pool as _pool
-from ..ops import resample as _resample
-from ._utils import _pair, _single
+from ...ops import conv as _conv
+from ...ops import pool as _pool
+from ...ops.nn import vision as _op
+from ...ops.nn.vision import channel_shuffle
 
-__all__ = [
-    "conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool1d_with_indices", "avg_pool1d",
-    "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "interpolate", "upsample",
-    "upsample_nearest", "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle",
-]
+__all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle",
+           "channel_shuffle", "native_channel_shuffle", "unfold", "fold"]
+
+native_channel_shuffle = channel_shuffle
 
 
-# ---- convolution ------------------------------------------------------------------------------
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """1-D convolution (cross-correlation) over an (N, C, L) or (C, L) input; weight (out, in / groups, k).
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Every kernel_size block of an (N, C, H, W) input as a column: (N, C*kh*kw, L) (im2col).
 
-    ``padding`` is an int, 'valid' (none) or 'same' (output as long as the input; stride must be 1).
+    L is the number of block positions; an unbatched (C, H, W) input gives (C*kh*kw, L).
     """
-    stride, dilation = _single(stride, "stride"), _single(dilation, "dilation")
-    if isinstance(padding, str):
-        if padding not in ("valid", "same"):
-            raise RuntimeError(f"conv1d: Invalid padding string: {padding!r} (expected 'valid' or 'same')")
-        total = 0 if padding == "valid" else dilation * (weight.shape[-1] - 1)
-        if padding == "same" and stride != 1:
-            raise RuntimeError("conv1d: padding='same' is not supported for strided convolutions")
-        if total % 2:  # the odd one goes on the right, as PyTorch
-            from .functional import pad
-            input = pad(input, [0, 1])
-        padding = total // 2
-    return _conv.conv1d(input, weight, bias, stride, _single(padding, "padding"), dilation, int(groups))
+    return _conv.unfold(input, kernel_size, dilation, padding, stride)
 
 
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """Transposed 1-D convolution (the adjoint of conv1d); weight (in, out / groups, k)."""
-    return _conv.conv_transpose1d(input, weight, bias, _single(stride, "stride"), _single(padding, "padding"),
-                                  _single(output_padding, "output_padding"), int(groups),
-                                  _single(dilation, "dilation"))
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum blocks (N, C*kh*kw, L) back into an (N, C, *output_size) image, the adjoint of unfold (col2im).
 
-
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """Transposed 2-D convolution (the adjoint of conv2d); weight (in, out / groups, kh, kw).
-
-    Output side: (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1.
+    Pixels covered by several blocks receive the sum of their values; (C*kh*kw, L) gives (C, H, W).
     """
-    return _conv.conv_transpose2d(input, weight, bias, _pair(stride, "stride"), _pair(padding, "padding"),
-                                  _pair(output_padding, "output_padding"), int(groups), _pair(dilation, "dilation"))
+    return _conv.fold(input, output_size, kernel_size, dilation, padding, stride)
 
-
-# ---- 1-D pooling ------------------------------------------------------------------------------
-def _stride_or_kernel(stride, kernel_size):
-    if stride is None or stride == [] or stride == ():
-        return kernel_size
-    return _single(stride, "stride")
-
-
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """Max over each window of the last axis; with ``return_indices`` also each max's position."""
-    kernel_size = _single(kernel_size, "kernel_size")
-    out, indices = _pool.max_pool1d(input, kernel_size, _stride_or_kernel(stride, kernel_size),
-                                    _single(padding, "padding"), _single(dilation, "dilation"), bool(ceil_mode),
-                                    bool(return_indices))
-    return (out, indices) if return_indices else out
-
-
-def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                            return_indices=False):
-    """max_pool1d returning (output, indices) whatever ``return_indices`` says (as PyTorch)."""
-    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
-
-
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    kernel_size = _single(kernel_size, "kernel_size")
-    return _pool.avg_pool1d(input, kernel_size, _stride_or_kernel(stride, kernel_size), _single(padding, "padding"),
-                            bool(ceil_mode), bool(count_include_pad))
-
-
-def _output_length(input, output_size):
-    """The number of bins: an int or a one-element sequence; None keeps the input's length."""
-    if isinstance(output_size, (tuple, list)) and len(output_size) == 1:
-        output_size = output_size[0]
-    return int(input.shape[-1]) if output_size is None else _single(output_size, "output_size")
-
-
-def adaptive_avg_pool1d(input, output_size):
-    """Average over ``output_size`` bins that tile the last axis."""
-    return _pool.adaptive_avg_pool1d(input, _output_length(input, output_size))
-
-
-def adaptive_max_pool1d(input, output_size, return_indices=False):
-    out, indices = _pool.adaptive_max_pool1d(input, _output_length(input, output_size))
-    return (out, indices) if return_indices else out
-
-
-def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
-    """adaptive_max_pool1d returning (output, indices) whatever ``return_indices`` says (as PyTorch)."""
-    return adaptive_max_pool1d(input, output_size, True)
-
-
-# ---- resampling -------------------------------------------------------------------------------
 _MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 _NAMES = {"nearest": "UpsampleNearest{}DBackward0", "nearest-exact": "UpsampleNearestExact{}DBackward0",
           "linear": "UpsampleLinear1DBackward0", "bilinear": "UpsampleBilinear2DBackward0",
@@ -143,7 +69,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return _pool.adaptive_avg_pool2d(input, tuple(out_sizes))
     mats = [_axis_matrix(mode, n, o, align_corners, s, spatial) for n, o, s in zip(in_sizes, out_sizes, scales)]
     rows, cols = (None, mats[0]) if spatial == 1 else mats
-    return _resample.resample(input, rows, cols, _NAMES[mode].format(spatial))
+    return _op.resample(input, rows, cols, _NAMES[mode].format(spatial))
 
 
 def _check_interpolate(input, size, scale_factor, mode, align_corners, antialias):
@@ -191,13 +117,13 @@ def _sizes_and_scales(in_sizes, size, scale_factor, recompute_scale_factor):
 
 def _axis_matrix(mode, in_size, out_size, align_corners, scale_factor, spatial):
     if mode in ("nearest", "nearest-exact"):
-        return _resample.nearest_matrix(in_size, out_size, scale_factor, exact=mode == "nearest-exact",
+        return _op.nearest_matrix(in_size, out_size, scale_factor, exact=mode == "nearest-exact",
                                         shortcuts=mode == "nearest" and spatial == 2)
     if in_size == out_size and mode in ("linear", "bilinear"):
         return np.eye(in_size)  # PyTorch's (bi)linear kernel copies an axis whose size is unchanged, whatever the scale
     if mode == "bicubic":
-        return _resample.cubic_matrix(in_size, out_size, bool(align_corners), scale_factor)
-    return _resample.linear_matrix(in_size, out_size, bool(align_corners), scale_factor)
+        return _op.cubic_matrix(in_size, out_size, bool(align_corners), scale_factor)
+    return _op.linear_matrix(in_size, out_size, bool(align_corners), scale_factor)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
@@ -219,9 +145,9 @@ def upsample_bilinear(input, size=None, scale_factor=None):
 
 def pixel_shuffle(input, upscale_factor):
     """(*, C*r*r, H, W) -> (*, C, H*r, W*r) with r = upscale_factor (sub-pixel convolution's last step)."""
-    return _resample.pixel_shuffle(input, int(upscale_factor))
+    return _op.pixel_shuffle(input, int(upscale_factor))
 
 
 def pixel_unshuffle(input, downscale_factor):
     """(*, C, H*r, W*r) -> (*, C*r*r, H, W), the inverse of pixel_shuffle."""
-    return _resample.pixel_unshuffle(input, int(downscale_factor))
+    return _op.pixel_unshuffle(input, int(downscale_factor))

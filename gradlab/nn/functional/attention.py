@@ -19,11 +19,12 @@ import warnings
 
 import numpy as np
 
-from .. import _creation
-from .._dtype import bool as _bool
-from ..ops.shape import cat as _cat
-# functional.py imports this file at its end, when everything below is defined
-from .functional import dropout, linear, pad
+from ... import _creation
+from ..._dtype import bool as _bool
+from ...ops.shape import cat as _cat
+from .dropout import dropout
+from .linear import linear
+from .padding import pad
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 

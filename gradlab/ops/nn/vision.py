@@ -1,4 +1,4 @@
-"""Resampling ops: interpolation (nearest, linear, bilinear, bicubic) and pixel (un)shuffle.
+"""Vision ops: interpolation (nearest, linear, bilinear, bicubic), pixel (un)shuffle and channel shuffle.
 
 Interpolation along one axis is a matrix: output position i reads input
 positions with fixed weights (one weight 1 for nearest, two weights
@@ -11,11 +11,13 @@ linear, so both directions are recorded and can be differentiated again.
 A 1-D signal has no ``rows`` matrix.
 
 Pixel shuffle moves channel blocks into space, (C*r*r, H, W) -> (C, H*r, W*r);
-pixel unshuffle is its inverse, so each is the other's gradient.
+pixel unshuffle is its inverse, so each is the other's gradient.  Channel
+shuffle with g groups is undone by channel shuffle with C / g groups.
 """
 import numpy as np
 
-from ..autograd.function import record
+from ...autograd.function import record
+from ..registry import op
 
 
 # ---- interpolation matrices --------------------------------------------------------------------------
@@ -82,6 +84,7 @@ def cubic_matrix(in_size, out_size, align_corners, scale_factor=None):
 
 
 # ---- the recorded op ---------------------------------------------------------------------------------
+@op(method=False, function=False, nn="interpolate")
 def resample(x, rows, cols, name):
     """rows @ x @ cols^T over the last two axes (rows None: x @ cols^T over the last axis)."""
     rows = None if rows is None else rows.astype(x._data.dtype)
@@ -118,6 +121,7 @@ def _check_shuffle(op, x, factor, divisible_axis):
                            f"input.size({divisible_axis})={size} is not divisible by {factor}")
 
 
+@op(method=False, function=False, nn=True)
 def pixel_shuffle(x, r):
     """(*, C*r*r, H, W) -> (*, C, H*r, W*r): out[c, h*r + i, w*r + j] = x[c*r*r + i*r + j, h, w]."""
     _check_shuffle("pixel_shuffle", x, r, -3)
@@ -128,6 +132,7 @@ def pixel_shuffle(x, r):
     return record(out, "PixelShuffleBackward0", lambda g: (pixel_unshuffle(g, r),), (x,))
 
 
+@op(method=False, function=False, nn=True)
 def pixel_unshuffle(x, r):
     """(*, C, H*r, W*r) -> (*, C*r*r, H, W), the inverse of pixel_shuffle."""
     _check_shuffle("pixel_unshuffle", x, r, -2)
@@ -137,3 +142,23 @@ def pixel_unshuffle(x, r):
     blocks = x._data.reshape(*batch, c, hr // r, r, wr // r, r)
     out = blocks.transpose(*range(k), k, k + 2, k + 4, k + 1, k + 3).reshape(*batch, c * r * r, hr // r, wr // r)
     return record(out, "PixelUnshuffleBackward0", lambda g: (pixel_shuffle(g, r),), (x,))
+
+
+# ---- channel shuffle ---------------------------------------------------------------------------------
+@op(method=False, function=False, nn="channel_shuffle native_channel_shuffle")
+def channel_shuffle(input, groups):
+    """Channels (g groups of C/g) reordered to C/g groups of g: channel i*C/g + j moves to j*g + i."""
+    if input.ndim <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with sizes "
+                           f"{list(input.shape)}")
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{groups}")
+    n, c = input.shape[0], input.shape[1]
+    if c % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
+    rest = input._data.shape[2:]
+    out = input._data.reshape(n, groups, c // groups, *rest).swapaxes(1, 2).reshape(input._data.shape)
+
+    def backward(g):
+        return (channel_shuffle(g, c // groups),)  # shuffling with C/g groups undoes it
+    return record(np.ascontiguousarray(out), "ChannelShuffleBackward0", backward, (input,))

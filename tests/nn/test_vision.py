@@ -1,10 +1,10 @@
-"""F.interpolate / Upsample, PixelShuffle / PixelUnshuffle and the padding layers against PyTorch: outputs and
+"""F.interpolate / Upsample, PixelShuffle / PixelUnshuffle and ChannelShuffle against PyTorch: outputs and
 gradients on random sizes and scales, float64 gradcheck and gradgradcheck, grad_fn names, printouts, errors."""
 import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradlab
@@ -14,6 +14,8 @@ from gradlab.autograd import gradcheck, gradgradcheck
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
+
+from against_torch import assert_same, backward_both, pair, seeds  # noqa: E402
 
 
 def rand(*shape, seed=0):
@@ -174,37 +176,6 @@ def test_pixel_shuffle_gradcheck_and_modules():
         check_against_torch(ours, theirs, rand(*shape))
 
 
-# ---- padding layers ---------------------------------------------------------------------------
-PAD_CASES = [
-    ("ZeroPad1d", (2,), (2, 3, 5)), ("ZeroPad2d", (1,), (2, 3, 4, 5)), ("ZeroPad2d", ((1, 0, 2, 3),), (3, 4, 5)),
-    ("ConstantPad1d", ((1, 2), 3.5), (2, 3, 5)), ("ConstantPad2d", (2, -1.0), (1, 2, 3, 4)),
-    ("ReflectionPad1d", (2,), (2, 3, 5)), ("ReflectionPad1d", ((0, 3),), (3, 5)),
-    ("ReflectionPad2d", (1,), (2, 3, 4, 5)), ("ReflectionPad2d", ((1, 2, 0, 3),), (3, 4, 5)),
-    ("ReplicationPad1d", ((3, 1),), (2, 3, 5)), ("ReplicationPad2d", ((1, 2, 3, 4),), (2, 3, 4, 5)),
-    ("CircularPad1d", (2,), (2, 3, 5)), ("CircularPad2d", (1,), (2, 3, 4, 5)),
-    ("CircularPad2d", ((2, 1, 0, 3),), (3, 4, 5)),
-]
-
-
-@pytest.mark.parametrize("name,args,shape", PAD_CASES)
-def test_padding_layers_match_torch(name, args, shape):
-    ours, theirs = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
-    assert repr(ours) == repr(theirs)
-    x = rand(*shape)
-    xo, xt = gradlab.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out, ref = ours(xo), theirs(xt)
-    np.testing.assert_array_equal(out._data, ref.detach().numpy())
-    upstream = rand(*ref.shape, seed=1)
-    out.backward(gradlab.tensor(upstream))
-    ref.backward(torch.tensor(upstream))
-    np.testing.assert_allclose(xo.grad._data, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
-
-
-def test_circular_pad_checks_the_input_rank_as_torch():
-    with pytest.raises(ValueError, match=r"expected 3D or 4D input \(got 2D input\)"):
-        nn.CircularPad2d(1)(gradlab.zeros(5, 5))
-
-
 def test_nearest_copies_uint8_images_and_other_modes_refuse_integers():
     image = np.arange(12, dtype=np.uint8).reshape(1, 1, 3, 4)
     out = F.interpolate(gradlab.tensor(image), scale_factor=2)
@@ -240,9 +211,24 @@ def test_where_pytorchs_backward_is_not_its_derivative_gradlab_follows_the_forwa
     assert gradcheck(lambda a: F.interpolate(a, scale_factor=scale, mode=mode), (x_ours,))
 
 
-@pytest.mark.parametrize("pads", [(-2, -2), (0, 0, -2, -1), (-4, 0)])
-def test_pad_refuses_to_crop_below_zero(pads):
-    with pytest.raises(RuntimeError):
-        torch.nn.functional.pad(torch.ones(2, 3), pads)
-    with pytest.raises(RuntimeError, match=r"pad: the negative padding .* crops more than input of shape \[2, 3\]"):
-        F.pad(gradlab.ones(2, 3), pads)
+@settings(max_examples=20, deadline=None)
+@given(groups=st.integers(1, 4), per_group=st.integers(1, 3), rest=st.lists(st.integers(1, 3), min_size=1, max_size=2),
+       seed=seeds())
+def test_channel_shuffle_matches_torch(groups, per_group, rest, seed):
+    g, t = pair(np.random.default_rng(seed).standard_normal((2, groups * per_group, *rest)))
+    gout, tout = gradlab.nn.ChannelShuffle(groups)(g), torch.nn.ChannelShuffle(groups)(t)
+    assert_same(gout, tout)
+    assert gout.grad_fn.name() == type(tout.grad_fn).__name__ == "ChannelShuffleBackward0"
+    backward_both(gout, tout, seed)
+    np.testing.assert_allclose(g.grad.numpy(), t.grad.numpy())
+
+
+def test_channel_shuffle_gradchecks_repr_and_errors():
+    x = gradlab.randn(2, 6, 3, dtype=gradlab.float64, requires_grad=True)
+    assert gradcheck(lambda t: F.channel_shuffle(t, 3), (x,))
+    assert gradgradcheck(lambda t: F.channel_shuffle(t, 2) ** 2, (x,))
+    assert repr(gradlab.nn.ChannelShuffle(3)) == repr(torch.nn.ChannelShuffle(3))
+    with pytest.raises(RuntimeError, match="Got 6 channels and 4 groups"):
+        F.channel_shuffle(x, 4)
+    with pytest.raises(RuntimeError, match="> 2 dims"):
+        F.channel_shuffle(x[0, 0], 3)

@@ -1,0 +1,41 @@
+"""linear: y = x @ W^T + b as one node (nn.Linear's op)."""
+import numpy as np
+
+from ...autograd.function import record
+from ..linalg import _product
+from ..registry import op
+
+
+@op(method=False, function=False, nn=True)
+def linear(x, weight, bias=None):
+    """y = x @ W^T + b in one node (W is out_features x in_features, as nn.Linear stores it)."""
+    if x._data.ndim == 0 or x._data.shape[-1] != weight._data.shape[-1]:
+        rows = int(np.prod(x._data.shape[:-1])) if x._data.ndim else 1
+        cols = x._data.shape[-1] if x._data.ndim else 1
+        raise RuntimeError(f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and "
+                           f"{weight._data.shape[-1]}x{weight._data.shape[0]}): input {tuple(x.shape)}, "
+                           f"weight {tuple(weight.shape)}")
+    if x._data.dtype != weight._data.dtype:
+        raise RuntimeError(f"linear: mat1 and mat2 must have the same dtype, but got {x.dtype} (input) and "
+                           f"{weight.dtype} (weight)")
+    n_out, n_in = weight._data.shape
+    # leading dims flattened into rows: one 2-D product on the matmul kernel, whatever the input's rank
+    rows = x._data if x._data.ndim == 2 else x._data.reshape(-1, n_in)
+    out = _product(rows, weight._data.T)
+    if x._data.ndim != 2:
+        out = out.reshape(x._data.shape[:-1] + (n_out,))
+    if bias is not None:
+        out += bias._data
+
+    def backward(g):
+        g2 = g if g._data.ndim == 2 else g.reshape(-1, n_out)
+        gx = None
+        if x._requires_grad:
+            gx = g2 @ weight if x._data.ndim == 2 else (g2 @ weight).reshape(x.shape)
+        gw = g2.t() @ x.reshape(-1, n_in) if weight._requires_grad else None
+        gb = g2.sum(0) if bias is not None and bias._requires_grad else None
+        return (gx, gw) if bias is None else (gb, gx, gw)
+    if bias is None:
+        return record(out, "MmBackward0", backward, (x, weight), saved=(x, weight))
+    # inputs in addmm's order (bias, x, weight), so next_functions read as PyTorch's
+    return record(out, "AddmmBackward0", backward, (bias, x, weight), saved=(x, weight))
