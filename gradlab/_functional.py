@@ -32,7 +32,12 @@ def _write_out(name, result, out):
 def _as_pytorch_function(name, op):
     """``op`` as PyTorch's module-level function ``name`` (``input=``, ``other=`` and ``out=`` keywords)."""
     params = list(inspect.signature(op).parameters)
-    renames = {"input": "a", "other": "b"} if params[0] in ("a", "condition") else {}
+    if params[0] == "condition":  # where(condition, input, other)
+        renames = {"input": "a", "other": "b"}
+    else:
+        renames = {"input": params[0]} if params[0] in ("a", "x") else {}
+        if len(params) > 1 and params[1] == "b":
+            renames["other"] = "b"
 
     @functools.wraps(op)
     def function(*args, out=None, **kwargs):
@@ -52,20 +57,6 @@ for _name, _op in registry.functions().items():
         _made[_op] = _as_pytorch_function(_name, _op)
     globals()[_name] = _made[_op]
     __all__.append(_name)
-
-__all__ += ["softmax", "log_softmax"]
-
-
-def softmax(input, dim, dtype=None):
-    """``gradlab.softmax`` as ``torch.softmax``: the same function as ``nn.functional.softmax``."""
-    from .nn import functional
-    return functional.softmax(input if dtype is None else input.to(dtype), dim)
-
-
-def log_softmax(input, dim, dtype=None):
-    from .nn import functional
-    return functional.log_softmax(input if dtype is None else input.to(dtype), dim)
-
 
 # gradlab.layer_norm, gradlab.selu, ... as torch's: the nn.functional functions of the same name and arguments
 _NN_FUNCTIONS = ("layer_norm group_norm rms_norm prelu selu selu_ celu celu_ rrelu rrelu_ threshold threshold_ "

@@ -5,7 +5,7 @@ declare to Tensor: ``a * b``, ``a.mul(b)`` and ``a.mul_(b)`` all call
 ``arithmetic.mul``.  ``docs/ops.md`` lists every op and the file it is in.
 """
 from .._tensor import Tensor
-from . import (arithmetic, compare, convert, diagonal, index, inplace, join_split, linalg, reduce,  # noqa: F401
+from . import (arithmetic, compare, convert, diagonal, index, inplace, join_split, linalg, nn, reduce,  # noqa: F401
                registry, scatter, shape, sort, special, unary)
 from .inplace import check_inplace as _check_inplace, inplace_update, make_inplace, shadow as _shadow  # noqa: F401
 
@@ -15,6 +15,3 @@ registry.install(Tensor, make_inplace)
 Tensor.nbytes = property(lambda a: a._data.size * a._data.itemsize)  # elements x bytes each, as PyTorch
 Tensor.itemsize = property(lambda a: a._data.itemsize)
 Tensor.is_complex = lambda a: a._data.dtype.kind == "c"
-Tensor.softmax = lambda a, dim, dtype=None: __import__("gradlab.nn.functional", fromlist=["softmax"]).softmax(a, dim)
-Tensor.log_softmax = lambda a, dim, dtype=None: __import__("gradlab.nn.functional",
-                                                           fromlist=["log_softmax"]).log_softmax(a, dim)

@@ -204,7 +204,7 @@ def _zeros_past_the_end(x, image, kernel, stride, padding, dilation):
              zip(image, padding, dilation, kernel, stride, _lift(x._data).shape[2:])]
     if max(extra) <= 0:
         return x
-    from .nn_ops import constant_pad
+    from .nn.padding import constant_pad
     return constant_pad(x, [0, extra[1]] + ([0, extra[0]] if spatial == 2 else []), 0.0)
 
 

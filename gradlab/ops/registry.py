@@ -137,7 +137,6 @@ def _row(info):
 
 def op_index():
     """The op index as Markdown: one row per declared op (what docs/ops.md holds)."""
-    from .. import nn  # noqa: F401  (nn's op files declare ops too)
     lines = ["# The ops", "",
              "Every op gradlab declares, generated from the registry (`gradlab/ops/registry.py`) by",
              "`python -m gradlab.ops > docs/ops.md`; `tests/ops/test_registry.py` fails when it is stale.",

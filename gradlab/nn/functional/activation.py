@@ -6,9 +6,9 @@ import warnings
 
 from ...ops import _shadow
 from ...ops import inplace_update as _inplace_update
-from ...ops.elementwise import relu as _relu
-from ...ops.elementwise import sigmoid as _sigmoid
-from ...ops.elementwise import tanh as _tanh
+from ...ops.unary import relu as _relu
+from ...ops.unary import sigmoid as _sigmoid
+from ...ops.unary import tanh as _tanh
 from ...ops.nn import activation as _op
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "elu", "silu", "gelu", "sigmoid", "tanh", "hardtanh", "softplus",

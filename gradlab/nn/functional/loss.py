@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 
 from ..._tensor import Tensor
-from ...ops import elementwise as _ew
+from ...ops.arithmetic import minimum as _minimum
+from ...ops.compare import where as _where
 from ...ops.nn import loss as _op
 from .activation import logsigmoid
 from .distance import _clamped_in_value, pairwise_distance
@@ -108,14 +109,6 @@ def _reduce(losses, reduction):
     return losses.sum() if reduction == "sum" else losses.mean()
 
 
-def _clamped_in_value(t, low):
-    """t with its values raised to at least ``low``, its gradient passing as if unclamped.
-
-    PyTorch clamps some denominators this way, in place under no_grad.
-    """
-    return t + Tensor._wrap(np.maximum(t._data, low) - t._data)
-
-
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """Squared error (halved, / beta) for |input - target| < beta, absolute error (- beta / 2) beyond."""
     _warn_size_mismatch(input, target)
@@ -181,8 +174,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "hinge_embedding_loss")
     zeros = input * 0
-    below_margin = _ew.where(target != 1, (margin - input).clamp(min=0), zeros)
-    itself = _ew.where(target != -1, input, zeros)
+    below_margin = _where(target != 1, (margin - input).clamp(min=0), zeros)
+    itself = _where(target != -1, input, zeros)
     return _reduce(below_margin + itself, reduction)
 
 
@@ -204,8 +197,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     norms = ((input1 * input1).sum(dim) + eps) * ((input2 * input2).sum(dim) + eps)
     cos = dot / norms.sqrt()
     zeros = cos * 0
-    similar = _ew.where(target == 1, 1 - cos, zeros)
-    dissimilar = _ew.where(target == -1, (cos - margin).clamp(min=0), zeros)
+    similar = _where(target == 1, 1 - cos, zeros)
+    dissimilar = _where(target == -1, (cos - margin).clamp(min=0), zeros)
     return _reduce(similar + dissimilar, reduction)
 
 
@@ -227,7 +220,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     dist_pos = pairwise_distance(anchor, positive, p, eps)
     dist_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:  # the harder of the two negatives' distances
-        dist_neg = _ew.minimum(dist_neg, pairwise_distance(positive, negative, p, eps))
+        dist_neg = _minimum(dist_neg, pairwise_distance(positive, negative, p, eps))
     return _reduce((margin + dist_pos - dist_neg).clamp(min=0), reduction)
 
 
@@ -243,7 +236,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     dist_pos = distance(anchor, positive)
     dist_neg = distance(anchor, negative)
     if swap:
-        dist_neg = _ew.minimum(dist_neg, distance(positive, negative))
+        dist_neg = _minimum(dist_neg, distance(positive, negative))
     return _reduce((margin + dist_pos - dist_neg).clamp(min=0), reduction)
 
 

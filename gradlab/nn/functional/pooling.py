@@ -5,7 +5,8 @@ The pools run on the ops in ``ops/pool.py`` (Cython kernels); max unpooling is `
 import math
 import numbers
 
-from ...ops import elementwise as _ew
+from ...ops.unary import relu as _relu
+from ...ops.unary import sign as _sign
 from ...ops import pool as _pool
 from ...ops.nn import pooling as _unpool
 from .._utils import _pair, _single
@@ -143,7 +144,7 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
 # ---- power-average pooling --------------------------------------------------------------------
 def _lp_from_average(input, average, norm_type, window):
     """(window * average of x^p)^(1/p); the sign/relu keeps a negative rounding error from giving NaN."""
-    return (_ew.sign(average) * _ew.relu(average.abs())).mul(window).pow(1.0 / norm_type)
+    return (_sign(average) * _relu(average.abs())).mul(window).pow(1.0 / norm_type)
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):

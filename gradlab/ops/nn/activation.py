@@ -10,10 +10,12 @@ import numpy as np
 from ... import random
 from ..._tensor import Tensor
 from ...autograd.function import record
-from .. import elementwise
+from ..compare import where
+from ..unary import sigmoid
 from .._common import normalize_dim
 from ..registry import op
-from ..shape import cat, narrow
+from ..join_split import cat
+from ..shape import narrow
 from ._common import _check_float, _float_array, _keep_output, _mask
 
 
@@ -49,7 +51,7 @@ def elu(x, alpha=1.0, inplace=False):
     def backward(g):
         _inplace_backward_check(inplace, alpha, "elu")
         # below zero d/dx alpha*(e^x - 1) = alpha*e^x = out + alpha
-        return (elementwise.where(keep, g, g * (result + alpha)),)
+        return (where(keep, g, g * (result + alpha)),)
     result = _keep_output(record(out, "EluBackward1" if inplace else "EluBackward0", backward, (x,)))
     return result
 
@@ -80,7 +82,7 @@ def softplus(x, beta=1.0, threshold=20.0):
 
     def backward(g):
         # d/dx log(1 + e^(beta x)) / beta = sigmoid(beta x); 1 on the linear part
-        return (elementwise.where(passthrough, g, g * elementwise.sigmoid(x * beta)),)
+        return (where(passthrough, g, g * sigmoid(x * beta)),)
     return record(out, "SoftplusBackward0", backward, (x,), saved=(x,))
 
 
@@ -90,7 +92,7 @@ def silu(x):
     sig = 0.5 + 0.5 * np.tanh(0.5 * x._data)
 
     def backward(g):
-        s = elementwise.sigmoid(x)
+        s = sigmoid(x)
         return (g * (s * (1 + x * (1 - s))),)
     return record(x._data * sig, "SiluBackward0", backward, (x,), saved=(x,))
 
@@ -183,7 +185,7 @@ def _log_sigmoid_array(a):
     return -(np.log1p(np.exp(-np.abs(a))) + np.maximum(-a, 0))
 
 
-@op(method=False, nn=True)
+@op(method=False, function=False, nn=True)
 def prelu(x, weight):
     """x where x > 0, else weight * x, with one learned slope per channel (axis 1) or one for all."""
     xd = _float_array(x, "prelu")
@@ -205,10 +207,10 @@ def prelu(x, weight):
 
     def backward(g):
         slopes = weight.reshape(slope_shape)
-        grad_x = elementwise.where(keep, g, g * slopes) if x._requires_grad else None
+        grad_x = where(keep, g, g * slopes) if x._requires_grad else None
         grad_w = None
         if weight._requires_grad:  # d out / d slope = x where x <= 0
-            below = elementwise.where(keep, g * 0, g * x)
+            below = where(keep, g * 0, g * x)
             grad_w = (below.sum(shared) if shared else below).reshape(weight._data.shape)
         return grad_x, grad_w
     return record(out, "PreluKernelBackward0", backward, (x, weight), saved=(x, weight))
@@ -218,7 +220,7 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-@op(method=False, nn=True)
+@op(method=False, function=False, nn=True)
 def selu(x, inplace=False):
     """scale * elu(x, alpha) with the self-normalizing constants; PyTorch names its node EluBackward."""
     xd = _float_array(x, "selu")
@@ -228,13 +230,13 @@ def selu(x, inplace=False):
 
     def backward(g):
         # below zero d/dx scale*alpha*(e^x - 1) = scale*alpha*e^x = out + scale*alpha
-        return (elementwise.where(keep, g * _SELU_SCALE, g * (result + _SELU_SCALE * _SELU_ALPHA)),)
+        return (where(keep, g * _SELU_SCALE, g * (result + _SELU_SCALE * _SELU_ALPHA)),)
     result = _keep_output(record(out.astype(xd.dtype, copy=False), "EluBackward1" if inplace else "EluBackward0",
                                  backward, (x,)))
     return result
 
 
-@op(method=False, nn=True)
+@op(method=False, function=False, nn=True)
 def celu(x, alpha=1.0, inplace=False):
     """x where x > 0, else alpha * (e^(x / alpha) - 1): ELU with a slope continuous at 0 for every alpha."""
     xd = _float_array(x, "celu")
@@ -246,7 +248,7 @@ def celu(x, alpha=1.0, inplace=False):
 
     def backward(g):
         # below zero d/dx alpha*(e^(x/alpha) - 1) = e^(x/alpha) = out / alpha + 1
-        return (elementwise.where(keep, g, g * (result / alpha + 1)),)
+        return (where(keep, g, g * (result / alpha + 1)),)
     result = _keep_output(record(out, "CeluBackward1" if inplace else "CeluBackward0", backward, (x,)))
     return result
 
@@ -259,7 +261,7 @@ def mish(x):
 
     def backward(g):
         t = softplus(x).tanh()
-        return (g * (t + x * elementwise.sigmoid(x) * (1 - t * t)),)
+        return (g * (t + x * sigmoid(x) * (1 - t * t)),)
     return record(xd * np.tanh(soft), "MishBackward0", backward, (x,), saved=(x,))
 
 
@@ -271,7 +273,7 @@ def hardswish(x):
     middle, above = _mask((xd > -3) & (xd < 3)), Tensor._wrap((xd >= 3).astype(xd.dtype))
 
     def backward(g):
-        return (elementwise.where(middle, g * (x / 3 + 0.5), g * above),)
+        return (where(middle, g * (x / 3 + 0.5), g * above),)
     return record(out.astype(xd.dtype, copy=False), "HardswishBackward0", backward, (x,), saved=(x,))
 
 
@@ -289,7 +291,7 @@ def _check_lambd(x, lambd, op):
         raise RuntimeError(f"{op}: lambda must be in range [0, inf) for input dtype {x.dtype}, but found {lambd}")
 
 
-@op(method=False, nn=True)
+@op(method=False, function=False, nn=True)
 def hardshrink(x, lambd=0.5):
     """x where |x| > lambd, else 0."""
     xd = x._data
@@ -314,7 +316,7 @@ def logsigmoid(x):
     """log(sigmoid(x)), finite for every x."""
     xd = _float_array(x, "log_sigmoid")
     # d/dx log sigmoid(x) = 1 - sigmoid(x) = sigmoid(-x)
-    return record(_log_sigmoid_array(xd), "LogSigmoidBackward0", lambda g: (g * elementwise.sigmoid(-x),), (x,),
+    return record(_log_sigmoid_array(xd), "LogSigmoidBackward0", lambda g: (g * sigmoid(-x),), (x,),
                   saved=(x,))
 
 
@@ -333,12 +335,12 @@ def glu(x, dim=-1):
 
     def backward(g):
         first, second = narrow(x, d, 0, size // 2), narrow(x, d, size // 2, size // 2)
-        s = elementwise.sigmoid(second)
+        s = sigmoid(second)
         return (cat([g * s, g * first * s * (1 - s)], d),)
     return record(a * gate, "GluBackward0", backward, (x,), saved=(x,))
 
 
-@op(method=False, nn=True)
+@op(method=False, function=False, nn=True)
 def threshold(x, threshold, value, inplace=False):
     """x where x > threshold, else value."""
     xd = x._data
@@ -348,7 +350,7 @@ def threshold(x, threshold, value, inplace=False):
     return record(out, "ThresholdBackward1" if inplace else "ThresholdBackward0", lambda g: (g * gate,), (x,))
 
 
-@op(method=False, nn=True)
+@op(method=False, function=False, nn=True)
 def rrelu(x, lower=1 / 8, upper=1 / 3, training=False, inplace=False, generator=None):
     """Leaky ReLU with a random slope ~ U(lower, upper) for each negative element when training, else the mean."""
     xd = _float_array(x, "rrelu")

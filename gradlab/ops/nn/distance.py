@@ -5,12 +5,12 @@ import numpy as np
 
 from ..._tensor import Tensor
 from ...autograd.function import record
-from .. import elementwise
+from ..compare import where
 from ..registry import op
 from ._common import _check_float, _keep_output
 
 
-@op(method=False, nn=True)
+@op(method=False, function=False, nn=True)
 def pdist(x, p=2.0):
     """The p-norm distance between every pair of rows i < j of an (N, M) input, as a vector of N(N-1)/2."""
     if x._data.ndim != 2:
@@ -53,11 +53,11 @@ def _norm_rows_grad(d, dist, p):
         return d.sign()
     if p == math.inf:
         return d.sign() * Tensor._wrap(np.abs(d._data) == dist._data)
-    safe = elementwise.where(zero, dist * 0 + 1, dist)
+    safe = where(zero, dist * 0 + 1, dist)
     if p == 2:
-        return elementwise.where(zero, d * 0, d / safe)
+        return where(zero, d * 0, d / safe)
     if p < 1:  # |d|^(p - 1) is infinite at a zero entry, whose gradient PyTorch sets to 0
         zero = Tensor._wrap(zero._data | (d._data == 0))
-        d_safe = elementwise.where(zero, d * 0 + 1, d)
-        return elementwise.where(zero, d * 0, d.sign() * d_safe.abs().pow(p - 1) / safe.pow(p - 1))
-    return elementwise.where(zero, d * 0, d.sign() * d.abs().pow(p - 1) / safe.pow(p - 1))
+        d_safe = where(zero, d * 0 + 1, d)
+        return where(zero, d * 0, d.sign() * d_safe.abs().pow(p - 1) / safe.pow(p - 1))
+    return where(zero, d * 0, d.sign() * d.abs().pow(p - 1) / safe.pow(p - 1))

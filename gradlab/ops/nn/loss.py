@@ -8,7 +8,9 @@ import numpy as np
 
 from ..._tensor import Tensor
 from ...autograd.function import record
-from .. import elementwise
+from .._common import broadcasting
+from ..compare import where
+from ..unary import sigmoid
 from .._common import promote, sum_to
 from ..registry import op
 from ._common import _check_float
@@ -111,7 +113,7 @@ def nll_loss(x, target, weight=None, ignore_index=-100, reduction="mean"):
         if reduction == "mean" and denominator == 0:  # g / 0 reaches only the picked entries, as PyTorch's kernel
             picked = np.zeros(x._data.shape, dtype=bool)
             picked[at] = True if valid is None else valid
-            grad = elementwise.where(Tensor._wrap(picked), grad, 0.0)
+            grad = where(Tensor._wrap(picked), grad, 0.0)
         return (grad,)
     return record(out, _nll_node(x), backward, (x,))
 
@@ -180,7 +182,7 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", l
             x, target, w, eps, q if probabilities else target_weights(),
             _grad_scale(g, reduction, denominator, 1), probabilities)
         if all_ignored and grad_x is not None:
-            grad_x = elementwise.where(Tensor._wrap(_ignored_rows(x, valid)), 0.0, grad_x)
+            grad_x = where(Tensor._wrap(_ignored_rows(x, valid)), 0.0, grad_x)
         return grad_x, grad_t
 
     def fast(g):  # the same on arrays
@@ -246,7 +248,7 @@ def _check_same_shape(x, target, op):
 def mse_loss(x, target, reduction="mean"):
     _check_reduction(reduction, "mse_loss")
     x, target = promote(x, target)  # PyTorch's result dtype: a float32 input with an int64 target stays float32
-    diff = elementwise._broadcasting("mse_loss", np.subtract, x, target)
+    diff = broadcasting("mse_loss", np.subtract, x, target)
     return _pointwise_loss(x, target, diff * diff, reduction, lambda d: 2 * d, "MseLossBackward0")
 
 
@@ -254,7 +256,7 @@ def mse_loss(x, target, reduction="mean"):
 def l1_loss(x, target, reduction="mean"):
     _check_reduction(reduction, "l1_loss")
     x, target = promote(x, target)  # PyTorch's result dtype: a float32 input with an int64 target stays float32
-    diff = elementwise._broadcasting("l1_loss", np.subtract, x, target)
+    diff = broadcasting("l1_loss", np.subtract, x, target)
     out = _reduce(np.abs(diff), reduction)
     count = diff.size
     shape_x, shape_t = x._data.shape, target._data.shape
@@ -327,7 +329,7 @@ def binary_cross_entropy_with_logits(x, target, weight=None, reduction="mean", p
         scale = _weighted_grad_scale(g, reduction, count, weight)
         grad_x = grad_t = None
         if x._requires_grad:
-            s = elementwise.sigmoid(x)
+            s = sigmoid(x)
             if pos_weight is None:
                 grad_x = (s - target) * scale
             else:
@@ -367,14 +369,14 @@ def smooth_l1_loss(x, target, reduction="mean", beta=1.0):
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     x, target = promote(x, target)
-    d = elementwise._broadcasting("smooth_l1_loss", np.subtract, x, target)
+    d = broadcasting("smooth_l1_loss", np.subtract, x, target)
     ad = np.abs(d)
     losses = np.where(ad < beta, 0.5 * d * d / (beta or 1), ad - 0.5 * beta).astype(d.dtype, copy=False)
 
     def slope(diff):  # d/beta inside the quadratic zone, sign(d) outside
         if beta == 0:
             return diff.sign()
-        return elementwise.where(diff.abs() < beta, diff / beta, diff.sign())
+        return where(diff.abs() < beta, diff / beta, diff.sign())
     return _pointwise_loss(x, target, losses, reduction, slope, "SmoothL1LossBackward0")
 
 
@@ -385,12 +387,12 @@ def huber_loss(x, target, reduction="mean", delta=1.0):
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     x, target = promote(x, target)
-    d = elementwise._broadcasting("huber_loss", np.subtract, x, target)
+    d = broadcasting("huber_loss", np.subtract, x, target)
     ad = np.abs(d)
     losses = np.where(ad <= delta, 0.5 * d * d, delta * (ad - 0.5 * delta)).astype(d.dtype, copy=False)
 
     def slope(diff):  # d inside the quadratic zone, delta * sign(d) outside
-        return elementwise.where(diff.abs() <= delta, diff, diff.sign() * delta)
+        return where(diff.abs() <= delta, diff, diff.sign() * delta)
     return _pointwise_loss(x, target, losses, reduction, slope, "HuberLossBackward0")
 
 
@@ -407,7 +409,7 @@ def soft_margin_loss(x, target, reduction="mean"):
 
     def backward(g):
         # d/dx log(1 + e^(-y x)) = -y * sigmoid(-y x)
-        return (-target * elementwise.sigmoid(-target * x) * _grad_scale(g, reduction, count), None)
+        return (-target * sigmoid(-target * x) * _grad_scale(g, reduction, count), None)
     return record(_reduce(losses, reduction), "SoftMarginLossBackward0", backward, (x, target), saved=(x, target))
 
 

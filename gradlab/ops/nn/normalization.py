@@ -152,7 +152,7 @@ def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
 
 
 # ---- layer norm -------------------------------------------------------------------------------
-@op(method=False, function=True, nn=True)
+@op(method=False, function=False, nn=True)
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Standardize each sample over its last len(normalized_shape) axes, then * weight + bias."""
     _check_dtypes(x, weight, bias, "layer_norm")
@@ -176,7 +176,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 # ---- group norm -------------------------------------------------------------------------------
-@op(method=False, function=True, nn=True)
+@op(method=False, function=False, nn=True)
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     """Standardize each group of C / num_groups channels of each sample of an (N, C, *) input."""
     _check_dtypes(x, weight, bias, "group_norm")
