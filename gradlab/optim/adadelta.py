@@ -1,8 +1,7 @@
 """Adadelta: steps scaled by the ratio of running RMS of past updates to running RMS of gradients."""
 import numpy as np
 
-from .optimizer import (Optimizer, _check_lr, _check_nonnegative, _advance, _descent_grad, _step_counter,
-                        _to_scalar, _updated, _zeros_like)
+from .optimizer import Optimizer, _check_lr, _check_nonnegative, _to_scalar, _zeros_like
 
 __all__ = ["Adadelta"]
 
@@ -26,24 +25,14 @@ class Adadelta(Optimizer):
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _state_of(self, p):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_counter()
-            state["square_avg"] = _zeros_like(p)
-            state["acc_delta"] = _zeros_like(p)
-        return state
+    def _init_state(self, p, group):
+        return {"square_avg": _zeros_like(p), "acc_delta": _zeros_like(p)}
 
     def step(self, closure=None):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             lr, rho, eps = _to_scalar(group["lr"]), group["rho"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_of(p)
-                _advance(state["step"])
-                grad = _descent_grad(p, group["maximize"], group["weight_decay"])
+            for p, grad, state, _ in self._params_with_grad(group):
                 square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
 
                 square_avg *= rho
@@ -56,5 +45,4 @@ class Adadelta(Optimizer):
                 acc_delta += (1 - rho) * (delta * delta)
                 delta *= -lr
                 p._data += delta
-                _updated(p)
         return loss

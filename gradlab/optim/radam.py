@@ -3,8 +3,7 @@ import math
 
 import numpy as np
 
-from .optimizer import (Optimizer, _check_betas, _check_lr, _check_nonnegative, _advance, _lerp_,
-                        _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like)
+from .optimizer import Optimizer, _check_adam_options, _lerp_, _to_scalar, _zeros_like
 
 __all__ = ["RAdam"]
 
@@ -27,38 +26,22 @@ class RAdam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
-        _check_lr(lr)
-        _check_nonnegative(epsilon=eps)
-        _check_betas(betas)
-        _check_nonnegative(weight_decay=weight_decay)
+        _check_adam_options(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize, foreach=foreach,
                         capturable=capturable, decoupled_weight_decay=decoupled_weight_decay,
                         differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _state_of(self, p):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_counter()
-            state["exp_avg"] = _zeros_like(p)
-            state["exp_avg_sq"] = _zeros_like(p)
-        return state
+    def _init_state(self, p, group):
+        return {"exp_avg": _zeros_like(p), "exp_avg_sq": _zeros_like(p)}
 
     def step(self, closure=None):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
             beta1, beta2 = (_to_scalar(b) for b in group["betas"])
-            eps, weight_decay, decoupled = group["eps"], group["weight_decay"], group["decoupled_weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_of(p)
-                t = _advance(state["step"])
-                if decoupled and weight_decay != 0:
-                    p._data *= 1 - lr * weight_decay
-                grad = _descent_grad(p, group["maximize"], 0 if decoupled else weight_decay)
-
+            eps = group["eps"]
+            for p, grad, state, t in self._params_with_grad(group):
                 m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
                 _lerp_(m, grad, 1 - beta1)
                 v *= beta2
@@ -75,5 +58,4 @@ class RAdam(Optimizer):
                     p._data -= m_hat * lr * adaptive_lr * rect
                 else:
                     p._data -= m_hat * lr
-                _updated(p)
         return loss
