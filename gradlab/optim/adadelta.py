@@ -28,21 +28,18 @@ class Adadelta(Optimizer):
     def _init_state(self, p, group):
         return {"square_avg": _zeros_like(p), "acc_delta": _zeros_like(p)}
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, rho, eps = _to_scalar(group["lr"]), group["rho"], group["eps"]
-            for p, grad, state, _ in self._params_with_grad(group):
-                square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
+    def _step_group(self, group):
+        lr, rho, eps = _to_scalar(group["lr"]), group["rho"], group["eps"]
+        for p, grad, state, _ in self._params_with_grad(group):
+            square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
 
-                square_avg *= rho
-                square_avg += (1 - rho) * (grad * grad)
-                std = np.sqrt(square_avg + eps)
-                delta = np.sqrt(acc_delta + eps)
-                delta /= std
-                delta *= grad
-                acc_delta *= rho
-                acc_delta += (1 - rho) * (delta * delta)
-                delta *= -lr
-                p._data += delta
-        return loss
+            square_avg *= rho
+            square_avg += (1 - rho) * (grad * grad)
+            std = np.sqrt(square_avg + eps)
+            delta = np.sqrt(acc_delta + eps)
+            delta /= std
+            delta *= grad
+            acc_delta *= rho
+            acc_delta += (1 - rho) * (delta * delta)
+            delta *= -lr
+            p._data += delta

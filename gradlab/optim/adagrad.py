@@ -32,18 +32,15 @@ class Adagrad(Optimizer):
     def _init_state(self, p, group):
         return {"sum": Tensor._wrap(np.full_like(p._data, group["initial_accumulator_value"]))}
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, lr_decay, eps = _to_scalar(group["lr"]), group["lr_decay"], group["eps"]
-            for p, grad, state, t in self._params_with_grad(group):
-                clr = lr / (1 + (t - 1) * lr_decay)
-                total = state["sum"]._data
-                work = np.multiply(grad, grad, out=np.empty_like(total))
-                total += work
-                std = np.sqrt(total, out=work)
-                std += eps
-                np.divide(grad, std, out=work)
-                work *= -clr
-                p._data += work
-        return loss
+    def _step_group(self, group):
+        lr, lr_decay, eps = _to_scalar(group["lr"]), group["lr_decay"], group["eps"]
+        for p, grad, state, t in self._params_with_grad(group):
+            clr = lr / (1 + (t - 1) * lr_decay)
+            total = state["sum"]._data
+            work = np.multiply(grad, grad, out=np.empty_like(total))
+            total += work
+            std = np.sqrt(total, out=work)
+            std += eps
+            np.divide(grad, std, out=work)
+            work *= -clr
+            p._data += work

@@ -35,31 +35,28 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = _zeros_like(p)
         return state
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            beta1, beta2 = (_to_scalar(b) for b in group["betas"])
-            eps, amsgrad = group["eps"], group["amsgrad"]
-            for p, grad, state, t in self._params_with_grad(group):
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                work = np.empty_like(m)
+    def _step_group(self, group):
+        lr = _to_scalar(group["lr"])
+        beta1, beta2 = (_to_scalar(b) for b in group["betas"])
+        eps, amsgrad = group["eps"], group["amsgrad"]
+        for p, grad, state, t in self._params_with_grad(group):
+            m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+            work = np.empty_like(m)
 
-                _lerp_(m, grad, 1 - beta1, work)        # m += (1 - beta1) * (g - m)
-                v *= beta2                              # v = beta2 * v + (1 - beta2) * g * g
-                np.multiply(grad, grad, out=work)
-                work *= 1 - beta2
-                v += work
-                if amsgrad:                             # use the largest v seen so far
-                    v_max = state["max_exp_avg_sq"]._data
-                    np.maximum(v_max, v, out=v_max)
-                    v = v_max
+            _lerp_(m, grad, 1 - beta1, work)        # m += (1 - beta1) * (g - m)
+            v *= beta2                              # v = beta2 * v + (1 - beta2) * g * g
+            np.multiply(grad, grad, out=work)
+            work *= 1 - beta2
+            v += work
+            if amsgrad:                             # use the largest v seen so far
+                v_max = state["max_exp_avg_sq"]._data
+                np.maximum(v_max, v, out=v_max)
+                v = v_max
 
-                step_size = lr / (1 - beta1 ** t)
-                denom = np.sqrt(v, out=work)
-                denom /= (1 - beta2 ** t) ** 0.5
-                denom += eps
-                np.divide(m, denom, out=work)
-                work *= -step_size
-                p._data += work
-        return loss
+            step_size = lr / (1 - beta1 ** t)
+            denom = np.sqrt(v, out=work)
+            denom /= (1 - beta2 ** t) ** 0.5
+            denom += eps
+            np.divide(m, denom, out=work)
+            work *= -step_size
+            p._data += work

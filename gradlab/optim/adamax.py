@@ -24,16 +24,13 @@ class Adamax(Optimizer):
     def _init_state(self, p, group):
         return {"exp_avg": _zeros_like(p), "exp_inf": _zeros_like(p)}
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, (beta1, beta2), eps = _to_scalar(group["lr"]), group["betas"], group["eps"]
-            for p, grad, state, t in self._params_with_grad(group):
-                m, u = state["exp_avg"]._data, state["exp_inf"]._data
+    def _step_group(self, group):
+        lr, (beta1, beta2), eps = _to_scalar(group["lr"]), group["betas"], group["eps"]
+        for p, grad, state, t in self._params_with_grad(group):
+            m, u = state["exp_avg"]._data, state["exp_inf"]._data
 
-                _lerp_(m, grad, 1 - beta1)
-                u *= beta2
-                np.maximum(u, np.abs(grad) + eps, out=u)
-                clr = lr / (1 - beta1 ** t)
-                p._data -= clr * (m / u)
-        return loss
+            _lerp_(m, grad, 1 - beta1)
+            u *= beta2
+            np.maximum(u, np.abs(grad) + eps, out=u)
+            clr = lr / (1 - beta1 ** t)
+            p._data -= clr * (m / u)

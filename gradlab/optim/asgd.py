@@ -36,20 +36,17 @@ class ASGD(Optimizer):
     def _init_state(self, p, group):
         return {"eta": _float32_scalar(_to_scalar(group["lr"])), "mu": _float32_scalar(1.0), "ax": _zeros_like(p)}
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, lambd, alpha, t0 = _to_scalar(group["lr"]), group["lambd"], group["alpha"], group["t0"]
-            for p, grad, state, t in self._params_with_grad(group):
-                eta, mu = float(state["eta"]._data), float(state["mu"]._data)
-                ax = state["ax"]._data
+    def _step_group(self, group):
+        lr, lambd, alpha, t0 = _to_scalar(group["lr"]), group["lambd"], group["alpha"], group["t0"]
+        for p, grad, state, t in self._params_with_grad(group):
+            eta, mu = float(state["eta"]._data), float(state["mu"]._data)
+            ax = state["ax"]._data
 
-                p._data *= 1 - lambd * eta
-                p._data -= eta * grad
-                if mu != 1:
-                    ax += mu * (p._data - ax)
-                else:
-                    ax[...] = p._data
-                state["eta"]._data[...] = lr / ((1 + lambd * lr * t) ** alpha)
-                state["mu"]._data[...] = 1 / max(1, t - t0)
-        return loss
+            p._data *= 1 - lambd * eta
+            p._data -= eta * grad
+            if mu != 1:
+                ax += mu * (p._data - ax)
+            else:
+                ax[...] = p._data
+            state["eta"]._data[...] = lr / ((1 + lambd * lr * t) ** alpha)
+            state["mu"]._data[...] = 1 / max(1, t - t0)

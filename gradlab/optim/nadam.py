@@ -44,26 +44,23 @@ class NAdam(Optimizer):
         return {"mu_product": Tensor._wrap(np.ones((), dtype=np.float32)),
                 "exp_avg": _zeros_like(p), "exp_avg_sq": _zeros_like(p)}
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            beta1, beta2 = (_to_scalar(b) for b in group["betas"])
-            eps = group["eps"]
-            for p, grad, state, t in self._params_with_grad(group):
-                mu = _momentum_at(beta1, t, group["momentum_decay"])
-                mu_next = _momentum_at(beta1, t + 1, group["momentum_decay"])
-                mu_product = state["mu_product"]._data
-                mu_product *= mu
-                mu_product = float(mu_product)
+    def _step_group(self, group):
+        lr = _to_scalar(group["lr"])
+        beta1, beta2 = (_to_scalar(b) for b in group["betas"])
+        eps = group["eps"]
+        for p, grad, state, t in self._params_with_grad(group):
+            mu = _momentum_at(beta1, t, group["momentum_decay"])
+            mu_next = _momentum_at(beta1, t + 1, group["momentum_decay"])
+            mu_product = state["mu_product"]._data
+            mu_product *= mu
+            mu_product = float(mu_product)
 
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                _lerp_(m, grad, 1 - beta1)
-                v *= beta2
-                v += (1 - beta2) * (grad * grad)
-                denom = np.sqrt(v / (1 - beta2 ** t))
-                denom += eps
+            m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+            _lerp_(m, grad, 1 - beta1)
+            v *= beta2
+            v += (1 - beta2) * (grad * grad)
+            denom = np.sqrt(v / (1 - beta2 ** t))
+            denom += eps
 
-                p._data += (-lr * (1 - mu) / (1 - mu_product)) * (grad / denom)
-                p._data += (-lr * mu_next / (1 - mu_product * mu_next)) * (m / denom)
-        return loss
+            p._data += (-lr * (1 - mu) / (1 - mu_product)) * (grad / denom)
+            p._data += (-lr * mu_next / (1 - mu_product * mu_next)) * (m / denom)

@@ -133,7 +133,8 @@ class Optimizer:
 
     ``params`` is an iterable of tensors, of ``(name, tensor)`` pairs, or of
     dicts ``{"params": [...], <option>: value}`` for per-group options.
-    Subclasses implement ``step(closure=None)``.
+    Subclasses implement ``_step_group(group)``, the update of one group's
+    parameters (or ``step(closure=None)`` itself).
     """
 
     # State buffers with a shape have the shape of their parameter (checked on load);
@@ -239,8 +240,16 @@ class Optimizer:
                         p.grad.requires_grad_(False)
                     p.grad._data.fill(0)
 
+    @_with_step_hooks
     def step(self, closure=None):
         """Update the parameters once from their ``.grad``; ``closure()`` re-evaluates the loss."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            self._step_group(group)
+        return loss
+
+    def _step_group(self, group):
+        """The update rule, applied to the parameters of one group (subclasses write it)."""
         raise NotImplementedError
 
     @staticmethod

@@ -35,27 +35,24 @@ class RAdam(Optimizer):
     def _init_state(self, p, group):
         return {"exp_avg": _zeros_like(p), "exp_avg_sq": _zeros_like(p)}
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            beta1, beta2 = (_to_scalar(b) for b in group["betas"])
-            eps = group["eps"]
-            for p, grad, state, t in self._params_with_grad(group):
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                _lerp_(m, grad, 1 - beta1)
-                v *= beta2
-                v += (1 - beta2) * (grad * grad)
+    def _step_group(self, group):
+        lr = _to_scalar(group["lr"])
+        beta1, beta2 = (_to_scalar(b) for b in group["betas"])
+        eps = group["eps"]
+        for p, grad, state, t in self._params_with_grad(group):
+            m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+            _lerp_(m, grad, 1 - beta1)
+            v *= beta2
+            v += (1 - beta2) * (grad * grad)
 
-                bias_correction1 = 1 - beta1 ** t
-                bias_correction2 = 1 - beta2 ** t
-                m_hat = m / bias_correction1
-                rho_inf = 2 / (1 - beta2) - 1
-                rho_t = rho_inf - 2 * t * beta2 ** t / bias_correction2
-                if rho_t > 5.0:
-                    rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-                    adaptive_lr = bias_correction2 ** 0.5 / (np.sqrt(v) + eps)
-                    p._data -= m_hat * lr * adaptive_lr * rect
-                else:
-                    p._data -= m_hat * lr
-        return loss
+            bias_correction1 = 1 - beta1 ** t
+            bias_correction2 = 1 - beta2 ** t
+            m_hat = m / bias_correction1
+            rho_inf = 2 / (1 - beta2) - 1
+            rho_t = rho_inf - 2 * t * beta2 ** t / bias_correction2
+            if rho_t > 5.0:
+                rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                adaptive_lr = bias_correction2 ** 0.5 / (np.sqrt(v) + eps)
+                p._data -= m_hat * lr * adaptive_lr * rect
+            else:
+                p._data -= m_hat * lr

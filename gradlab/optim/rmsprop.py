@@ -33,33 +33,30 @@ class RMSprop(Optimizer):
             state["grad_avg"] = _zeros_like(p)
         return state
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, alpha, eps, momentum = _to_scalar(group["lr"]), group["alpha"], group["eps"], group["momentum"]
-            for p, grad, state, _ in self._params_with_grad(group):
-                square_avg = state["square_avg"]._data
+    def _step_group(self, group):
+        lr, alpha, eps, momentum = _to_scalar(group["lr"]), group["alpha"], group["eps"], group["momentum"]
+        for p, grad, state, _ in self._params_with_grad(group):
+            square_avg = state["square_avg"]._data
 
-                work = np.multiply(grad, grad, out=np.empty_like(square_avg))
-                work *= 1 - alpha
-                square_avg *= alpha                     # v = alpha * v + (1 - alpha) * g * g
-                square_avg += work
-                if group["centered"]:                   # subtract the squared mean gradient
-                    grad_avg = state["grad_avg"]._data
-                    _lerp_(grad_avg, grad, 1 - alpha, work)
-                    np.multiply(grad_avg, grad_avg, out=work)
-                    avg = np.subtract(square_avg, work, out=work)
-                    np.sqrt(avg, out=avg)
-                else:
-                    avg = np.sqrt(square_avg, out=work)
-                avg += eps
-                if momentum > 0:
-                    buf = state["momentum_buffer"]._data
-                    buf *= momentum
-                    buf += np.divide(grad, avg, out=avg)
-                    p._data -= lr * buf
-                else:
-                    np.divide(grad, avg, out=avg)
-                    avg *= -lr
-                    p._data += avg
-        return loss
+            work = np.multiply(grad, grad, out=np.empty_like(square_avg))
+            work *= 1 - alpha
+            square_avg *= alpha                     # v = alpha * v + (1 - alpha) * g * g
+            square_avg += work
+            if group["centered"]:                   # subtract the squared mean gradient
+                grad_avg = state["grad_avg"]._data
+                _lerp_(grad_avg, grad, 1 - alpha, work)
+                np.multiply(grad_avg, grad_avg, out=work)
+                avg = np.subtract(square_avg, work, out=work)
+                np.sqrt(avg, out=avg)
+            else:
+                avg = np.sqrt(square_avg, out=work)
+            avg += eps
+            if momentum > 0:
+                buf = state["momentum_buffer"]._data
+                buf *= momentum
+                buf += np.divide(grad, avg, out=avg)
+                p._data -= lr * buf
+            else:
+                np.divide(grad, avg, out=avg)
+                avg *= -lr
+                p._data += avg

@@ -28,21 +28,18 @@ class Rprop(Optimizer):
     def _init_state(self, p, group):
         return {"prev": _zeros_like(p), "step_size": Tensor._wrap(np.full_like(p.grad._data, _to_scalar(group["lr"])))}
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            etaminus, etaplus = group["etas"]
-            step_size_min, step_size_max = group["step_sizes"]
-            for p, grad, state, _ in self._params_with_grad(group):
-                grad = np.array(grad)  # a private copy, changed below (np.array: an array even when 0-d)
-                prev, step_size = state["prev"]._data, state["step_size"]._data
+    def _step_group(self, group):
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        for p, grad, state, _ in self._params_with_grad(group):
+            grad = np.array(grad)  # a private copy, changed below (np.array: an array even when 0-d)
+            prev, step_size = state["prev"]._data, state["step_size"]._data
 
-                agreement = grad * prev
-                flipped = agreement < 0
-                factor = np.where(agreement > 0, etaplus, np.where(flipped, etaminus, 1.0))
-                step_size *= factor
-                np.clip(step_size, step_size_min, step_size_max, out=step_size)
-                grad[flipped] = 0
-                p._data -= np.sign(grad) * step_size
-                prev[...] = grad
-        return loss
+            agreement = grad * prev
+            flipped = agreement < 0
+            factor = np.where(agreement > 0, etaplus, np.where(flipped, etaminus, 1.0))
+            step_size *= factor
+            np.clip(step_size, step_size_min, step_size_max, out=step_size)
+            grad[flipped] = 0
+            p._data -= np.sign(grad) * step_size
+            prev[...] = grad

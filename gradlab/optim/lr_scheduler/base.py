@@ -1,14 +1,9 @@
-"""The scheduler base class, ``LRScheduler``, and the helpers every schedule uses.
+"""``LRScheduler``, the base of every schedule, and the helpers the schedules share.
 
-A scheduler rewrites ``group["lr"]`` of its optimizer's parameter groups each
-time ``scheduler.step()`` is called (usually once per epoch, after
-``optimizer.step()``). Creating one already takes the first step, so that the
-optimizer starts at the schedule's epoch-0 learning rate.
-
-Most schedules are written, as in PyTorch, in "chainable" form: the new rate is
-computed from the current ``group["lr"]``, so that two schedulers can act on the
-same optimizer. Passing an explicit epoch to ``step(epoch)`` uses the closed
-form instead (deprecated in PyTorch, kept for old code).
+The base keeps the epoch count and each group's starting rate, takes the first
+step on construction, and on each ``step()`` writes the rates that the
+subclass's ``get_lr()`` computes (or its closed form, for ``step(epoch)``) into
+the optimizer's groups. The package docstring says how the schedules work.
 """
 import warnings
 
