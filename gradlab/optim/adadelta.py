@@ -1,7 +1,7 @@
 """Adadelta: steps scaled by the ratio of running RMS of past updates to running RMS of gradients."""
 import numpy as np
 
-from .optimizer import Optimizer, _check_lr, _check_nonnegative, _to_scalar, _zeros_like
+from .optimizer import Optimizer, _check_lr, _check_nonnegative, _to_scalar
 
 __all__ = ["Adadelta"]
 
@@ -15,6 +15,8 @@ class Adadelta(Optimizer):
         p -= lr * delta
     """
 
+    _zero_buffers = ("square_avg", "acc_delta")
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
         _check_lr(lr)
@@ -24,9 +26,6 @@ class Adadelta(Optimizer):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
-
-    def _init_state(self, p, group):
-        return {"square_avg": _zeros_like(p), "acc_delta": _zeros_like(p)}
 
     def _step_group(self, group):
         lr, rho, eps = _to_scalar(group["lr"]), group["rho"], group["eps"]

@@ -1,7 +1,7 @@
 """Adamax: Adam with the infinity norm in place of the root mean square."""
 import numpy as np
 
-from .optimizer import Optimizer, _check_adam_options, _lerp_, _to_scalar, _zeros_like
+from .optimizer import Optimizer, _check_adam_options, _lerp_, _to_scalar
 
 __all__ = ["Adamax"]
 
@@ -14,15 +14,14 @@ class Adamax(Optimizer):
         p -= lr / (1 - beta1**t) * m / u
     """
 
+    _zero_buffers = ("exp_avg", "exp_inf")
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
         _check_adam_options(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
-
-    def _init_state(self, p, group):
-        return {"exp_avg": _zeros_like(p), "exp_inf": _zeros_like(p)}
 
     def _step_group(self, group):
         lr, (beta1, beta2), eps = _to_scalar(group["lr"]), group["betas"], group["eps"]

@@ -261,9 +261,13 @@ class Optimizer:
             return closure()
 
     # ---- what the update rules share ---------------------------------------------------------
+    # The buffers of zeros, shaped like the parameter, that its state starts with (besides the
+    # step counter); an optimizer whose state starts otherwise overrides _init_state.
+    _zero_buffers = ()
+
     def _init_state(self, p, group):
-        """The buffers a parameter's state starts with, besides its step counter (subclasses say)."""
-        return {}
+        """The buffers a parameter's state starts with, besides its step counter."""
+        return {name: _zeros_like(p) for name in self._zero_buffers}
 
     def _state_of(self, p, group):
         """``p``'s state; on first use, a step counter followed by the buffers of ``_init_state``."""

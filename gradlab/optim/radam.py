@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_adam_options, _lerp_, _to_scalar, _zeros_like
+from .optimizer import Optimizer, _check_adam_options, _lerp_, _to_scalar
 
 __all__ = ["RAdam"]
 
@@ -24,6 +24,8 @@ class RAdam(Optimizer):
     ``decoupled_weight_decay=True`` shrinks p by ``1 - lr * weight_decay``.
     """
 
+    _zero_buffers = ("exp_avg", "exp_avg_sq")
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
         _check_adam_options(lr, betas, eps, weight_decay)
@@ -31,9 +33,6 @@ class RAdam(Optimizer):
                         capturable=capturable, decoupled_weight_decay=decoupled_weight_decay,
                         differentiable=differentiable)
         super().__init__(params, defaults)
-
-    def _init_state(self, p, group):
-        return {"exp_avg": _zeros_like(p), "exp_avg_sq": _zeros_like(p)}
 
     def _step_group(self, group):
         lr = _to_scalar(group["lr"])

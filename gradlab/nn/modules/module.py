@@ -28,7 +28,8 @@ from .hooks import (_ModuleHooks, _global_backward_hooks, _global_backward_pre_h
                     _global_forward_hooks_always_called, _global_forward_pre_hooks,
                     register_module_forward_hook, register_module_forward_pre_hook,
                     register_module_full_backward_hook, register_module_full_backward_pre_hook)
-from .state_dict import _EXTRA_STATE_KEY, _IncompatibleKeys, _ModuleStateDict  # noqa: F401 (importable from here, as in torch)
+# _EXTRA_STATE_KEY and _IncompatibleKeys stay importable from here, as in torch
+from .state_dict import _EXTRA_STATE_KEY, _IncompatibleKeys, _ModuleStateDict  # noqa: F401
 
 __all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook",
            "register_module_full_backward_hook", "register_module_full_backward_pre_hook"]

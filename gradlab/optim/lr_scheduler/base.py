@@ -45,6 +45,21 @@ def _set_group_value(group, key, value):
         group[key] = value
 
 
+def _state_apart(scheduler, name, saved):
+    """A state dict of all but the optimizer, in which attribute ``name`` is replaced by ``saved``."""
+    state = {k: v for k, v in scheduler.__dict__.items() if k not in ("optimizer", name)}
+    state[name] = saved
+    return state
+
+
+def _load_state_apart(scheduler, state_dict, name):
+    """Load all of ``state_dict`` but entry ``name``, which is returned for the caller to load."""
+    state_dict = dict(state_dict)
+    saved = state_dict.pop(name)
+    scheduler.__dict__.update(state_dict)
+    return saved
+
+
 class LRScheduler:
     """Base class: keeps ``last_epoch`` (steps taken, -1 before the first) and ``base_lrs``
     (each group's ``initial_lr``); subclasses define ``get_lr()``, the rates for ``last_epoch``."""

@@ -2,7 +2,7 @@
 ``ChainedScheduler`` (all at once, their effects multiplied)."""
 from bisect import bisect_right
 
-from .base import LRScheduler, _group_values, _set_group_value
+from .base import LRScheduler, _group_values, _load_state_apart, _set_group_value, _state_apart
 from .plateau import ReduceLROnPlateau
 
 __all__ = ["SequentialLR", "ChainedScheduler"]
@@ -67,15 +67,10 @@ class SequentialLR(LRScheduler):
         self._last_lr = scheduler.get_last_lr()
 
     def state_dict(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
+        return _state_apart(self, "_schedulers", [s.state_dict() for s in self._schedulers])
 
     def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        schedulers = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for scheduler, state in zip(self._schedulers, schedulers):
+        for scheduler, state in zip(self._schedulers, _load_state_apart(self, state_dict, "_schedulers")):
             scheduler.load_state_dict(state)
 
 class ChainedScheduler(LRScheduler):

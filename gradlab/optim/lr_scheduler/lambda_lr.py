@@ -2,7 +2,7 @@
 ``MultiplicativeLR`` (lr *= f(epoch) each step)."""
 import types
 
-from .base import LRScheduler, _group_values
+from .base import LRScheduler, _group_values, _load_state_apart, _state_apart
 
 __all__ = ["LambdaLR", "MultiplicativeLR"]
 
@@ -26,16 +26,11 @@ class _LambdaScheduler(LRScheduler):
 
     def state_dict(self):
         """The state without the functions themselves (only callable objects' attributes are kept)."""
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-                               for fn in self.lr_lambdas]
-        return state
+        return _state_apart(self, "lr_lambdas", [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+                                                 for fn in self.lr_lambdas])
 
     def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        saved = state_dict.pop("lr_lambdas")
-        self.__dict__.update(state_dict)
-        for fn, attrs in zip(self.lr_lambdas, saved):
+        for fn, attrs in zip(self.lr_lambdas, _load_state_apart(self, state_dict, "lr_lambdas")):
             if attrs is not None:
                 fn.__dict__.update(attrs)
 
