@@ -674,4 +674,3 @@ class BackwardHook:
             self.grad_outputs = None
             return tuple(grad_outputs[i] for i in self.output_tensors_index)
         return tuple(self.grad_outputs[i] for i in self.output_tensors_index)
-
