@@ -67,7 +67,6 @@ def register_module_full_backward_pre_hook(hook):
     return _add_hook(_global_backward_pre_hooks, hook)
 
 
-
 class _ModuleHooks:
     """``Module``'s methods that register forward and backward hooks."""
 

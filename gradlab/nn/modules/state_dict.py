@@ -15,6 +15,7 @@ from ...autograd import grad_mode
 from ..parameter import Parameter
 from .hooks import _add_hook
 
+
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What ``load_state_dict`` returns: the keys it could not match."""
 

@@ -73,6 +73,7 @@ class SequentialLR(LRScheduler):
         for scheduler, state in zip(self._schedulers, _load_state_apart(self, state_dict, "_schedulers")):
             scheduler.load_state_dict(state)
 
+
 class ChainedScheduler(LRScheduler):
     """Step several schedulers of one optimizer together (their effects multiply)."""
 

@@ -36,6 +36,7 @@ class CosineAnnealingLR(LRScheduler):
         return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
                 for base_lr in self.base_lrs]
 
+
 class CosineAnnealingWarmRestarts(LRScheduler):
     """Cosine annealing from base_lr to eta_min over T_i epochs, then a restart; T_i grows by T_mult."""
 

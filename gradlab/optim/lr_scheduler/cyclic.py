@@ -31,7 +31,6 @@ def _start_momentum_cycle(optimizer, base_momentums, max_momentums, last_epoch):
             group["base_momentum"] = b_momentum
 
 
-
 class CyclicLR(LRScheduler):
     """The rate cycles between ``base_lr`` and ``max_lr`` (triangle waves), stepped every batch.
 
@@ -133,6 +132,7 @@ class CyclicLR(LRScheduler):
         if fn is not None:
             self._scale_fn_custom.__dict__.update(fn)
         self._init_scale_fn()
+
 
 class OneCycleLR(LRScheduler):
     """The 1cycle policy, stepped every batch: warm up from max_lr / div_factor to max_lr over

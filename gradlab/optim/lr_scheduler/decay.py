@@ -61,6 +61,7 @@ class ExponentialLR(LRScheduler):
     def _get_closed_form_lr(self):
         return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
 
+
 class PolynomialLR(LRScheduler):
     """lr = base_lr * (1 - min(epoch, total_iters) / total_iters) ** power."""
 
