@@ -50,7 +50,7 @@ import numpy as np
 
 from . import _dtype
 from ._tensor import Size, Tensor, check_device, device
-from .utils._atomic import atomic_write
+from .utils._atomic import atomic_write, remaining_size
 
 __all__ = ["save", "load", "SerializationError", "MAGIC", "FORMAT_VERSION"]
 
@@ -291,26 +291,13 @@ def load(f, map_location=None, weights_only=True, mmap=None):
         with open(f, "rb") as stream:
             header_bytes, data = _read_file(stream, os.fstat(stream.fileno()).st_size)
     elif callable(getattr(f, "read", None)):
-        header_bytes, data = _read_file(f, _remaining_size(f))
+        header_bytes, data = _read_file(f, remaining_size(f))
     else:
         raise TypeError(f"gradlab.load: expected a path or a binary file object with read(), "
                         f"got {type(f).__name__}")
     header = _parse_header(header_bytes)
     tensors = _build_tensors(header["tensors"], data, place)
     return _build_nodes(header, tensors)
-
-
-def _remaining_size(f):
-    """Bytes left in a seekable file object, or None when it cannot tell."""
-    try:
-        if not f.seekable():
-            return None
-        here = f.tell()
-        end = f.seek(0, os.SEEK_END)
-        f.seek(here)
-        return end - here
-    except (AttributeError, OSError, ValueError):
-        return None
 
 
 # ---------------------------------------------------------------- reading the bytes

@@ -105,9 +105,6 @@ class DigitsMNIST(ImageArrayDataset):
 
     def __init__(self, root=None, train=True, transform=None, target_transform=None,
                  download=False, size=28, method="resize", test_fraction=0.2, seed=0):
-        self.root = root
-        self.train = train
-        self.transform = transform
-        self.target_transform = target_transform
+        super().__init__(root, train, transform, target_transform)
         (xtr, ytr), (xte, yte) = load_digits_as_mnist(size, method, test_fraction, seed)
         self.data, self.targets = (xtr, ytr) if train else (xte, yte)

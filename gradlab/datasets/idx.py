@@ -28,7 +28,7 @@ import zlib
 
 import numpy as np
 
-from ..utils._atomic import atomic_write
+from ..utils._atomic import atomic_write, remaining_size
 
 __all__ = [
     "IDXError",
@@ -171,23 +171,10 @@ def _read_stream(f, name, size=None):
     return _finish(buf, dtype, shape)
 
 
-def _stream_size(f):
-    """Remaining length of a seekable binary stream, or None."""
-    try:
-        if not f.seekable():
-            return None
-        pos = f.tell()
-        end = f.seek(0, io.SEEK_END)
-        f.seek(pos)
-        return end - pos
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
 def _read_fileobj(f, name):
     head = f.peek(2)[:2] if hasattr(f, "peek") else None
     if head is None:
-        size = _stream_size(f)
+        size = remaining_size(f)
         if size is not None:
             pos = f.tell()
             head = f.read(2)
@@ -198,7 +185,7 @@ def _read_fileobj(f, name):
     if head == _GZIP_MAGIC:
         with gzip.GzipFile(fileobj=f, mode="rb") as g:
             return _read_stream(g, name)
-    return _read_stream(f, name, _stream_size(f))
+    return _read_stream(f, name, remaining_size(f))
 
 
 class _Peekable:

@@ -175,6 +175,23 @@ def _variants(base):
     return names
 
 
+def _tensor_over_array(name, array_name, doc):
+    """A property holding a tensor in ``name`` and the NumPy array behind it in ``array_name``.
+
+    Assigning an array stores it and a tensor that shares its memory; assigning
+    a tensor stores it and its array.
+    """
+    def get(self):
+        return getattr(self, name)
+
+    def set(self, value):
+        array = to_numpy(value)
+        setattr(self, array_name, array)
+        setattr(self, name, to_tensor(array) if isinstance(value, np.ndarray) else value)
+
+    return property(get, set, doc=doc)
+
+
 class ImageArrayDataset(_Dataset):
     """Images and labels held as NumPy arrays, handed out as gradlab tensors.
 
@@ -193,25 +210,14 @@ class ImageArrayDataset(_Dataset):
     transform = None
     target_transform = None
 
-    @property
-    def data(self):
-        """uint8 tensor N x H x W (shares memory with ``_images_np``)."""
-        return self._data
+    def __init__(self, root=None, train=True, transform=None, target_transform=None):
+        self.root = root
+        self.train = train
+        self.transform = transform
+        self.target_transform = target_transform
 
-    @data.setter
-    def data(self, value):
-        self._images_np = to_numpy(value)
-        self._data = to_tensor(self._images_np) if isinstance(value, np.ndarray) else value
-
-    @property
-    def targets(self):
-        """int64 tensor N (shares memory with ``_targets_np``)."""
-        return self._targets
-
-    @targets.setter
-    def targets(self, value):
-        self._targets_np = to_numpy(value)
-        self._targets = to_tensor(self._targets_np) if isinstance(value, np.ndarray) else value
+    data = _tensor_over_array("_data", "_images_np", "uint8 tensor N x H x W (shares memory with ``_images_np``).")
+    targets = _tensor_over_array("_targets", "_targets_np", "int64 tensor N (shares memory with ``_targets_np``).")
 
     # torchvision's old names
     train_data = test_data = property(lambda self: self.data)
@@ -262,10 +268,7 @@ class MNIST(ImageArrayDataset):
                  download=False, mirrors=None, timeout=30.0):
         if isinstance(root, (str, os.PathLike)):
             root = os.path.expanduser(os.fspath(root))
-        self.root = root
-        self.train = train
-        self.transform = transform
-        self.target_transform = target_transform
+        super().__init__(root, train, transform, target_transform)
         self._mirrors = mirrors
         self._timeout = timeout
 

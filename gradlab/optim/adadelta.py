@@ -1,8 +1,7 @@
 """Adadelta: steps scaled by the ratio of running RMS of past updates to running RMS of gradients."""
 import numpy as np
 
-from .optimizer import (Optimizer, _check_lr, _check_nonnegative, _advance, _descent_grad, _step_counter,
-                        _to_scalar, _updated, _zeros_like)
+from .optimizer import Optimizer, _check_lr, _check_nonnegative, _to_scalar
 
 __all__ = ["Adadelta"]
 
@@ -16,6 +15,8 @@ class Adadelta(Optimizer):
         p -= lr * delta
     """
 
+    _zero_buffers = ("square_avg", "acc_delta")
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
         _check_lr(lr)
@@ -26,35 +27,18 @@ class Adadelta(Optimizer):
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _state_of(self, p):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_counter()
-            state["square_avg"] = _zeros_like(p)
-            state["acc_delta"] = _zeros_like(p)
-        return state
+    def _step_group(self, group):
+        lr, rho, eps = _to_scalar(group["lr"]), group["rho"], group["eps"]
+        for p, grad, state, _ in self._params_with_grad(group):
+            square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, rho, eps = _to_scalar(group["lr"]), group["rho"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_of(p)
-                _advance(state["step"])
-                grad = _descent_grad(p, group["maximize"], group["weight_decay"])
-                square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
-
-                square_avg *= rho
-                square_avg += (1 - rho) * (grad * grad)
-                std = np.sqrt(square_avg + eps)
-                delta = np.sqrt(acc_delta + eps)
-                delta /= std
-                delta *= grad
-                acc_delta *= rho
-                acc_delta += (1 - rho) * (delta * delta)
-                delta *= -lr
-                p._data += delta
-                _updated(p)
-        return loss
+            square_avg *= rho
+            square_avg += (1 - rho) * (grad * grad)
+            std = np.sqrt(square_avg + eps)
+            delta = np.sqrt(acc_delta + eps)
+            delta /= std
+            delta *= grad
+            acc_delta *= rho
+            acc_delta += (1 - rho) * (delta * delta)
+            delta *= -lr
+            p._data += delta

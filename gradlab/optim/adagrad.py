@@ -2,8 +2,7 @@
 import numpy as np
 
 from .._tensor import Tensor
-from .optimizer import (Optimizer, _check_lr, _check_nonnegative, _advance, _descent_grad, _step_counter,
-                        _to_scalar, _updated)
+from .optimizer import Optimizer, _check_lr, _check_nonnegative, _to_scalar
 
 __all__ = ["Adagrad"]
 
@@ -30,31 +29,18 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self._state_of(p, group)
 
-    def _state_of(self, p, group):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_counter()
-            state["sum"] = Tensor._wrap(np.full_like(p._data, group["initial_accumulator_value"]))
-        return state
+    def _init_state(self, p, group):
+        return {"sum": Tensor._wrap(np.full_like(p._data, group["initial_accumulator_value"]))}
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, lr_decay, eps = _to_scalar(group["lr"]), group["lr_decay"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_of(p, group)
-                t = _advance(state["step"])
-                grad = _descent_grad(p, group["maximize"], group["weight_decay"])
-                clr = lr / (1 + (t - 1) * lr_decay)
-                total = state["sum"]._data
-                work = np.multiply(grad, grad, out=np.empty_like(total))
-                total += work
-                std = np.sqrt(total, out=work)
-                std += eps
-                np.divide(grad, std, out=work)
-                work *= -clr
-                p._data += work
-                _updated(p)
-        return loss
+    def _step_group(self, group):
+        lr, lr_decay, eps = _to_scalar(group["lr"]), group["lr_decay"], group["eps"]
+        for p, grad, state, t in self._params_with_grad(group):
+            clr = lr / (1 + (t - 1) * lr_decay)
+            total = state["sum"]._data
+            work = np.multiply(grad, grad, out=np.empty_like(total))
+            total += work
+            std = np.sqrt(total, out=work)
+            std += eps
+            np.divide(grad, std, out=work)
+            work *= -clr
+            p._data += work

@@ -2,8 +2,7 @@
 import numpy as np
 
 from .._tensor import Tensor
-from .optimizer import (Optimizer, _check_lr, _check_nonnegative, _advance, _descent_grad, _step_counter,
-                        _to_scalar, _updated, _zeros_like)
+from .optimizer import Optimizer, _check_lr, _check_nonnegative, _to_scalar, _zeros_like
 
 __all__ = ["ASGD"]
 
@@ -34,35 +33,20 @@ class ASGD(Optimizer):
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
-    def _state_of(self, p, lr):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_counter()
-            state["eta"] = _float32_scalar(lr)
-            state["mu"] = _float32_scalar(1.0)
-            state["ax"] = _zeros_like(p)
-        return state
+    def _init_state(self, p, group):
+        return {"eta": _float32_scalar(_to_scalar(group["lr"])), "mu": _float32_scalar(1.0), "ax": _zeros_like(p)}
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, lambd, alpha, t0 = _to_scalar(group["lr"]), group["lambd"], group["alpha"], group["t0"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_of(p, lr)
-                t = _advance(state["step"])
-                grad = _descent_grad(p, group["maximize"], group["weight_decay"])
-                eta, mu = float(state["eta"]._data), float(state["mu"]._data)
-                ax = state["ax"]._data
+    def _step_group(self, group):
+        lr, lambd, alpha, t0 = _to_scalar(group["lr"]), group["lambd"], group["alpha"], group["t0"]
+        for p, grad, state, t in self._params_with_grad(group):
+            eta, mu = float(state["eta"]._data), float(state["mu"]._data)
+            ax = state["ax"]._data
 
-                p._data *= 1 - lambd * eta
-                p._data -= eta * grad
-                if mu != 1:
-                    ax += mu * (p._data - ax)
-                else:
-                    ax[...] = p._data
-                state["eta"]._data[...] = lr / ((1 + lambd * lr * t) ** alpha)
-                state["mu"]._data[...] = 1 / max(1, t - t0)
-                _updated(p)
-        return loss
+            p._data *= 1 - lambd * eta
+            p._data -= eta * grad
+            if mu != 1:
+                ax += mu * (p._data - ax)
+            else:
+                ax[...] = p._data
+            state["eta"]._data[...] = lr / ((1 + lambd * lr * t) ** alpha)
+            state["mu"]._data[...] = 1 / max(1, t - t0)

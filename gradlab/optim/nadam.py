@@ -2,8 +2,7 @@
 import numpy as np
 
 from .._tensor import Tensor
-from .optimizer import (Optimizer, _check_betas, _check_lr, _check_nonnegative, _advance, _lerp_,
-                        _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like)
+from .optimizer import Optimizer, _check_adam_options, _check_nonnegative, _lerp_, _to_scalar, _zeros_like
 
 __all__ = ["NAdam"]
 
@@ -33,54 +32,35 @@ class NAdam(Optimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
-        _check_lr(lr)
-        _check_nonnegative(epsilon=eps)
-        _check_betas(betas)
-        _check_nonnegative(weight_decay=weight_decay, momentum_decay=momentum_decay)
+        _check_adam_options(lr, betas, eps, weight_decay)
+        _check_nonnegative(momentum_decay=momentum_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
                         capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _state_of(self, p):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_counter()
-            # a float32 0-d tensor, as PyTorch keeps it (the product is rounded to float32 each step)
-            state["mu_product"] = Tensor._wrap(np.ones((), dtype=np.float32))
-            state["exp_avg"] = _zeros_like(p)
-            state["exp_avg_sq"] = _zeros_like(p)
-        return state
+    def _init_state(self, p, group):
+        # mu_product is a float32 0-d tensor, as PyTorch keeps it (the product is rounded to float32 each step)
+        return {"mu_product": Tensor._wrap(np.ones((), dtype=np.float32)),
+                "exp_avg": _zeros_like(p), "exp_avg_sq": _zeros_like(p)}
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            beta1, beta2 = (_to_scalar(b) for b in group["betas"])
-            eps, weight_decay, decoupled = group["eps"], group["weight_decay"], group["decoupled_weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_of(p)
-                t = _advance(state["step"])
-                if decoupled and weight_decay != 0:
-                    p._data *= 1 - lr * weight_decay
-                grad = _descent_grad(p, group["maximize"], 0 if decoupled else weight_decay)
+    def _step_group(self, group):
+        lr = _to_scalar(group["lr"])
+        beta1, beta2 = (_to_scalar(b) for b in group["betas"])
+        eps = group["eps"]
+        for p, grad, state, t in self._params_with_grad(group):
+            mu = _momentum_at(beta1, t, group["momentum_decay"])
+            mu_next = _momentum_at(beta1, t + 1, group["momentum_decay"])
+            mu_product = state["mu_product"]._data
+            mu_product *= mu
+            mu_product = float(mu_product)
 
-                mu = _momentum_at(beta1, t, group["momentum_decay"])
-                mu_next = _momentum_at(beta1, t + 1, group["momentum_decay"])
-                mu_product = state["mu_product"]._data
-                mu_product *= mu
-                mu_product = float(mu_product)
+            m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+            _lerp_(m, grad, 1 - beta1)
+            v *= beta2
+            v += (1 - beta2) * (grad * grad)
+            denom = np.sqrt(v / (1 - beta2 ** t))
+            denom += eps
 
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                _lerp_(m, grad, 1 - beta1)
-                v *= beta2
-                v += (1 - beta2) * (grad * grad)
-                denom = np.sqrt(v / (1 - beta2 ** t))
-                denom += eps
-
-                p._data += (-lr * (1 - mu) / (1 - mu_product)) * (grad / denom)
-                p._data += (-lr * mu_next / (1 - mu_product * mu_next)) * (m / denom)
-                _updated(p)
-        return loss
+            p._data += (-lr * (1 - mu) / (1 - mu_product)) * (grad / denom)
+            p._data += (-lr * mu_next / (1 - mu_product * mu_next)) * (m / denom)

@@ -73,6 +73,14 @@ def _check_betas(betas):
             raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
 
 
+def _check_adam_options(lr, betas, eps, weight_decay):
+    """The checks the Adam family (Adam, AdamW, Adamax, NAdam, RAdam) makes, in PyTorch's order."""
+    _check_lr(lr)
+    _check_nonnegative(epsilon=eps)
+    _check_betas(betas)
+    _check_nonnegative(weight_decay=weight_decay)
+
+
 def _with_step_hooks(step):
     """Wrap a ``step`` so that it runs the step hooks and records that a step happened.
 
@@ -125,7 +133,8 @@ class Optimizer:
 
     ``params`` is an iterable of tensors, of ``(name, tensor)`` pairs, or of
     dicts ``{"params": [...], <option>: value}`` for per-group options.
-    Subclasses implement ``step(closure=None)``.
+    Subclasses implement ``_step_group(group)``, the update of one group's
+    parameters (or ``step(closure=None)`` itself).
     """
 
     # State buffers with a shape have the shape of their parameter (checked on load);
@@ -231,8 +240,16 @@ class Optimizer:
                         p.grad.requires_grad_(False)
                     p.grad._data.fill(0)
 
+    @_with_step_hooks
     def step(self, closure=None):
         """Update the parameters once from their ``.grad``; ``closure()`` re-evaluates the loss."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            self._step_group(group)
+        return loss
+
+    def _step_group(self, group):
+        """The update rule, applied to the parameters of one group (subclasses write it)."""
         raise NotImplementedError
 
     @staticmethod
@@ -242,6 +259,45 @@ class Optimizer:
             return None
         with enable_grad():
             return closure()
+
+    # ---- what the update rules share ---------------------------------------------------------
+    # The buffers of zeros, shaped like the parameter, that its state starts with (besides the
+    # step counter); an optimizer whose state starts otherwise overrides _init_state.
+    _zero_buffers = ()
+
+    def _init_state(self, p, group):
+        """The buffers a parameter's state starts with, besides its step counter."""
+        return {name: _zeros_like(p) for name in self._zero_buffers}
+
+    def _state_of(self, p, group):
+        """``p``'s state; on first use, a step counter followed by the buffers of ``_init_state``."""
+        state = self.state[p]
+        if not state:
+            state["step"] = _step_counter()
+            state.update(self._init_state(p, group))
+        return state
+
+    def _params_with_grad(self, group):
+        """Yield ``(p, grad, state, t)`` for each parameter of ``group`` that has a gradient.
+
+        ``t`` is the step number this update makes (the counter is advanced first). ``grad``
+        is the gradient the update follows: negated to maximize, plus ``weight_decay * p``
+        (``_descent_grad``); with ``decoupled_weight_decay`` the parameter itself shrinks by
+        ``1 - lr * weight_decay`` instead. Once the caller has updated ``p`` in place, its
+        version counter is bumped.
+        """
+        lr = _to_scalar(group["lr"])
+        maximize, weight_decay = group["maximize"], group.get("weight_decay", 0)
+        decoupled = group.get("decoupled_weight_decay", False)
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self._state_of(p, group)
+            t = _advance(state["step"])
+            if decoupled and weight_decay != 0:
+                p._data *= 1 - lr * weight_decay
+            yield p, _descent_grad(p, maximize, 0 if decoupled else weight_decay), state, t
+            _updated(p)
 
     # ---- saving and loading -----------------------------------------------------------
     def state_dict(self):

@@ -3,8 +3,7 @@ import math
 
 import numpy as np
 
-from .optimizer import (Optimizer, _check_betas, _check_lr, _check_nonnegative, _advance, _lerp_,
-                        _descent_grad, _step_counter, _to_scalar, _updated, _zeros_like)
+from .optimizer import Optimizer, _check_adam_options, _lerp_, _to_scalar
 
 __all__ = ["RAdam"]
 
@@ -25,55 +24,34 @@ class RAdam(Optimizer):
     ``decoupled_weight_decay=True`` shrinks p by ``1 - lr * weight_decay``.
     """
 
+    _zero_buffers = ("exp_avg", "exp_avg_sq")
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
-        _check_lr(lr)
-        _check_nonnegative(epsilon=eps)
-        _check_betas(betas)
-        _check_nonnegative(weight_decay=weight_decay)
+        _check_adam_options(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize, foreach=foreach,
                         capturable=capturable, decoupled_weight_decay=decoupled_weight_decay,
                         differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _state_of(self, p):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_counter()
-            state["exp_avg"] = _zeros_like(p)
-            state["exp_avg_sq"] = _zeros_like(p)
-        return state
+    def _step_group(self, group):
+        lr = _to_scalar(group["lr"])
+        beta1, beta2 = (_to_scalar(b) for b in group["betas"])
+        eps = group["eps"]
+        for p, grad, state, t in self._params_with_grad(group):
+            m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+            _lerp_(m, grad, 1 - beta1)
+            v *= beta2
+            v += (1 - beta2) * (grad * grad)
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            beta1, beta2 = (_to_scalar(b) for b in group["betas"])
-            eps, weight_decay, decoupled = group["eps"], group["weight_decay"], group["decoupled_weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_of(p)
-                t = _advance(state["step"])
-                if decoupled and weight_decay != 0:
-                    p._data *= 1 - lr * weight_decay
-                grad = _descent_grad(p, group["maximize"], 0 if decoupled else weight_decay)
-
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                _lerp_(m, grad, 1 - beta1)
-                v *= beta2
-                v += (1 - beta2) * (grad * grad)
-
-                bias_correction1 = 1 - beta1 ** t
-                bias_correction2 = 1 - beta2 ** t
-                m_hat = m / bias_correction1
-                rho_inf = 2 / (1 - beta2) - 1
-                rho_t = rho_inf - 2 * t * beta2 ** t / bias_correction2
-                if rho_t > 5.0:
-                    rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-                    adaptive_lr = bias_correction2 ** 0.5 / (np.sqrt(v) + eps)
-                    p._data -= m_hat * lr * adaptive_lr * rect
-                else:
-                    p._data -= m_hat * lr
-                _updated(p)
-        return loss
+            bias_correction1 = 1 - beta1 ** t
+            bias_correction2 = 1 - beta2 ** t
+            m_hat = m / bias_correction1
+            rho_inf = 2 / (1 - beta2) - 1
+            rho_t = rho_inf - 2 * t * beta2 ** t / bias_correction2
+            if rho_t > 5.0:
+                rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                adaptive_lr = bias_correction2 ** 0.5 / (np.sqrt(v) + eps)
+                p._data -= m_hat * lr * adaptive_lr * rect
+            else:
+                p._data -= m_hat * lr

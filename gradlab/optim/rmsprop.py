@@ -1,8 +1,7 @@
 """RMSprop: steps divided by a running root mean square of the gradient."""
 import numpy as np
 
-from .optimizer import (Optimizer, _check_lr, _check_nonnegative, _advance, _lerp_, _descent_grad,
-                        _step_counter, _to_scalar, _updated, _zeros_like)
+from .optimizer import Optimizer, _check_lr, _check_nonnegative, _lerp_, _to_scalar, _zeros_like
 
 __all__ = ["RMSprop"]
 
@@ -26,50 +25,38 @@ class RMSprop(Optimizer):
                         differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _state_of(self, p, group):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_counter()
-            state["square_avg"] = _zeros_like(p)
-            if group["momentum"] > 0:
-                state["momentum_buffer"] = _zeros_like(p)
-            if group["centered"]:
-                state["grad_avg"] = _zeros_like(p)
+    def _init_state(self, p, group):
+        state = {"square_avg": _zeros_like(p)}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = _zeros_like(p)
+        if group["centered"]:
+            state["grad_avg"] = _zeros_like(p)
         return state
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, alpha, eps, momentum = _to_scalar(group["lr"]), group["alpha"], group["eps"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_of(p, group)
-                _advance(state["step"])
-                grad = _descent_grad(p, group["maximize"], group["weight_decay"])
-                square_avg = state["square_avg"]._data
+    def _step_group(self, group):
+        lr, alpha, eps, momentum = _to_scalar(group["lr"]), group["alpha"], group["eps"], group["momentum"]
+        for p, grad, state, _ in self._params_with_grad(group):
+            square_avg = state["square_avg"]._data
 
-                work = np.multiply(grad, grad, out=np.empty_like(square_avg))
-                work *= 1 - alpha
-                square_avg *= alpha                     # v = alpha * v + (1 - alpha) * g * g
-                square_avg += work
-                if group["centered"]:                   # subtract the squared mean gradient
-                    grad_avg = state["grad_avg"]._data
-                    _lerp_(grad_avg, grad, 1 - alpha, work)
-                    np.multiply(grad_avg, grad_avg, out=work)
-                    avg = np.subtract(square_avg, work, out=work)
-                    np.sqrt(avg, out=avg)
-                else:
-                    avg = np.sqrt(square_avg, out=work)
-                avg += eps
-                if momentum > 0:
-                    buf = state["momentum_buffer"]._data
-                    buf *= momentum
-                    buf += np.divide(grad, avg, out=avg)
-                    p._data -= lr * buf
-                else:
-                    np.divide(grad, avg, out=avg)
-                    avg *= -lr
-                    p._data += avg
-                _updated(p)
-        return loss
+            work = np.multiply(grad, grad, out=np.empty_like(square_avg))
+            work *= 1 - alpha
+            square_avg *= alpha                     # v = alpha * v + (1 - alpha) * g * g
+            square_avg += work
+            if group["centered"]:                   # subtract the squared mean gradient
+                grad_avg = state["grad_avg"]._data
+                _lerp_(grad_avg, grad, 1 - alpha, work)
+                np.multiply(grad_avg, grad_avg, out=work)
+                avg = np.subtract(square_avg, work, out=work)
+                np.sqrt(avg, out=avg)
+            else:
+                avg = np.sqrt(square_avg, out=work)
+            avg += eps
+            if momentum > 0:
+                buf = state["momentum_buffer"]._data
+                buf *= momentum
+                buf += np.divide(grad, avg, out=avg)
+                p._data -= lr * buf
+            else:
+                np.divide(grad, avg, out=avg)
+                avg *= -lr
+                p._data += avg

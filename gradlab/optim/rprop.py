@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._tensor import Tensor
-from .optimizer import (Optimizer, _check_lr, _advance, _step_counter, _to_scalar, _updated, _zeros_like)
+from .optimizer import Optimizer, _check_lr, _to_scalar, _zeros_like
 
 __all__ = ["Rprop"]
 
@@ -25,35 +25,21 @@ class Rprop(Optimizer):
                         differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
-    def _state_of(self, p, lr):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _step_counter()
-            state["prev"] = _zeros_like(p)
-            state["step_size"] = Tensor._wrap(np.full_like(p.grad._data, lr))
-        return state
+    def _init_state(self, p, group):
+        return {"prev": _zeros_like(p), "step_size": Tensor._wrap(np.full_like(p.grad._data, _to_scalar(group["lr"])))}
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            etaminus, etaplus = group["etas"]
-            step_size_min, step_size_max = group["step_sizes"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_of(p, _to_scalar(group["lr"]))
-                _advance(state["step"])
-                # a private copy (np.array: an array even for 0-d parameters)
-                grad = np.array(-p.grad._data if group["maximize"] else p.grad._data)
-                prev, step_size = state["prev"]._data, state["step_size"]._data
+    def _step_group(self, group):
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        for p, grad, state, _ in self._params_with_grad(group):
+            grad = np.array(grad)  # a private copy, changed below (np.array: an array even when 0-d)
+            prev, step_size = state["prev"]._data, state["step_size"]._data
 
-                agreement = grad * prev
-                flipped = agreement < 0
-                factor = np.where(agreement > 0, etaplus, np.where(flipped, etaminus, 1.0))
-                step_size *= factor
-                np.clip(step_size, step_size_min, step_size_max, out=step_size)
-                grad[flipped] = 0
-                p._data -= np.sign(grad) * step_size
-                prev[...] = grad
-                _updated(p)
-        return loss
+            agreement = grad * prev
+            flipped = agreement < 0
+            factor = np.where(agreement > 0, etaplus, np.where(flipped, etaminus, 1.0))
+            step_size *= factor
+            np.clip(step_size, step_size_min, step_size_max, out=step_size)
+            grad[flipped] = 0
+            p._data -= np.sign(grad) * step_size
+            prev[...] = grad

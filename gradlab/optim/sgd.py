@@ -33,20 +33,17 @@ class SGD(Optimizer):
                         fused=fused)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr = _to_scalar(group["lr"])
-            momentum, dampening = group["momentum"], group["dampening"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = _descent_grad(p, group["maximize"], group["weight_decay"])
-                if momentum != 0:
-                    grad = self._momentum(p, grad, momentum, dampening, group["nesterov"])
-                p._data -= lr * grad
-                _updated(p)
-        return loss
+    def _step_group(self, group):
+        lr = _to_scalar(group["lr"])
+        momentum, dampening = group["momentum"], group["dampening"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            grad = _descent_grad(p, group["maximize"], group["weight_decay"])
+            if momentum != 0:
+                grad = self._momentum(p, grad, momentum, dampening, group["nesterov"])
+            p._data -= lr * grad
+            _updated(p)
 
     def _momentum(self, p, grad, momentum, dampening, nesterov):
         state = self.state[p]

@@ -1,4 +1,6 @@
-"""Atomic file writes: readers see the old file or the new one, never a torn mix.
+"""Safe file I/O: atomic writes, and the size a reader may trust a stream to have.
+
+Atomic writes: readers see the old file or the new one, never a torn mix.
 
 The new content goes to a temporary file in the target's directory
 (``os.replace`` is atomic only within one file system), which is flushed and
@@ -13,7 +15,23 @@ import contextlib
 import os
 import secrets
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "remaining_size"]
+
+
+def remaining_size(f):
+    """Bytes left in a seekable binary file object, or None when it cannot tell.
+
+    Readers compare it with what a header claims before they allocate.
+    """
+    try:
+        if not f.seekable():
+            return None
+        here = f.tell()
+        end = f.seek(0, os.SEEK_END)
+        f.seek(here)
+        return end - here
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 @contextlib.contextmanager

@@ -40,25 +40,11 @@ def _renumber(container):
     container._modules = OrderedDict((str(i), m) for i, m in enumerate(container._modules.values()))
 
 
-class Sequential(Module):
-    """Modules run one after another: ``Sequential(nn.Linear(4, 8), nn.ReLU())`` or from an OrderedDict."""
-
-    def __init__(self, *args):
-        super().__init__()
-        if len(args) == 1 and isinstance(args[0], OrderedDict):
-            for key, module in args[0].items():
-                self.add_module(key, module)
-        else:
-            for idx, module in enumerate(args):
-                self.add_module(str(idx), module)
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: children indexed by position, in ``_modules``' order."""
 
     def _key_at(self, idx):
         return next(islice(self._modules.keys(), _checked_index(self, idx), None))
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return self.__class__(OrderedDict(list(self._modules.items())[idx]))
-        return self._modules[self._key_at(idx)]
 
     def __setitem__(self, idx, module):
         setattr(self, self._key_at(idx), module)
@@ -76,6 +62,36 @@ class Sequential(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
+
+    def __dir__(self):
+        return [key for key in super().__dir__() if not key.isdigit()]
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def pop(self, key):
+        module = self[key]
+        del self[key]
+        return module
+
+
+class Sequential(_ModuleSequence):
+    """Modules run one after another: ``Sequential(nn.Linear(4, 8), nn.ReLU())`` or from an OrderedDict."""
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for key, module in args[0].items():
+                self.add_module(key, module)
+        else:
+            for idx, module in enumerate(args):
+                self.add_module(str(idx), module)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return self.__class__(OrderedDict(list(self._modules.items())[idx]))
+        return self._modules[self._key_at(idx)]
 
     def __add__(self, other):
         if not isinstance(other, Sequential):
@@ -116,22 +132,10 @@ class Sequential(Module):
             self.add_module(str(i), module)
         return self
 
-    def pop(self, key):
-        module = self[key]
-        del self[key]
-        return module
-
-    def __dir__(self):
-        return [key for key in super().__dir__() if not key.isdigit()]
-
     def forward(self, input):
         for module in self:
             input = module(input)
         return input
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def insert(self, index, module):
         if not isinstance(module, Module):
@@ -152,7 +156,7 @@ class Sequential(Module):
         return self
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of sub-modules, registered so that the parent sees their parameters.
 
     It has no ``forward``: the parent decides how to use them.
@@ -163,30 +167,13 @@ class ModuleList(Module):
         if modules is not None:
             self += modules
 
-    def _key_of(self, idx):
-        return str(_checked_index(self, idx))
+    def _key_at(self, idx):
+        return str(_checked_index(self, idx))  # a ModuleList's keys are its positions
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return self.__class__(list(self._modules.values())[idx])
-        return self._modules[self._key_of(idx)]
-
-    def __setitem__(self, idx, module):
-        setattr(self, self._key_of(idx), module)
-
-    def __delitem__(self, idx):
-        if isinstance(idx, slice):
-            for k in range(len(self._modules))[idx]:
-                delattr(self, str(k))
-        else:
-            delattr(self, self._key_of(idx))
-        _renumber(self)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        return self._modules[self._key_at(idx)]
 
     def __iadd__(self, modules):
         return self.extend(modules)
@@ -214,22 +201,10 @@ class ModuleList(Module):
             lines.append(_addindent(line, 2))
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
-    def __dir__(self):
-        return [key for key in super().__dir__() if not key.isdigit()]
-
     def insert(self, index, module):
         for i in range(len(self._modules), index, -1):
             self._modules[str(i)] = self._modules[str(i - 1)]
         self._modules[str(index)] = module
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def pop(self, key):
-        module = self[key]
-        del self[key]
-        return module
 
     def extend(self, modules):
         if not isinstance(modules, container_abcs.Iterable):

@@ -10,73 +10,29 @@ Everything else follows from walking these dicts: ``parameters()`` visits
 the tree of modules, ``state_dict()`` names every entry by its dotted path
 (``features.0.weight``), ``to(float64)`` recasts every entry, ``repr`` prints
 the tree.  Calling a module runs its hooks around ``forward``.
+
+``Module``'s methods are written in three files: this one (the dicts, the
+tree, modes, dtypes, calling ``forward`` with its hooks), hooks.py (registering
+hooks) and state_dict.py (``state_dict`` and ``load_state_dict``).
 """
 import itertools
 import warnings
-from collections import OrderedDict, namedtuple
-from collections.abc import Mapping
+from collections import OrderedDict
 
 from ... import _dtype
 from ..._tensor import Tensor, check_device, zeros_like
 from ...autograd import grad_mode
 from ...autograd.graph import Node, edge_of
-from ...utils.hooks import RemovableHandle
 from ..parameter import Buffer, Parameter
+from .hooks import (_ModuleHooks, _global_backward_hooks, _global_backward_pre_hooks, _global_forward_hooks,
+                    _global_forward_hooks_always_called, _global_forward_pre_hooks,
+                    register_module_forward_hook, register_module_forward_pre_hook,
+                    register_module_full_backward_hook, register_module_full_backward_pre_hook)
+# _EXTRA_STATE_KEY and _IncompatibleKeys stay importable from here, as in torch
+from .state_dict import _EXTRA_STATE_KEY, _IncompatibleKeys, _ModuleStateDict  # noqa: F401
 
 __all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook",
            "register_module_full_backward_hook", "register_module_full_backward_pre_hook"]
-
-# hooks registered for every module at once (torch.nn.modules.module.register_module_*_hook)
-_global_forward_pre_hooks = OrderedDict()
-_global_forward_hooks = OrderedDict()
-_global_forward_hooks_always_called = {}
-_global_backward_hooks = OrderedDict()
-_global_backward_pre_hooks = OrderedDict()
-
-
-class _HookHandle(RemovableHandle):
-    """A RemovableHandle that also forgets the hook's flags (with_kwargs, always_call)."""
-
-    def __init__(self, hooks_dict, *extra_dicts):
-        super().__init__(hooks_dict)
-        self.extra_dicts = extra_dicts
-
-    def remove(self):
-        super().remove()
-        for d in self.extra_dicts:
-            d.pop(self.id, None)
-
-
-def _add_hook(hooks, hook, prepend=False, flags=()):
-    """Store ``hook`` in ``hooks`` (first when ``prepend``); ``flags`` are dicts that mark it."""
-    handle = _HookHandle(hooks, *flags)
-    hooks[handle.id] = hook
-    for flag in flags:
-        flag[handle.id] = True
-    if prepend:
-        hooks.move_to_end(handle.id, last=False)
-    return handle
-
-
-def register_module_forward_pre_hook(hook):
-    """``hook(module, args)`` runs before the forward of every module."""
-    return _add_hook(_global_forward_pre_hooks, hook)
-
-
-def register_module_forward_hook(hook, *, always_call=False):
-    """``hook(module, args, output)`` runs after the forward of every module."""
-    return _add_hook(_global_forward_hooks, hook,
-                     flags=(_global_forward_hooks_always_called,) if always_call else ())
-
-
-def register_module_full_backward_hook(hook):
-    """``hook(module, grad_input, grad_output)`` runs in the backward of every module."""
-    return _add_hook(_global_backward_hooks, hook)
-
-
-def register_module_full_backward_pre_hook(hook):
-    """``hook(module, grad_output)`` runs in the backward of every module."""
-    return _add_hook(_global_backward_pre_hooks, hook)
 
 
 def _typename(obj):
@@ -95,25 +51,11 @@ def _addindent(text, spaces):
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
 
 
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    """What ``load_state_dict`` returns: the keys it could not match."""
-
-    def __repr__(self):
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-    __str__ = __repr__
-
-
-_EXTRA_STATE_KEY = "_extra_state"
-
-
 def _forward_unimplemented(self, *input):
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
 
-class Module:
+class Module(_ModuleHooks, _ModuleStateDict):
     """Base class for all neural network modules.
 
     Subclasses call ``super().__init__()`` first, assign their parameters and
@@ -304,12 +246,17 @@ class Module:
                 raise AttributeError("`" + item + "` is not an nn.Module")
         return module
 
-    def get_parameter(self, target):
-        """The Parameter at dotted path ``target`` (``"net.0.weight"``)."""
+    def _owner_of(self, target):
+        """The module that holds dotted path ``target`` (``"net.0.weight"``), and the last name."""
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if not hasattr(module, name):
             raise AttributeError(module._get_name() + " has no attribute `" + name + "`")
+        return module, name
+
+    def get_parameter(self, target):
+        """The Parameter at dotted path ``target`` (``"net.0.weight"``)."""
+        module, name = self._owner_of(target)
         param = getattr(module, name)
         if not isinstance(param, Parameter):
             raise AttributeError("`" + name + "` is not an nn.Parameter")
@@ -317,10 +264,7 @@ class Module:
 
     def get_buffer(self, target):
         """The buffer at dotted path ``target`` (``"bn.running_mean"``)."""
-        module_path, _, name = target.rpartition(".")
-        module = self.get_submodule(module_path)
-        if not hasattr(module, name):
-            raise AttributeError(module._get_name() + " has no attribute `" + name + "`")
+        module, name = self._owner_of(target)
         if name not in module._buffers:
             raise AttributeError("`" + name + "` is not a buffer")
         return getattr(module, name)
@@ -548,200 +492,6 @@ class Module:
                 warnings.warn("forward hook with ``always_call=True`` raised an exception that was silenced as "
                               f"another error was raised in forward: {e}")
 
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
-        """``hook(module, args) -> None | new args`` runs before ``forward``.
-
-        With ``with_kwargs=True`` it is ``hook(module, args, kwargs) -> None | (new_args, new_kwargs)``.
-        """
-        flags = (self._forward_pre_hooks_with_kwargs,) if with_kwargs else ()
-        return _add_hook(self._forward_pre_hooks, hook, prepend, flags)
-
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
-        """``hook(module, args, output) -> None | new output`` runs after ``forward``.
-
-        ``with_kwargs=True``: ``hook(module, args, kwargs, output)``; ``always_call=True``: also
-        runs when forward raised.
-        """
-        flags = ((self._forward_hooks_with_kwargs,) if with_kwargs else ()) \
-            + ((self._forward_hooks_always_called,) if always_call else ())
-        return _add_hook(self._forward_hooks, hook, prepend, flags)
-
-    def register_full_backward_pre_hook(self, hook, prepend=False):
-        """``hook(module, grad_output) -> None | new grad_output`` runs before the module's backward."""
-        return _add_hook(self._backward_pre_hooks, hook, prepend)
-
-    def register_full_backward_hook(self, hook, prepend=False):
-        """``hook(module, grad_input, grad_output) -> None | new grad_input`` runs once the gradients
-        with respect to the module's tensor inputs are computed."""
-        if self._is_full_backward_hook is False:
-            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single "
-                               "Module. Please use only one of them.")
-        self._is_full_backward_hook = True
-        return _add_hook(self._backward_hooks, hook, prepend)
-
-    def register_backward_hook(self, hook):
-        """Deprecated in PyTorch; here the same as ``register_full_backward_hook``."""
-        warnings.warn("register_backward_hook is deprecated; gradlab runs it as register_full_backward_hook, "
-                      "whose grad_input are the gradients with respect to the module's inputs", FutureWarning)
-        return self.register_full_backward_hook(hook)
-
-    # ---- state_dict -----------------------------------------------------------------------------
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        for name, param in self._parameters.items():
-            if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
-        for name, buf in self._buffers.items():
-            if buf is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = buf if keep_vars else buf.detach()
-        if type(self).get_extra_state is not Module.get_extra_state:
-            destination[prefix + _EXTRA_STATE_KEY] = self.get_extra_state()
-
-    def get_extra_state(self):
-        """Extra (non-tensor) state for ``state_dict``; a module that has some overrides this and
-        ``set_extra_state``, and ``state_dict`` stores it under ``"_extra_state"``."""
-        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called.")
-
-    def set_extra_state(self, state):
-        """Restore what ``get_extra_state`` returned (called by ``load_state_dict``)."""
-        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called.")
-
-    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
-        """An OrderedDict of every parameter and persistent buffer by dotted name (``"0.weight"``).
-
-        Values are detached tensors sharing memory with the module (``keep_vars=True``: the
-        Parameters themselves).
-        """
-        if args:  # the old positional form state_dict(destination, prefix, keep_vars)
-            destination, prefix, keep_vars = (list(args) + [destination, prefix, keep_vars][len(args):])[:3]
-        if destination is None:
-            destination = OrderedDict()
-            destination._metadata = OrderedDict()
-        if hasattr(destination, "_metadata"):
-            destination._metadata[prefix[:-1]] = {"version": self._version}
-        for hook in self._state_dict_pre_hooks.values():
-            hook(self, prefix, keep_vars)
-        self._save_to_state_dict(destination, prefix, keep_vars)
-        for name, module in self._modules.items():
-            if module is not None:
-                module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
-        for hook in self._state_dict_hooks.values():
-            new = hook(self, destination, prefix, {"version": self._version})
-            if new is not None:
-                destination = new
-        return destination
-
-    def register_state_dict_pre_hook(self, hook):
-        """``hook(module, prefix, keep_vars)`` runs before ``state_dict`` collects this module."""
-        return _add_hook(self._state_dict_pre_hooks, hook)
-
-    def register_state_dict_post_hook(self, hook):
-        """``hook(module, state_dict, prefix, local_metadata)`` runs after ``state_dict`` collected this module."""
-        return _add_hook(self._state_dict_hooks, hook)
-
-    _register_state_dict_hook = register_state_dict_post_hook
-
-    def register_load_state_dict_pre_hook(self, hook):
-        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-        error_msgs)`` runs before this module loads its entries."""
-        return _add_hook(self._load_state_dict_pre_hooks, hook)
-
-    def register_load_state_dict_post_hook(self, hook):
-        """``hook(module, incompatible_keys)`` runs after ``load_state_dict``; it may edit the key lists."""
-        return _add_hook(self._load_state_dict_post_hooks, hook)
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
-        """Copy this module's own entries from ``state_dict`` into its parameters and buffers, in place."""
-        for hook in self._load_state_dict_pre_hooks.values():
-            hook(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
-        persistent_buffers = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
-        local_state = {k: v for k, v in itertools.chain(self._parameters.items(), persistent_buffers.items())
-                       if v is not None}
-        for name, param in local_state.items():
-            key = prefix + name
-            if key not in state_dict:
-                if strict:
-                    missing_keys.append(key)
-                continue
-            if local_metadata.get("assign_to_params_buffers", False):
-                error = self._assign_from(name, param, state_dict[key], key)
-            else:
-                error = _copy_into(param, state_dict[key], key)
-            if error:
-                error_msgs.append(error)
-        extra_key = prefix + _EXTRA_STATE_KEY
-        if type(self).set_extra_state is not Module.set_extra_state:
-            if extra_key in state_dict:
-                self.set_extra_state(state_dict[extra_key])
-            elif strict:
-                missing_keys.append(extra_key)
-        elif strict and extra_key in state_dict:
-            unexpected_keys.append(extra_key)
-        if strict:
-            for key in state_dict:
-                if not key.startswith(prefix) or key == extra_key:
-                    continue
-                head = key[len(prefix):].split(".", 1)
-                if len(head) > 1 and head[0] not in self._modules:
-                    unexpected_keys.append(key)
-                elif len(head) == 1 and head[0] not in local_state:
-                    unexpected_keys.append(key)
-
-    def _assign_from(self, name, param, value, key):
-        """``load_state_dict(assign=True)``: make the checkpoint's tensor itself the entry (no copy)."""
-        error = _check_loadable(param, value, key)
-        if error:
-            return error
-        if param.dim() == 0 and value.dim() == 1:
-            value = value[0]
-        if isinstance(param, Parameter):
-            if isinstance(value, Parameter):
-                value.requires_grad_(param.requires_grad)
-            else:
-                value = Parameter(value, requires_grad=param.requires_grad)
-        setattr(self, name, value)
-        return None
-
-    def load_state_dict(self, state_dict, strict=True, assign=False):
-        """Copy ``state_dict``'s values into this module's parameters and buffers (in place).
-
-        With ``strict=True`` missing or unexpected keys raise; either way the result is a named tuple
-        ``(missing_keys, unexpected_keys)``.  Size mismatches always raise.
-        """
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        missing_keys, unexpected_keys, error_msgs = [], [], []
-        metadata = getattr(state_dict, "_metadata", None)
-
-        def load(module, local_state_dict, prefix=""):
-            local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
-            if assign:
-                local_metadata["assign_to_params_buffers"] = True
-            module._load_from_state_dict(local_state_dict, prefix, local_metadata, True, missing_keys,
-                                         unexpected_keys, error_msgs)
-            for name, child in module._modules.items():
-                if child is not None:
-                    child_prefix = prefix + name + "."
-                    load(child, {k: v for k, v in local_state_dict.items() if k.startswith(child_prefix)},
-                         child_prefix)
-            incompatible = _IncompatibleKeys(missing_keys, unexpected_keys)
-            for hook in module._load_state_dict_post_hooks.values():
-                if hook(module, incompatible) is not None:
-                    raise RuntimeError("load_state_dict post hook should return None")
-
-        load(self, OrderedDict(state_dict))
-        if strict:
-            if unexpected_keys:
-                error_msgs.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in unexpected_keys)))
-            if missing_keys:
-                error_msgs.insert(0, "Missing key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in missing_keys)))
-        if error_msgs:
-            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
-                type(self).__name__, "\n\t".join(error_msgs)))
-        return _IncompatibleKeys(missing_keys, unexpected_keys)
-
     # ---- printing -------------------------------------------------------------------------------
     def _get_name(self):
         return type(self).__name__
@@ -765,36 +515,6 @@ class Module:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-
-
-def _check_loadable(param, value, key):
-    """Why checkpoint ``value`` cannot replace ``param`` (torch's message), or None."""
-    if not isinstance(value, Tensor):
-        return (f'While copying the parameter named "{key}", expected gradlab.Tensor or Tensor-like object from '
-                f"checkpoint but received {type(value)}")
-    if not (param.dim() == 0 and value.dim() == 1) and value.shape != param.shape:
-        return (f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, the shape "
-                f"in current model is {param.shape}.")
-    return None
-
-
-def _copy_into(param, value, key):
-    """Copy a checkpoint ``value`` into ``param`` in place; return an error message, or None."""
-    error = _check_loadable(param, value, key)
-    if error:
-        return error
-    if param.dim() == 0 and value.dim() == 1:  # old checkpoints stored scalars as 1-element vectors
-        value = value[0]
-    if value.shape != param.shape:
-        return (f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, the shape "
-                f"in current model is {param.shape}.")
-    try:
-        with grad_mode.no_grad():
-            param.copy_(value)
-    except Exception as ex:
-        return (f'While copying the parameter named "{key}", whose dimensions in the model are {param.size()} '
-                f"and whose dimensions in the checkpoint are {value.size()}, an exception occurred : {ex.args}.")
-    return None
 
 
 def _parse_to(args, kwargs):
