@@ -250,27 +250,24 @@ def minimum(a, b):
 @op()
 def fmax(a, b):
     """The larger of a and b, ignoring NaN (NaN only where both are NaN); a tie's gradient goes to a."""
-    a, b = promote(a, b)
-    out = broadcasting("fmax", np.fmax, a, b)
-
-    def backward(g):
-        pick_a = (a >= b) | isnan(b)
-        return (sum_to(where(pick_a, g, 0.0), a._data.shape) if a._requires_grad else None,
-                sum_to(where(pick_a, 0.0, g), b._data.shape) if b._requires_grad else None)
-    return record(out, "FmaxBackward0", backward, (a, b), saved=(a, b))
+    return _nan_ignoring_extreme(a, b, "fmax", np.fmax, lambda a, b: a >= b, "FmaxBackward0")
 
 
 @op()
 def fmin(a, b):
     """The smaller of a and b, ignoring NaN (NaN only where both are NaN); a tie's gradient goes to a."""
+    return _nan_ignoring_extreme(a, b, "fmin", np.fmin, lambda a, b: a <= b, "FminBackward0")
+
+
+def _nan_ignoring_extreme(a, b, op, np_fn, a_wins, node):
     a, b = promote(a, b)
-    out = broadcasting("fmin", np.fmin, a, b)
+    out = broadcasting(op, np_fn, a, b)
 
     def backward(g):
-        pick_a = (a <= b) | isnan(b)
+        pick_a = a_wins(a, b) | isnan(b)
         return (sum_to(where(pick_a, g, 0.0), a._data.shape) if a._requires_grad else None,
                 sum_to(where(pick_a, 0.0, g), b._data.shape) if b._requires_grad else None)
-    return record(out, "FminBackward0", backward, (a, b), saved=(a, b))
+    return record(out, node, backward, (a, b), saved=(a, b))
 
 
 def _float_pair(a, b, op):

@@ -62,18 +62,21 @@ def _check_matrices(a, op):
 
 @op(inplace=True)
 def tril(a, diagonal=0):
-    _check_matrices(a, "tril")
-    mask = np.tril(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
-    return record(np.where(mask, a._data, 0).astype(a._data.dtype), "TrilBackward0",
-                  lambda g: (g.tril(diagonal),), (a,))
+    """The lower triangle of the last two dims (at and below ``diagonal``), zeros above."""
+    return _triangle(a, diagonal, np.tril, "tril", "TrilBackward0")
 
 
 @op(inplace=True)
 def triu(a, diagonal=0):
-    _check_matrices(a, "triu")
-    mask = np.triu(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
-    return record(np.where(mask, a._data, 0).astype(a._data.dtype), "TriuBackward0",
-                  lambda g: (g.triu(diagonal),), (a,))
+    """The upper triangle of the last two dims (at and above ``diagonal``), zeros below."""
+    return _triangle(a, diagonal, np.triu, "triu", "TriuBackward0")
+
+
+def _triangle(a, diagonal, np_fn, op, node):
+    _check_matrices(a, op)
+    mask = np_fn(np.ones(a._data.shape[-2:], dtype=bool), diagonal)
+    return record(np.where(mask, a._data, 0).astype(a._data.dtype), node,
+                  lambda g: (getattr(g, op)(diagonal),), (a,))
 
 
 @op()

@@ -194,20 +194,21 @@ def amin(a, dim=(), keepdim=False):
 
 @op()
 def argmax(a, dim=None, keepdim=False):
-    if dim is None:
-        out = np.argmax(a._data)
-        return Tensor._wrap(np.asarray(out, dtype=np.int64).reshape((1,) * a._data.ndim if keepdim else ()))
-    d = normalize_dim(dim, a._data.ndim, "argmax")
-    return Tensor._wrap(np.argmax(a._data, axis=d, keepdims=keepdim).astype(np.int64))
+    return _arg_extreme(a, dim, keepdim, np.argmax, "argmax")
 
 
 @op()
 def argmin(a, dim=None, keepdim=False):
+    return _arg_extreme(a, dim, keepdim, np.argmin, "argmin")
+
+
+def _arg_extreme(a, dim, keepdim, np_fn, op):
+    """The index of the extreme value (of the flattened tensor when dim is None), as int64."""
     if dim is None:
-        out = np.argmin(a._data)
+        out = np_fn(a._data)
         return Tensor._wrap(np.asarray(out, dtype=np.int64).reshape((1,) * a._data.ndim if keepdim else ()))
-    d = normalize_dim(dim, a._data.ndim, "argmin")
-    return Tensor._wrap(np.argmin(a._data, axis=d, keepdims=keepdim).astype(np.int64))
+    d = normalize_dim(dim, a._data.ndim, op)
+    return Tensor._wrap(np_fn(a._data, axis=d, keepdims=keepdim).astype(np.int64))
 
 
 # ---- variance and standard deviation: one node each, as PyTorch ------------------------------------
