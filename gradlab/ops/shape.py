@@ -7,10 +7,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd import grad_mode
-from ..autograd.anomaly import forward_site
-from ..autograd.engine import anomaly_mode
-from ..autograd.function import record
-from ..autograd.graph import Node, edge_of
+from ..autograd.record import record, record_outputs
 from ._common import _take_graph, broadcast_view, mark_view, normalize_dim, shape_arg, sum_to
 from .elementwise import clone
 from .index import alias, select, slice_view
@@ -27,26 +24,7 @@ def _view(array, name, backward, a, view_fn):
     return mark_view(out, a, view_fn)
 
 
-def _record_outputs(arrays, name, backward, inputs, saved=(), saves_outputs=False):
-    """Wrap several ndarrays as the outputs of one op: one node with an output per array.
-
-    ``backward`` receives a tuple with one gradient per output (None for an
-    output that got none), as for split, unbind and var_mean in PyTorch.
-    """
-    outs = [Tensor._wrap(x) for x in arrays]
-    if not outs or not grad_mode.state.enabled or not any(t._requires_grad for t in inputs):
-        return outs
-
-    def node_backward(grads):
-        return backward(tuple(grads) if len(outs) > 1 else (grads,))
-    node = Node(name, node_backward, tuple([edge_of(t) for t in inputs]), saved, n_outputs=len(outs))
-    if saves_outputs:
-        node.saved += tuple((out, 0) for out in outs)
-    if anomaly_mode[0]:
-        node.metadata["forward_site"] = forward_site()
-    for nr, out in enumerate(outs):
-        out.grad_fn, out._out_nr, out._requires_grad = node, nr, True
-    return outs
+_record_outputs = record_outputs  # (its name for reduce.py and decompositions.py, which import it from here)
 
 
 def _check_numel(a, shape, op):
@@ -374,7 +352,7 @@ def _pieces(a, d, sizes, name):
         like = next(g for g in grads if g is not None)
         return (cat([g if g is not None else Tensor._wrap(np.zeros(x.shape, like._data.dtype))
                      for g, x in zip(grads, arrays)], d),)
-    outs = _record_outputs(arrays, name, backward, (a,))
+    outs = record_outputs(arrays, name, backward, (a,))
     for out, span in zip(outs, spans):
         out._version_counter = a._version_counter
         mark_view(out, a, lambda t, span=span: slice_view(t, d, span), multi_output=True)
@@ -440,7 +418,7 @@ def unbind(a, dim=0):
         like = next(g for g in grads if g is not None)
         return (stack([g if g is not None else Tensor._wrap(np.zeros(x.shape, like._data.dtype))
                        for g, x in zip(grads, arrays)], d),)
-    outs = _record_outputs(arrays, "UnbindBackward0", backward, (a,))
+    outs = record_outputs(arrays, "UnbindBackward0", backward, (a,))
     for i, out in enumerate(outs):
         out._version_counter = a._version_counter
         mark_view(out, a, lambda t, i=i: select(t, d, i), multi_output=True)

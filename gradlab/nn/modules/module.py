@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from ... import _dtype
 from ..._tensor import Tensor, check_device, zeros_like
 from ...autograd import grad_mode
-from ...autograd.graph import Node, edge_of
+from ...autograd.record import new_node
 from ...utils.hooks import RemovableHandle
 from ..parameter import Buffer, Parameter
 
@@ -842,8 +842,7 @@ def _through_identity_node(tensors):
     """
     if not (grad_mode.state.enabled and any(t.requires_grad for t in tensors)):
         return tensors, None
-    node = Node("BackwardHookFunctionBackward", _pass_through(tensors), tuple(edge_of(t) for t in tensors),
-                n_outputs=len(tensors))
+    node = new_node("BackwardHookFunctionBackward", _pass_through(tensors), tensors, n_outputs=len(tensors))
     outs = []
     for nr, t in enumerate(tensors):
         out = t._view_of(t._data)
