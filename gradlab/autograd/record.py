@@ -78,21 +78,22 @@ def record_outputs(arrays, name, backward, inputs, saved=(), saves_outputs=False
         return outs
     if not outs or not any(t._requires_grad for t in inputs):
         return outs
-    single = len(outs) == 1  # the engine hands a one-output node its gradient alone
-
-    def node_backward(grads):
-        return backward((grads,) if single else tuple(grads))
-
-    node_fast = None
-    if fast is not None:
-        def node_fast(grads):
-            return fast((grads,) if single else tuple(grads))
-    node = new_node(name, node_backward, inputs, saved, len(outs), node_fast)
+    single = len(outs) == 1
+    node = new_node(name, _taking_tuple(backward, single), inputs, saved, len(outs), _taking_tuple(fast, single))
     if saves_outputs:
         node.saved += tuple([(out, 0) for out in outs])
     for nr, out in enumerate(outs):
         out.grad_fn, out._out_nr, out._requires_grad = node, nr, True
     return outs
+
+
+def _taking_tuple(fn, single):
+    """``fn`` as a node's backward: it gets a tuple of gradients, even from a one-output node (given one alone)."""
+    if fn is None:
+        return None
+    if single:
+        return lambda g: fn((g,))
+    return lambda grads: fn(tuple(grads))
 
 
 def new_node(name, backward, inputs, saved=(), n_outputs=1, fast=None):

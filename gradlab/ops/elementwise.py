@@ -8,7 +8,6 @@ import numpy as np
 
 from .. import _dtype, kernels
 from .._tensor import Tensor
-from ..autograd import grad_mode
 from ..autograd.function import record
 from ._common import broadcast_error, promote, sum_to
 
@@ -716,11 +715,12 @@ def relu(a):
     x = a._data
     out = kernels.relu_forward(x) if x.dtype.kind == "f" else np.maximum(x, x.dtype.type(0))
 
-    def backward(g):
-        if grad_mode.state.enabled:  # create_graph: a recorded multiply by the (constant) mask
-            return (g * Tensor._wrap(~(out <= 0)),)
+    def backward(g):  # a recorded multiply by the (constant) mask, differentiable again
+        return (g * Tensor._wrap(~(out <= 0)),)
+
+    def fast(g):
         return (Tensor._wrap(kernels.relu_backward(g._data, out)),)
-    return record(out, "ReluBackward0", backward, (a,), saves_output=True)
+    return record(out, "ReluBackward0", backward, (a,), saves_output=True, fast=fast)
 
 
 def clamp(a, min=None, max=None):

@@ -14,7 +14,6 @@ of channels of a sample and has per-channel weight and bias.
 import numpy as np
 
 from .._tensor import Tensor
-from ..autograd import grad_mode
 from ..autograd.function import record
 
 
@@ -73,11 +72,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     xhat, invstd = _standardize(x._data, axes, eps)
     out = _affine(xhat, weight, bias, normalized_shape)
 
-    def backward(g):
-        if grad_mode.state.enabled:  # create_graph: rebuild the statistics from x with Tensor ops
-            xh, inv = _standardize_tensors(x, axes, eps)
-        else:
-            xh, inv = Tensor._wrap(xhat), Tensor._wrap(invstd)
+    def grads(g, xh, inv):
         grad_x = grad_w = grad_b = None
         if x._requires_grad:
             grad_x = _standardize_grad(g if weight is None else g * weight, xh, inv, axes)
@@ -86,8 +81,14 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         if bias is not None and bias._requires_grad:
             grad_b = g.sum(lead) if lead else g
         return _present((grad_x, grad_w, grad_b), (x, weight, bias))
+
+    def backward(g):  # the statistics rebuilt from x with Tensor ops, so that they are differentiated too
+        return grads(g, *_standardize_tensors(x, axes, eps))
+
+    def fast(g):  # the forward's statistics
+        return grads(g, Tensor._wrap(xhat), Tensor._wrap(invstd))
     inputs = tuple(t for t in (x, weight, bias) if t is not None)
-    return record(out, "NativeLayerNormBackward0", backward, inputs, saved=inputs)
+    return record(out, "NativeLayerNormBackward0", backward, inputs, saved=inputs, fast=fast)
 
 
 # ---- group norm -------------------------------------------------------------------------------
@@ -103,11 +104,7 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     xhat = xhat_g.reshape(shape)
     out = _affine(xhat, weight, bias, channel_shape)
 
-    def backward(g):
-        if grad_mode.state.enabled:  # create_graph: rebuild the statistics from x with Tensor ops
-            xh_g, inv_g = _standardize_tensors(x.reshape(grouped), (2,), eps)
-        else:
-            xh_g, inv_g = Tensor._wrap(xhat_g), Tensor._wrap(invstd_g)
+    def grads(g, xh_g, inv_g):
         grad_x = grad_w = grad_b = None
         if x._requires_grad:
             gh = g if weight is None else g * weight.reshape(channel_shape)
@@ -117,5 +114,11 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
         if bias is not None and bias._requires_grad:
             grad_b = g.sum(shared)
         return _present((grad_x, grad_w, grad_b), (x, weight, bias))
+
+    def backward(g):  # the statistics rebuilt from x with Tensor ops, so that they are differentiated too
+        return grads(g, *_standardize_tensors(x.reshape(grouped), (2,), eps))
+
+    def fast(g):  # the forward's statistics
+        return grads(g, Tensor._wrap(xhat_g), Tensor._wrap(invstd_g))
     inputs = tuple(t for t in (x, weight, bias) if t is not None)
-    return record(out, "NativeGroupNormBackward0", backward, inputs, saved=inputs)
+    return record(out, "NativeGroupNormBackward0", backward, inputs, saved=inputs, fast=fast)

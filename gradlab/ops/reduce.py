@@ -10,7 +10,6 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor
-from ..autograd import grad_mode
 from ..autograd.function import record
 from ._common import normalize_dim, normalize_dims
 from .elementwise import where
@@ -406,16 +405,20 @@ def cumprod(a, dim, dtype=None):
     d = normalize_dim(dim, a._data.ndim, "cumprod")
     out = np.cumprod(a._data, axis=d, dtype=_accumulating_dtype(a, None)).reshape(a._data.shape)
 
-    def backward(g):
+    def backward(g):  # Tensor ops, differentiable again
         x = a._data
         if x.size <= 1 or x.shape[d] == 1:
             return (g,)
         if (x != 0).all():
             return ((g * result).flip(d).cumsum(d).flip(d) / a,)
-        if not grad_mode.state.enabled:
+        return (_cumprod_grad_as_graph(a, g, d),)
+
+    def fast(g):  # with zeros, in a few array ops
+        x = a._data
+        if x.size > 1 and x.shape[d] > 1 and not (x != 0).all():
             return (Tensor._wrap(_cumprod_grad_with_zeros(x, g._data, d)),)
-        return (_cumprod_grad_as_graph(a, g, d),)  # create_graph: Tensor ops, differentiable again
-    result = record(out, "CumprodBackward0", backward, (a,), saved=(a,), saves_output=True)
+        return backward(g)
+    result = record(out, "CumprodBackward0", backward, (a,), saved=(a,), saves_output=True, fast=fast)
     return result
 
 
