@@ -83,35 +83,22 @@ class _GradModeContext:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             gen = fn(*args, **kwargs)
-            prev = _set(*self._target())
-            try:
-                value = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            finally:
-                _restore(prev)
+            resume, arg = gen.send, None  # how the body goes on: send (a value) or throw (an exception)
             while True:
-                try:
-                    sent = yield value
-                except GeneratorExit:
-                    gen.close()
-                    raise
-                except BaseException as exc:
-                    prev = _set(*self._target())
-                    try:
-                        value = gen.throw(exc)
-                    except StopIteration as stop:
-                        return stop.value
-                    finally:
-                        _restore(prev)
-                    continue
                 prev = _set(*self._target())
                 try:
-                    value = gen.send(sent)
+                    value = resume(arg)
                 except StopIteration as stop:
                     return stop.value
                 finally:
                     _restore(prev)
+                try:
+                    resume, arg = gen.send, (yield value)
+                except GeneratorExit:
+                    gen.close()
+                    raise
+                except BaseException as exc:
+                    resume, arg = gen.throw, exc
         return wrapper
 
 
