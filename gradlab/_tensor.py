@@ -8,7 +8,7 @@
 ``_version_counter`` a one-item list, bumped by every in-place op and shared
                     with views, so that backward can catch stale saved values
                     (an ``InferenceVersion`` marks an inference tensor, see
-                    autograd/grad_mode.py)
+                    autograd/inference.py)
 
 The arithmetic and methods are defined by the op files in ``gradlab/ops/``
 and attached at the bottom of this file.
