@@ -8,7 +8,7 @@
 ``_version_counter`` a one-item list, bumped by every in-place op and shared
                     with views, so that backward can catch stale saved values
                     (an ``InferenceVersion`` marks an inference tensor, see
-                    autograd/grad_mode.py)
+                    autograd/inference.py)
 
 The arithmetic and methods are defined by the op files in ``gradlab/ops/``
 and attached at the bottom of this file.
@@ -16,6 +16,7 @@ and attached at the bottom of this file.
 import numpy as np
 
 from . import _dtype
+from ._device import check_device, device
 
 __all__ = ["Tensor", "Size", "device", "tensor", "from_numpy", "as_tensor", "is_tensor", "zeros_like"]
 
@@ -33,48 +34,6 @@ class Size(tuple):
         for s in self:
             n *= s
         return n
-
-
-_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia",
-                 "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
-
-
-class device:
-    """A device named the way tutorials do. Any of PyTorch's device types can be named
-    (``device("cuda")`` is only a name); gradlab runs on the CPU, so only "cpu" holds tensors."""
-
-    def __init__(self, type="cpu", index=None):
-        if isinstance(type, device):
-            type, index = type.type, type.index
-        name, _, number = str(type).partition(":")
-        if name not in _DEVICE_TYPES:
-            raise RuntimeError(f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start of device "
-                               f"string: {type}")
-        self.type = name
-        self.index = int(number) if number else index
-
-    def __repr__(self):
-        return f"device(type='{self.type}')" if self.index is None else \
-            f"device(type='{self.type}', index={self.index})"
-
-    def __str__(self):
-        return self.type if self.index is None else f"{self.type}:{self.index}"
-
-    def __eq__(self, other):
-        return isinstance(other, (device, str)) and str(other) == str(self)
-
-    def __hash__(self):
-        return hash(str(self))
-
-
-def check_device(dev):
-    if dev is None or (isinstance(dev, device) and dev.type == "cpu"):
-        return
-    name = str(dev)
-    if name.split(":")[0] != "cpu":
-        raise RuntimeError(
-            f"gradlab runs on the CPU only; device '{name}' is not available. "
-            "Use device('cpu') (gradlab.cuda.is_available() is False).")
 
 
 class Tensor:
@@ -465,25 +424,12 @@ def zeros_like(t, dtype=None, requires_grad=False, **kwargs):
 
 
 def _mark_if_inference(t):
-    """A factory's new tensor: an inference tensor when made in inference mode."""
+    """A factory's new tensor: an inference tensor when made in inference mode (see autograd/inference.py)."""
     if _grad_state.inference:
         t._version_counter = InferenceVersion([0])
     return t
 
 
-_plain_wrap = Tensor.__dict__["_wrap"]
-
-
-@classmethod
-def _wrap_marking_inference(cls, array, requires_grad=False):
-    """``Tensor._wrap`` while some thread is in inference mode: such a thread makes inference tensors."""
-    return _mark_if_inference(_plain_wrap.__func__(cls, array, requires_grad))
-
-
-def mark_new_tensors_in_inference_mode(on):
-    """Switch ``Tensor._wrap`` to the version that checks the inference flag (grad_mode calls this)."""
-    Tensor._wrap = _wrap_marking_inference if on else _plain_wrap
-
-
 from . import ops as _ops  # noqa: E402,F401  (attaches the operators and methods to Tensor)
-from .autograd.grad_mode import InferenceVersion, state as _grad_state  # noqa: E402
+from .autograd.grad_mode import state as _grad_state  # noqa: E402
+from .autograd.inference import InferenceVersion  # noqa: E402

@@ -1,59 +1,16 @@
-"""The op protocol, and ``autograd.Function`` for user-defined ops.
+"""``autograd.Function``: user-defined differentiable ops, as ``torch.autograd.Function``.
 
-Every built-in op computes its result on NumPy arrays and hands it to
-``record`` together with a ``backward`` closure (written beside the forward, in
-the op's own file).  ``record`` wraps the array in a Tensor and, only when grad
-mode is on and some input requires grad, attaches a graph ``Node``.  That test
-is the whole cost of an op under ``no_grad``.
+A Function's forward runs with grad mode off; ``apply`` then makes one graph
+node for it with ``record.new_node``, as the built-in ops do, whose backward
+calls the Function's own ``backward``.  (``record``, the built-in ops'
+protocol, is importable from here as it always was.)
 """
 import functools
 
 from . import grad_mode
-from .anomaly import forward_site
-from .engine import anomaly_mode
-from .grad_mode import InferenceVersion
-from .graph import Node
+from .record import new_node, record  # noqa: F401  (record: its old import path)
 
 __all__ = ["record", "Function", "FunctionCtx", "once_differentiable"]
-
-_state = grad_mode.state
-
-
-def record(data, name, backward, inputs, saved=(), saves_output=False, fast=None):
-    """Wrap ``data`` (an ndarray) as the output of op ``name``.
-
-    ``inputs`` are the Tensor inputs, in the order ``backward`` returns their
-    gradients; ``saved`` are those whose values ``backward`` reads, and
-    ``saves_output=True`` says that backward reads the output's values too
-    (all of them are version-checked at backward).  ``fast``, optional, is
-    ``backward`` on arrays only: the engine runs it when no graph of the
-    backward is wanted (``create_graph=False``).  Under inference mode the
-    result is an inference tensor; saving one for backward is an error.
-    """
-    out = _wrap(data)
-    if not _state.enabled:
-        if _state.inference:  # made in inference mode: an inference tensor
-            out._version_counter = InferenceVersion([0])
-        return out
-    for t in inputs:
-        if t._requires_grad:
-            break
-    else:
-        return out  # no input requires grad: nothing to record
-    for t in saved:
-        if t._version_counter.__class__ is InferenceVersion:
-            raise RuntimeError(grad_mode.SAVED_INFERENCE_TENSOR)
-    # graph.edge_of for each input, written out inline: this line runs for every recorded op
-    edges = tuple([(t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, 0) if t._requires_grad else None
-                   for t in inputs])
-    node = Node(name, backward, edges, saved, 1, fast)
-    if saves_output:
-        node.saved += ((out, 0),)
-    out.grad_fn = node
-    out._requires_grad = True
-    if anomaly_mode[0]:
-        node.metadata["forward_site"] = forward_site()
-    return out
 
 
 class FunctionCtx:
@@ -145,23 +102,13 @@ class Function:
         _mark_dirty_inputs(ctx, tensor_args, needs_graph)
         if not needs_graph:
             return outputs
-        node = Node(cls.__name__ + "Backward", _backward_of(cls, ctx, args, outs),
-                    tuple([_edge(t) for t in tensor_args]), n_outputs=sum(isinstance(o, Tensor) for o in outs))
         # versions are taken now, after forward and its in-place changes
-        if any(isinstance(t, Tensor) and t.is_inference() for t in ctx.to_save):
-            raise RuntimeError(grad_mode.SAVED_INFERENCE_TENSOR)
-        node.saved = tuple((t, t._version_counter[0]) for t in ctx.to_save if isinstance(t, Tensor))
+        node = new_node(cls.__name__ + "Backward", _backward_of(cls, ctx, args, outs), tensor_args,
+                        [t for t in ctx.to_save if isinstance(t, Tensor)],
+                        n_outputs=sum(isinstance(o, Tensor) for o in outs))
         ctx._node = node
-        if anomaly_mode[0]:
-            node.metadata["forward_site"] = forward_site()
         result = _attach_outputs(node, outs, tensor_args, ctx)
         return result[0] if single else tuple(result)
-
-
-def _edge(t):
-    if t.grad_fn is not None:
-        return (t.grad_fn, t._out_nr)
-    return (t, 0) if t._requires_grad else None
 
 
 def _mark_dirty_inputs(ctx, tensor_args, needs_graph):
@@ -265,7 +212,7 @@ def once_differentiable(fn):
         def refuse(grads):
             raise RuntimeError(f"trying to differentiate twice a function that was marked with "
                                f"@once_differentiable ({fn.__qualname__})")
-        node = Node("DelayedError", refuse, tuple([_edge(g) for g in tracked]))
+        node = new_node("DelayedError", refuse, tracked)
         single = not isinstance(result, tuple)
         outs = []
         for r in ((result,) if single else result):
@@ -278,5 +225,3 @@ def once_differentiable(fn):
 
 
 from .._tensor import Tensor, zeros_like  # noqa: E402  (Tensor imports this module's users)
-
-_wrap = Tensor._wrap

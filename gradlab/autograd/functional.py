@@ -168,6 +168,18 @@ _V_NONE_INPUT = ("The vector v can only be None if the input to the user-provide
                  "with a single element.")
 
 
+def _vector_backward(of, wrt, v, like, strict, create_graph, stage):
+    """v^T d(of)/d(wrt), the last backward pass of vjp, jvp, vhp and hvp (zeros shaped as ``like`` where unused)."""
+    with set_grad_enabled(create_graph or is_grad_enabled()):
+        grads = _grad(of, wrt, v, create_graph=create_graph)
+        return _fill_in_zeros(grads, like, strict, create_graph, stage)
+
+
+def _pack(outputs, outputs_tuple, result, result_tuple, create_graph):
+    """(outputs, result), each a tensor or a tuple as the user gave its counterpart."""
+    return _unpack(_finish(outputs, create_graph), outputs_tuple), _unpack(_finish(result, create_graph), result_tuple)
+
+
 # ---- the public functions -----------------------------------------------------------------------
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product, one backward pass from the outputs."""
@@ -177,11 +189,8 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", "vjp")
         _check_requires_grad(outputs, "outputs", strict)
         v = _prepare_v(v, outputs, outputs_tuple, "vjp", create_graph, _V_NONE_OUTPUT)
-    with set_grad_enabled(create_graph or is_grad_enabled()):
-        grads = _grad(outputs, inputs, v, create_graph=create_graph)
-        result = _fill_in_zeros(grads, inputs, strict, create_graph, "back")
-    return _unpack(_finish(outputs, create_graph), outputs_tuple), _unpack(_finish(result, create_graph),
-                                                                           inputs_tuple)
+    result = _vector_backward(outputs, inputs, v, inputs, strict, create_graph, "back")
+    return _pack(outputs, outputs_tuple, result, inputs_tuple, create_graph)
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
@@ -198,11 +207,8 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         dummy = tuple(_creation.zeros_like(out, requires_grad=True) for out in outputs)
         grad_inputs = _grad(outputs, inputs, dummy, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
-    with set_grad_enabled(create_graph or is_grad_enabled()):
-        grads = _grad(grad_inputs, dummy, v, create_graph=create_graph)
-        result = _fill_in_zeros(grads, outputs, strict, create_graph, "back_trick")
-    return _unpack(_finish(outputs, create_graph), outputs_tuple), _unpack(_finish(result, create_graph),
-                                                                           outputs_tuple)
+    result = _vector_backward(grad_inputs, dummy, v, outputs, strict, create_graph, "back_trick")
+    return _pack(outputs, outputs_tuple, result, outputs_tuple, create_graph)
 
 
 def _jacobian_of_output(out, out_index, inputs, create_graph, strict):
@@ -275,42 +281,36 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, out
     return _unpack(result, (inputs_tuple, inputs_tuple))
 
 
-def _scalar_and_gradient(func, inputs, fn_name, strict):
-    """(outputs tuple, gradient of the scalar func with a graph) for vhp and hvp."""
+def _scalar_and_gradient(func, inputs, v, create_graph, strict, fn_name):
+    """What vhp and hvp start with (under enable_grad): the inputs and v checked, func's scalar output and its
+    gradient with a graph.  Returns (inputs tuple, inputs, v, outputs tuple, outputs, gradient)."""
+    inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+    inputs = _prepare_inputs(inputs, create_graph, need_graph=True)
+    v = _prepare_v(v, inputs, inputs_tuple, fn_name, create_graph, _V_NONE_INPUT)
     outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", fn_name)
     _check_requires_grad(outputs, "outputs", strict)
     _single_scalar_output(outputs, outputs_tuple, fn_name)
     jac = _grad(outputs, inputs, create_graph=True)
     _check_requires_grad(jac, "jacobian", strict)
-    return outputs_tuple, outputs, jac
+    return inputs_tuple, inputs, v, outputs_tuple, outputs, jac
 
 
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T H): backward through the gradient of a scalar func."""
     with enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _prepare_inputs(inputs, create_graph, need_graph=True)
-        v = _prepare_v(v, inputs, inputs_tuple, "vhp", create_graph, _V_NONE_INPUT)
-        outputs_tuple, outputs, jac = _scalar_and_gradient(func, inputs, "vhp", strict)
-    with set_grad_enabled(create_graph or is_grad_enabled()):
-        grads = _grad(jac, inputs, v, create_graph=create_graph)
-        result = _fill_in_zeros(grads, inputs, strict, create_graph, "double_back")
-    return _unpack(_finish(outputs, create_graph), outputs_tuple), _unpack(_finish(result, create_graph),
-                                                                           inputs_tuple)
+        inputs_tuple, inputs, v, outputs_tuple, outputs, jac = _scalar_and_gradient(func, inputs, v, create_graph,
+                                                                                  strict, "vhp")
+    result = _vector_backward(jac, inputs, v, inputs, strict, create_graph, "double_back")
+    return _pack(outputs, outputs_tuple, result, inputs_tuple, create_graph)
 
 
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), H v): the double-vjp trick applied to the gradient (H is symmetric, so H v = (v^T H)^T)."""
     with enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _prepare_inputs(inputs, create_graph, need_graph=True)
-        v = _prepare_v(v, inputs, inputs_tuple, "hvp", create_graph, _V_NONE_INPUT)
-        outputs_tuple, outputs, jac = _scalar_and_gradient(func, inputs, "hvp", strict)
+        inputs_tuple, inputs, v, outputs_tuple, outputs, jac = _scalar_and_gradient(func, inputs, v, create_graph,
+                                                                                  strict, "hvp")
         dummy = tuple(_creation.zeros_like(inp, requires_grad=True) for inp in inputs)
         double_back = _grad(jac, inputs, dummy, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)
-    with set_grad_enabled(create_graph or is_grad_enabled()):
-        grads = _grad(double_back, dummy, v, create_graph=create_graph)
-        result = _fill_in_zeros(grads, inputs, strict, create_graph, "double_back_trick")
-    return _unpack(_finish(outputs, create_graph), outputs_tuple), _unpack(_finish(result, create_graph),
-                                                                           inputs_tuple)
+    result = _vector_backward(double_back, dummy, v, inputs, strict, create_graph, "double_back_trick")
+    return _pack(outputs, outputs_tuple, result, inputs_tuple, create_graph)

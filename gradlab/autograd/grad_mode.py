@@ -1,37 +1,19 @@
-"""Grad mode: whether ops record the graph, and inference mode.
+"""Grad mode: whether ops record the graph.
 
 One flag, ``state.enabled``, read by every op: record the graph or not.  As in
 PyTorch it is per thread (a thread running evaluation under ``no_grad`` does
 not switch recording off for a thread that trains).  ``no_grad``,
-``enable_grad``, ``set_grad_enabled`` and ``inference_mode`` change it for a
-block of code or, used as decorators, for each call of a function (for a
-generator function: while its body runs).
-
-``inference_mode`` is ``no_grad`` and more, as in PyTorch: nothing is recorded
-even under ``enable_grad``, and every tensor made inside (op results and
-factories such as ``ones`` or ``tensor``) is an *inference tensor*.  An
-inference tensor keeps no version counter, so outside inference mode it can be
-neither saved for backward (saving records a version) nor changed in place
-(which bumps one).  gradlab marks inference tensors by their version counter,
-an ``InferenceVersion``: a view shares its base's counter, so a view of an
-inference tensor is one too, and a view of a normal tensor taken inside
-inference mode is not.  ``inference_mode(False)`` leaves inference mode and
-turns grad mode on (PyTorch's ``InferenceMode(false)``).
+``enable_grad`` and ``set_grad_enabled`` change it for a block of code or, used
+as decorators, for each call of a function (for a generator function: while
+its body runs).  Inference mode (``inference.py``) is a stronger ``no_grad``
+and switches the same flag.
 """
 import functools
 import inspect
 import threading
 
-__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
-           "is_inference_mode_enabled", "InferenceVersion"]
-
-SAVED_INFERENCE_TENSOR = (
-    "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode in "
-    "computation tracked by autograd. To work around this, you can make a clone to get a normal tensor and use it "
-    "in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`.")
-INPLACE_INFERENCE_TENSOR = (
-    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a normal "
-    "tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details.")
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "inference_mode", "is_inference_mode_enabled", "InferenceVersion"]  # (the last three: inference.py)
 
 
 class _GradState(threading.local):
@@ -49,31 +31,11 @@ def is_grad_enabled():
     return state.grad_mode if state.inference else state.enabled
 
 
-def is_inference_mode_enabled():
-    return state.inference
-
-
-class InferenceVersion(list):
-    """The version counter of an inference tensor and of its views: never bumped outside inference mode.
-
-    Every in-place change bumps its tensor's version, so this refuses them all
-    (the in-place ops also check first, in ``ops._common.check_inference_inplace``,
-    so that they refuse before writing).
-    """
-
-    __slots__ = ()
-
-    def __setitem__(self, index, value):
-        if not state.inference:
-            raise RuntimeError(INPLACE_INFERENCE_TENSOR)
-        list.__setitem__(self, index, value)
-
-
 def _set(grad_mode, inference):
     """Set grad mode and the inference flag; return the previous state to restore."""
     prev = (state.enabled, state.grad_mode, state.inference)
     if inference != prev[2]:
-        _count_inference_thread(inference)
+        count_thread(inference)
     state.grad_mode, state.inference = grad_mode, inference
     state.enabled = grad_mode and not inference
     return prev
@@ -81,22 +43,8 @@ def _set(grad_mode, inference):
 
 def _restore(prev):
     if prev[2] != state.inference:
-        _count_inference_thread(prev[2])
+        count_thread(prev[2])
     state.enabled, state.grad_mode, state.inference = prev
-
-
-# Ops build most results with ``Tensor._wrap``, the fast constructor.  Checking the (per-thread) inference
-# flag there would slow every op, so while some thread is in inference mode ``Tensor._wrap`` is swapped
-# for a version that checks it (``_tensor.mark_new_tensors_in_inference_mode``).
-_threads_in_inference = [0]
-_count_lock = threading.Lock()
-
-
-def _count_inference_thread(entering):
-    from .._tensor import mark_new_tensors_in_inference_mode
-    with _count_lock:
-        _threads_in_inference[0] += 1 if entering else -1
-        mark_new_tensors_in_inference_mode(_threads_in_inference[0] > 0)
 
 
 class _GradModeContext:
@@ -135,35 +83,22 @@ class _GradModeContext:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             gen = fn(*args, **kwargs)
-            prev = _set(*self._target())
-            try:
-                value = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            finally:
-                _restore(prev)
+            resume, arg = gen.send, None  # how the body goes on: send (a value) or throw (an exception)
             while True:
-                try:
-                    sent = yield value
-                except GeneratorExit:
-                    gen.close()
-                    raise
-                except BaseException as exc:
-                    prev = _set(*self._target())
-                    try:
-                        value = gen.throw(exc)
-                    except StopIteration as stop:
-                        return stop.value
-                    finally:
-                        _restore(prev)
-                    continue
                 prev = _set(*self._target())
                 try:
-                    value = gen.send(sent)
+                    value = resume(arg)
                 except StopIteration as stop:
                     return stop.value
                 finally:
                     _restore(prev)
+                try:
+                    resume, arg = gen.send, (yield value)
+                except GeneratorExit:
+                    gen.close()
+                    raise
+                except BaseException as exc:
+                    resume, arg = gen.throw, exc
         return wrapper
 
 
@@ -191,27 +126,6 @@ class enable_grad(no_grad):
     mode = True
 
 
-class inference_mode(_GradModeContext):
-    """No graph, and every tensor made inside is an inference tensor (see the module docstring).
-
-    Works as ``with inference_mode():``, ``@inference_mode()`` and bare
-    ``@inference_mode``.  ``inference_mode(False)`` leaves inference mode and
-    turns grad mode on, as PyTorch's does.
-    """
-
-    def __new__(cls, mode=True):
-        self = super().__new__(cls)
-        if callable(mode) and not isinstance(mode, bool):  # used bare: @inference_mode
-            self.mode, self.inference = False, True
-            return self(mode)
-        return self
-
-    def __init__(self, mode=True):
-        if callable(mode) and not isinstance(mode, bool):
-            return
-        self.mode, self.inference = (False, True) if mode else (True, False)
-
-
 class set_grad_enabled(_GradModeContext):
     """Set grad mode to ``mode``: at once when called, and restored on leaving a ``with`` block.
 
@@ -228,3 +142,8 @@ class set_grad_enabled(_GradModeContext):
     def __call__(self, fn):
         _restore(self._prev)  # a decorator changes nothing until the function runs
         return super().__call__(fn)
+
+
+# inference mode has a file of its own; its names stay importable from here
+from .inference import (INPLACE_INFERENCE_TENSOR, SAVED_INFERENCE_TENSOR, InferenceVersion,  # noqa: E402,F401
+                        count_thread, inference_mode, is_inference_mode_enabled)

@@ -17,9 +17,12 @@ A node is what ``tensor.grad_fn`` points to.  It holds
   since is caught.
 
 Hooks, retained gradients and anomaly metadata are rare, so they stay None
-until first used: a node costs a few attribute writes.
+until first used: a node costs a few attribute writes.  How hooks are
+registered and run is in ``hooks.py``.
 """
 import weakref
+
+from .hooks import NodeHooks
 
 __all__ = ["Node", "AccumulateGrad", "edge_of"]
 
@@ -63,7 +66,7 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {hex(id(self))}>"
 
 
-class Node:
+class Node(NodeHooks):
     __slots__ = ("_name", "backward_fn", "fast_fn", "edges", "saved", "n_outputs",
                  "pre_hooks", "post_hooks", "retained", "_freed", "_metadata", "__weakref__")
 
@@ -105,40 +108,6 @@ class Node:
             else:
                 out.append((AccumulateGrad.of(e[0]), 0))
         return tuple(out)
-
-    def _hooks_dict(self, attr):
-        if getattr(self, attr) is None:
-            setattr(self, attr, {})
-        return getattr(self, attr)
-
-    def register_hook(self, fn):
-        """``fn(grad_inputs, grad_outputs) -> grad_inputs | None`` runs after this node's backward."""
-        from ..utils.hooks import RemovableHandle
-        hooks = self._hooks_dict("post_hooks")
-        handle = RemovableHandle(hooks)
-        hooks[handle.id] = fn
-        return handle
-
-    def register_prehook(self, fn):
-        """``fn(grad_outputs) -> grad_outputs | None`` runs before this node's backward."""
-        from ..utils.hooks import RemovableHandle
-        hooks = self._hooks_dict("pre_hooks")
-        handle = RemovableHandle(hooks)
-        hooks[handle.id] = ("node", None, fn)
-        return handle
-
-    def add_tensor_hook(self, out_nr, fn):
-        """A hook of the tensor that is output ``out_nr`` of this node: ``fn(grad) -> grad | None``."""
-        from ..utils.hooks import RemovableHandle
-        hooks = self._hooks_dict("pre_hooks")
-        handle = RemovableHandle(hooks)
-        hooks[handle.id] = ("tensor", out_nr, fn)
-        return handle
-
-    def retain(self, tensor):
-        if self.retained is None:
-            self.retained = {}
-        self.retained[tensor._out_nr] = weakref.ref(tensor)
 
     def release(self):
         """Free what backward needed; a second backward then raises."""

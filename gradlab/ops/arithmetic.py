@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor
-from ..autograd.function import record
+from ..autograd.record import record
 from ._common import broadcast_error, broadcasting, not_implemented, promote, sum_to
 from .compare import isnan, where
 from .registry import op

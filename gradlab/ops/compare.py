@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._tensor import Tensor
-from ..autograd.function import record
+from ..autograd.record import record
 from ._common import broadcast_error, broadcasting, not_implemented, promote, sum_to
 from .inplace import predicate_inplace
 from .registry import op

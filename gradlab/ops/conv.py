@@ -29,8 +29,7 @@ are ops of their own at the end of this file (``F.unfold``, ``F.fold``).
 import numpy as np
 
 from .. import kernels
-from ..autograd import grad_mode
-from ..autograd.function import record
+from ..autograd.record import record
 from .._tensor import Tensor
 
 
@@ -130,28 +129,25 @@ def _convolution(op, x, weight, bias, stride, padding, dilation, groups):
     x4, w4 = _lift(x._data), _lift(weight._data)
     y = kernels.conv2d_forward(x4, w4, None if bias is None else bias._data, *geometry)
 
-    def backward(g):
-        need_x, need_w = x._requires_grad, weight._requires_grad
-        need_b = bias is not None and bias._requires_grad
-        if grad_mode.state.enabled:  # create_graph: gradients as recorded (differentiable) ops
-            g4 = _lift_tensor(g, spatial)
-            gx = gw = gb = None
-            if need_x:
-                gx = _lower_tensor(conv2d_input_grad(g4, _lift_tensor(weight, spatial), x4.shape, *geometry),
-                                   spatial)
-            if need_w:
-                gw = _lower_tensor(conv2d_weight_grad(g4, _lift_tensor(x, spatial), w4.shape, *geometry),
-                                   spatial)
-            if need_b:
-                gb = g4.sum((0, 2, 3))
-        else:
-            grads = kernels.conv2d_backward(_lift(g._data), x4, w4, *geometry, need_input=need_x,
-                                            need_weight=need_w, need_bias=need_b)
-            gx, gw, gb = (None if a is None else Tensor._wrap(a if a.ndim == 1 else _lower(a, spatial))
-                          for a in grads)
+    def backward(g):  # gradients as recorded (differentiable) ops
+        g4 = _lift_tensor(g, spatial)
+        gx = gw = gb = None
+        if x._requires_grad:
+            gx = _lower_tensor(conv2d_input_grad(g4, _lift_tensor(weight, spatial), x4.shape, *geometry), spatial)
+        if weight._requires_grad:
+            gw = _lower_tensor(conv2d_weight_grad(g4, _lift_tensor(x, spatial), w4.shape, *geometry), spatial)
+        if bias is not None and bias._requires_grad:
+            gb = g4.sum((0, 2, 3))
+        return (gx, gw) if bias is None else (gx, gw, gb)
+
+    def fast(g):  # the kernels' backward, on arrays
+        grads = kernels.conv2d_backward(_lift(g._data), x4, w4, *geometry, need_input=x._requires_grad,
+                                        need_weight=weight._requires_grad,
+                                        need_bias=bias is not None and bias._requires_grad)
+        gx, gw, gb = (None if a is None else Tensor._wrap(a if a.ndim == 1 else _lower(a, spatial)) for a in grads)
         return (gx, gw) if bias is None else (gx, gw, gb)
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return record(_lower(y, spatial), "ConvolutionBackward0", backward, inputs, saved=(x, weight))
+    return record(_lower(y, spatial), "ConvolutionBackward0", backward, inputs, saved=(x, weight), fast=fast)
 
 
 # ---- transposed convolution --------------------------------------------------------------------------
@@ -223,29 +219,29 @@ def _transposed(op, x, weight, bias, stride, padding, output_padding, dilation, 
     if bias is not None:
         y += bias._data[:, None, None]
 
-    def backward(g):
-        need_x, need_w = x._requires_grad, weight._requires_grad
-        need_b = bias is not None and bias._requires_grad
+    def backward(g):  # recorded ops, differentiable again
+        g4 = _lift_tensor(g, spatial)
         gx = gw = gb = None
-        if grad_mode.state.enabled:  # create_graph: recorded ops, differentiable again
-            g4 = _lift_tensor(g, spatial)
-            if need_x:
-                gx = _lower_tensor(conv2d(g4, _lift_tensor(weight, spatial), None, *geometry), spatial)
-            if need_w:
-                gw = _lower_tensor(conv2d_weight_grad(_lift_tensor(x, spatial), g4, w4.shape, *geometry), spatial)
-            if need_b:
-                gb = g4.sum((0, 2, 3))
-        else:
-            g4 = _lift(g._data)
-            if need_x:
-                gx = Tensor._wrap(_lower(kernels.conv2d_forward(g4, w4, None, *geometry), spatial))
-            if need_w:
-                gw = Tensor._wrap(_lower(kernels.conv2d_weight_grad(x4, g4, w4.shape, *geometry), spatial))
-            if need_b:
-                gb = Tensor._wrap(g4.sum((0, 2, 3)))
+        if x._requires_grad:
+            gx = _lower_tensor(conv2d(g4, _lift_tensor(weight, spatial), None, *geometry), spatial)
+        if weight._requires_grad:
+            gw = _lower_tensor(conv2d_weight_grad(_lift_tensor(x, spatial), g4, w4.shape, *geometry), spatial)
+        if bias is not None and bias._requires_grad:
+            gb = g4.sum((0, 2, 3))
+        return (gx, gw) if bias is None else (gx, gw, gb)
+
+    def fast(g):  # the same with the kernels, on arrays
+        g4 = _lift(g._data)
+        gx = gw = gb = None
+        if x._requires_grad:
+            gx = Tensor._wrap(_lower(kernels.conv2d_forward(g4, w4, None, *geometry), spatial))
+        if weight._requires_grad:
+            gw = Tensor._wrap(_lower(kernels.conv2d_weight_grad(x4, g4, w4.shape, *geometry), spatial))
+        if bias is not None and bias._requires_grad:
+            gb = Tensor._wrap(g4.sum((0, 2, 3)))
         return (gx, gw) if bias is None else (gx, gw, gb)
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return record(_lower(y, spatial), "ConvolutionBackward0", backward, inputs, saved=(x, weight))
+    return record(_lower(y, spatial), "ConvolutionBackward0", backward, inputs, saved=(x, weight), fast=fast)
 
 
 def conv2d_input_grad(g, weight, input_shape, stride, padding, dilation, groups):

@@ -10,10 +10,9 @@ from collections import namedtuple
 import numpy as np
 
 from .._tensor import Tensor
-from ..autograd.function import record
+from ..autograd.record import record, record_outputs
 from ._common import promote, sum_to
 from .linalg import LinAlgError, _check_float, _check_square, _pinv_grad, pinv_with_tolerance
-from .shape import _record_outputs
 
 
 def _check_float_matrix(a, op):
@@ -157,7 +156,7 @@ def qr(A, mode="reduced"):
             ga = ga + gq
         return (_solve_matrix(r_t, ga.mT).mT,)  # ga R^-T
     q_out = q if mode != "r" else np.zeros((0,), dtype=A._data.dtype)
-    outs = _record_outputs((q_out.astype(A._data.dtype, copy=False), r.astype(A._data.dtype, copy=False)),
+    outs = record_outputs((q_out.astype(A._data.dtype, copy=False), r.astype(A._data.dtype, copy=False)),
                            "LinalgQrBackward0", backward, (A,), saved=(A,), saves_outputs=True)
     return qr_result(*outs)
 
@@ -192,7 +191,7 @@ def _eigh(A, UPLO, op, vectors):
             inner = inner + _diag(g_values)
         return (v @ inner @ v.mT,)
     arrays = (values.astype(A._data.dtype), vecs.astype(A._data.dtype)) if vectors else (values.astype(A._data.dtype),)
-    outs = _record_outputs(arrays, "LinalgEighBackward0", backward, (A,), saved=(A,), saves_outputs=True)
+    outs = record_outputs(arrays, "LinalgEighBackward0", backward, (A,), saved=(A,), saves_outputs=True)
     return outs
 
 
@@ -261,7 +260,7 @@ def _svd(A, full_matrices, op, vectors):
             gvh = gvh[..., :k, :] if gvh is not None else None
         return (_svd_grad(u_t, s_t, vh_t, gu, gs, gvh, m, n),)
     arrays = (u.astype(dtype), s.astype(dtype), vh.astype(dtype)) if vectors else (s.astype(dtype),)
-    outs = _record_outputs(arrays, "LinalgSvdBackward0", backward, (A,), saved=(A,), saves_outputs=True)
+    outs = record_outputs(arrays, "LinalgSvdBackward0", backward, (A,), saved=(A,), saves_outputs=True)
     return outs
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._tensor import Tensor
-from ..autograd.function import record
+from ..autograd.record import record
 from ._common import normalize_dim
 from .registry import op
 from .shape import _view

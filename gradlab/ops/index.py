@@ -12,7 +12,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd import grad_mode
-from ..autograd.function import record
+from ..autograd.record import record
 from ._common import (after_inplace, check_inference_inplace, check_view_inplace, check_writeable, mark_view,
                       normalize_dim, sum_to)
 from .registry import op

@@ -5,11 +5,10 @@ import itertools
 import numpy as np
 
 from .._tensor import Tensor
-from ..autograd.function import record
+from ..autograd.record import record, record_outputs
 from ._common import mark_view, normalize_dim
 from .index import select, slice_view
 from .registry import op
-from .shape import _record_outputs
 
 
 
@@ -106,7 +105,7 @@ def _pieces(a, d, sizes, name):
         like = next(g for g in grads if g is not None)
         return (cat([g if g is not None else Tensor._wrap(np.zeros(x.shape, like._data.dtype))
                      for g, x in zip(grads, arrays)], d),)
-    outs = _record_outputs(arrays, name, backward, (a,))
+    outs = record_outputs(arrays, name, backward, (a,))
     for out, span in zip(outs, spans):
         out._version_counter = a._version_counter
         mark_view(out, a, lambda t, span=span: slice_view(t, d, span), multi_output=True)
@@ -178,7 +177,7 @@ def unbind(a, dim=0):
         like = next(g for g in grads if g is not None)
         return (stack([g if g is not None else Tensor._wrap(np.zeros(x.shape, like._data.dtype))
                        for g, x in zip(grads, arrays)], d),)
-    outs = _record_outputs(arrays, "UnbindBackward0", backward, (a,))
+    outs = record_outputs(arrays, "UnbindBackward0", backward, (a,))
     for i, out in enumerate(outs):
         out._version_counter = a._version_counter
         mark_view(out, a, lambda t, i=i: select(t, d, i), multi_output=True)

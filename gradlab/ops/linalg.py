@@ -13,8 +13,7 @@ import numpy as np
 
 from .. import _dtype, kernels
 from .._tensor import Tensor
-from ..autograd import grad_mode
-from ..autograd.function import record
+from ..autograd.record import record
 from ._common import as_tensor_operand, broadcast_error, normalize_dim, promote, sum_to
 from .arithmetic import _by_number
 from .unary import clone
@@ -422,13 +421,16 @@ def det(a):
     _check_float(a, "linalg.det")
     out = np.asarray(np.linalg.det(a._data), dtype=a._data.dtype)
 
-    def backward(g):
+    def backward(g):  # Tensor ops, differentiable again
         if np.all(out != 0):
             return ((g * result).unsqueeze(-1).unsqueeze(-1) * inverse(a).mT,)
-        if grad_mode.state.enabled:
-            raise NotImplementedError("det: second derivatives at a singular matrix are not supported by gradlab")
+        raise NotImplementedError("det: second derivatives at a singular matrix are not supported by gradlab")
+
+    def fast(g):  # at a singular matrix too: the cofactors, on arrays
+        if np.all(out != 0):
+            return backward(g)
         return (g.unsqueeze(-1).unsqueeze(-1) * Tensor._wrap(_cofactors(a._data)),)
-    result = record(out, "LinalgDetBackward0", backward, (a,), saved=(a,), saves_output=True)
+    result = record(out, "LinalgDetBackward0", backward, (a,), saved=(a,), saves_output=True, fast=fast)
     return result
 
 

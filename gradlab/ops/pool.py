@@ -13,7 +13,7 @@ import numpy as np
 from .. import kernels
 from .._tensor import Tensor
 from ..autograd import grad_mode
-from ..autograd.function import record
+from ..autograd.record import record
 
 
 def _check_input(x, op):
@@ -59,14 +59,15 @@ def max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indi
     y, indices = kernels.max_pool2d_forward(xd, *geometry, return_indices=need_indices)
     shape = xd.shape
 
-    def backward(g):
-        if grad_mode.state.enabled:  # create_graph: a recorded scatter, differentiable again
-            if batched:
-                return (scatter_by_index(g, indices, shape),)
-            return (scatter_by_index(g.unsqueeze(0), indices, shape).squeeze(0),)
+    def backward(g):  # a recorded scatter, differentiable again
+        if batched:
+            return (scatter_by_index(g, indices, shape),)
+        return (scatter_by_index(g.unsqueeze(0), indices, shape).squeeze(0),)
+
+    def fast(g):
         grad = kernels.max_pool2d_backward(g._data if batched else g._data[None], indices, shape)
         return (Tensor._wrap(grad if batched else grad[0]),)
-    out = record(y if batched else y[0], "MaxPool2DWithIndicesBackward0", backward, (x,))
+    out = record(y if batched else y[0], "MaxPool2DWithIndicesBackward0", backward, (x,), fast=fast)
     if not return_indices:
         return out, None
     return out, Tensor._wrap(indices if batched else indices[0])

@@ -11,12 +11,10 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor
-from ..autograd import grad_mode
-from ..autograd.function import record
+from ..autograd.record import record, record_outputs
 from ._common import normalize_dim, normalize_dims
 from .compare import where
 from .join_split import cat, stack
-from .shape import _record_outputs
 from .registry import op
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -290,7 +288,7 @@ def _with_mean(op, a, dim, unbiased, keepdim, correction, take_root):
             ga = gm if ga is None else ga + gm
         return (ga,)
     name = "StdMeanBackward0" if take_root else "VarMeanBackward0"
-    outs = _record_outputs((spread, mean_out), name, backward, (a,), saved=(a,), saves_outputs=take_root)
+    outs = record_outputs((spread, mean_out), name, backward, (a,), saved=(a,), saves_outputs=take_root)
     return tuple(outs)
 
 
@@ -409,16 +407,20 @@ def cumprod(a, dim, dtype=None):
     d = normalize_dim(dim, a._data.ndim, "cumprod")
     out = np.cumprod(a._data, axis=d, dtype=_accumulating_dtype(a, None)).reshape(a._data.shape)
 
-    def backward(g):
+    def backward(g):  # Tensor ops, differentiable again
         x = a._data
         if x.size <= 1 or x.shape[d] == 1:
             return (g,)
         if (x != 0).all():
             return ((g * result).flip(d).cumsum(d).flip(d) / a,)
-        if not grad_mode.state.enabled:
+        return (_cumprod_grad_as_graph(a, g, d),)
+
+    def fast(g):  # with zeros, in a few array ops
+        x = a._data
+        if x.size > 1 and x.shape[d] > 1 and not (x != 0).all():
             return (Tensor._wrap(_cumprod_grad_with_zeros(x, g._data, d)),)
-        return (_cumprod_grad_as_graph(a, g, d),)  # create_graph: Tensor ops, differentiable again
-    result = record(out, "CumprodBackward0", backward, (a,), saved=(a,), saves_output=True)
+        return backward(g)
+    result = record(out, "CumprodBackward0", backward, (a,), saved=(a,), saves_output=True, fast=fast)
     return result
 
 
@@ -516,7 +518,7 @@ def aminmax(a, *, dim=None, keepdim=False):
         g_min, g_max = grads
         parts = [share(g, out) for g, out in ((g_min, outs[0]), (g_max, outs[1])) if g is not None]
         return (parts[0] if len(parts) == 1 else parts[0] + parts[1],)
-    outs = _record_outputs((lows, highs), "AminmaxBackward0", backward, (a,), saved=(a,), saves_outputs=True)
+    outs = record_outputs((lows, highs), "AminmaxBackward0", backward, (a,), saved=(a,), saves_outputs=True)
     return aminmax_result(*outs)
 
 

@@ -3,7 +3,7 @@ put, ...), each forward on NumPy arrays and its backward beside it."""
 import numpy as np
 
 from .._tensor import Tensor
-from ..autograd.function import record
+from ..autograd.record import record
 from ._common import normalize_dim, sum_to
 from .index import (_check_index, _scatter_add, gather, getitem, index_put_into_zeros, index_select, masked_select,
                     select, slice_view)

@@ -7,10 +7,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd import grad_mode
-from ..autograd.anomaly import forward_site
-from ..autograd.engine import anomaly_mode
-from ..autograd.function import record
-from ..autograd.graph import Node, edge_of
+from ..autograd.record import record
 from ._common import _take_graph, broadcast_view, mark_view, normalize_dim, shape_arg, sum_to
 from .unary import clone
 from .index import alias, slice_view
@@ -26,28 +23,6 @@ def _view(array, name, backward, a, view_fn):
     out = record(array, name, backward, (a,))
     out._version_counter = a._version_counter
     return mark_view(out, a, view_fn)
-
-
-def _record_outputs(arrays, name, backward, inputs, saved=(), saves_outputs=False):
-    """Wrap several ndarrays as the outputs of one op: one node with an output per array.
-
-    ``backward`` receives a tuple with one gradient per output (None for an
-    output that got none), as for split, unbind and var_mean in PyTorch.
-    """
-    outs = [Tensor._wrap(x) for x in arrays]
-    if not outs or not grad_mode.state.enabled or not any(t._requires_grad for t in inputs):
-        return outs
-
-    def node_backward(grads):
-        return backward(tuple(grads) if len(outs) > 1 else (grads,))
-    node = Node(name, node_backward, tuple([edge_of(t) for t in inputs]), saved, n_outputs=len(outs))
-    if saves_outputs:
-        node.saved += tuple((out, 0) for out in outs)
-    if anomaly_mode[0]:
-        node.metadata["forward_site"] = forward_site()
-    for nr, out in enumerate(outs):
-        out.grad_fn, out._out_nr, out._requires_grad = node, nr, True
-    return outs
 
 
 def _check_numel(a, shape, op):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._tensor import Tensor
-from ..autograd.function import record
+from ..autograd.record import record
 from ._common import normalize_dim
 from .reduce import _RESULTS, _extreme, scatter_into_zeros, values_indices
 from .registry import op

@@ -11,7 +11,7 @@ from scipy import special as sp
 
 from .. import _dtype
 from .._tensor import Tensor
-from ..autograd.function import record
+from ..autograd.record import record
 from ._common import broadcast_error, normalize_dims, sum_to
 from .arithmetic import _by_number, _float_pair
 from .compare import isnan, where

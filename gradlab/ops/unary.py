@@ -4,8 +4,7 @@ import numpy as np
 
 from .. import _dtype, kernels
 from .._tensor import Tensor
-from ..autograd import grad_mode
-from ..autograd.function import record
+from ..autograd.record import record
 from ._common import broadcasting, promote, sum_to
 from .compare import where
 from .registry import op
@@ -261,11 +260,12 @@ def relu(a):
     x = a._data
     out = kernels.relu_forward(x) if x.dtype.kind == "f" else np.maximum(x, x.dtype.type(0))
 
-    def backward(g):
-        if grad_mode.state.enabled:  # create_graph: a recorded multiply by the (constant) mask
-            return (g * Tensor._wrap(~(out <= 0)),)
+    def backward(g):  # a recorded multiply by the (constant) mask, differentiable again
+        return (g * Tensor._wrap(~(out <= 0)),)
+
+    def fast(g):
         return (Tensor._wrap(kernels.relu_backward(g._data, out)),)
-    return record(out, "ReluBackward0", backward, (a,), saves_output=True)
+    return record(out, "ReluBackward0", backward, (a,), saves_output=True, fast=fast)
 
 
 @op(inplace=True, alias="clip")

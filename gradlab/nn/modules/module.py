@@ -22,7 +22,8 @@ from collections import OrderedDict
 from ... import _dtype
 from ..._tensor import Tensor, check_device, zeros_like
 from ...autograd import grad_mode
-from ...autograd.graph import Node, edge_of
+from ...autograd.record import new_node
+from ...utils.hooks import RemovableHandle
 from ..parameter import Buffer, Parameter
 from .hooks import (_ModuleHooks, _global_backward_hooks, _global_backward_pre_hooks, _global_forward_hooks,
                     _global_forward_hooks_always_called, _global_forward_pre_hooks,
@@ -562,8 +563,7 @@ def _through_identity_node(tensors):
     """
     if not (grad_mode.state.enabled and any(t.requires_grad for t in tensors)):
         return tensors, None
-    node = Node("BackwardHookFunctionBackward", _pass_through(tensors), tuple(edge_of(t) for t in tensors),
-                n_outputs=len(tensors))
+    node = new_node("BackwardHookFunctionBackward", _pass_through(tensors), tensors, n_outputs=len(tensors))
     outs = []
     for nr, t in enumerate(tensors):
         out = t._view_of(t._data)

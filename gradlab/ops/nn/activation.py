@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import random
 from ..._tensor import Tensor
-from ...autograd.function import record
+from ...autograd.record import record
 from ..compare import where
 from ..unary import sigmoid
 from .._common import normalize_dim

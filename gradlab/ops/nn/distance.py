@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from ..._tensor import Tensor
-from ...autograd.function import record
+from ...autograd.record import record
 from ..compare import where
 from ..registry import op
 from ._common import _check_float, _keep_output

@@ -3,7 +3,7 @@ import numpy as np
 
 from ... import random
 from ..._tensor import Tensor
-from ...autograd.function import record
+from ...autograd.record import record
 from ..registry import op
 
 

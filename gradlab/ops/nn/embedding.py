@@ -5,7 +5,7 @@ The backward scatters each gradient back into the rows that were read.
 import numpy as np
 
 from ..._tensor import Tensor
-from ...autograd.function import record
+from ...autograd.record import record
 from ..registry import op
 
 

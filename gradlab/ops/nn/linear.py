@@ -1,7 +1,7 @@
 """linear: y = x @ W^T + b as one node (nn.Linear's op)."""
 import numpy as np
 
-from ...autograd.function import record
+from ...autograd.record import record
 from ..linalg import _product
 from ..registry import op
 

@@ -7,7 +7,7 @@ same formula in Tensor ops, for ``create_graph=True``.
 import numpy as np
 
 from ..._tensor import Tensor
-from ...autograd.function import record
+from ...autograd.record import record
 from .._common import broadcasting
 from ..compare import where
 from ..unary import sigmoid

@@ -20,7 +20,7 @@ be differentiated again.
 import numpy as np
 
 from ..._tensor import Tensor
-from ...autograd.function import record
+from ...autograd.record import record
 from ..registry import op
 
 

@@ -1,7 +1,7 @@
 """Padding: constant (np.pad, cropping for negative amounts) and reflect / replicate / circular (a gather)."""
 import numpy as np
 
-from ...autograd.function import record
+from ...autograd.record import record
 from ..registry import op
 
 

@@ -5,7 +5,7 @@
 import numpy as np
 
 from ..._tensor import Tensor
-from ...autograd.function import record
+from ...autograd.record import record
 from ..registry import op
 
 

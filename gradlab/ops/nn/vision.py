@@ -16,7 +16,7 @@ shuffle with g groups is undone by channel shuffle with C / g groups.
 """
 import numpy as np
 
-from ...autograd.function import record
+from ...autograd.record import record
 from ..registry import op
 
 
