@@ -307,4 +307,4 @@ def _refresh_views(base):
 
 
 from ..autograd import grad_mode  # noqa: E402
-from ..autograd.function import record  # noqa: E402
+from ..autograd.record import record  # noqa: E402
