@@ -2,6 +2,7 @@
 checks that tables of cases (edge values, errors) run."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -69,6 +70,18 @@ def values_and_grads_match(fn, *arrays, rtol=1e-10, atol=1e-12):
         assert (a.grad is None) == (b.grad is None)
         if a.grad is not None:
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=rtol, atol=atol)
+
+
+def random_rows_test(cases):
+    """A test over ``cases`` ({name: fn(lib, a, b)}): values_and_grads_match on random (rows, 3) and (2, 3) inputs."""
+    @needs_torch
+    @pytest.mark.parametrize("name", sorted(cases))
+    @settings(max_examples=4, deadline=None)
+    @given(rows=st.integers(1, 4), seed=st.integers(0, 2 ** 31 - 1))
+    def test(name, rows, seed):
+        rng = np.random.default_rng(seed)
+        values_and_grads_match(cases[name], rng.normal(size=(rows, 3)), rng.normal(size=(2, 3)))
+    return test
 
 
 # ---- values and gradients at the edges: poles, infinities, NaN, the ends of a domain ----------------------------

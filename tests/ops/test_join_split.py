@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import gradlab
-from ops_helpers import check_grads, leaf, needs_torch, raises_as_torch, raises_with, values_and_grads_match
+from ops_helpers import check_grads, leaf, needs_torch, raises_as_torch, raises_with, random_rows_test
 
 SETTINGS = settings(max_examples=10, deadline=None)
 seeds = st.integers(0, 2 ** 31 - 1)
@@ -66,13 +66,7 @@ CASES = {
 }
 
 
-@needs_torch
-@pytest.mark.parametrize("name", sorted(CASES))
-@settings(max_examples=4, deadline=None)
-@given(rows=st.integers(1, 4), seed=seeds)
-def test_matches_torch(name, rows, seed):
-    rng = np.random.default_rng(seed)
-    values_and_grads_match(CASES[name], rng.normal(size=(rows, 3)), rng.normal(size=(2, 3)))
+test_matches_torch = random_rows_test(CASES)
 
 
 @needs_torch

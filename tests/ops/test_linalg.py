@@ -15,7 +15,7 @@ import gradlab
 from gradlab import linalg as L
 from gradlab.autograd import gradcheck, gradgradcheck
 from linalg_helpers import GRAD_SETTINGS, SETTINGS, batches, grads_match, seeds, sizes, well_conditioned
-from ops_helpers import check_grads, leaf, needs_torch, pair, raises_with, same, torch, values_and_grads_match
+from ops_helpers import check_grads, leaf, needs_torch, pair, raises_with, random_rows_test, same, torch
 
 
 @SETTINGS
@@ -321,13 +321,7 @@ CASES_AGAINST_TORCH = {
 }
 
 
-@needs_torch
-@pytest.mark.parametrize("name", sorted(CASES_AGAINST_TORCH))
-@settings(max_examples=4, deadline=None)
-@given(rows=st.integers(1, 4), seed=seeds)
-def test_matches_torch(name, rows, seed):
-    rng = np.random.default_rng(seed)
-    values_and_grads_match(CASES_AGAINST_TORCH[name], rng.normal(size=(rows, 3)), rng.normal(size=(2, 3)))
+test_matches_torch = random_rows_test(CASES_AGAINST_TORCH)
 
 
 # ---- errors -------------------------------------------------------------------------------------------------

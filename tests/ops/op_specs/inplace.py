@@ -99,12 +99,6 @@ def _np_view_setitem(x, y):
 _MATRICES = shape_strategy(min_dims=2, max_dims=2, max_side=4).map(lambda s: (s, s))
 
 
-def _fill_tensor_(lib, x, v):
-    z = x * 2
-    z.fill_(v)
-    return z * x
-
-
 def _copy_into(lib, x, y):
     z = x * 2
     z.copy_(y)
@@ -141,7 +135,7 @@ SPECS = [
     OpSpec("addcdiv_", lambda lib, x, a, b: (x * 1).addcdiv_(a, b, value=-2), lambda x, a, b: x - 2 * a / b,
            arity=3, broadcast=False, elements=[grid_floats(-3, 3), grid_floats(-3, 3),
                                                grid_floats(0.5, 3)]),
-    OpSpec("fill_tensor_", _fill_tensor_, lambda x, v: x * v, arity=2,
+    OpSpec("fill_tensor_", _fill, lambda x, v: x * v, arity=2,
            shapes=shape_strategy(max_dims=3).map(lambda s: (s, ()))),
     OpSpec("copy_", _copy_into, lambda x, y: np.broadcast_to(y, x.shape) * x, arity=2, shapes=_into_shapes()),
 ]
