@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from gradlab.testing import OpSpec
 from ._common import _kw
 
+
 @st.composite
 def _diag_embed_case(draw, shapes):
     nd = len(shapes[0]) + 1

@@ -9,6 +9,7 @@ from gradlab.testing import OpSpec
 from gradlab.testing.strategies import shapes as shape_strategy
 from ._common import SMALL, _dim, _gather_case, _take
 
+
 # ---- indexing: get ------------------------------------------------------------------------------
 @st.composite
 def _basic_index(draw, shape):

@@ -8,6 +8,7 @@ from gradlab.testing import OpSpec, grid_floats
 from gradlab.testing.strategies import shapes as shape_strategy
 from ._common import SCALARS, _into_shapes, _np_scalar
 
+
 def _inplace_method(name):
     def fn(lib, x, y):
         z = x * 1

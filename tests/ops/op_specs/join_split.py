@@ -8,6 +8,7 @@ from gradlab.testing import OpSpec
 from gradlab.testing.strategies import shapes as shape_strategy
 from ._common import SMALL, _dim, _kw, _VECTORS
 
+
 def _same_except(dims_strategy):
     """Three shapes equal except along one axis, for cat."""
     @st.composite

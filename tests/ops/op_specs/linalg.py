@@ -8,6 +8,7 @@ from gradlab.testing import OpSpec
 from gradlab.testing.strategies import broadcastable_shapes, shapes as shape_strategy
 from ._common import _dim, _kw, _VECTORS
 
+
 # ---- matrix products --------------------------------------------------------------------------
 @st.composite
 def _matmul_shapes(draw, dtype=None):

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from gradlab.testing import OpSpec
 from ._common import EVEN, INF, ODD, SMALL, _dim, _dim_keepdim, _kw, reduce_kwargs, _reduce_ref
 
+
 def _call_reduce(name):
     """x.name() when dim is None (torch has no keepdim for full reductions of max/min), else x.name(dim, keepdim)."""
     def fn(lib, x, dim=None, keepdim=False, **kw):

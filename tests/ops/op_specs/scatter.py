@@ -8,6 +8,7 @@ from gradlab.testing import OpSpec
 from gradlab.testing.strategies import shapes as shape_strategy
 from ._common import EVEN, ODD, _dim, _gather_case, _take
 
+
 @st.composite
 def _scatter_case(draw, shapes):
     """dim and an index with distinct targets per slice (torch's scatter is nondeterministic on repeats)."""

@@ -8,6 +8,7 @@ from gradlab.testing import OpSpec
 from gradlab.testing.strategies import shapes as shape_strategy
 from ._common import SMALL, _dim, _kw
 
+
 # ---- shape ops -----------------------------------------------------------------------------------
 @st.composite
 def _reshape_target(draw, shape):

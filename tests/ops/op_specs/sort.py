@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from gradlab.testing import OpSpec
 from ._common import SMALL, WITH_NAN, _dim, _dim_keepdim, _kw, reduce_kwargs
 
+
 def _np_median_dim(x, dim, keepdim):
     """The lower median along dim and where it came from (distinct values, so the index is unique)."""
     if x.ndim == 0:

@@ -8,6 +8,7 @@ from gradlab.testing import OpSpec, grid_floats
 from gradlab.testing.strategies import shapes as shape_strategy
 from ._common import INT, ODD_64THS, SMALL, SPECIAL_VALUES, _f64, _function, _method, second_order
 
+
 def _sigmoid(x):
     return 1 / (1 + np.exp(-x.astype(np.float64)))
 
