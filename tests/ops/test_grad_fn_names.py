@@ -3,7 +3,7 @@
 The name of an output's node (``out.grad_fn.name()`` in gradlab,
 ``type(out.grad_fn).__name__`` in PyTorch) tells which op made it and, for
 ops with several overloads, which one (``SumBackward0`` for ``x.sum()``,
-``SumBackward1`` for ``x.sum(dim)``).  Every op spec of op_specs.py runs here
+``SumBackward1`` for ``x.sum(dim)``).  Every op spec of op_specs/ runs here
 on small float64 inputs that require grad, in both libraries, and so do the
 methods and operators listed in CASES.
 
@@ -21,8 +21,6 @@ from hypothesis import strategies as st
 import gradlab
 from gradlab.testing.opcheck import _draw_inputs, _flatten
 from op_specs import ALL_SPECS
-from op_specs_math import MATH_SPECS
-from op_specs_arrays import ARRAY_SPECS
 
 torch = pytest.importorskip("torch")
 
@@ -48,7 +46,7 @@ def run(lib, fn, arrays, grad_inputs=None):
 SPEC_EXCEPTIONS = {"matmul": "matmul batched", "matmul_operator": "matmul batched", "einsum": "einsum",
                    "matrix_power_batched": "matmul batched"}
 
-NAME_SPECS = [dataclasses.replace(s, dtypes=("float64",), int_dtypes=()) for s in ALL_SPECS + MATH_SPECS + ARRAY_SPECS
+NAME_SPECS = [dataclasses.replace(s, dtypes=("float64",), int_dtypes=()) for s in ALL_SPECS
               if s.grad and s.torch and any(d.startswith("float") for d in s.dtypes)
               and s.name not in SPEC_EXCEPTIONS]
 
@@ -69,7 +67,7 @@ def test_spec_names_match_torch(spec, data):
 
 def test_every_spec_exception_has_a_case():
     assert set(SPEC_EXCEPTIONS.values()) <= set(EXCEPTIONS)
-    assert set(SPEC_EXCEPTIONS) <= {s.name for s in ALL_SPECS + MATH_SPECS + ARRAY_SPECS}
+    assert set(SPEC_EXCEPTIONS) <= {s.name for s in ALL_SPECS}
 
 
 # ---- methods, operators and functions, one case each ----------------------------------------------------
@@ -491,7 +489,7 @@ EXCEPTIONS = {
     "y.floor_divide_(x)": (["NotImplemented"], [None], "as for x // 2"),
 }
 
-# the pointwise math ops (op_specs_math.py) in place, and their cases that are no op spec
+# the pointwise math ops (unary, special, compare) in place, and their cases that are no op spec
 CASES.update({
     "y.asin_()": (_inplace("asin_"), [M]),
     "y.arctan2_(x)": (lambda lib, x, y: (x * 1).arctan2_(y), [M, M]),
@@ -524,7 +522,7 @@ CASES.update({
     "torch.xlogy(2, x)": (lambda lib, x: lib.xlogy(2, x), [M]),
 })
 
-# reductions, shape, indexing and linalg ops (op_specs_arrays.py) in place, and their cases that are no op spec
+# reductions, shape, indexing and linalg ops in place, and their cases that are no op spec
 _IDX = (lambda lib: lib.tensor([2, 0]))
 CASES.update({
     "y.t_()": (_inplace("t_"), [M]),

@@ -1,11 +1,12 @@
-"""In-place semantics (identity, versions, leaf rules, random fills) and the errors users meet."""
+"""In-place ops (gradlab/ops/inplace.py and every op's in-place form): identity, versions, leaf rules, random
+fills, apply_ / map_, writes into views (single- and multi-output, taken without recording, expanded), each
+in-place variant against PyTorch, and the errors users meet."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 import gradlab
-from gradlab.ops.index import one_hot
-from gradlab.testing import broadcastable_shapes, shapes, tensors
+from ops_helpers import error_message, needs_torch, pair, raises_named_error, raises_with, same, torch
 
 
 # ---- in-place semantics ----------------------------------------------------------------------------
@@ -101,140 +102,6 @@ def test_copy_broadcasts_casts_and_carries_gradients():
     assert src.grad.tolist() == [6.0, 6.0]
 
 
-# ---- clear errors: the op, the shapes or dtypes, what was expected -----------------------------------
-def _raises(call, exc, *fragments):
-    with pytest.raises(exc) as info:
-        call()
-    message = str(info.value)
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in error message: {message}"
-
-
-def test_matmul_shape_errors_name_the_op_and_the_shapes():
-    a, b = gradlab.ones(2, 3), gradlab.ones(4, 5)
-    _raises(lambda: a @ b, RuntimeError, "matmul", "2x3", "4x5")
-    _raises(lambda: gradlab.mm(a, b), RuntimeError, "mm", "2x3", "4x5")
-    _raises(lambda: gradlab.mm(a, gradlab.ones(3)), RuntimeError, "mm", "2D")
-    _raises(lambda: gradlab.bmm(gradlab.ones(2, 2, 3), gradlab.ones(3, 3, 2)), RuntimeError, "bmm", "[2, 2, 3]",
-            "[3, 3, 2]")
-    _raises(lambda: gradlab.dot(gradlab.ones(3), gradlab.ones(4)), RuntimeError, "3", "4")
-    _raises(lambda: gradlab.ones(3) @ gradlab.tensor(2.0), RuntimeError, "1D", "0D")
-    _raises(lambda: gradlab.ones(2, 2, 3) @ gradlab.ones(3, 3, 1), RuntimeError, "matmul", "batch", "[2]", "[3]")
-
-
-@given(pair=broadcastable_shapes(2, min_dims=1, max_dims=3, min_side=2, max_side=4))
-def test_broadcast_errors_name_the_op_and_both_shapes(pair):
-    a_shape, b_shape = pair
-    b_shape = b_shape[:-1] + (b_shape[-1] + 1,) if b_shape else b_shape  # break the last axis
-    if len(a_shape) >= len(b_shape) and a_shape[-len(b_shape):][-1] in (1, b_shape[-1]):
-        return  # still broadcastable
-    a, b = gradlab.ones(a_shape), gradlab.ones(b_shape)
-    for name, call in [("add", lambda: a + b), ("mul", lambda: a * b), ("sub", lambda: a - b),
-                       ("div", lambda: a / b), ("eq", lambda: a == b), ("pow", lambda: a ** b)]:
-        _raises(call, RuntimeError, name, str(list(a_shape)), str(list(b_shape)), "non-singleton dimension")
-
-
-def test_shape_op_errors():
-    x = gradlab.ones(2, 3)
-    _raises(lambda: x.view(4), RuntimeError, "view", "[4]", "6")
-    _raises(lambda: x.reshape(-1, -1), RuntimeError, "reshape")
-    _raises(lambda: x.t().view(6), RuntimeError, "view", "reshape")
-    _raises(lambda: x.expand(4, 3), RuntimeError, "expanded size", "4", "2")
-    _raises(lambda: x.permute(0), RuntimeError, "permute")
-    _raises(lambda: x.permute(0, 0), RuntimeError, "permute", "duplicate")
-    _raises(lambda: x.sum(2), IndexError, "sum", "range", "2")
-    _raises(lambda: x.transpose(0, 5), IndexError, "transpose", "5")
-    _raises(lambda: gradlab.cat([x, gradlab.ones(3, 3)], 1), RuntimeError, "cat", "[2, 3]", "[3, 3]")
-    _raises(lambda: gradlab.stack([x, gradlab.ones(3, 2)]), RuntimeError, "stack", "[2, 3]", "[3, 2]")
-    _raises(lambda: x.split([1, 1], 1), RuntimeError, "split", "3")
-    _raises(lambda: x.sum((0, 0)), RuntimeError, "sum", "multiple times")
-
-
-def test_index_and_dtype_errors():
-    x = gradlab.ones(2, 3)
-    _raises(lambda: x[5], IndexError, "5", "[2, 3]")
-    _raises(lambda: x[gradlab.tensor([0, 7])], IndexError, "[2, 3]")
-    _raises(lambda: x.masked_fill(gradlab.ones(2, 3), 0.0), RuntimeError, "masked_fill", "bool")
-    _raises(lambda: x.masked_fill(gradlab.ones(4, dtype=gradlab.bool), 0.0), RuntimeError, "masked_fill")
-    _raises(lambda: gradlab.where(gradlab.ones(3), x, x), RuntimeError, "where", "bool")
-    _raises(lambda: one_hot(gradlab.tensor([0.0, 1.0])), RuntimeError, "one_hot", "int64")
-    _raises(lambda: one_hot(gradlab.tensor([0, 5]), 3), RuntimeError, "one_hot", "3")
-    _raises(lambda: gradlab.tensor([1, 2]).mean(), RuntimeError, "mean", "int64")
-    _raises(lambda: gradlab.ones(3) - gradlab.ones(3, dtype=gradlab.bool), RuntimeError, "bool")
-    _raises(lambda: gradlab.tensor([1, 2]).__iadd__(0.5), RuntimeError, "float32", "int64")
-    _raises(lambda: gradlab.tensor([2]) ** -1, RuntimeError, "negative")
-    _raises(lambda: gradlab.ones(2).to("cuda"), RuntimeError, "CPU")
-    _raises(lambda: gradlab.ones(3, 1).expand(3, 4).add_(1), RuntimeError, "single memory location", "clone")
-    _raises(lambda: gradlab.ones(2, 3).add_(gradlab.ones(4, 3)), RuntimeError, "[2, 3]", "[4, 3]")
-
-
-# ---- one_hot ------------------------------------------------------------------------------------------
-@given(labels=tensors(dtype="int64", shape=shapes(max_dims=3), min_value=0, max_value=6),
-       extra=st.integers(0, 3))
-def test_one_hot_rows(labels, extra):
-    n = (labels.max().item() + 1 if labels.numel() else 0) + extra
-    out = one_hot(labels, n)
-    assert out.dtype == gradlab.int64 and out.shape == labels.shape + (n,)
-    if labels.numel():
-        assert (out.sum(-1) == 1).all().item()
-        assert gradlab.equal(out.argmax(-1), labels)
-        assert one_hot(labels).shape[-1] == labels.max().item() + 1
-
-
-def test_scatter_takes_a_zero_dim_index_of_a_vector_as_one_element():
-    # transforms_tutorial.py's one-hot target: zeros(10).scatter_(0, tensor(y), value=1)
-    assert gradlab.zeros(5).scatter_(0, gradlab.tensor(3), value=1).tolist() == [0, 0, 0, 1, 0]
-    assert gradlab.zeros(3).scatter_add(0, gradlab.tensor(1), gradlab.tensor(2.0)).tolist() == [0, 2, 0]
-    src = gradlab.tensor(5.0, requires_grad=True)
-    base = gradlab.zeros(4, requires_grad=True)
-    base.scatter(0, gradlab.tensor(2), src).sum().backward()
-    assert base.grad.tolist() == [1, 1, 0, 1] and src.grad.shape == () and src.grad.item() == 1
-    with pytest.raises(RuntimeError, match="scatter"):
-        gradlab.zeros(2, 3).scatter(0, gradlab.tensor(1), 1.0)  # a matrix needs a 2-d index
-
-
-def test_out_argument_writes_the_result_into_the_given_tensor():
-    # tensor_tutorial.py / tensorqs_tutorial.py: torch.add(x, y, out=result), torch.matmul(t, t.T, out=y3)
-    x, y = gradlab.tensor([[1.0, 2.0], [3.0, 4.0]]), gradlab.tensor([[10.0, 20.0], [30.0, 40.0]])
-    for fn, expected in [(gradlab.add, x + y), (gradlab.mul, x * y), (gradlab.matmul, x @ y)]:
-        result = gradlab.empty(2, 2)
-        version = result._version
-        assert fn(x, y, out=result) is result
-        assert gradlab.equal(result, expected) and result._version == version + 1
-    wider = gradlab.zeros(2, 2, dtype=gradlab.float64)
-    gradlab.add(x, y, out=wider)  # cast to out's dtype, as PyTorch
-    assert wider.dtype == gradlab.float64 and wider.tolist() == (x + y).tolist()
-    values, indices = gradlab.empty(0), gradlab.empty(0, dtype=gradlab.int64)
-    gradlab.max(x, 1, out=(values, indices))
-    assert values.tolist() == [2.0, 4.0] and indices.tolist() == [1, 1]
-
-
-def test_out_argument_resizes_refuses_narrowing_and_autograd():
-    small = gradlab.empty(0)
-    gradlab.add(gradlab.ones(3), 1, out=small)  # an empty out is resized silently
-    assert small.tolist() == [2.0, 2.0, 2.0]
-    with pytest.warns(UserWarning, match=r"resized since it had shape \[5\].*output shape \[3\]"):
-        gradlab.add(gradlab.ones(3), 1, out=gradlab.empty(5))
-    with pytest.raises(RuntimeError, match="can't be cast to the desired output type"):
-        gradlab.add(gradlab.ones(2), 0.5, out=gradlab.empty(2, dtype=gradlab.int64))
-    leaf = gradlab.ones(2, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"mul\(\): functions with out=... arguments don't support automatic"):
-        gradlab.mul(leaf, 2, out=gradlab.empty(2))
-    with gradlab.no_grad():
-        out = gradlab.empty(2)
-        gradlab.mul(leaf, 2, out=out)
-    assert out.tolist() == [2.0, 2.0] and not out.requires_grad
-
-
-def test_module_functions_take_pytorchs_input_and_other_keywords():
-    # polynomial_tensor.py: torch.matmul(input=grad_y_pred, other=x)
-    a, b = gradlab.tensor([1.0, 2.0]), gradlab.tensor([3.0, 4.0])
-    assert gradlab.matmul(input=a, other=b).item() == 11.0
-    assert gradlab.add(a, other=b, alpha=2).tolist() == [7.0, 10.0]
-    assert gradlab.sum(input=a).item() == 3.0
-    assert gradlab.where(gradlab.tensor([True, False]), input=a, other=b).tolist() == [1.0, 4.0]
-
-
 def test_overwriting_values_cuts_their_history():
     """fill_, zero_, copy_ and the random fills replace values: no gradient flows to what they replaced."""
     x = gradlab.ones(2, 3, requires_grad=True)
@@ -252,6 +119,183 @@ def test_overwriting_values_cuts_their_history():
         assert x.grad.tolist() == [1.0, 1.0, 1.0]
 
 
+# ---- each in-place variant against PyTorch --------------------------------------------------------------
+X = [[0.25, -0.5, 0.75], [0.5, -0.125, 0.375]]  # in (-1, 1) and away from 0: in every op's domain (but logs)
+
+
+POSITIVE = [[0.25, 0.5, 0.75], [1.5, 0.125, 2.0]]
+
+
+Y = [[0.5, 0.25, -0.75], [1.25, 0.5, 0.125]]
+
+
+INPLACE_CASES = {
+    # name: (arguments, which input values); "y" stands for a second tensor
+    **{name: ((), X) for name in "asin acos atan arcsin arccos arctan sinh cosh exp2 deg2rad rad2deg erf erfc erfinv "
+                                 "sinc sgn sign tan trunc frac negative absolute square expm1".split()},
+    **{name: ((), POSITIVE) for name in "log10 lgamma digamma rsqrt log1p log2".split()},
+    "logit_": ((), X), "logit_eps": ((0.3,), X), "polygamma_": ((1,), POSITIVE),
+    "atan2": (("y",), X), "arctan2": (("y",), X), "hypot": (("y",), X), "ldexp": (("y",), X),
+    "xlogy": ((2.0,), X), "xlogy_tensor": (("y",), POSITIVE), "clamp_min": ((0.3,), X), "clamp_max": (("y",), X),
+    "multiply": (("y",), X), "divide": (("y",), X), "true_divide": ((2,), X), "subtract": (("y",), X),
+    "floor_divide": ((0.25,), X), "float_power": ((3,), X), "heaviside": (("y",), X),
+    **{name: (("y",), X) for name in "eq ne lt le gt ge not_equal greater greater_equal less less_equal "
+                                     "logical_and logical_or logical_xor".split()},
+    "eq_scalar": ((0.25,), X), "logical_not": ((), X),
+}
+
+
+def _inplace(lib, name, x, y, args):
+    method = name.split("_")[0] if name.endswith(("_eps", "_tensor", "_scalar")) else name.rstrip("_")
+    if method == "logical":  # logical_and ... keep their underscores
+        method = name
+    args = [y if a == "y" else a for a in args]
+    if method == "heaviside":
+        args = [y.detach()]
+    z = x * 1  # a non-leaf in the graph, as an in-place op needs
+    returned = getattr(z, method + "_")(*args)
+    assert returned is z
+    return z
+
+
+# PyTorch records a node whose backward raises (no derivative); gradlab's result leaves the graph, as for x // 2
+NOT_DIFFERENTIABLE = {"floor_divide", "heaviside"}
+
+
+# PyTorch computes these in place as a multiplication (MulBackward0) whose gradient is not the op's (which is 0,
+# the result being piecewise constant); gradlab keeps the node's name and gives the zero gradient
+ZERO_GRADIENT = {"logical_and", "logical_or"}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_CASES))
+def test_inplace_variant_matches_torch(name):
+    """y.fn_(...) changes y to fn(y, ...) in y's dtype, with PyTorch's graph node and gradients."""
+    if torch is None:
+        pytest.skip("torch is not installed")
+    args, values = INPLACE_CASES[name]
+    results = []
+    for lib in (gradlab, torch):
+        x = lib.tensor(values, dtype=lib.float64, requires_grad=True)
+        y = lib.tensor(Y if name != "xlogy_tensor" else POSITIVE, dtype=lib.float64, requires_grad=True)
+        z = _inplace(lib, name, x, y, args)
+        node = None if z.grad_fn is None else z.grad_fn.name() if lib is gradlab else type(z.grad_fn).__name__
+        grads = (None, None)
+        if z.requires_grad and name not in NOT_DIFFERENTIABLE:
+            grads = lib.autograd.grad((z * z).sum(), (x, y), allow_unused=True)
+        results.append((z.detach().numpy().copy(), str(z.dtype).split(".")[-1], node,
+                        [None if g is None else g.numpy(force=True) if lib is torch else g.numpy() for g in grads]))
+    (ours, our_dtype, our_node, our_grads), (theirs, their_dtype, their_node, their_grads) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-7, equal_nan=True)
+    if name in NOT_DIFFERENTIABLE:
+        assert (our_dtype, our_node, their_node) == (their_dtype, None, "NotImplemented")
+        return
+    assert (our_dtype, our_node) == (their_dtype, their_node)
+    if name in ZERO_GRADIENT:
+        assert not any(np.any(g) for g in our_grads if g is not None)
+        assert any(np.any(g) for g in their_grads if g is not None), f"{name}: torch's gradient is now 0 as well"
+        return
+    for g, tg in zip(our_grads, their_grads):
+        if g is None or tg is None:  # no gradient on one side: zeros (or nothing) on the other
+            assert (g if tg is None else tg) is None or not np.any(g if tg is None else tg)
+        else:
+            np.testing.assert_allclose(g, tg, rtol=1e-7, equal_nan=True)
+
+
+INT_INPLACE = {
+    "gcd_": lambda a, b: a.gcd_(b), "lcm_": lambda a, b: a.lcm_(b), "bitwise_and_": lambda a, b: a.bitwise_and_(b),
+    "bitwise_or_": lambda a, b: a.bitwise_or_(b), "bitwise_xor_": lambda a, b: a.bitwise_xor_(b),
+    "bitwise_not_": lambda a, b: a.bitwise_not_(), "sgn_": lambda a, b: a.sgn_(), "floor_divide_": lambda a, b:
+    a.floor_divide_(b), "eq_": lambda a, b: a.eq_(b), "clamp_min_": lambda a, b: a.clamp_min_(b),
+    "&=": lambda a, b: a.__iand__(b), "|=": lambda a, b: a.__ior__(b), "^=": lambda a, b: a.__ixor__(b),
+    "//=": lambda a, b: a.__ifloordiv__(b),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INT_INPLACE))
+def test_integer_inplace_variant_matches_torch(name):
+    if torch is None:
+        pytest.skip("torch is not installed")
+    values, other = [[12, -7, 0], [5, 9, -20]], [4, 3, 6]
+    outs = []
+    for lib in (gradlab, torch):
+        a = lib.tensor(values)
+        out = INT_INPLACE[name](a, lib.tensor(other))
+        assert out is a
+        outs.append((a.numpy(), str(a.dtype).split(".")[-1]))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    assert outs[0][1] == outs[1][1]
+
+
+# ---- apply_ and map_ ---------------------------------------------------------------------------------------
+@needs_torch
+def test_apply_and_map_match_torch():
+    for dtype, fn in (("float32", lambda v: v * 2 + 1), ("int64", lambda v: v * 2.7), ("bool", lambda v: not v)):
+        g, t = pair([[1, 0, 3], [4, 5, 0]], dtype)
+        assert g.apply_(fn) is g
+        t.apply_(fn)
+        same(g, t)
+    g, t = pair([[1.0, 2.0], [3.0, 4.0]])
+    og, ot = pair([10.0, 20.0])
+    assert g.map_(og, lambda a, b: a * b - 1) is g
+    t.map_(ot, lambda a, b: a * b - 1)
+    same(g, t)
+    columns = gradlab.arange(6.0).reshape(2, 3).t()  # not contiguous: positions follow the tensor's own order
+    columns.apply_(lambda v: v * 10)
+    assert columns.tolist() == [[0.0, 30.0], [10.0, 40.0], [20.0, 50.0]]
+
+
+def test_apply_and_map_see_python_numbers():
+    seen = []
+    gradlab.tensor([1, 2]).apply_(lambda v: seen.append(type(v)) or v)
+    gradlab.tensor([1.5]).apply_(lambda v: seen.append(type(v)) or v)
+    assert seen == [int, int, float]
+
+
+def test_apply_and_map_refuse_tensors_that_require_grad():
+    w = gradlab.ones(2, requires_grad=True)
+    for call in (lambda: w.apply_(lambda v: v), lambda: (w * 1).apply_(lambda v: v),
+                 lambda: w.map_(gradlab.ones(2), lambda a, b: a), lambda: gradlab.ones(2).map_(w, lambda a, b: a)):
+        with pytest.raises(RuntimeError, match="Can't call (apply_|map_)\\(\\) on Variable that requires grad"):
+            call()
+    with gradlab.no_grad(), pytest.raises(RuntimeError, match="requires grad"):
+        w.apply_(lambda v: v)  # as PyTorch: grad mode does not matter
+
+
+def test_apply_and_map_errors():
+    x = gradlab.tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match="must be real number, not NoneType"):
+        x.apply_(lambda v: None)
+    with pytest.raises(RuntimeError, match="without overflow"):
+        gradlab.tensor([1, 2]).apply_(lambda v: 10 ** 30)
+    with pytest.raises(TypeError, match="must be Tensor, not list"):
+        x.map_([1.0, 2.0], lambda a, b: a)
+    with pytest.raises(TypeError, match="expected gradlab.FloatTensor"):
+        x.map_(gradlab.tensor([1.0, 2.0], dtype=gradlab.float64), lambda a, b: a)
+    with pytest.raises(RuntimeError, match="broadcast"):
+        x.map_(gradlab.ones(3), lambda a, b: a)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        gradlab.ones(3).expand(2, 3).apply_(lambda v: v)
+
+
+# ---- errors -------------------------------------------------------------------------------------------------
+ERRORS = {
+    "acos_ on ints": (lambda lib: lib.ones(2, dtype=lib.int64).acos_(), ["float32", "int64"]),
+    "clamp_min_ on ints with a float bound": (lambda lib: lib.ones(2, dtype=lib.int64).clamp_min_(0.5),
+                                             ["float32", "int64"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_error(case):
+    raises_named_error(case, *ERRORS[case])
+
+
+def test_dtype_and_shape_errors():
+    raises_with(lambda: gradlab.tensor([1, 2]).__iadd__(0.5), RuntimeError, "float32", "int64")
+    raises_with(lambda: gradlab.ones(3, 1).expand(3, 4).add_(1), RuntimeError, "single memory location", "clone")
+    raises_with(lambda: gradlab.ones(2, 3).add_(gradlab.ones(4, 3)), RuntimeError, "[2, 3]", "[4, 3]")
+
+
 # ---- in-place writes into the outputs of ops that return several views ------------------------------
 # split, chunk and unbind return views that share one backward node, so PyTorch refuses to write into
 # them in place once the write is recorded.  Each case is (name, op(module, tensor), PyTorch's node name).
@@ -265,6 +309,8 @@ MULTI_VIEW_OPS = [
     ("unbind", lambda m, t: t.unbind(), "Unbind"),
     ("unbind on dim 1", lambda m, t: m.unbind(t, 1), "Unbind"),
 ]
+
+
 # (name, write): each write changes its tensor in place; those marked True write through a further view
 INPLACE_WRITES = [
     ("add_", lambda x: x.add_(1), False), ("mul_", lambda x: x.mul_(2), False),
@@ -273,6 +319,8 @@ INPLACE_WRITES = [
     ("copy_", lambda x: x.copy_(x.detach() + 1), False), ("uniform_", lambda x: x.uniform_(), False),
     ("x[0].add_", lambda x: x[0].add_(1), True), ("x.unsqueeze(0).mul_", lambda x: x.unsqueeze(0).mul_(2), True),
 ]
+
+
 MULTI_VIEW_TAIL = ("This view is the output of a function that returns multiple views. Such functions do not allow "
                    "the output views to be modified inplace. You should replace the inplace operation by an "
                    "out-of-place one.")
@@ -282,12 +330,6 @@ def _bases(m):
     """A base that requires grad through its history, and a leaf that requires grad."""
     values = np.arange(12, dtype=np.float64).reshape(4, 3) - 5
     return {"non-leaf": m.tensor(values, requires_grad=True) * 1, "leaf": m.tensor(values, requires_grad=True)}
-
-
-def _error(call):
-    with pytest.raises(RuntimeError) as info:
-        call()
-    return str(info.value)
 
 
 @pytest.mark.parametrize("op_name, op, node", MULTI_VIEW_OPS, ids=[c[0] for c in MULTI_VIEW_OPS])
@@ -300,8 +342,8 @@ def test_outputs_of_multi_view_ops_refuse_recorded_in_place_writes(op_name, op, 
         torch_outs = op(torch, _bases(torch)[kind])
         for k in (0, len(outs) - 1):
             before = outs[k].detach().clone()
-            message = _error(lambda: write(outs[k]))
-            assert message == _error(lambda: write(torch_outs[k])), (kind, k)
+            message = error_message(lambda: write(outs[k]))
+            assert message == error_message(lambda: write(torch_outs[k])), (kind, k)
             if not through_view:
                 assert message.startswith(f"Output {k} of {node} is a view and is being modified inplace.")
             assert message.endswith(MULTI_VIEW_TAIL)
@@ -311,7 +353,7 @@ def test_outputs_of_multi_view_ops_refuse_recorded_in_place_writes(op_name, op, 
 @pytest.mark.parametrize("op_name, op, node", MULTI_VIEW_OPS, ids=[c[0] for c in MULTI_VIEW_OPS])
 def test_setitem_into_a_multi_view_output_is_refused(op_name, op, node):
     x = op(gradlab, _bases(gradlab)["non-leaf"])[0]
-    message = _error(lambda: x.__setitem__(0, 1.0))
+    message = error_message(lambda: x.__setitem__(0, 1.0))
     assert "is a view and is being modified inplace" in message and message.endswith(MULTI_VIEW_TAIL)
 
 
@@ -327,7 +369,7 @@ def test_multi_view_outputs_of_a_base_without_grad(op_name, op, node):
         x.add_(1)
         weight = m.tensor(2.0, requires_grad=True)
         results.append((base.numpy().copy(), x.requires_grad,
-                        _error(lambda: x.mul_(weight)), _error(lambda: x.copy_(weight.expand(x.shape)))))
+                        error_message(lambda: x.mul_(weight)), error_message(lambda: x.copy_(weight.expand(x.shape)))))
     (ours, our_grad, *our_errors), (theirs, their_grad, *their_errors) = results
     np.testing.assert_array_equal(ours, theirs)
     assert our_grad is their_grad is False
@@ -428,7 +470,7 @@ def test_views_taken_without_recording_refuse_recorded_writes(name, view, mode):
             base = _bases(m)[kind]
             with getattr(m, mode)():
                 v = view(base)
-            errors += [_error(lambda: v.mul_(2)), _error(lambda: v.zero_()), _error(lambda: v.__setitem__(0, 1.0))]
+            errors += [error_message(lambda: v.mul_(2)), error_message(lambda: v.zero_()), error_message(lambda: v.__setitem__(0, 1.0))]
             assert m.equal(base, _bases(m)[kind])  # nothing written
         ours, theirs = errors[:3], errors[3:]
         assert ours[:2] == theirs[:2], kind
@@ -455,7 +497,7 @@ def test_views_taken_without_recording_follow_pytorch_where_nothing_requires_gra
             q = plain[1]
         q.sub_(1)
         derived = v[1:]  # taken in grad mode, from the unrecorded view
-        results.append((leaf.detach().numpy().copy(), plain.numpy().copy(), _error(lambda: derived.add_(1))))
+        results.append((leaf.detach().numpy().copy(), plain.numpy().copy(), error_message(lambda: derived.add_(1))))
     (leaf, plain, refused), (t_leaf, t_plain, t_refused) = results
     np.testing.assert_array_equal(leaf, t_leaf)
     np.testing.assert_array_equal(plain, t_plain)

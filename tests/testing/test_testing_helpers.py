@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 import gradlab
 from gradlab.testing import (OpSpec, broadcastable_shapes, check_op, conv_geometries, conv_output_size, gradcheck,
-                             make_op_tests, pool_geometries, pool_output_size, shapes, tensors)
+                             gradgradcheck, make_op_tests, pool_geometries, pool_output_size, shapes, tensors)
 
 try:
     import torch
@@ -131,3 +131,20 @@ def _softplus(lib, x, beta):
 test_user_defined_op = make_op_tests(
     [OpSpec("softplus", _softplus, ref=lambda x, beta: np.log1p(np.exp(x * beta)) / beta,
             kwargs={"beta": st.sampled_from([0.5, 1.0, 2.0])})], torch=torch)
+
+
+def test_gradgradcheck_catches_a_wrong_second_derivative():
+    """A first derivative that is right but not differentiable in the graph must fail gradgradcheck."""
+    class Cube(gradlab.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * gradlab.from_numpy(3 * x.detach().numpy() ** 2)  # detached: d2 is lost
+    x = gradlab.tensor([0.5, -1.0, 2.0], dtype=gradlab.float64, requires_grad=True)
+    assert gradlab.autograd.gradcheck(Cube.apply, (x,))
+    assert not gradgradcheck(Cube.apply, (x,), raise_exception=False)
