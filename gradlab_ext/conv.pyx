@@ -5,9 +5,8 @@ Arrays in, arrays out, NCHW layout, float32 or float64 (both arrays of a call
 share one dtype).  These are the fast twins of ``gradlab/kernels/conv.py``:
 same names, same signatures, same results up to float rounding.  The
 dispatcher in ``gradlab/kernels/__init__.py`` validates arguments and makes
-them contiguous before calling in here; the checks in this file only make
-sure that a direct call with inconsistent arguments raises instead of
-touching memory it does not own.
+them contiguous before calling in here; this file only refuses a direct call
+that would touch memory it does not own.
 
 How the convolution runs
 ------------------------
@@ -33,7 +32,7 @@ kernel row's columns are a slice of it.  Classic im2col copies those slices
 into the column buffer; "band mode" (one sample per block) leaves them in
 place and runs one GEMM per kernel row over strided views of the bands; see
 _band_forward.  The backward pass uses band mode, the forward pass classic
-im2col (measured; see _BAND_MIN_CK).
+im2col (docs/performance.md has the measurements behind these choices).
 
 Two shapes need no unfolding at all: a 1x1 kernel with stride 1 and no
 padding (the input plane is already the column matrix), and a kernel that
@@ -61,6 +60,10 @@ ctypedef Py_ssize_t idx_t
 # ----------------------------------------------------------------------------
 
 include "_threads.pxi"
+include "_checks.pxi"
+
+__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward", "conv2d_input_grad",
+           "conv2d_weight_grad"]
 
 # Below this many multiply-adds per call, one thread does the whole job
 # (starting the OpenMP team costs more than it saves).
@@ -73,16 +76,12 @@ cdef idx_t _MIN_BLOCKS = 4
 # _plan), unless their workspace slices would take more than this many bytes.
 cdef idx_t _BWD_CHUNKS = 4
 cdef idx_t _BWD_CHUNK_BYTES_MAX = (<idx_t>64) << 20
-# Largest weight-gradient output (Cog*Kg) computed as a "TN" GEMM (measured:
-# LeNet's first conv is faster TN, its second NN).
+# Largest weight-gradient output (Cog*Kg) computed as a "TN" GEMM: OpenBLAS runs
+# TN fast only for small outputs (docs/performance.md).
 cdef idx_t _GW_TN_MAX = 256
-# Smallest GEMM depth (Cg*kw) for band mode, forward and backward.  Backward,
-# band mode saves most of the unfold and all the col2im adds: measured faster
-# on LeNet's convs (Cg*kw = 5 and 30) at 1 and 2 threads, so it is used
-# whenever it applies.  Forward, it trades the cheaper unfold for kh
-# shallower GEMMs that each re-read the output block: about even on one
-# thread, slower on two (the cores share the memory bandwidth), so the
-# forward pass uses classic im2col unless _tune asks otherwise.
+# Smallest GEMM depth (Cg*kw) for band mode, forward and backward: always in
+# backward (it saves the unfold and the col2im adds), never in forward (its kh
+# thin GEMMs lose on two threads); docs/performance.md.
 cdef idx_t _BAND_MIN_CK = (<idx_t>1) << 40
 cdef idx_t _BAND_MIN_CK_BWD = 1
 
@@ -171,29 +170,22 @@ cdef inline idx_t _out_size(idx_t size, idx_t k, idx_t s, idx_t p, idx_t d):
 
 cdef Geom _make_geom(str op, tuple xshape, tuple wshape, object stride, object padding,
                      object dilation, idx_t groups) except *:
+    """The geometry of a call; refuses one that would index out of the arrays or
+    past 32-bit BLAS indices (gradlab.kernels explains what is wrong in detail)."""
     cdef Geom g
-    if len(xshape) != 4 or len(wshape) != 4:
-        raise ValueError(f"{op}: expected 4-D input and weight, got shapes {xshape} and {wshape}")
     g.N, g.C, g.H, g.W = xshape
     g.Cout, g.Cg, g.kh, g.kw = wshape
     g.sh, g.sw = stride
     g.ph, g.pw = padding
     g.dh, g.dw = dilation
     g.G = groups
-    if min(g.N, g.C, g.H, g.W, g.Cout, g.Cg, g.kh, g.kw) < 0:
-        raise ValueError(f"{op}: negative dimension in shapes {xshape}, {wshape}")
-    if g.sh < 1 or g.sw < 1 or g.dh < 1 or g.dw < 1 or g.ph < 0 or g.pw < 0:
-        raise ValueError(f"{op}: stride and dilation must be >= 1 and padding >= 0, got "
-                         f"stride={tuple(stride)}, padding={tuple(padding)}, dilation={tuple(dilation)}")
-    if g.G < 1 or g.C != g.G * g.Cg or g.Cout % g.G != 0:
-        raise ValueError(f"{op}: input {xshape} and weight {wshape} do not match groups={groups}")
-    if g.kh < 1 or g.kw < 1:
-        raise ValueError(f"{op}: empty kernel {wshape}")
-    g.Ho = _out_size(g.H, g.kh, g.sh, g.ph, g.dh)
-    g.Wo = _out_size(g.W, g.kw, g.sw, g.pw, g.dw)
-    if g.Ho < 1 or g.Wo < 1:
-        raise ValueError(f"{op}: kernel {wshape[2:]} (dilation {tuple(dilation)}) is larger than "
-                         f"the padded input {(g.H + 2 * g.ph, g.W + 2 * g.pw)}")
+    g.Ho = _out_size(g.H, g.kh, g.sh, g.ph, g.dh) if g.sh > 0 and g.dh > 0 else 0
+    g.Wo = _out_size(g.W, g.kw, g.sw, g.pw, g.dw) if g.sw > 0 and g.dw > 0 else 0
+    if (min(g.N, g.C, g.H, g.W, g.Cout, g.Cg, g.ph, g.pw) < 0 or min(g.kh, g.kw, g.Ho, g.Wo) < 1
+            or g.G < 1 or g.C != g.G * g.Cg or g.Cout % g.G != 0):
+        raise ValueError(f"{op}: inconsistent geometry: input {xshape}, weight {wshape}, stride "
+                         f"{tuple(stride)}, padding {tuple(padding)}, dilation {tuple(dilation)}, "
+                         f"groups {groups} (gradlab.kernels.{op} says what is wrong)")
     g.Cog = g.Cout // g.G
     g.L = g.Ho * g.Wo
     g.Kg = g.Cg * g.kh * g.kw
@@ -212,29 +204,6 @@ cdef inline bint _is_identity(const Geom* g) noexcept nogil:
 cdef inline bint _is_full(const Geom* g) noexcept nogil:
     """The kernel covers the whole unpadded input: one output pixel, a dense layer."""
     return (g.kh == g.H and g.kw == g.W and g.ph == 0 and g.pw == 0 and g.Ho == 1 and g.Wo == 1)
-
-
-cdef object _check(str op, str name, object a, object dtype, tuple shape):
-    """Defensive check of an array handed to a kernel (dispatcher already ensured it)."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{op}: {name} must be a numpy array, got {type(a).__name__}")
-    cdef cnp.ndarray arr = <cnp.ndarray>a
-    if arr.dtype != dtype:
-        raise TypeError(f"{op}: {name} has dtype {arr.dtype}, expected {dtype}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
-        raise ValueError(f"{op}: {name} must be C-contiguous")
-    if shape is not None and tuple(a.shape) != shape:
-        raise ValueError(f"{op}: {name} has shape {tuple(a.shape)}, expected {shape}")
-    return arr
-
-
-cdef inline object _float_dtype(str op, object a):
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{op}: expected numpy arrays, got {type(a).__name__}")
-    dt = a.dtype
-    if dt != np.float32 and dt != np.float64:
-        raise TypeError(f"{op}: unsupported dtype {dt}; the compiled kernels take float32 or float64")
-    return dt
 
 
 # ----------------------------------------------------------------------------
@@ -644,12 +613,12 @@ cdef void _fc_fwd(const real* x, const real* w, const real* bias, real* y, const
 def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), int groups=1):
     """y = conv2d(x, w) + b.  x (N, C, H, W), w (Cout, C/groups, kh, kw), b (Cout,) or None."""
     op = "conv2d_forward"
-    dt = _float_dtype(op, x)
+    x = _checked(op, "x", x, None, None)
+    dt = x.dtype
+    w = _checked(op, "w", w, dt, None)
     cdef Geom g = _make_geom(op, tuple(x.shape), tuple(w.shape), stride, padding, dilation, groups)
-    x = _check(op, "x", x, dt, None)
-    w = _check(op, "w", w, dt, None)
     if b is not None:
-        b = _check(op, "b", b, dt, (g.Cout,))
+        b = _checked(op, "b", b, dt, (g.Cout,))
     cdef cnp.ndarray y = np.empty((g.N, g.Cout, g.Ho, g.Wo), dtype=dt)
     if y.size == 0:
         return y
@@ -901,13 +870,14 @@ cdef void _fc_bwd(const real* x, const real* w, const real* gy, real* gx, real* 
 cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple wshape,
                      object stride, object padding, object dilation, int groups,
                      bint need_x, bint need_w, bint need_b):
-    dt = _float_dtype(op, gy)
+    gy = _checked(op, "grad_out", gy, None, None)
+    dt = gy.dtype
     cdef Geom g = _make_geom(op, xshape, wshape, stride, padding, dilation, groups)
-    gy = _check(op, "grad_out", gy, dt, (g.N, g.Cout, g.Ho, g.Wo))
+    gy = _checked(op, "grad_out", gy, dt, (g.N, g.Cout, g.Ho, g.Wo))
     if need_w:
-        x = _check(op, "x", x, dt, xshape)
+        x = _checked(op, "x", x, dt, xshape)
     if need_x:
-        w = _check(op, "w", w, dt, wshape)
+        w = _checked(op, "w", w, dt, wshape)
     cdef cnp.ndarray gx = np.empty(xshape, dtype=dt) if need_x else None
     cdef cnp.ndarray gw = np.empty(wshape, dtype=dt) if need_w else None
     cdef cnp.ndarray gb = np.empty((g.Cout,), dtype=dt) if need_b else None
@@ -982,81 +952,60 @@ def conv2d_weight_grad(grad_out, x, weight_shape, stride=(1, 1), padding=(0, 0),
 # Stand-alone im2col / col2im
 # ----------------------------------------------------------------------------
 
-cdef void _im2col_all(const real* x, real* cols, const Geom* g, int nt, char* ws, idx_t per) noexcept nogil:
+cdef void _unfold_all(real* x, real* cols, const Geom* g, int nt, char* ws, idx_t per,
+                      bint fold) noexcept nogil:
+    """im2col of every sample (x -> cols), or with fold col2im (cols -> x); one sample per task."""
     cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
     cdef int master = gl_master_cpu() if nt > 1 else -1
     with parallel(num_threads=nt):
         gl_place(master, threadid())
         for n in prange(g.N, schedule='dynamic'):
-            _im2col1(x + n * g.C * HW, cols + n * rows * g.L, g.L, g.C, g,
-                     <real*>(ws + threadid() * per))
+            if fold:
+                memset(x + n * g.C * HW, 0, g.C * HW * sizeof(real))
+                _col2im1(cols + n * rows * g.L, g.L, x + n * g.C * HW, g.C, g,
+                         <real*>(ws + threadid() * per))
+            else:
+                _im2col1(x + n * g.C * HW, cols + n * rows * g.L, g.L, g.C, g,
+                         <real*>(ws + threadid() * per))
 
 
-cdef void _col2im_all(const real* cols, real* x, const Geom* g, int nt, char* ws, idx_t per) noexcept nogil:
-    cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
-    cdef int master = gl_master_cpu() if nt > 1 else -1
-    with parallel(num_threads=nt):
-        gl_place(master, threadid())
-        for n in prange(g.N, schedule='dynamic'):
-            memset(x + n * g.C * HW, 0, g.C * HW * sizeof(real))
-            _col2im1(cols + n * rows * g.L, g.L, x + n * g.C * HW, g.C, g,
-                     <real*>(ws + threadid() * per))
+cdef object _unfold(str op, object src, tuple shape, object kernel_size, object stride, object padding,
+                    object dilation, bint fold):
+    """im2col (src is the image, of this shape) or, with fold, col2im (src is the columns)."""
+    src = _checked(op, "cols" if fold else "x", src, None, None)
+    dt = src.dtype
+    kh, kw = kernel_size
+    cdef Geom g = _make_geom(op, shape, (1, shape[1], kh, kw), stride, padding, dilation, 1)
+    cdef tuple cols_shape = (g.N, g.C * g.kh * g.kw, g.L)
+    if fold:
+        _checked(op, "cols", src, dt, cols_shape)
+    cdef cnp.ndarray out = np.empty(shape if fold else cols_shape, dtype=dt)
+    if out.size == 0:
+        return out
+    cdef void* xp = cnp.PyArray_DATA(out if fold else <cnp.ndarray>src)
+    cdef void* cp = cnp.PyArray_DATA(<cnp.ndarray>src if fold else out)
+    cdef Geom* gp = &g
+    cdef int nt = 1 if g.N * g.C * g.kh * g.kw * g.L < 100000 else <int>min(<idx_t>_num_threads, g.N)
+    cdef bint f32 = dt == np.float32
+    cdef idx_t per = _round64(_band_rows(&g) * g.Wo, 8)
+    cdef _Scratch s = _Scratch(per * nt)
+    cdef char* ws = s.ptr
+    try:
+        with nogil:
+            if f32:
+                _unfold_all(<float*>xp, <float*>cp, gp, nt, ws, per, fold)
+            else:
+                _unfold_all(<double*>xp, <double*>cp, gp, nt, ws, per, fold)
+    finally:
+        s.release()
+    return out
 
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Unfold x (N, C, H, W) into columns (N, C*kh*kw, Ho*Wo)."""
-    op = "im2col"
-    dt = _float_dtype(op, x)
-    kh, kw = kernel_size
-    cdef Geom g = _make_geom(op, tuple(x.shape), (1, x.shape[1], kh, kw), stride, padding, dilation, 1)
-    x = _check(op, "x", x, dt, None)
-    cdef cnp.ndarray cols = np.empty((g.N, g.C * g.kh * g.kw, g.L), dtype=dt)
-    if cols.size == 0:
-        return cols
-    cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x)
-    cdef void* cp = cnp.PyArray_DATA(cols)
-    cdef Geom* gp = &g
-    cdef int nt = 1 if cols.size < 100000 else <int>min(<idx_t>_num_threads, g.N)
-    cdef bint f32 = dt == np.float32
-    cdef idx_t per = _round64(_band_rows(&g) * g.Wo, 8)
-    cdef _Scratch s = _Scratch(per * nt)
-    cdef char* ws = s.ptr
-    try:
-        with nogil:
-            if f32:
-                _im2col_all(<float*>xp, <float*>cp, gp, nt, ws, per)
-            else:
-                _im2col_all(<double*>xp, <double*>cp, gp, nt, ws, per)
-    finally:
-        s.release()
-    return cols
+    return _unfold("im2col", x, tuple(x.shape), kernel_size, stride, padding, dilation, False)
 
 
 def col2im(cols, input_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Fold columns (N, C*kh*kw, Ho*Wo) back to (N, C, H, W), summing overlaps."""
-    op = "col2im"
-    dt = _float_dtype(op, cols)
-    kh, kw = kernel_size
-    shape = tuple(input_shape)
-    cdef Geom g = _make_geom(op, shape, (1, shape[1], kh, kw), stride, padding, dilation, 1)
-    cols = _check(op, "cols", cols, dt, (g.N, g.C * g.kh * g.kw, g.L))
-    cdef cnp.ndarray x = np.empty(shape, dtype=dt)
-    if x.size == 0:
-        return x
-    cdef void* xp = cnp.PyArray_DATA(x)
-    cdef void* cp = cnp.PyArray_DATA(<cnp.ndarray>cols)
-    cdef Geom* gp = &g
-    cdef int nt = 1 if cols.size < 100000 else <int>min(<idx_t>_num_threads, g.N)
-    cdef bint f32 = dt == np.float32
-    cdef idx_t per = _round64(_band_rows(&g) * g.Wo, 8)
-    cdef _Scratch s = _Scratch(per * nt)
-    cdef char* ws = s.ptr
-    try:
-        with nogil:
-            if f32:
-                _col2im_all(<float*>cp, <float*>xp, gp, nt, ws, per)
-            else:
-                _col2im_all(<double*>cp, <double*>xp, gp, nt, ws, per)
-    finally:
-        s.release()
-    return x
+    return _unfold("col2im", cols, tuple(input_shape), kernel_size, stride, padding, dilation, True)
