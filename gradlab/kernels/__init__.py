@@ -184,18 +184,15 @@ _init_backend()
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """y (N, Cout, Ho, Wo) = conv2d(x, w) + b.  See the module docstring."""
     op = "conv2d_forward"
-    x = float_array(op, "input", x, 4)
-    w = float_array(op, "weight", w, 4)
+    x, w = float_array(op, "input", x, 4), float_array(op, "weight", w, 4)
     if b is not None:
         b = float_array(op, "bias", b, 1)
         if b.shape[0] != w.shape[0]:
             raise ValueError(f"{op}: bias has shape {b.shape}, expected ({w.shape[0]},) "
                              f"for weight {w.shape}")
-    stride, padding, dilation, groups, _, _ = conv_geometry(
-        op, x.shape, w.shape, stride, padding, dilation, groups)
+    geometry = conv_geometry(op, x.shape, w.shape, stride, padding, dilation, groups)[:4]
     dt = compute_dtype(x, w, b)
-    y = _conv.conv2d_forward(ready(x, dt), ready(w, dt), ready(b, dt),
-                             stride, padding, dilation, groups)
+    y = _conv.conv2d_forward(ready(x, dt), ready(w, dt), ready(b, dt), *geometry)
     return cast(y, x.dtype if x.dtype == w.dtype else np.result_type(x.dtype, w.dtype))
 
 
@@ -203,47 +200,38 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, dilation=1, groups=1,
                     need_input=True, need_weight=True, need_bias=True):
     """(grad_x, grad_w, grad_b) of conv2d_forward; None for what is not needed."""
     op = "conv2d_backward"
-    x = float_array(op, "input", x, 4)
-    w = float_array(op, "weight", w, 4)
+    x, w = float_array(op, "input", x, 4), float_array(op, "weight", w, 4)
     grad_out = float_array(op, "grad_out", grad_out, 4)
-    stride, padding, dilation, groups, _, _ = conv_geometry(
-        op, x.shape, w.shape, stride, padding, dilation, groups, grad_out)
+    geometry = conv_geometry(op, x.shape, w.shape, stride, padding, dilation, groups, grad_out)[:4]
     need_input, need_weight, need_bias = bool(need_input), bool(need_weight), bool(need_bias)
     if not (need_input or need_weight or need_bias):
         return None, None, None
     dt = compute_dtype(grad_out, x, w)
-    gx, gw, gb = _conv.conv2d_backward(
-        ready(grad_out, dt), ready(x, dt), ready(w, dt), stride, padding, dilation, groups,
-        need_input, need_weight, need_bias)
+    gx, gw, gb = _conv.conv2d_backward(ready(grad_out, dt), ready(x, dt), ready(w, dt), *geometry,
+                                       need_input, need_weight, need_bias)
     return cast(gx, x.dtype), cast(gw, w.dtype), cast(gb, w.dtype)
 
 
 def conv2d_input_grad(grad_out, w, input_shape, stride=1, padding=0, dilation=1, groups=1):
     """grad_x of conv2d_forward for an input of shape input_shape."""
     op = "conv2d_input_grad"
-    w = float_array(op, "weight", w, 4)
-    grad_out = float_array(op, "grad_out", grad_out, 4)
+    grad_out, w = float_array(op, "grad_out", grad_out, 4), float_array(op, "weight", w, 4)
     input_shape = shape4(op, "input_shape", input_shape)
-    stride, padding, dilation, groups, _, _ = conv_geometry(
-        op, input_shape, w.shape, stride, padding, dilation, groups, grad_out)
+    geometry = conv_geometry(op, input_shape, w.shape, stride, padding, dilation, groups, grad_out)[:4]
     dt = compute_dtype(grad_out, w)
-    gx = _conv.conv2d_input_grad(ready(grad_out, dt), ready(w, dt), input_shape,
-                                 stride, padding, dilation, groups)
-    return cast(gx, grad_out.dtype)
+    return cast(_conv.conv2d_input_grad(ready(grad_out, dt), ready(w, dt), input_shape, *geometry),
+                grad_out.dtype)
 
 
 def conv2d_weight_grad(grad_out, x, weight_shape, stride=1, padding=0, dilation=1, groups=1):
     """grad_w of conv2d_forward for a weight of shape weight_shape."""
     op = "conv2d_weight_grad"
-    x = float_array(op, "input", x, 4)
-    grad_out = float_array(op, "grad_out", grad_out, 4)
+    grad_out, x = float_array(op, "grad_out", grad_out, 4), float_array(op, "input", x, 4)
     weight_shape = shape4(op, "weight_shape", weight_shape)
-    stride, padding, dilation, groups, _, _ = conv_geometry(
-        op, x.shape, weight_shape, stride, padding, dilation, groups, grad_out)
+    geometry = conv_geometry(op, x.shape, weight_shape, stride, padding, dilation, groups, grad_out)[:4]
     dt = compute_dtype(grad_out, x)
-    gw = _conv.conv2d_weight_grad(ready(grad_out, dt), ready(x, dt), weight_shape,
-                                  stride, padding, dilation, groups)
-    return cast(gw, grad_out.dtype)
+    return cast(_conv.conv2d_weight_grad(ready(grad_out, dt), ready(x, dt), weight_shape, *geometry),
+                grad_out.dtype)
 
 
 def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
