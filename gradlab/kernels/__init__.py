@@ -190,7 +190,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
         if b.shape[0] != w.shape[0]:
             raise ValueError(f"{op}: bias has shape {b.shape}, expected ({w.shape[0]},) "
                              f"for weight {w.shape}")
-    geometry = conv_geometry(op, x.shape, w.shape, stride, padding, dilation, groups)[:4]
+    geometry = conv_geometry(op, x.shape, w.shape, stride, padding, dilation, groups)
     dt = compute_dtype(x, w, b)
     y = _conv.conv2d_forward(ready(x, dt), ready(w, dt), ready(b, dt), *geometry)
     return cast(y, x.dtype if x.dtype == w.dtype else np.result_type(x.dtype, w.dtype))
@@ -202,7 +202,7 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, dilation=1, groups=1,
     op = "conv2d_backward"
     x, w = float_array(op, "input", x, 4), float_array(op, "weight", w, 4)
     grad_out = float_array(op, "grad_out", grad_out, 4)
-    geometry = conv_geometry(op, x.shape, w.shape, stride, padding, dilation, groups, grad_out)[:4]
+    geometry = conv_geometry(op, x.shape, w.shape, stride, padding, dilation, groups, grad_out)
     need_input, need_weight, need_bias = bool(need_input), bool(need_weight), bool(need_bias)
     if not (need_input or need_weight or need_bias):
         return None, None, None
@@ -217,7 +217,7 @@ def conv2d_input_grad(grad_out, w, input_shape, stride=1, padding=0, dilation=1,
     op = "conv2d_input_grad"
     grad_out, w = float_array(op, "grad_out", grad_out, 4), float_array(op, "weight", w, 4)
     input_shape = shape4(op, "input_shape", input_shape)
-    geometry = conv_geometry(op, input_shape, w.shape, stride, padding, dilation, groups, grad_out)[:4]
+    geometry = conv_geometry(op, input_shape, w.shape, stride, padding, dilation, groups, grad_out)
     dt = compute_dtype(grad_out, w)
     return cast(_conv.conv2d_input_grad(ready(grad_out, dt), ready(w, dt), input_shape, *geometry),
                 grad_out.dtype)
@@ -228,7 +228,7 @@ def conv2d_weight_grad(grad_out, x, weight_shape, stride=1, padding=0, dilation=
     op = "conv2d_weight_grad"
     grad_out, x = float_array(op, "grad_out", grad_out, 4), float_array(op, "input", x, 4)
     weight_shape = shape4(op, "weight_shape", weight_shape)
-    geometry = conv_geometry(op, x.shape, weight_shape, stride, padding, dilation, groups, grad_out)[:4]
+    geometry = conv_geometry(op, x.shape, weight_shape, stride, padding, dilation, groups, grad_out)
     dt = compute_dtype(grad_out, x)
     return cast(_conv.conv2d_weight_grad(ready(grad_out, dt), ready(x, dt), weight_shape, *geometry),
                 grad_out.dtype)
@@ -239,7 +239,7 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     op = "im2col"
     x = float_array(op, "input", x, 4)
     kernel = pair(op, "kernel_size", kernel_size, 1)
-    stride, padding, dilation, _, _, _ = conv_geometry(
+    stride, padding, dilation, _ = conv_geometry(
         op, x.shape, (1, x.shape[1]) + kernel, stride, padding, dilation, 1)
     dt = compute_dtype(x)
     return cast(_conv.im2col(ready(x, dt), kernel, stride, padding, dilation), x.dtype)
@@ -251,9 +251,10 @@ def col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1):
     cols = float_array(op, "cols", cols, 3)
     input_shape = shape4(op, "input_shape", input_shape)
     kernel = pair(op, "kernel_size", kernel_size, 1)
-    stride, padding, dilation, _, ho, wo = conv_geometry(
+    stride, padding, dilation, _ = conv_geometry(
         op, input_shape, (1, input_shape[1]) + kernel, stride, padding, dilation, 1)
-    expected = (input_shape[0], input_shape[1] * kernel[0] * kernel[1], ho * wo)
+    blocks = [conv2d_output_size(*args) for args in zip(input_shape[2:], kernel, stride, padding, dilation)]
+    expected = (input_shape[0], input_shape[1] * kernel[0] * kernel[1], blocks[0] * blocks[1])
     if tuple(cols.shape) != expected:
         raise ValueError(f"{op}: cols has shape {tuple(cols.shape)}, expected {expected} for input "
                          f"{input_shape}, kernel {kernel}, stride {stride}, padding {padding}, "

@@ -15,9 +15,9 @@ __all__ = ["pair", "conv2d_output_size", "pool2d_output_size", "sliding_windows"
 def pair(op, name, value, minimum=None):
     """(h, w) from an int or a sequence of one or two ints, each >= minimum (unless minimum is None).
 
-    The one parser of int pairs in gradlab: the kernels, the convolution and
-    pooling functions and the modules all call it.  ``op`` (or None) starts
-    the error message.
+    gradlab's int-pair parser: the kernels call it, and so do nn's functions
+    and modules (through nn._utils._pair).  ``op`` (or None) starts the error
+    message.
     """
     # fast paths first: these run on every call of every kernel
     if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int \
@@ -98,8 +98,8 @@ def check_grad_out(op, grad_out, expected):
 
 
 def conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups, grad_out=None):
-    """Check a convolution's shapes (and grad_out's, if given); return normalised
-    (stride, padding, dilation, groups, Ho, Wo)."""
+    """Check a convolution's shapes (and grad_out's, if given); return the normalised
+    geometry (stride, padding, dilation, groups)."""
     stride = pair(op, "stride", stride, 1)
     padding = pair(op, "padding", padding, 0)
     dilation = pair(op, "dilation", dilation, 1)
@@ -126,10 +126,9 @@ def conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups, grad_
                          f"{(dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)}, larger than "
                          f"the padded input {(h + 2 * padding[0], w + 2 * padding[1])} "
                          f"(input {tuple(x_shape)}, padding {padding})")
-    ho, wo = span_h // stride[0] + 1, span_w // stride[1] + 1
     if grad_out is not None:
-        check_grad_out(op, grad_out, (n, cout, ho, wo))
-    return stride, padding, dilation, groups, ho, wo
+        check_grad_out(op, grad_out, (n, cout, span_h // stride[0] + 1, span_w // stride[1] + 1))
+    return stride, padding, dilation, groups
 
 
 def pool_geometry(op, x_shape, kernel_size, stride, padding, dilation, ceil_mode):
