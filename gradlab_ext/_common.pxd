@@ -27,13 +27,12 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* Thread placement for the OpenMP workers (Linux).  Measured on a 2-vCPU
-       VM, the scheduler often wakes an OpenMP worker on the CPU of the thread
-       that woke it and leaves it there: the two threads then share one core
-       for the whole call, 2-4x slower than one thread.  So each worker pins
-       itself to a CPU other than the master's (the master is never pinned;
-       it is the user's thread).  Workers are re-placed when the master has
-       moved.  Off when the user binds threads himself (OMP_PROC_BIND). */
+    /* Thread placement for the OpenMP workers (Linux).  The scheduler may wake
+       a worker on the CPU of the thread that woke it and leave it there, two
+       threads on one core (docs/performance.md).  So each worker pins itself
+       to a CPU other than the master's (the master is never pinned; it is the
+       user's thread).  Workers are re-placed when the master has moved.  Off
+       when the user binds threads himself (OMP_PROC_BIND). */
     #if defined(__linux__)
     #include <sched.h>
     static int gl_cpus[1024];

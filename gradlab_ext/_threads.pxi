@@ -1,6 +1,6 @@
 # The thread settings every kernel module keeps for itself (each compiled
 # module has its own copy of these globals; gradlab.kernels.set_num_threads
-# sets them all).  Included by conv.pyx, pool.pyx and matmul.pyx.
+# sets them all).  Included by every .pyx.
 
 cdef int _num_threads = max(1, gl_omp_max_threads())
 

@@ -19,6 +19,9 @@ cnp.import_array()
 ctypedef Py_ssize_t idx_t
 
 include "_threads.pxi"
+include "_checks.pxi"
+
+__all__ = ["relu_forward", "relu_backward"]
 
 # below this many elements one thread does the whole job (waking a second costs more)
 cdef idx_t _PARALLEL_MIN_ELEMS = 1 << 16
@@ -61,19 +64,9 @@ cdef void _run(const real* a, const real* b, real* dst, idx_t n, bint backward) 
                 _relu_range(a, dst, lo, hi)
 
 
-cdef object _checked(str op, str name, object a):
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{op}: {name} must be a numpy array, got {type(a).__name__}")
-    if a.dtype != np.float32 and a.dtype != np.float64:
-        raise TypeError(f"{op}: {name} has dtype {a.dtype}; the compiled kernels take float32 or float64")
-    if not a.flags.c_contiguous:
-        raise ValueError(f"{op}: {name} must be C-contiguous")
-    return a
-
-
 def relu_forward(x):
     """max(x, 0) elementwise (NaN stays NaN)."""
-    x = _checked("relu_forward", "x", x)
+    x = _checked("relu_forward", "x", x, None, None)
     cdef cnp.ndarray y = np.empty_like(x)
     cdef idx_t n = x.size
     cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x)
@@ -90,8 +83,8 @@ def relu_forward(x):
 def relu_backward(grad_out, out):
     """grad_out where the forward output is not <= 0, else 0."""
     op = "relu_backward"
-    grad_out = _checked(op, "grad_out", grad_out)
-    out = _checked(op, "out", out)
+    grad_out = _checked(op, "grad_out", grad_out, None, None)
+    out = _checked(op, "out", out, None, None)
     if grad_out.dtype != out.dtype or grad_out.shape != out.shape:
         raise ValueError(f"{op}: grad_out {grad_out.dtype}{list(grad_out.shape)} and out "
                          f"{out.dtype}{list(out.shape)} must have the same dtype and shape")

@@ -5,9 +5,12 @@ Arrays in, arrays out, NCHW layout, float32 or float64 (both arrays of a call
 share one dtype).  These are the fast twins of ``gradlab/kernels/conv.py``:
 same names, same signatures, same results up to float rounding.  The
 dispatcher in ``gradlab/kernels/__init__.py`` validates arguments and makes
-them contiguous before calling in here; the checks in this file only make
-sure that a direct call with inconsistent arguments raises instead of
-touching memory it does not own.
+them contiguous before calling in here; this file only refuses a direct call
+that would touch memory it does not own.
+
+This file holds the entry points and what forward and backward share
+(workspace, geometry, the unfold of one sample, the blocking plan); the
+loops themselves are in ``_conv_forward.pxi`` and ``_conv_backward.pxi``.
 
 How the convolution runs
 ------------------------
@@ -33,7 +36,7 @@ kernel row's columns are a slice of it.  Classic im2col copies those slices
 into the column buffer; "band mode" (one sample per block) leaves them in
 place and runs one GEMM per kernel row over strided views of the bands; see
 _band_forward.  The backward pass uses band mode, the forward pass classic
-im2col (measured; see _BAND_MIN_CK).
+im2col (docs/performance.md has the measurements behind these choices).
 
 Two shapes need no unfolding at all: a 1x1 kernel with stride 1 and no
 padding (the input plane is already the column matrix), and a kernel that
@@ -61,6 +64,10 @@ ctypedef Py_ssize_t idx_t
 # ----------------------------------------------------------------------------
 
 include "_threads.pxi"
+include "_checks.pxi"
+
+__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward", "conv2d_input_grad",
+           "conv2d_weight_grad"]
 
 # Below this many multiply-adds per call, one thread does the whole job
 # (starting the OpenMP team costs more than it saves).
@@ -73,16 +80,12 @@ cdef idx_t _MIN_BLOCKS = 4
 # _plan), unless their workspace slices would take more than this many bytes.
 cdef idx_t _BWD_CHUNKS = 4
 cdef idx_t _BWD_CHUNK_BYTES_MAX = (<idx_t>64) << 20
-# Largest weight-gradient output (Cog*Kg) computed as a "TN" GEMM (measured:
-# LeNet's first conv is faster TN, its second NN).
+# Largest weight-gradient output (Cog*Kg) computed as a "TN" GEMM: OpenBLAS runs
+# TN fast only for small outputs (docs/performance.md).
 cdef idx_t _GW_TN_MAX = 256
-# Smallest GEMM depth (Cg*kw) for band mode, forward and backward.  Backward,
-# band mode saves most of the unfold and all the col2im adds: measured faster
-# on LeNet's convs (Cg*kw = 5 and 30) at 1 and 2 threads, so it is used
-# whenever it applies.  Forward, it trades the cheaper unfold for kh
-# shallower GEMMs that each re-read the output block: about even on one
-# thread, slower on two (the cores share the memory bandwidth), so the
-# forward pass uses classic im2col unless _tune asks otherwise.
+# Smallest GEMM depth (Cg*kw) for band mode, forward and backward: always in
+# backward (it saves the unfold and the col2im adds), never in forward (its kh
+# thin GEMMs lose on two threads); docs/performance.md.
 cdef idx_t _BAND_MIN_CK = (<idx_t>1) << 40
 cdef idx_t _BAND_MIN_CK_BWD = 1
 
@@ -171,29 +174,22 @@ cdef inline idx_t _out_size(idx_t size, idx_t k, idx_t s, idx_t p, idx_t d):
 
 cdef Geom _make_geom(str op, tuple xshape, tuple wshape, object stride, object padding,
                      object dilation, idx_t groups) except *:
+    """The geometry of a call; refuses one that would index out of the arrays or
+    past 32-bit BLAS indices (gradlab.kernels explains what is wrong in detail)."""
     cdef Geom g
-    if len(xshape) != 4 or len(wshape) != 4:
-        raise ValueError(f"{op}: expected 4-D input and weight, got shapes {xshape} and {wshape}")
     g.N, g.C, g.H, g.W = xshape
     g.Cout, g.Cg, g.kh, g.kw = wshape
     g.sh, g.sw = stride
     g.ph, g.pw = padding
     g.dh, g.dw = dilation
     g.G = groups
-    if min(g.N, g.C, g.H, g.W, g.Cout, g.Cg, g.kh, g.kw) < 0:
-        raise ValueError(f"{op}: negative dimension in shapes {xshape}, {wshape}")
-    if g.sh < 1 or g.sw < 1 or g.dh < 1 or g.dw < 1 or g.ph < 0 or g.pw < 0:
-        raise ValueError(f"{op}: stride and dilation must be >= 1 and padding >= 0, got "
-                         f"stride={tuple(stride)}, padding={tuple(padding)}, dilation={tuple(dilation)}")
-    if g.G < 1 or g.C != g.G * g.Cg or g.Cout % g.G != 0:
-        raise ValueError(f"{op}: input {xshape} and weight {wshape} do not match groups={groups}")
-    if g.kh < 1 or g.kw < 1:
-        raise ValueError(f"{op}: empty kernel {wshape}")
-    g.Ho = _out_size(g.H, g.kh, g.sh, g.ph, g.dh)
-    g.Wo = _out_size(g.W, g.kw, g.sw, g.pw, g.dw)
-    if g.Ho < 1 or g.Wo < 1:
-        raise ValueError(f"{op}: kernel {wshape[2:]} (dilation {tuple(dilation)}) is larger than "
-                         f"the padded input {(g.H + 2 * g.ph, g.W + 2 * g.pw)}")
+    g.Ho = _out_size(g.H, g.kh, g.sh, g.ph, g.dh) if g.sh > 0 and g.dh > 0 else 0
+    g.Wo = _out_size(g.W, g.kw, g.sw, g.pw, g.dw) if g.sw > 0 and g.dw > 0 else 0
+    if (min(g.N, g.C, g.H, g.W, g.Cout, g.Cg, g.ph, g.pw) < 0 or min(g.kh, g.kw, g.Ho, g.Wo) < 1
+            or g.G < 1 or g.C != g.G * g.Cg or g.Cout % g.G != 0):
+        raise ValueError(f"{op}: inconsistent geometry: input {xshape}, weight {wshape}, stride "
+                         f"{tuple(stride)}, padding {tuple(padding)}, dilation {tuple(dilation)}, "
+                         f"groups {groups} (gradlab.kernels.{op} says what is wrong)")
     g.Cog = g.Cout // g.G
     g.L = g.Ho * g.Wo
     g.Kg = g.Cg * g.kh * g.kw
@@ -212,29 +208,6 @@ cdef inline bint _is_identity(const Geom* g) noexcept nogil:
 cdef inline bint _is_full(const Geom* g) noexcept nogil:
     """The kernel covers the whole unpadded input: one output pixel, a dense layer."""
     return (g.kh == g.H and g.kw == g.W and g.ph == 0 and g.pw == 0 and g.Ho == 1 and g.Wo == 1)
-
-
-cdef object _check(str op, str name, object a, object dtype, tuple shape):
-    """Defensive check of an array handed to a kernel (dispatcher already ensured it)."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{op}: {name} must be a numpy array, got {type(a).__name__}")
-    cdef cnp.ndarray arr = <cnp.ndarray>a
-    if arr.dtype != dtype:
-        raise TypeError(f"{op}: {name} has dtype {arr.dtype}, expected {dtype}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
-        raise ValueError(f"{op}: {name} must be C-contiguous")
-    if shape is not None and tuple(a.shape) != shape:
-        raise ValueError(f"{op}: {name} has shape {tuple(a.shape)}, expected {shape}")
-    return arr
-
-
-cdef inline object _float_dtype(str op, object a):
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{op}: expected numpy arrays, got {type(a).__name__}")
-    dt = a.dtype
-    if dt != np.float32 and dt != np.float64:
-        raise TypeError(f"{op}: unsupported dtype {dt}; the compiled kernels take float32 or float64")
-    return dt
 
 
 # ----------------------------------------------------------------------------
@@ -527,129 +500,21 @@ cdef void _fold_bands(const real* bands, real* x, idx_t S, const Geom* g) noexce
 
 
 # ----------------------------------------------------------------------------
-# Forward
+# Forward: the loops are in _conv_forward.pxi
 # ----------------------------------------------------------------------------
 
-cdef void _band_forward(const real* x, const real* wr, const real* bias, real* y,
-                        char* mine, const Geom* g, const Plan* p, idx_t n) noexcept nogil:
-    """Band mode, one sample.  The Cg*kw bands are stored S elements apart, so
-    for kernel row i the rows band[(c, j)][i*step*Wo :][: Ho*Wo] form an ordinary
-    strided (Cg*kw x Ho*Wo) matrix: the unfolded columns of kernel row i, read
-    by the GEMM in place.  y_g = sum over i of W[:, :, i, :] @ that matrix, so the
-    unfold writes Cg*kw bands instead of Cg*kw*kh rows."""
-    cdef idx_t gi, i, co, l, L = g.L
-    cdef real* bands = <real*>mine
-    cdef real* out
-    cdef real bv
-    for gi in range(g.G):
-        _build_bands(x + (n * g.C + gi * g.Cg) * g.H * g.W, bands, p.S, g)
-        out = y + (n * g.Cout + gi * g.Cog) * L
-        if bias != NULL:            # start from the bias, every GEMM adds to it
-            for co in range(g.Cog):
-                bv = bias[gi * g.Cog + co]
-                for l in range(L):
-                    out[co * L + l] = bv
-        for i in range(g.kh):
-            gemm_rm(False, False, <int>g.Cog, <int>L, <int>p.CK, 1,
-                    wr + (gi * g.kh + i) * g.Cog * p.CK, <int>p.CK,
-                    bands + i * p.step * g.Wo, <int>p.S, 0 if i == 0 and bias == NULL else 1,
-                    out, <int>L)
-
-
-cdef void _fwd_block(const real* x, const real* w, const real* bias, real* y,
-                     char* mine, const Geom* g, const Plan* p, idx_t n0, idx_t nb) noexcept nogil:
-    cdef idx_t BL = nb * g.L, b, gi, co, l
-    cdef idx_t HW = g.H * g.W, L = g.L
-    cdef real* col = <real*>mine
-    cdef real* tmp = <real*>(mine + p.off_aux)
-    cdef real* band = <real*>(mine + p.off_band)
-    cdef const real* colp
-    cdef real* dst
-    cdef real* out
-    cdef const real* src
-    cdef real bv
-    for gi in range(g.G):
-        if p.ident:
-            colp = x + (n0 * g.C + gi * g.Cg) * HW
-        else:
-            for b in range(nb):
-                _im2col1(x + ((n0 + b) * g.C + gi * g.Cg) * HW, col + b * L, BL, g.Cg, g, band)
-            colp = col
-        dst = y + (n0 * g.Cout + gi * g.Cog) * L if nb == 1 else tmp
-        # (Cog x BL) = W_g (Cog x Kg) @ cols (Kg x BL)
-        gemm_rm(False, False, <int>g.Cog, <int>BL, <int>g.Kg, 1, w + gi * g.Cog * g.Kg, <int>g.Kg,
-                colp, <int>BL, 0, dst, <int>BL)
-        if nb == 1:
-            if bias != NULL:
-                for co in range(g.Cog):
-                    bv = bias[gi * g.Cog + co]
-                    out = dst + co * L
-                    for l in range(L):
-                        out[l] += bv
-        else:
-            for b in range(nb):
-                for co in range(g.Cog):
-                    out = y + ((n0 + b) * g.Cout + gi * g.Cog + co) * L
-                    src = tmp + co * BL + b * L
-                    bv = bias[gi * g.Cog + co] if bias != NULL else 0
-                    for l in range(L):
-                        out[l] = src[l] + bv
-
-
-cdef void _fwd(const real* x, const real* w, const real* bias, real* y, char* ws,
-               const Geom* g, const Plan* p) noexcept nogil:
-    cdef idx_t blk, n0, nb
-    cdef int tid = 0, nt = p.nt
-    cdef int master = gl_master_cpu() if p.nt > 1 else -1
-    cdef char* mine = ws + p.shared
-    cdef const real* wr = <real*>ws
-    if p.band:
-        _reorder_weights(w, <real*>ws, g)
-    if nt == 1:
-        for blk in range(p.nblk):
-            n0 = blk * p.B
-            if p.band:
-                _band_forward(x, wr, bias, y, mine, g, p, n0)
-            else:
-                _fwd_block(x, w, bias, y, mine, g, p, n0, min(p.B, g.N - n0))
-        return
-    with parallel(num_threads=nt):
-        tid = threadid()
-        gl_place(master, tid)
-        mine = ws + p.shared + tid * p.per_thread
-        for blk in prange(p.nblk, schedule='dynamic'):
-            n0 = blk * p.B
-            nb = min(p.B, g.N - n0)
-            if p.band:
-                _band_forward(x, wr, bias, y, mine, g, p, n0)
-            else:
-                _fwd_block(x, w, bias, y, mine, g, p, n0, nb)
-
-
-cdef void _fc_fwd(const real* x, const real* w, const real* bias, real* y, const Geom* g,
-                  int nt) noexcept nogil:
-    """Kernel == input plane: y[n, :] = W @ x[n, :] for every group, one GEMM each."""
-    cdef idx_t gi, n, co
-    cdef idx_t CHW = g.C * g.H * g.W
-    for gi in range(g.G):
-        # y_g (N x Cog, ld Cout) = X_g (N x Kg, ld CHW) @ W_g^T
-        par_gemm(False, True, g.N, g.Cog, g.Kg, x + gi * g.Kg, CHW,
-                 w + gi * g.Cog * g.Kg, g.Kg, y + gi * g.Cog, g.Cout, nt)
-    if bias != NULL:
-        for n in range(g.N):
-            for co in range(g.Cout):
-                y[n * g.Cout + co] += bias[co]
+include "_conv_forward.pxi"
 
 
 def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), int groups=1):
     """y = conv2d(x, w) + b.  x (N, C, H, W), w (Cout, C/groups, kh, kw), b (Cout,) or None."""
     op = "conv2d_forward"
-    dt = _float_dtype(op, x)
+    x = _checked(op, "x", x, None, None)
+    dt = x.dtype
+    w = _checked(op, "w", w, dt, None)
     cdef Geom g = _make_geom(op, tuple(x.shape), tuple(w.shape), stride, padding, dilation, groups)
-    x = _check(op, "x", x, dt, None)
-    w = _check(op, "w", w, dt, None)
     if b is not None:
-        b = _check(op, "b", b, dt, (g.Cout,))
+        b = _checked(op, "b", b, dt, (g.Cout,))
     cdef cnp.ndarray y = np.empty((g.N, g.Cout, g.Ho, g.Wo), dtype=dt)
     if y.size == 0:
         return y
@@ -688,226 +553,23 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
 
 
 # ----------------------------------------------------------------------------
-# Backward
+# Backward: the loops are in _conv_backward.pxi
 # ----------------------------------------------------------------------------
 
-cdef inline void _transpose(const real* a, real* t, idx_t rows, idx_t cols) noexcept nogil:
-    """t (cols x rows) = a (rows x cols)^T, in 8 x 8 tiles (both sides stay in few cache lines)."""
-    cdef idx_t r0, c0, r, c, r1, c1
-    for r0 in range(0, rows, 8):
-        r1 = min(r0 + 8, rows)
-        for c0 in range(0, cols, 8):
-            c1 = min(c0 + 8, cols)
-            for c in range(c0, c1):
-                for r in range(r0, r1):
-                    t[c * rows + r] = a[r * cols + c]
-
-
-cdef void _band_backward(const real* x, const real* wr, const real* gy, real* gx,
-                         char* mine, const Geom* g, const Plan* p, idx_t n,
-                         bint need_x, bint need_w, bint need_b) noexcept nogil:
-    """Band mode (see _band_forward), one sample.  Weight gradient of kernel row
-    i: dY @ (its strided column matrix)^T.  Input gradient: W_i^T @ dY is added
-    straight into the bands by the GEMM (beta = 1; the kernel rows overlap in
-    the bands exactly as they overlap in the input), then the bands are folded
-    onto the input rows once."""
-    cdef idx_t gi, i, co, l, L = g.L, CK = p.CK
-    cdef real* bands = <real*>mine
-    cdef real* dyt = <real*>(mine + p.off_dyt)
-    cdef real* gw_acc = <real*>(mine + p.off_gw)
-    cdef real* gb_acc = <real*>(mine + p.off_gb)
-    cdef const real* dyp
-    cdef const real* src
-    cdef real* dst
-    for gi in range(g.G):
-        dyp = gy + (n * g.Cout + gi * g.Cog) * L
-        if need_b:
-            for co in range(g.Cog):
-                gb_acc[gi * g.Cog + co] += vsum(dyp + co * L, L)
-        if need_w:
-            _build_bands(x + (n * g.C + gi * g.Cg) * g.H * g.W, bands, p.S, g)
-            if p.gw_t:
-                _transpose(dyp, dyt, g.Cog, L)
-            for i in range(g.kh):
-                if p.gw_t:      # acc[gi, i] is (CK x Cog) += cols_i (CK x L) @ dY^T
-                    gemm_rm(False, False, <int>CK, <int>g.Cog, <int>L, 1,
-                            bands + i * p.step * g.Wo, <int>p.S, dyt, <int>g.Cog,
-                            1, gw_acc + (gi * g.kh + i) * CK * g.Cog, <int>g.Cog)
-                else:           # acc[gi, i] is (Cog x CK) += dY @ cols_i^T
-                    gemm_rm(False, True, <int>g.Cog, <int>CK, <int>L, 1, dyp, <int>L,
-                            bands + i * p.step * g.Wo, <int>p.S,
-                            1, gw_acc + (gi * g.kh + i) * g.Cog * CK, <int>CK)
-        if need_x:
-            memset(bands, 0, CK * p.S * sizeof(real))
-            for i in range(g.kh):
-                gemm_rm(True, False, <int>CK, <int>L, <int>g.Cog, 1,
-                        wr + (gi * g.kh + i) * g.Cog * CK, <int>CK, dyp, <int>L,
-                        1, bands + i * p.step * g.Wo, <int>p.S)
-            dst = gx + (n * g.C + gi * g.Cg) * g.H * g.W
-            memset(dst, 0, g.Cg * g.H * g.W * sizeof(real))
-            _fold_bands(bands, dst, p.S, g)
-
-
-cdef void _bwd_block(const real* x, const real* w, const real* gy, real* gx,
-                     char* mine, const Geom* g, const Plan* p, idx_t n0, idx_t nb,
-                     bint need_x, bint need_w, bint need_b) noexcept nogil:
-    cdef idx_t BL = nb * g.L, L = g.L, HW = g.H * g.W
-    cdef idx_t b, gi, co, l
-    cdef real* col = <real*>mine
-    cdef real* dyb = <real*>(mine + p.off_aux)
-    cdef real* dyt = <real*>(mine + p.off_dyt)
-    cdef real* band = <real*>(mine + p.off_band)
-    cdef real* gw_acc = <real*>(mine + p.off_gw)
-    cdef real* gb_acc = <real*>(mine + p.off_gb)
-    cdef const real* dyp
-    cdef const real* src
-    cdef const real* colp
-    cdef real* dst
-    for gi in range(g.G):
-        # the block's output gradient as a (Cog x BL) matrix
-        if nb == 1:
-            dyp = gy + (n0 * g.Cout + gi * g.Cog) * L
-        else:
-            for co in range(g.Cog):
-                for b in range(nb):
-                    src = gy + ((n0 + b) * g.Cout + gi * g.Cog + co) * L
-                    dst = dyb + co * BL + b * L
-                    for l in range(L):
-                        dst[l] = src[l]
-            dyp = dyb
-        if need_b:
-            for co in range(g.Cog):
-                gb_acc[gi * g.Cog + co] += vsum(dyp + co * BL, BL)
-        if need_w:
-            if p.ident:
-                colp = x + (n0 * g.C + gi * g.Cg) * HW
-            else:
-                for b in range(nb):
-                    _im2col1(x + ((n0 + b) * g.C + gi * g.Cg) * HW, col + b * L, BL, g.Cg, g, band)
-                colp = col
-            if p.gw_t:
-                # gw_g^T (Kg x Cog) += cols (Kg x BL) @ dY^T (BL x Cog)
-                _transpose(dyp, dyt, g.Cog, BL)
-                gemm_rm(False, False, <int>g.Kg, <int>g.Cog, <int>BL, 1, colp, <int>BL, dyt, <int>g.Cog,
-                        1, gw_acc + gi * g.Cog * g.Kg, <int>g.Cog)
-            else:
-                # gw_g (Cog x Kg) += dY (Cog x BL) @ cols^T (BL x Kg)
-                gemm_rm(False, True, <int>g.Cog, <int>g.Kg, <int>BL, 1, dyp, <int>BL, colp, <int>BL,
-                        1, gw_acc + gi * g.Cog * g.Kg, <int>g.Kg)
-        if need_x:
-            # dcols (Kg x BL) = W_g^T (Kg x Cog) @ dY (Cog x BL)
-            if p.ident:
-                dst = gx + (n0 * g.C + gi * g.Cg) * HW
-                gemm_rm(True, False, <int>g.Kg, <int>BL, <int>g.Cog, 1, w + gi * g.Cog * g.Kg, <int>g.Kg,
-                        dyp, <int>BL, 0, dst, <int>BL)
-            else:
-                gemm_rm(True, False, <int>g.Kg, <int>BL, <int>g.Cog, 1, w + gi * g.Cog * g.Kg, <int>g.Kg,
-                        dyp, <int>BL, 0, col, <int>BL)
-                for b in range(nb):
-                    dst = gx + ((n0 + b) * g.C + gi * g.Cg) * HW
-                    memset(dst, 0, g.Cg * HW * sizeof(real))
-                    _col2im1(col + b * L, BL, dst, g.Cg, g, band)
-
-
-cdef void _bwd_chunk(const real* x, const real* w, const real* wr, const real* gy, real* gx, char* ws,
-                     const Geom* g, const Plan* p, idx_t chunk, bint need_x, bint need_w, bint need_b) noexcept nogil:
-    """The blocks of one chunk, in order, accumulating into the chunk's own workspace slice."""
-    cdef char* mine = ws + p.shared + chunk * p.per_thread
-    cdef idx_t blk, n0
-    for blk in range(chunk * p.nblk // p.nslot, (chunk + 1) * p.nblk // p.nslot):
-        n0 = blk * p.B
-        if p.band:
-            _band_backward(x, wr, gy, gx, mine, g, p, n0, need_x, need_w, need_b)
-        else:
-            _bwd_block(x, w, gy, gx, mine, g, p, n0, min(p.B, g.N - n0), need_x, need_w, need_b)
-
-
-cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw, real* gb,
-               char* ws, const Geom* g, const Plan* p, bint need_x, bint need_w, bint need_b) noexcept nogil:
-    cdef idx_t nw = g.Cout * g.Kg, k, gi, co, c, i, j, src, chunk
-    cdef idx_t CK = p.CK
-    cdef int t, nt = p.nt
-    cdef int master = gl_master_cpu() if p.nt > 1 else -1
-    cdef const real* wr = <real*>ws
-    cdef real* part
-    if p.band and need_x:
-        _reorder_weights(w, <real*>ws, g)
-    # zero every chunk's accumulators up front
-    for t in range(p.nslot):
-        memset(ws + p.shared + t * p.per_thread + p.off_gw, 0, p.per_thread - p.off_gw)
-    if nt == 1:
-        for chunk in range(p.nslot):
-            _bwd_chunk(x, w, wr, gy, gx, ws, g, p, chunk, need_x, need_w, need_b)
-    else:
-        with parallel(num_threads=nt):
-            gl_place(master, threadid())
-            for chunk in prange(p.nslot, schedule='dynamic'):
-                _bwd_chunk(x, w, wr, gy, gx, ws, g, p, chunk, need_x, need_w, need_b)
-    # sum the chunks' partial weight and bias gradients in chunk order, undoing their layouts
-    if need_w:
-        memset(gw, 0, nw * sizeof(real))
-        for t in range(p.nslot):
-            part = <real*>(ws + p.shared + t * p.per_thread + p.off_gw)
-            if p.band:
-                # part[gi, i] is (CK x Cog) if gw_t else (Cog x CK), CK ordered (c, j)
-                for gi in range(g.G):
-                    for i in range(g.kh):
-                        for co in range(g.Cog):
-                            for c in range(g.Cg):
-                                for j in range(g.kw):
-                                    if p.gw_t:
-                                        src = ((gi * g.kh + i) * CK + c * g.kw + j) * g.Cog + co
-                                    else:
-                                        src = ((gi * g.kh + i) * g.Cog + co) * CK + c * g.kw + j
-                                    gw[(((gi * g.Cog + co) * g.Cg + c) * g.kh + i) * g.kw + j] += part[src]
-            elif p.gw_t:        # part holds G blocks of (Kg x Cog)
-                for gi in range(g.G):
-                    for co in range(g.Cog):
-                        for k in range(g.Kg):
-                            gw[(gi * g.Cog + co) * g.Kg + k] += part[(gi * g.Kg + k) * g.Cog + co]
-            else:
-                for k in range(nw):
-                    gw[k] += part[k]
-    if need_b:
-        memset(gb, 0, g.Cout * sizeof(real))
-        for t in range(p.nslot):
-            part = <real*>(ws + p.shared + t * p.per_thread + p.off_gb)
-            for k in range(g.Cout):
-                gb[k] += part[k]
-
-
-cdef void _fc_bwd(const real* x, const real* w, const real* gy, real* gx, real* gw, real* gb,
-                  const Geom* g, bint need_x, bint need_w, bint need_b, int nt) noexcept nogil:
-    cdef idx_t gi, n, co
-    cdef idx_t CHW = g.C * g.H * g.W
-    for gi in range(g.G):
-        # gw_g (Cog x Kg) = dY_g^T (Cog x N) @ X_g (N x Kg)  and
-        # gx_g (N x Kg) = dY_g (N x Cog) @ W_g (Cog x Kg), in one parallel region
-        # (a GEMM with k = 0 is skipped: so is the one not needed, whose pointers are NULL)
-        par_gemm2(True, False, g.Cog, g.Kg, g.N if need_w else 0, gy + gi * g.Cog, g.Cout,
-                  x + gi * g.Kg if need_w else NULL, CHW,
-                  gw + gi * g.Cog * g.Kg if need_w else NULL, g.Kg,
-                  False, False, g.N, g.Kg, g.Cog if need_x else 0, gy + gi * g.Cog, g.Cout,
-                  w + gi * g.Cog * g.Kg if need_x else NULL, g.Kg,
-                  gx + gi * g.Kg if need_x else NULL, CHW, nt)
-    if need_b:
-        for co in range(g.Cout):
-            gb[co] = 0
-        for n in range(g.N):
-            for co in range(g.Cout):
-                gb[co] += gy[n * g.Cout + co]
+include "_conv_backward.pxi"
 
 
 cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple wshape,
                      object stride, object padding, object dilation, int groups,
                      bint need_x, bint need_w, bint need_b):
-    dt = _float_dtype(op, gy)
+    gy = _checked(op, "grad_out", gy, None, None)
+    dt = gy.dtype
     cdef Geom g = _make_geom(op, xshape, wshape, stride, padding, dilation, groups)
-    gy = _check(op, "grad_out", gy, dt, (g.N, g.Cout, g.Ho, g.Wo))
+    gy = _checked(op, "grad_out", gy, dt, (g.N, g.Cout, g.Ho, g.Wo))
     if need_w:
-        x = _check(op, "x", x, dt, xshape)
+        x = _checked(op, "x", x, dt, xshape)
     if need_x:
-        w = _check(op, "w", w, dt, wshape)
+        w = _checked(op, "w", w, dt, wshape)
     cdef cnp.ndarray gx = np.empty(xshape, dtype=dt) if need_x else None
     cdef cnp.ndarray gw = np.empty(wshape, dtype=dt) if need_w else None
     cdef cnp.ndarray gb = np.empty((g.Cout,), dtype=dt) if need_b else None
@@ -982,81 +644,60 @@ def conv2d_weight_grad(grad_out, x, weight_shape, stride=(1, 1), padding=(0, 0),
 # Stand-alone im2col / col2im
 # ----------------------------------------------------------------------------
 
-cdef void _im2col_all(const real* x, real* cols, const Geom* g, int nt, char* ws, idx_t per) noexcept nogil:
+cdef void _unfold_all(real* x, real* cols, const Geom* g, int nt, char* ws, idx_t per,
+                      bint fold) noexcept nogil:
+    """im2col of every sample (x -> cols), or with fold col2im (cols -> x); one sample per task."""
     cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
     cdef int master = gl_master_cpu() if nt > 1 else -1
     with parallel(num_threads=nt):
         gl_place(master, threadid())
         for n in prange(g.N, schedule='dynamic'):
-            _im2col1(x + n * g.C * HW, cols + n * rows * g.L, g.L, g.C, g,
-                     <real*>(ws + threadid() * per))
+            if fold:
+                memset(x + n * g.C * HW, 0, g.C * HW * sizeof(real))
+                _col2im1(cols + n * rows * g.L, g.L, x + n * g.C * HW, g.C, g,
+                         <real*>(ws + threadid() * per))
+            else:
+                _im2col1(x + n * g.C * HW, cols + n * rows * g.L, g.L, g.C, g,
+                         <real*>(ws + threadid() * per))
 
 
-cdef void _col2im_all(const real* cols, real* x, const Geom* g, int nt, char* ws, idx_t per) noexcept nogil:
-    cdef idx_t n, rows = g.C * g.kh * g.kw, HW = g.H * g.W
-    cdef int master = gl_master_cpu() if nt > 1 else -1
-    with parallel(num_threads=nt):
-        gl_place(master, threadid())
-        for n in prange(g.N, schedule='dynamic'):
-            memset(x + n * g.C * HW, 0, g.C * HW * sizeof(real))
-            _col2im1(cols + n * rows * g.L, g.L, x + n * g.C * HW, g.C, g,
-                     <real*>(ws + threadid() * per))
+cdef object _unfold(str op, object src, tuple shape, object kernel_size, object stride, object padding,
+                    object dilation, bint fold):
+    """im2col (src is the image, of this shape) or, with fold, col2im (src is the columns)."""
+    src = _checked(op, "cols" if fold else "x", src, None, None)
+    dt = src.dtype
+    kh, kw = kernel_size
+    cdef Geom g = _make_geom(op, shape, (1, shape[1], kh, kw), stride, padding, dilation, 1)
+    cdef tuple cols_shape = (g.N, g.C * g.kh * g.kw, g.L)
+    if fold:
+        _checked(op, "cols", src, dt, cols_shape)
+    cdef cnp.ndarray out = np.empty(shape if fold else cols_shape, dtype=dt)
+    if out.size == 0:
+        return out
+    cdef void* xp = cnp.PyArray_DATA(out if fold else <cnp.ndarray>src)
+    cdef void* cp = cnp.PyArray_DATA(<cnp.ndarray>src if fold else out)
+    cdef Geom* gp = &g
+    cdef int nt = 1 if g.N * g.C * g.kh * g.kw * g.L < 100000 else <int>min(<idx_t>_num_threads, g.N)
+    cdef bint f32 = dt == np.float32
+    cdef idx_t per = _round64(_band_rows(&g) * g.Wo, 8)
+    cdef _Scratch s = _Scratch(per * nt)
+    cdef char* ws = s.ptr
+    try:
+        with nogil:
+            if f32:
+                _unfold_all(<float*>xp, <float*>cp, gp, nt, ws, per, fold)
+            else:
+                _unfold_all(<double*>xp, <double*>cp, gp, nt, ws, per, fold)
+    finally:
+        s.release()
+    return out
 
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Unfold x (N, C, H, W) into columns (N, C*kh*kw, Ho*Wo)."""
-    op = "im2col"
-    dt = _float_dtype(op, x)
-    kh, kw = kernel_size
-    cdef Geom g = _make_geom(op, tuple(x.shape), (1, x.shape[1], kh, kw), stride, padding, dilation, 1)
-    x = _check(op, "x", x, dt, None)
-    cdef cnp.ndarray cols = np.empty((g.N, g.C * g.kh * g.kw, g.L), dtype=dt)
-    if cols.size == 0:
-        return cols
-    cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x)
-    cdef void* cp = cnp.PyArray_DATA(cols)
-    cdef Geom* gp = &g
-    cdef int nt = 1 if cols.size < 100000 else <int>min(<idx_t>_num_threads, g.N)
-    cdef bint f32 = dt == np.float32
-    cdef idx_t per = _round64(_band_rows(&g) * g.Wo, 8)
-    cdef _Scratch s = _Scratch(per * nt)
-    cdef char* ws = s.ptr
-    try:
-        with nogil:
-            if f32:
-                _im2col_all(<float*>xp, <float*>cp, gp, nt, ws, per)
-            else:
-                _im2col_all(<double*>xp, <double*>cp, gp, nt, ws, per)
-    finally:
-        s.release()
-    return cols
+    return _unfold("im2col", x, tuple(x.shape), kernel_size, stride, padding, dilation, False)
 
 
 def col2im(cols, input_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Fold columns (N, C*kh*kw, Ho*Wo) back to (N, C, H, W), summing overlaps."""
-    op = "col2im"
-    dt = _float_dtype(op, cols)
-    kh, kw = kernel_size
-    shape = tuple(input_shape)
-    cdef Geom g = _make_geom(op, shape, (1, shape[1], kh, kw), stride, padding, dilation, 1)
-    cols = _check(op, "cols", cols, dt, (g.N, g.C * g.kh * g.kw, g.L))
-    cdef cnp.ndarray x = np.empty(shape, dtype=dt)
-    if x.size == 0:
-        return x
-    cdef void* xp = cnp.PyArray_DATA(x)
-    cdef void* cp = cnp.PyArray_DATA(<cnp.ndarray>cols)
-    cdef Geom* gp = &g
-    cdef int nt = 1 if cols.size < 100000 else <int>min(<idx_t>_num_threads, g.N)
-    cdef bint f32 = dt == np.float32
-    cdef idx_t per = _round64(_band_rows(&g) * g.Wo, 8)
-    cdef _Scratch s = _Scratch(per * nt)
-    cdef char* ws = s.ptr
-    try:
-        with nogil:
-            if f32:
-                _col2im_all(<float*>cp, <float*>xp, gp, nt, ws, per)
-            else:
-                _col2im_all(<double*>cp, <double*>xp, gp, nt, ws, per)
-    finally:
-        s.release()
-    return x
+    return _unfold("col2im", cols, tuple(input_shape), kernel_size, stride, padding, dilation, True)

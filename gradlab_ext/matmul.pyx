@@ -8,10 +8,9 @@ backward pass of a linear layer produces (``grad @ w`` and ``x.T @ grad``).
 
 Threads: a product of moderate size is cut into tiles that OpenBLAS runs on
 the calling thread, and the tiles are spread over gradlab's OpenMP threads
-(``par_gemm``), the same threads the convolution and pooling kernels use.
-Letting OpenBLAS thread these products itself was measured to cost a LeNet-5
-training step 1.5x: after each call its worker threads keep spinning for a
-while, on the cores the next convolution needs.  Very large products (above
+(``par_gemm``), the same threads the convolution and pooling kernels use:
+OpenBLAS's own threads keep spinning after each call, on the cores the next
+convolution needs (docs/performance.md).  Very large products (above
 ``_OWN_THREADS_MAX_WORK`` multiply-adds), where that spin is amortised and
 BLAS's own blocking pays, go to BLAS in one call.
 """
@@ -28,15 +27,13 @@ ctypedef Py_ssize_t idx_t
 
 include "_threads.pxi"
 
-# Below this many multiply-adds (2^22) one thread computes the product: waking
-# the OpenMP team costs more than it saves, the more so between the many small
-# products of a recurrent layer, by which time the team has gone to sleep
-# (measured: an LSTM's forward+backward 1.35x faster than with 200,000 here,
-# LeNet-5's training step unchanged).
+__all__ = ["matmul"]
+
+# Below this many multiply-adds (2^22) one thread computes the product: waking the
+# OpenMP team costs more than it saves, the more so between the many small products
+# of a recurrent layer (docs/performance.md).
 cdef idx_t _PARALLEL_MIN_WORK = 1 << 22
 cdef idx_t _OWN_THREADS_MAX_WORK = (<idx_t>1) << 24
-
-
 
 
 cdef void _gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_t lda,

@@ -32,6 +32,9 @@ ctypedef Py_ssize_t idx_t
 ctypedef cnp.int64_t i64
 
 include "_threads.pxi"
+include "_checks.pxi"
+
+__all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
 
 # below this many input elements, one thread does the whole job
 cdef idx_t _PARALLEL_MIN_ELEMS = 32768
@@ -58,10 +61,10 @@ cdef idx_t _pool_out(idx_t size, idx_t k, idx_t s, idx_t p, idx_t d, bint ceil_m
 
 
 cdef PGeom _make_geom(str op, tuple xshape, object kernel_size, object stride, object padding,
-                      object dilation, bint ceil_mode, object out_hw) except *:
+                      object dilation, bint ceil_mode) except *:
+    """The geometry of a call; refuses one whose loops would divide by zero or
+    index out of the arrays (gradlab.kernels explains what is wrong in detail)."""
     cdef PGeom g
-    if len(xshape) != 4:
-        raise ValueError(f"{op}: expected a 4-D (N, C, H, W) input, got shape {xshape}")
     N, C, H, W = xshape
     g.planes = N * C
     g.H = H
@@ -70,37 +73,13 @@ cdef PGeom _make_geom(str op, tuple xshape, object kernel_size, object stride, o
     g.sh, g.sw = stride
     g.ph, g.pw = padding
     g.dh, g.dw = dilation
-    if min(N, C, g.H, g.W) < 0 or g.kh < 1 or g.kw < 1 or g.sh < 1 or g.sw < 1 \
-            or g.dh < 1 or g.dw < 1 or g.ph < 0 or g.pw < 0:
+    if min(N, C, g.H, g.W, g.ph, g.pw) < 0 or min(g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) < 1:
         raise ValueError(f"{op}: invalid geometry: input {xshape}, kernel {tuple(kernel_size)}, "
-                         f"stride {tuple(stride)}, padding {tuple(padding)}, dilation {tuple(dilation)}")
+                         f"stride {tuple(stride)}, padding {tuple(padding)}, dilation {tuple(dilation)} "
+                         f"(gradlab.kernels.{op} says what is wrong)")
     g.Ho = _pool_out(g.H, g.kh, g.sh, g.ph, g.dh, ceil_mode)
     g.Wo = _pool_out(g.W, g.kw, g.sw, g.pw, g.dw, ceil_mode)
-    if g.Ho < 1 or g.Wo < 1:
-        raise ValueError(f"{op}: output size is {(g.Ho, g.Wo)} for input {xshape}; it must be positive")
-    if out_hw is not None and tuple(out_hw) != (g.Ho, g.Wo):
-        raise ValueError(f"{op}: grad_out has spatial shape {tuple(out_hw)}, expected {(g.Ho, g.Wo)}")
     return g
-
-
-cdef object _checked(str op, str name, object a, object dtype, tuple shape):
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{op}: {name} must be a numpy array, got {type(a).__name__}")
-    if a.dtype != dtype:
-        raise TypeError(f"{op}: {name} has dtype {a.dtype}, expected {dtype}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a):
-        raise ValueError(f"{op}: {name} must be C-contiguous")
-    if shape is not None and tuple(a.shape) != shape:
-        raise ValueError(f"{op}: {name} has shape {tuple(a.shape)}, expected {shape}")
-    return a
-
-
-cdef object _float_dtype(str op, object a):
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{op}: expected a numpy array, got {type(a).__name__}")
-    if a.dtype != np.float32 and a.dtype != np.float64:
-        raise TypeError(f"{op}: unsupported dtype {a.dtype}; the compiled kernels take float32 or float64")
-    return a.dtype
 
 
 cdef inline int _threads(idx_t work, idx_t planes) noexcept nogil:
@@ -227,10 +206,9 @@ def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), 
     """(y, indices): max over each window of x (N, C, H, W); indices is None
     unless return_indices (no index bookkeeping at all in that case)."""
     op = "max_pool2d_forward"
-    dt = _float_dtype(op, x)
-    x = _checked(op, "x", x, dt, None)
-    cdef PGeom g = _make_geom(op, tuple(x.shape), kernel_size, stride, padding, dilation,
-                              ceil_mode, None)
+    x = _checked(op, "x", x, None, None)
+    dt = x.dtype
+    cdef PGeom g = _make_geom(op, tuple(x.shape), kernel_size, stride, padding, dilation, ceil_mode)
     N, C = x.shape[0], x.shape[1]
     cdef cnp.ndarray y = np.empty((N, C, g.Ho, g.Wo), dtype=dt)
     cdef cnp.ndarray ind = np.empty((N, C, g.Ho, g.Wo), dtype=np.int64) if return_indices else None
@@ -276,11 +254,11 @@ cdef inline void _maxpool_bwd_plane(const real* gy, const i64* ind, real* dst, i
 def max_pool2d_backward(grad_out, indices, input_shape):
     """grad_x (input_shape): each grad_out value added at its window's argmax."""
     op = "max_pool2d_backward"
-    dt = _float_dtype(op, grad_out)
+    grad_out = _checked(op, "grad_out", grad_out, None, None)
+    dt = grad_out.dtype
     shape = tuple(input_shape)
     if len(shape) != 4 or grad_out.ndim != 4:
         raise ValueError(f"{op}: expected 4-D grad_out and input_shape, got {grad_out.shape} and {shape}")
-    grad_out = _checked(op, "grad_out", grad_out, dt, None)
     indices = _checked(op, "indices", indices, np.dtype(np.int64), tuple(grad_out.shape))
     if tuple(grad_out.shape[:2]) != shape[:2]:
         raise ValueError(f"{op}: grad_out {tuple(grad_out.shape)} and input {shape} differ in (N, C)")
@@ -380,61 +358,40 @@ cdef void _avgpool(const real* x, real* y, const PGeom* g, bint cip, idx_t dov, 
                 _avgpool_plane(x + p * HW, y + p * L, g, cip, dov)
 
 
-cdef idx_t _divisor(str op, object divisor_override) except? -1:
-    if divisor_override is None:
-        return 0
-    d = int(divisor_override)
-    if d == 0:
-        raise ValueError(f"{op}: divisor_override must be a non-zero integer, got {divisor_override}")
-    return d
+cdef object _avg_pool(str op, object src, tuple shape, object kernel_size, object stride, object padding,
+                      bint ceil_mode, bint count_include_pad, object divisor_override, bint backward):
+    """avg_pool2d of src, an input of this shape; or with backward, its gradient (src is grad_out)."""
+    src = _checked(op, "grad_out" if backward else "x", src, None, None)
+    dt = src.dtype
+    cdef idx_t dov = 0 if divisor_override is None else divisor_override   # 0: the window's size
+    cdef PGeom g = _make_geom(op, shape, kernel_size, stride, padding, (1, 1), ceil_mode)
+    cdef tuple out_shape = (shape[0], shape[1], g.Ho, g.Wo)
+    if backward:
+        _checked(op, "grad_out", src, dt, out_shape)
+    cdef cnp.ndarray out = np.empty(shape if backward else out_shape, dtype=dt)
+    if out.size == 0:
+        return out
+    cdef void* sp = cnp.PyArray_DATA(<cnp.ndarray>src)
+    cdef void* op_ = cnp.PyArray_DATA(out)
+    cdef int nt = _threads(g.planes * g.H * g.W, g.planes)
+    cdef bint f32 = dt == np.float32
+    with nogil:
+        if f32:
+            _avgpool(<float*>sp, <float*>op_, &g, count_include_pad, dov, nt, backward)
+        else:
+            _avgpool(<double*>sp, <double*>op_, &g, count_include_pad, dov, nt, backward)
+    return out
 
 
 def avg_pool2d_forward(x, kernel_size, stride, padding=(0, 0), ceil_mode=False,
                        count_include_pad=True, divisor_override=None):
     """Mean over each window of x (N, C, H, W)."""
-    op = "avg_pool2d_forward"
-    dt = _float_dtype(op, x)
-    x = _checked(op, "x", x, dt, None)
-    cdef idx_t dov = _divisor(op, divisor_override)
-    cdef PGeom g = _make_geom(op, tuple(x.shape), kernel_size, stride, padding, (1, 1),
-                              ceil_mode, None)
-    cdef cnp.ndarray y = np.empty((x.shape[0], x.shape[1], g.Ho, g.Wo), dtype=dt)
-    if y.size == 0:
-        return y
-    cdef void* xp = cnp.PyArray_DATA(<cnp.ndarray>x)
-    cdef void* yp = cnp.PyArray_DATA(y)
-    cdef int nt = _threads(x.size, g.planes)
-    cdef bint f32 = dt == np.float32
-    cdef bint cip = bool(count_include_pad)
-    with nogil:
-        if f32:
-            _avgpool(<float*>xp, <float*>yp, &g, cip, dov, nt, False)
-        else:
-            _avgpool(<double*>xp, <double*>yp, &g, cip, dov, nt, False)
-    return y
+    return _avg_pool("avg_pool2d_forward", x, tuple(x.shape), kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override, False)
 
 
 def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride, padding=(0, 0), ceil_mode=False,
                         count_include_pad=True, divisor_override=None):
     """grad_x (input_shape): each grad_out value spread evenly (1/divisor) over its window."""
-    op = "avg_pool2d_backward"
-    dt = _float_dtype(op, grad_out)
-    shape = tuple(input_shape)
-    cdef idx_t dov = _divisor(op, divisor_override)
-    cdef PGeom g = _make_geom(op, shape, kernel_size, stride, padding, (1, 1), ceil_mode,
-                              tuple(grad_out.shape[2:]) if grad_out.ndim == 4 else grad_out.shape)
-    grad_out = _checked(op, "grad_out", grad_out, dt, (shape[0], shape[1], g.Ho, g.Wo))
-    cdef cnp.ndarray gx = np.empty(shape, dtype=dt)
-    if gx.size == 0:
-        return gx
-    cdef void* gyp = cnp.PyArray_DATA(<cnp.ndarray>grad_out)
-    cdef void* gxp = cnp.PyArray_DATA(gx)
-    cdef int nt = _threads(gx.size, g.planes)
-    cdef bint f32 = dt == np.float32
-    cdef bint cip = bool(count_include_pad)
-    with nogil:
-        if f32:
-            _avgpool(<float*>gyp, <float*>gxp, &g, cip, dov, nt, True)
-        else:
-            _avgpool(<double*>gyp, <double*>gxp, &g, cip, dov, nt, True)
-    return gx
+    return _avg_pool("avg_pool2d_backward", grad_out, tuple(input_shape), kernel_size, stride, padding,
+                     ceil_mode, count_include_pad, divisor_override, True)

@@ -1,69 +1,49 @@
 """gradlab.kernels: the array-level kernels under gradlab's conv, pool, matmul and relu ops.
 
-NumPy arrays in, NumPy arrays out; no Tensor, no autograd.  Each kernel exists
-twice, with the same name and signature:
+NumPy arrays in, NumPy arrays out; no Tensor, no autograd.  Each family has
+two twins with the same file name and the same functions:
 
-* a plain-NumPy twin in ``gradlab/kernels/conv.py``, ``pool.py``, ``matmul.py``,
-  ``activation.py`` written to be read line by line, and
-* a compiled Cython twin in ``gradlab_ext/`` (BLAS without the GIL, OpenMP
-  over the batch) that computes the same thing fast.
+    gradlab/kernels/conv.py        <->  gradlab_ext/conv.pyx
+    gradlab/kernels/pool.py        <->  gradlab_ext/pool.pyx
+    gradlab/kernels/matmul.py      <->  gradlab_ext/matmul.pyx
+    gradlab/kernels/activation.py  <->  gradlab_ext/activation.pyx
 
-The functions below validate their arguments, bring them to one contiguous
-float dtype, and call the twin of the current backend.
+the plain-NumPy one written to be read, the compiled one (BLAS without the
+GIL, OpenMP over the batch) to run fast.  This module is the dispatcher:
+each function below checks its arguments once (``geometry.py``, ``dtypes.py``),
+brings the arrays to one contiguous float dtype, and calls the twin of the
+current backend, which trusts what it gets.
 
-Backend switch
---------------
-``set_backend("cython" | "numpy")``, ``get_backend()``, the context manager
-``use_backend(name)``, and the environment variable ``GRADLAB_BACKEND`` read
-at import.  The default is "cython" when the extension imports, else "numpy"
-(with one warning).  ``set_num_threads(n)`` / ``get_num_threads()`` set the
-OpenMP team of the compiled kernels (default: OMP_NUM_THREADS or all cores);
-matmul spreads its tiles over the same team (see gradlab_ext/matmul.pyx), so
-BLAS's own thread pool stays out of the way.  Idle OpenMP
-threads spin briefly, then sleep (see _import_compiled); on a machine shared
-with other heavy jobs, OMP_WAIT_POLICY=passive may serve better.
+Backend: ``set_backend("cython" | "numpy")``, ``get_backend()``,
+``use_backend(name)`` (a context manager), and ``GRADLAB_BACKEND`` read at
+import; the default is "cython" when gradlab_ext imports, else "numpy" (with
+one warning).  ``set_num_threads(n)`` / ``get_num_threads()``: the OpenMP team
+of the compiled kernels (default: OMP_NUM_THREADS or all cores).
 
-Conventions
------------
-Images are NCHW; weights (Cout, Cin // groups, kh, kw).  ``stride``,
-``padding``, ``dilation`` and ``kernel_size`` take an int or a pair
-``(h, w)``; padding is symmetric.  float32 and float64 are computed as is;
-float16 is computed in float32 and returned as float16; mixed float inputs are
-promoted (NumPy rules) and each gradient is returned in its input's dtype.
-Other dtypes raise TypeError, bad shapes and geometries ValueError, with the
-op, the shapes and what was expected in the message.
+Conventions: images NCHW, weights (Cout, Cin // groups, kh, kw); ``stride``,
+``padding``, ``dilation`` and ``kernel_size`` are an int or a pair (h, w);
+padding is symmetric; a pooling stride of None means kernel_size.  float16 is
+computed in float32, mixed floats are promoted, each result comes back in its
+input's dtype.  Bad dtypes raise TypeError, bad shapes and geometries
+ValueError, naming the op, the shapes and what was expected.
 
-API
----
-conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1) -> y
-    x (N, C, H, W), w (Cout, C//groups, kh, kw), b (Cout,) or None
-    -> y (N, Cout, Ho, Wo),  Ho = (H + 2*ph - dh*(kh-1) - 1) // sh + 1
-conv2d_backward(grad_out, x, w, stride=1, padding=0, dilation=1, groups=1,
-                need_input=True, need_weight=True, need_bias=True)
-    -> (grad_x, grad_w, grad_b); an entry is None when not needed, and is
-    then not computed (e.g. need_input=False for a network's first layer)
-conv2d_input_grad(grad_out, w, input_shape, stride=1, padding=0, dilation=1, groups=1)
-    -> grad_x  (a transposed convolution of grad_out)
-conv2d_weight_grad(grad_out, x, weight_shape, stride=1, padding=0, dilation=1, groups=1)
-    -> grad_w
-im2col(x, kernel_size, stride=1, padding=0, dilation=1) -> cols (N, C*kh*kw, Ho*Wo)
-col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1) -> x
-    (sums the entries of overlapping windows: the adjoint of im2col)
-max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1,
-                   ceil_mode=False, return_indices=False) -> (y, indices)
-    stride None means kernel_size; indices are int64 flat positions ih*W + iw
-    in the input plane (PyTorch's), computed only when return_indices is
-    True and None otherwise (no bookkeeping under no_grad)
-max_pool2d_backward(grad_out, indices, input_shape) -> grad_x
-avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                   count_include_pad=True, divisor_override=None) -> y
-avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0,
-                    ceil_mode=False, count_include_pad=True, divisor_override=None) -> grad_x
-matmul(a, b) -> a @ b for 2-D a (M, K), b (K, N)
-relu_forward(x) -> max(x, 0);  relu_backward(grad_out, out) -> grad_out where out > 0
-    (float32/float64; NaN as PyTorch: relu(NaN) = NaN and its gradient passes)
-conv2d_output_size(size, kernel, stride=1, padding=0, dilation=1) -> int
-pool2d_output_size(size, kernel, stride, padding=0, dilation=1, ceil_mode=False) -> int
+    conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1) -> y
+    conv2d_backward(grad_out, x, w, stride, padding, dilation, groups,
+                    need_input=True, need_weight=True, need_bias=True) -> (gx, gw, gb)
+    conv2d_input_grad(grad_out, w, input_shape, ...) -> gx    (a transposed convolution)
+    conv2d_weight_grad(grad_out, x, weight_shape, ...) -> gw
+    im2col(x, kernel_size, stride=1, padding=0, dilation=1) -> cols (N, C*kh*kw, Ho*Wo)
+    col2im(cols, input_shape, kernel_size, ...) -> x          (the adjoint of im2col)
+    max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1,
+                       ceil_mode=False, return_indices=False) -> (y, indices or None)
+    max_pool2d_backward(grad_out, indices, input_shape) -> gx
+    avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                       count_include_pad=True, divisor_override=None) -> y
+    avg_pool2d_backward(grad_out, input_shape, kernel_size, ...) -> gx
+    matmul(a, b) -> a @ b for 2-D a (M, K), b (K, N)
+    relu_forward(x) -> max(x, 0);  relu_backward(grad_out, out) -> grad_out where out > 0
+    conv2d_output_size(size, kernel, stride=1, padding=0, dilation=1) -> int
+    pool2d_output_size(size, kernel, stride, padding=0, dilation=1, ceil_mode=False) -> int
 """
 import contextlib
 import operator
@@ -76,8 +56,9 @@ from . import activation as _np_act
 from . import conv as _np_conv
 from . import matmul as _np_matmul
 from . import pool as _np_pool
-from .conv import conv2d_output_size
-from .pool import pool2d_output_size
+from .dtypes import F32, F64, cast, compute_dtype, float_array, ready
+from .geometry import (check_grad_out, conv2d_output_size, conv_geometry, divisor, pair,
+                       pool2d_output_size, pool_geometry, shape4)
 
 __all__ = [
     "set_backend", "get_backend", "use_backend", "available_backends",
@@ -87,27 +68,13 @@ __all__ = [
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
     "matmul", "relu_forward", "relu_backward", "conv2d_output_size", "pool2d_output_size",
 ]
+_ndarray = np.ndarray
 
-# ---------------------------------------------------------------------------
-# Backends
-# ---------------------------------------------------------------------------
 
 def _import_compiled():
-    """Import gradlab_ext, telling OpenMP how long idle threads may spin.
-
-    The OpenMP runtime reads its wait policy once, when the first compiled
-    module loads it.  GNU OpenMP's default lets an idle thread spin for
-    about 300,000 iterations (milliseconds) before it sleeps: fast when the
-    machine is otherwise idle, disastrous when it is busy (a spinning thread
-    burns the time slice the thread it waits for needs: measured here, a
-    1.3 ms kernel took 48 ms next to other jobs).  Sleeping at once
-    ("passive") is robust but, measured on a 2-core VM, waking the sleeper
-    costs so much that 2 threads gained little over 1.  A short spin, 3,000
-    iterations (~0.1 ms), kept both: the speed of the default on an idle
-    machine and the robustness of passive on a busy one.  A policy the user
-    set (OMP_WAIT_POLICY or GOMP_SPINCOUNT) is left alone; the environment
-    is restored once the modules are loaded.
-    """
+    """Import gradlab_ext with idle OpenMP threads spinning ~0.1 ms before they sleep
+    (robust on a busy machine, fast on an idle one: docs/performance.md); a policy the
+    user set (OMP_WAIT_POLICY, GOMP_SPINCOUNT) is left alone."""
     chosen = "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ
     if not chosen:
         os.environ["GOMP_SPINCOUNT"] = "3000"
@@ -211,221 +178,89 @@ def _init_backend():
 _init_backend()
 
 # ---------------------------------------------------------------------------
-# Argument checking shared by both backends
-# ---------------------------------------------------------------------------
-
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-_ndarray = np.ndarray
-
-
-def _pair(op, name, value, minimum):
-    """An int or a pair of ints -> a tuple (h, w), each >= minimum."""
-    # fast paths first: these run on every call of every kernel
-    if type(value) is tuple and len(value) == 2 and type(value[0]) is int \
-            and type(value[1]) is int and value[0] >= minimum and value[1] >= minimum:
-        return value
-    if type(value) is int and value >= minimum:
-        return (value, value)
-    try:
-        if isinstance(value, (bool, np.bool_)):
-            raise TypeError
-        if isinstance(value, (int, np.integer)):
-            pair = (int(value), int(value))
-        else:
-            pair = tuple(operator.index(v) for v in value)
-            if len(pair) == 1:
-                pair = pair * 2
-            if len(pair) != 2:
-                raise TypeError
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
-    if min(pair) < minimum:
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {pair}")
-    return pair
-
-
-def _array(op, name, a, ndim=None):
-    """a as an ndarray of a floating dtype (with ndim dimensions, unless ndim is None)."""
-    if type(a) is not _ndarray:
-        a = np.asarray(a)
-    if ndim is not None and a.ndim != ndim:
-        what = " (N, C, H, W)" if ndim == 4 else ""
-        raise ValueError(f"{op}: expected {name} to be {ndim}-D{what}, got shape {a.shape}")
-    if a.dtype.kind != "f":
-        raise TypeError(f"{op}: {name} has dtype {a.dtype}; expected a floating dtype "
-                        "(float32 or float64; float16 is computed in float32)")
-    return a
-
-
-def _compute_dtype(a, b=None, c=None):
-    """The dtype the kernels run in: NumPy promotion, float16 -> float32."""
-    dt = a.dtype
-    if (b is None or b.dtype == dt) and (c is None or c.dtype == dt) and (dt == _F32 or dt == _F64):
-        return dt
-    dt = np.result_type(*[v.dtype for v in (a, b, c) if v is not None])
-    if dt != _F32 and dt != _F64:
-        dt = _F32 if dt.itemsize <= 4 else _F64
-    return dt
-
-
-def _ready(a, dt):
-    """Contiguous array of dtype dt (no copy if it already is one)."""
-    if a is None or (a.dtype == dt and a.flags.c_contiguous):
-        return a
-    return np.ascontiguousarray(a, dtype=dt)
-
-
-def _as(a, dt):
-    """Cast a result back to an input's dtype (no copy if equal)."""
-    if a is None or a.dtype == dt:
-        return a
-    return a.astype(dt)
-
-
-def _shape4(op, name, shape):
-    try:
-        shape = tuple(operator.index(s) for s in shape)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be a tuple of ints, got {shape!r}") from None
-    if len(shape) != 4 or min(shape) < 0:
-        raise ValueError(f"{op}: {name} must be 4 non-negative ints (N, C, H, W), got {shape}")
-    return shape
-
-
-def _conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups):
-    """Check a convolution's shapes; return normalised (stride, padding, dilation, groups, Ho, Wo)."""
-    stride = _pair(op, "stride", stride, 1)
-    padding = _pair(op, "padding", padding, 0)
-    dilation = _pair(op, "dilation", dilation, 1)
-    if type(groups) is not int:
-        if isinstance(groups, (bool, np.bool_)) or not isinstance(groups, (int, np.integer)):
-            raise TypeError(f"{op}: groups must be an int, got {groups!r}")
-        groups = int(groups)
-    if groups < 1:
-        raise ValueError(f"{op}: groups must be >= 1, got {groups}")
-    n, c, h, w = x_shape
-    cout, cg, kh, kw = w_shape
-    if c % groups or cout % groups:
-        raise ValueError(f"{op}: groups={groups} must divide the input channels ({c}) and the "
-                         f"output channels ({cout}); input {tuple(x_shape)}, weight {tuple(w_shape)}")
-    if cg * groups != c:
-        raise ValueError(f"{op}: input {tuple(x_shape)} has {c} channels but weight "
-                         f"{tuple(w_shape)} with groups={groups} expects {cg * groups}")
-    if kh < 1 or kw < 1:
-        raise ValueError(f"{op}: weight {tuple(w_shape)} has an empty kernel")
-    span_h = h + 2 * padding[0] - dilation[0] * (kh - 1) - 1     # >= 0 when the kernel fits
-    span_w = w + 2 * padding[1] - dilation[1] * (kw - 1) - 1
-    if span_h < 0 or span_w < 0:
-        raise ValueError(f"{op}: kernel {(kh, kw)} with dilation {dilation} spans "
-                         f"{(dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)}, larger than "
-                         f"the padded input {(h + 2 * padding[0], w + 2 * padding[1])} "
-                         f"(input {tuple(x_shape)}, padding {padding})")
-    return stride, padding, dilation, groups, span_h // stride[0] + 1, span_w // stride[1] + 1
-
-
-def _check_grad_out(op, grad_out, expected):
-    if tuple(grad_out.shape) != tuple(expected):
-        raise ValueError(f"{op}: grad_out has shape {tuple(grad_out.shape)}, expected {tuple(expected)}")
-
-
-# ---------------------------------------------------------------------------
 # Convolution
 # ---------------------------------------------------------------------------
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """y (N, Cout, Ho, Wo) = conv2d(x, w) + b.  See the module docstring."""
     op = "conv2d_forward"
-    x = _array(op, "input", x, 4)
-    w = _array(op, "weight", w, 4)
+    x, w = float_array(op, "input", x, 4), float_array(op, "weight", w, 4)
     if b is not None:
-        b = _array(op, "bias", b, 1)
+        b = float_array(op, "bias", b, 1)
         if b.shape[0] != w.shape[0]:
             raise ValueError(f"{op}: bias has shape {b.shape}, expected ({w.shape[0]},) "
                              f"for weight {w.shape}")
-    stride, padding, dilation, groups, _, _ = _conv_geometry(
-        op, x.shape, w.shape, stride, padding, dilation, groups)
-    dt = _compute_dtype(x, w, b)
-    y = _conv.conv2d_forward(_ready(x, dt), _ready(w, dt), _ready(b, dt),
-                             stride, padding, dilation, groups)
-    return _as(y, x.dtype if x.dtype == w.dtype else np.result_type(x.dtype, w.dtype))
+    geometry = conv_geometry(op, x.shape, w.shape, stride, padding, dilation, groups)
+    dt = compute_dtype(x, w, b)
+    y = _conv.conv2d_forward(ready(x, dt), ready(w, dt), ready(b, dt), *geometry)
+    return cast(y, x.dtype if x.dtype == w.dtype else np.result_type(x.dtype, w.dtype))
 
 
 def conv2d_backward(grad_out, x, w, stride=1, padding=0, dilation=1, groups=1,
                     need_input=True, need_weight=True, need_bias=True):
     """(grad_x, grad_w, grad_b) of conv2d_forward; None for what is not needed."""
     op = "conv2d_backward"
-    x = _array(op, "input", x, 4)
-    w = _array(op, "weight", w, 4)
-    grad_out = _array(op, "grad_out", grad_out, 4)
-    stride, padding, dilation, groups, ho, wo = _conv_geometry(
-        op, x.shape, w.shape, stride, padding, dilation, groups)
-    _check_grad_out(op, grad_out, (x.shape[0], w.shape[0], ho, wo))
+    x, w = float_array(op, "input", x, 4), float_array(op, "weight", w, 4)
+    grad_out = float_array(op, "grad_out", grad_out, 4)
+    geometry = conv_geometry(op, x.shape, w.shape, stride, padding, dilation, groups, grad_out)
     need_input, need_weight, need_bias = bool(need_input), bool(need_weight), bool(need_bias)
     if not (need_input or need_weight or need_bias):
         return None, None, None
-    dt = _compute_dtype(grad_out, x, w)
-    gx, gw, gb = _conv.conv2d_backward(
-        _ready(grad_out, dt), _ready(x, dt), _ready(w, dt), stride, padding, dilation, groups,
-        need_input, need_weight, need_bias)
-    return _as(gx, x.dtype), _as(gw, w.dtype), _as(gb, w.dtype)
+    dt = compute_dtype(grad_out, x, w)
+    gx, gw, gb = _conv.conv2d_backward(ready(grad_out, dt), ready(x, dt), ready(w, dt), *geometry,
+                                       need_input, need_weight, need_bias)
+    return cast(gx, x.dtype), cast(gw, w.dtype), cast(gb, w.dtype)
 
 
 def conv2d_input_grad(grad_out, w, input_shape, stride=1, padding=0, dilation=1, groups=1):
     """grad_x of conv2d_forward for an input of shape input_shape."""
     op = "conv2d_input_grad"
-    w = _array(op, "weight", w, 4)
-    grad_out = _array(op, "grad_out", grad_out, 4)
-    input_shape = _shape4(op, "input_shape", input_shape)
-    stride, padding, dilation, groups, ho, wo = _conv_geometry(
-        op, input_shape, w.shape, stride, padding, dilation, groups)
-    _check_grad_out(op, grad_out, (input_shape[0], w.shape[0], ho, wo))
-    dt = _compute_dtype(grad_out, w)
-    gx = _conv.conv2d_input_grad(_ready(grad_out, dt), _ready(w, dt), input_shape,
-                                 stride, padding, dilation, groups)
-    return _as(gx, grad_out.dtype)
+    grad_out, w = float_array(op, "grad_out", grad_out, 4), float_array(op, "weight", w, 4)
+    input_shape = shape4(op, "input_shape", input_shape)
+    geometry = conv_geometry(op, input_shape, w.shape, stride, padding, dilation, groups, grad_out)
+    dt = compute_dtype(grad_out, w)
+    return cast(_conv.conv2d_input_grad(ready(grad_out, dt), ready(w, dt), input_shape, *geometry),
+                grad_out.dtype)
 
 
 def conv2d_weight_grad(grad_out, x, weight_shape, stride=1, padding=0, dilation=1, groups=1):
     """grad_w of conv2d_forward for a weight of shape weight_shape."""
     op = "conv2d_weight_grad"
-    x = _array(op, "input", x, 4)
-    grad_out = _array(op, "grad_out", grad_out, 4)
-    weight_shape = _shape4(op, "weight_shape", weight_shape)
-    stride, padding, dilation, groups, ho, wo = _conv_geometry(
-        op, x.shape, weight_shape, stride, padding, dilation, groups)
-    _check_grad_out(op, grad_out, (x.shape[0], weight_shape[0], ho, wo))
-    dt = _compute_dtype(grad_out, x)
-    gw = _conv.conv2d_weight_grad(_ready(grad_out, dt), _ready(x, dt), weight_shape,
-                                  stride, padding, dilation, groups)
-    return _as(gw, grad_out.dtype)
+    grad_out, x = float_array(op, "grad_out", grad_out, 4), float_array(op, "input", x, 4)
+    weight_shape = shape4(op, "weight_shape", weight_shape)
+    geometry = conv_geometry(op, x.shape, weight_shape, stride, padding, dilation, groups, grad_out)
+    dt = compute_dtype(grad_out, x)
+    return cast(_conv.conv2d_weight_grad(ready(grad_out, dt), ready(x, dt), weight_shape, *geometry),
+                grad_out.dtype)
 
 
 def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     """cols (N, C*kh*kw, Ho*Wo): every kernel-sized patch of x as a column."""
     op = "im2col"
-    x = _array(op, "input", x, 4)
-    kernel = _pair(op, "kernel_size", kernel_size, 1)
-    stride, padding, dilation, _, _, _ = _conv_geometry(
+    x = float_array(op, "input", x, 4)
+    kernel = pair(op, "kernel_size", kernel_size, 1)
+    stride, padding, dilation, _ = conv_geometry(
         op, x.shape, (1, x.shape[1]) + kernel, stride, padding, dilation, 1)
-    dt = _compute_dtype(x)
-    return _as(_conv.im2col(_ready(x, dt), kernel, stride, padding, dilation), x.dtype)
+    dt = compute_dtype(x)
+    return cast(_conv.im2col(ready(x, dt), kernel, stride, padding, dilation), x.dtype)
 
 
 def col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1):
     """x of input_shape with every column entry added back where im2col took it."""
     op = "col2im"
-    cols = _array(op, "cols", cols, 3)
-    input_shape = _shape4(op, "input_shape", input_shape)
-    kernel = _pair(op, "kernel_size", kernel_size, 1)
-    stride, padding, dilation, _, ho, wo = _conv_geometry(
+    cols = float_array(op, "cols", cols, 3)
+    input_shape = shape4(op, "input_shape", input_shape)
+    kernel = pair(op, "kernel_size", kernel_size, 1)
+    stride, padding, dilation, _ = conv_geometry(
         op, input_shape, (1, input_shape[1]) + kernel, stride, padding, dilation, 1)
-    expected = (input_shape[0], input_shape[1] * kernel[0] * kernel[1], ho * wo)
+    blocks = [conv2d_output_size(*args) for args in zip(input_shape[2:], kernel, stride, padding, dilation)]
+    expected = (input_shape[0], input_shape[1] * kernel[0] * kernel[1], blocks[0] * blocks[1])
     if tuple(cols.shape) != expected:
         raise ValueError(f"{op}: cols has shape {tuple(cols.shape)}, expected {expected} for input "
                          f"{input_shape}, kernel {kernel}, stride {stride}, padding {padding}, "
                          f"dilation {dilation}")
-    dt = _compute_dtype(cols)
-    return _as(_conv.col2im(_ready(cols, dt), input_shape, kernel, stride, padding, dilation),
+    dt = compute_dtype(cols)
+    return cast(_conv.col2im(ready(cols, dt), input_shape, kernel, stride, padding, dilation),
                cols.dtype)
 
 
@@ -433,44 +268,24 @@ def col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1):
 # Pooling
 # ---------------------------------------------------------------------------
 
-def _pool_geometry(op, x_shape, kernel_size, stride, padding, dilation, ceil_mode):
-    kernel = _pair(op, "kernel_size", kernel_size, 1)
-    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
-        stride = kernel                      # PyTorch's default: stride = kernel_size
-    else:
-        stride = _pair(op, "stride", stride, 1)
-    padding = _pair(op, "padding", padding, 0)
-    dilation = _pair(op, "dilation", dilation, 1)
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(f"{op}: padding {padding} must be at most half of the kernel size {kernel}")
-    n, c, h, w = x_shape
-    ho = pool2d_output_size(h, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
-    wo = pool2d_output_size(w, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
-    if ho < 1 or wo < 1:
-        raise ValueError(f"{op}: input {tuple(x_shape)} is too small for kernel {kernel} "
-                         f"(stride {stride}, padding {padding}, dilation {dilation}): "
-                         f"the output would be {ho}x{wo}")
-    return kernel, stride, padding, dilation, ho, wo
-
-
 def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                        return_indices=False):
     """(y, indices): the max of each window; indices None unless return_indices."""
     op = "max_pool2d_forward"
-    x = _array(op, "input", x, 4)
-    kernel, stride, padding, dilation, _, _ = _pool_geometry(
+    x = float_array(op, "input", x, 4)
+    kernel, stride, padding, dilation, _, _ = pool_geometry(
         op, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    dt = _compute_dtype(x)
-    y, indices = _pool.max_pool2d_forward(_ready(x, dt), kernel, stride, padding, dilation,
+    dt = compute_dtype(x)
+    y, indices = _pool.max_pool2d_forward(ready(x, dt), kernel, stride, padding, dilation,
                                           bool(ceil_mode), bool(return_indices))
-    return _as(y, x.dtype), indices
+    return cast(y, x.dtype), indices
 
 
 def max_pool2d_backward(grad_out, indices, input_shape):
     """grad_x: every grad_out entry added at the argmax its window recorded."""
     op = "max_pool2d_backward"
-    grad_out = _array(op, "grad_out", grad_out, 4)
-    input_shape = _shape4(op, "input_shape", input_shape)
+    grad_out = float_array(op, "grad_out", grad_out, 4)
+    input_shape = shape4(op, "input_shape", input_shape)
     indices = np.asarray(indices)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices has dtype {indices.dtype}, expected int64")
@@ -480,51 +295,45 @@ def max_pool2d_backward(grad_out, indices, input_shape):
     if tuple(grad_out.shape[:2]) != input_shape[:2]:
         raise ValueError(f"{op}: grad_out {grad_out.shape} and input_shape {input_shape} "
                          f"differ in batch or channels")
-    dt = _compute_dtype(grad_out)
-    gx = _pool.max_pool2d_backward(_ready(grad_out, dt), _ready(indices, np.dtype(np.int64)),
+    dt = compute_dtype(grad_out)
+    gx = _pool.max_pool2d_backward(ready(grad_out, dt), ready(indices, np.dtype(np.int64)),
                                    input_shape)
-    return _as(gx, grad_out.dtype)
+    return cast(gx, grad_out.dtype)
 
 
 def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                        count_include_pad=True, divisor_override=None):
     """y: the mean of each window."""
     op = "avg_pool2d_forward"
-    x = _array(op, "input", x, 4)
-    kernel, stride, padding, _, _, _ = _pool_geometry(
-        op, x.shape, kernel_size, stride, padding, 1, ceil_mode)
-    divisor_override = _divisor(op, divisor_override)
-    dt = _compute_dtype(x)
-    y = _pool.avg_pool2d_forward(_ready(x, dt), kernel, stride, padding, bool(ceil_mode),
+    x = float_array(op, "input", x, 4)
+    kernel, stride, padding, divisor_override = _avg_geometry(
+        op, x.shape, kernel_size, stride, padding, ceil_mode, divisor_override)
+    dt = compute_dtype(x)
+    y = _pool.avg_pool2d_forward(ready(x, dt), kernel, stride, padding, bool(ceil_mode),
                                  bool(count_include_pad), divisor_override)
-    return _as(y, x.dtype)
+    return cast(y, x.dtype)
 
 
 def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None):
     """grad_x: every grad_out entry shared evenly over its window."""
     op = "avg_pool2d_backward"
-    grad_out = _array(op, "grad_out", grad_out, 4)
-    input_shape = _shape4(op, "input_shape", input_shape)
-    kernel, stride, padding, _, ho, wo = _pool_geometry(
-        op, input_shape, kernel_size, stride, padding, 1, ceil_mode)
-    _check_grad_out(op, grad_out, input_shape[:2] + (ho, wo))
-    divisor_override = _divisor(op, divisor_override)
-    dt = _compute_dtype(grad_out)
-    gx = _pool.avg_pool2d_backward(_ready(grad_out, dt), input_shape, kernel, stride, padding,
+    grad_out = float_array(op, "grad_out", grad_out, 4)
+    input_shape = shape4(op, "input_shape", input_shape)
+    kernel, stride, padding, divisor_override = _avg_geometry(
+        op, input_shape, kernel_size, stride, padding, ceil_mode, divisor_override, grad_out)
+    dt = compute_dtype(grad_out)
+    gx = _pool.avg_pool2d_backward(ready(grad_out, dt), input_shape, kernel, stride, padding,
                                    bool(ceil_mode), bool(count_include_pad), divisor_override)
-    return _as(gx, grad_out.dtype)
+    return cast(gx, grad_out.dtype)
 
 
-def _divisor(op, divisor_override):
-    if divisor_override is None:
-        return None
-    if isinstance(divisor_override, (bool, np.bool_)) or \
-            not isinstance(divisor_override, (int, np.integer)):
-        raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
-    if divisor_override == 0:
-        raise ValueError(f"{op}: divisor_override must be non-zero")
-    return int(divisor_override)
+def _avg_geometry(op, shape, kernel_size, stride, padding, ceil_mode, divisor_override, grad_out=None):
+    """avg_pool2d's checked (kernel, stride, padding, divisor_override); grad_out's shape too if given."""
+    kernel, stride, padding, _, ho, wo = pool_geometry(op, shape, kernel_size, stride, padding, 1, ceil_mode)
+    if grad_out is not None:
+        check_grad_out(op, grad_out, shape[:2] + (ho, wo))
+    return kernel, stride, padding, divisor(op, divisor_override)
 
 
 # ---------------------------------------------------------------------------
@@ -535,21 +344,21 @@ def matmul(a, b):
     """a (M, K) @ b (K, N) -> (M, N)."""
     # fast path first: this runs for every linear layer, forward and backward
     if type(a) is _ndarray and type(b) is _ndarray and a.ndim == 2 and b.ndim == 2 \
-            and a.dtype == b.dtype and (a.dtype == _F32 or a.dtype == _F64) and a.shape[1] == b.shape[0]:
+            and a.dtype == b.dtype and (a.dtype == F32 or a.dtype == F64) and a.shape[1] == b.shape[0]:
         return _mm.matmul(a, b)
     op = "matmul"
-    a = _array(op, "a", a, 2)
-    b = _array(op, "b", b, 2)
+    a = float_array(op, "a", a, 2)
+    b = float_array(op, "b", b, 2)
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be multiplied "
                          f"({a.shape[1]} != {b.shape[0]})")
     out_dtype = np.result_type(a.dtype, b.dtype)
-    dt = _compute_dtype(a, b)
+    dt = compute_dtype(a, b)
     if a.dtype != dt:
         a = a.astype(dt)
     if b.dtype != dt:
         b = b.astype(dt)
-    return _as(_mm.matmul(a, b), out_dtype)
+    return cast(_mm.matmul(a, b), out_dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -558,22 +367,22 @@ def matmul(a, b):
 
 def relu_forward(x):
     """max(x, 0) elementwise."""
-    if type(x) is _ndarray and (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous:
+    if type(x) is _ndarray and (x.dtype == F32 or x.dtype == F64) and x.flags.c_contiguous:
         return _act.relu_forward(x)        # the common case, checked in one line
-    x = _array("relu_forward", "x", x)
-    return _as(_act.relu_forward(_ready(x, _compute_dtype(x))), x.dtype)
+    x = float_array("relu_forward", "x", x)
+    return cast(_act.relu_forward(ready(x, compute_dtype(x))), x.dtype)
 
 
 def relu_backward(grad_out, out):
     """grad_out where the forward output ``out`` is positive (or NaN), 0 elsewhere."""
     if type(grad_out) is _ndarray and type(out) is _ndarray and grad_out.dtype == out.dtype \
-            and (out.dtype == _F32 or out.dtype == _F64) and grad_out.shape == out.shape \
+            and (out.dtype == F32 or out.dtype == F64) and grad_out.shape == out.shape \
             and grad_out.flags.c_contiguous and out.flags.c_contiguous:
         return _act.relu_backward(grad_out, out)
     op = "relu_backward"
-    grad_out, out = _array(op, "grad_out", grad_out), _array(op, "out", out)
+    grad_out, out = float_array(op, "grad_out", grad_out), float_array(op, "out", out)
     if grad_out.shape != out.shape:
         raise ValueError(f"{op}: grad_out shape {grad_out.shape} differs from out shape {out.shape}")
-    dt = _compute_dtype(grad_out, out)
-    return _as(_act.relu_backward(_ready(grad_out, dt), _ready(out, dt)), grad_out.dtype)
+    dt = compute_dtype(grad_out, out)
+    return cast(_act.relu_backward(ready(grad_out, dt), ready(out, dt)), grad_out.dtype)
 

@@ -17,8 +17,9 @@ then a single matrix product ``w.reshape(Cout, -1) @ cols``.
 """
 import numpy as np
 
+from .geometry import conv2d_output_size, sliding_windows
+
 __all__ = [
-    "conv2d_output_size",
     "im2col",
     "col2im",
     "conv2d_forward",
@@ -28,32 +29,13 @@ __all__ = [
 ]
 
 
-def conv2d_output_size(size, kernel, stride, padding, dilation):
-    """Output length along one axis: how many kernel positions fit."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
 def _padded_windows(x, kernel_size, stride, padding, dilation):
-    """A (N, C, kh, kw, Ho, Wo) strided VIEW of the zero-padded input.
-
-    windows[n, c, i, j, oh, ow] = xpad[n, c, oh*sh + i*dh, ow*sw + j*dw]
-    No data is copied: as_strided only describes how to step through memory.
-    """
-    kh, kw = kernel_size
-    sh, sw = stride
+    """A (N, C, kh, kw, Ho, Wo) strided VIEW of the zero-padded input (see geometry.sliding_windows)."""
     ph, pw = padding
-    dh, dw = dilation
-    n, c, h, w = x.shape
-    ho = conv2d_output_size(h, kh, sh, ph, dh)
-    wo = conv2d_output_size(w, kw, sw, pw, dw)
+    ho = conv2d_output_size(x.shape[2], kernel_size[0], stride[0], ph, dilation[0])
+    wo = conv2d_output_size(x.shape[3], kernel_size[1], stride[1], pw, dilation[1])
     xpad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    s_n, s_c, s_h, s_w = xpad.strides
-    return np.lib.stride_tricks.as_strided(
-        xpad,
-        shape=(n, c, kh, kw, ho, wo),
-        strides=(s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw),
-        writeable=False,
-    )
+    return sliding_windows(xpad, (ho, wo), kernel_size, stride, dilation)
 
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):

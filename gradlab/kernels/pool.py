@@ -15,8 +15,9 @@ the backward pass needs: the gradient of a max flows only to the winner.
 """
 import numpy as np
 
+from .geometry import pool2d_output_size, sliding_windows
+
 __all__ = [
-    "pool2d_output_size",
     "max_pool2d_forward",
     "max_pool2d_backward",
     "avg_pool2d_forward",
@@ -24,37 +25,9 @@ __all__ = [
 ]
 
 
-def pool2d_output_size(size, kernel, stride, padding, dilation=1, ceil_mode=False):
-    """PyTorch's pooling output length along one axis.
-
-    floor mode: (size + 2*padding - dilation*(kernel-1) - 1) // stride + 1
-    ceil mode rounds the division up instead, but then drops the last window
-    if it would start beyond the input and its left padding (it would see
-    only right padding).
-    """
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    if ceil_mode:
-        span += stride - 1            # turns the floor division into a ceil
-    out = span // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
-
-
 def _window_view(xpad, out_hw, kernel_size, stride, dilation):
     """(N, C, Ho, Wo, kh, kw) strided view: view[..., oh, ow, i, j] = xpad[..., oh*sh + i*dh, ow*sw + j*dw]."""
-    n, c = xpad.shape[:2]
-    ho, wo = out_hw
-    kh, kw = kernel_size
-    sh, sw = stride
-    dh, dw = dilation
-    s_n, s_c, s_h, s_w = xpad.strides
-    return np.lib.stride_tricks.as_strided(
-        xpad,
-        shape=(n, c, ho, wo, kh, kw),
-        strides=(s_n, s_c, s_h * sh, s_w * sw, s_h * dh, s_w * dw),
-        writeable=False,
-    )
+    return sliding_windows(xpad, out_hw, kernel_size, stride, dilation).transpose(0, 1, 4, 5, 2, 3)
 
 
 def _pad(x, out_hw, kernel_size, stride, padding, dilation, value):

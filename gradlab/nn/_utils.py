@@ -1,4 +1,5 @@
 """Argument helpers shared by the functional layers: an int or a sequence, as PyTorch's _single and _pair."""
+from ..kernels.geometry import pair
 
 
 def _single(value, name="argument"):
@@ -11,11 +12,8 @@ def _single(value, name="argument"):
 
 
 def _pair(value, name="argument"):
-    """(a, b) from an int or a pair (a one-element sequence counts for both)."""
-    if isinstance(value, (tuple, list)):
-        if len(value) == 1:
-            return (int(value[0]),) * 2
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-        return (int(value[0]), int(value[1]))
-    return (int(value), int(value))
+    """(a, b) from an int or a pair (a one-element sequence counts for both): gradlab's one pair parser."""
+    try:
+        return pair(None, name, value)
+    except TypeError as exc:       # modules and functionals have always raised ValueError here
+        raise ValueError(str(exc)) from None
