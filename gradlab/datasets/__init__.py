@@ -1,6 +1,7 @@
 """Data sets and image transforms, as ``torchvision.datasets`` / ``.transforms``.
 
-* ``MNIST``: the handwritten digits, found on disk or downloaded and checked.
+* ``MNIST``: the handwritten digits, found on disk or downloaded and checked;
+  ``FashionMNIST`` and ``KMNIST`` in the same format.
 * ``DigitsMNIST`` / ``load_digits_as_mnist``: scikit-learn's digits in
   MNIST's shape, for when MNIST is not at hand.
 * ``transforms``: ``Compose``, ``ToTensor``, ``Normalize``, ``Lambda``.
@@ -9,10 +10,12 @@
 from . import transforms
 from .digits import DigitsMNIST, load_digits_as_mnist
 from .idx import IDXError, IDXTruncatedError, read_idx, read_idx_pair, write_idx
-from .mnist import MNIST, DatasetNotFoundError, DownloadError
+from .mnist import KMNIST, MNIST, DatasetNotFoundError, DownloadError, FashionMNIST
 
 __all__ = [
     "MNIST",
+    "FashionMNIST",
+    "KMNIST",
     "DigitsMNIST",
     "load_digits_as_mnist",
     "transforms",

@@ -54,7 +54,7 @@ try:  # the DataLoader layer; MNIST works without it
 except Exception:  # pragma: no cover - depends on what is installed
     _Dataset = object
 
-__all__ = ["MNIST", "ImageArrayDataset", "MIRRORS", "RESOURCES", "DownloadError", "DatasetNotFoundError", "download_file"]
+__all__ = ["MNIST", "FashionMNIST", "KMNIST", "ImageArrayDataset", "MIRRORS", "RESOURCES", "DownloadError", "DatasetNotFoundError", "download_file"]
 
 #: Public mirrors, tried in order.  Edit in place, set ``MNIST.mirrors``, pass
 #: ``mirrors=`` or set ``GRADLAB_MNIST_MIRRORS`` to use others.
@@ -89,9 +89,9 @@ class DownloadError(RuntimeError):
 # ------------------------------------------------------------------ download
 
 
-def _resolve_mirrors(mirrors, default):
+def _resolve_mirrors(mirrors, default, env_name=MIRRORS_ENV):
     if mirrors is None:
-        env = os.environ.get(MIRRORS_ENV, "").strip()
+        env = os.environ.get(env_name, "").strip()
         mirrors = re.split(r"[\s,]+", env) if env else default
     elif isinstance(mirrors, (str, os.PathLike)):
         mirrors = [mirrors]
@@ -262,6 +262,7 @@ class MNIST(ImageArrayDataset):
     """
 
     mirrors = MIRRORS
+    mirrors_env = MIRRORS_ENV
     resources = RESOURCES
 
     def __init__(self, root, train=True, transform=None, target_transform=None,
@@ -333,7 +334,7 @@ class MNIST(ImageArrayDataset):
         split = "" if download_errors else (" training" if self.train else " test")
         looked = "\n".join(f"    {d}" for d in self._search_dirs())
         wanted = "\n".join(f"    {f}" for f, _ in self.resources)
-        mirrors = ", ".join(_resolve_mirrors(self._mirrors, self.mirrors)) or "(none)"
+        mirrors = ", ".join(_resolve_mirrors(self._mirrors, self.mirrors, self.mirrors_env)) or "(none)"
         parts = [f"{type(self).__name__}{split} files not found: {', '.join(missing)} (raw or .gz)."]
         if download_errors:
             parts.append("Download failed:\n  " + download_errors.replace("\n", "\n  "))
@@ -351,7 +352,7 @@ class MNIST(ImageArrayDataset):
         """Fetch the files that are not already on disk into ``raw_folder``."""
         if self._check_exists():
             return
-        mirrors = _resolve_mirrors(self._mirrors, self.mirrors)
+        mirrors = _resolve_mirrors(self._mirrors, self.mirrors, self.mirrors_env)
         created = []  # folders made here, removed again if they stay empty
         folder = self.raw_folder
         probe = folder
@@ -379,3 +380,46 @@ class MNIST(ImageArrayDataset):
         if errors:
             missing = [f for f, _ in self.resources if self._find(f) is None]
             raise DownloadError(self._not_found_message(missing, "\n".join(errors)))
+
+
+class _MNISTLike(MNIST):
+    """A data set in MNIST's format and file names (Fashion-MNIST, KMNIST).
+
+    Because the four files are named as MNIST's, they are looked for only in
+    ``root/<ClassName>/raw`` and ``root/<ClassName>`` (torchvision's layout),
+    never in ``root`` itself, where MNIST's files may lie.
+    """
+
+    def _search_dirs(self):
+        name = type(self).__name__
+        return [self.raw_folder, os.path.join(self.root, name)]
+
+
+class FashionMNIST(_MNISTLike):
+    """Zalando's Fashion-MNIST: 28x28 grey images of 10 kinds of clothing, 60,000 for training and 10,000
+    for test, in MNIST's format (the data set of "Dive into Deep Learning")."""
+
+    mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+    mirrors_env = "GRADLAB_FASHIONMNIST_MIRRORS"
+    resources = [
+        ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+        ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+        ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ]
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+               "Ankle boot"]
+
+
+class KMNIST(_MNISTLike):
+    """Kuzushiji-MNIST: 28x28 images of 10 cursive Japanese characters, in MNIST's format."""
+
+    mirrors = ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
+    mirrors_env = "GRADLAB_KMNIST_MIRRORS"
+    resources = [
+        ("train-images-idx3-ubyte.gz", "bdb82020997e1d708af4cf47b453dcf7"),
+        ("train-labels-idx1-ubyte.gz", "e144d726b3acfaa3e44228e80efcd344"),
+        ("t10k-images-idx3-ubyte.gz", "5c965bf0a639b31b8f53240b1b52f4d7"),
+        ("t10k-labels-idx1-ubyte.gz", "7320c461ea6c1c855c0b718fb2a4b134"),
+    ]
+    classes = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
