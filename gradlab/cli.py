@@ -75,6 +75,8 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="gradlab", description="gradlab: an educational deep-learning engine.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    commands.add_parser("exercises", help="exercises that rebuild gradlab's core, graded (list, new, check)",
+                        add_help=False)
     t = commands.add_parser("train", help="train LeNet-5 on MNIST (or scikit-learn's digits)",
                             description="Train LeNet-5 on MNIST with a progress bar; write a checkpoint, "
                                         "metrics.json and a learning curve into --out after every epoch.")
@@ -123,6 +125,10 @@ def _positive_int(text):
 
 def main(argv=None):
     """Entry point of the ``gradlab`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["exercises"]:
+        from . import exercises
+        return exercises.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":

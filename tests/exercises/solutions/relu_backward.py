@@ -1,0 +1,2 @@
+def relu_backward(g, x):
+    return (g * (x > 0),)
