@@ -11,10 +11,12 @@ from ... import _creation
 from .. import functional as F
 from .. import init
 from .._utils import _pair, _single
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
+from .lazy import LazyModuleMixin
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "LazyConv1d", "LazyConv2d",
+           "LazyConvTranspose1d", "LazyConvTranspose2d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -217,3 +219,78 @@ class ConvTranspose2d(_ConvTranspose):
 
     dims = 2
     _conv_transpose = staticmethod(F.conv_transpose2d)
+
+
+# ---- lazy forms: in_channels read from the first input ------------------------------------------------
+class _LazyConv(LazyModuleMixin):
+    """in_channels from the first input's channel axis; weight and bias uninitialised until then."""
+
+    def _make_lazy(self, out_channels, bias, device, dtype):
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_channels = out_channels
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.in_channels != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs):
+        if not self.has_uninitialized_params():
+            return
+        ranks = (self.dims + 1, self.dims + 2)
+        if input.dim() not in ranks:
+            raise RuntimeError(f"Expected {ranks[0]}D (unbatched) or {ranks[1]}D (batched) input to "
+                               f"{type(self).__name__}, but got input of size: {list(input.shape)}")
+        self.in_channels = input.shape[1] if input.dim() == ranks[1] else input.shape[0]
+        if self.in_channels % self.groups != 0:
+            raise ValueError(f"in_channels must be divisible by groups (in_channels={self.in_channels} read from "
+                             f"the input, groups={self.groups})")
+        if self.transposed:
+            self.weight.materialize((self.in_channels, self.out_channels // self.groups) + self.kernel_size)
+        else:
+            self.weight.materialize((self.out_channels, self.in_channels // self.groups) + self.kernel_size)
+        if self.bias is not None:
+            self.bias.materialize((self.out_channels,))
+        self.reset_parameters()
+
+
+class _LazyConvSame(_LazyConv):
+    # the ordinary convolutions' argument order: (out_channels, kernel_size, stride, padding, dilation, groups, ...)
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, device, dtype)
+        self._make_lazy(out_channels, bias, device, dtype)
+
+
+class _LazyConvTransposed(_LazyConv):
+    # the transposed ones': (out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation, ...)
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
+                 dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
+                         device, dtype)
+        self._make_lazy(out_channels, bias, device, dtype)
+
+
+class LazyConv1d(_LazyConvSame, Conv1d):
+    """A ``Conv1d`` whose ``in_channels`` is read from the first input; it then becomes a ``Conv1d``."""
+
+    cls_to_become = Conv1d
+
+
+class LazyConv2d(_LazyConvSame, Conv2d):
+    """A ``Conv2d`` whose ``in_channels`` is read from the first input; it then becomes a ``Conv2d``."""
+
+    cls_to_become = Conv2d
+
+
+class LazyConvTranspose1d(_LazyConvTransposed, ConvTranspose1d):
+    """A ``ConvTranspose1d`` whose ``in_channels`` is read from the first input."""
+
+    cls_to_become = ConvTranspose1d
+
+
+class LazyConvTranspose2d(_LazyConvTransposed, ConvTranspose2d):
+    """A ``ConvTranspose2d`` whose ``in_channels`` is read from the first input."""
+
+    cls_to_become = ConvTranspose2d
