@@ -323,8 +323,7 @@ class _LazyConv(LazyModuleMixin):
             super().reset_parameters()
 
     def initialize_parameters(self, input, *args, **kwargs):
-        if not self.has_uninitialized_params():
-            return
+        # in_channels is read even when a loaded state_dict gave the weight its shape (PyTorch leaves it 0)
         ranks = (self.dims + 1, self.dims + 2)
         if input.dim() not in ranks:
             raise RuntimeError(f"Expected {ranks[0]}D (unbatched) or {ranks[1]}D (batched) input to "
@@ -333,6 +332,8 @@ class _LazyConv(LazyModuleMixin):
         if self.in_channels % self.groups != 0:
             raise ValueError(f"in_channels must be divisible by groups (in_channels={self.in_channels} read from "
                              f"the input, groups={self.groups})")
+        if not self.has_uninitialized_params():
+            return
         if self.transposed:
             self.weight.materialize((self.in_channels, self.out_channels // self.groups) + self.kernel_size)
         else:

@@ -297,9 +297,12 @@ class _LazyNorm(LazyModuleMixin):
         return 1
 
     def initialize_parameters(self, input):
+        # num_features is read even when a loaded state_dict gave the shapes, or when there is nothing to
+        # materialise (affine=False, track_running_stats=False): PyTorch leaves it 0 then
+        self._check_input_dim(input)
+        self.num_features = input.shape[self._feature_axis(input)]
         if not self.has_uninitialized_params():
             return
-        self.num_features = input.shape[self._feature_axis(input)]
         for tensor in (self.weight, self.bias, self.running_mean, self.running_var):
             if tensor is not None:
                 tensor.materialize((self.num_features,))
