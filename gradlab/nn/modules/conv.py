@@ -11,8 +11,8 @@ from ... import _creation
 from .. import functional as F
 from .. import init
 from .._utils import _pair, _single
-from ..parameter import Parameter, UninitializedParameter
-from .lazy import LazyModuleMixin
+from ..parameter import Parameter
+from .lazy import LazyModuleMixin, lazy_form, uninitialized_weight_and_bias
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "LazyConv1d",
@@ -308,15 +308,16 @@ class ConvTranspose2d(_ConvTranspose):
     _conv_transpose = staticmethod(F.conv_transpose2d)
 
 
+class ConvTranspose3d(_ConvTranspose):
+    """The adjoint of Conv3d; weight shape (in_channels, out_channels // groups, kd, kh, kw)."""
+
+    dims = 3
+    _conv_transpose = staticmethod(_conv_transpose3d)
+
+
 # ---- lazy forms: in_channels read from the first input ------------------------------------------------
 class _LazyConv(LazyModuleMixin):
     """in_channels from the first input's channel axis; weight and bias uninitialised until then."""
-
-    def _make_lazy(self, out_channels, bias, device, dtype):
-        self.weight = UninitializedParameter(device=device, dtype=dtype)
-        self.out_channels = out_channels
-        if bias:
-            self.bias = UninitializedParameter(device=device, dtype=dtype)
 
     def reset_parameters(self):
         if not self.has_uninitialized_params() and self.in_channels != 0:
@@ -348,7 +349,8 @@ class _LazyConvSame(_LazyConv):
     def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
         super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, device, dtype)
-        self._make_lazy(out_channels, bias, device, dtype)
+        self.out_channels = out_channels
+        uninitialized_weight_and_bias(self, bias, device, dtype)
 
 
 class _LazyConvTransposed(_LazyConv):
@@ -357,47 +359,12 @@ class _LazyConvTransposed(_LazyConv):
                  dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
                          device, dtype)
-        self._make_lazy(out_channels, bias, device, dtype)
+        self.out_channels = out_channels
+        uninitialized_weight_and_bias(self, bias, device, dtype)
 
 
-class LazyConv1d(_LazyConvSame, Conv1d):
-    """A ``Conv1d`` whose ``in_channels`` is read from the first input; it then becomes a ``Conv1d``."""
-
-    cls_to_become = Conv1d
-
-
-class LazyConv2d(_LazyConvSame, Conv2d):
-    """A ``Conv2d`` whose ``in_channels`` is read from the first input; it then becomes a ``Conv2d``."""
-
-    cls_to_become = Conv2d
-
-
-class LazyConv3d(_LazyConvSame, Conv3d):
-    """A ``Conv3d`` whose ``in_channels`` is read from the first input; it then becomes a ``Conv3d``."""
-
-    cls_to_become = Conv3d
-
-
-class LazyConvTranspose1d(_LazyConvTransposed, ConvTranspose1d):
-    """A ``ConvTranspose1d`` whose ``in_channels`` is read from the first input."""
-
-    cls_to_become = ConvTranspose1d
-
-
-class LazyConvTranspose2d(_LazyConvTransposed, ConvTranspose2d):
-    """A ``ConvTranspose2d`` whose ``in_channels`` is read from the first input."""
-
-    cls_to_become = ConvTranspose2d
-
-
-class ConvTranspose3d(_ConvTranspose):
-    """The adjoint of Conv3d; weight shape (in_channels, out_channels // groups, kd, kh, kw)."""
-
-    dims = 3
-    _conv_transpose = staticmethod(_conv_transpose3d)
-
-
-class LazyConvTranspose3d(_LazyConvTransposed, ConvTranspose3d):
-    """A ``ConvTranspose3d`` whose ``in_channels`` is read from the first input."""
-
-    cls_to_become = ConvTranspose3d
+LazyConv1d, LazyConv2d, LazyConv3d = (lazy_form(plain, _LazyConvSame, "in_channels")
+                                      for plain in (Conv1d, Conv2d, Conv3d))
+LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d = (
+    lazy_form(plain, _LazyConvTransposed, "in_channels") for plain in (ConvTranspose1d, ConvTranspose2d,
+                                                                        ConvTranspose3d))

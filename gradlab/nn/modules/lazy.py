@@ -15,7 +15,7 @@ it reads from the input.  Each lazy class says how in ``initialize_parameters``.
 from ...autograd import grad_mode
 from .. import parameter
 
-__all__ = ["LazyModuleMixin"]
+__all__ = ["LazyModuleMixin", "lazy_form"]
 
 
 class LazyModuleMixin:
@@ -39,6 +39,23 @@ class LazyModuleMixin:
     def has_uninitialized_params(self):
         """True while a parameter or buffer of this module still has no shape."""
         return any(parameter.is_lazy(t) for t in (*self._parameters.values(), *self._buffers.values()))
+
+
+def lazy_form(plain, mixin, inferred):
+    """The lazy class of ``plain`` (``LazyConv2d`` for ``Conv2d``): ``mixin`` infers ``inferred`` from the first
+    input, after which the module becomes a ``plain``."""
+    name = "Lazy" + plain.__name__
+    doc = (f"A ``{plain.__name__}`` whose ``{inferred}`` is read from the first input; its parameters are "
+           f"uninitialised until then, and that first call makes it a ``{plain.__name__}``.")
+    return type(name, (mixin, plain), {"cls_to_become": plain, "__doc__": doc, "__module__": plain.__module__,
+                                       "__qualname__": name})
+
+
+def uninitialized_weight_and_bias(module, bias, device, dtype):
+    """Give ``module`` an uninitialised ``weight`` and (if ``bias``) ``bias``, its ordinary init having made none."""
+    module.weight = parameter.UninitializedParameter(device=device, dtype=dtype)
+    if bias:
+        module.bias = parameter.UninitializedParameter(device=device, dtype=dtype)
 
 
 def _lazy_load_hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,

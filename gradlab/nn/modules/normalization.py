@@ -15,8 +15,8 @@ from ... import _creation, _dtype
 from ..._tensor import tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter, UninitializedBuffer, UninitializedParameter
-from .lazy import LazyModuleMixin
+from ..parameter import Parameter, UninitializedBuffer
+from .lazy import LazyModuleMixin, lazy_form, uninitialized_weight_and_bias
 from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
@@ -281,9 +281,7 @@ class _LazyNorm(LazyModuleMixin):
         self.affine = affine
         self.track_running_stats = track_running_stats
         if affine:
-            self.weight = UninitializedParameter(device=device, dtype=dtype)
-            if bias:
-                self.bias = UninitializedParameter(device=device, dtype=dtype)
+            uninitialized_weight_and_bias(self, bias, device, dtype)
         if track_running_stats:
             self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
             self.running_var = UninitializedBuffer(device=device, dtype=dtype)
@@ -314,37 +312,8 @@ class _LazyInstanceNorm(_LazyNorm):
         return input.dim() - self._unbatched_ndim
 
 
-class LazyBatchNorm1d(_LazyNorm, BatchNorm1d):
-    """A ``BatchNorm1d`` whose ``num_features`` is read from the first input (``input.shape[1]``)."""
-
-    cls_to_become = BatchNorm1d
-
-
-class LazyBatchNorm2d(_LazyNorm, BatchNorm2d):
-    """A ``BatchNorm2d`` whose ``num_features`` is read from the first input (``input.shape[1]``)."""
-
-    cls_to_become = BatchNorm2d
-
-
-class LazyBatchNorm3d(_LazyNorm, BatchNorm3d):
-    """A ``BatchNorm3d`` whose ``num_features`` is read from the first input (``input.shape[1]``)."""
-
-    cls_to_become = BatchNorm3d
-
-
-class LazyInstanceNorm1d(_LazyInstanceNorm, InstanceNorm1d):
-    """An ``InstanceNorm1d`` whose ``num_features`` is read from the first input's channel axis."""
-
-    cls_to_become = InstanceNorm1d
-
-
-class LazyInstanceNorm2d(_LazyInstanceNorm, InstanceNorm2d):
-    """An ``InstanceNorm2d`` whose ``num_features`` is read from the first input's channel axis."""
-
-    cls_to_become = InstanceNorm2d
-
-
-class LazyInstanceNorm3d(_LazyInstanceNorm, InstanceNorm3d):
-    """An ``InstanceNorm3d`` whose ``num_features`` is read from the first input's channel axis."""
-
-    cls_to_become = InstanceNorm3d
+LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d = (lazy_form(plain, _LazyNorm, "num_features")
+                                                     for plain in (BatchNorm1d, BatchNorm2d, BatchNorm3d))
+LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d = (
+    lazy_form(plain, _LazyInstanceNorm, "num_features") for plain in (InstanceNorm1d, InstanceNorm2d,
+                                                                       InstanceNorm3d))
