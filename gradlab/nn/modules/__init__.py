@@ -1,5 +1,6 @@
 """The layers: ``Module`` and the containers, then one file per topic, as ``nn/functional``."""
-from . import activation, attention, container, conv, distance, dropout, flatten, linear, loss, normalization
+from . import activation, attention, container, conv, distance, dropout, flatten, lazy, linear, loss
+from . import normalization
 from . import padding, pooling, rnn, sparse, transformer, vision
 from .activation import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403

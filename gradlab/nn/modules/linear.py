@@ -1,13 +1,14 @@
-"""``Identity``, ``Linear`` (y = x W^T + b) and ``Bilinear`` (y_k = x1^T W_k x2 + b_k)."""
+"""``Identity``, ``Linear`` (y = x W^T + b), ``Bilinear`` (y_k = x1^T W_k x2 + b_k) and ``LazyLinear``."""
 import math
 
 from ... import _creation
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from .lazy import LazyModuleMixin, uninitialized_weight_and_bias
 from .module import Module
 
-__all__ = ["Identity", "Linear", "Bilinear"]
+__all__ = ["Identity", "Linear", "Bilinear", "LazyLinear"]
 
 
 class Identity(Module):
@@ -79,3 +80,34 @@ class Bilinear(Module):
     def extra_repr(self):
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class LazyLinear(LazyModuleMixin, Linear):
+    """A ``Linear`` whose ``in_features`` is read from the first input (``input.shape[-1]``).
+
+    Its weight and bias are uninitialised until that first call, which makes it a ``Linear``.
+    """
+
+    cls_to_become = Linear
+
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        super().__init__(0, 0, False, device, dtype)  # no bias yet: it would be replaced at once
+        self.out_features = out_features
+        uninitialized_weight_and_bias(self, bias, device, dtype)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.in_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input):
+        if self.has_uninitialized_params():
+            self.in_features = input.shape[-1]
+            self.weight.materialize((self.out_features, self.in_features))
+            if self.bias is not None:
+                self.bias.materialize((self.out_features,))
+            self.reset_parameters()
+        elif self.in_features == 0:  # the shapes came from a loaded state_dict
+            if input.shape[-1] != self.weight.shape[-1]:
+                raise RuntimeError(f"LazyLinear: the input has {input.shape[-1]} features (shape "
+                                   f"{list(input.shape)}) but the loaded weight expects {self.weight.shape[-1]}")
+            self.in_features = input.shape[-1]

@@ -1,5 +1,5 @@
 """Normalisation layers: BatchNorm1d/2d/3d, LayerNorm, GroupNorm, InstanceNorm1d/2d/3d, RMSNorm,
-LocalResponseNorm.
+LocalResponseNorm, and the lazy batch and instance norms (num_features read from the first input).
 
 Each holds its options and parameters (weight ones, bias zeros, as PyTorch)
 and calls the function of the same name in ``nn.functional``.
@@ -15,11 +15,13 @@ from ... import _creation, _dtype
 from ..._tensor import tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedBuffer
+from .lazy import LazyModuleMixin, lazy_form, uninitialized_weight_and_bias
 from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
-           "InstanceNorm2d", "InstanceNorm3d", "RMSNorm", "LocalResponseNorm"]
+           "InstanceNorm2d", "InstanceNorm3d", "RMSNorm", "LocalResponseNorm", "LazyBatchNorm1d",
+           "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 
 
 def _as_shape(normalized_shape):
@@ -264,3 +266,54 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+# ---- lazy forms: num_features read from the first input ------------------------------------------------
+class _LazyNorm(LazyModuleMixin):
+    """weight, bias and the running statistics uninitialised until the first input gives num_features.
+
+    As in PyTorch, the lazy instance norms default to affine=True and track_running_stats=True too.
+    """
+
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None, *,
+                 bias=True):
+        super().__init__(0, eps, momentum, False, False, device, dtype, bias=False)  # nothing to replace later
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            uninitialized_weight_and_bias(self, bias, device, dtype)
+        if track_running_stats:
+            self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
+            self.running_var = UninitializedBuffer(device=device, dtype=dtype)
+            self.num_batches_tracked = tensor(0, dtype=_dtype.int64)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.num_features != 0:
+            super().reset_parameters()
+
+    def _feature_axis(self, input):
+        return 1
+
+    def initialize_parameters(self, input):
+        # num_features is read even when a loaded state_dict gave the shapes, or when there is nothing to
+        # materialise (affine=False, track_running_stats=False): PyTorch leaves it 0 then
+        self._check_input_dim(input)
+        self.num_features = input.shape[self._feature_axis(input)]
+        if not self.has_uninitialized_params():
+            return
+        for tensor in (self.weight, self.bias, self.running_mean, self.running_var):
+            if tensor is not None:
+                tensor.materialize((self.num_features,))
+        self.reset_parameters()
+
+
+class _LazyInstanceNorm(_LazyNorm):
+    def _feature_axis(self, input):  # the channel axis of a batched or an unbatched input
+        return input.dim() - self._unbatched_ndim
+
+
+LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d = (lazy_form(plain, _LazyNorm, "num_features")
+                                                     for plain in (BatchNorm1d, BatchNorm2d, BatchNorm3d))
+LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d = (
+    lazy_form(plain, _LazyInstanceNorm, "num_features") for plain in (InstanceNorm1d, InstanceNorm2d,
+                                                                       InstanceNorm3d))

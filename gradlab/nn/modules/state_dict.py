@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from ..._tensor import Tensor
 from ...autograd import grad_mode
-from ..parameter import Parameter
+from ..parameter import Parameter, is_lazy
 from .hooks import _add_hook
 
 
@@ -109,6 +109,8 @@ class _ModuleStateDict:
             if key not in state_dict:
                 if strict:
                     missing_keys.append(key)
+                continue
+            if is_lazy(param) and is_lazy(state_dict[key]):  # neither has a shape yet: nothing to load
                 continue
             if local_metadata.get("assign_to_params_buffers", False):
                 error = self._assign_from(name, param, state_dict[key], key)
