@@ -1,42 +1,18 @@
-"""``gradlab.save`` and ``gradlab.load``: a small, documented, safe file format.
+"""``gradlab.load``: read, check and rebuild what ``gradlab.save`` wrote.
 
-PyTorch's ``torch.save`` pickles Python objects, and unpickling a file can run
-any code the file asks for.  gradlab's format cannot: the file holds a JSON
-description of the saved structure plus raw array bytes, and ``load`` only ever
-builds the few types listed below.  The layout (see docs/serialization.md)::
+What load allocates is bounded by the file, never by what the header claims:
 
-    offset  size  field
-    0        8    magic            b"GRADLAB\\0"
-    8        4    format version   uint32 little-endian (currently 1)
-    12       4    flags            uint32, must be 0
-    16       8    header_nbytes    uint64, length H of the JSON header
-    24       8    data_nbytes      uint64, length D of the data section
-    32      32    checksum         SHA-256 of every byte of the file except
-                                   these 32 (bytes 0-31, then 64 to the end)
-    64       H    header           JSON (ASCII): {"root", "nodes", "tensors"}
-    ...           zero padding up to data_start = 64 + H rounded up to 64
-    data_start D  data             each tensor's bytes, C order, little-endian,
-                                   starting at a multiple of 64
+* the file's real size is compared with the preamble's lengths before the
+  rest is read (a stream is read in chunks);
+* a header with more JSON arrays and objects than a valid one could hold in
+  its length is refused before it is parsed;
+* tensors must occupy disjoint byte ranges of the data section, so their
+  copies add up to at most the data section's size.
 
-The header's ``nodes`` is a flat table: a container lists the indices of its
-children, which always come before it, and the root is the last node.  So
-neither writing nor reading recurses, any nesting depth works, and a forged
-file cannot overflow the stack.  What can be saved:
-
-    None, bool, int, float (nan and inf too), str, list, tuple, dict,
-    collections.OrderedDict, Tensor (requires_grad kept), nn.Parameter,
-    gradlab.Size, gradlab dtypes and devices, nested in any way.
-
-``load`` trusts nothing: it checks the magic bytes, the version, that the file
-really has the announced length (before allocating anything of that size), the
-checksum, and then every field of the header (types, dtypes, shapes, offsets
-and lengths against the data section) before it builds a single tensor.  Any
-problem raises ``SerializationError`` saying what is wrong.
-
-Saving to a path is atomic: the bytes go to a temporary file in the same
-directory, which is flushed and fsynced before ``os.replace`` puts it in place
-(and the directory is fsynced so the rename survives a power cut).  A process
-killed at any moment leaves either the old file or the complete new one.
+So peak memory is about the file's size (the bytes read) plus the data section
+(the tensors' own copies) plus a bounded multiple of the header (its parse);
+tests/serialization/test_load_bounds.py measures it.  Every problem raises
+``SerializationError`` naming the file and what is wrong.
 """
 import collections
 import hashlib
@@ -44,235 +20,17 @@ import json
 import math
 import os
 import re
-import struct
 
 import numpy as np
 
-from . import _dtype
-from ._tensor import Size, Tensor, check_device, device
-from .utils._atomic import atomic_write, remaining_size
+from .._tensor import Size, Tensor, check_device, device
+from ..utils._atomic import remaining_size
+from .format import (ALIGNMENT, CHECKSUM_AT, DTYPES, FORMAT_VERSION, MAGIC, MAX_ARRAY_NBYTES, MAX_HEADER_NBYTES,
+                     MAX_NDIM, MIN_BYTES_PER_CONTAINER, PREAMBLE, SerializationError, align)
 
-__all__ = ["save", "load", "SerializationError", "MAGIC", "FORMAT_VERSION"]
-
-MAGIC = b"GRADLAB\0"
-FORMAT_VERSION = 1
-# magic, version, flags, header_nbytes, data_nbytes, checksum: 64 bytes in all
-_PREAMBLE = struct.Struct("<8sIIQQ32s")
-_CHECKSUM_AT = 32  # the checksum field's offset (it covers bytes 0-31 and 64-end)
-ALIGNMENT = 64  # the data section and every tensor buffer start at a multiple of this
-MAX_HEADER_NBYTES = 256 << 20  # a JSON header longer than this is refused unread
-MAX_NDIM = 64
-_MAX_ARRAY_NBYTES = 1 << 62  # NumPy cannot describe larger arrays, even empty ones
 _READ_CHUNK = 1 << 20  # read streams in pieces, so a lying header costs no memory
 
 
-class SerializationError(ValueError, RuntimeError):
-    """The bytes are not a valid gradlab file: foreign, truncated, modified or forged."""
-
-
-# ============================================================================ save
-def save(obj, f):
-    """Save ``obj`` to ``f``, a path (written atomically) or a binary file object.
-
-    ``obj`` may nest None, bool, int, float, str, list, tuple, dict,
-    OrderedDict, Tensor, nn.Parameter, Size, dtype and device to any depth:
-    a module's or an optimizer's ``state_dict()``, a checkpoint dict, a tensor.
-    A tensor is saved as its own values (a view saves only what it shows), with
-    its dtype, shape and ``requires_grad``; the same tensor object appearing
-    twice is stored once and loads as one object again.
-    """
-    header, buffers = _encode(obj)
-    if isinstance(f, (str, bytes, os.PathLike)):
-        _atomic_write(f, lambda out: _write_file(out, header, buffers))
-    elif callable(getattr(f, "write", None)):
-        _write_file(f, header, buffers)
-    else:
-        raise TypeError(f"gradlab.save: expected a path or a binary file object with write(), "
-                        f"got {type(f).__name__}")
-
-
-def _write_file(out, header, buffers):
-    """Write preamble, header, padding and buffers; the checksum covers all but itself."""
-    header_bytes = json.dumps(header, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
-    data_start = _align(_PREAMBLE.size + len(header_bytes))
-    pieces = [header_bytes, bytes(data_start - _PREAMBLE.size - len(header_bytes))]
-    position = 0
-    for offset, buffer in zip((t["offset"] for t in header["tensors"]), buffers):
-        pieces.append(bytes(offset - position))  # alignment padding before this buffer
-        pieces.append(buffer)
-        position = offset + len(buffer)
-    fields = (MAGIC, FORMAT_VERSION, 0, len(header_bytes), position)
-    checksum = hashlib.sha256(struct.pack("<8sIIQQ", *fields))
-    for piece in pieces:
-        checksum.update(piece)
-    out.write(_PREAMBLE.pack(*fields, checksum.digest()))
-    for piece in pieces:
-        out.write(piece)
-
-
-def _atomic_write(path, write):
-    """Run ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    with atomic_write(path) as out:
-        write(out)
-
-
-def _align(n):
-    return -(-n // ALIGNMENT) * ALIGNMENT
-
-
-# ---------------------------------------------------------------- encoding
-class _Path:
-    """Where a value sits inside the saved object, built only when an error needs it."""
-    __slots__ = ("parent", "step")
-
-    def __init__(self, parent, step):
-        self.parent, self.step = parent, step
-
-    def __str__(self):
-        steps, node = [], self
-        while node is not None:
-            steps.append(node.step)
-            node = node.parent
-        return "".join(reversed(steps))
-
-
-_ROOT = _Path(None, "obj")
-_BUILD = object()  # marks a stack entry whose children are all encoded
-
-
-def _encode(obj):
-    """Flatten ``obj`` into (header, buffers): a node table with children before parents.
-
-    An explicit stack replaces recursion, so depth is unlimited.  A container is
-    visited twice: first its children are pushed, then (``_BUILD``) the node
-    ids they produced are collected into the container's own node.
-    """
-    nodes, done = [], []  # done: node ids of finished subtrees, in order
-    tensors, buffers, tensor_index = [], [], {}
-    open_containers = set()  # ids of containers being encoded, to catch cycles
-    stack = [(obj, _ROOT)]
-    while stack:
-        value, where = stack.pop()
-        if value is _BUILD:
-            container, n_children = where
-            open_containers.discard(id(container))
-            children = done[len(done) - n_children:]
-            del done[len(done) - n_children:]
-            done.append(_add(nodes, _container_node(container, children)))
-            continue
-        children = _children(value, where)
-        if children is None:  # a leaf
-            done.append(_add(nodes, _leaf_node(value, where, tensors, buffers, tensor_index)))
-            continue
-        if id(value) in open_containers:
-            raise ValueError(f"gradlab.save: {where} contains itself; a cyclic structure cannot be saved")
-        open_containers.add(id(value))
-        stack.append((_BUILD, (value, len(children))))
-        stack.extend(reversed(children))
-    header = {"root": done[0], "nodes": nodes, "tensors": tensors}
-    return header, buffers
-
-
-def _add(nodes, node):
-    nodes.append(node)
-    return len(nodes) - 1
-
-
-def _children(value, where):
-    """The (child, path) pairs of a container in saving order, or None for a leaf."""
-    kind = type(value)
-    if kind is list or kind is tuple:
-        return [(item, _Path(where, f"[{i}]")) for i, item in enumerate(value)]
-    if kind is dict or kind is collections.OrderedDict:
-        pairs = []
-        for key, item in value.items():
-            pairs.append((key, _Path(where, f" (the key {key!r})")))
-            pairs.append((item, _Path(where, f"[{key!r}]")))
-        if _has_metadata(value):
-            pairs.append((value._metadata, _Path(where, "._metadata")))
-        return pairs
-    return None
-
-
-def _has_metadata(mapping):
-    """A module's state_dict carries per-module versions in ``_metadata``, as PyTorch's does."""
-    return type(mapping) is collections.OrderedDict and "_metadata" in vars(mapping)
-
-
-def _container_node(container, children):
-    kind = type(container)
-    if kind is list or kind is tuple:
-        return {"type": kind.__name__, "items": children}
-    node = {"type": "dict" if kind is dict else "ordered_dict"}
-    if _has_metadata(container):
-        node["metadata"] = children.pop()
-    node["keys"], node["values"] = children[0::2], children[1::2]
-    return node
-
-
-def _leaf_node(value, where, tensors, buffers, tensor_index):
-    if value is None:
-        return {"type": "none"}
-    if isinstance(value, bool):
-        return {"type": "bool", "value": value}
-    if isinstance(value, int):
-        return {"type": "int", "value": int(value)}
-    if isinstance(value, float):
-        return {"type": "float", "value": _float_to_json(float(value))}
-    if isinstance(value, str):
-        return {"type": "str", "value": str(value)}
-    if isinstance(value, Tensor):
-        if id(value) not in tensor_index:
-            tensor_index[id(value)] = len(tensors)
-            entry, buffer = _tensor_entry(value, where, tensors)
-            tensors.append(entry)
-            buffers.append(buffer)
-        return {"type": "tensor", "tensor": tensor_index[id(value)]}
-    if isinstance(value, Size):
-        return {"type": "size", "value": [int(s) for s in value]}
-    if isinstance(value, _dtype.dtype):
-        return {"type": "dtype", "value": value.name}
-    if isinstance(value, device):
-        return {"type": "device", "value": str(value)}
-    hint = ""
-    if isinstance(value, (np.ndarray, np.generic)):
-        hint = " (wrap arrays with gradlab.from_numpy, turn NumPy scalars into Python numbers with .item())"
-    raise TypeError(f"gradlab.save: cannot save {type(value).__module__}.{type(value).__qualname__} at {where}{hint}; "
-                    "supported: None, bool, int, float, str, list, tuple, dict, OrderedDict, Tensor, "
-                    "nn.Parameter, Size, dtype, device")
-
-
-def _float_to_json(x):
-    """JSON has no nan or inf, so those three are spelled as strings."""
-    if math.isfinite(x):
-        return x
-    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-
-
-def _tensor_entry(t, where, tensors):
-    """The header entry of a tensor and its bytes (C order, little-endian)."""
-    dtype = _dtype.from_numpy_dtype(t._data.dtype)
-    array = np.asarray(t._data, dtype=dtype.np.newbyteorder("<"))
-    if not array.flags.c_contiguous:  # a view: save only the values it shows
-        array = array.copy(order="C")
-    offset = 0
-    if tensors:
-        previous = tensors[-1]
-        offset = _align(previous["offset"] + previous["nbytes"])
-    entry = {"dtype": dtype.name, "shape": list(array.shape), "offset": offset, "nbytes": array.nbytes,
-             "requires_grad": bool(t._requires_grad), "parameter": _is_parameter(t)}
-    return entry, memoryview(array.reshape(-1).view(np.uint8))
-
-
-def _is_parameter(t):
-    """True for nn.Parameter; other Tensor subclasses are saved as plain tensors."""
-    if type(t) is Tensor:
-        return False
-    from . import nn  # imported only when a subclass shows up, so plain saves stay light
-    return isinstance(t, nn.Parameter)
-
-
-# ============================================================================ load
 def load(f, map_location=None, weights_only=True, mmap=None):
     """Load an object saved by ``gradlab.save`` from a path or a binary file object.
 
@@ -284,20 +42,29 @@ def load(f, map_location=None, weights_only=True, mmap=None):
     PyTorch's ``weights_only=True``, and files are read into memory.
 
     Raises ``SerializationError`` (a ValueError and a RuntimeError) if the file
-    is not a complete, unmodified gradlab file.
+    is not a complete, unmodified gradlab file; its message names the file
+    and what is wrong.
     """
     place = _placement(map_location)
     if isinstance(f, (str, bytes, os.PathLike)):
         with open(f, "rb") as stream:
-            header_bytes, data = _read_file(stream, os.fstat(stream.fileno()).st_size)
-    elif callable(getattr(f, "read", None)):
-        header_bytes, data = _read_file(f, remaining_size(f))
-    else:
-        raise TypeError(f"gradlab.load: expected a path or a binary file object with read(), "
-                        f"got {type(f).__name__}")
-    header = _parse_header(header_bytes)
-    tensors = _build_tensors(header["tensors"], data, place)
-    return _build_nodes(header, tensors)
+            return _load(stream, os.fstat(stream.fileno()).st_size, place, repr(os.fsdecode(os.fspath(f))))
+    if callable(getattr(f, "read", None)):
+        name = getattr(f, "name", None)
+        where = repr(name) if isinstance(name, (str, bytes)) else f"a {type(f).__name__} stream"
+        return _load(f, remaining_size(f), place, where)
+    raise TypeError(f"gradlab.load: expected a path or a binary file object with read(), "
+                    f"got {type(f).__name__}")
+
+
+def _load(f, size, place, where):
+    try:
+        header_bytes, data = _read_file(f, size)
+        header = _parse_header(header_bytes)
+        tensors = _build_tensors(header["tensors"], data, place)
+        return _build_nodes(header, tensors)
+    except SerializationError as error:
+        raise SerializationError(f"gradlab.load: {where}: {error}") from None
 
 
 # ---------------------------------------------------------------- reading the bytes
@@ -308,12 +75,12 @@ def _read_file(f, size):
     is read in chunks, so a forged length cannot make this allocate memory
     that the file does not back.
     """
-    preamble = _read_up_to(f, _PREAMBLE.size, _PREAMBLE.size)
+    preamble = _read_up_to(f, PREAMBLE.size, PREAMBLE.size)
     _check_magic(preamble)
-    if len(preamble) < _PREAMBLE.size:
-        raise SerializationError(f"truncated: expected at least {_PREAMBLE.size} bytes (the fixed-size preamble), "
+    if len(preamble) < PREAMBLE.size:
+        raise SerializationError(f"truncated: expected at least {PREAMBLE.size} bytes (the fixed-size preamble), "
                                  f"found {len(preamble)}")
-    magic, version, flags, header_nbytes, data_nbytes, stored = _PREAMBLE.unpack(preamble)
+    magic, version, flags, header_nbytes, data_nbytes, stored = PREAMBLE.unpack(preamble)
     if version != FORMAT_VERSION:
         raise SerializationError(f"unsupported format version {version}: this gradlab reads version "
                                  f"{FORMAT_VERSION} (a newer gradlab wrote it, or the file is corrupted)")
@@ -322,22 +89,22 @@ def _read_file(f, size):
     if header_nbytes > MAX_HEADER_NBYTES:
         raise SerializationError(f"corrupted preamble: header length {header_nbytes} bytes exceeds the limit of "
                                  f"{MAX_HEADER_NBYTES} bytes")
-    data_start = _align(_PREAMBLE.size + header_nbytes)
+    data_start = align(PREAMBLE.size + header_nbytes)
     expected = data_start + data_nbytes
     if size is not None and size != expected:
         _raise_wrong_size(expected, size)
     # a file of known size was just checked, so one read is safe; a stream goes in chunks
-    rest = _read_up_to(f, expected - _PREAMBLE.size, _READ_CHUNK if size is None else expected)
-    if len(rest) < expected - _PREAMBLE.size:
-        _raise_wrong_size(expected, _PREAMBLE.size + len(rest))
+    rest = _read_up_to(f, expected - PREAMBLE.size, _READ_CHUNK if size is None else expected)
+    if len(rest) < expected - PREAMBLE.size:
+        _raise_wrong_size(expected, PREAMBLE.size + len(rest))
     if size is None and f.read(1):
         raise SerializationError(f"unexpected data after the end: expected {expected} bytes, found more")
-    computed = hashlib.sha256(preamble[:_CHECKSUM_AT])
+    computed = hashlib.sha256(preamble[:CHECKSUM_AT])
     computed.update(rest)
     if computed.digest() != stored:
         raise SerializationError(f"checksum mismatch: the file was modified or corrupted (stored SHA-256 "
                                  f"{stored.hex()[:16]}..., computed {computed.hexdigest()[:16]}...)")
-    data = memoryview(rest)[data_start - _PREAMBLE.size:]
+    data = memoryview(rest)[data_start - PREAMBLE.size:]
     return rest[:header_nbytes], data
 
 
@@ -400,15 +167,36 @@ def _reject_constant(name):
     raise _corrupt(f"{name} is not valid JSON")
 
 
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def _check_density(header_bytes):
+    """Refuse a header with more arrays and objects than a valid one of its length could hold.
+
+    json.loads spends about 64 bytes on each, so ``[[],[],...]`` would cost
+    twenty times its size; a valid header costs at most ~12 times.  Brackets
+    inside strings do not count, so those are blanked first.
+    """
+    limit = len(header_bytes) // MIN_BYTES_PER_CONTAINER + 4
+    if header_bytes.count(b"[") + header_bytes.count(b"{") <= limit:
+        return  # the usual case: no need to look inside strings
+    bare = _STRING.sub(b'""', bytes(header_bytes))
+    containers = bare.count(b"[") + bare.count(b"{")
+    if containers > limit:
+        raise _corrupt(f"{containers} JSON arrays and objects in {len(header_bytes)} bytes; a gradlab header "
+                       f"has at most one per {MIN_BYTES_PER_CONTAINER} bytes")
+
+
 def _parse_header(header_bytes):
+    _check_density(header_bytes)
     try:
         header = json.loads(header_bytes.decode("ascii"), parse_constant=_reject_constant)
     except SerializationError:  # raised by _reject_constant
         raise
     except RecursionError:
         raise _corrupt("JSON nested too deeply") from None
-    except (UnicodeDecodeError, ValueError) as error:
-        raise _corrupt(f"not valid JSON ({error})") from None
+    except (UnicodeDecodeError, ValueError) as error:  # ValueError: also ints over 4,300 digits
+        raise _corrupt(f"not valid JSON ({str(error)[:200]})") from None
     _check_keys(header, {"root", "nodes", "tensors"}, "the header")
     if not isinstance(header["nodes"], list) or not isinstance(header["tensors"], list):
         raise _corrupt("'nodes' and 'tensors' must be lists")
@@ -427,22 +215,36 @@ def _is_int(x):
 
 # ---------------------------------------------------------------- building tensors
 _TENSOR_FIELDS = {"dtype", "shape", "offset", "nbytes", "requires_grad", "parameter"}
-_DTYPES = {d.name: d for d in _dtype._by_numpy.values()}
+_DTYPES = DTYPES
 
 
 def _build_tensors(entries, data, place):
-    """One Tensor per header entry, each checked against the data section first."""
-    needs_parameter = any(isinstance(e, dict) and e.get("parameter") is True for e in entries)
-    Parameter = _parameter_class() if needs_parameter else None
-    return [_build_tensor(i, entry, data, place, Parameter) for i, entry in enumerate(entries)]
+    """One Tensor per header entry; every entry is checked against the data section,
+    and against the others, before the first array is allocated."""
+    checked = [_check_tensor_entry(i, entry, len(data)) for i, entry in enumerate(entries)]
+    _check_disjoint(entries)
+    Parameter = _parameter_class() if any(e["parameter"] for e in entries) else None
+    return [_build_tensor(what, entry, dtype, data, place, Parameter) for what, entry, dtype in checked]
+
+
+def _check_disjoint(entries):
+    """Each tensor copies its own bytes, so two entries sharing bytes would make the file
+    cost more memory than it holds (400 entries on one buffer: 400 copies).  The writer
+    never shares, so sharing is refused."""
+    ranges = sorted((e["offset"], e["offset"] + e["nbytes"], i) for i, e in enumerate(entries) if e["nbytes"])
+    for (_, end, i), (start, _, j) in zip(ranges, ranges[1:]):
+        if start < end:
+            raise _corrupt(f"tensors {min(i, j)} and {max(i, j)} share bytes of the data section "
+                           f"(one ends at {end}, the other starts at {start}); each tensor must have its own")
 
 
 def _parameter_class():
-    from .nn import Parameter  # imported lazily: nn imports much more than load needs
+    from ..nn import Parameter  # imported lazily: nn imports much more than load needs
     return Parameter
 
 
-def _build_tensor(i, entry, data, place, Parameter):
+def _check_tensor_entry(i, entry, data_nbytes):
+    """(what, entry, dtype) once every field of the entry is valid for a data section of that size."""
     what = f"tensor {i}"
     _check_keys(entry, _TENSOR_FIELDS, what)
     dtype = _DTYPES.get(entry["dtype"]) if isinstance(entry["dtype"], str) else None
@@ -451,19 +253,24 @@ def _build_tensor(i, entry, data, place, Parameter):
         raise _corrupt(f"{what} has unknown dtype {entry['dtype']!r}; known: {sorted(_DTYPES)}")
     if not isinstance(shape, list) or len(shape) > MAX_NDIM or not all(_is_int(s) and s >= 0 for s in shape):
         raise _corrupt(f"{what} has an invalid shape {shape!r} (expected at most {MAX_NDIM} sizes >= 0)")
-    if math.prod(max(s, 1) for s in shape) * dtype.itemsize > _MAX_ARRAY_NBYTES:
+    if math.prod(max(s, 1) for s in shape) * dtype.itemsize > MAX_ARRAY_NBYTES:
         raise _corrupt(f"{what} has an impossibly large shape {shape}")
     if not _is_int(nbytes) or nbytes != math.prod(shape) * dtype.itemsize:
         raise _corrupt(f"{what}: shape {shape} of {dtype.name} needs "
                        f"{math.prod(shape) * dtype.itemsize} bytes, the header says {nbytes!r}")
-    if not _is_int(offset) or offset < 0 or offset % ALIGNMENT or offset + nbytes > len(data):
+    if not _is_int(offset) or offset < 0 or offset % ALIGNMENT or offset + nbytes > data_nbytes:
         raise _corrupt(f"{what}: bytes {offset!r}..{offset!r}+{nbytes} are not an aligned range inside the "
-                       f"{len(data)}-byte data section")
+                       f"{data_nbytes}-byte data section")
     for flag in ("requires_grad", "parameter"):
         if type(entry[flag]) is not bool:
             raise _corrupt(f"{what}: {flag} must be true or false, found {entry[flag]!r}")
     if entry["requires_grad"] and not dtype.is_floating_point:
         raise _corrupt(f"{what}: a {dtype.name} tensor cannot require grad")
+    return what, entry, dtype
+
+
+def _build_tensor(what, entry, dtype, data, place, Parameter):
+    offset, shape = entry["offset"], entry["shape"]
     tensor = place(Tensor._wrap(_read_array(data, offset, dtype, shape, what)))
     if entry["parameter"]:
         return Parameter(tensor, requires_grad=entry["requires_grad"])
@@ -573,6 +380,16 @@ def _decode_float(node, take, tensors, what):
     raise _corrupt(f"{what}: value {value!r} is not of type float")
 
 
+_HEX_INT = re.compile(r"-?[0-9a-f]+")
+
+
+def _decode_bigint(node, take, tensors, what):
+    value = node["value"]
+    if not isinstance(value, str) or not _HEX_INT.fullmatch(value):
+        raise _corrupt(f"{what}: value {str(value)[:80]!r} is not a hexadecimal integer")
+    return int(value, 16)  # base 16 has no digit limit and converts in linear time
+
+
 def _decode_tensor(node, take, tensors, what):
     index = node["tensor"]
     if not _is_int(index) or not 0 <= index < len(tensors):
@@ -626,6 +443,7 @@ _DECODERS = {  # node type -> (its fields, its decoder)
     "none": ({"type"}, lambda node, take, tensors, what: None),
     "bool": ({"type", "value"}, _decode_scalar(bool, (bool,))),
     "int": ({"type", "value"}, _decode_scalar(int, (int,))),
+    "bigint": ({"type", "value"}, _decode_bigint),
     "float": ({"type", "value"}, _decode_float),
     "str": ({"type", "value"}, _decode_scalar(str, (str,))),
     "tensor": ({"type", "tensor"}, _decode_tensor),

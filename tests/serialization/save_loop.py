@@ -1,4 +1,4 @@
-"""A fork server of save loops, for the SIGKILL test in tests/test_serialization.py.
+"""A fork server of save loops, for the SIGKILL test in tests/serialization/test_serialization.py.
 
     python save_loop.py
 
