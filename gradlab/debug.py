@@ -260,7 +260,7 @@ class _NodeTracer:
         start = time.perf_counter()
         in_grads = fn(g)
         seconds = time.perf_counter() - start
-        print(f"gradlab:   node {node.name():<28} grad {_grad_shapes(g)} -> {_grad_shapes(in_grads)}"
+        print(f"gradlab:   node {node.name():<30} grad {_grad_shapes(g)} -> {_grad_shapes(in_grads)}"
               f"  {1e3 * seconds:.3f} ms", file=sys.stderr, flush=True)
         return in_grads
 

@@ -182,3 +182,26 @@ def test_profile_and_level_2_together(capsys):
     with profiler.profile():
         gradlab.set_debug(0)                                # turned off while a profile runs
     assert profiler.active[0] is None
+
+
+def test_every_convolution_kernel_counts_its_products():
+    """A transposed convolution runs conv2d_input_grad forward; its backward conv2d_forward and
+    conv2d_weight_grad: each is 2 x (input elements x Cout/groups x kh x kw) here."""
+    seen = []
+    debug.listen(lambda name, backend, flops, seconds: seen.append((name, flops)))
+    try:
+        x = gradlab.randn(2, 4, 5, 5, requires_grad=True)
+        w = gradlab.randn(4, 3, 3, 3, requires_grad=True)
+        F.conv_transpose2d(x, w, stride=2, groups=2).sum().backward()
+    finally:
+        debug.listen(None)
+    products = 2 * 4 * 5 * 5 * 3 * 3 * 3
+    assert sorted(seen) == sorted([("conv2d_input_grad", 2 * products), ("conv2d_forward", 2 * products),
+                                   ("conv2d_weight_grad", 2 * products)])
+
+
+def test_a_bad_gradlab_debug_value_is_reported_and_ignored(monkeypatch, capsys):
+    monkeypatch.setenv("GRADLAB_DEBUG", "loud")
+    debug._from_environment()
+    assert "GRADLAB_DEBUG='loud' is not 0, 1 or 2; ignoring it" in capsys.readouterr().err
+    assert debug.get_debug() == 0

@@ -192,3 +192,10 @@ def test_torchinfo_agrees_on_lenet5_up_to_its_bias_convention():
     assert (theirs.total_params, theirs.trainable_params) == (ours.total_params, ours.trainable_params)
     assert theirs.total_mult_adds == ours.total_mult_adds + bias_positions == 423_038
     assert theirs.total_param_bytes == ours.params_bytes
+
+
+def test_a_failing_forward_leaves_no_hooks_behind():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(5, 2))
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        gradlab.summary(model, input_size=(1, 3))
+    assert not any(m._forward_hooks for m in model.modules()) and model.training
