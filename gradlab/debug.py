@@ -4,8 +4,8 @@ Level 1 prints one line per kernel call (convolution, pooling, matmul, ReLU,
 im2col...) on stderr: the kernel, the backend that ran it and why, the
 shapes in and out, the time, and its rate::
 
-    gradlab: conv2d_forward       cython (compiled)  (64,1,28,28) (6,1,5,5) (6,) -> (64,6,28,28) float32  0.412 ms
-             11.42 GFLOP/s  9.6% of peak
+    gradlab: conv2d_forward       cython (compiled)  (64,6,14,14) (16,6,5,5) (16,) -> (64,16,10,10) float32
+             0.424 ms    72.50 GFLOP/s  32.6% of peak          (one line when printed)
 
 Level 2 adds one line per autograd node as backward runs (its gradient in,
 the gradients it sends out, its time).  Level 0 turns it off.
