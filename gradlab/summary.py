@@ -69,7 +69,7 @@ class LayerSummary:
         self.class_name = type(module).__name__
         self.shared_with = shared_with    # the path it was listed under first, for a module used twice
         self.children = []
-        own = [p for p in module.parameters(recurse=False)]
+        own = list(module.parameters(recurse=False))
         every = list(module.parameters())
         self.own_params = sum(p.numel() for p in own)
         self.params = sum(p.numel() for p in every)
