@@ -4,6 +4,8 @@
 arrays, graph-based autograd, ``nn``, ``optim``, data loading and the
 flagship LeNet-5, with Cython kernels for convolution, pooling and matmul.
 """
+import os as _os
+
 from . import _dtype
 from ._dtype import (bool, double, dtype, float, float16, float32, float64, get_default_dtype, half, int,
                      int8, int16, int32, int64, long, set_default_dtype, short, uint8)
@@ -20,6 +22,10 @@ from ._info import finfo, iinfo
 
 __version__ = "0.1.0"
 
+if _os.environ.get("GRADLAB_DEBUG"):   # a line per kernel call (1), and per autograd node (2)
+    from . import debug
+    debug._from_environment()
+
 
 
 def __getattr__(name):
@@ -32,4 +38,10 @@ def __getattr__(name):
         return getattr(importlib.import_module(".serialization", __name__), name)
     if name in ("set_backend", "get_backend"):
         return getattr(importlib.import_module(".kernels", __name__), name)
+    if name in ("set_debug", "get_debug"):
+        return getattr(importlib.import_module(".debug", __name__), name)
+    if name == "summary":
+        summary = importlib.import_module(".summary", __name__).summary
+        globals()["summary"] = summary   # the function, in place of the submodule the import just set here
+        return summary
     raise AttributeError(f"module 'gradlab' has no attribute '{name}'")

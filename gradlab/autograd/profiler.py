@@ -21,6 +21,11 @@ What is timed, as in ``torch.autograd.profiler``:
 * optimizer steps (``Optimizer.step#Adam.step``) and the blocks you name
   with ``record_function("label")``.
 
+While it runs, every call of a compiled or NumPy kernel (``gradlab.kernels``)
+reports its floating-point operations to the event it ran in: the table's
+GFLOP/s column is a row's kernel flops over its self time, and Backend says
+which kernels ran (``cython`` or ``numpy``).
+
 Times are wall-clock on the thread that entered the profiler, so work done
 by the kernels' other threads shows up in the op that waited for it.
 Profiling adds a little time to every Python call (the setprofile hook), so
@@ -34,13 +39,17 @@ import threading
 import time
 from collections import OrderedDict
 
+from .. import debug
+
 __all__ = ["profile", "record_function", "FunctionEventAvg", "EventList", "timed_backward"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _OP_FILES = {os.path.join(_PACKAGE_DIR, "nn", "functional.py")}
 _OP_DIR = os.path.join(_PACKAGE_DIR, "ops") + os.sep
 
-active = [None]   # the running profile on this process (the engine and optimizers look here)
+# What watches backward nodes in this process: the running profile, or gradlab.set_debug(2)'s
+# tracer; the engine tests this once per node, optimizers and record_function once per step or block.
+active = [None]
 
 
 _op_names = {}    # code object -> the op it implements, or None: each function is examined once
@@ -62,11 +71,12 @@ def _op_name(code):
 
 class _Open:
     """An event that has started and not yet ended."""
-    __slots__ = ("name", "start", "children", "frame", "opaque")
+    __slots__ = ("name", "start", "children", "frame", "opaque", "flops", "backend")
 
     def __init__(self, name, frame, opaque):
         self.name, self.frame, self.opaque = name, frame, opaque
         self.children = 0.0
+        self.flops, self.backend = 0, ""
         self.start = time.perf_counter()
 
 
@@ -78,21 +88,24 @@ class profile:
         if use_cuda or use_device not in (None, "cpu"):
             raise RuntimeError("profile: gradlab runs on the CPU only; use_cuda/use_device are not available")
         self.enabled = enabled
-        self.events = []      # (name, start, duration, self duration, depth, thread id): in order of ending
+        # (name, start, duration, self duration, depth, kernel flops, kernel backend): in order of ending
+        self.events = []
         self._stack = []
         self._thread = None
         self._previous = None
         self._t0 = None
+        self._outer = None    # set_debug(2)'s node tracer, set aside while the profile runs
 
     # -- entering and leaving ------------------------------------------------------------------
     def __enter__(self):
         if not self.enabled:
             return self
-        if active[0] is not None:
+        if isinstance(active[0], profile):
             raise RuntimeError("profile: a profiler is already running; profilers do not nest")
         self._thread = threading.get_ident()
         self._t0 = time.perf_counter()
-        active[0] = self
+        self._outer, active[0] = active[0], self
+        debug.listen(self._on_kernel)
         self._previous = sys.getprofile()
         sys.setprofile(self._on_python_event)
         return self
@@ -101,7 +114,8 @@ class profile:
         if not self.enabled:
             return False
         sys.setprofile(self._previous)
-        active[0] = None
+        debug.listen(None)
+        active[0], self._outer = self._outer, None
         while self._stack:                # events left open by an exception
             self._close(self._stack[-1])
         return False
@@ -120,6 +134,21 @@ class profile:
             stack = self._stack
             if stack and stack[-1].frame is frame:
                 self._close(stack[-1])
+
+    def run_node(self, node, fn, g):
+        """``fn(g)``, a node's backward, timed under the node's name (the engine calls this)."""
+        event = self.push(node.name(), opaque=True)
+        try:
+            return fn(g) if self._outer is None else self._outer.run_node(node, fn, g)
+        finally:
+            self.pop(event)
+
+    def _on_kernel(self, name, backend, flops, seconds):
+        """A kernel ran: its flops count for the innermost event open on this thread."""
+        if self._stack and threading.get_ident() == self._thread:
+            event = self._stack[-1]
+            event.flops += flops
+            event.backend = backend
 
     def push(self, name, opaque=False):
         """Start an event (``opaque``: no events are recorded inside it)."""
@@ -140,19 +169,22 @@ class profile:
         if self._stack:
             self._stack[-1].children += duration
         self.events.append((event.name, event.start - self._t0, duration, duration - event.children,
-                            len(self._stack)))
+                            len(self._stack), event.flops, event.backend))
 
     # -- reading -------------------------------------------------------------------------------
     def key_averages(self):
         """One row per name: calls, self and total time (an EventList, see its ``table``)."""
         rows = OrderedDict()
-        for name, _, duration, self_duration, _ in self.events:
+        for name, _, duration, self_duration, _, flops, backend in self.events:
             row = rows.get(name)
             if row is None:
                 row = rows[name] = FunctionEventAvg(name)
             row.count += 1
             row.cpu_time_total += duration * 1e6
             row.self_cpu_time_total += self_duration * 1e6
+            row.flops += flops
+            if backend and backend not in row.backend.split("+"):
+                row.backend = f"{row.backend}+{backend}" if row.backend else backend
         return EventList(rows.values())
 
     def table(self, sort_by="self_cpu_time_total", row_limit=100):
@@ -168,7 +200,7 @@ class profile:
         trace = [{"name": name, "ph": "X", "ts": round(start * 1e6, 3), "dur": round(duration * 1e6, 3),
                   "pid": os.getpid(), "tid": self._thread, "cat": "backward" if name.endswith(
                       ("Backward0", "Backward1")) else "cpu_op", "args": {"depth": depth}}
-                 for name, start, duration, _, depth in self.events]
+                 for name, start, duration, _, depth, _, _ in self.events]
         with open(path, "w") as f:
             json.dump({"traceEvents": trace, "displayTimeUnit": "ms"}, f)
 
@@ -177,13 +209,18 @@ class profile:
 
 
 def timed_backward(node, fn, g):
-    """``fn(g)``, a node's backward, timed by the running profiler under the node's name (the engine calls this)."""
-    prof = active[0]
-    event = prof.push(node.name(), opaque=True)
-    try:
-        return fn(g)
-    finally:
-        prof.pop(event)
+    """``fn(g)``, a node's backward, run by what watches nodes (the engine calls this when one does)."""
+    return active[0].run_node(node, fn, g)
+
+
+def set_node_tracer(tracer):
+    """Let ``tracer.run_node(node, fn, g)`` see every backward node (gradlab.set_debug(2)); None stops.
+
+    A running profile keeps its place and hands each node on to the tracer."""
+    if isinstance(active[0], profile):
+        active[0]._outer = tracer
+    else:
+        active[0] = tracer
 
 
 class record_function:
@@ -220,6 +257,13 @@ class FunctionEventAvg:
         self.count = 0
         self.cpu_time_total = 0.0
         self.self_cpu_time_total = 0.0
+        self.flops = 0        # of the kernels run inside these events (a multiply-add is 2)
+        self.backend = ""     # which kernels ran: "cython", "numpy", both joined by "+", or ""
+
+    @property
+    def gflops_per_second(self):
+        """The kernels' floating-point operations over the self time (0 when no kernel computed)."""
+        return self.flops / self.self_cpu_time_total / 1e3 if self.self_cpu_time_total else 0.0
 
     @property
     def cpu_time(self):
@@ -248,13 +292,14 @@ class EventList(list):
             rows = rows[:row_limit]
         self_total = sum(r.self_cpu_time_total for r in self) or 1.0
         width = max([len("Name")] + [len(r.key) for r in rows]) + 2
-        heads = ("Self CPU %", "Self CPU", "CPU total %", "CPU total", "CPU time avg", "# of Calls")
+        heads = ("Self CPU %", "Self CPU", "CPU total %", "CPU total", "CPU time avg", "GFLOP/s", "Backend",
+                 "# of Calls")
         rule = "-" * width + "  " + "  ".join("-" * 12 for _ in heads)
         lines = [rule, "Name".ljust(width) + "  " + "  ".join(h.rjust(12) for h in heads), rule]
         for r in rows:
             cells = (f"{100 * r.self_cpu_time_total / self_total:.2f}%", _fmt(r.self_cpu_time_total),
                      f"{100 * r.cpu_time_total / self_total:.2f}%", _fmt(r.cpu_time_total), _fmt(r.cpu_time),
-                     str(r.count))
+                     f"{r.gflops_per_second:.2f}" if r.flops else "", r.backend, str(r.count))
             lines.append(r.key.ljust(width) + "  " + "  ".join(c.rjust(12) for c in cells))
         lines += [rule, f"Self CPU time total: {_fmt(self_total)}"]
         return "\n".join(lines) + "\n"
@@ -265,6 +310,7 @@ class EventList(list):
             total.count += r.count
             total.cpu_time_total += r.cpu_time_total
             total.self_cpu_time_total += r.self_cpu_time_total
+            total.flops += r.flops
         return total
 
 
