@@ -301,9 +301,9 @@ class _LazyNorm(LazyModuleMixin):
         self.num_features = input.shape[self._feature_axis(input)]
         if not self.has_uninitialized_params():
             return
-        for tensor in (self.weight, self.bias, self.running_mean, self.running_var):
-            if tensor is not None:
-                tensor.materialize((self.num_features,))
+        for t in (self.weight, self.bias, self.running_mean, self.running_var):
+            if t is not None:
+                t.materialize((self.num_features,))
         self.reset_parameters()
 
 
