@@ -174,7 +174,8 @@ class _Labeller:
             return Box("output" if is_root else "op", lines)
         if id(scope) not in self.clusters:
             from ..nn.modules.module import module_path
-            self.clusters[id(scope)] = f"{module_path(scope)} ({type(scope[1]).__name__})"
+            path, kind = module_path(scope), type(scope[1]).__name__
+            self.clusters[id(scope)] = path if path.rsplit(".", 1)[-1] == kind else f"{path} ({kind})"
             self.scopes[id(scope)] = scope
         return Box("output" if is_root else "op", lines, id(scope))
 
