@@ -96,8 +96,8 @@ def shape4(op, name, shape):
         shape = tuple(operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"{op}: {name} must be a tuple of ints, got {shape!r}") from None
-    if len(shape) != 4 or min(shape) < 0:
-        raise ValueError(f"{op}: {name} must be 4 non-negative ints (N, C, H, W), got {shape}")
+    if len(shape) != 4 or min(shape) < 0 or max(shape) >= 2**63:
+        raise ValueError(f"{op}: {name} must be 4 non-negative 64-bit ints (N, C, H, W), got {shape}")
     if shape[0] * shape[1] * shape[2] * shape[3] > MAX_ELEMENTS:
         _too_large(op, f"{name} {shape}", ((name, shape[0] * shape[1] * shape[2] * shape[3]),))
     return shape
@@ -122,9 +122,10 @@ def check_grad_out(op, grad_out, expected):
         raise ValueError(f"{op}: grad_out has shape {tuple(grad_out.shape)}, expected {tuple(expected)}")
 
 
-def conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups, grad_out=None):
+def conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups, grad_out=None, columns=False):
     """Check a convolution's shapes (and grad_out's, if given); return the normalised
-    geometry (stride, padding, dilation, groups)."""
+    geometry (stride, padding, dilation, groups).  With columns, the (N, C*kh*kw, Ho*Wo)
+    matrix of im2col must fit the limit too."""
     stride = pair(op, "stride", stride, 1)
     padding = pair(op, "padding", padding, 0)
     dilation = pair(op, "dilation", dilation, 1)
@@ -156,7 +157,8 @@ def conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups, grad_
     kg = cg * kh * kw
     # the largest of: padded input, per-sample input, weight, output, output columns,
     # Kg, output channels, and the band workspace of the compiled kernels (2**30 there)
-    if max(n * c * hp * wp, c * h * w, cout * kg, n * cout * ho * wo, max(n, 1) * ho * wo, kg,
+    cols = n * c * kh * kw * ho * wo if columns else 0
+    if max(n * c * hp * wp, c * h * w, cout * kg, n * cout * ho * wo, max(n, 1) * ho * wo, kg, cols,
            cout, 2 * (ho + kh * dilation[0]) * wo, kh, kw, *stride, *padding, *dilation) > MAX_ELEMENTS:
         context = (f"input {tuple(x_shape)}, weight {tuple(w_shape)}, stride {stride}, padding {padding}, "
                    f"dilation {dilation}, groups {groups}")
@@ -165,7 +167,8 @@ def conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups, grad_
             ("padded input elements", n * c * hp * wp), ("input elements per sample", c * h * w),
             ("weight elements", cout * kg), ("output elements", n * cout * ho * wo),
             ("output positions (N*Ho*Wo)", max(n, 1) * ho * wo), ("weights per filter (C/groups*kh*kw)", kg),
-            ("output channels", cout), ("band workspace elements (2x)", 2 * (ho + kh * dilation[0]) * wo)))
+            ("output channels", cout), ("band workspace elements (2x)", 2 * (ho + kh * dilation[0]) * wo),
+            ("column elements (N*C*kh*kw*Ho*Wo)", cols)))
     if grad_out is not None:
         check_grad_out(op, grad_out, (n, cout, ho, wo))
     return stride, padding, dilation, groups
