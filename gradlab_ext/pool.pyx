@@ -275,6 +275,9 @@ def max_pool2d_backward(grad_out, indices, input_shape):
     cdef idx_t HW = shape[2] * shape[3]
     cdef idx_t L = grad_out.shape[2] * grad_out.shape[3]
     cdef cnp.ndarray gx = np.empty(shape, dtype=dt)
+    if HW == 0 and (indices != -1).any():     # (the loop below would catch it, but it is skipped)
+        raise ValueError(f"{op}: indices out of range for an input plane of {shape[2]}x{shape[3]} "
+                         f"(expected -1 or 0 <= index < {HW})")
     if gx.size == 0:
         return gx
     if L == 0:
