@@ -17,3 +17,49 @@ cdef object _checked(str op, str name, object a, object dtype, tuple shape):
     if shape is not None and tuple(a.shape) != shape:
         raise ValueError(f"{op}: {name} has shape {tuple(a.shape)}, expected {shape}")
     return a
+
+
+# Sizes and geometry values of a direct call: Python ints until they are known
+# to fit, so that no product can overflow before it is checked.  The limit is
+# the one gradlab.kernels enforces (its geometry.MAX_ELEMENTS): 32-bit BLAS indices.
+cdef object _MAX_ELEMENTS = 2**31 - 1
+
+
+cdef tuple _ints(str op, str name, object value, Py_ssize_t n):
+    """value as a tuple of n Python ints (not bools), else TypeError/ValueError naming op."""
+    cdef bint plain = type(value) is tuple and len(value) == n
+    if plain:
+        for v in value:
+            if type(v) is not int:
+                plain = False
+                break
+    if plain:
+        return value
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be a tuple of {n} ints, got {value!r}") from None
+    for v in items:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{op}: {name} must be a tuple of {n} ints, got {value!r}")
+    if len(items) != n:
+        raise ValueError(f"{op}: {name} must have {n} entries, got {value!r}")
+    return tuple([int(v) for v in items])
+
+
+cdef object _int(str op, str name, object value):
+    """value as a Python int (not a bool), else TypeError naming op."""
+    if type(value) is int:
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    return int(value)
+
+
+cdef int _too_large(str op, tuple sizes, str context) except -1:
+    """Raise if a (what, count) of sizes is above _MAX_ELEMENTS."""
+    for what, count in sizes:
+        if count > _MAX_ELEMENTS:
+            raise ValueError(f"{op}: too large for the kernels: {what} {count} (the limit is "
+                             f"2**31 - 1); {context}")
+    return 0

@@ -165,38 +165,51 @@ cdef struct Geom:
     idx_t Ho, Wo, L, Kg       # output plane, L = Ho*Wo, Kg = Cg*kh*kw
 
 
-cdef inline idx_t _out_size(idx_t size, idx_t k, idx_t s, idx_t p, idx_t d):
-    cdef idx_t span = size + 2 * p - d * (k - 1) - 1
-    if span < 0:
-        return 0
-    return span // s + 1
-
-
-cdef Geom _make_geom(str op, tuple xshape, tuple wshape, object stride, object padding,
-                     object dilation, idx_t groups) except *:
+cdef Geom _make_geom(str op, object xshape, object wshape, object stride, object padding,
+                     object dilation, object groups, bint columns=False) except *:
     """The geometry of a call; refuses one that would index out of the arrays or
-    past 32-bit BLAS indices (gradlab.kernels explains what is wrong in detail)."""
+    past 32-bit BLAS indices (gradlab.kernels explains what is wrong in detail).
+    With columns, the (N, C*kh*kw, Ho*Wo) matrix of im2col is bounded too.
+
+    Everything is computed with Python ints first: a product of sizes could
+    overflow 64 bits, and then a check on it would pass what it should refuse."""
     cdef Geom g
-    g.N, g.C, g.H, g.W = xshape
-    g.Cout, g.Cg, g.kh, g.kw = wshape
-    g.sh, g.sw = stride
-    g.ph, g.pw = padding
-    g.dh, g.dw = dilation
-    g.G = groups
-    g.Ho = _out_size(g.H, g.kh, g.sh, g.ph, g.dh) if g.sh > 0 and g.dh > 0 else 0
-    g.Wo = _out_size(g.W, g.kw, g.sw, g.pw, g.dw) if g.sw > 0 and g.dw > 0 else 0
-    if (min(g.N, g.C, g.H, g.W, g.Cout, g.Cg, g.ph, g.pw) < 0 or min(g.kh, g.kw, g.Ho, g.Wo) < 1
-            or g.G < 1 or g.C != g.G * g.Cg or g.Cout % g.G != 0):
-        raise ValueError(f"{op}: inconsistent geometry: input {xshape}, weight {wshape}, stride "
-                         f"{tuple(stride)}, padding {tuple(padding)}, dilation {tuple(dilation)}, "
-                         f"groups {groups} (gradlab.kernels.{op} says what is wrong)")
+    N, C, H, W = xshape = _ints(op, "input shape", xshape, 4)
+    Cout, Cg, kh, kw = wshape = _ints(op, "weight shape", wshape, 4)
+    sh, sw = stride = _ints(op, "stride", stride, 2)
+    ph, pw = padding = _ints(op, "padding", padding, 2)
+    dh, dw = dilation = _ints(op, "dilation", dilation, 2)
+    G = _int(op, "groups", groups)
+    context = (f"input {xshape}, weight {wshape}, stride {stride}, padding {padding}, "
+               f"dilation {dilation}, groups {G}")
+    if (min(N, C, H, W, Cout, Cg, ph, pw) < 0 or min(kh, kw, sh, sw, dh, dw, G) < 1
+            or C != G * Cg or Cout % G != 0):
+        raise ValueError(f"{op}: inconsistent geometry: {context} "
+                         f"(gradlab.kernels.{op} says what is wrong)")
+    if max(N, C, H, W, Cout, Cg) >= 2**63:
+        raise ValueError(f"{op}: a dimension does not fit in 64 bits: {context}")
+    _too_large(op, (("kernel size", max(kh, kw)), ("stride", max(sh, sw)),
+                    ("padding", max(ph, pw)), ("dilation", max(dh, dw))), context)
+    span_h = H + 2 * ph - dh * (kh - 1) - 1
+    span_w = W + 2 * pw - dw * (kw - 1) - 1
+    if span_h < 0 or span_w < 0:
+        raise ValueError(f"{op}: inconsistent geometry: the kernel does not fit: {context} "
+                         f"(gradlab.kernels.{op} says what is wrong)")
+    Ho, Wo = span_h // sh + 1, span_w // sw + 1
+    Kg = Cg * kh * kw
+    _too_large(op, (("weights per filter (C/groups*kh*kw)", Kg), ("output positions (N*Ho*Wo)", max(N, 1) * Ho * Wo),
+                    ("output channels", Cout), ("input elements per sample", C * H * W),
+                    ("input elements", N * C * H * W), ("weight elements", Cout * Kg),
+                    ("output elements", N * Cout * Ho * Wo), ("band workspace elements (2x)", 2 * (Ho + kh * dh) * Wo),
+                    ("column elements", N * C * kh * kw * Ho * Wo if columns else 0)), context)
+    g.N, g.C, g.H, g.W = N, C, H, W
+    g.Cout, g.Cg, g.kh, g.kw = Cout, Cg, kh, kw
+    g.sh, g.sw, g.ph, g.pw, g.dh, g.dw = sh, sw, ph, pw, dh, dw
+    g.G = G
+    g.Ho, g.Wo = Ho, Wo
     g.Cog = g.Cout // g.G
     g.L = g.Ho * g.Wo
-    g.Kg = g.Cg * g.kh * g.kw
-    if (g.Kg >= (<idx_t>1) << 31 or g.L * max(g.N, 1) >= (<idx_t>1) << 31 or g.Cout >= (<idx_t>1) << 31
-            or g.C * g.H * g.W >= (<idx_t>1) << 31
-            or (g.Ho + g.kh * g.dh) * g.Wo >= (<idx_t>1) << 30):
-        raise ValueError(f"{op}: problem too large for 32-bit BLAS indices")
+    g.Kg = Kg
     return g
 
 
@@ -506,7 +519,7 @@ cdef void _fold_bands(const real* bands, real* x, idx_t S, const Geom* g) noexce
 include "_conv_forward.pxi"
 
 
-def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), int groups=1):
+def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
     """y = conv2d(x, w) + b.  x (N, C, H, W), w (Cout, C/groups, kh, kw), b (Cout,) or None."""
     op = "conv2d_forward"
     x = _checked(op, "x", x, None, None)
@@ -559,12 +572,14 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
 include "_conv_backward.pxi"
 
 
-cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple wshape,
-                     object stride, object padding, object dilation, int groups,
+cdef tuple _backward(str op, object gy, object x, object xshape, object w, object wshape,
+                     object stride, object padding, object dilation, object groups,
                      bint need_x, bint need_w, bint need_b):
     gy = _checked(op, "grad_out", gy, None, None)
     dt = gy.dtype
     cdef Geom g = _make_geom(op, xshape, wshape, stride, padding, dilation, groups)
+    xshape = (g.N, g.C, g.H, g.W)
+    wshape = (g.Cout, g.Cg, g.kh, g.kw)
     gy = _checked(op, "grad_out", gy, dt, (g.N, g.Cout, g.Ho, g.Wo))
     if need_w:
         x = _checked(op, "x", x, dt, xshape)
@@ -619,24 +634,29 @@ cdef tuple _backward(str op, object gy, object x, tuple xshape, object w, tuple 
     return gx, gw, gb
 
 
-def conv2d_backward(grad_out, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), int groups=1,
+def conv2d_backward(grad_out, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
                     bint need_input=True, bint need_weight=True, bint need_bias=True):
     """(grad_x, grad_w, grad_b) of conv2d; an entry is None when its need_* flag is False."""
-    return _backward("conv2d_backward", grad_out, x, tuple(x.shape), w, tuple(w.shape),
+    op = "conv2d_backward"
+    x = _checked(op, "x", x, None, None)
+    w = _checked(op, "w", w, None, None)
+    return _backward(op, grad_out, x, x.shape, w, w.shape,
                      stride, padding, dilation, groups, need_input, need_weight, need_bias)
 
 
 def conv2d_input_grad(grad_out, w, input_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
-                      int groups=1):
+                      groups=1):
     """grad_x of conv2d for an input of shape input_shape (a transposed convolution)."""
-    return _backward("conv2d_input_grad", grad_out, None, tuple(input_shape), w, tuple(w.shape),
+    w = _checked("conv2d_input_grad", "w", w, None, None)
+    return _backward("conv2d_input_grad", grad_out, None, input_shape, w, w.shape,
                      stride, padding, dilation, groups, True, False, False)[0]
 
 
 def conv2d_weight_grad(grad_out, x, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
-                       int groups=1):
+                       groups=1):
     """grad_w of conv2d for a weight of shape weight_shape."""
-    return _backward("conv2d_weight_grad", grad_out, x, tuple(x.shape), None, tuple(weight_shape),
+    x = _checked("conv2d_weight_grad", "x", x, None, None)
+    return _backward("conv2d_weight_grad", grad_out, x, x.shape, None, weight_shape,
                      stride, padding, dilation, groups, False, True, False)[1]
 
 
@@ -661,13 +681,15 @@ cdef void _unfold_all(real* x, real* cols, const Geom* g, int nt, char* ws, idx_
                          <real*>(ws + threadid() * per))
 
 
-cdef object _unfold(str op, object src, tuple shape, object kernel_size, object stride, object padding,
+cdef object _unfold(str op, object src, object shape, object kernel_size, object stride, object padding,
                     object dilation, bint fold):
     """im2col (src is the image, of this shape) or, with fold, col2im (src is the columns)."""
     src = _checked(op, "cols" if fold else "x", src, None, None)
     dt = src.dtype
-    kh, kw = kernel_size
-    cdef Geom g = _make_geom(op, shape, (1, shape[1], kh, kw), stride, padding, dilation, 1)
+    shape = tuple(src.shape) if not fold else _ints(op, "input_shape", shape, 4)
+    kh, kw = _ints(op, "kernel_size", kernel_size, 2)
+    cdef Geom g = _make_geom(op, shape, (1, shape[1], kh, kw), stride, padding, dilation, 1, True)
+    shape = (g.N, g.C, g.H, g.W)
     cdef tuple cols_shape = (g.N, g.C * g.kh * g.kw, g.L)
     if fold:
         _checked(op, "cols", src, dt, cols_shape)
@@ -695,9 +717,9 @@ cdef object _unfold(str op, object src, tuple shape, object kernel_size, object 
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Unfold x (N, C, H, W) into columns (N, C*kh*kw, Ho*Wo)."""
-    return _unfold("im2col", x, tuple(x.shape), kernel_size, stride, padding, dilation, False)
+    return _unfold("im2col", x, None, kernel_size, stride, padding, dilation, False)
 
 
 def col2im(cols, input_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Fold columns (N, C*kh*kw, Ho*Wo) back to (N, C, H, W), summing overlaps."""
-    return _unfold("col2im", cols, tuple(input_shape), kernel_size, stride, padding, dilation, True)
+    return _unfold("col2im", cols, input_shape, kernel_size, stride, padding, dilation, True)

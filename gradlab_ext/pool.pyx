@@ -46,10 +46,9 @@ cdef struct PGeom:
     idx_t kh, kw, sh, sw, ph, pw, dh, dw
 
 
-cdef idx_t _pool_out(idx_t size, idx_t k, idx_t s, idx_t p, idx_t d, bint ceil_mode):
-    """PyTorch's pooling output size (see gradlab/kernels/pool.py)."""
-    cdef idx_t span = size + 2 * p - d * (k - 1) - 1
-    cdef idx_t out
+cdef object _pool_out(object size, object k, object s, object p, object d, bint ceil_mode):
+    """PyTorch's pooling output size (see gradlab/kernels/pool.py), in Python ints."""
+    span = size + 2 * p - d * (k - 1) - 1
     if ceil_mode:
         span += s - 1
     if span < 0:
@@ -60,25 +59,32 @@ cdef idx_t _pool_out(idx_t size, idx_t k, idx_t s, idx_t p, idx_t d, bint ceil_m
     return out
 
 
-cdef PGeom _make_geom(str op, tuple xshape, object kernel_size, object stride, object padding,
+cdef PGeom _make_geom(str op, object xshape, object kernel_size, object stride, object padding,
                       object dilation, bint ceil_mode) except *:
-    """The geometry of a call; refuses one whose loops would divide by zero or
-    index out of the arrays (gradlab.kernels explains what is wrong in detail)."""
+    """The geometry of a call; refuses one whose loops would divide by zero, index
+    out of the arrays or overflow (gradlab.kernels explains what is wrong in detail).
+    Sizes are Python ints until they are checked, so no product overflows first."""
     cdef PGeom g
-    N, C, H, W = xshape
+    N, C, H, W = xshape = _ints(op, "input shape", xshape, 4)
+    kh, kw = kernel_size = _ints(op, "kernel_size", kernel_size, 2)
+    sh, sw = stride = _ints(op, "stride", stride, 2)
+    ph, pw = padding = _ints(op, "padding", padding, 2)
+    dh, dw = dilation = _ints(op, "dilation", dilation, 2)
+    context = (f"input {xshape}, kernel {kernel_size}, stride {stride}, padding {padding}, "
+               f"dilation {dilation}")
+    if min(N, C, H, W, ph, pw) < 0 or min(kh, kw, sh, sw, dh, dw) < 1:
+        raise ValueError(f"{op}: invalid geometry: {context} (gradlab.kernels.{op} says what is wrong)")
+    if max(N, C, H, W) >= 2**63:
+        raise ValueError(f"{op}: a dimension does not fit in 64 bits: {context}")
+    _too_large(op, (("kernel size", max(kh, kw)), ("stride", max(sh, sw)), ("padding", max(ph, pw)),
+                    ("dilation", max(dh, dw)), ("window size (kh*kw)", kh * kw),
+                    ("input elements", N * C * H * W)), context)
+    Ho = _pool_out(H, kh, sh, ph, dh, ceil_mode)
+    Wo = _pool_out(W, kw, sw, pw, dw, ceil_mode)
+    _too_large(op, (("output elements", N * C * Ho * Wo), ("output positions per plane", Ho * Wo)), context)
     g.planes = N * C
-    g.H = H
-    g.W = W
-    g.kh, g.kw = kernel_size
-    g.sh, g.sw = stride
-    g.ph, g.pw = padding
-    g.dh, g.dw = dilation
-    if min(N, C, g.H, g.W, g.ph, g.pw) < 0 or min(g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) < 1:
-        raise ValueError(f"{op}: invalid geometry: input {xshape}, kernel {tuple(kernel_size)}, "
-                         f"stride {tuple(stride)}, padding {tuple(padding)}, dilation {tuple(dilation)} "
-                         f"(gradlab.kernels.{op} says what is wrong)")
-    g.Ho = _pool_out(g.H, g.kh, g.sh, g.ph, g.dh, ceil_mode)
-    g.Wo = _pool_out(g.W, g.kw, g.sw, g.pw, g.dw, ceil_mode)
+    g.H, g.W, g.Ho, g.Wo = H, W, Ho, Wo
+    g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw = kh, kw, sh, sw, ph, pw, dh, dw
     return g
 
 
@@ -208,7 +214,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), 
     op = "max_pool2d_forward"
     x = _checked(op, "x", x, None, None)
     dt = x.dtype
-    cdef PGeom g = _make_geom(op, tuple(x.shape), kernel_size, stride, padding, dilation, ceil_mode)
+    cdef PGeom g = _make_geom(op, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     N, C = x.shape[0], x.shape[1]
     cdef cnp.ndarray y = np.empty((N, C, g.Ho, g.Wo), dtype=dt)
     cdef cnp.ndarray ind = np.empty((N, C, g.Ho, g.Wo), dtype=np.int64) if return_indices else None
@@ -256,9 +262,12 @@ def max_pool2d_backward(grad_out, indices, input_shape):
     op = "max_pool2d_backward"
     grad_out = _checked(op, "grad_out", grad_out, None, None)
     dt = grad_out.dtype
-    shape = tuple(input_shape)
-    if len(shape) != 4 or grad_out.ndim != 4:
-        raise ValueError(f"{op}: expected 4-D grad_out and input_shape, got {grad_out.shape} and {shape}")
+    shape = _ints(op, "input_shape", input_shape, 4)
+    if grad_out.ndim != 4 or min(shape) < 0 or max(shape) >= 2**63:
+        raise ValueError(f"{op}: expected 4-D grad_out and input_shape of 64-bit sizes, got "
+                         f"{grad_out.shape} and {shape}")
+    _too_large(op, (("input elements", shape[0] * shape[1] * shape[2] * shape[3]),
+                    ("input plane", shape[2] * shape[3])), f"input_shape {shape}")
     indices = _checked(op, "indices", indices, np.dtype(np.int64), tuple(grad_out.shape))
     if tuple(grad_out.shape[:2]) != shape[:2]:
         raise ValueError(f"{op}: grad_out {tuple(grad_out.shape)} and input {shape} differ in (N, C)")
@@ -266,6 +275,9 @@ def max_pool2d_backward(grad_out, indices, input_shape):
     cdef idx_t HW = shape[2] * shape[3]
     cdef idx_t L = grad_out.shape[2] * grad_out.shape[3]
     cdef cnp.ndarray gx = np.empty(shape, dtype=dt)
+    if HW == 0 and (indices != -1).any():     # (the loop below would catch it, but it is skipped)
+        raise ValueError(f"{op}: indices out of range for an input plane of {shape[2]}x{shape[3]} "
+                         f"(expected -1 or 0 <= index < {HW})")
     if gx.size == 0:
         return gx
     if L == 0:
@@ -358,13 +370,18 @@ cdef void _avgpool(const real* x, real* y, const PGeom* g, bint cip, idx_t dov, 
                 _avgpool_plane(x + p * HW, y + p * L, g, cip, dov)
 
 
-cdef object _avg_pool(str op, object src, tuple shape, object kernel_size, object stride, object padding,
+cdef object _avg_pool(str op, object src, object shape, object kernel_size, object stride, object padding,
                       bint ceil_mode, bint count_include_pad, object divisor_override, bint backward):
     """avg_pool2d of src, an input of this shape; or with backward, its gradient (src is grad_out)."""
     src = _checked(op, "grad_out" if backward else "x", src, None, None)
     dt = src.dtype
-    cdef idx_t dov = 0 if divisor_override is None else divisor_override   # 0: the window's size
+    shape = _ints(op, "input_shape", src.shape if shape is None else shape, 4)
     cdef PGeom g = _make_geom(op, shape, kernel_size, stride, padding, (1, 1), ceil_mode)
+    if divisor_override is not None:
+        divisor_override = _int(op, "divisor_override", divisor_override)
+        if divisor_override == 0 or not -2**63 <= divisor_override < 2**63:
+            raise ValueError(f"{op}: divisor_override must be a non-zero 64-bit int, got {divisor_override}")
+    cdef idx_t dov = 0 if divisor_override is None else divisor_override   # 0: the window's size
     cdef tuple out_shape = (shape[0], shape[1], g.Ho, g.Wo)
     if backward:
         _checked(op, "grad_out", src, dt, out_shape)
@@ -386,12 +403,12 @@ cdef object _avg_pool(str op, object src, tuple shape, object kernel_size, objec
 def avg_pool2d_forward(x, kernel_size, stride, padding=(0, 0), ceil_mode=False,
                        count_include_pad=True, divisor_override=None):
     """Mean over each window of x (N, C, H, W)."""
-    return _avg_pool("avg_pool2d_forward", x, tuple(x.shape), kernel_size, stride, padding, ceil_mode,
+    return _avg_pool("avg_pool2d_forward", x, None, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override, False)
 
 
 def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride, padding=(0, 0), ceil_mode=False,
                         count_include_pad=True, divisor_override=None):
     """grad_x (input_shape): each grad_out value spread evenly (1/divisor) over its window."""
-    return _avg_pool("avg_pool2d_backward", grad_out, tuple(input_shape), kernel_size, stride, padding,
+    return _avg_pool("avg_pool2d_backward", grad_out, input_shape, kernel_size, stride, padding,
                      ceil_mode, count_include_pad, divisor_override, True)

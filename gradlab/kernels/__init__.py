@@ -241,7 +241,7 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     x = float_array(op, "input", x, 4)
     kernel = pair(op, "kernel_size", kernel_size, 1)
     stride, padding, dilation, _ = conv_geometry(
-        op, x.shape, (1, x.shape[1]) + kernel, stride, padding, dilation, 1)
+        op, x.shape, (1, x.shape[1]) + kernel, stride, padding, dilation, 1, columns=True)
     dt = compute_dtype(x)
     return cast(_conv.im2col(ready(x, dt), kernel, stride, padding, dilation), x.dtype)
 
@@ -253,7 +253,7 @@ def col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1):
     input_shape = shape4(op, "input_shape", input_shape)
     kernel = pair(op, "kernel_size", kernel_size, 1)
     stride, padding, dilation, _ = conv_geometry(
-        op, input_shape, (1, input_shape[1]) + kernel, stride, padding, dilation, 1)
+        op, input_shape, (1, input_shape[1]) + kernel, stride, padding, dilation, 1, columns=True)
     blocks = [conv2d_output_size(*args) for args in zip(input_shape[2:], kernel, stride, padding, dilation)]
     expected = (input_shape[0], input_shape[1] * kernel[0] * kernel[1], blocks[0] * blocks[1])
     if tuple(cols.shape) != expected:

@@ -46,6 +46,8 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """
     windows = _padded_windows(x, kernel_size, stride, padding, dilation)
     n, c, kh, kw, ho, wo = windows.shape
+    if x.size == 0:
+        return np.zeros((n, c * kh * kw, ho * wo), dtype=x.dtype)
     return windows.reshape(n, c * kh * kw, ho * wo)  # reshape of a view copies
 
 
@@ -58,6 +60,8 @@ def col2im(cols, input_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilati
     one of the repeated positions).
     """
     n, c, h, w = input_shape
+    if cols.size == 0:
+        return np.zeros(input_shape, dtype=cols.dtype)
     kh, kw = kernel_size
     sh, sw = stride
     ph, pw = padding
@@ -86,14 +90,15 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     """
     n, c, h, wd = x.shape
     cout, cg, kh, kw = w.shape
-    cols = im2col(x, (kh, kw), stride, padding, dilation)      # (N, C*kh*kw, L)
-    length = cols.shape[2]
-    cols = cols.reshape(n, groups, cg * kh * kw, length)         # (N, G, Kg, L)
-    wmat = w.reshape(groups, cout // groups, cg * kh * kw)       # (G, Cog, Kg)
-    y = np.matmul(wmat, cols)                                    # (N, G, Cog, L)
     ho = conv2d_output_size(h, kh, stride[0], padding[0], dilation[0])
     wo = conv2d_output_size(wd, kw, stride[1], padding[1], dilation[1])
-    y = y.reshape(n, cout, ho, wo)
+    if x.size == 0 or w.size == 0:      # nothing to multiply (and the columns could be huge)
+        y = np.zeros((n, cout, ho, wo), dtype=x.dtype)
+    else:
+        cols = im2col(x, (kh, kw), stride, padding, dilation)      # (N, C*kh*kw, L)
+        cols = cols.reshape(n, groups, cg * kh * kw, ho * wo)        # (N, G, Kg, L)
+        wmat = w.reshape(groups, cout // groups, cg * kh * kw)       # (G, Cog, Kg)
+        y = np.matmul(wmat, cols).reshape(n, cout, ho, wo)           # (N, G, Cog, L) -> NCHW
     if b is not None:
         y += b.reshape(1, cout, 1, 1)
     return y
@@ -123,6 +128,8 @@ def conv2d_input_grad(grad_out, w, input_shape, stride=(1, 1), padding=(0, 0), d
     """grad_x = col2im(W^T @ grad_out): a transposed convolution of grad_out."""
     n, cout, ho, wo = grad_out.shape
     cout, cg, kh, kw = w.shape
+    if grad_out.size == 0 or w.size == 0:    # a zero gradient (and the columns could be huge)
+        return np.zeros(tuple(input_shape), dtype=grad_out.dtype)
     g = grad_out.reshape(n, groups, cout // groups, ho * wo)     # (N, G, Cog, L)
     wmat = w.reshape(groups, cout // groups, cg * kh * kw)       # (G, Cog, Kg)
     grad_cols = np.matmul(wmat.transpose(0, 2, 1), g)            # (N, G, Kg, L)
@@ -135,6 +142,8 @@ def conv2d_weight_grad(grad_out, x, weight_shape, stride=(1, 1), padding=(0, 0),
     """grad_w = sum over the batch of grad_out @ cols^T."""
     n, _, ho, wo = grad_out.shape
     cout, cg, kh, kw = weight_shape
+    if grad_out.size == 0 or x.size == 0:    # a zero gradient (and the columns could be huge)
+        return np.zeros(tuple(weight_shape), dtype=grad_out.dtype)
     cols = im2col(x, (kh, kw), stride, padding, dilation)
     cols = cols.reshape(n, groups, cg * kh * kw, ho * wo)        # (N, G, Kg, L)
     g = grad_out.reshape(n, groups, cout // groups, ho * wo)     # (N, G, Cog, L)

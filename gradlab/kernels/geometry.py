@@ -3,13 +3,22 @@
 The dispatcher (``gradlab/kernels/__init__.py``) calls these once per kernel
 call, before it picks a backend; both twins then trust what they get.  Every
 error names the op, the shapes and what was expected.
+
+Size limit: the compiled kernels index with 32-bit BLAS ints, so every array
+a call reads, writes or allocates (input, padded input, weight, output,
+columns, windows), every geometry value and every index plane stays at or
+below MAX_ELEMENTS = 2**31 - 1 elements.  The sizes are computed with Python
+ints (they cannot overflow) and checked here, before either backend runs, so
+both refuse the same calls with the same ValueError.
 """
 import operator
 
 import numpy as np
 
 __all__ = ["pair", "conv2d_output_size", "pool2d_output_size", "sliding_windows",
-           "conv_geometry", "pool_geometry", "shape4", "divisor", "check_grad_out"]
+           "conv_geometry", "pool_geometry", "shape4", "divisor", "check_grad_out", "MAX_ELEMENTS"]
+
+MAX_ELEMENTS = 2**31 - 1
 
 
 def pair(op, name, value, minimum=None):
@@ -87,9 +96,25 @@ def shape4(op, name, shape):
         shape = tuple(operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"{op}: {name} must be a tuple of ints, got {shape!r}") from None
-    if len(shape) != 4 or min(shape) < 0:
-        raise ValueError(f"{op}: {name} must be 4 non-negative ints (N, C, H, W), got {shape}")
+    if len(shape) != 4 or min(shape) < 0 or max(shape) >= 2**63:
+        raise ValueError(f"{op}: {name} must be 4 non-negative 64-bit ints (N, C, H, W), got {shape}")
+    if shape[0] * shape[1] * shape[2] * shape[3] > MAX_ELEMENTS:
+        _too_large(op, f"{name} {shape}", ((name, shape[0] * shape[1] * shape[2] * shape[3]),))
     return shape
+
+
+def _too_large(op, context, sizes):
+    """Raise the error of a call whose sizes pass MAX_ELEMENTS; sizes: (what, count) pairs."""
+    over = ", ".join(f"{what} {count}" for what, count in sizes if count > MAX_ELEMENTS)
+    raise ValueError(f"{op}: too large for the kernels: {over} (the limit is 2**31 - 1 = "
+                     f"{MAX_ELEMENTS}); {context}")
+
+
+def _check_values(op, context, **values):
+    """Each geometry value (a pair) at most MAX_ELEMENTS, as a 32-bit int."""
+    for name, (h, w) in values.items():
+        if h > MAX_ELEMENTS or w > MAX_ELEMENTS:
+            _too_large(op, context, ((name, max(h, w)),))
 
 
 def check_grad_out(op, grad_out, expected):
@@ -97,9 +122,10 @@ def check_grad_out(op, grad_out, expected):
         raise ValueError(f"{op}: grad_out has shape {tuple(grad_out.shape)}, expected {tuple(expected)}")
 
 
-def conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups, grad_out=None):
+def conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups, grad_out=None, columns=False):
     """Check a convolution's shapes (and grad_out's, if given); return the normalised
-    geometry (stride, padding, dilation, groups)."""
+    geometry (stride, padding, dilation, groups).  With columns, the (N, C*kh*kw, Ho*Wo)
+    matrix of im2col must fit the limit too."""
     stride = pair(op, "stride", stride, 1)
     padding = pair(op, "padding", padding, 0)
     dilation = pair(op, "dilation", dilation, 1)
@@ -126,8 +152,25 @@ def conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups, grad_
                          f"{(dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)}, larger than "
                          f"the padded input {(h + 2 * padding[0], w + 2 * padding[1])} "
                          f"(input {tuple(x_shape)}, padding {padding})")
+    ho, wo = span_h // stride[0] + 1, span_w // stride[1] + 1
+    hp, wp = h + 2 * padding[0], w + 2 * padding[1]
+    kg = cg * kh * kw
+    # the largest of: padded input, per-sample input, weight, output, output columns,
+    # Kg, output channels, and the band workspace of the compiled kernels (2**30 there)
+    cols = n * c * kh * kw * ho * wo if columns else 0
+    if max(n * c * hp * wp, c * h * w, cout * kg, n * cout * ho * wo, max(n, 1) * ho * wo, kg, cols,
+           cout, 2 * (ho + kh * dilation[0]) * wo, kh, kw, *stride, *padding, *dilation) > MAX_ELEMENTS:
+        context = (f"input {tuple(x_shape)}, weight {tuple(w_shape)}, stride {stride}, padding {padding}, "
+                   f"dilation {dilation}, groups {groups}")
+        _check_values(op, context, stride=stride, padding=padding, dilation=dilation, kernel=(kh, kw))
+        _too_large(op, context, (
+            ("padded input elements", n * c * hp * wp), ("input elements per sample", c * h * w),
+            ("weight elements", cout * kg), ("output elements", n * cout * ho * wo),
+            ("output positions (N*Ho*Wo)", max(n, 1) * ho * wo), ("weights per filter (C/groups*kh*kw)", kg),
+            ("output channels", cout), ("band workspace elements (2x)", 2 * (ho + kh * dilation[0]) * wo),
+            ("column elements (N*C*kh*kw*Ho*Wo)", cols)))
     if grad_out is not None:
-        check_grad_out(op, grad_out, (n, cout, span_h // stride[0] + 1, span_w // stride[1] + 1))
+        check_grad_out(op, grad_out, (n, cout, ho, wo))
     return stride, padding, dilation, groups
 
 
@@ -149,6 +192,17 @@ def pool_geometry(op, x_shape, kernel_size, stride, padding, dilation, ceil_mode
         raise ValueError(f"{op}: input {tuple(x_shape)} is too small for kernel {kernel} "
                          f"(stride {stride}, padding {padding}, dilation {dilation}): "
                          f"the output would be {ho}x{wo}")
+    # the padded input as the NumPy twin builds it (ceil mode may hang one window over)
+    hp = max(h + 2 * padding[0], (ho - 1) * stride[0] + (kernel[0] - 1) * dilation[0] + 1)
+    wp = max(w + 2 * padding[1], (wo - 1) * stride[1] + (kernel[1] - 1) * dilation[1] + 1)
+    window = kernel[0] * kernel[1]
+    if max(n * c * hp * wp, n * c * ho * wo * window, window, *stride, *dilation) > MAX_ELEMENTS:
+        context = (f"input {tuple(x_shape)}, kernel {kernel}, stride {stride}, padding {padding}, "
+                   f"dilation {dilation}")
+        _check_values(op, context, kernel_size=kernel, stride=stride, dilation=dilation)
+        _too_large(op, context, (("padded input elements", n * c * hp * wp),
+                                 ("window elements (N*C*Ho*Wo*kh*kw)", n * c * ho * wo * window),
+                                 ("window size (kh*kw)", window)))
     return kernel, stride, padding, dilation, ho, wo
 
 
@@ -161,4 +215,6 @@ def divisor(op, divisor_override):
         raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
     if divisor_override == 0:
         raise ValueError(f"{op}: divisor_override must be non-zero")
+    if not -2**63 <= divisor_override < 2**63:
+        raise ValueError(f"{op}: divisor_override {divisor_override} does not fit in 64 bits")
     return int(divisor_override)

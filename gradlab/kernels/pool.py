@@ -63,6 +63,8 @@ def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), 
     dh, dw = dilation
     ho = pool2d_output_size(h, kh, sh, ph, dh, ceil_mode)
     wo = pool2d_output_size(w, kw, sw, pw, dw, ceil_mode)
+    if n * c == 0:
+        return np.empty((n, c, ho, wo), x.dtype), np.empty((n, c, ho, wo), np.int64) if return_indices else None
     xpad = _pad(x, (ho, wo), kernel_size, stride, padding, dilation, -np.inf)
     windows = _window_view(xpad, (ho, wo), kernel_size, stride, dilation)
     windows = windows.reshape(n, c, ho, wo, kh * kw)          # copies
@@ -137,6 +139,8 @@ def avg_pool2d_forward(x, kernel_size, stride, padding=(0, 0), ceil_mode=False,
     ph, pw = padding
     ho = pool2d_output_size(h, kh, sh, ph, 1, ceil_mode)
     wo = pool2d_output_size(w, kw, sw, pw, 1, ceil_mode)
+    if n * c == 0:
+        return np.empty((n, c, ho, wo), x.dtype)
     xpad = _pad(x, (ho, wo), kernel_size, stride, padding, (1, 1), 0)
     sums = _window_view(xpad, (ho, wo), kernel_size, stride, (1, 1)).sum(axis=(4, 5))
     div = _avg_divisors(h, w, (ho, wo), kernel_size, stride, padding, count_include_pad,
@@ -156,6 +160,8 @@ def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride, padding=(0, 
     sh, sw = stride
     ph, pw = padding
     ho, wo = grad_out.shape[2:]
+    if n * c * h * w == 0:     # (the loop over the kernel taps below could be long)
+        return np.zeros(input_shape, dtype=grad_out.dtype)
     div = _avg_divisors(h, w, (ho, wo), kernel_size, stride, padding, count_include_pad,
                         divisor_override)
     share = (grad_out / div).astype(grad_out.dtype, copy=False)

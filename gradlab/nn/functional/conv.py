@@ -1,6 +1,6 @@
 """Convolutions: ``F.conv1d``, ``F.conv2d`` and the transposed ones, on the ops in ``ops/conv.py``."""
 from ...ops import conv as _conv
-from .._utils import _pair, _single
+from .._utils import _int, _pair, _single
 from .padding import pad
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
@@ -17,7 +17,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         input, padding = _string_padding(input, weight, padding, stride, dilation)
     else:
         padding = _pair(padding, "padding")
-    return _conv.conv2d(input, weight, bias, stride, padding, dilation, int(groups))
+    return _conv.conv2d(input, weight, bias, stride, padding, dilation, _int(groups, "groups"))
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution (cross-correlation) over an (N, C, L) or (C, L) input; weight (out, in / groups, k).
@@ -34,13 +34,13 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if total % 2:  # the odd one goes on the right, as PyTorch
             input = pad(input, [0, 1])
         padding = total // 2
-    return _conv.conv1d(input, weight, bias, stride, _single(padding, "padding"), dilation, int(groups))
+    return _conv.conv1d(input, weight, bias, stride, _single(padding, "padding"), dilation, _int(groups, "groups"))
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed 1-D convolution (the adjoint of conv1d); weight (in, out / groups, k)."""
     return _conv.conv_transpose1d(input, weight, bias, _single(stride, "stride"), _single(padding, "padding"),
-                                  _single(output_padding, "output_padding"), int(groups),
+                                  _single(output_padding, "output_padding"), _int(groups, "groups"),
                                   _single(dilation, "dilation"))
 
 
@@ -50,7 +50,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     Output side: (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1.
     """
     return _conv.conv_transpose2d(input, weight, bias, _pair(stride, "stride"), _pair(padding, "padding"),
-                                  _pair(output_padding, "output_padding"), int(groups), _pair(dilation, "dilation"))
+                                  _pair(output_padding, "output_padding"), _int(groups, "groups"), _pair(dilation, "dilation"))
 
 def _string_padding(x, weight, mode, stride, dilation):
     """Padding 'valid' is zero; 'same' pads dilation*(k-1) in total, the odd one on the right/bottom."""

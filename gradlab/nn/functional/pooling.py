@@ -19,7 +19,7 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool1d_with_indices", "max_pool2d_wi
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over each window; with ``return_indices`` also the flat (h * W + w) index of each max."""
     kernel_size = _pair(kernel_size, "kernel_size")
-    stride = kernel_size if stride is None or stride == [] or stride == () else _pair(stride, "stride")
+    stride = kernel_size if stride is None or (isinstance(stride, (list, tuple)) and not stride) else _pair(stride, "stride")
     out, indices = _pool.max_pool2d(input, kernel_size, stride, _pair(padding, "padding"),
                                     _pair(dilation, "dilation"), bool(ceil_mode), bool(return_indices))
     return (out, indices) if return_indices else out
@@ -33,7 +33,7 @@ def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     kernel_size = _pair(kernel_size, "kernel_size")
-    stride = kernel_size if stride is None or stride == [] or stride == () else _pair(stride, "stride")
+    stride = kernel_size if stride is None or (isinstance(stride, (list, tuple)) and not stride) else _pair(stride, "stride")
     return _pool.avg_pool2d(input, kernel_size, stride, _pair(padding, "padding"), bool(ceil_mode),
                             bool(count_include_pad), divisor_override)
 
@@ -59,7 +59,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return (out, indices) if return_indices else out
 
 def _stride_or_kernel(stride, kernel_size):
-    if stride is None or stride == [] or stride == ():
+    if stride is None or (isinstance(stride, (list, tuple)) and not stride):
         return kernel_size
     return _single(stride, "stride")
 
