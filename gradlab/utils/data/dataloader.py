@@ -125,7 +125,7 @@ def _collate_numbers(batch):
     otherwise the dtype is promoted over the elements: bools alone stay bool, ints (and bools) give
     int64, a Python float gives the default dtype (float32), a NumPy scalar or one-element tensor
     brings its own dtype ([1, 2.5, 3] -> float32, [True, 2] -> int64)."""
-    if type(batch[0]) is float:
+    if isinstance(batch[0], float) and not isinstance(batch[0], np.floating):
         for i, item in enumerate(batch):
             _number_dtype(item, i, as_float=True)  # refuses what is not a real number
         dtype = np.dtype(np.float64)
