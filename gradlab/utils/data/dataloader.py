@@ -91,7 +91,10 @@ def _as_batch_tensor(item):
                     f"numbers only; got {type(item).__name__}")
 
 
-def _number_dtype(item, i, as_float=False):
+_INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1
+
+
+def _number_dtype(item, i):
     """The dtype PyTorch infers for one number of a batch (``torch.tensor([...])``'s rule)."""
     if isinstance(item, (np.bool_, np.integer, np.floating)):  # first: np.float64 is also a float
         return item.dtype
@@ -102,18 +105,9 @@ def _number_dtype(item, i, as_float=False):
     if isinstance(item, float):
         return get_default_dtype().np
     if isinstance(item, Tensor):
-        return _scalar_tensor(item, i, as_float)._data.dtype
+        return item._data.dtype
     raise TypeError(f"default_collate: element {i} of the batch is {type(item).__name__}, but element 0 "
                     "is a number: a batch of numbers holds bools, ints, floats and one-element tensors only")
-
-
-def _scalar_tensor(item, i, as_float):
-    if item._data.size != 1:
-        # PyTorch's own split: read as an int, an integer tensor is an index (TypeError); else a float
-        error = TypeError if item._data.dtype.kind in "iub" and not as_float else ValueError
-        raise error(f"default_collate: element {i} of a batch of numbers is a tensor of shape "
-                         f"{list(item.shape)}; only one-element tensors can be taken as numbers")
-    return item
 
 
 def _scalar_value(item):
@@ -125,19 +119,28 @@ def _collate_numbers(batch):
     otherwise the dtype is promoted over the elements: bools alone stay bool, ints (and bools) give
     int64, a Python float gives the default dtype (float32), a NumPy scalar or one-element tensor
     brings its own dtype ([1, 2.5, 3] -> float32, [True, 2] -> int64)."""
+    dtypes = [_number_dtype(item, i) for i, item in enumerate(batch)]  # also refuses what is no number
     if isinstance(batch[0], float) and not isinstance(batch[0], np.floating):
-        for i, item in enumerate(batch):
-            _number_dtype(item, i, as_float=True)  # refuses what is not a real number
         dtype = np.dtype(np.float64)
     else:
-        dtype = _promoted([_number_dtype(item, i) for i, item in enumerate(batch)])
-    try:
-        return Tensor._wrap(np.array([_scalar_value(item) for item in batch], dtype=dtype))
-    except OverflowError:
-        if dtype.kind == "f":
-            raise
-        biggest = max((b for b in batch if type(b) is int), key=abs)
-        raise ValueError(f"default_collate: the int {biggest} does not fit in {dtype}") from None
+        dtype = _promoted(dtypes)
+    values = []
+    for i, item in enumerate(batch):  # in order, so that the first bad element is the one reported
+        if isinstance(item, Tensor):
+            if item._data.size != 1:
+                # PyTorch's split: into a float batch an element converts as a float (ValueError), into an
+                # integer batch as an index (TypeError)
+                error = ValueError if dtype.kind == "f" else TypeError
+                raise error(f"default_collate: element {i} of a batch of numbers is a tensor of shape "
+                            f"{list(item.shape)}; only one-element tensors can be taken as numbers")
+            item = item._data.reshape(())
+        elif type(item) is int:
+            if dtype.kind == "f":
+                float(item)  # OverflowError past float's range, as PyTorch
+            elif not _INT64_MIN <= item <= _INT64_MAX:
+                raise ValueError(f"default_collate: element {i}, the int {item}, does not fit in int64")
+        values.append(item)
+    return Tensor._wrap(np.array(values, dtype=dtype))
 
 
 def default_collate(batch):
