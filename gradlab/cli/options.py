@@ -11,7 +11,7 @@ import math
 import os
 import tempfile
 
-__all__ = ["build_parser", "parse_args", "check_out_dir", "check_recipe", "positive_int", "learning_rate",
+__all__ = ["build_parser", "parse_args", "check_out_dir", "check_recipe", "dict_problem", "positive_int", "learning_rate",
            "decay_factor", "seed", "thread_count", "MAX_THREADS", "MAX_SEED"]
 
 RECIPE_DEFAULTS = {
@@ -179,13 +179,19 @@ _RECIPE_CHOICES = {"dataset": ("mnist", "digits"), "optimizer": ("adam", "sgd"),
                    "schedule": ("onecycle", "decay", "constant")}
 
 
+def dict_problem(value, keys, what):
+    """What is wrong with ``value`` as a dict holding ``keys`` (``what`` names it in the answer), or None."""
+    if not isinstance(value, dict):
+        return f"{what} is a {type(value).__name__}, not a dict"
+    missing = [key for key in keys if key not in value]
+    return f"{what} lacks {', '.join(missing)}" if missing else None
+
+
 def check_recipe(recipe):
     """What is wrong with a recipe read back from a checkpoint, or None (the flags' own rules)."""
-    if not isinstance(recipe, dict):
-        return f"its recipe is a {type(recipe).__name__}, not a dict"
-    missing = [key for key in RECIPE_DEFAULTS if key not in recipe]
-    if missing:
-        return f"its recipe lacks {', '.join(missing)}"
+    problem = dict_problem(recipe, RECIPE_DEFAULTS, "its recipe")
+    if problem:
+        return problem
     for key, choices in _RECIPE_CHOICES.items():
         if recipe[key] not in choices:
             return f"its recipe has {key} {recipe[key]!r}, expected one of {', '.join(choices)}"

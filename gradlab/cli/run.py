@@ -10,7 +10,7 @@ import math
 import os
 import time
 
-from .options import DEFAULT_EPOCHS, DEFAULT_LR, RECIPE_DEFAULTS, check_recipe
+from .options import DEFAULT_EPOCHS, DEFAULT_LR, RECIPE_DEFAULTS, check_recipe, dict_problem
 from .output import Progress, plot_curve, say, write_json
 
 __all__ = ["train", "Run", "lr_at", "TrainError", "RunFailed", "Interrupted", "CHECKPOINT", "METRICS", "CURVE"]
@@ -135,11 +135,9 @@ _CHECKPOINT_KEYS = ("epoch", "epochs", "recipe", "model", "optimizer", "rng", "h
 
 def _checkpoint_problem(checkpoint):
     """What makes ``checkpoint`` unusable for --resume, or None (what ``Run.save`` writes is usable)."""
-    if not isinstance(checkpoint, dict):
-        return f"it holds a {type(checkpoint).__name__}, not the dict gradlab train writes"
-    missing = [key for key in _CHECKPOINT_KEYS if key not in checkpoint]
-    if missing:
-        return f"it lacks {', '.join(missing)}"
+    problem = dict_problem(checkpoint, _CHECKPOINT_KEYS, "it")
+    if problem:
+        return problem
     epoch, epochs = checkpoint["epoch"], checkpoint["epochs"]
     if not all(type(n) is int for n in (epoch, epochs)) or not 0 <= epoch <= epochs or epochs < 1:
         return f"its epoch counts make no sense (epoch {epoch!r} of {epochs!r})"

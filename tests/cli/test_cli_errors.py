@@ -18,17 +18,12 @@ from hypothesis import strategies as st
 
 import gradlab
 from gradlab import cli
+
+from cli_helpers import ROOT, run
 from gradlab.cli import options
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUICK = ["--dataset", "digits", "--limit-train", "128", "--limit-test", "50", "--batch-size", "32",
          "--threads", "1", "--no-progress"]
-
-
-def run(capsys, *args):
-    status = cli.main(["train", *args])
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def refused(capsys, *args):
@@ -170,8 +165,8 @@ def test_resume_from_a_damaged_checkpoint_is_a_clear_error(damage, tmp_path, che
 
 @pytest.mark.parametrize("content, words", [
     ({"a": 1}, "it lacks epoch"),
-    ([1, 2, 3], "it holds a list"),
-    (gradlab.zeros(3), "it holds a Tensor"),
+    ([1, 2, 3], "it is a list, not a dict"),
+    (gradlab.zeros(3), "it is a Tensor, not a dict"),
 ])
 def test_resume_from_a_gradlab_file_that_is_not_a_checkpoint(content, words, tmp_path, capsys):
     gradlab.save(content, str(tmp_path / cli.CHECKPOINT))
@@ -306,3 +301,29 @@ def test_a_huge_learning_rate_stops_with_a_message_not_nan_weights(tmp_path, cap
                          "--out", str(tmp_path))
     assert status == 1 and "became nan" in err and "in epoch 1" in err
     assert not (tmp_path / cli.CHECKPOINT).exists()
+
+
+def test_a_real_sigint_says_the_truth_about_the_checkpoint(tmp_path):
+    """SIGINT to ``python -m gradlab train`` once training has begun: exit 130, no traceback, and what the
+    message says about the checkpoint is what is on disk (whichever epoch the signal lands in)."""
+    import signal
+    import time
+    process = subprocess.Popen([sys.executable, "-u", "-m", "gradlab", "train", "--dataset", "digits",
+                                "--batch-size", "8", "--epochs", "3", "--threads", "1", "--no-progress",
+                                "--out", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+    try:
+        header = process.stdout.readline()  # printed just before the first epoch starts
+        assert header.startswith("LeNet-5 on digits"), header
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    checkpoint = tmp_path / cli.CHECKPOINT
+    assert process.returncode == 130 and "Traceback" not in err, err
+    if "no checkpoint was written" in err:
+        assert not checkpoint.exists()
+    else:
+        epoch = int(err.split("holds epoch ")[1].split()[0])
+        assert gradlab.load(str(checkpoint))["epoch"] == epoch

@@ -14,21 +14,16 @@ import pytest
 import gradlab
 from gradlab import cli
 
+from cli_helpers import ROOT, run
+
 try:
     import matplotlib  # noqa: F401
     HAVE_MATPLOTLIB = True
 except ImportError:
     HAVE_MATPLOTLIB = False
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUICK = ["--dataset", "digits", "--limit-train", "256", "--limit-test", "100", "--batch-size", "64",
          "--threads", "1", "--no-progress"]
-
-
-def run(capsys, *args):
-    status = cli.main(["train", *args])
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def read_metrics(out_dir):

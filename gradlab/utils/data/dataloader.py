@@ -339,8 +339,9 @@ def _batch_to_tensor(images):
 class _MapFetcher:
     """Turns a list of indices into a batch: fast path if possible, else item by item."""
 
-    def __init__(self, dataset, auto_collation, collate_fn, fast):
+    def __init__(self, dataset, auto_collation, collate_fn, fast, int_indices=False):
         self.dataset = dataset
+        self.int_indices = int_indices  # the indices come from our own samplers: Python ints
         self.auto_collation = auto_collation
         self.collate_fn = collate_fn
         self.reader = _batch_reader(dataset) if (fast and auto_collation) else None
@@ -349,7 +350,7 @@ class _MapFetcher:
         if not self.auto_collation:
             return self.collate_fn(self.dataset[index])
         if self.reader is not None:
-            array = _integer_indices(index)
+            array = np.asarray(index, dtype=np.intp) if self.int_indices else _integer_indices(index)
             if array is not None:
                 return self.reader(array)
         getitems = getattr(self.dataset, "__getitems__", None)
@@ -464,7 +465,9 @@ class DataLoader:
         if self._is_iterable:
             fetcher = _IterableFetcher(self.dataset, self._auto_collation, self.collate_fn, self.drop_last)
         else:
-            fetcher = _MapFetcher(self.dataset, self._auto_collation, self.collate_fn, self._fast)
+            own = (type(self.batch_sampler) is BatchSampler
+                   and type(self.batch_sampler.sampler) in (SequentialSampler, RandomSampler))
+            fetcher = _MapFetcher(self.dataset, self._auto_collation, self.collate_fn, self._fast, own)
         for index in self._index_sampler:
             try:
                 yield fetcher.fetch(index)
