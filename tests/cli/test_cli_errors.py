@@ -64,8 +64,8 @@ def _is_float(text):
 
 
 @given(data=st.data())
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])  # capsys is read out
-# every time
+@settings(max_examples=max(60, settings.default.max_examples),  # capsys is read out every time
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_every_bad_flag_value_is_a_usage_error_before_any_work(data, tmp_path_factory, capsys):
     flag = data.draw(st.sampled_from(sorted(BAD_VALUES)))
     value = data.draw(BAD_VALUES[flag])
