@@ -13,12 +13,18 @@
   its ``.grad`` was updated.
 
 Every registration returns a handle whose ``remove()`` unregisters.
+
+What a hook returns in place of a gradient must be a tensor of the same shape
+and dtype (``check_hook_grad``): the engine would otherwise fail far away with
+an unrelated reshape error, or cast silently.  The errors name the hook, as
+PyTorch's do.
 """
 import weakref
 
 from ..utils.hooks import RemovableHandle
 
-__all__ = ["NodeHooks", "before_node", "after_node", "run_leaf_hooks", "after_accumulate"]
+__all__ = ["NodeHooks", "before_node", "after_node", "run_leaf_hooks", "after_accumulate", "check_hook_grad",
+           "check_hook_grads"]
 
 
 class NodeHooks:
@@ -58,6 +64,40 @@ class NodeHooks:
         self.retained[tensor._out_nr] = weakref.ref(tensor)
 
 
+def _hook_name(fn):
+    return getattr(fn, "__name__", None) or type(fn).__name__
+
+
+def check_hook_grad(fn, new, old):
+    """``new``, which hook ``fn`` returned in place of the gradient ``old``, if it is a tensor of old's shape and dtype."""
+    from .._tensor import Tensor
+
+    if not isinstance(new, Tensor):
+        raise TypeError(f"expected Tensor, but hook '{_hook_name(fn)}' returned '{type(new).__name__}' "
+                        f"in place of a gradient of shape {list(old.shape)}")
+    if new._data.shape != old._data.shape:
+        raise RuntimeError(f"hook '{_hook_name(fn)}' has changed the size of value (was {list(old.shape)}, "
+                           f"got {list(new.shape)})")
+    if new._data.dtype != old._data.dtype:
+        raise RuntimeError(f"hook '{_hook_name(fn)}' has changed the type of value (was {old.type()} "
+                           f"got {new.type()})")
+    return new
+
+
+def check_hook_grads(fn, new, old):
+    """The gradients ``new`` (a sequence) that hook ``fn`` returned in place of ``old``, checked one by one.
+
+    None is always allowed; a gradient given where there was None is taken as it is.
+    """
+    if not isinstance(new, (tuple, list)):
+        raise TypeError(f"hook '{_hook_name(fn)}' must return None or a tuple of {len(old)} gradient(s), "
+                        f"got '{type(new).__name__}'")
+    if len(new) != len(old):
+        raise RuntimeError(f"hook '{_hook_name(fn)}' has returned an incorrect number of values "
+                           f"(got {len(new)}, but expected {len(old)})")
+    return tuple(n if n is None or o is None else check_hook_grad(fn, n, o) for n, o in zip(new, old))
+
+
 def before_node(node, g):
     """The node's output gradient(s) ``g`` after its tensor hooks and pre-hooks; retain_grad outputs keep theirs."""
     multi = node.n_outputs > 1
@@ -68,11 +108,11 @@ def before_node(node, g):
                 if out_grads[out_nr] is not None:
                     new = fn(out_grads[out_nr])
                     if new is not None:
-                        out_grads[out_nr] = new
+                        out_grads[out_nr] = check_hook_grad(fn, new, out_grads[out_nr])
             else:
                 new = fn(tuple(out_grads))
                 if new is not None:
-                    out_grads[:] = list(new)
+                    out_grads[:] = check_hook_grads(fn, new, out_grads)
     if node.retained:
         for nr, ref in node.retained.items():
             t = ref()
@@ -89,7 +129,7 @@ def after_node(node, in_grads, g):
     for fn in list(node.post_hooks.values()):
         new = fn(in_grads, out_grads)
         if new is not None:
-            in_grads = tuple(new)
+            in_grads = check_hook_grads(fn, new, in_grads)
     return in_grads
 
 
@@ -98,7 +138,7 @@ def run_leaf_hooks(tensor, grad):
     for fn in list(tensor._hooks.values()):
         new = fn(grad)
         if new is not None:
-            grad = new
+            grad = check_hook_grad(fn, new, grad)
     return grad
 
 

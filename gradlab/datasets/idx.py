@@ -120,8 +120,18 @@ def _parse_header(f, name, size=None):
     return DTYPES[code], shape, header_len
 
 
-def _finish(buf, dtype, shape):
+def _shape_text(shape):
+    text = str(tuple(shape))
+    return text if len(text) <= 80 else text[:76] + " ...)"
+
+
+def _finish(buf, dtype, shape, name):
     """Big-endian bytes -> native-endian writable array of the given shape."""
+    try:  # a view of one item: NumPy checks the dims and the byte size without allocating
+        np.broadcast_to(np.empty((), dtype), shape)
+    except ValueError as e:  # more than 64 dims, or a zero-size shape whose other dims overflow
+        raise IDXError(f"{name}: the header's shape ({len(shape)} dims: {_shape_text(shape)}) is not "
+                       f"one NumPy can hold: {e}") from None
     arr = np.frombuffer(buf, dtype=dtype)
     if dtype.itemsize > 1:
         arr = arr.astype(dtype.newbyteorder("="))  # byte swap (copies)
@@ -140,14 +150,14 @@ def _read_stream(f, name, size=None):
     if size is not None:
         if size - header_len < nbytes:
             raise IDXTruncatedError(
-                f"{name}: file is truncated: header says shape {tuple(shape)} of "
+                f"{name}: file is truncated: header says shape {_shape_text(shape)} of "
                 f"{dtype.newbyteorder('=').name} ({nbytes} bytes of data) but the file "
                 f"holds only {size - header_len} bytes after the {header_len}-byte header"
             )
         if size - header_len > nbytes:
             raise IDXError(
                 f"{name}: {size - header_len - nbytes} unexpected bytes after the data "
-                f"(header says shape {tuple(shape)})"
+                f"(header says shape {_shape_text(shape)})"
             )
     if size is not None and hasattr(f, "readinto"):
         # Size already checked: one allocation, one read.
@@ -159,7 +169,7 @@ def _read_stream(f, name, size=None):
                 raise IDXTruncatedError(f"{name}: file shrank while being read")
             got += more
     else:
-        buf = _read_exact(f, nbytes, f"data of shape {tuple(shape)}", name)
+        buf = _read_exact(f, nbytes, f"data of shape {_shape_text(shape)}", name)
         try:
             extra = f.read(1)
         except (EOFError, zlib.error, gzip.BadGzipFile) as e:
@@ -167,8 +177,8 @@ def _read_stream(f, name, size=None):
                 f"{name}: compressed data is truncated or corrupt after the array: {e}"
             ) from None
         if extra:
-            raise IDXError(f"{name}: unexpected bytes after the data (header says shape {tuple(shape)})")
-    return _finish(buf, dtype, shape)
+            raise IDXError(f"{name}: unexpected bytes after the data (header says shape {_shape_text(shape)})")
+    return _finish(buf, dtype, shape, name)
 
 
 def _read_fileobj(f, name):

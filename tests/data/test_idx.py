@@ -316,3 +316,46 @@ def test_minimal_file_object(compress):
     same(read_idx(ReadOnly(data)), GOOD)
     with pytest.raises(IDXTruncatedError):
         read_idx(ReadOnly(data[:-3]))
+
+
+# ---------------------------------------------------------------- headers NumPy cannot hold
+
+
+@given(ndim=st.integers(65, 255), dtype=st.sampled_from(DTYPES), gz=st.booleans())
+def test_more_than_64_dims_is_an_idx_error_naming_the_file(ndim, dtype, gz, tmp_path_factory):
+    """Zero-size data (a 0 among the dims) so the file is complete: only NumPy's 64-dim limit is wrong."""
+    dims = [1] * ndim
+    dims[ndim // 2] = 0
+    data = struct.pack(f">BBBB{ndim}I", 0, 0, CODES[dtype], ndim, *dims)
+    path = tmp_path_factory.mktemp("idx") / ("deep.idx.gz" if gz else "deep.idx")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    with pytest.raises(IDXError, match=rf"{path.name}.*{ndim} dims.*not one NumPy can hold") as info:
+        read_idx(path)
+    assert not isinstance(info.value, IDXTruncatedError)
+    with pytest.raises(IDXError, match="64"):
+        read_idx(io.BytesIO(data))
+
+
+@given(big=st.lists(st.integers(2**16, 2**32 - 1), min_size=2, max_size=6), dtype=st.sampled_from(DTYPES))
+def test_zero_size_shape_whose_other_dims_overflow_is_an_idx_error(big, dtype):
+    """(0, 2**32-1, 2**32-1, ...) holds no data, but NumPy refuses the shape: IDXError, not ValueError."""
+    dims = [0] + big
+    data = struct.pack(f">BBBB{len(dims)}I", 0, 0, CODES[dtype], len(dims), *dims)
+    count = 1
+    for d in big:
+        count *= d
+    if count * np.dtype(dtype).itemsize <= np.iinfo(np.intp).max:
+        assert read_idx(io.BytesIO(data)).shape == tuple(dims)  # NumPy holds it: read as an empty array
+    else:
+        with pytest.raises(IDXError, match="not one NumPy can hold"):
+            read_idx(io.BytesIO(data))
+
+
+@given(header=st.binary(min_size=4, max_size=300))
+def test_any_header_bytes_give_an_array_or_an_idx_error(header):
+    """Random bytes after a valid magic: never an error other than IDXError."""
+    data = bytes([0, 0, 0x08, header[0] % 80]) + header[1:]
+    try:
+        read_idx(io.BytesIO(data))
+    except IDXError:
+        pass

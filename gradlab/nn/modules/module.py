@@ -23,6 +23,7 @@ from ... import _dtype
 from ..._tensor import Tensor, check_device, zeros_like
 from ...autograd import grad_mode
 from ...autograd.graph import module_scope
+from ...autograd.hooks import check_hook_grads
 from ...autograd.record import new_node
 from ...utils.hooks import RemovableHandle
 from ..parameter import Buffer, Parameter
@@ -699,7 +700,7 @@ class BackwardHook:
             if len(out) != len(res):
                 raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got {len(out)}, "
                                    f"but expected {len(res)}")
-            res = out
+            res = check_hook_grads(hook, out, res)  # same shapes and dtypes, or an error naming the hook
         self.grad_outputs = None
         return tuple(res[i] for i in self.input_tensors_index)
 
@@ -723,7 +724,7 @@ class BackwardHook:
             if len(new) != len(self.grad_outputs):
                 raise RuntimeError(f"Backward pre hook returned an invalid number of grad_output, got {len(new)}, "
                                    f"but expected {len(self.grad_outputs)}")
-            self.grad_outputs = new
+            self.grad_outputs = check_hook_grads(hook, new, self.grad_outputs)
         if self.input_tensors_index is None:
             # no input needs a gradient: the input node never runs, so the hooks run here
             if self.user_hooks:

@@ -31,6 +31,7 @@ import warnings
 
 import numpy as np
 
+from ..._dtype import get_default_dtype, promote_types
 from ..._tensor import Tensor
 from .dataset import IterableDataset, Subset, TensorDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -44,6 +45,15 @@ _COLLATE_TYPE_ERROR = ("default_collate: batch must contain tensors, numpy array
 # ---------------------------------------------------------------- collate
 
 
+def _promoted(dtypes):
+    """The dtype PyTorch stacks mixed dtypes to (a float beats any integer: int64 + float32 -> float32)."""
+    result = dtypes[0]
+    for d in dtypes[1:]:
+        if d != result:
+            result = promote_types(result, d)
+    return result
+
+
 def _stack_arrays(arrays):
     """Stack same-shaped ndarrays into one tensor, with a clear error otherwise."""
     if arrays[0].dtype.kind in "OSUV":
@@ -52,22 +62,95 @@ def _stack_arrays(arrays):
     if len(shapes) > 1:
         raise RuntimeError(f"default_collate: stack expects each array to be equal size, "
                            f"but got shapes {sorted(shapes)}")
-    return Tensor._wrap(np.stack(arrays))
+    dtype = _promoted([a.dtype for a in arrays])
+    return Tensor._wrap(np.stack(arrays, dtype=dtype, casting="unsafe"))
 
 
 def _stack_tensors(tensors):
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"default_collate: expected Tensor as element {i} of the batch (element 0 is a "
+                            f"Tensor), but got {type(t).__name__}; a batch holds samples of one kind")
     if any(t._requires_grad for t in tensors):
         from ... import stack  # keeps the autograd graph
         return stack(tensors)
     return _stack_arrays([t._data for t in tensors])
 
 
+def _as_batch_tensor(item):
+    """One element of a batch that starts with an ndarray, as ``torch.as_tensor`` would make it."""
+    if isinstance(item, Tensor):
+        return item
+    if isinstance(item, np.ndarray):
+        if item.dtype.kind in "OSUV":
+            raise TypeError(_COLLATE_TYPE_ERROR.format(item.dtype))
+        return Tensor._wrap(item)
+    if isinstance(item, (int, float, np.number, np.bool_)):
+        return _collate_numbers([item])[0]
+    raise TypeError(f"default_collate: the batch starts with an ndarray, so it holds arrays, tensors and "
+                    f"numbers only; got {type(item).__name__}")
+
+
+_INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1
+
+
+def _number_dtype(item, i):
+    """The dtype PyTorch infers for one number of a batch (``torch.tensor([...])``'s rule)."""
+    if isinstance(item, (np.bool_, np.integer, np.floating)):  # first: np.float64 is also a float
+        return item.dtype
+    if isinstance(item, bool):
+        return np.dtype(np.bool_)
+    if isinstance(item, int):
+        return np.dtype(np.int64)
+    if isinstance(item, float):
+        return get_default_dtype().np
+    if isinstance(item, Tensor):
+        return item._data.dtype
+    raise TypeError(f"default_collate: element {i} of the batch is {type(item).__name__}, but element 0 "
+                    "is a number: a batch of numbers holds bools, ints, floats and one-element tensors only")
+
+
+def _scalar_value(item):
+    return item._data.reshape(()) if isinstance(item, Tensor) else item
+
+
+def _collate_numbers(batch):
+    """Numbers -> a 1-d tensor.  As in PyTorch: a batch that starts with a Python float is float64;
+    otherwise the dtype is promoted over the elements: bools alone stay bool, ints (and bools) give
+    int64, a Python float gives the default dtype (float32), a NumPy scalar or one-element tensor
+    brings its own dtype ([1, 2.5, 3] -> float32, [True, 2] -> int64)."""
+    dtypes = [_number_dtype(item, i) for i, item in enumerate(batch)]  # also refuses what is no number
+    if isinstance(batch[0], float) and not isinstance(batch[0], np.floating):
+        dtype = np.dtype(np.float64)
+    else:
+        dtype = _promoted(dtypes)
+    values = []
+    for i, item in enumerate(batch):  # in order, so that the first bad element is the one reported
+        if isinstance(item, Tensor):
+            if item._data.size != 1:
+                # PyTorch's split: into a float batch an element converts as a float (ValueError), into an
+                # integer batch as an index (TypeError)
+                error = ValueError if dtype.kind == "f" else TypeError
+                raise error(f"default_collate: element {i} of a batch of numbers is a tensor of shape "
+                            f"{list(item.shape)}; only one-element tensors can be taken as numbers")
+            item = item._data.reshape(())
+        elif type(item) is int:
+            if dtype.kind == "f":
+                float(item)  # OverflowError past float's range, as PyTorch
+            elif not _INT64_MIN <= item <= _INT64_MAX:
+                raise ValueError(f"default_collate: element {i}, the int {item}, does not fit in int64")
+        values.append(item)
+    return Tensor._wrap(np.array(values, dtype=dtype))
+
+
 def default_collate(batch):
     """Turn a list of samples into one batch, as PyTorch's ``default_collate``.
 
-    * tensors / ndarrays -> stacked along a new dim 0
-    * Python ints -> int64 tensor, floats -> float64 tensor, bools -> bool tensor
-    * NumPy scalars -> a tensor of their dtype
+    * tensors / ndarrays -> stacked along a new dim 0 (mixed dtypes promoted as
+      PyTorch's stack does); a batch that starts with a tensor holds tensors only
+    * numbers -> a 1-d tensor: Python floats first -> float64; otherwise the
+      dtype ``torch.tensor(batch)`` infers (bools -> bool, ints -> int64, ints
+      with a float -> float32, NumPy scalars -> their dtype)
     * strings -> the list itself
     * dicts -> a dict of collated fields; namedtuples -> the same namedtuple
     * tuples and lists -> a list of collated fields (so ``x, y = batch`` works)
@@ -76,15 +159,13 @@ def default_collate(batch):
     if isinstance(elem, Tensor):
         return _stack_tensors(batch)
     if isinstance(elem, np.ndarray):
-        return _stack_arrays(batch)
-    if isinstance(elem, (np.number, np.bool_)):
-        return Tensor._wrap(np.array(batch))
-    if isinstance(elem, bool):
-        return Tensor._wrap(np.array(batch, dtype=np.bool_))
-    if isinstance(elem, int):
-        return Tensor._wrap(np.array(batch, dtype=np.int64))
-    if isinstance(elem, float):
-        return Tensor._wrap(np.array(batch, dtype=np.float64))
+        if all(type(b) is np.ndarray for b in batch):
+            return _stack_arrays(batch)
+        if elem.dtype.kind in "OSUV":
+            raise TypeError(_COLLATE_TYPE_ERROR.format(elem.dtype))
+        return _stack_tensors([_as_batch_tensor(b) for b in batch])
+    if isinstance(elem, (int, float, np.number, np.bool_)):
+        return _collate_numbers(batch)
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
@@ -153,10 +234,34 @@ def _subset_reader(subset):
     inner = _batch_reader(subset.dataset)
     if inner is None:
         return None
-    indices = np.asarray(getattr(subset.indices, "_data", subset.indices), dtype=np.intp)
-    if indices.ndim != 1:
-        return None
+    indices = _integer_indices(subset.indices)
+    if indices is None:
+        return None  # floats, bools, ...: the item-by-item path raises what indexing raises
     return lambda idx: inner(indices[idx])
+
+
+def _integer_indices(index):
+    """``index`` as a 1-d intp array when it holds integers only (no bools), else None.
+
+    NumPy would truncate 1.7 to 1 and read True as 1; item by item, and in
+    PyTorch, such an index is an error or means something else, so those
+    batches go the item-by-item way.
+    """
+    if isinstance(index, range):
+        return np.arange(index.start, index.stop, index.step, dtype=np.intp)
+    if isinstance(index, (list, tuple)):
+        types = set(map(type, index))
+        if bool in types or np.bool_ in types:
+            return None
+    try:
+        array = np.asarray(getattr(index, "_data", index))
+    except (TypeError, ValueError):
+        return None
+    if array.ndim != 1 or (array.dtype.kind not in "iu" and array.size):
+        return None
+    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.intp).max:
+        return None  # would wrap around to a negative index
+    return array.astype(np.intp, copy=False)
 
 
 def _is_image_array_dataset(dataset):
@@ -234,8 +339,9 @@ def _batch_to_tensor(images):
 class _MapFetcher:
     """Turns a list of indices into a batch: fast path if possible, else item by item."""
 
-    def __init__(self, dataset, auto_collation, collate_fn, fast):
+    def __init__(self, dataset, auto_collation, collate_fn, fast, int_indices=False):
         self.dataset = dataset
+        self.int_indices = int_indices  # the indices come from our own samplers: Python ints
         self.auto_collation = auto_collation
         self.collate_fn = collate_fn
         self.reader = _batch_reader(dataset) if (fast and auto_collation) else None
@@ -244,7 +350,9 @@ class _MapFetcher:
         if not self.auto_collation:
             return self.collate_fn(self.dataset[index])
         if self.reader is not None:
-            return self.reader(np.asarray(index, dtype=np.intp))
+            array = np.asarray(index, dtype=np.intp) if self.int_indices else _integer_indices(index)
+            if array is not None:
+                return self.reader(array)
         getitems = getattr(self.dataset, "__getitems__", None)
         samples = getitems(index) if callable(getitems) else [self.dataset[i] for i in index]
         return self.collate_fn(samples)
@@ -357,7 +465,9 @@ class DataLoader:
         if self._is_iterable:
             fetcher = _IterableFetcher(self.dataset, self._auto_collation, self.collate_fn, self.drop_last)
         else:
-            fetcher = _MapFetcher(self.dataset, self._auto_collation, self.collate_fn, self._fast)
+            own = (type(self.batch_sampler) is BatchSampler
+                   and type(self.batch_sampler.sampler) in (SequentialSampler, RandomSampler))
+            fetcher = _MapFetcher(self.dataset, self._auto_collation, self.collate_fn, self._fast, own)
         for index in self._index_sampler:
             try:
                 yield fetcher.fetch(index)

@@ -14,21 +14,16 @@ import pytest
 import gradlab
 from gradlab import cli
 
+from cli_helpers import ROOT, run
+
 try:
     import matplotlib  # noqa: F401
     HAVE_MATPLOTLIB = True
 except ImportError:
     HAVE_MATPLOTLIB = False
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = ["--dataset", "digits", "--limit-train", "256", "--limit-test", "100", "--batch-size", "64",
          "--threads", "1", "--no-progress"]
-
-
-def run(capsys, *args):
-    status = cli.main(["train", *args])
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def read_metrics(out_dir):
@@ -129,18 +124,18 @@ def test_resume_after_an_interruption_ends_with_the_same_weights(tmp_path, capsy
 def test_a_one_cycle_run_cannot_be_extended(tmp_path, capsys):
     assert run(capsys, *QUICK, "--epochs", "1", "--out", str(tmp_path))[0] == 0
     status, _, err = run(capsys, "--resume", "--epochs", "2", "--out", str(tmp_path))
-    assert status == 1 and "planned for 1 epochs" in err
+    assert status == 2 and "planned for 1 epochs" in err
 
 
 def test_resume_refuses_a_changed_recipe(tmp_path, capsys):
     assert run(capsys, *QUICK, "--epochs", "1", "--out", str(tmp_path))[0] == 0
     status, _, err = run(capsys, *QUICK, "--epochs", "2", "--lr", "0.5", "--resume", "--out", str(tmp_path))
-    assert status == 1 and "--lr" in err
+    assert status == 2 and "--lr" in err
 
 
 def test_resume_without_a_checkpoint_is_an_error(tmp_path, capsys):
     status, _, err = run(capsys, *QUICK, "--resume", "--out", str(tmp_path))
-    assert status == 1 and "no checkpoint" in err
+    assert status == 2 and "no checkpoint" in err
 
 
 def test_runs_without_tqdm_and_matplotlib(tmp_path, capsys, monkeypatch):

@@ -1,0 +1,210 @@
+"""The command line of ``gradlab train``: its flags, and the checks that run before any work.
+
+Every flag is checked when it is parsed (argparse ``type=`` functions) or,
+for ``--out``, right after: a user error ends the command at once with
+``gradlab train: error: ...`` and exit status 2, as argparse does, before
+any data is loaded or any epoch trained.  ``check_recipe`` applies the same
+rules to the recipe a checkpoint brings back.
+"""
+import argparse
+import math
+import os
+import tempfile
+
+__all__ = ["build_parser", "parse_args", "check_out_dir", "check_recipe", "dict_problem", "positive_int", "learning_rate",
+           "decay_factor", "seed", "thread_count", "MAX_THREADS", "MAX_SEED"]
+
+RECIPE_DEFAULTS = {
+    "dataset": "mnist",
+    "batch_size": 128,
+    "lr": None,  # DEFAULT_LR[optimizer]
+    "optimizer": "adam",
+    "schedule": "onecycle",
+    "lr_decay": 0.5,
+    "seed": 0,
+    "limit_train": None,
+    "limit_test": None,
+}
+DEFAULT_LR = {"adam": 3e-3, "sgd": 0.05}  # sgd: with momentum 0.9
+DEFAULT_EPOCHS = {"mnist": 4, "digits": 15}  # digits is 40x smaller: more passes
+MAX_THREADS = 1024  # far above any machine's cores; a bigger number is a typo
+MAX_SEED = 2**64 - 1  # PyTorch's range for manual_seed
+
+
+# ---------------------------------------------------------------- one flag each
+
+
+def _number(text, kind):
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                         f"got {text!r}") from None
+
+
+def positive_int(text):
+    value = _number(text, int)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def learning_rate(text):
+    value = _number(text, float)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def decay_factor(text):
+    value = _number(text, float)
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"expected a factor in (0, 1] (the learning rate is multiplied "
+                                         f"by it every epoch), got {text}")
+    return value
+
+
+def seed(text):
+    value = _number(text, int)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**64 - 1, got {text}")
+    return value
+
+
+def thread_count(text):
+    value = _number(text, int)
+    if not 1 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_THREADS} threads, got {text}")
+    return value
+
+
+# ---------------------------------------------------------------- the parser
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="gradlab", description="gradlab: an educational deep-learning engine.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    commands.add_parser("exercises", help="exercises that rebuild gradlab's core, graded (list, new, check)",
+                        add_help=False)
+    t = commands.add_parser("train", help="train LeNet-5 on MNIST (or scikit-learn's digits)",
+                            description="Train LeNet-5 on MNIST with a progress bar; write a checkpoint, "
+                                        "metrics.json and a learning curve into --out after every epoch.")
+    t.add_argument("--data", metavar="DIR", default=None,
+                   help="folder holding (or to hold) the MNIST files "
+                        "(default: $GRADLAB_DATA, else ~/.cache/gradlab)")
+    t.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                   help="download MNIST into --data when the files are missing (default: yes)")
+    t.add_argument("--dataset", choices=["mnist", "digits"], default=None,
+                   help="mnist, or scikit-learn's digits resized to 28x28 (default: mnist)")
+    t.add_argument("--epochs", type=positive_int, default=None, metavar="N",
+                   help=f"number of epochs (default: {DEFAULT_EPOCHS['mnist']} on MNIST, "
+                        f"{DEFAULT_EPOCHS['digits']} on digits, or the checkpoint's when resuming)")
+    t.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                   help=f"training batch size (default: {RECIPE_DEFAULTS['batch_size']})")
+    t.add_argument("--lr", type=learning_rate, default=None,
+                   help=f"peak learning rate, > 0 (default: {DEFAULT_LR['adam']} for adam, "
+                        f"{DEFAULT_LR['sgd']} for sgd)")
+    t.add_argument("--optimizer", choices=["adam", "sgd"], default=None,
+                   help="adam, or sgd with momentum 0.9 (default: adam)")
+    t.add_argument("--schedule", choices=["onecycle", "decay", "constant"], default=None,
+                   help="learning-rate schedule: onecycle (warm-up, then linear decay to the end of the "
+                        "run), decay (warm-up, then times --lr-decay per epoch; can be extended on resume) "
+                        f"or constant (default: {RECIPE_DEFAULTS['schedule']})")
+    t.add_argument("--lr-decay", type=decay_factor, default=None,
+                   help="factor in (0, 1] the learning rate is multiplied by per epoch "
+                        f"(default: {RECIPE_DEFAULTS['lr_decay']})")
+    t.add_argument("--seed", type=seed, default=None,
+                   help="seed for the initial weights and the shuffling, 0 to 2**64 - 1 (default: 0)")
+    t.add_argument("--out", metavar="DIR", default="runs/lenet",
+                   help="where the checkpoint, metrics.json and the plot go (default: runs/lenet)")
+    t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    t.add_argument("--threads", type=thread_count, default=None, metavar="N",
+                   help=f"threads for the kernels and BLAS, 1 to {MAX_THREADS} (default: all cores)")
+    t.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
+                   help="train on the first N training images only (quick runs, tests)")
+    t.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
+                   help="evaluate on the first N test images only")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar, only the per-epoch lines")
+    parser.train_parser = t  # for errors found after parsing: "gradlab train: error: ..."
+    return parser
+
+
+def parse_args(argv=None):
+    """Parsed and checked arguments; a user error exits with status 2 and ``gradlab train: error: ...``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        problem = check_out_dir(args.out, create=not args.resume)
+        if problem:
+            parser.train_parser.error(f"argument --out: {problem}")
+    return args
+
+
+# ---------------------------------------------------------------- --out
+
+
+def check_out_dir(out, create=True):
+    """What is wrong with ``out`` as the run's output folder, or None.
+
+    The folder is created (``create``) and a file is written into it and
+    removed: a read-only or full file system, a path through a file, or a
+    name too long is reported now rather than after the first epoch.
+    """
+    if not out or not out.strip():
+        return "expected a folder for the checkpoint and metrics, got an empty name"
+    if os.path.exists(out) and not os.path.isdir(out):
+        return f"{out} exists and is not a folder"
+    if not os.path.isdir(out):
+        if not create:
+            return None  # --resume: the missing checkpoint is reported with its path
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as e:
+            return f"cannot create the folder {out}: {e.strerror or e}"
+    try:
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".gradlab-write-test-"):
+            pass
+    except OSError as e:
+        return f"cannot write into {out}: {e.strerror or e}"
+    return None
+
+
+# ---------------------------------------------------------------- a checkpoint's recipe
+
+
+_RECIPE_CHECKS = {
+    "batch_size": positive_int, "lr": learning_rate, "lr_decay": decay_factor, "seed": seed,
+    "limit_train": positive_int, "limit_test": positive_int,
+}
+_RECIPE_CHOICES = {"dataset": ("mnist", "digits"), "optimizer": ("adam", "sgd"),
+                   "schedule": ("onecycle", "decay", "constant")}
+
+
+def dict_problem(value, keys, what):
+    """What is wrong with ``value`` as a dict holding ``keys`` (``what`` names it in the answer), or None."""
+    if not isinstance(value, dict):
+        return f"{what} is a {type(value).__name__}, not a dict"
+    missing = [key for key in keys if key not in value]
+    return f"{what} lacks {', '.join(missing)}" if missing else None
+
+
+def check_recipe(recipe):
+    """What is wrong with a recipe read back from a checkpoint, or None (the flags' own rules)."""
+    problem = dict_problem(recipe, RECIPE_DEFAULTS, "its recipe")
+    if problem:
+        return problem
+    for key, choices in _RECIPE_CHOICES.items():
+        if recipe[key] not in choices:
+            return f"its recipe has {key} {recipe[key]!r}, expected one of {', '.join(choices)}"
+    for key, check in _RECIPE_CHECKS.items():
+        value = recipe[key]
+        if value is None and key.startswith("limit"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"its recipe has {key} {value!r}, expected a number"
+        try:
+            check(repr(value) if isinstance(value, float) else str(value))
+        except argparse.ArgumentTypeError as e:
+            return f"its recipe has {key} {value!r}: {e}"
+    return None

@@ -1,0 +1,394 @@
+"""One run of ``gradlab train``: data, recipe and resume, the training loop, checkpoints.
+
+A run never leaves a checkpoint it did not mean to: the checkpoint is
+written only after an epoch whose losses and weights are all finite, so a
+run that diverges (a NaN or infinite loss) stops with ``RunFailed`` naming
+the epoch and step, and the last good checkpoint stays as it was.
+"""
+import contextlib
+import math
+import os
+import time
+
+from .options import DEFAULT_EPOCHS, DEFAULT_LR, RECIPE_DEFAULTS, check_recipe, dict_problem
+from .output import Progress, plot_curve, say, write_json
+
+__all__ = ["train", "Run", "lr_at", "TrainError", "RunFailed", "Interrupted", "CHECKPOINT", "METRICS", "CURVE"]
+
+CHECKPOINT = "checkpoint.gradlab"
+METRICS = "metrics.json"
+CURVE = "learning_curve.png"
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+ONECYCLE_WARMUP, ONECYCLE_FLOOR = 0.15, 0.01  # warm-up fraction of the run, final lr fraction
+DECAY_WARMUP_EPOCHS = 0.25
+
+
+class TrainError(Exception):
+    """A problem with the options or the files, found before training: exit status 2, no traceback."""
+
+
+class RunFailed(Exception):
+    """The run started but cannot go on (the loss diverged, --out became unwritable): exit status 1."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what is in the checkpoint at that moment (``saved_epoch``: None when there is none)."""
+
+    def __init__(self, saved_epoch, path):
+        super().__init__()
+        self.saved_epoch, self.path = saved_epoch, path
+
+
+# ---------------------------------------------------------------- data
+
+
+def data_dir(arg):
+    return os.path.expanduser(arg or os.environ.get("GRADLAB_DATA") or "~/.cache/gradlab")
+
+
+def load_data(name, root, download, limit_train, limit_test):
+    """(train set, test set, name actually used); falls back to digits when MNIST is missing."""
+    from ..datasets import MNIST, DatasetNotFoundError, DigitsMNIST, DownloadError, transforms
+    from ..utils.data import Subset
+
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
+    if name == "mnist":
+        try:
+            train_set = MNIST(root, train=True, transform=tf, download=download)
+            test_set = MNIST(root, train=False, transform=tf, download=download)
+        except (DatasetNotFoundError, DownloadError) as e:
+            say(_fallback_note(root, download, e))
+            name = "digits"
+    if name == "digits":
+        train_set = DigitsMNIST(train=True, transform=tf)
+        test_set = DigitsMNIST(train=False, transform=tf)
+    if limit_train is not None and limit_train < len(train_set):
+        train_set = Subset(train_set, range(limit_train))
+    if limit_test is not None and limit_test < len(test_set):
+        test_set = Subset(test_set, range(limit_test))
+    return train_set, test_set, name
+
+
+def _fallback_note(root, download, error):
+    why = "the download failed" if download else "downloading is off (--no-download)"
+    first_line = str(error).splitlines()[0]
+    return (f"MNIST is not available in {root} and {why}: {first_line}\n"
+            "Training on scikit-learn's digits instead (8x8 digits resized to 28x28). "
+            f"To train on MNIST, put the four MNIST files into {root} or run with --download "
+            "on a machine with network access.")
+
+
+# ---------------------------------------------------------------- recipe and resume
+
+
+def resolve_recipe(args, saved=None):
+    """The recipe from the command line, the checkpoint (when resuming) and the defaults."""
+    recipe = {}
+    for key, default in RECIPE_DEFAULTS.items():
+        given = getattr(args, key)
+        if saved is not None and key in saved:
+            if given is not None and given != saved[key]:
+                flag = "--" + key.replace("_", "-")
+                raise TrainError(f"the checkpoint was trained with {flag} {saved[key]}, not {given}; "
+                                 f"drop {flag} to resume, or use another --out for a new run")
+            recipe[key] = saved[key]
+        else:
+            recipe[key] = default if given is None else given
+    if recipe["lr"] is None:
+        recipe["lr"] = DEFAULT_LR[recipe["optimizer"]]
+    return recipe
+
+
+def resolve_epochs(args, recipe, checkpoint):
+    """How many epochs the run has in all.  A one-cycle schedule is planned for a length."""
+    if checkpoint is None:
+        return args.epochs or DEFAULT_EPOCHS[recipe["dataset"]]
+    planned = int(checkpoint["epochs"])
+    if args.epochs is None or args.epochs == planned:
+        return planned
+    if recipe["schedule"] == "onecycle":
+        raise TrainError(f"this run's one-cycle schedule was planned for {planned} epochs: resume with "
+                         f"--epochs {planned} (or without --epochs); only the 'decay' and 'constant' "
+                         "schedules can be extended")
+    return args.epochs
+
+
+def load_checkpoint(out):
+    """The checkpoint in ``out``, read and checked; a missing, unreadable or foreign file is a TrainError."""
+    import gradlab
+
+    path = os.path.join(out, CHECKPOINT)
+    if not os.path.isfile(path):
+        raise TrainError(f"--resume: no checkpoint at {path}")
+    try:
+        checkpoint = gradlab.load(path)
+    except Exception as e:  # a damaged file: any reader error says the same to the user
+        raise TrainError(f"--resume: cannot read the checkpoint {path}: {e}") from None
+    problem = _checkpoint_problem(checkpoint)
+    if problem:
+        raise TrainError(f"--resume: {path} is not a checkpoint of gradlab train: {problem}")
+    return checkpoint
+
+
+_CHECKPOINT_KEYS = ("epoch", "epochs", "recipe", "model", "optimizer", "rng", "history")
+
+
+def _checkpoint_problem(checkpoint):
+    """What makes ``checkpoint`` unusable for --resume, or None (what ``Run.save`` writes is usable)."""
+    problem = dict_problem(checkpoint, _CHECKPOINT_KEYS, "it")
+    if problem:
+        return problem
+    epoch, epochs = checkpoint["epoch"], checkpoint["epochs"]
+    if not all(type(n) is int for n in (epoch, epochs)) or not 0 <= epoch <= epochs or epochs < 1:
+        return f"its epoch counts make no sense (epoch {epoch!r} of {epochs!r})"
+    rng, history = checkpoint["rng"], checkpoint["history"]
+    if not (isinstance(rng, dict) and {"global", "shuffle"} <= set(rng)):
+        return "its random-number states are missing"
+    if not (isinstance(history, dict) and isinstance(history.get("epochs"), list)
+            and isinstance(history.get("loss_curve"), list)):
+        return "its history is missing"
+    if not all(isinstance(checkpoint[key], dict) for key in ("model", "optimizer")):
+        return "its model or optimizer state is not a state dict"
+    return check_recipe(checkpoint["recipe"])
+
+
+# ---------------------------------------------------------------- training
+
+
+def lr_at(step, steps_per_epoch, epochs, schedule, peak, decay):
+    """The learning rate of a training step (counted from 0 over the whole run).
+
+    onecycle: linear warm-up to ``peak`` over the first 15% of the run, then
+              linear decay to 1% of it at the end (needs the run's length).
+    decay:    linear warm-up over a quarter epoch, then times ``decay`` per
+              epoch; depends on the step alone, so a run can be extended.
+    constant: ``peak`` throughout.
+    Warm-up keeps Adam's first, noisy steps small; the decay lets the weights settle.
+    """
+    if schedule == "constant":
+        return peak
+    if schedule == "onecycle":
+        total = steps_per_epoch * epochs
+        warmup = max(1, int(ONECYCLE_WARMUP * total))
+        if step < warmup:
+            return peak * (step + 1) / warmup
+        return peak * max(ONECYCLE_FLOOR, (total - 1 - step) / max(1, total - warmup))
+    warmup = max(1, int(DECAY_WARMUP_EPOCHS * steps_per_epoch))
+    return peak * min(1.0, (step + 1) / warmup) * decay ** (step / steps_per_epoch)
+
+
+class Run:
+    """Everything a training run holds: model, optimizer, loaders, shuffling, history."""
+
+    def __init__(self, recipe, epochs, train_set, test_set):
+        import gradlab
+        from ..models import LeNet5
+        from ..utils.data import DataLoader
+
+        self.recipe, self.epochs = recipe, epochs
+        gradlab.manual_seed(recipe["seed"])
+        self.model = LeNet5()
+        self.optimizer = make_optimizer(recipe["optimizer"], self.model.parameters(), recipe["lr"])
+        self.shuffle = gradlab.Generator().manual_seed(recipe["seed"])
+        self.train_loader = DataLoader(train_set, batch_size=recipe["batch_size"], shuffle=True,
+                                       generator=self.shuffle)
+        self.test_loader = DataLoader(test_set, batch_size=1000)
+        self.history = {"epochs": [], "loss_curve": []}
+        self.done = 0  # finished epochs
+        self.saved = None  # the epoch in the checkpoint, None before there is one
+
+    def restore(self, checkpoint, path):
+        import gradlab
+
+        try:
+            self.model.load_state_dict(checkpoint["model"])
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            gradlab.set_rng_state(checkpoint["rng"]["global"])
+            self.shuffle.set_state(checkpoint["rng"]["shuffle"])
+        except Exception as e:  # shapes, keys or states that do not fit this model: a foreign file
+            raise TrainError(f"--resume: {path} does not fit LeNet-5 and its optimizer: {e}") from None
+        self.history = checkpoint["history"]
+        self.done = self.saved = checkpoint["epoch"]
+
+    def save(self, out):
+        import gradlab
+
+        gradlab.save({
+            "epoch": self.done,
+            "epochs": self.epochs,
+            "recipe": self.recipe,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": {"global": gradlab.get_rng_state(), "shuffle": self.shuffle.get_state()},
+            "history": self.history,
+        }, os.path.join(out, CHECKPOINT))
+        self.saved = self.done
+
+    def set_lr(self, step):
+        r = self.recipe
+        lr = lr_at(step, len(self.train_loader), self.epochs, r["schedule"], r["lr"], r["lr_decay"])
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def train_epoch(self, bar):
+        """One pass over the training set; returns (mean loss, number of images)."""
+        import gradlab.nn.functional as F
+
+        self.model.train()
+        total_loss, images = 0.0, 0
+        step = self.done * len(self.train_loader)
+        for x, y in self.train_loader:
+            self.set_lr(step)
+            loss = F.cross_entropy(self.model(x), y)
+            value = loss.item()
+            if not math.isfinite(value):  # before the step: the weights keep their last finite values
+                raise self.diverged(f"the loss became {value}", step)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            total_loss += value * len(y)
+            images += len(y)
+            step += 1
+            bar.update(value, total_loss / images, len(y))
+        return total_loss / max(images, 1), images
+
+    def diverged(self, what, step):
+        """RunFailed for a run that went non-finite at ``step`` (counted over the whole run)."""
+        per_epoch = len(self.train_loader)
+        kept = (f"the checkpoint still holds epoch {self.saved}" if self.saved is not None
+                else "no checkpoint was written")
+        return RunFailed(f"{what} in epoch {step // per_epoch + 1}, step {step % per_epoch + 1} of {per_epoch} "
+                         f"(lr {self.optimizer.param_groups[0]['lr']:g}); stopped, {kept}. "
+                         "A smaller --lr usually helps.")
+
+    def weights_finite(self):
+        import numpy as np
+
+        return all(np.isfinite(p._data).all() for p in self.model.parameters())
+
+    def test_accuracy(self):
+        """Fraction of the test set classified correctly."""
+        import gradlab
+
+        self.model.eval()
+        correct = total = 0
+        with gradlab.no_grad():
+            for x, y in self.test_loader:
+                correct += int((self.model(x).argmax(1) == y).sum().item())
+                total += len(y)
+        return correct / max(total, 1)
+
+    def metrics(self):
+        return {"dataset": self.recipe["dataset"], "epochs": self.history["epochs"],
+                "recipe": self.recipe, "loss_curve": self.history["loss_curve"]}
+
+
+def make_optimizer(name, params, lr):
+    from .. import optim
+
+    if name == "adam":
+        return optim.Adam(params, lr=lr)
+    return optim.SGD(params, lr=lr, momentum=0.9)
+
+
+@contextlib.contextmanager
+def thread_limit(n):
+    """Run the block with BLAS and the kernels' OpenMP limited to n threads (None: no limit)."""
+    if n is None:
+        yield
+        return
+    from .. import kernels
+
+    before = kernels.get_num_threads()
+    kernels.set_num_threads(n)
+    try:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            say("note: threadpoolctl is not installed; --threads limits gradlab's kernels but not BLAS")
+            yield
+        else:
+            with threadpool_limits(limits=n):
+                yield
+    finally:
+        kernels.set_num_threads(before)
+
+
+def train(args):
+    """Run ``gradlab train`` with parsed arguments; returns the metrics dict."""
+    with thread_limit(args.threads):
+        return _train(args)
+
+
+def _train(args):
+    """Set up (every user error surfaces here, before any epoch), then train epoch by epoch."""
+    checkpoint = load_checkpoint(args.out) if args.resume else None
+    recipe = resolve_recipe(args, checkpoint["recipe"] if checkpoint else None)
+    train_set, test_set, used = load_data(recipe["dataset"], data_dir(args.data), args.download,
+                                          recipe["limit_train"], recipe["limit_test"])
+    if checkpoint and used != recipe["dataset"]:
+        raise TrainError(f"the checkpoint was trained on {recipe['dataset']}, but only {used} is available now")
+    recipe["dataset"] = used
+    epochs = resolve_epochs(args, recipe, checkpoint)
+    run = Run(recipe, epochs, train_set, test_set)
+    if checkpoint:
+        run.restore(checkpoint, os.path.join(args.out, CHECKPOINT))
+    _print_header(run, len(train_set), len(test_set))
+    if run.done >= epochs:
+        say(f"the checkpoint already has {run.done} epochs: nothing to do (--epochs N continues a "
+            "'decay' or 'constant' run to N)")
+        return run.metrics()
+    first = run.done + 1
+    try:
+        while run.done < epochs:
+            _one_epoch(run, args, quiet=run.done >= first)
+    except KeyboardInterrupt:
+        raise Interrupted(run.saved, os.path.join(args.out, CHECKPOINT)) from None
+    say(f"done: test accuracy {100 * run.history['epochs'][-1]['test_accuracy']:.2f}%; "
+        f"checkpoint, metrics and plot in {args.out}")
+    return run.metrics()
+
+
+def _one_epoch(run, args, quiet):
+    """Train, evaluate, report and write everything for the next epoch."""
+    epoch = run.done + 1
+    bar = Progress(epoch, run.epochs, len(run.train_loader), disable=args.no_progress)
+    started = time.perf_counter()
+    try:
+        loss, images = run.train_epoch(bar)
+    finally:
+        bar.close()
+    train_seconds = time.perf_counter() - started
+    accuracy = run.test_accuracy()
+    seconds = time.perf_counter() - started
+    run.history["epochs"].append({"epoch": epoch, "train_loss": loss, "test_accuracy": accuracy,
+                                  "seconds": seconds, "images_per_second": images / train_seconds})
+    run.history["loss_curve"].extend(bar.curve)
+    if not run.weights_finite():  # the last step of the epoch overflowed: keep the previous checkpoint
+        raise run.diverged("the weights became non-finite", epoch * len(run.train_loader) - 1)
+    run.done = epoch
+    say(f"epoch {epoch}/{run.epochs}  train loss {loss:.4f}  test accuracy {100 * accuracy:.2f}%  "
+        f"time {seconds:.1f} s  ({images / train_seconds:,.0f} images/s)")
+    try:
+        run.save(args.out)
+        metrics = run.metrics()
+        write_json(os.path.join(args.out, METRICS), metrics)
+        plot_curve(os.path.join(args.out, CURVE), metrics, quiet=quiet)
+    except OSError as e:  # the folder was checked at the start; it changed since (removed, full, read-only)
+        raise RunFailed(f"cannot write into --out {args.out} after epoch {epoch}: {e}") from None
+
+
+def _print_header(run, n_train, n_test):
+    from .. import kernels
+
+    r = run.recipe
+    resumed = f", resuming after epoch {run.done}" if run.done else ""
+    say(f"LeNet-5 on {r['dataset']} ({n_train:,} training / {n_test:,} test images): "
+        f"{r['optimizer']} lr {r['lr']:g} ({_schedule_text(r)}), batch {r['batch_size']}, "
+        f"{run.epochs} epochs, seed {r['seed']}, kernels: {kernels.get_backend()}{resumed}")
+
+
+def _schedule_text(recipe):
+    if recipe["schedule"] == "decay":
+        return f"warm-up, then x{recipe['lr_decay']:g} per epoch"
+    return recipe["schedule"]
