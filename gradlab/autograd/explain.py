@@ -74,7 +74,10 @@ def explain(output, check=False, grad_output=None, accumulate=True, retain_graph
     if engine.tracing[0] is not None:
         raise RuntimeError("explain: another explain is running; explain calls do not nest")
     trace = Trace(output, check, accumulate, params, limit)
-    leaves = None if accumulate else _leaves(root)
+    leaves = _leaves(root)
+    trace._had_grad = {id(t) for t in leaves if t._grad is not None}
+    if accumulate:
+        leaves = None
     engine.tracing[0] = trace
     try:
         # the graph is kept until the trace has read every node's rule and forward; released below
@@ -137,6 +140,7 @@ class Trace:
         self.n_nodes = self.n_leaves = 0
         self.wrong = None
         self._ran = []
+        self._had_grad = set()
         self._labels = {}
         self._counts = [0, 0]  # nodes, leaves labelled so far
         self._names = {id(t): name for name, t in (params or {}).items()}
@@ -187,8 +191,9 @@ class Trace:
         self.n_leaves += 1
         if not self._listing():
             return
+        summed = self.accumulate and id(tensor) in self._had_grad  # (else .grad is now just g)
         self.steps.append({"kind": "leaf", "label": self._label(tensor), "added": _summary(g),
-                           "grad": _summary(tensor._grad) if self.accumulate and tensor._grad is not None else None})
+                           "grad": _summary(tensor._grad) if summed else None})
 
     def _check_all(self):
         for n, step in enumerate(self.steps, 1):
@@ -475,7 +480,7 @@ def _check_node(node, forward, grads, in_grads):
         phi.restore()
     ratio, i, label, analytic, fd = worst
     if ratio <= 1:
-        return {"ok": True, "text": f"ok ({n_points} probes; largest error {ratio:.2g} of the tolerance)"}
+        return {"ok": True, "text": f"ok ({n_points} probes; worst error {ratio:.2g} x the tolerance)"}
     return {"ok": False, "input": i, "index": label, "backward": analytic, "finite_difference": fd,
             "text": f"input {i} at {label}: backward gives {analytic:.6g}, finite differences give {fd:.6g}"}
 
