@@ -7,12 +7,11 @@ of spatial axes, and the transposed layers keep their weight as
 """
 import math
 
-from ... import _creation
 from .. import functional as F
 from .. import init
 from .._utils import _pair, _single
-from ..parameter import Parameter
 from .lazy import LazyModuleMixin, lazy_form, uninitialized_weight_and_bias
+from .linear import add_weight_and_bias
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "LazyConv1d",
@@ -136,11 +135,7 @@ class _ConvNd(Module):
             weight_shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
             weight_shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = Parameter(_creation.empty(*weight_shape, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(_creation.empty(out_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, weight_shape, out_channels, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):

@@ -21,6 +21,15 @@ class Identity(Module):
         return input
 
 
+def add_weight_and_bias(module, weight_shape, bias_size, bias, dtype, device):
+    """Give ``module`` an uninitialised ``weight`` and, if ``bias``, a ``bias`` (else a registered None)."""
+    module.weight = Parameter(_creation.empty(*weight_shape, dtype=dtype, device=device))
+    if bias:
+        module.bias = Parameter(_creation.empty(bias_size, dtype=dtype, device=device))
+    else:
+        module.register_parameter("bias", None)
+
+
 class Linear(Module):
     """y = x W^T + b, with W of shape (out_features, in_features) and b of shape (out_features,)."""
 
@@ -28,11 +37,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(_creation.empty(out_features, in_features, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(_creation.empty(out_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, (out_features, in_features), out_features, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -58,11 +63,7 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = Parameter(_creation.empty(out_features, in1_features, in2_features, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(_creation.empty(out_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, (out_features, in1_features, in2_features), out_features, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
