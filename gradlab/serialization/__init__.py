@@ -41,13 +41,136 @@ directory, which is flushed and fsynced before ``os.replace`` puts it in place
 killed at any moment leaves either the old file or the complete new one.  A
 FIFO or a device is written into instead of being replaced.
 
-The code: format.py (constants), writer.py (``save``), reader.py (``load``);
-utils/_atomic.py does the atomic replacement.
+Two other formats are read and written too (docs/serialization.md): the zip
+that ``torch.save`` writes (torch_zip.py, with torch_pickle.py, gradlab's own
+pickle interpreter that resolves only an allow-list of names and never runs
+code from the file) and safetensors (safetensors.py).  ``load`` chooses the
+reader from the file's first bytes, never from its name::
+
+    GRADLAB\\0                    gradlab's own format           reader.py
+    PK\\x03\\x04                  a zip: what torch.save writes  torch_zip.py
+    8-byte length, then "{"      safetensors                    safetensors.py
+
+The code: format.py (constants), writer.py and reader.py (gradlab's format),
+utils/_atomic.py (the atomic replacement); this file picks the format.
 """
+import io
+import os
+import struct
+
 from ..utils._atomic import atomic_write, remaining_size  # noqa: F401  (importable from here before the split)
+from . import reader, torch_zip, writer
 from .format import ALIGNMENT, FORMAT_VERSION, MAGIC, MAX_HEADER_NBYTES, MAX_NDIM, SerializationError  # noqa: F401
 from .format import CHECKSUM_AT as _CHECKSUM_AT, PREAMBLE as _PREAMBLE  # noqa: F401
-from .reader import load
-from .writer import save
+from .reader import _placement  # noqa: F401  (utils.safetensors uses it)
 
-__all__ = ["save", "load", "SerializationError", "MAGIC", "FORMAT_VERSION"]
+__all__ = ["save", "load", "SerializationError", "MAGIC", "FORMAT_VERSION", "FORMATS"]
+
+FORMATS = ("gradlab", "torch", "safetensors")
+_SAFETENSORS_MAX_HEADER = 100 << 20  # the safetensors package's own limit on its JSON header
+
+
+def save(obj, f, format=None):
+    """Save ``obj`` to ``f``, a path (written atomically) or a binary file object.
+
+    ``format``: ``"gradlab"`` (the default; docs/serialization.md), ``"torch"``
+    (a zip that ``torch.load(f, weights_only=True)`` reads) or
+    ``"safetensors"`` (a flat dict of tensors; the default for a path ending
+    in ``.safetensors``).  See ``writer.save`` for what gradlab's format holds
+    and how paths, FIFOs and devices are written.
+    """
+    is_path = isinstance(f, (str, bytes, os.PathLike))
+    if format is None:
+        format = "safetensors" if is_path and os.fsdecode(os.fspath(f)).endswith(".safetensors") else "gradlab"
+    if format == "gradlab":
+        return writer.save(obj, f)
+    if format == "torch":
+        write = torch_zip.writer(obj)
+    elif format == "safetensors":
+        from . import safetensors  # needs the optional `safetensors` package
+        write = safetensors.writer(obj)
+    else:
+        raise ValueError(f"gradlab.save: unknown format {format!r}; expected one of {FORMATS}")
+    if is_path:
+        with atomic_write(f) as out:
+            write(out)
+    elif callable(getattr(f, "write", None)):
+        write(f)
+    else:
+        raise TypeError(f"gradlab.save: expected a path or a binary file object with write(), "
+                        f"got {type(f).__name__}")
+
+
+def load(f, map_location=None, weights_only=True, mmap=None):
+    """Load what ``save`` (or ``torch.save``, or safetensors) wrote, from a path or a binary file object.
+
+    ``map_location`` is accepted as in PyTorch: None, ``"cpu"``,
+    ``device("cpu")``, a dict of location tags such as ``{"cuda:0": "cpu"}``,
+    or a callable ``fn(tensor, "cpu")`` returning a tensor (or None to keep
+    it).  gradlab is CPU-only, so any other device is an error.
+    ``weights_only`` and ``mmap`` are accepted for compatibility: loading is
+    always as safe as PyTorch's ``weights_only=True``; files are read into memory.
+
+    Raises ``SerializationError`` (a ValueError and a RuntimeError) for bytes
+    that are not a complete, valid file of one of the three formats; the
+    message names the file and what is wrong.
+    """
+    place = _placement(map_location)
+    if isinstance(f, (str, bytes, os.PathLike)):
+        with open(f, "rb") as stream:
+            return _read(stream, os.fstat(stream.fileno()).st_size, place, repr(os.fsdecode(os.fspath(f))))
+    if callable(getattr(f, "read", None)):
+        name = getattr(f, "name", None)
+        where = repr(name) if isinstance(name, (str, bytes)) else f"a {type(f).__name__} stream"
+        return _read(f, remaining_size(f), place, where)
+    raise TypeError(f"gradlab.load: expected a path or a binary file object with read(), got {type(f).__name__}")
+
+
+def _read(stream, size, place, where):
+    head = stream.read(16)
+    if size is None:  # a pipe or socket: put the first bytes back in front of the rest
+        stream = _Prepended(head, stream)
+    else:
+        stream.seek(-len(head), os.SEEK_CUR)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return torch_zip.read(_seekable(stream), size, place)
+    if _looks_like_safetensors(head):
+        from . import safetensors
+        return safetensors.read(stream, size, place)
+    return reader._load(stream, size, place, where)
+
+
+def _looks_like_safetensors(head):
+    """safetensors: a little-endian uint64 header length, then the JSON header's '{'."""
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    return 2 <= struct.unpack("<Q", head[:8])[0] <= _SAFETENSORS_MAX_HEADER
+
+
+def _seekable(stream):
+    """zipfile reads the directory at the end first, so a pipe is read into memory."""
+    return stream if isinstance(stream, io.IOBase) and stream.seekable() else io.BytesIO(stream.read())
+
+
+class _Prepended(io.RawIOBase):
+    """A read-only stream: ``head`` followed by the rest of ``stream``."""
+
+    def __init__(self, head, stream):
+        self._head, self._stream = head, stream
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        if not self._head:
+            return self._stream.read() if n is None or n < 0 else self._stream.read(n)
+        if n is None or n < 0:
+            piece, self._head = self._head + self._stream.read(), b""
+            return piece
+        piece, self._head = self._head[:n], self._head[n:]
+        return piece if len(piece) == n else piece + self._stream.read(n - len(piece))
+
+    def readinto(self, b):
+        piece = self.read(len(b))
+        b[:len(piece)] = piece
+        return len(piece)
