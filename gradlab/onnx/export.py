@@ -88,10 +88,10 @@ def export(model, example_input, path, input_names=None, output_names=None, dyna
             raise OnnxExportError(f"gradlab.onnx.export: the model's output {i} is a {type(y).__name__}; "
                                   "only tensors (or a tuple of tensors) can be exported")
     output_names = _names(output_names, len(outputs), "output")
-    batch = inputs[0].shape[0] if dynamic_batch and inputs[0].ndim else None
-    graph = tracer.finish(outputs, output_names, batch)
+    graph = tracer.finish(outputs, output_names, dynamic_batch)
     model_proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                          producer_name="gradlab")
+    model_proto = onnx.shape_inference.infer_shapes(model_proto)  # every value's shape, for viewers and checks
     onnx.save(model_proto, str(path))
     return model_proto
 
@@ -117,7 +117,8 @@ class _Tracer:
         self.depth = 0           # > 0 inside a wrapped call: nested calls are its own business
         self.call = None         # what is being converted, for error messages
         self.names = {}          # id(tensor) -> ONNX value name
-        self.traced = set()      # ids of tensors computed from the inputs
+        self.traced = set()      # ids of tensors computed from the inputs by recorded calls
+        self.constants = set()   # ids of tensors computed from constants only
         self.keep = []           # every tensor seen, so that no id is reused
         self.inputs, self.nodes, self.initializers = [], [], []
         self.used = set()
@@ -147,11 +148,17 @@ class _Tracer:
         return f"in module '{path or '<root>'}' ({type(module).__name__})"
 
     def refuse(self, why):
-        return OnnxExportError(f"gradlab.onnx.export: cannot export op '{self.call}' {self.where()}: {why}")
+        what = f"op '{self.call}' {self.where()}" if self.call else "the model's output"
+        return OnnxExportError(f"gradlab.onnx.export: cannot export {what}: {why}")
 
     # ---- what converters use ----
     def is_traced(self, x):
-        return isinstance(x, Tensor) and id(x) in self.traced
+        """Whether ``x`` depends on the inputs: made by a recorded call, or by one the tracer did not see."""
+        if not isinstance(x, Tensor):
+            return False
+        key = id(x)
+        return key in self.traced or (x.grad_fn is not None and key not in self.constants
+                                      and key not in self.names and key not in self.params)
 
     def value(self, x, like=None):
         """The ONNX name of ``x``: a traced tensor, a parameter, a constant tensor, or a number (as ``like``'s dtype)."""
@@ -163,7 +170,7 @@ class _Tracer:
             return name
         name = self.params.get(id(x))
         if name is None:
-            if x.grad_fn is not None:  # computed from the inputs, but by nothing the tracer saw
+            if self.is_traced(x):  # computed from the inputs, but by nothing the tracer saw
                 raise self.refuse(f"one of its inputs was made by {x.grad_fn.name()}, which the tracer did not "
                                   "see (a function imported by name before export, or an op on ._data?)")
             name = self.fresh("const")
@@ -180,6 +187,8 @@ class _Tracer:
 
     def node(self, op_type, inputs, out=None, **attrs):
         """Add a node; its output is ``out``'s name from now on (``out`` a Tensor), or a new intermediate name."""
+        if out is not None and not isinstance(out, Tensor):
+            raise self.refuse(f"it returned a {type(out).__name__}, not one tensor")
         result = self.fresh(op_type)
         path = self.stack[-1][0] if self.stack else ""
         self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [result],
@@ -192,9 +201,14 @@ class _Tracer:
 
     # ---- recording ----
     def record(self, key, signature, args, kwargs, out):
-        if not any(id(t) in self.traced for t in _tensors(args, kwargs)):
-            return  # constants in, a constant out: written as a value if a traced op uses it
         self.call = key
+        if not any(self.is_traced(t) for t in _tensors(args, kwargs)):
+            # constants in (parameters, numbers), a constant out: written as a value if a traced op uses it
+            for t in (out if isinstance(out, (tuple, list)) else (out,)):
+                if isinstance(t, Tensor):
+                    self.constants.add(id(t))
+                    self.keep.append(t)
+            return
         convert = _converters.CONVERTERS.get(key)
         if convert is None:
             raise self.refuse("it has no ONNX converter (gradlab.onnx exports: "
@@ -203,12 +217,11 @@ class _Tracer:
             bound = signature.bind(*args, **kwargs)
         except TypeError as e:
             raise self.refuse(f"its arguments do not fit {signature}: {e}") from None
-        if not isinstance(out, Tensor):
-            raise self.refuse(f"it returned a {type(out).__name__}, not one tensor")
         convert(self, out, *bound.args, **bound.kwargs)
         self.keep.append(out)
 
-    def finish(self, outputs, output_names, batch):
+    def finish(self, outputs, output_names, dynamic_batch):
+        self.call = None
         helper, onnx = self.onnx.helper, self.onnx
         renames, extra = {}, []
         for y, public in zip(outputs, output_names):
@@ -224,14 +237,14 @@ class _Tracer:
                     if n in renames:
                         field[i] = renames[n]
 
-        def info(t, name):
-            shape = list(t.shape)
-            if batch is not None and shape and shape[0] == batch:
-                shape[0] = "batch"
-            elem = helper.np_dtype_to_tensor_dtype(t._data.dtype)
-            return helper.make_tensor_value_info(name, elem, shape)
-        return helper.make_graph(self.nodes + extra, "gradlab", [info(x, n) for x, n in self.inputs],
-                                 [info(y, n) for y, n in zip(outputs, output_names)], self.initializers)
+        def info(t, name, shape):
+            return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(t._data.dtype), shape)
+        # a free batch: dim 0 of each input is "batch", and the outputs' shapes are left to shape inference,
+        # since an output's dim 0 may be the batch, a multiple of it, or no batch at all
+        inputs = [info(x, n, ["batch"] + list(x.shape[1:]) if dynamic_batch and x.ndim else list(x.shape))
+                  for x, n in self.inputs]
+        outputs = [info(y, n, None if dynamic_batch else list(y.shape)) for y, n in zip(outputs, output_names)]
+        return helper.make_graph(self.nodes + extra, "gradlab", inputs, outputs, self.initializers)
 
 
 def _tensors(args, kwargs):

@@ -68,7 +68,7 @@ def _binary(g, out, op_type, a, b, alpha=1):
     g.node(op_type, [first, second], out)
 
 
-@converts("matmul")
+@converts("matmul", "matmul_operator")
 def matmul(g, out, a, b):
     g.node("MatMul", [g.value(a), g.value(b)], out)
 
@@ -131,10 +131,9 @@ def max_pool2d(g, out, input, kernel_size, stride=None, padding=0, dilation=1, c
                return_indices=False):
     if return_indices:
         raise g.refuse("return_indices=True is not exported")
-    kernel = _pair(kernel_size)
-    strides = kernel if stride is None or stride == [] or stride == () else _pair(stride)
-    g.node("MaxPool", [g.value(input)], out, kernel_shape=list(kernel), strides=list(strides),
-           pads=list(_pair(padding)) * 2, dilations=list(_pair(dilation)), ceil_mode=int(bool(ceil_mode)))
+    kernel, strides, pads = _pool_geometry(input, out, kernel_size, stride, padding, dilation)
+    g.node("MaxPool", [g.value(input)], out, kernel_shape=kernel, strides=strides, pads=pads,
+           dilations=list(_pair(dilation)))
 
 
 @converts("F.avg_pool2d")
@@ -142,11 +141,27 @@ def avg_pool2d(g, out, input, kernel_size, stride=None, padding=0, ceil_mode=Fal
                divisor_override=None):
     if divisor_override is not None:
         raise g.refuse(f"divisor_override={divisor_override} is not exported")
+    kernel, strides, pads = _pool_geometry(input, out, kernel_size, stride, padding, 1)
+    if count_include_pad and pads[2:] != pads[:2]:
+        # PyTorch's divisor counts the padding but not the ceil_mode overhang: no ONNX attribute says that
+        raise g.refuse("ceil_mode=True with count_include_pad=True, where the last window overhangs the "
+                       "padding, is not exported (use count_include_pad=False, or a size that divides)")
+    g.node("AveragePool", [g.value(input)], out, kernel_shape=kernel, strides=strides, pads=pads,
+           count_include_pad=int(bool(count_include_pad)))
+
+
+def _pool_geometry(input, out, kernel_size, stride, padding, dilation):
+    """kernel, strides and pads; ceil_mode becomes extra padding at the end, so that the output has PyTorch's size.
+
+    (Runtimes differ on where ceil_mode's last window may start; explicit pads leave nothing to interpret.
+    MaxPool ignores padding, and AveragePool without count_include_pad does not count it.)
+    """
     kernel = _pair(kernel_size)
     strides = kernel if stride is None or stride == [] or stride == () else _pair(stride)
-    g.node("AveragePool", [g.value(input)], out, kernel_shape=list(kernel), strides=list(strides),
-           pads=list(_pair(padding)) * 2, ceil_mode=int(bool(ceil_mode)),
-           count_include_pad=int(bool(count_include_pad)))
+    begin, dilation = _pair(padding), _pair(dilation)
+    end = [max(p, (o - 1) * s + d * (k - 1) + 1 - n - p)
+           for n, o, k, s, p, d in zip(input.shape[-2:], out.shape[-2:], kernel, strides, begin, dilation)]
+    return list(kernel), list(strides), list(begin) + end
 
 
 @converts("F.adaptive_avg_pool2d")
