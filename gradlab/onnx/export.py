@@ -69,9 +69,12 @@ def export(model, example_input, path, input_names=None, output_names=None, dyna
     tracer = _Tracer(model, opset)
     leaves = []
     for x, name in zip(inputs, input_names):
-        leaf = Tensor._wrap(x._data.copy(), requires_grad=x.is_floating_point())
-        tracer.add_input(leaf, name)
-        leaves.append(leaf)
+        # a copy that requires grad, so that whatever is computed from it has a grad_fn, seen by the tracer or
+        # not; a clone, not the leaf itself, so that forward may change it in place
+        traced = Tensor._wrap(x._data.copy(), requires_grad=x.is_floating_point())
+        traced = traced.clone()
+        tracer.add_input(traced, name)
+        leaves.append(traced)
 
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
@@ -226,8 +229,7 @@ class _Tracer:
         renames, extra = {}, []
         for y, public in zip(outputs, output_names):
             name = self.value(y)
-            if name in renames or name in self.params.values() or any(name == n for _, n in self.inputs) \
-                    or id(y) not in self.traced:
+            if id(y) not in self.traced or name in renames or any(name == n for _, n in self.inputs):
                 extra.append(helper.make_node("Identity", [name], [public], name=public))
             else:
                 renames[name] = public
@@ -268,7 +270,7 @@ def _wrap(tracer, fn, key, signature, reflected=False, renames=None):
             tracer.depth -= 1
         rargs = (args[1], args[0]) + args[2:] if reflected else args
         rkwargs = kwargs
-        if renames or "out" in kwargs:
+        if renames is not None:  # a gradlab.* function: PyTorch's keywords
             if kwargs.get("out") is not None:
                 tracer.call = key
                 raise tracer.refuse("out= cannot be exported")

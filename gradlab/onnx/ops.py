@@ -88,13 +88,18 @@ def tanh(g, out, input):
     g.node("Tanh", [g.value(input)], out)
 
 
-@converts("softmax", "log_softmax", "F.softmax", "F.log_softmax")
-def softmax(g, out, input, dim=None, *rest, **kwargs):
-    # the ops' dim is required; F's None means PyTorch's implicit dim (the F function chose it)
-    if dim is None:
+@converts("softmax", "log_softmax")
+def softmax(g, out, x, dim, dtype=None):
+    if dtype is not None:
+        raise g.refuse("dtype= is not exported (convert the input first)")
+    g.node("LogSoftmax" if g.call.endswith("log_softmax") else "Softmax", [g.value(x)], out, axis=int(dim))
+
+
+@converts("F.softmax", "F.log_softmax")
+def functional_softmax(g, out, input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:  # PyTorch's implicit dim, as F chose it
         dim = 0 if input.ndim in (0, 1, 3) else 1
-    op_type = "LogSoftmax" if g.call.endswith("log_softmax") else "Softmax"
-    g.node(op_type, [g.value(input)], out, axis=int(dim))
+    softmax(g, out, input, dim, dtype)
 
 
 # ---- layers ----
@@ -190,7 +195,7 @@ def batch_norm(g, out, input, running_mean, running_var, weight=None, bias=None,
            out, epsilon=float(eps))
 
 
-@converts("F.dropout", "F.dropout2d", "F.dropout3d", "F.alpha_dropout", "F.feature_alpha_dropout")
+@converts("F.dropout", "F.dropout2d", "F.alpha_dropout", "F.feature_alpha_dropout")
 def dropout(g, out, input, p=0.5, training=True, inplace=False):
     if training and p > 0:
         raise g.refuse("dropout while training is random; export traces in eval mode")
@@ -239,6 +244,8 @@ def cat(g, out, tensors, dim=0):
 
 @converts("mean")
 def mean(g, out, input, dim=None, keepdim=False, dtype=None):
+    if dtype is not None:
+        raise g.refuse("dtype= is not exported (convert the input first)")
     if dim is None:
         axes, keepdim = list(range(input.ndim)), False
     else:

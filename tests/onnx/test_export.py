@@ -5,6 +5,8 @@ then run under onnx's reference evaluator and (where it installs) onnxruntime,
 at the example's batch size and at another one; outputs must equal gradlab's
 to 1e-5.
 """
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -73,6 +75,8 @@ def test_lenet5(tmp_path):
     assert [i.name for i in proto.graph.initializer] == [name for name, _ in
                                                          torch.models.LeNet5().named_parameters()]
     assert proto.opset_import[0].version >= 17
+    dims = proto.graph.output[0].type.tensor_type.shape.dim  # inferred: the batch flows through
+    assert (dims[0].dim_param, dims[1].dim_value) == ("batch", 10)
 
 
 @pytest.mark.parametrize("final", [nn.Softmax(dim=1), nn.LogSoftmax(dim=1)])
@@ -190,7 +194,8 @@ def test_in_place_ops_and_linear_on_3d(tmp_path):
 def test_two_inputs_and_fixed_batch(tmp_path):
     class Model(nn.Module):
         def forward(self, a, b):
-            return torch.add(a, b, alpha=2).sigmoid()
+            a.relu_()  # in place, on an input
+            return torch.add(input=a, other=b, alpha=2).sigmoid()
 
     proto = export_and_check(Model(), (torch.randn(3, 4), torch.randn(3, 4)), tmp_path, dynamic_batch=False)
     assert [i.name for i in proto.graph.input] == ["input_0", "input_1"]
@@ -244,13 +249,22 @@ def test_op_hidden_from_the_tracer_is_named(tmp_path):
         torch.onnx.export(Model(), torch.randn(2, 4), tmp_path / "m.onnx")
 
 
-def test_unsupported_arguments_are_explained(tmp_path):
+@pytest.mark.parametrize("call,message", [
+    (lambda x: F.max_pool2d(x, 2, return_indices=True)[0], "F.max_pool2d.*return_indices=True"),
+    (lambda x: F.avg_pool2d(x, 2, ceil_mode=True), "F.avg_pool2d.*ceil_mode=True with count_include_pad=True"),
+    (lambda x: F.avg_pool2d(x, 2, divisor_override=3), "divisor_override=3"),
+    (lambda x: F.softmax(x, 1, dtype=torch.float64), "F.softmax.*dtype="),
+    (lambda x: F.dropout(x, 0.5, training=True), "F.dropout.*random"),
+    (lambda x: F.adaptive_avg_pool2d(x, 2), r"output size \(2, 2\) does not divide the input's \(5, 5\)"),
+    (lambda x: F.batch_norm(x, None, None, training=True), "batch statistics"),
+])
+def test_unsupported_arguments_are_explained(tmp_path, call, message):
     class Model(nn.Module):
         def forward(self, x):
-            return F.max_pool2d(x, 2, return_indices=True)[0]
+            return call(x)
 
-    with pytest.raises(OnnxExportError, match="F.max_pool2d.*return_indices=True"):
-        torch.onnx.export(Model(), torch.randn(1, 1, 4, 4), tmp_path / "m.onnx")
+    with pytest.raises(OnnxExportError, match=message):
+        torch.onnx.export(Model(), torch.randn(2, 3, 5, 5), tmp_path / "m.onnx")
 
 
 def test_patches_are_restored_after_success_and_failure(tmp_path):
@@ -318,3 +332,23 @@ def test_same_graph_and_outputs_as_torch_onnx_export(tmp_path):
     got = ReferenceEvaluator(mine).run(None, {"input": x})[0]
     want = ReferenceEvaluator(theirs).run(None, {"input": x})[0]
     np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
+
+
+def test_every_converter_takes_the_arguments_of_its_function():
+    import inspect
+    from gradlab.ops.registry import OPS
+    from gradlab.onnx.ops import CONVERTERS
+    ops = {info.name: info.fn for info in OPS}
+    for key, convert in CONVERTERS.items():
+        target = getattr(F, key[2:]) if key.startswith("F.") else ops[key]
+        params = [p for p in inspect.signature(target).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        inspect.signature(convert).bind("g", "out", *params)  # as many positional arguments, in order
+        keywords = [p.name for p in inspect.signature(target).parameters.values() if p.kind == p.KEYWORD_ONLY]
+        inspect.signature(convert).bind("g", "out", *params, **dict.fromkeys(keywords))
+
+
+def test_without_the_onnx_package_the_error_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ImportError, match=r"needs the 'onnx' package: pip install onnx"):
+        torch.onnx.export(torch.models.LeNet5(), torch.randn(1, 1, 28, 28), tmp_path / "m.onnx")
