@@ -19,6 +19,7 @@ A tensor that reaches a converter without having come from a recorded call
 was made by something the tracer could not see; the example input requires
 grad, so such a tensor has a ``grad_fn``, and the error names it.
 """
+import contextlib
 import inspect
 import sys
 
@@ -54,8 +55,9 @@ def export(model, example_input, path, input_names=None, output_names=None, dyna
     ``example_input`` is a tensor, or a tuple of tensors for a model of several
     inputs.  The model is traced in eval mode (BatchNorm uses its running
     statistics, Dropout is the identity) and put back in the mode it had.
-    ``dynamic_batch`` names the first dimension of each input (and of each
-    output that has it) ``"batch"``, so the file runs at any batch size.
+    ``dynamic_batch`` names the first dimension of each input ``"batch"`` (the
+    outputs' shapes follow by ONNX shape inference), so the file runs at any
+    batch size.
     Returns the ``onnx.ModelProto`` that was written.
     """
     onnx = _onnx()
@@ -164,7 +166,7 @@ class _Tracer:
                                       and key not in self.names and key not in self.params)
 
     def value(self, x, like=None):
-        """The ONNX name of ``x``: a traced tensor, a parameter, a constant tensor, or a number (as ``like``'s dtype)."""
+        """The ONNX name of ``x``: a traced tensor, a parameter, a constant tensor, or a number (``like``'s dtype)."""
         if not isinstance(x, Tensor):
             dtype = like._data.dtype if isinstance(like, Tensor) else np.float32
             return self.constant(np.asarray(x, dtype=dtype), "const")
@@ -325,24 +327,20 @@ def _patches(tracer):
     return found
 
 
-class _patched:
-    def __init__(self, tracer):
-        self.tracer = tracer
-
-    def __enter__(self):
-        self.saved = []
-        for owner, name, wrapped in _patches(self.tracer):
-            self.saved.append((owner, name, owner.__dict__.get(name, _MISSING) if isinstance(owner, type)
-                               else getattr(owner, name)))
+@contextlib.contextmanager
+def _patched(tracer):
+    saved = []  # (owner, name, what the owner itself held: a Tensor method may be inherited, then it is _MISSING)
+    try:
+        for owner, name, wrapped in _patches(tracer):
+            saved.append((owner, name, vars(owner).get(name, _MISSING)))
             setattr(owner, name, wrapped)
-
-    def __exit__(self, *exc):
-        for owner, name, original in reversed(self.saved):
+        yield
+    finally:
+        for owner, name, original in reversed(saved):
             if original is _MISSING:
                 delattr(owner, name)
             else:
                 setattr(owner, name, original)
-        return False
 
 
 _MISSING = object()
