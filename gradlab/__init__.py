@@ -32,7 +32,7 @@ def __getattr__(name):
     # heavier subpackages load on first use, so `import gradlab` stays fast
     import importlib
     if name in ("nn", "optim", "utils", "datasets", "models", "testing", "kernels", "viz", "profiler",
-                "linalg", "special"):
+                "linalg", "special", "onnx"):
         return importlib.import_module(f".{name}", __name__)
     if name in ("save", "load"):
         return getattr(importlib.import_module(".serialization", __name__), name)
