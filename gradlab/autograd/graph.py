@@ -14,7 +14,12 @@ A node is what ``tensor.grad_fn`` points to.  It holds
   rewire the graph;
 * ``saved``: ``(tensor, version)`` for each tensor whose *values* backward
   reads, with the version it had when saved, so that an in-place change made
-  since is caught.
+  since is caught;
+* ``scope``: the modules being called when the op ran, innermost last, as a
+  chain ``(outer_scope, module)`` (None outside any module), and
+  ``out_meta``: ``(shape, numpy dtype)`` of the output (a tuple of those for
+  a node with several outputs; None if the op did not say).  Only drawings
+  (``gradlab.viz.draw``) and error messages read them.
 
 Hooks, retained gradients and anomaly metadata are rare, so they stay None
 until first used: a node costs a few attribute writes.  How hooks are
@@ -24,7 +29,11 @@ import weakref
 
 from .hooks import NodeHooks
 
-__all__ = ["Node", "AccumulateGrad", "edge_of"]
+__all__ = ["Node", "AccumulateGrad", "edge_of", "module_scope"]
+
+# The modules being called right now: ``Module.__call__`` pushes ``(outer, self)``
+# and pops it; every new node keeps the chain it finds here (one read per op).
+module_scope = [None]
 
 
 def edge_of(t):
@@ -68,9 +77,10 @@ class AccumulateGrad:
 
 class Node(NodeHooks):
     __slots__ = ("_name", "backward_fn", "fast_fn", "edges", "saved", "n_outputs",
-                 "pre_hooks", "post_hooks", "retained", "_freed", "_metadata", "__weakref__")
+                 "pre_hooks", "post_hooks", "retained", "_freed", "_metadata", "scope", "out_meta",
+                 "__weakref__")
 
-    def __init__(self, name, backward_fn, edges, saved=(), n_outputs=1, fast_fn=None):
+    def __init__(self, name, backward_fn, edges, saved=(), n_outputs=1, fast_fn=None, out_meta=None):
         self._name = name
         self.backward_fn = backward_fn
         self.fast_fn = fast_fn
@@ -85,6 +95,8 @@ class Node(NodeHooks):
         self.retained = None    # weak refs to outputs that called retain_grad()
         self._freed = False
         self._metadata = None   # see ``metadata``
+        self.scope = module_scope[0]
+        self.out_meta = out_meta
 
     def name(self):
         return self._name

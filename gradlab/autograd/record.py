@@ -53,7 +53,8 @@ def record(data, name, backward, inputs, saved=(), saves_output=False, fast=None
             raise RuntimeError(SAVED_INFERENCE_TENSOR)
     edges = tuple([(t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, 0) if t._requires_grad else None
                    for t in inputs])  # edge_of(t) for each input
-    node = Node(name, backward, edges, saved, 1, fast)
+    data = out._data
+    node = Node(name, backward, edges, saved, 1, fast, (data.shape, data.dtype))
     if anomaly_mode[0]:
         node.metadata["forward_site"] = forward_site()
     if saves_output:
@@ -79,7 +80,9 @@ def record_outputs(arrays, name, backward, inputs, saved=(), saves_outputs=False
     if not outs or not any(t._requires_grad for t in inputs):
         return outs
     single = len(outs) == 1
-    node = new_node(name, _taking_tuple(backward, single), inputs, saved, len(outs), _taking_tuple(fast, single))
+    metas = tuple([(out._data.shape, out._data.dtype) for out in outs])
+    node = new_node(name, _taking_tuple(backward, single), inputs, saved, len(outs), _taking_tuple(fast, single),
+                    metas[0] if single else metas)
     if saves_outputs:
         node.saved += tuple([(out, 0) for out in outs])
     for nr, out in enumerate(outs):
@@ -96,15 +99,18 @@ def _taking_tuple(fn, single):
     return lambda grads: fn(tuple(grads))
 
 
-def new_node(name, backward, inputs, saved=(), n_outputs=1, fast=None):
+def new_node(name, backward, inputs, saved=(), n_outputs=1, fast=None, out_meta=None):
     """The graph node of an op on ``inputs`` (Tensors): an edge per input, ``saved`` with their versions.
+
+    ``out_meta``, optional, is the output's ``(shape, dtype)`` (a tuple of those
+    for several outputs), for drawings.
 
     Its outputs are the caller's to attach (``out.grad_fn``, ``out._out_nr``).
     """
     for t in saved:
         if t._version_counter.__class__ is InferenceVersion:
             raise RuntimeError(SAVED_INFERENCE_TENSOR)
-    node = Node(name, backward, tuple([edge_of(t) for t in inputs]), saved, n_outputs, fast)
+    node = Node(name, backward, tuple([edge_of(t) for t in inputs]), saved, n_outputs, fast, out_meta)
     if anomaly_mode[0]:
         node.metadata["forward_site"] = forward_site()
     return node

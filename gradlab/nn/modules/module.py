@@ -22,6 +22,7 @@ from collections import OrderedDict
 from ... import _dtype
 from ..._tensor import Tensor, check_device, zeros_like
 from ...autograd import grad_mode
+from ...autograd.graph import module_scope
 from ...autograd.record import new_node
 from ...utils.hooks import RemovableHandle
 from ..parameter import Buffer, Parameter
@@ -54,6 +55,61 @@ def _addindent(text, spaces):
 
 def _forward_unimplemented(self, *input):
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+
+def module_path(scope):
+    """The dotted path of the innermost module of ``scope``, a chain ``(outer_scope, module)``: ``LeNet5.features.0``.
+
+    The outermost module is named by its class, each inner one by its name
+    inside the module that called it (by its class again if that module does
+    not hold it, e.g. a module passed in as an argument).
+    """
+    chain = []
+    while scope is not None:
+        scope, module = scope
+        chain.append(module)
+    chain.reverse()
+    path = type(chain[0]).__name__
+    for caller, module in zip(chain, chain[1:]):
+        name = _name_inside(caller, module)
+        path = type(module).__name__ if name is None else f"{path}.{name}"
+    return path
+
+
+def _name_inside(owner, module):
+    for name, child in owner._modules.items():
+        if child is module:
+            return name
+    for name, child in owner.named_modules():
+        if child is module and name:
+            return name
+    return None
+
+
+def _name_the_layer(error, scope, args):
+    """Add to ``error`` (once, at the innermost module) where it happened: the module's path and repr, input shapes.
+
+    The exception keeps its type and message; the place is a note (Python 3.11+)
+    or, on older Pythons, a second line of its message.
+    """
+    if getattr(error, "_gradlab_layer", False):
+        return  # an inner module already said where
+    try:
+        error._gradlab_layer = True
+        module = scope[1]
+        text = repr(module)
+        if "\n" in text:  # a container: its class is enough, its children are in the path
+            text = type(module).__name__
+        shapes = [str(tuple(a.shape)) for a in args if isinstance(a, Tensor)]
+        note = f"in {module_path(scope)} ({text})"
+        if shapes:
+            note += f", input{'s' if len(shapes) > 1 else ''} {', '.join(shapes)}"
+    except Exception:  # an exception that takes no attributes, or a repr that fails: say nothing
+        return
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    elif len(error.args) == 1 and isinstance(error.args[0], str):
+        error.args = (f"{error.args[0]}\n{note}",)
 
 
 class Module(_ModuleHooks, _ModuleStateDict):
@@ -419,11 +475,21 @@ class Module(_ModuleHooks, _ModuleStateDict):
 
     # ---- calling: forward and its hooks ---------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
-                or self._backward_pre_hooks or _global_forward_pre_hooks or _global_forward_hooks
-                or _global_backward_hooks or _global_backward_pre_hooks):
-            return self.forward(*args, **kwargs)  # the common, fast path
-        return self._call_with_hooks(args, kwargs)
+        # While forward runs, this module is the innermost one: the ops it records
+        # keep that (drawings box them by module) and an error names it.
+        outer = module_scope[0]
+        module_scope[0] = scope = (outer, self)
+        try:
+            if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                    or self._backward_pre_hooks or _global_forward_pre_hooks or _global_forward_hooks
+                    or _global_backward_hooks or _global_backward_pre_hooks):
+                return self.forward(*args, **kwargs)  # the common, fast path
+            return self._call_with_hooks(args, kwargs)
+        except Exception as error:
+            _name_the_layer(error, scope, args)
+            raise
+        finally:
+            module_scope[0] = outer
 
     _call_impl = __call__  # torch's name for it, which some code calls directly
 

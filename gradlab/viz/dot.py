@@ -12,7 +12,7 @@ that used it, the direction the values flowed in the forward pass.
 import shutil
 import subprocess
 
-from .autograd.graph import Node
+from ..autograd.graph import Node
 
 __all__ = ["to_dot", "render"]
 
@@ -72,3 +72,39 @@ def render(output, path, fmt=None, params=None):
         raise RuntimeError(f"rendering {fmt} needs Graphviz's `dot` program; install graphviz or save as .dot")
     subprocess.run([exe, f"-T{fmt}", "-o", str(path)], input=dot_text.encode(), check=True)
     return path
+
+
+def _quoted(text):
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_DOT_STYLE = {
+    "op": 'shape=box, style="filled,rounded", fillcolor="#f1f1f1"',
+    "output": 'shape=box, style="filled,rounded,bold", fillcolor="#ffe3a3"',
+    "leaf": 'shape=box, style="filled,rounded", fillcolor="#d3e8ff"',
+}
+
+
+def picture_to_dot(picture):
+    """DOT text of a ``walk.Picture``: the same nodes, edges and module boxes as its SVG."""
+    lines = ["digraph autograd {",
+             f'  graph [fontname="Helvetica", fontsize=11, labelloc=t, label={_quoted(picture.caption())}];',
+             '  node [fontname="DejaVu Sans Mono", fontsize=10];',
+             '  edge [color="#777777"];']
+    members = {}
+    for i, box in enumerate(picture.boxes):
+        label = "\\n".join(s.replace("\\", "\\\\").replace('"', '\\"') for s in box.lines)
+        if box.cut:
+            label += "\\n(inputs not drawn)"
+        members.setdefault(box.cluster, []).append(f'  n{i} [label="{label}", {_DOT_STYLE[box.kind]}];')
+    for k, key in enumerate(members):
+        if key is None:
+            lines += members[key]
+            continue
+        lines.append(f"  subgraph cluster_{k} {{")
+        lines.append(f'    label={_quoted(picture.clusters[key])}; style="dashed,rounded"; color="#8c8cc4";')
+        lines += ["  " + s for s in members[key]]
+        lines.append("  }")
+    lines += [f"  n{src} -> n{dst};" for src, dst in picture.edges]
+    lines.append("}")
+    return "\n".join(lines)
