@@ -17,7 +17,7 @@ from .graph import Node
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "no_grad", "enable_grad", "set_grad_enabled",
            "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "gradcheck", "gradgradcheck",
            "Node", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "once_differentiable",
-           "Variable"]
+           "Variable", "explain", "record_forwards"]
 
 
 class _VariableMeta(type):
@@ -131,3 +131,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: E402
 from .gradcheck import gradcheck, gradgradcheck  # noqa: E402
 from . import functional  # noqa: E402  (torch.autograd.functional)
+from .explain import explain, record_forwards  # noqa: E402  (the name explain is the function, not the module)

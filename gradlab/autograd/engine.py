@@ -11,8 +11,9 @@
 Graph targets are of two kinds: a ``Node`` (an op's backward) or a leaf
 Tensor (where gradients accumulate).  ``autograd.grad`` passes ``inputs``:
 their gradients are captured and returned instead (``capture.py``).  Hooks
-(``hooks.py``), anomaly mode (``anomaly.py``) and the profiler
-(``profiler.py``) cost one test each per node when unused.
+(``hooks.py``), anomaly mode (``anomaly.py``), the profiler
+(``profiler.py``) and ``explain``'s trace (``explain.py``) cost one test each
+per node when unused.
 """
 import numpy as np
 
@@ -21,7 +22,9 @@ from .anomaly import add_forward_site, anomaly_mode, check_gradients
 from .capture import Capture
 from .graph import Node, edge_of
 
-__all__ = ["run_backward", "anomaly_mode"]
+__all__ = ["run_backward", "anomaly_mode", "tracing"]
+
+tracing = [None]  # explain's recorder while it runs: told of every node run and every leaf reached
 
 
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
@@ -53,12 +56,16 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 g = grads.pop(target, None)
                 if type(target) is Node:
                     in_grads = _run_node(target, g, retain_graph, capture, create_graph)
+                    if tracing[0] is not None:
+                        tracing[0].node(target, g, in_grads)
                     _propagate(target.edges, in_grads, grads, deps, ready)
                 elif g is not None:  # a leaf tensor
                     if capture is not None:
                         capture.leaf(target, g)
                     else:
                         _accumulate_leaf(target, g, create_graph)
+                    if tracing[0] is not None:
+                        tracing[0].leaf(target, g)
     finally:
         state.enabled = prev_mode
     return capture.results() if capture is not None else None

@@ -17,7 +17,7 @@ var_mean, ...).  ``new_node`` is the node-making step of both, which
 ``Function.apply`` and the module backward hooks use too.
 """
 from . import grad_mode
-from .anomaly import anomaly_mode, forward_site
+from .anomaly import anomaly_mode, check_forward, forward_site
 from .graph import Node, edge_of
 from .inference import SAVED_INFERENCE_TENSOR, InferenceVersion
 
@@ -57,6 +57,8 @@ def record(data, name, backward, inputs, saved=(), saves_output=False, fast=None
     node = Node(name, backward, edges, saved, 1, fast, (data.shape, data.dtype))
     if anomaly_mode[0]:
         node.metadata["forward_site"] = forward_site()
+        if anomaly_mode[2]:
+            check_forward(node, (data,), inputs)
     if saves_output:
         node.saved += ((out, 0),)
     out.grad_fn = node
@@ -83,6 +85,8 @@ def record_outputs(arrays, name, backward, inputs, saved=(), saves_outputs=False
     metas = tuple([(out._data.shape, out._data.dtype) for out in outs])
     node = new_node(name, _taking_tuple(backward, single), inputs, saved, len(outs), _taking_tuple(fast, single),
                     metas[0] if single else metas)
+    if anomaly_mode[2]:
+        check_forward(node, arrays, inputs)
     if saves_outputs:
         node.saved += tuple([(out, 0) for out in outs])
     for nr, out in enumerate(outs):

@@ -23,6 +23,7 @@ def add(a, b, alpha=1):
     out = broadcasting("add", np.add, a, b)
 
     def backward(g):
+        """grad_a = g; grad_b = g (each summed back to its input's shape)"""
         return (sum_to(g, a._data.shape) if a._requires_grad else None,
                 sum_to(g, b._data.shape) if b._requires_grad else None)
     return record(out, "AddBackward0", backward, (a, b))
@@ -43,6 +44,7 @@ def sub(a, b, alpha=1):
     out = broadcasting("sub", np.subtract, a, b)
 
     def backward(g):
+        """grad_a = g; grad_b = -g (each summed back to its input's shape)"""
         return (sum_to(g, a._data.shape) if a._requires_grad else None,
                 sum_to(-g, b._data.shape) if b._requires_grad else None)
     return record(out, "SubBackward0", backward, (a, b))
@@ -60,9 +62,14 @@ def rsub(a, b, alpha=1):
         a = a * alpha
     out = broadcasting("rsub", np.subtract, b, a)
     if number:
-        return record(out, "RsubBackward1", lambda g: (-g,), (a,))
+
+        def backward_number(g):
+            """grad_a = -g"""
+            return (-g,)
+        return record(out, "RsubBackward1", backward_number, (a,))
 
     def backward(g):
+        """grad_a = -g; grad_b = g (each summed back to its input's shape)"""
         return (sum_to(-g, a._data.shape) if a._requires_grad else None,
                 sum_to(g, b._data.shape) if b._requires_grad else None)
     return record(out, "RsubBackward0", backward, (a, b))
@@ -74,6 +81,7 @@ def mul(a, b):
     out = broadcasting("mul", np.multiply, a, b)
 
     def backward(g):
+        """grad_a = g * b; grad_b = g * a (each summed back to its input's shape)"""
         return (sum_to(g * b, a._data.shape) if a._requires_grad else None,
                 sum_to(g * a, b._data.shape) if b._requires_grad else None)
     return record(out, "MulBackward0", backward, (a, b), saved=(a, b))
@@ -90,6 +98,7 @@ def div(a, b, rounding_mode=None):
         out = broadcasting("div", np.true_divide, a, b)
 
     def backward(g):
+        """grad_a = g / b; grad_b = -g * a / b**2 (each summed back to its input's shape)"""
         return (sum_to(g / b, a._data.shape) if a._requires_grad else None,
                 sum_to(-g * a / (b * b), b._data.shape) if b._requires_grad else None)
     return record(out, "DivBackward0", backward, (a, b), saved=(a, b))
@@ -112,6 +121,7 @@ def _rounded_div(a, b, rounding_mode):
     q = floor_divide(a, b) if rounding_mode == "floor" else _trunc_divide(a, b)
 
     def backward(g):
+        """grad_a = 0; grad_b = 0 (a rounded quotient is a step function)"""
         zero = g * 0
         return (sum_to(zero, a._data.shape) if a._requires_grad else None,
                 sum_to(zero, b._data.shape) if b._requires_grad else None)
@@ -155,9 +165,14 @@ def remainder(a, b):
     with np.errstate(divide="ignore", invalid="ignore"):
         out = broadcasting("remainder", np.mod, a, b)
     if number:  # PyTorch's tensor % number: the gradient passes through unchanged
-        return record(out, "RemainderBackward0", lambda g: (g,), (a,))
+
+        def backward_number(g):
+            """grad_a = g"""
+            return (g,)
+        return record(out, "RemainderBackward0", backward_number, (a,))
 
     def backward(g):
+        """grad_a = g; grad_b = -g * floor(a / b)"""
         return (sum_to(g, a._data.shape) if a._requires_grad else None,
                 sum_to(-g * (a // b), b._data.shape) if b._requires_grad else None)
     return record(out, "RemainderBackward1", backward, (a, b), saved=(a, b))
@@ -173,9 +188,14 @@ def fmod(a, b):
     with np.errstate(divide="ignore", invalid="ignore"):
         out = broadcasting("fmod", np.fmod, a, b)
     if number:
-        return record(out, "FmodBackward0", lambda g: (g,), (a,))
+
+        def backward_number(g):
+            """grad_a = g"""
+            return (g,)
+        return record(out, "FmodBackward0", backward_number, (a,))
 
     def backward(g):
+        """grad_a = g; grad_b = -g * trunc(a / b)"""
         return (sum_to(g, a._data.shape) if a._requires_grad else None,
                 sum_to(-g * (a / b).trunc(), b._data.shape) if b._requires_grad else None)
     return record(out, "FmodBackward1", backward, (a, b), saved=(a, b))
@@ -194,8 +214,17 @@ def pow(a, b):
         out = broadcasting("pow", np.power, a, b)
 
     def backward(g):
+        """grad_a = g * b * a**(b - 1); grad_b = g * a**b * log(a)"""
         with np.errstate(divide="ignore", invalid="ignore"):  # the where() below discards 0 * inf
             return _pow_grads(g)
+
+    def backward_exponent_number(g):
+        """grad_a = g * b * a**(b - 1)  (b a number)"""
+        return backward(g)[:1]
+
+    def backward_base_number(g):
+        """grad_b = g * a**b * log(a)  (a a number)"""
+        return backward(g)[1:]
 
     def _pow_grads(g):
         ga = gb = None
@@ -209,9 +238,9 @@ def pow(a, b):
         return ga, gb
     # PyTorch's three overloads: tensor ** scalar, tensor ** tensor, scalar ** tensor (one graph input for a scalar)
     if scalar_exponent:
-        return record(out, "PowBackward0", lambda g: backward(g)[:1], (a,), saved=(a,))
+        return record(out, "PowBackward0", backward_exponent_number, (a,), saved=(a,))
     if scalar_base:
-        return record(out, "PowBackward2", lambda g: backward(g)[1:], (b,), saved=(b,))
+        return record(out, "PowBackward2", backward_base_number, (b,), saved=(b,))
     return record(out, "PowBackward1", backward, (a, b), saved=(a, b))
 
 
@@ -225,6 +254,7 @@ def maximum(a, b):
     out = broadcasting("maximum", np.maximum, a, b)
 
     def backward(g):
+        """grad_a = g where a > b; grad_b = g where b > a; a tie splits g evenly"""
         return _extreme_pair_grads(g, a, b, a < b, a > b)
     return record(out, "MaximumBackward0", backward, (a, b), saved=(a, b))
 
@@ -243,6 +273,7 @@ def minimum(a, b):
     out = broadcasting("minimum", np.minimum, a, b)
 
     def backward(g):
+        """grad_a = g where a < b; grad_b = g where b < a; a tie splits g evenly"""
         return _extreme_pair_grads(g, a, b, a > b, a < b)
     return record(out, "MinimumBackward0", backward, (a, b), saved=(a, b))
 
@@ -264,6 +295,7 @@ def _nan_ignoring_extreme(a, b, op, np_fn, a_wins, node):
     out = broadcasting(op, np_fn, a, b)
 
     def backward(g):
+        """grad_a = g where a was picked, else 0; grad_b = g elsewhere"""
         pick_a = a_wins(a, b) | isnan(b)
         return (sum_to(where(pick_a, g, 0.0), a._data.shape) if a._requires_grad else None,
                 sum_to(where(pick_a, 0.0, g), b._data.shape) if b._requires_grad else None)
@@ -293,6 +325,7 @@ def atan2(a, b):
     out = broadcasting("atan2", np.arctan2, a, b)
 
     def backward(g):
+        """grad_a = g * b / (a**2 + b**2); grad_b = -g * a / (a**2 + b**2)"""
         r2 = a * a + b * b
         r2 = where(r2 == 0, 1.0, r2)  # at the origin both gradients are 0 (0 / 1), as PyTorch, not 0 / 0
         return (sum_to(g * b / r2, a._data.shape) if a._requires_grad else None,
@@ -304,10 +337,13 @@ def atan2(a, b):
 def hypot(a, b):
     """sqrt(a**2 + b**2), without overflow for large a or b."""
     a, b = _floating_pair("hypot", a, b)
-    out = record(broadcasting("hypot", np.hypot, a, b), "HypotBackward0",
-                 lambda g: (sum_to(g * a / out, a._data.shape) if a._requires_grad else None,
-                            sum_to(g * b / out, b._data.shape) if b._requires_grad else None),
-                 (a, b), saved=(a, b), saves_output=True)
+
+    def backward(g):
+        """grad_a = g * a / out; grad_b = g * b / out"""
+        return (sum_to(g * a / out, a._data.shape) if a._requires_grad else None,
+                sum_to(g * b / out, b._data.shape) if b._requires_grad else None)
+    out = record(broadcasting("hypot", np.hypot, a, b), "HypotBackward0", backward, (a, b), saved=(a, b),
+                 saves_output=True)
     return out
 
 
@@ -319,6 +355,7 @@ def logaddexp(a, b):
         out = broadcasting("logaddexp", np.logaddexp, a, b)
 
     def backward(g):
+        """grad_a = g * sigmoid(a - b); grad_b = g * sigmoid(b - a)"""
         weight_a = sigmoid(a - b)  # exp(a) / (exp(a) + exp(b))
         return (sum_to(g * weight_a, a._data.shape) if a._requires_grad else None,
                 sum_to(g * (1 - weight_a), b._data.shape) if b._requires_grad else None)
@@ -333,6 +370,7 @@ def logaddexp2(a, b):
         out = broadcasting("logaddexp2", np.logaddexp2, a, b)
 
     def backward(g):
+        """grad_a = g * 2**a / (2**a + 2**b); grad_b = g * 2**b / (2**a + 2**b)"""
         weight_a = sigmoid((a - b) * np.log(2.0))  # 2**a / (2**a + 2**b)
         return (sum_to(g * weight_a, a._data.shape) if a._requires_grad else None,
                 sum_to(g * (1 - weight_a), b._data.shape) if b._requires_grad else None)
@@ -355,6 +393,7 @@ def ldexp(a, b):
         out = broadcasting("ldexp", lambda x, e: x * np.exp2(e), a, b)
 
     def backward(g):
+        """grad_a = g * 2**b; grad_b = g * a * 2**b * log(2)"""
         scale = exp2(b)
         return (sum_to(g * scale, a._data.shape) if a._requires_grad else None,
                 sum_to(g * a * scale * np.log(2.0), b._data.shape) if b._requires_grad else None)
@@ -408,18 +447,23 @@ def copysign(a, b):
     out = broadcasting("copysign", np.copysign, a, b)
 
     def grad_a(g):
+        """grad_a = g * out / a (0 where a == 0)"""
         # d|a|sign(b)/da = sign(a) sign(b) = out / a, and 0 where a is 0 (as PyTorch)
         safe_a = where(a == 0, 1.0, a)
         return sum_to(where(a == 0, 0.0, g * out_t / safe_a), a._data.shape)
 
+    def backward_number(g):
+        """grad_a = g * out / a (0 where a == 0)"""
+        return (grad_a(g),)
+
+    def backward(g):
+        """grad_a = g * out / a (0 where a == 0); grad_b = 0 (b only chooses a sign)"""
+        return (grad_a(g) if a._requires_grad else None,
+                sum_to(g * 0, b._data.shape) if b._requires_grad else None)
     if b_is_scalar:
-        out_t = record(out, "CopysignBackward1", lambda g: (grad_a(g),), (a,), saved=(a,), saves_output=True)
+        out_t = record(out, "CopysignBackward1", backward_number, (a,), saved=(a,), saves_output=True)
     else:
-        # b only chooses a sign: its gradient is zero
-        out_t = record(out, "CopysignBackward0",
-                       lambda g: (grad_a(g) if a._requires_grad else None,
-                                  sum_to(g * 0, b._data.shape) if b._requires_grad else None),
-                       (a, b), saved=(a,), saves_output=True)
+        out_t = record(out, "CopysignBackward0", backward, (a, b), saved=(a,), saves_output=True)
     return out_t
 
 
@@ -437,6 +481,7 @@ def lerp(a, b, weight):
         out = broadcasting("lerp", lambda x, y: x + weight * (y - x), a, b)
 
         def backward(g):
+            """grad_a = g * (1 - weight); grad_b = g * weight"""
             return (sum_to(g * (1 - weight), a._data.shape) if a._requires_grad else None,
                     sum_to(g * weight, b._data.shape) if b._requires_grad else None)
         return record(out, "LerpBackward0", backward, (a, b))
@@ -448,6 +493,7 @@ def lerp(a, b, weight):
                            "do not broadcast") from None
 
     def backward_tensor(g):
+        """grad_a = g * (1 - w); grad_b = g * w; grad_w = g * (b - a)"""
         return (sum_to(g * (1 - w), a._data.shape) if a._requires_grad else None,
                 sum_to(g * w, b._data.shape) if b._requires_grad else None,
                 sum_to(g * (b - a), w._data.shape) if w._requires_grad else None)
@@ -465,6 +511,7 @@ def addcmul(a, t1, t2, value=1):
                            f"{list(t2._data.shape)} do not broadcast") from None
 
     def backward(g):
+        """grad_a = g; grad_t1 = g * t2 * value; grad_t2 = g * t1 * value"""
         return (sum_to(g, a._data.shape) if a._requires_grad else None,
                 sum_to(g * t2 * value, t1._data.shape) if t1._requires_grad else None,
                 sum_to(g * t1 * value, t2._data.shape) if t2._requires_grad else None)
@@ -483,6 +530,7 @@ def addcdiv(a, t1, t2, value=1):
                            f"{list(t2._data.shape)} do not broadcast") from None
 
     def backward(g):
+        """grad_a = g; grad_t1 = g * value / t2; grad_t2 = -g * value * t1 / t2**2"""
         return (sum_to(g, a._data.shape) if a._requires_grad else None,
                 sum_to(g * value / t2, t1._data.shape) if t1._requires_grad else None,
                 sum_to(-g * value * t1 / (t2 * t2), t2._data.shape) if t2._requires_grad else None)
@@ -493,6 +541,13 @@ def _by_number(t, number, op):
     """t * number or t / number as PyTorch's number overloads record them (MulBackward1, DivBackward1)."""
     if t._data.dtype.kind != "f":
         t = t.float()  # an integer sum divided (or scaled) by a float number is float32, as PyTorch
+    def backward_mul(g):
+        """grad_a = g * number"""
+        return (g * number,)
+
+    def backward_div(g):
+        """grad_a = g / number"""
+        return (g / number,)
     if op == "Mul":
-        return record(t._data * t._data.dtype.type(number), "MulBackward1", lambda g: (g * number,), (t,))
-    return record(t._data / t._data.dtype.type(number), "DivBackward1", lambda g: (g / number,), (t,))
+        return record(t._data * t._data.dtype.type(number), "MulBackward1", backward_mul, (t,))
+    return record(t._data / t._data.dtype.type(number), "DivBackward1", backward_div, (t,))

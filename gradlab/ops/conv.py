@@ -130,6 +130,7 @@ def _convolution(op, x, weight, bias, stride, padding, dilation, groups):
     y = kernels.conv2d_forward(x4, w4, None if bias is None else bias._data, *geometry)
 
     def backward(g):  # gradients as recorded (differentiable) ops
+        """grad_x = conv_transpose2d(g, weight); grad_weight = conv2d of x by g (per channel pair); grad_bias = g summed over N, H, W"""
         g4 = _lift_tensor(g, spatial)
         gx = gw = gb = None
         if x._requires_grad:
@@ -220,6 +221,7 @@ def _transposed(op, x, weight, bias, stride, padding, output_padding, dilation, 
         y += bias._data[:, None, None]
 
     def backward(g):  # recorded ops, differentiable again
+        """grad_x = conv2d(g, weight); grad_weight = conv2d of g by x (per channel pair); grad_bias = g summed over N, H, W"""
         g4 = _lift_tensor(g, spatial)
         gx = gw = gb = None
         if x._requires_grad:

@@ -76,6 +76,7 @@ def matmul(a, b):
         return t if t._data.shape == shape else t.reshape(shape)
 
     def backward(g):
+        """grad_a = g @ b.T; grad_b = a.T @ g (summed over broadcast batch dims)"""
         a2, b2, g2 = lifted(a, a2_shape), lifted(b, b2_shape), lifted(g, out2_shape)
         ga = gb = None
         if a._requires_grad:
@@ -163,6 +164,7 @@ def addmm(bias, a, b, beta=1, alpha=1):
                            f"product's shape {list(product.shape)}") from None
 
     def backward(g):
+        """grad_bias = beta * g (summed to bias's shape); grad_a = alpha * g @ b.T; grad_b = alpha * a.T @ g"""
         ga = g * alpha if alpha != 1 else g
         return (sum_to(g * beta if beta != 1 else g, bias._data.shape) if bias._requires_grad else None,
                 ga @ b.mT if a._requires_grad else None,

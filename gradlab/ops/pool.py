@@ -60,6 +60,7 @@ def max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indi
     shape = xd.shape
 
     def backward(g):  # a recorded scatter, differentiable again
+        """grad_x = g sent to the position of each window's max, 0 elsewhere"""
         if batched:
             return (scatter_by_index(g, indices, shape),)
         return (scatter_by_index(g.unsqueeze(0), indices, shape).squeeze(0),)
@@ -109,6 +110,7 @@ def avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad=Tru
     shape = x._data.shape
 
     def backward(g):
+        """grad_x = g / window size, spread over each window"""
         # linear in g: its backward is avg_pool2d again (the kernel's backward is its adjoint)
         return (_avg_pool2d_adjoint(g, shape, geometry),)
     return record(y if batched else y[0], "AvgPool2DBackward0", backward, (x,))

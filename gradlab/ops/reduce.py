@@ -54,6 +54,7 @@ def sum(a, dim=None, keepdim=False, dtype=None):
     all_dims = dims if dims is not None else tuple(range(len(shape)))
 
     def backward(g):
+        """grad_a = g expanded back to a's shape (each element of a gets g)"""
         return (_expand_back(g, shape, all_dims, keepdim),)
     return record(out, "SumBackward0" if dim is None else "SumBackward1", backward, (a,))
 
@@ -72,6 +73,7 @@ def mean(a, dim=None, keepdim=False, dtype=None):
         count *= shape[d]
 
     def backward(g):
+        """grad_a = g / n expanded back to a's shape (n: the number of elements averaged)"""
         return (_expand_back(g / count, shape, all_dims, keepdim),)
     return record(np.asarray(out, dtype=out.dtype), "MeanBackward0" if dim is None else "MeanBackward1",
                   backward, (a,))
@@ -123,6 +125,7 @@ def _extreme(a, dim, keepdim, np_fn, arg_fn, name, nodes=("Backward0", "Backward
         out = np_fn(a._data)
 
         def backward(g):
+            """grad_a = g where a equals the result, else 0 (ties share g evenly)"""
             # ties share the gradient evenly, as PyTorch's full reductions
             mask = (a._data == out)
             share = mask / mask.sum()
@@ -143,6 +146,7 @@ def _extreme(a, dim, keepdim, np_fn, arg_fn, name, nodes=("Backward0", "Backward
     index = Tensor._wrap(idx)
 
     def backward(g):
+        """grad_a = g at the index each value came from, 0 elsewhere"""
         if not keepdim and shape:
             g = g.unsqueeze(d)
         return (scatter_into_zeros(g, index, d, shape),)
@@ -174,6 +178,7 @@ def _extreme_values(a, dim, keepdim, np_fn, name):
     shape = a._data.shape
 
     def backward(g):
+        """grad_a = g where a equals the result, else 0 (ties share g evenly)"""
         kept = Tensor._wrap(np_fn(a._data, axis=dims, keepdims=True))
         mask = (a == kept).to(g.dtype)
         return (_expand_back(g, shape, dims, keepdim) * mask / mask.sum(dims, keepdim=True),)

@@ -53,7 +53,10 @@ def reshape(a, *shape):
         out.shape = shape  # a view, when a's strides allow one
     except AttributeError:  # they do not: copy, then view the copy, as PyTorch
         return _unsafe_view(clone(a), shape)
-    return _view(out, "ViewBackward0", lambda g: (g.reshape(in_shape),), a, lambda t: t.reshape(shape))
+    def backward(g):
+        """grad_a = g.reshape(a.shape)"""
+        return (g.reshape(in_shape),)
+    return _view(out, "ViewBackward0", backward, a, lambda t: t.reshape(shape))
 
 
 def _unsafe_view(copy, shape):
@@ -77,7 +80,10 @@ def view(a, *shape):
             f"requested {list(shape)}; at least one dimension spans across two contiguous subspaces). "
             "Use .reshape(...) instead.") from None
     in_shape = a._data.shape
-    return _view(out, "ViewBackward0", lambda g: (g.reshape(in_shape),), a, lambda t: t.reshape(shape))
+    def backward(g):
+        """grad_a = g.reshape(a.shape)"""
+        return (g.reshape(in_shape),)
+    return _view(out, "ViewBackward0", backward, a, lambda t: t.reshape(shape))
 
 
 @op(function=False)
@@ -155,7 +161,10 @@ def permute(a, *dims):
     if len(set(dims)) != nd:
         raise RuntimeError(f"permute(): duplicate dims are not allowed (got {list(dims)})")
     inverse = tuple(np.argsort(dims))
-    return _view(np.transpose(a._data, dims), "PermuteBackward0", lambda g: (g.permute(inverse),), a,
+    def backward(g):
+        """grad_a = g.permute(the inverse of dims)"""
+        return (g.permute(inverse),)
+    return _view(np.transpose(a._data, dims), "PermuteBackward0", backward, a,
                  lambda t: t.permute(dims))
 
 
@@ -165,7 +174,10 @@ def transpose(a, dim0, dim1):
     if nd == 0:
         return _view(a._data.view(), "TransposeBackward0", lambda g: (g,), a, lambda t: t.view_as(t))
     d0, d1 = normalize_dim(dim0, nd, "transpose"), normalize_dim(dim1, nd, "transpose")
-    return _view(np.swapaxes(a._data, d0, d1), "TransposeBackward0", lambda g: (g.transpose(d0, d1),), a,
+    def backward(g):
+        """grad_a = g.transpose(dim0, dim1)"""
+        return (g.transpose(d0, d1),)
+    return _view(np.swapaxes(a._data, d0, d1), "TransposeBackward0", backward, a,
                  lambda t: t.transpose(d0, d1))
 
 
@@ -173,9 +185,10 @@ def transpose(a, dim0, dim1):
 def t(a):
     if a._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a._data.ndim}D")
-    if a._data.ndim < 2:  # a vector or a scalar is its own transpose
-        return _view(a._data.view(), "TBackward0", lambda g: (g,), a, lambda t: t.t())
-    return _view(a._data.T, "TBackward0", lambda g: (g.t(),), a, lambda t: t.t())
+    def backward(g):
+        """grad_a = g.t()"""
+        return (g.t(),)
+    return _view(a._data.T, "TBackward0", backward, a, lambda t: t.t())  # (a vector or a scalar: itself)
 
 
 @op(method=False, function=False, prop="T")
@@ -220,7 +233,10 @@ def expand(a, *sizes):
                                f"Tensor sizes: {list(shape)}")
     # expanding to a's own shape still makes a new view, as PyTorch (writable: no element repeats)
     out = a._data.view() if target == shape else broadcast_view(a._data, target)
-    return _view(out, "ExpandBackward0", lambda g: (sum_to(g, shape),), a, lambda t: t.expand(target))
+    def backward(g):
+        """grad_a = g summed over the expanded dims, back to a's shape"""
+        return (sum_to(g, shape),)
+    return _view(out, "ExpandBackward0", backward, a, lambda t: t.expand(target))
 
 
 @op(function=False)

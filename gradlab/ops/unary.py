@@ -22,12 +22,17 @@ def neg(a):
     if a._data.dtype.kind == "b":
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
-    return record(np.negative(a._data), "NegBackward0", lambda g: (-g,), (a,))
+
+    def backward(g):
+        """grad_a = -g"""
+        return (-g,)
+    return record(np.negative(a._data), "NegBackward0", backward, (a,))
 
 
 @op(inplace=True, operator="__abs__", alias="absolute")
 def abs(a):
     def backward(g):
+        """grad_a = g * sign(a)"""
         return (g * sign(a),)
     return record(np.abs(a._data), "AbsBackward0", backward, (a,), saved=(a,))
 
@@ -42,19 +47,30 @@ def _sign(x):
 
 @op(inplace=True)
 def sign(a):
-    return record(_sign(a._data), "SignBackward0", lambda g: (g * 0,), (a,))
+    def backward(g):
+        """grad_a = 0 (sign is flat wherever it is differentiable)"""
+        return (g * 0,)
+    return record(_sign(a._data), "SignBackward0", backward, (a,))
 
 
 @op(inplace=True)
 def sgn(a):
     """sign(a) for real tensors (PyTorch's sgn is a / |a| for complex ones, which gradlab does not have)."""
-    return record(_sign(a._data), "SgnBackward0", lambda g: (g * 0,), (a,))
+
+    def backward(g):
+        """grad_a = 0 (sgn is flat wherever it is differentiable)"""
+        return (g * 0,)
+    return record(_sign(a._data), "SgnBackward0", backward, (a,))
 
 
 @op(inplace=True)
 def exp(a):
     a = _float_input(a, "exp")
-    out = record(np.exp(a._data), "ExpBackward0", lambda g: (g * out,), (a,), saves_output=True)
+
+    def backward(g):
+        """grad_a = g * out (out = exp(a))"""
+        return (g * out,)
+    out = record(np.exp(a._data), "ExpBackward0", backward, (a,), saves_output=True)
     return out
 
 
@@ -63,7 +79,11 @@ def log(a):
     a = _float_input(a, "log")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log(a._data)
-    return record(out, "LogBackward0", lambda g: (g / a,), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g / a"""
+        return (g / a,)
+    return record(out, "LogBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True)
@@ -71,7 +91,11 @@ def log2(a):
     a = _float_input(a, "log2")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log2(a._data)
-    return record(out, "Log2Backward0", lambda g: (g / (a * np.log(2.0)),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g / (a * log(2))"""
+        return (g / (a * np.log(2.0)),)
+    return record(out, "Log2Backward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True)
@@ -79,14 +103,21 @@ def log10(a):
     a = _float_input(a, "log10")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log10(a._data)
-    return record(out, "Log10Backward0", lambda g: (g / (a * np.log(10.0)),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g / (a * log(10))"""
+        return (g / (a * np.log(10.0)),)
+    return record(out, "Log10Backward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True)
 def exp2(a):
     a = _float_input(a, "exp2")
     with np.errstate(over="ignore"):
-        out = record(np.exp2(a._data), "Exp2Backward0", lambda g: (g * out * np.log(2.0),), (a,),
+        def backward(g):
+            """grad_a = g * out * log(2) (out = 2**a)"""
+            return (g * out * np.log(2.0),)
+        out = record(np.exp2(a._data), "Exp2Backward0", backward, (a,),
                      saves_output=True)
     return out
 
@@ -96,20 +127,31 @@ def log1p(a):
     a = _float_input(a, "log1p")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log1p(a._data)
-    return record(out, "Log1PBackward0", lambda g: (g / (a + 1),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g / (1 + a)"""
+        return (g / (a + 1),)
+    return record(out, "Log1PBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True)
 def expm1(a):
     a = _float_input(a, "expm1")
-    return record(np.expm1(a._data), "Expm1Backward0", lambda g: (g * (a.exp()),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g * exp(a)"""
+        return (g * (a.exp()),)
+    return record(np.expm1(a._data), "Expm1Backward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True)
 def sqrt(a):
     a = _float_input(a, "sqrt")
     with np.errstate(invalid="ignore"):
-        out = record(np.sqrt(a._data), "SqrtBackward0", lambda g: (g / (2 * out),), (a,), saves_output=True)
+        def backward(g):
+            """grad_a = g / (2 * out) (out = sqrt(a))"""
+            return (g / (2 * out),)
+        out = record(np.sqrt(a._data), "SqrtBackward0", backward, (a,), saves_output=True)
     return out
 
 
@@ -118,14 +160,21 @@ def rsqrt(a):
     a = _float_input(a, "rsqrt")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = 1.0 / np.sqrt(a._data)
-    return record(out, "RsqrtBackward0", lambda g: (-0.5 * g * a ** -1.5,), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = -0.5 * g * a**-1.5"""
+        return (-0.5 * g * a ** -1.5,)
+    return record(out, "RsqrtBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True)
 def reciprocal(a):
     a = _float_input(a, "reciprocal")
     with np.errstate(divide="ignore"):
-        out = record(1.0 / a._data, "ReciprocalBackward0", lambda g: (-g * out * out,), (a,), saves_output=True)
+        def backward(g):
+            """grad_a = -g * out**2 (out = 1 / a)"""
+            return (-g * out * out,)
+        out = record(1.0 / a._data, "ReciprocalBackward0", backward, (a,), saves_output=True)
     return out
 
 
@@ -137,26 +186,42 @@ def square(a):
 @op(inplace=True)
 def sin(a):
     a = _float_input(a, "sin")
-    return record(np.sin(a._data), "SinBackward0", lambda g: (g * cos(a),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g * cos(a)"""
+        return (g * cos(a),)
+    return record(np.sin(a._data), "SinBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True)
 def cos(a):
     a = _float_input(a, "cos")
-    return record(np.cos(a._data), "CosBackward0", lambda g: (-g * sin(a),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = -g * sin(a)"""
+        return (-g * sin(a),)
+    return record(np.cos(a._data), "CosBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True)
 def tan(a):
     a = _float_input(a, "tan")
-    out = record(np.tan(a._data), "TanBackward0", lambda g: (g * (1 + out * out),), (a,), saves_output=True)
+
+    def backward(g):
+        """grad_a = g * (1 + out**2) (out = tan(a))"""
+        return (g * (1 + out * out),)
+    out = record(np.tan(a._data), "TanBackward0", backward, (a,), saves_output=True)
     return out
 
 
 @op(inplace=True)
 def tanh(a):
     a = _float_input(a, "tanh")
-    out = record(np.tanh(a._data), "TanhBackward0", lambda g: (g * (1 - out * out),), (a,), saves_output=True)
+
+    def backward(g):
+        """grad_a = g * (1 - out**2) (out = tanh(a))"""
+        return (g * (1 - out * out),)
+    out = record(np.tanh(a._data), "TanhBackward0", backward, (a,), saves_output=True)
     return out
 
 
@@ -165,7 +230,11 @@ def asin(a):
     a = _float_input(a, "asin")
     with np.errstate(invalid="ignore"):
         out = np.arcsin(a._data)
-    return record(out, "AsinBackward0", lambda g: (g * rsqrt(1 - a * a),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g / sqrt(1 - a**2)"""
+        return (g * rsqrt(1 - a * a),)
+    return record(out, "AsinBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True, alias="arccos")
@@ -173,13 +242,21 @@ def acos(a):
     a = _float_input(a, "acos")
     with np.errstate(invalid="ignore"):
         out = np.arccos(a._data)
-    return record(out, "AcosBackward0", lambda g: (-g * rsqrt(1 - a * a),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = -g / sqrt(1 - a**2)"""
+        return (-g * rsqrt(1 - a * a),)
+    return record(out, "AcosBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True, alias="arctan")
 def atan(a):
     a = _float_input(a, "atan")
-    return record(np.arctan(a._data), "AtanBackward0", lambda g: (g / (1 + a * a),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g / (1 + a**2)"""
+        return (g / (1 + a * a),)
+    return record(np.arctan(a._data), "AtanBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True)
@@ -187,7 +264,11 @@ def sinh(a):
     a = _float_input(a, "sinh")
     with np.errstate(over="ignore"):
         out = np.sinh(a._data)
-    return record(out, "SinhBackward0", lambda g: (g * cosh(a),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g * cosh(a)"""
+        return (g * cosh(a),)
+    return record(out, "SinhBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True)
@@ -195,13 +276,21 @@ def cosh(a):
     a = _float_input(a, "cosh")
     with np.errstate(over="ignore"):
         out = np.cosh(a._data)
-    return record(out, "CoshBackward0", lambda g: (g * sinh(a),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g * sinh(a)"""
+        return (g * sinh(a),)
+    return record(out, "CoshBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True, alias="arcsinh")
 def asinh(a):
     a = _float_input(a, "asinh")
-    return record(np.arcsinh(a._data), "AsinhBackward0", lambda g: (g * rsqrt(a * a + 1),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g / sqrt(a**2 + 1)"""
+        return (g * rsqrt(a * a + 1),)
+    return record(np.arcsinh(a._data), "AsinhBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True, alias="arccosh")
@@ -211,7 +300,11 @@ def acosh(a):
     with np.errstate(invalid="ignore"):
         out = np.arccosh(a._data)
     # (a - 1)(a + 1) rather than a^2 - 1: no cancellation near 1
-    return record(out, "AcoshBackward0", lambda g: (g * rsqrt((a - 1) * (a + 1)),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g / sqrt(a**2 - 1)"""
+        return (g * rsqrt((a - 1) * (a + 1)),)
+    return record(out, "AcoshBackward0", backward, (a,), saved=(a,))
 
 
 @op(inplace=True, alias="arctanh")
@@ -220,7 +313,11 @@ def atanh(a):
     a = _float_input(a, "atanh")
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.arctanh(a._data)
-    return record(out, "AtanhBackward0", lambda g: (g / (1 - a * a),), (a,), saved=(a,))
+
+    def backward(g):
+        """grad_a = g / (1 - a**2)"""
+        return (g / (1 - a * a),)
+    return record(out, "AtanhBackward0", backward, (a,), saved=(a,))
 
 
 @op(operator="__pos__")
@@ -234,13 +331,21 @@ def positive(a):
 @op(inplace=True)
 def deg2rad(a):
     a = _float_input(a, "deg2rad")
-    return record(np.deg2rad(a._data), "Deg2RadBackward0", lambda g: (g * (np.pi / 180),), (a,))
+
+    def backward(g):
+        """grad_a = g * pi / 180"""
+        return (g * (np.pi / 180),)
+    return record(np.deg2rad(a._data), "Deg2RadBackward0", backward, (a,))
 
 
 @op(inplace=True)
 def rad2deg(a):
     a = _float_input(a, "rad2deg")
-    return record(np.rad2deg(a._data), "Rad2DegBackward0", lambda g: (g * (180 / np.pi),), (a,))
+
+    def backward(g):
+        """grad_a = g * 180 / pi"""
+        return (g * (180 / np.pi),)
+    return record(np.rad2deg(a._data), "Rad2DegBackward0", backward, (a,))
 
 
 @op(inplace=True)
@@ -248,8 +353,12 @@ def sigmoid(a):
     a = _float_input(a, "sigmoid")
     x = a._data
     # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) and never overflows
+
+    def backward(g):
+        """grad_a = g * out * (1 - out) (out = sigmoid(a))"""
+        return (g * out * (1 - out),)
     out = record(0.5 + 0.5 * np.tanh(0.5 * x), "SigmoidBackward0",
-                 lambda g: (g * out * (1 - out),), (a,), saves_output=True)
+                 backward, (a,), saves_output=True)
     return out
 
 
@@ -261,6 +370,7 @@ def relu(a):
     out = kernels.relu_forward(x) if x.dtype.kind == "f" else np.maximum(x, x.dtype.type(0))
 
     def backward(g):  # a recorded multiply by the (constant) mask, differentiable again
+        """grad_a = g where out > 0, else 0"""
         return (g * Tensor._wrap(~(out <= 0)),)
 
     def fast(g):
@@ -280,6 +390,7 @@ def clamp(a, min=None, max=None):
     out = np.clip(a._data, lo, hi).astype(out_dtype, copy=False)
 
     def backward(g):
+        """grad_a = g where min <= a <= max, else 0"""
         inside = np.ones(a._data.shape, dtype=bool)
         if lo is not None:
             inside &= a._data >= lo
@@ -299,6 +410,7 @@ def _clamp_tensors(a, min, max):
         out = out.astype(a._data.dtype, copy=False)
 
     def backward(g):
+        """grad_a = g where min <= a <= max; grad_min = g where a < min; grad_max = g where a > max"""
         if lo is not None and hi is not None:
             picks = ((a >= lo) & (a <= hi), (a < lo) & (lo < hi), (a > hi) | (hi < lo))
         elif lo is not None:
@@ -331,9 +443,13 @@ def _clamp_one_side(op, a, bound, np_fn, keeps_a, takes_bound):
     out = broadcasting(op, np_fn, a, bound)
     name = "ClampMin" if op == "clamp_min" else "ClampMax"
     if number:
-        return record(out, name + "Backward0", lambda g: (where(keeps_a(a, bound), g, 0.0),), (a,), saved=(a,))
+        def backward_number(g):
+            """grad_a = g where a is inside the bound, else 0"""
+            return (where(keeps_a(a, bound), g, 0.0),)
+        return record(out, name + "Backward0", backward_number, (a,), saved=(a,))
 
     def backward(g):  # (a NaN on either side passes its NaN on, and neither input gets a gradient)
+        """grad_a = g where a is inside the bound, else 0; grad_bound = g where the bound was taken"""
         return (sum_to(where(keeps_a(a, bound), g, 0.0), a._data.shape) if a._requires_grad else None,
                 sum_to(where(takes_bound(a, bound), g, 0.0), bound._data.shape) if bound._requires_grad else None)
     return record(out, name + "Backward1", backward, (a, bound), saved=(a, bound))
@@ -341,7 +457,10 @@ def _clamp_one_side(op, a, bound, np_fn, keeps_a, takes_bound):
 
 def _no_grad_unary(op_name, node, fn):
     def unary(a):
-        return record(fn(a._data), node, lambda g: (g * 0,), (a,))
+        def backward(g):
+            """grad_a = 0 (a step function: flat wherever it is differentiable)"""
+            return (g * 0,)
+        return record(fn(a._data), node, backward, (a,))
     unary.__name__ = unary.__qualname__ = op_name
     return unary
 
@@ -358,13 +477,20 @@ trunc = op(inplace=True)(_no_grad_unary("trunc", "TruncBackward0", np.trunc))
 @op(inplace=True)
 def round(a, decimals=None):
     # PyTorch's two overloads: round() and round(decimals=...)
+
+    def backward(g):
+        """grad_a = 0 (a step function: flat wherever it is differentiable)"""
+        return (g * 0,)
     return record(np.round(a._data, decimals or 0), "RoundBackward0" if decimals is None else "RoundBackward1",
-                  lambda g: (g * 0,), (a,))
+                  backward, (a,))
 
 
 @op(inplace=True)
 def frac(a):
-    return record(a._data - np.trunc(a._data), "FracBackward0", lambda g: (g,), (a,))
+    def backward(g):
+        """grad_a = g"""
+        return (g,)
+    return record(a._data - np.trunc(a._data), "FracBackward0", backward, (a,))
 
 
 def to_dtype(a, dtype):
@@ -375,6 +501,7 @@ def to_dtype(a, dtype):
     src = a._data.dtype
 
     def backward(g):
+        """grad_a = g, cast back to a's dtype"""
         return (g.to(src),)
     out = record(a._data.astype(np_dtype), "ToCopyBackward0", backward, (a,))
     if out._requires_grad and np_dtype.kind != "f":
@@ -385,7 +512,10 @@ def to_dtype(a, dtype):
 
 @op()
 def clone(a, memory_format=None):
-    return record(a._data.copy(), "CloneBackward0", lambda g: (g,), (a,))
+    def backward(g):
+        """grad_a = g"""
+        return (g,)
+    return record(a._data.copy(), "CloneBackward0", backward, (a,))
 
 
 @op(inplace=True)
@@ -394,5 +524,9 @@ def nan_to_num(a, nan=0.0, posinf=None, neginf=None):
     if a._data.dtype.kind != "f":
         return clone(a)
     finite = Tensor._wrap(np.isfinite(a._data))  # the replaced elements get no gradient
+
+    def backward(g):
+        """grad_a = g where a is finite, else 0"""
+        return (where(finite, g, 0.0),)
     return record(np.nan_to_num(a._data, nan=nan, posinf=posinf, neginf=neginf), "NanToNumBackward0",
-                  lambda g: (where(finite, g, 0.0),), (a,))
+                  backward, (a,))

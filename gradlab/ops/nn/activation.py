@@ -151,6 +151,7 @@ def softmax(x, dim, dtype=None):
     e /= e.sum(axis=d, keepdims=True)
 
     def backward(g):
+        """grad_x = out * (g - sum(g * out, dim)) (out = softmax(x))"""
         # Jacobian-vector product of softmax: s * (g - <g, s>)
         return (out * (g - (g * out).sum(d, keepdim=True)),)
     out = _keep_output(record(e, "SoftmaxBackward0", backward, (x,)))
@@ -174,6 +175,7 @@ def log_softmax(x, dim, dtype=None):
     d = normalize_dim(dim, x._data.ndim, "log_softmax")
 
     def backward(g):
+        """grad_x = g - exp(out) * sum(g, dim) (exp(out) = softmax(x))"""
         # d log_softmax: g - softmax * sum(g), with softmax = exp(out)
         return (g - out.exp() * g.sum(d, keepdim=True),)
     out = _keep_output(record(_log_softmax_array(x._data, d), "LogSoftmaxBackward0", backward, (x,)))

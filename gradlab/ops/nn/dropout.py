@@ -22,4 +22,8 @@ def dropout(x, p, generator=None, channelwise=False):
         keep = rng.random(shape, dtype=np.float32 if x._data.dtype == np.float32 else np.float64) >= p
         mask = keep.astype(x._data.dtype) * np.asarray(1 / (1 - p), dtype=x._data.dtype)
     scale = Tensor._wrap(mask)
-    return record(x._data * mask, "MulBackward0", lambda g: (g * scale,), (x,))  # PyTorch's name on the CPU
+
+    def backward(g):
+        """grad_x = g * mask (mask: 0 where dropped, 1 / (1 - p) where kept)"""
+        return (g * scale,)
+    return record(x._data * mask, "MulBackward0", backward, (x,))  # PyTorch's name on the CPU

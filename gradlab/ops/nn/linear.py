@@ -28,6 +28,7 @@ def linear(x, weight, bias=None):
         out += bias._data
 
     def backward(g):
+        """grad_x = g @ W; grad_W = g.T @ x; grad_b = g summed over the rows"""
         g2 = g if g._data.ndim == 2 else g.reshape(-1, n_out)
         gx = None
         if x._requires_grad:

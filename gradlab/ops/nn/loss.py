@@ -106,6 +106,7 @@ def nll_loss(x, target, weight=None, ignore_index=-100, reduction="mean"):
     out = _reduce(losses, reduction, denominator)
 
     def backward(g):
+        """grad_x = -g * weight[target] at each row's target entry, 0 elsewhere (/ the weight total for mean)"""
         # d loss / d x is -weight[t] at the target entry, 0 elsewhere: a constant times g
         slope = np.zeros(x._data.shape, dtype=x._data.dtype)
         slope[at] = -1 if coef is None else -coef
@@ -178,6 +179,7 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", l
     all_ignored = valid is not None and reduction == "mean" and denominator == 0
 
     def backward(g):  # Tensor ops, for create_graph
+        """grad_x = g * (softmax(x) - onehot(target)) (/ N for mean; smoothed or weighted targets alike)"""
         grad_x, grad_t = _cross_entropy_grads_differentiable(
             x, target, w, eps, q if probabilities else target_weights(),
             _grad_scale(g, reduction, denominator, 1), probabilities)
@@ -356,6 +358,7 @@ def _pointwise_loss(x, target, losses, reduction, slope, name):
     shape_x, shape_t = x._data.shape, target._data.shape
 
     def backward(g):
+        """grad_x = g * loss'(x - target) (2 * (x - target) for mse; / N for mean); grad_target = -grad_x"""
         grad = slope(x - target) * _grad_scale(g, reduction, count)
         return (sum_to(grad, shape_x) if x._requires_grad else None,
                 sum_to(-grad, shape_t) if target._requires_grad else None)
