@@ -2,10 +2,10 @@
 
 Each notebook is executed in a fresh kernel with nbclient, from its own folder (so that relative
 paths work) and with GRADLAB_NOTEBOOK_QUICK=1 (the training notebook then runs on 2,000 images).
-The stored copies are not rewritten: regenerate them by executing the notebooks (Jupyter's
-"Restart & Run All", or ``jupyter nbconvert --to notebook --execute --inplace``) without the
-quick flag.  Needs the [notebooks] extra (nbclient, nbformat, ipykernel, matplotlib); skips
-without it.
+The stored copies are not rewritten: regenerate them without the quick flag, with
+``jupyter execute --inplace docs/notebooks/*.ipynb`` (nbclient's command) or Jupyter's
+"Restart & Run All".  Needs the [notebooks] extra (nbclient, nbformat, ipykernel, matplotlib);
+skips without it.
 """
 import json
 import os
