@@ -37,7 +37,6 @@ def test_fashion_mnist_resized_in_minibatches(tmp_path, monkeypatch):
     X, y = next(iter(DataLoader(train, batch_size=16, shuffle=True)))
     assert tuple(X.shape) == (16, 1, 32, 32) and X.dtype == gradlab.float32 and y.dtype == gradlab.int64
     assert 0 <= X.min().item() and X.max().item() <= 1
-    assert [train.classes[int(i)] for i in y[:2]] == [FashionMNIST.classes[int(i)] for i in y[:2].tolist()]
     assert train.classes[0] == "T-shirt/top" and train.classes[9] == "Ankle boot"
     raw = train.data[0].numpy().astype(np.float64)
     assert abs(train[0][0].mean().item() - raw.mean() / 255) < 0.01  # resizing keeps the brightness
