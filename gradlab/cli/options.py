@@ -12,7 +12,7 @@ import os
 import tempfile
 
 __all__ = ["build_parser", "parse_args", "check_out_dir", "check_recipe", "dict_problem", "positive_int", "learning_rate",
-           "decay_factor", "seed", "thread_count", "MAX_THREADS", "MAX_SEED"]
+           "decay_factor", "seed", "thread_count", "MAX_THREADS", "MAX_SEED", "DATASETS"]
 
 RECIPE_DEFAULTS = {
     "dataset": "mnist",
@@ -26,7 +26,8 @@ RECIPE_DEFAULTS = {
     "limit_test": None,
 }
 DEFAULT_LR = {"adam": 3e-3, "sgd": 0.05}  # sgd: with momentum 0.9
-DEFAULT_EPOCHS = {"mnist": 4, "digits": 15}  # digits is 40x smaller: more passes
+DATASETS = ("mnist", "fashion-mnist", "kmnist", "digits")
+DEFAULT_EPOCHS = {"mnist": 4, "fashion-mnist": 4, "kmnist": 4, "digits": 15}  # digits is 40x smaller: more passes
 MAX_THREADS = 1024  # far above any machine's cores; a bigger number is a typo
 MAX_SEED = 2**64 - 1  # PyTorch's range for manual_seed
 
@@ -87,18 +88,20 @@ def build_parser():
     commands.required = True
     commands.add_parser("exercises", help="exercises that rebuild gradlab's core, graded (list, new, check)",
                         add_help=False)
-    t = commands.add_parser("train", help="train LeNet-5 on MNIST (or scikit-learn's digits)",
-                            description="Train LeNet-5 on MNIST with a progress bar; write a checkpoint, "
-                                        "metrics.json and a learning curve into --out after every epoch.")
+    t = commands.add_parser("train", help="train LeNet-5 on MNIST, Fashion-MNIST, KMNIST (or scikit-learn's digits)",
+                            description="Train LeNet-5 on MNIST, Fashion-MNIST or KMNIST with a progress bar; "
+                                        "write a checkpoint, metrics.json and a learning curve into --out "
+                                        "after every epoch.")
     t.add_argument("--data", metavar="DIR", default=None,
-                   help="folder holding (or to hold) the MNIST files "
-                        "(default: $GRADLAB_DATA, else ~/.cache/gradlab)")
+                   help="folder holding (or to hold) the data set's files; Fashion-MNIST and KMNIST go in "
+                        "DIR/FashionMNIST and DIR/KMNIST (default: $GRADLAB_DATA, else ~/.cache/gradlab)")
     t.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
-                   help="download MNIST into --data when the files are missing (default: yes)")
-    t.add_argument("--dataset", choices=["mnist", "digits"], default=None,
-                   help="mnist, or scikit-learn's digits resized to 28x28 (default: mnist)")
+                   help="download the data set into --data when its files are missing (default: yes)")
+    t.add_argument("--dataset", choices=DATASETS, default=None,
+                   help="mnist, fashion-mnist, kmnist, or scikit-learn's digits resized to 28x28; the first "
+                        "three fall back to digits when their files are missing (default: mnist)")
     t.add_argument("--epochs", type=positive_int, default=None, metavar="N",
-                   help=f"number of epochs (default: {DEFAULT_EPOCHS['mnist']} on MNIST, "
+                   help=f"number of epochs (default: {DEFAULT_EPOCHS['mnist']} on MNIST and its kin, "
                         f"{DEFAULT_EPOCHS['digits']} on digits, or the checkpoint's when resuming)")
     t.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                    help=f"training batch size (default: {RECIPE_DEFAULTS['batch_size']})")
@@ -177,7 +180,7 @@ _RECIPE_CHECKS = {
     "batch_size": positive_int, "lr": learning_rate, "lr_decay": decay_factor, "seed": seed,
     "limit_train": positive_int, "limit_test": positive_int,
 }
-_RECIPE_CHOICES = {"dataset": ("mnist", "digits"), "optimizer": ("adam", "sgd"),
+_RECIPE_CHOICES = {"dataset": DATASETS, "optimizer": ("adam", "sgd"),
                    "schedule": ("onecycle", "decay", "constant")}
 
 

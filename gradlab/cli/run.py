@@ -19,6 +19,7 @@ CHECKPOINT = "checkpoint.gradlab"
 METRICS = "metrics.json"
 CURVE = "learning_curve.png"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
 ONECYCLE_WARMUP, ONECYCLE_FLOOR = 0.15, 0.01  # warm-up fraction of the run, final lr fraction
 DECAY_WARMUP_EPOCHS = 0.25
 
@@ -46,22 +47,34 @@ def data_dir(arg):
     return os.path.expanduser(arg or os.environ.get("GRADLAB_DATA") or "~/.cache/gradlab")
 
 
+def _file_datasets():
+    """--dataset name -> (class in gradlab.datasets, (mean, std) of its training pixels or None: computed)."""
+    from ..datasets import KMNIST, MNIST, FashionMNIST
+
+    return {"mnist": (MNIST, (MNIST_MEAN, MNIST_STD)),
+            "fashion-mnist": (FashionMNIST, (FASHION_MNIST_MEAN, FASHION_MNIST_STD)),
+            "kmnist": (KMNIST, None)}  # no published figures at hand to check: its own images give them
+
+
 def load_data(name, root, download, limit_train, limit_test):
-    """(train set, test set, name actually used); falls back to digits when MNIST is missing."""
-    from ..datasets import MNIST, DatasetNotFoundError, DigitsMNIST, DownloadError, transforms
+    """(train set, test set, name actually used); falls back to digits when the data set's files are missing."""
+    from ..datasets import DatasetNotFoundError, DigitsMNIST, DownloadError, transforms
     from ..utils.data import Subset
 
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
-    if name == "mnist":
+    known = _file_datasets()
+    if name in known:
+        cls, stats = known[name]
         try:
-            train_set = MNIST(root, train=True, transform=tf, download=download)
-            test_set = MNIST(root, train=False, transform=tf, download=download)
+            train_set = cls(root, train=True, download=download)
+            test_set = cls(root, train=False, download=download)
         except (DatasetNotFoundError, DownloadError) as e:
-            say(_fallback_note(root, download, e))
+            say(_fallback_note(cls.__name__, root, download, e))
             name = "digits"
     if name == "digits":
-        train_set = DigitsMNIST(train=True, transform=tf)
-        test_set = DigitsMNIST(train=False, transform=tf)
+        train_set, test_set = DigitsMNIST(train=True), DigitsMNIST(train=False)
+    mean, std = (MNIST_MEAN, MNIST_STD) if name == "digits" else stats or _pixel_stats(train_set._images_np)
+    train_set.transform = test_set.transform = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
     if limit_train is not None and limit_train < len(train_set):
         train_set = Subset(train_set, range(limit_train))
     if limit_test is not None and limit_test < len(test_set):
@@ -69,12 +82,23 @@ def load_data(name, root, download, limit_train, limit_test):
     return train_set, test_set, name
 
 
-def _fallback_note(root, download, error):
+def _pixel_stats(images):
+    """(mean, std) of uint8 pixels scaled to [0, 1], from their histogram (no float copy of the images)."""
+    import numpy as np
+
+    counts = np.bincount(images.ravel(), minlength=256)
+    values = np.arange(256) / 255
+    mean = float(counts @ values) / counts.sum()
+    return mean, math.sqrt(float(counts @ (values - mean) ** 2) / counts.sum())
+
+
+def _fallback_note(title, root, download, error):
     why = "the download failed" if download else "downloading is off (--no-download)"
     first_line = str(error).splitlines()[0]
-    return (f"MNIST is not available in {root} and {why}: {first_line}\n"
+    where = root if title == "MNIST" else os.path.join(root, title, "raw")
+    return (f"{title} is not available in {root} and {why}: {first_line}\n"
             "Training on scikit-learn's digits instead (8x8 digits resized to 28x28). "
-            f"To train on MNIST, put the four MNIST files into {root} or run with --download "
+            f"To train on {title}, put its four files into {where} or run with --download "
             "on a machine with network access.")
 
 

@@ -4,7 +4,7 @@
   ``FashionMNIST`` and ``KMNIST`` in the same format.
 * ``DigitsMNIST`` / ``load_digits_as_mnist``: scikit-learn's digits in
   MNIST's shape, for when MNIST is not at hand.
-* ``transforms``: ``Compose``, ``ToTensor``, ``Normalize``, ``Lambda``.
+* ``transforms``: ``Compose``, ``ToTensor``, ``Normalize``, ``Lambda``, ``Resize``.
 * ``read_idx`` / ``write_idx``: the IDX file format MNIST is stored in.
 """
 from . import transforms

@@ -11,7 +11,7 @@ import numpy as np
 
 from ._tensors import is_tensor, requires_grad, to_numpy, to_tensor
 
-__all__ = ["Compose", "ToTensor", "Normalize", "Lambda"]
+__all__ = ["Compose", "ToTensor", "Normalize", "Lambda", "Resize"]
 
 
 class Compose:
@@ -118,3 +118,52 @@ class Lambda:
     def __repr__(self):
         return f"{type(self).__name__}()"
 
+
+
+class Resize:
+    """Resize an image's last two axes (H x W, or ... x H x W) with bilinear interpolation, as torchvision does
+    on a tensor image: ``size`` (h, w), or an int that the smaller side becomes (the other keeps the aspect
+    ratio).  Antialiased as torchvision's default: shrinking averages every input pixel under a triangle as
+    wide as the scale; enlarging is plain bilinear.  uint8 images are rounded and stay uint8.
+    """
+
+    def __init__(self, size, interpolation="bilinear", max_size=None, antialias=True):
+        if str(interpolation).lower().rsplit(".", 1)[-1] != "bilinear" or max_size is not None:
+            raise NotImplementedError(f"Resize: gradlab has bilinear interpolation without max_size only, "
+                                      f"got interpolation={interpolation!r}, max_size={max_size!r}")
+        self.size, self.antialias = size, antialias
+
+    def _out_size(self, h, w):
+        size = self.size
+        if isinstance(size, int) or len(size) == 1:
+            short = size if isinstance(size, int) else size[0]
+            return (short, int(short * w / h)) if h <= w else (int(short * h / w), short)
+        return int(size[0]), int(size[1])
+
+    def __call__(self, img):
+        arr = to_numpy(img)
+        if arr.ndim < 2:
+            raise ValueError(f"Resize: expected an image of shape (..., H, W), got shape {tuple(arr.shape)}")
+        out_h, out_w = self._out_size(*arr.shape[-2:])
+        rows = _triangle_matrix(arr.shape[-2], out_h, self.antialias)
+        cols = _triangle_matrix(arr.shape[-1], out_w, self.antialias)
+        out = np.matmul(np.matmul(rows, arr.astype(np.float64)), cols.T)
+        if arr.dtype.kind in "ui":
+            info = np.iinfo(arr.dtype)
+            out = np.clip(np.round(out), info.min, info.max)
+        return to_tensor(out.astype(arr.dtype))
+
+    def __repr__(self):
+        return f"{type(self).__name__}(size={self.size}, interpolation=bilinear, max_size=None, " \
+               f"antialias={self.antialias})"
+
+
+def _triangle_matrix(n_in, n_out, antialias):
+    """(n_out x n_in) weights: output pixel i averages the input pixels whose centres lie within ``support``
+    of its centre, weighted by a triangle and normalised (at the edges too).  With support 1 this is
+    bilinear interpolation with half-pixel centres; antialiasing widens it to the scale when shrinking."""
+    scale = n_in / n_out
+    support = max(scale, 1.0) if antialias else 1.0
+    centres = (np.arange(n_out) + 0.5) * scale
+    w = np.maximum(0.0, 1 - np.abs((np.arange(n_in) + 0.5)[None, :] - centres[:, None]) / support)
+    return w / w.sum(axis=1, keepdims=True)
