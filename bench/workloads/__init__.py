@@ -44,6 +44,23 @@ def training_flops(macs):
     return 3 * 2 * macs
 
 
+def classification_loss(torch, model, x, y):
+    return torch.nn.functional.cross_entropy(model(x), y)
+
+
+def next_token_loss(torch, model, idx, target):
+    logits = model(idx)
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
+
+
+def text(vocab, batch, seq):
+    """batch(rng) for a language model: random characters, and the same shifted by one as the target."""
+    def draw(rng):
+        chars = rng.integers(0, vocab, (batch, seq + 1))
+        return chars[:, :-1].copy(), chars[:, 1:].copy()
+    return draw
+
+
 def same_start(torch, model, seed=0):
     """The same initial weights on either engine: each matrix or kernel uniform in
     +-1/sqrt(fan_in) from a NumPy generator seeded by (seed, parameter name), each bias zero,

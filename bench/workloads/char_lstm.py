@@ -1,6 +1,6 @@
 """Character LSTM: Embedding(65, 64), LSTM(64, 128, 2 layers, batch_first), Linear(128, 65);
 sequence 64, batch 32, Adam."""
-from . import Workload, linear_macs, training_flops
+from . import Workload, linear_macs, next_token_loss, text, training_flops
 
 VOCAB, SEQ, BATCH, EMBED, HIDDEN = 65, 64, 32, 64, 128
 
@@ -23,18 +23,9 @@ def build(torch):
     return model, torch.optim.Adam(model.parameters(), lr=2e-3)
 
 
-def loss(torch, model, idx, target):
-    return torch.nn.functional.cross_entropy(model(idx).reshape(-1, VOCAB), target.reshape(-1))
-
-
-def batch(rng):
-    text = rng.integers(0, VOCAB, (BATCH, SEQ + 1))
-    return text[:, :-1].copy(), text[:, 1:].copy()
-
-
 TOKENS = BATCH * SEQ
 # each layer's four gates: (input + hidden) x 4*hidden per token
 MACS = (linear_macs(TOKENS, EMBED + HIDDEN, 4 * HIDDEN) + linear_macs(TOKENS, 2 * HIDDEN, 4 * HIDDEN)
         + linear_macs(TOKENS, HIDDEN, VOCAB))
-WORKLOADS = [Workload("lstm", "character LSTM, 2x128, seq 64, batch 32, Adam", build, batch, TOKENS, "tokens",
-                      training_flops(MACS), loss)]
+WORKLOADS = [Workload("lstm", "character LSTM, 2x128, seq 64, batch 32, Adam", build, text(VOCAB, BATCH, SEQ), TOKENS,
+                      "tokens", training_flops(MACS), next_token_loss)]

@@ -1,6 +1,6 @@
 """CIFAR-shaped CNN: 3x32x32, [conv3x3, BatchNorm, ReLU] x2 + max-pool at 32, 64 and 128 channels,
 global average pool, linear; SGD with momentum, batch 64."""
-from . import Workload, conv_macs, linear_macs, training_flops
+from . import Workload, classification_loss, conv_macs, linear_macs, training_flops
 
 BATCH = 64
 STAGES = [(3, 32, 32), (32, 64, 16), (64, 128, 8)]     # (in channels, out channels, side)
@@ -17,10 +17,6 @@ def build(torch):
     return model, torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
 
-def loss(torch, model, x, y):
-    return torch.nn.functional.cross_entropy(model(x), y)
-
-
 def batch(rng):
     return rng.standard_normal((BATCH, 3, 32, 32), dtype="float32"), rng.integers(0, 10, BATCH)
 
@@ -28,4 +24,4 @@ def batch(rng):
 MACS = sum(conv_macs(BATCH, cin, cout, 3, side, side) + conv_macs(BATCH, cout, cout, 3, side, side)
            for cin, cout, side in STAGES) + linear_macs(BATCH, 128, 10)
 WORKLOADS = [Workload("cnn", "CIFAR-shaped CNN, BatchNorm, SGD momentum, batch 64", build, batch, BATCH, "images",
-                      training_flops(MACS), loss)]
+                      training_flops(MACS), classification_loss)]

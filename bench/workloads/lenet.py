@@ -1,5 +1,5 @@
 """LeNet-5 (gradlab.models.LeNet5's layers): training with Adam at batch 256, inference at batch 1 and 1024."""
-from . import Workload, conv_macs, linear_macs, training_flops
+from . import Workload, classification_loss, conv_macs, linear_macs, training_flops
 
 
 def lenet5(torch):
@@ -20,10 +20,6 @@ def build_inference(torch):
     return lenet5(torch).eval(), None
 
 
-def loss(torch, model, x, y):
-    return torch.nn.functional.cross_entropy(model(x), y)
-
-
 def images(n, labels=True):
     def batch(rng):
         x = rng.standard_normal((n, 1, 28, 28), dtype="float32")
@@ -38,7 +34,7 @@ def forward_macs(n):
 
 WORKLOADS = [
     Workload("lenet", "LeNet-5, Adam, batch 256", build_training, images(256), 256, "images",
-             training_flops(forward_macs(256)), loss),
+             training_flops(forward_macs(256)), classification_loss),
     Workload("infer1", "LeNet-5 inference, no_grad, batch 1", build_inference, images(1, False), 1, "images",
              2 * forward_macs(1)),
     Workload("infer1024", "LeNet-5 inference, no_grad, batch 1024", build_inference, images(1024, False), 1024,

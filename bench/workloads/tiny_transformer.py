@@ -1,6 +1,6 @@
 """Tiny transformer LM: Embedding(65, 128) + learned positions, 2 TransformerEncoderLayer(128, 4 heads,
 feed-forward 512, batch_first, causal mask), Linear(128, 65); sequence 64, batch 32, AdamW."""
-from . import Workload, linear_macs, training_flops
+from . import Workload, linear_macs, next_token_loss, text, training_flops
 
 VOCAB, SEQ, BATCH, D, HEADS, FF, LAYERS = 65, 64, 32, 128, 4, 512, 2
 
@@ -27,19 +27,10 @@ def build(torch):
     return model, torch.optim.AdamW(model.parameters(), lr=1e-3)
 
 
-def loss(torch, model, idx, target):
-    return torch.nn.functional.cross_entropy(model(idx).reshape(-1, VOCAB), target.reshape(-1))
-
-
-def batch(rng):
-    text = rng.integers(0, VOCAB, (BATCH, SEQ + 1))
-    return text[:, :-1].copy(), text[:, 1:].copy()
-
-
 TOKENS = BATCH * SEQ
 # per layer: q, k, v and output projections, the feed-forward pair, then scores and their weighted sum
 LAYER_MACS = (linear_macs(TOKENS, D, 4 * D) + 2 * linear_macs(TOKENS, D, FF)
               + 2 * BATCH * SEQ * SEQ * D)
 MACS = LAYERS * LAYER_MACS + linear_macs(TOKENS, D, VOCAB)
 WORKLOADS = [Workload("transformer", "tiny transformer LM, 2x(128, 4 heads), seq 64, batch 32, AdamW", build,
-                      batch, TOKENS, "tokens", training_flops(MACS), loss)]
+                      text(VOCAB, BATCH, SEQ), TOKENS, "tokens", training_flops(MACS), next_token_loss)]
