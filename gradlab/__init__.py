@@ -27,6 +27,51 @@ if _os.environ.get("GRADLAB_DEBUG"):   # a line per kernel call (1), and per aut
     debug._from_environment()
 
 
+# Threads, as PyTorch's torch.set_num_threads & co.  One number governs the compiled kernels'
+# OpenMP team and NumPy's BLAS (through threadpoolctl when it is installed; without it BLAS keeps
+# what OMP_NUM_THREADS / OPENBLAS_NUM_THREADS said when NumPy loaded).
+_interop_threads = 1      # gradlab runs one op after another: there is no inter-op pool
+
+
+def _positive(name, n):
+    import operator
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"{name}: expected an int number of threads, got {type(n).__name__} {n!r}") from None
+    if n < 1:
+        raise ValueError(f"{name}: expected a positive number of threads, got {n}")
+    return n
+
+
+def set_num_threads(n):
+    """Threads for intra-op parallelism: the compiled kernels and NumPy's BLAS, n >= 1."""
+    n = _positive("set_num_threads", n)
+    from . import kernels
+    kernels.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=n, user_api="blas")   # kept after the call (not used as a context)
+
+
+def get_num_threads():
+    """Threads for intra-op parallelism (the compiled kernels' team; 1 when they are not built)."""
+    from . import kernels
+    return kernels.get_num_threads()
+
+
+def set_num_interop_threads(n):
+    """Accepted for PyTorch code: gradlab runs ops one at a time, so the number is only kept."""
+    global _interop_threads
+    _interop_threads = _positive("set_num_interop_threads", n)
+
+
+def get_num_interop_threads():
+    """The number given to set_num_interop_threads (1 by default: ops run one at a time)."""
+    return _interop_threads
+
 
 def __getattr__(name):
     # heavier subpackages load on first use, so `import gradlab` stays fast
