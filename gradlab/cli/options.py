@@ -7,6 +7,7 @@ any data is loaded or any epoch trained.  ``check_recipe`` applies the same
 rules to the recipe a checkpoint brings back.
 """
 import argparse
+import importlib.util
 import math
 import os
 import tempfile
@@ -82,6 +83,10 @@ def thread_count(text):
 # ---------------------------------------------------------------- the parser
 
 
+#: --export FORMAT: (file written into --out, the package it needs)
+EXPORTS = {"safetensors": ("model.safetensors", "safetensors"), "onnx": ("model.onnx", "onnx"), "torch": ("model.pt", None)}
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="gradlab", description="gradlab: an educational deep-learning engine.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -129,6 +134,9 @@ def build_parser():
     t.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
                    help="evaluate on the first N test images only")
     t.add_argument("--no-progress", action="store_true", help="no progress bar, only the per-epoch lines")
+    t.add_argument("--export", action="append", choices=sorted(EXPORTS), default=[], metavar="FORMAT",
+                   help="when training ends, also write the model as model.safetensors, model.onnx or model.pt "
+                        "(PyTorch's format, for torch.load) into --out; repeat the flag for several")
     parser.train_parser = t  # for errors found after parsing: "gradlab train: error: ..."
     return parser
 
@@ -141,6 +149,11 @@ def parse_args(argv=None):
         problem = check_out_dir(args.out, create=not args.resume)
         if problem:
             parser.train_parser.error(f"argument --out: {problem}")
+        for fmt in args.export:
+            package = EXPORTS[fmt][1]
+            if package and importlib.util.find_spec(package) is None:
+                parser.train_parser.error(f"argument --export: {fmt} needs the {package} package "
+                                          "(pip install \"gradlab[interop]\")")
     return args
 
 

@@ -10,7 +10,7 @@ import math
 import os
 import time
 
-from .options import DEFAULT_EPOCHS, DEFAULT_LR, RECIPE_DEFAULTS, check_recipe, dict_problem
+from .options import DEFAULT_EPOCHS, DEFAULT_LR, EXPORTS, RECIPE_DEFAULTS, check_recipe, dict_problem
 from .output import Progress, plot_curve, say, write_json
 
 __all__ = ["train", "Run", "lr_at", "TrainError", "RunFailed", "Interrupted", "CHECKPOINT", "METRICS", "CURVE"]
@@ -370,7 +370,21 @@ def _train(args):
         raise Interrupted(run.saved, os.path.join(args.out, CHECKPOINT)) from None
     say(f"done: test accuracy {100 * run.history['epochs'][-1]['test_accuracy']:.2f}%; "
         f"checkpoint, metrics and plot in {args.out}")
+    export_model(run.model, args.export, args.out)
     return run.metrics()
+
+
+def export_model(model, formats, out):
+    """The trained model in the formats of --export: safetensors and PyTorch's state_dict, ONNX's graph."""
+    import gradlab
+    for fmt in formats:
+        path = os.path.join(out, EXPORTS[fmt][0])
+        if fmt == "onnx":
+            from .. import onnx
+            onnx.export(model, gradlab.zeros(1, 1, 28, 28), path, input_names=["image"], output_names=["logits"])
+        else:
+            gradlab.save(model.state_dict(), path, format=fmt)
+        say(f"wrote {path}")
 
 
 def _one_epoch(run, args, quiet):
