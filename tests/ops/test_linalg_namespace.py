@@ -359,12 +359,27 @@ def test_norm_matches_torch(ord, dim, keepdim):
 
 @needs_torch
 def test_defaults_and_tolerances_match_torch():
+    """Rank and pseudo-inverse of a matrix built from its SVD, so the right answer is known exactly.
+
+    The singular values (1, 1e-3, 1e-9) sit far from every threshold tried, so the rank is the number above
+    the threshold on any machine; pinv's 1/1e-9 term amplifies rounding (~1e-16 / 1e-9**2 absolutely, 1e-7
+    relative to pinv's largest entry), so values are compared relative to that largest entry.
+    """
     rng = np.random.default_rng(1)
-    a = rng.normal(size=(4, 3)) @ np.diag([1.0, 1e-3, 1e-9]) @ rng.normal(size=(3, 5))
-    for kwargs in ({}, {"atol": 1e-2}, {"rtol": 1e-2}, {"atol": 1e-12, "rtol": 0.0}, {"hermitian": False}):
-        assert L.matrix_rank(t(a), **kwargs).item() == torch.linalg.matrix_rank(torch.tensor(a), **kwargs).item()
-        np.testing.assert_allclose(L.pinv(t(a), **kwargs).detach().numpy(),
-                                   torch.linalg.pinv(torch.tensor(a), **kwargs).numpy(), rtol=1e-6, atol=1e-8)
+    u, _ = np.linalg.qr(rng.normal(size=(4, 3)))
+    v, _ = np.linalg.qr(rng.normal(size=(5, 3)))
+    s = np.array([1.0, 1e-3, 1e-9])
+    a = u @ np.diag(s) @ v.T
+    for kwargs, threshold in (({}, 5 * np.finfo(float).eps), ({"atol": 1e-2}, 1e-2), ({"rtol": 1e-2}, 1e-2),
+                              ({"atol": 1e-12, "rtol": 0.0}, 1e-12), ({"hermitian": False}, 5 * np.finfo(float).eps)):
+        kept = s > threshold
+        assert L.matrix_rank(t(a), **kwargs).item() == kept.sum()
+        assert torch.linalg.matrix_rank(torch.tensor(a), **kwargs).item() == kept.sum()
+        right = v[:, kept] @ np.diag(1 / s[kept]) @ u[:, kept].T
+        scale = np.abs(right).max()
+        np.testing.assert_allclose(L.pinv(t(a), **kwargs).detach().numpy(), right, rtol=0, atol=1e-6 * scale)
+        np.testing.assert_allclose(torch.linalg.pinv(torch.tensor(a), **kwargs).numpy(), right, rtol=0,
+                                   atol=1e-6 * scale)
     assert L.matrix_rank(t(a)).dtype == gradlab.int64
 
 
