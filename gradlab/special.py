@@ -44,9 +44,8 @@ def log_softmax(input, dim, *, dtype=None):
     from .nn import functional
     return functional.log_softmax(input, dim, dtype=dtype)
 
-# PyTorch's keyword names and the NumPy ones it takes (input=, x=, axis=, keepdims=): ops/registry.py
-from .ops.registry import keyword_names as _keyword_names, with_keyword_names as _with_keyword_names  # noqa: E402
 
-for _name in __all__:
-    globals()[_name] = _with_keyword_names(globals()[_name], _keyword_names(globals()[_name]))
-del _name
+# PyTorch's keyword names and the NumPy ones it takes (input=, x=, axis=, keepdims=): ops/registry.py
+from .ops.registry import take_keyword_names as _take_keyword_names  # noqa: E402
+
+_take_keyword_names(globals(), __all__)

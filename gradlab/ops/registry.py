@@ -37,7 +37,7 @@ import inspect
 import os
 import re
 
-__all__ = ["op", "OpInfo", "OPS", "NUMPY_KEYWORDS", "keyword_names", "with_keyword_names", "renamed", "install", "functions",
+__all__ = ["op", "OpInfo", "OPS", "NUMPY_KEYWORDS", "keyword_names", "with_keyword_names", "renamed", "take_keyword_names", "install", "functions",
            "op_index"]
 
 # The NumPy names PyTorch's argument parser takes for its own (torch/csrc/utils/python_arg_parser.cpp)
@@ -140,6 +140,12 @@ def with_keyword_names(fn, names, name=None):
         return fn(*args, **kwargs)
     renaming.__name__ = renaming.__qualname__ = name
     return renaming
+
+
+def take_keyword_names(namespace, names):
+    """Make each function ``names`` lists in ``namespace`` (a module's globals) take PyTorch's and NumPy's names."""
+    for name in names:
+        namespace[name] = with_keyword_names(namespace[name], keyword_names(namespace[name]))
 
 
 def install(tensor_class, make_inplace):

@@ -34,10 +34,8 @@ from .pooling import *  # noqa: E402,F401,F403
 from .sparse import *  # noqa: E402,F401,F403
 from .vision import *  # noqa: E402,F401,F403
 
-# PyTorch's keyword names and the NumPy ones it takes (F.cosine_similarity(x1, x2, axis=0), F.relu(x=t)),
-# translated only in calls that use one (ops/registry.py)
-from ...ops.registry import keyword_names as _keyword_names, with_keyword_names as _with_keyword_names  # noqa: E402
 
-for _name in __all__:
-    globals()[_name] = _with_keyword_names(globals()[_name], _keyword_names(globals()[_name]))
-del _name
+# PyTorch's keyword names and the NumPy ones it takes (input=, x=, axis=, keepdims=): ops/registry.py
+from ...ops.registry import take_keyword_names as _take_keyword_names  # noqa: E402
+
+_take_keyword_names(globals(), __all__)
