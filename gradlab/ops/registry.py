@@ -30,15 +30,16 @@ a space-separated list of names:
 Methods and functions take PyTorch's keyword names (``input``, ``other``) for
 the op's own (``a``, ``b``), and the NumPy names PyTorch also takes
 (``NUMPY_KEYWORDS``: ``x.sum(axis=1, keepdims=True)``).  The names are
-translated only when a call uses one, so other calls pay one dict test.
+translated only in a call that uses one; any other call of an op that has
+such names pays one Python call and one test of its keywords.
 """
 import functools
 import inspect
 import os
 import re
 
-__all__ = ["op", "OpInfo", "OPS", "NUMPY_KEYWORDS", "keyword_names", "with_keyword_names", "renamed", "take_keyword_names", "install", "functions",
-           "op_index"]
+__all__ = ["op", "OpInfo", "OPS", "NUMPY_KEYWORDS", "keyword_names", "with_keyword_names", "renamed",
+           "take_keyword_names", "install", "functions", "op_index"]
 
 # The NumPy names PyTorch's argument parser takes for its own (torch/csrc/utils/python_arg_parser.cpp)
 NUMPY_KEYWORDS = {"axis": "dim", "keepdims": "keepdim", "x": "input", "a": "input", "x1": "input", "x2": "other"}

@@ -140,8 +140,9 @@ def _works(fn, *args):
 
 
 def _valid_calls(surface, name):
-    """Small calls of ``name`` that torch takes, made from its schemas, each with the alias-able keywords it
-    names: ``(kwargs, keywords)``; ``dim`` and ``keepdim`` are always given (as 1 and True) where there."""
+    """Small calls of ``name`` that torch takes, made from its schemas: ``(first, kwargs, keywords)``, the first
+    argument by position, the other required ones by keyword, and the PyTorch keywords with NumPy names among
+    them; ``dim`` and ``keepdim`` are always given (as 1 and True) where the schema has them."""
     aten = {"linalg": "linalg_", "special": "special_"}.get(surface, "") + name.rstrip("_")
     for schema in torch._C._jit_get_schemas_for_operator("aten::" + aten):
         args = schema.arguments
@@ -162,12 +163,15 @@ def _valid_calls(surface, name):
                 kwargs = dict(zip(names, combo))
                 if _works(_call, torch, surface, name, first, kwargs):
                     keywords = [k for k in ("dim", "keepdim", "other") if k in kwargs]
-                    yield first, kwargs, keywords + (["input"] if surface != "Tensor" and args[0].name == "self" else [])
+                    if surface != "Tensor" and args[0].name == "self":  # a function's input, PyTorch's `input`
+                        keywords.append("input")
+                    yield first, kwargs, keywords
                     break
 
 
 def _derive():
-    """Every (surface, op, PyTorch keyword, NumPy keyword, call) where torch takes the NumPy keyword."""
+    """``{(surface, op, NumPy keyword): (first, PyTorch-named kwargs, NumPy-named kwargs)}`` where torch takes
+    the NumPy keyword."""
     found = {}
     surfaces = [("Tensor", gradlab.Tensor, torch.Tensor), ("gradlab", gradlab, torch),
                 ("nn.functional", gradlab.nn.functional, torch.nn.functional),
