@@ -1,11 +1,11 @@
 """The ``gradlab.*`` op functions (``gradlab.exp(x)``, ``gradlab.cat([...])``), made from the op registry.
 
 Each is the op itself, called as PyTorch's module-level function: the tensors
-the ops call ``a`` and ``b`` may come as ``input=`` and ``other=``, and
-``out=`` names a tensor to write the result into.
+the ops call ``a`` and ``b`` may come as ``input=`` and ``other=`` (or by the
+NumPy names PyTorch takes, ``x=``, ``x2=``, ``axis=``: ``registry.keyword_names``),
+and ``out=`` names a tensor to write the result into.
 """
 import functools
-import inspect
 import warnings
 
 import numpy as np
@@ -30,20 +30,13 @@ def _write_out(name, result, out):
 
 
 def _as_pytorch_function(name, op):
-    """``op`` as PyTorch's module-level function ``name`` (``input=``, ``other=`` and ``out=`` keywords)."""
-    params = list(inspect.signature(op).parameters)
-    if params[0] == "condition":  # where(condition, input, other)
-        renames = {"input": "a", "other": "b"}
-    else:
-        renames = {"input": params[0]} if params[0] in ("a", "x") else {}
-        if len(params) > 1 and params[1] == "b":
-            renames["other"] = "b"
+    """``op`` as PyTorch's module-level function ``name`` (PyTorch's and NumPy's keyword names, and ``out=``)."""
+    names = registry.keyword_names(op)
 
     @functools.wraps(op)
     def function(*args, out=None, **kwargs):
-        for theirs, ours in renames.items():
-            if theirs in kwargs:
-                kwargs[ours] = kwargs.pop(theirs)
+        if kwargs and not names.keys().isdisjoint(kwargs):
+            kwargs = registry.renamed(name, kwargs, names)
         result = op(*args, **kwargs)
         return result if out is None else _write_out(name, result, out)
     function.__name__ = function.__qualname__ = name

@@ -153,3 +153,9 @@ def vecdot(x, y, *, dim=-1):
     if x._data.ndim == 1 and y._data.ndim == 1:
         return _ops.vdot(x, y)
     return (x * y).sum(dim)
+
+
+# PyTorch's keyword names and the NumPy ones it takes (input=, x=, axis=, keepdims=): ops/registry.py
+from .ops.registry import take_keyword_names as _take_keyword_names  # noqa: E402
+
+_take_keyword_names(globals(), __all__)

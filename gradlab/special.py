@@ -43,3 +43,9 @@ def softmax(input, dim, *, dtype=None):
 def log_softmax(input, dim, *, dtype=None):
     from .nn import functional
     return functional.log_softmax(input, dim, dtype=dtype)
+
+
+# PyTorch's keyword names and the NumPy ones it takes (input=, x=, axis=, keepdims=): ops/registry.py
+from .ops.registry import take_keyword_names as _take_keyword_names  # noqa: E402
+
+_take_keyword_names(globals(), __all__)

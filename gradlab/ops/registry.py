@@ -26,12 +26,23 @@ a space-separated list of names:
 * ``prop``: read-only Tensor properties computed by the op (``x.T``);
 * ``inplace_by``: what makes the in-place methods from the op, when the
   usual way (compute out of place, then write into ``a``) is not right.
+
+Methods and functions take PyTorch's keyword names (``input``, ``other``) for
+the op's own (``a``, ``b``), and the NumPy names PyTorch also takes
+(``NUMPY_KEYWORDS``: ``x.sum(axis=1, keepdims=True)``).  The names are
+translated only in a call that uses one; any other call of an op that has
+such names pays one Python call and one test of its keywords.
 """
+import functools
 import inspect
 import os
 import re
 
-__all__ = ["op", "OpInfo", "OPS", "install", "functions", "op_index"]
+__all__ = ["op", "OpInfo", "OPS", "NUMPY_KEYWORDS", "keyword_names", "with_keyword_names", "renamed",
+           "take_keyword_names", "install", "functions", "op_index"]
+
+# The NumPy names PyTorch's argument parser takes for its own (torch/csrc/utils/python_arg_parser.cpp)
+NUMPY_KEYWORDS = {"axis": "dim", "keepdims": "keepdim", "x": "input", "a": "input", "x1": "input", "x2": "other"}
 
 
 class OpInfo:
@@ -80,17 +91,76 @@ def _reflected(fn):
     return reflected
 
 
+def keyword_names(fn, method=False):
+    """``{name a caller may use: fn's parameter}``, for PyTorch's and NumPy's names of fn's parameters.
+
+    PyTorch calls the tensors ``input`` and ``other`` where an op says ``a``
+    (or ``x``) and ``b``; ``where(condition, a, b)`` names its tensors ``input``
+    and ``other``.  A method's ``input`` is the tensor it is called on, so it
+    takes no name for it.
+    """
+    if not inspect.isfunction(fn):  # a class (an error type) in a namespace of functions
+        return {}
+    params = list(inspect.signature(fn).parameters)
+    if not params:
+        return {}
+    if params[0] == "condition":
+        names = {"input": "a", "other": "b"}
+    else:
+        names = {"input": params[0]} if params[0] in ("a", "x", "input") else {}
+        if len(params) > 1 and params[1] in ("b", "other"):
+            names["other"] = params[1]
+    names.update((p, p) for p in ("dim", "keepdim") if p in params)
+    names.update((alias, names[theirs]) for alias, theirs in NUMPY_KEYWORDS.items() if theirs in names)
+    if method:
+        names = {k: v for k, v in names.items() if v != names.get("input")}
+    return {k: v for k, v in names.items() if k not in params}
+
+
+def renamed(name, kwargs, names):
+    """kwargs with the keyword ``names`` translated; a parameter given twice is refused as Python would."""
+    out = {}
+    for k, v in kwargs.items():
+        k = names.get(k, k)
+        if k in out:
+            raise TypeError(f"{name}() got multiple values for argument '{k}'")
+        out[k] = v
+    return out
+
+
+def with_keyword_names(fn, names, name=None):
+    """fn taking the keyword ``names`` (from ``keyword_names``) too; fn itself when there are none."""
+    if not names:
+        return fn
+    name = name or fn.__name__
+
+    @functools.wraps(fn)
+    def renaming(*args, **kwargs):
+        if kwargs and not names.keys().isdisjoint(kwargs):
+            kwargs = renamed(name, kwargs, names)
+        return fn(*args, **kwargs)
+    renaming.__name__ = renaming.__qualname__ = name
+    return renaming
+
+
+def take_keyword_names(namespace, names):
+    """Make each function ``names`` lists in ``namespace`` (a module's globals) take PyTorch's and NumPy's names."""
+    for name in names:
+        namespace[name] = with_keyword_names(namespace[name], keyword_names(namespace[name]))
+
+
 def install(tensor_class, make_inplace):
     """Attach every declared method, in-place method and operator to ``tensor_class``."""
     for info in OPS:
+        method = with_keyword_names(info.fn, keyword_names(info.fn, method=True), info.name)
         for name in info.methods:
-            setattr(tensor_class, name, info.fn)
+            setattr(tensor_class, name, method)
         for name in info.props:
             setattr(tensor_class, name, property(info.fn))
         for name in info.inplace:
-            method = (info.inplace_by or make_inplace)(info.fn)
-            method.__name__ = method.__qualname__ = name
-            setattr(tensor_class, name, method)
+            inplace = (info.inplace_by or make_inplace)(method)
+            inplace.__name__ = inplace.__qualname__ = name
+            setattr(tensor_class, name, inplace)
         for name in info.operators:
             reflected = info.reflect and name.startswith("__r")
             setattr(tensor_class, name, _reflected(info.fn) if reflected else info.fn)

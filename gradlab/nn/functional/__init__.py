@@ -33,3 +33,9 @@ from .padding import *  # noqa: E402,F401,F403
 from .pooling import *  # noqa: E402,F401,F403
 from .sparse import *  # noqa: E402,F401,F403
 from .vision import *  # noqa: E402,F401,F403
+
+
+# PyTorch's keyword names and the NumPy ones it takes (input=, x=, axis=, keepdims=): ops/registry.py
+from ...ops.registry import take_keyword_names as _take_keyword_names  # noqa: E402
+
+_take_keyword_names(globals(), __all__)
