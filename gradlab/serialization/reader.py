@@ -1,4 +1,4 @@
-"""``gradlab.load``: read, check and rebuild what ``gradlab.save`` wrote.
+"""gradlab's own format for ``gradlab.load``: read, check and rebuild what ``gradlab.save`` wrote.
 
 What load allocates is bounded by the file, never by what the header claims:
 
@@ -18,46 +18,20 @@ import collections
 import hashlib
 import json
 import math
-import os
 import re
 
 import numpy as np
 
 from .._tensor import Size, Tensor, check_device, device
-from ..utils._atomic import remaining_size
+
 from .format import (ALIGNMENT, CHECKSUM_AT, DTYPES, FORMAT_VERSION, MAGIC, MAX_ARRAY_NBYTES, MAX_HEADER_NBYTES,
                      MAX_NDIM, MIN_BYTES_PER_CONTAINER, PREAMBLE, SerializationError, align)
 
 _READ_CHUNK = 1 << 20  # read streams in pieces, so a lying header costs no memory
 
 
-def load(f, map_location=None, weights_only=True, mmap=None):
-    """Load an object saved by ``gradlab.save`` from a path or a binary file object.
-
-    ``map_location`` is accepted as in PyTorch: None, ``"cpu"``,
-    ``device("cpu")``, a dict of location tags such as ``{"cpu": "cpu"}``, or
-    a callable ``fn(tensor, "cpu")`` returning a tensor (or None to keep it).
-    gradlab is CPU-only, so any other device is an error.  ``weights_only`` and
-    ``mmap`` are accepted for compatibility: loading is always as safe as
-    PyTorch's ``weights_only=True``, and files are read into memory.
-
-    Raises ``SerializationError`` (a ValueError and a RuntimeError) if the file
-    is not a complete, unmodified gradlab file; its message names the file
-    and what is wrong.
-    """
-    place = _placement(map_location)
-    if isinstance(f, (str, bytes, os.PathLike)):
-        with open(f, "rb") as stream:
-            return _load(stream, os.fstat(stream.fileno()).st_size, place, repr(os.fsdecode(os.fspath(f))))
-    if callable(getattr(f, "read", None)):
-        name = getattr(f, "name", None)
-        where = repr(name) if isinstance(name, (str, bytes)) else f"a {type(f).__name__} stream"
-        return _load(f, remaining_size(f), place, where)
-    raise TypeError(f"gradlab.load: expected a path or a binary file object with read(), "
-                    f"got {type(f).__name__}")
-
-
 def _load(f, size, place, where):
+    """gradlab's own format from ``f`` (``size`` bytes, or None for a stream); ``where`` names it in errors."""
     try:
         header_bytes, data = _read_file(f, size)
         header = _parse_header(header_bytes)
