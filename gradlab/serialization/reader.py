@@ -23,7 +23,6 @@ import re
 import numpy as np
 
 from .._tensor import Size, Tensor, check_device, device
-
 from .format import (ALIGNMENT, CHECKSUM_AT, DTYPES, FORMAT_VERSION, MAGIC, MAX_ARRAY_NBYTES, MAX_HEADER_NBYTES,
                      MAX_NDIM, MIN_BYTES_PER_CONTAINER, PREAMBLE, SerializationError, align)
 
