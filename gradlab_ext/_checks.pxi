@@ -56,10 +56,18 @@ cdef object _int(str op, str name, object value):
     return int(value)
 
 
-cdef int _too_large(str op, tuple sizes, str context) except -1:
+cdef str _described(tuple context):
+    """A call's ((name, value), ...) as text for an error: formatted only when one is raised."""
+    parts = []
+    for name, value in context:
+        parts.append(f"{name} {value}")
+    return ", ".join(parts)
+
+
+cdef int _too_large(str op, tuple sizes, tuple context) except -1:
     """Raise if a (what, count) of sizes is above _MAX_ELEMENTS."""
     for what, count in sizes:
         if count > _MAX_ELEMENTS:
             raise ValueError(f"{op}: too large for the kernels: {what} {count} (the limit is "
-                             f"2**31 - 1); {context}")
+                             f"2**31 - 1); {_described(context)}")
     return 0

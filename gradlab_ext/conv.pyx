@@ -180,20 +180,20 @@ cdef Geom _make_geom(str op, object xshape, object wshape, object stride, object
     ph, pw = padding = _ints(op, "padding", padding, 2)
     dh, dw = dilation = _ints(op, "dilation", dilation, 2)
     G = _int(op, "groups", groups)
-    context = (f"input {xshape}, weight {wshape}, stride {stride}, padding {padding}, "
-               f"dilation {dilation}, groups {G}")
+    context = (("input", xshape), ("weight", wshape), ("stride", stride), ("padding", padding),
+               ("dilation", dilation), ("groups", G))
     if (min(N, C, H, W, Cout, Cg, ph, pw) < 0 or min(kh, kw, sh, sw, dh, dw, G) < 1
             or C != G * Cg or Cout % G != 0):
-        raise ValueError(f"{op}: inconsistent geometry: {context} "
+        raise ValueError(f"{op}: inconsistent geometry: {_described(context)} "
                          f"(gradlab.kernels.{op} says what is wrong)")
     if max(N, C, H, W, Cout, Cg) >= 2**63:
-        raise ValueError(f"{op}: a dimension does not fit in 64 bits: {context}")
+        raise ValueError(f"{op}: a dimension does not fit in 64 bits: {_described(context)}")
     _too_large(op, (("kernel size", max(kh, kw)), ("stride", max(sh, sw)),
                     ("padding", max(ph, pw)), ("dilation", max(dh, dw))), context)
     span_h = H + 2 * ph - dh * (kh - 1) - 1
     span_w = W + 2 * pw - dw * (kw - 1) - 1
     if span_h < 0 or span_w < 0:
-        raise ValueError(f"{op}: inconsistent geometry: the kernel does not fit: {context} "
+        raise ValueError(f"{op}: inconsistent geometry: the kernel does not fit: {_described(context)} "
                          f"(gradlab.kernels.{op} says what is wrong)")
     Ho, Wo = span_h // sh + 1, span_w // sw + 1
     Kg = Cg * kh * kw

@@ -70,12 +70,12 @@ cdef PGeom _make_geom(str op, object xshape, object kernel_size, object stride, 
     sh, sw = stride = _ints(op, "stride", stride, 2)
     ph, pw = padding = _ints(op, "padding", padding, 2)
     dh, dw = dilation = _ints(op, "dilation", dilation, 2)
-    context = (f"input {xshape}, kernel {kernel_size}, stride {stride}, padding {padding}, "
-               f"dilation {dilation}")
+    context = (("input", xshape), ("kernel", kernel_size), ("stride", stride), ("padding", padding),
+               ("dilation", dilation))
     if min(N, C, H, W, ph, pw) < 0 or min(kh, kw, sh, sw, dh, dw) < 1:
-        raise ValueError(f"{op}: invalid geometry: {context} (gradlab.kernels.{op} says what is wrong)")
+        raise ValueError(f"{op}: invalid geometry: {_described(context)} (gradlab.kernels.{op} says what is wrong)")
     if max(N, C, H, W) >= 2**63:
-        raise ValueError(f"{op}: a dimension does not fit in 64 bits: {context}")
+        raise ValueError(f"{op}: a dimension does not fit in 64 bits: {_described(context)}")
     _too_large(op, (("kernel size", max(kh, kw)), ("stride", max(sh, sw)), ("padding", max(ph, pw)),
                     ("dilation", max(dh, dw)), ("window size (kh*kw)", kh * kw),
                     ("input elements", N * C * H * W)), context)
@@ -267,7 +267,7 @@ def max_pool2d_backward(grad_out, indices, input_shape):
         raise ValueError(f"{op}: expected 4-D grad_out and input_shape of 64-bit sizes, got "
                          f"{grad_out.shape} and {shape}")
     _too_large(op, (("input elements", shape[0] * shape[1] * shape[2] * shape[3]),
-                    ("input plane", shape[2] * shape[3])), f"input_shape {shape}")
+                    ("input plane", shape[2] * shape[3])), (("input_shape", shape),))
     indices = _checked(op, "indices", indices, np.dtype(np.int64), tuple(grad_out.shape))
     if tuple(grad_out.shape[:2]) != shape[:2]:
         raise ValueError(f"{op}: grad_out {tuple(grad_out.shape)} and input {shape} differ in (N, C)")
