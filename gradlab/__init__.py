@@ -6,6 +6,9 @@ flagship LeNet-5, with Cython kernels for convolution, pooling and matmul.
 """
 import os as _os
 
+from . import _memory
+_memory.apply()   # keep freed memory in the process: see gradlab/_memory.py (GRADLAB_MALLOC=0 turns it off)
+
 from . import _dtype
 from ._dtype import (bool, double, dtype, float, float16, float32, float64, get_default_dtype, half, int,
                      int8, int16, int32, int64, long, set_default_dtype, short, uint8)
