@@ -31,8 +31,8 @@ if _os.environ.get("GRADLAB_DEBUG"):   # a line per kernel call (1), and per aut
 
 
 # Threads, as PyTorch's torch.set_num_threads & co.  One number governs the compiled kernels'
-# OpenMP team and NumPy's BLAS (through threadpoolctl when it is installed; without it BLAS keeps
-# what OMP_NUM_THREADS / OPENBLAS_NUM_THREADS said when NumPy loaded).
+# OpenMP team (which also runs their BLAS calls, one per thread) and NumPy's BLAS, through
+# threadpoolctl when it is installed: gradlab/_threads.py says why only one pool is awake.
 _interop_threads = 1      # gradlab runs one op after another: there is no inter-op pool
 
 
@@ -50,13 +50,10 @@ def _positive(name, n):
 def set_num_threads(n):
     """Threads for intra-op parallelism: the compiled kernels and NumPy's BLAS, n >= 1."""
     n = _positive("set_num_threads", n)
-    from . import kernels
+    from . import _threads, kernels
     kernels.set_num_threads(n)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(limits=n, user_api="blas")   # kept after the call (not used as a context)
+    _threads.set_numpy_blas(n)
+    _threads.hold_kernel_blas()
 
 
 def get_num_threads():

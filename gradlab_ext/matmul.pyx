@@ -11,15 +11,18 @@ the calling thread, and the tiles are spread over gradlab's OpenMP threads
 (``par_gemm``), the same threads the convolution and pooling kernels use:
 OpenBLAS's own threads keep spinning after each call, on the cores the next
 convolution needs (docs/performance.md).  Very large products (above
-``_OWN_THREADS_MAX_WORK`` multiply-adds), where that spin is amortised and
-BLAS's own blocking pays, go to BLAS in one call.
+``_OWN_THREADS_MAX_WORK`` multiply-adds), where BLAS's own blocking pays,
+are cut into one block of rows per thread, one BLAS call each: gradlab holds
+this BLAS's own pool at one thread (gradlab/kernels/__init__.py), so the only
+threads are gradlab's.
 """
 
 cimport numpy as cnp
 import numpy as np
 
+from cython.parallel cimport prange, parallel, threadid
 from gradlab_ext._common cimport (real, gemm_rm, par_gemm, gl_omp_max_threads, gl_have_openmp, gl_pin_init,
-                                  BLAS_SINGLE_THREAD_MNK)
+                                  gl_master_cpu, gl_place, BLAS_SINGLE_THREAD_MNK)
 
 cnp.import_array()
 
@@ -39,10 +42,27 @@ cdef idx_t _OWN_THREADS_MAX_WORK = (<idx_t>1) << 24
 cdef void _gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_t lda,
                 const real* b, idx_t ldb, real* c) noexcept nogil:
     cdef idx_t work = m * n * k
-    if work <= BLAS_SINGLE_THREAD_MNK or work > _OWN_THREADS_MAX_WORK:
+    cdef bint one_call = work > _OWN_THREADS_MAX_WORK and (_num_threads == 1 or m < 16 * _num_threads)
+    if work <= BLAS_SINGLE_THREAD_MNK or one_call:
         gemm_rm(ta, tb, <int>m, <int>n, <int>k, 1, a, <int>lda, b, <int>ldb, 0, c, <int>n)
+    elif work > _OWN_THREADS_MAX_WORK:
+        _row_blocks(ta, tb, m, n, k, a, lda, b, ldb, c, _num_threads)
     else:
         par_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n, _num_threads if work >= _PARALLEL_MIN_WORK else 1)
+
+
+cdef void _row_blocks(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_t lda,
+                      const real* b, idx_t ldb, real* c, int nthreads) noexcept nogil:
+    """C = op(A) @ op(B) as one BLAS call per thread, each on its own block of C's rows."""
+    cdef idx_t rows = (m + nthreads - 1) // nthreads, i0
+    cdef int t, master = gl_master_cpu()
+    with parallel(num_threads=nthreads):
+        gl_place(master, threadid())
+        for t in prange(nthreads, schedule='static'):
+            i0 = t * rows
+            if i0 < m:
+                gemm_rm(ta, tb, <int>min(rows, m - i0), <int>n, <int>k, 1, a + (i0 if ta else i0 * lda), <int>lda,
+                        b, <int>ldb, 0, c + i0 * n, <int>n)
 
 
 cdef tuple _operand(object a):

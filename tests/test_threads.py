@@ -39,11 +39,32 @@ def test_set_then_get_gives_the_number_to_the_kernels(n):
 
 
 @pytest.mark.skipif(threadpoolctl is None, reason="threadpoolctl is not installed")
-def test_set_num_threads_limits_numpys_blas_too():
+def test_set_num_threads_limits_numpys_blas_and_holds_the_kernels_blas_at_one():
+    from gradlab import _threads
+    kernel_blas = set(_threads.kernel_blas_paths())
     for n in (1, 3):
         gradlab.set_num_threads(n)
         threads = blas_threads()
-        assert threads and set(threads.values()) == {n}, threads
+        assert threads and kernel_blas, threads
+        for path, count in threads.items():
+            # the kernels' BLAS runs on the OpenMP team's threads, one call each: its own pool stays at 1
+            assert count == (1 if path in kernel_blas else n), (path, threads)
+
+
+def test_large_products_split_over_the_team_match_one_blas_call():
+    # above 2^24 multiply-adds matmul cuts C's rows into one BLAS call per thread
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((256, 784)).astype(np.float32)
+    b = rng.standard_normal((784, 256)).astype(np.float32)
+    results = []
+    for n in (1, 2, 3):
+        gradlab.set_num_threads(n)
+        results.append(kernels.matmul(a, b.T.copy().T))      # b Fortran-ordered: the transposed operand
+        results.append(kernels.matmul(a.T.copy().T, b))
+    for r in results:
+        np.testing.assert_allclose(r, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    if kernels.available_backends()[0] == "cython":
+        np.testing.assert_array_equal(results[0], results[2])     # rows are independent: the same bits
 
 
 @given(st.integers(1, 64))

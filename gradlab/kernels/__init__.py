@@ -84,6 +84,8 @@ def _import_compiled():
     finally:
         if not chosen:
             del os.environ["GOMP_SPINCOUNT"]
+    from .._threads import hold_kernel_blas
+    hold_kernel_blas()      # the kernels' threads are OpenMP's; their BLAS runs on the caller (gradlab/_threads.py)
     return conv, pool, matmul, activation
 
 
