@@ -19,12 +19,17 @@ import os
 __all__ = ["hold_kernel_blas", "set_numpy_blas", "kernel_blas_paths"]
 
 
+_controllers = []   # threadpoolctl's BLAS controllers, found once (a scan of the loaded libraries: ~50 ms)
+
+
 def _blas_controllers():
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return []
-    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    if not _controllers:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return []
+        _controllers[:] = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    return _controllers
 
 
 def _is_scipys(lib):

@@ -13,7 +13,7 @@ OpenBLAS's own threads keep spinning after each call, on the cores the next
 convolution needs (docs/performance.md).  Very large products (above
 ``_OWN_THREADS_MAX_WORK`` multiply-adds), where BLAS's own blocking pays,
 are cut into one block of rows per thread, one BLAS call each: gradlab holds
-this BLAS's own pool at one thread (gradlab/kernels/__init__.py), so the only
+this BLAS's own pool at one thread (gradlab/_threads.py), so the only
 threads are gradlab's.
 """
 
@@ -42,10 +42,9 @@ cdef idx_t _OWN_THREADS_MAX_WORK = (<idx_t>1) << 24
 cdef void _gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_t lda,
                 const real* b, idx_t ldb, real* c) noexcept nogil:
     cdef idx_t work = m * n * k
-    cdef bint one_call = work > _OWN_THREADS_MAX_WORK and (_num_threads == 1 or m < 16 * _num_threads)
-    if work <= BLAS_SINGLE_THREAD_MNK or one_call:
+    if work <= BLAS_SINGLE_THREAD_MNK or (work > _OWN_THREADS_MAX_WORK and _num_threads == 1):
         gemm_rm(ta, tb, <int>m, <int>n, <int>k, 1, a, <int>lda, b, <int>ldb, 0, c, <int>n)
-    elif work > _OWN_THREADS_MAX_WORK:
+    elif work > _OWN_THREADS_MAX_WORK and m >= 16 * _num_threads:
         _row_blocks(ta, tb, m, n, k, a, lda, b, ldb, c, _num_threads)
     else:
         par_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n, _num_threads if work >= _PARALLEL_MIN_WORK else 1)

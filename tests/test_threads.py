@@ -65,6 +65,11 @@ def test_large_products_split_over_the_team_match_one_blas_call():
         np.testing.assert_allclose(r, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
     if kernels.available_backends()[0] == "cython":
         np.testing.assert_array_equal(results[0], results[2])     # rows are independent: the same bits
+    few_rows = rng.standard_normal((8, 4096)).astype(np.float32)  # too few rows to cut: tiles instead
+    wide = rng.standard_normal((4096, 640)).astype(np.float32)
+    gradlab.set_num_threads(2)
+    np.testing.assert_allclose(kernels.matmul(few_rows, wide), few_rows.astype(np.float64) @ wide,
+                               rtol=1e-4, atol=2e-3)
 
 
 @given(st.integers(1, 64))
