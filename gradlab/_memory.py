@@ -4,11 +4,11 @@ A training step frees and reallocates the same large arrays (activations,
 temporaries, gradients) every step.  glibc's malloc serves arrays above its
 mmap threshold (128 KiB at start) with fresh ``mmap`` pages and gives freed
 memory at the top of its heap back to the kernel above its trim threshold, so
-every step pays the kernel again to map and zero the same pages: 1,300 minor
-page faults per LeNet-5 step at batch 64, 11,000 per transformer step, and a
-third of the LSTM's step time (docs/performance.md, "Memory, collector and
-threads").  Keeping freed memory in the process makes the next step's arrays
-reuse it, as PyTorch's CPU allocator does.
+every step pays the kernel again to map and zero the same pages: 1,300-2,300
+minor page faults per LeNet-5 step at batch 256, 11,000 per transformer step,
+and a quarter to a third of the LSTM's step time (docs/performance.md,
+"Memory, collector and threads").  Keeping freed memory in the process makes
+the next step's arrays reuse it, as PyTorch's CPU allocator does.
 
 On glibc, ``apply`` therefore raises
 
