@@ -8,8 +8,9 @@ OpenMP team needed next, and an MLP step at 2 threads ran 3-10x slower than
 at 1 on a busy machine (docs/performance.md, "Memory, collector and
 threads").  So the kernels' BLAS is held at one thread: gradlab_ext cuts a
 product over its own OpenMP team and calls BLAS once per thread, and only one
-pool is ever awake.  NumPy's BLAS (``np.matmul`` in a few ops and in user
-code) follows ``set_num_threads``.
+pool is ever awake.  (SciPy's own linear algebra, sharing that library, then
+runs on one thread too.)  NumPy's BLAS (``np.matmul`` in a few ops and in
+user code) follows ``set_num_threads``.
 
 threadpoolctl does the work; without it the environment's settings
 (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS) stay as NumPy and SciPy read them.
