@@ -137,7 +137,7 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
                char* ws, const Geom* g, const Plan* p, bint need_x, bint need_w, bint need_b) noexcept nogil:
     cdef idx_t nw = g.Cout * g.Kg, k, gi, co, c, i, j, src, chunk
     cdef idx_t CK = p.CK
-    cdef int t, nt = p.nt
+    cdef int t, nt = p.nt, blas_prev
     cdef int master = gl_master_cpu() if p.nt > 1 else -1
     cdef const real* wr = <real*>ws
     cdef real* part
@@ -150,10 +150,12 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
         for chunk in range(p.nslot):
             _bwd_chunk(x, w, wr, gy, gx, ws, g, p, chunk, need_x, need_w, need_b)
     else:
+        blas_prev = blas_single() if p.blas1 else 0
         with parallel(num_threads=nt):
             gl_place(master, threadid())
             for chunk in prange(p.nslot, schedule='dynamic'):
                 _bwd_chunk(x, w, wr, gy, gx, ws, g, p, chunk, need_x, need_w, need_b)
+        blas_restore(blas_prev)
     # sum the chunks' partial weight and bias gradients in chunk order, undoing their layouts
     if need_w:
         memset(gw, 0, nw * sizeof(real))

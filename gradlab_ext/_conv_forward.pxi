@@ -71,7 +71,7 @@ cdef void _fwd_block(const real* x, const real* w, const real* bias, real* y,
 cdef void _fwd(const real* x, const real* w, const real* bias, real* y, char* ws,
                const Geom* g, const Plan* p) noexcept nogil:
     cdef idx_t blk, n0, nb
-    cdef int tid = 0, nt = p.nt
+    cdef int tid = 0, nt = p.nt, blas_prev
     cdef int master = gl_master_cpu() if p.nt > 1 else -1
     cdef char* mine = ws + p.shared
     cdef const real* wr = <real*>ws
@@ -85,6 +85,7 @@ cdef void _fwd(const real* x, const real* w, const real* bias, real* y, char* ws
             else:
                 _fwd_block(x, w, bias, y, mine, g, p, n0, min(p.B, g.N - n0))
         return
+    blas_prev = blas_single() if p.blas1 else 0
     with parallel(num_threads=nt):
         tid = threadid()
         gl_place(master, tid)
@@ -96,6 +97,7 @@ cdef void _fwd(const real* x, const real* w, const real* bias, real* y, char* ws
                 _band_forward(x, wr, bias, y, mine, g, p, n0)
             else:
                 _fwd_block(x, w, bias, y, mine, g, p, n0, nb)
+    blas_restore(blas_prev)
 
 
 cdef void _fc_fwd(const real* x, const real* w, const real* bias, real* y, const Geom* g,

@@ -25,8 +25,10 @@ share one block only when a sample's output plane is small (a one-sample
 GEMM would be too thin to run fast).  Backward walks the same blocks: the
 weight gradient is ``dY @ cols^T`` accumulated per fixed chunk of blocks
 (the chunks summed in order at the end, so the result has the same bits on
-every run), the input gradient is ``W^T @ dY`` folded back with col2im.  Every GEMM stays below the size at which OpenBLAS would start its
-own threads, so the two thread pools never fight over the cores.
+every run), the input gradient is ``W^T @ dY`` folded back with col2im.
+OpenBLAS never runs its own threads inside ours: blocks gather samples only
+up to its threading threshold, and when one sample's GEMM is bigger than
+that (wide layers), BLAS is held to one thread for the parallel region.
 
 The unfold copies each input value kh*kw times.  Most of that is avoidable
 when the vertical stride divides the vertical dilation (stride 1 always
@@ -52,8 +54,8 @@ import numpy as np
 import threading
 
 from gradlab_ext._common cimport (real, gemm_rm, par_gemm, par_gemm2, axpy, vsum, copy_run, gl_omp_max_threads,
-                                  gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place,
-                                  BLAS_SINGLE_THREAD_MNK)
+                                  gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place, blas_single,
+                                  blas_restore, gl_blas_threads, BLAS_SINGLE_THREAD_MNK)
 
 cnp.import_array()
 
@@ -108,6 +110,15 @@ def _tune(target_cols=None, gw_tn_max=None, band_min_ck=None, band_min_ck_bwd=No
         _PARALLEL_MIN_WORK = parallel_min_work
     return old
 
+
+
+def _blas_hold_probe():
+    """(BLAS threads before, while held to one thread, after); 0 where the BLAS's
+    thread control was not found.  For the tests."""
+    cdef int prev = blas_single()
+    cdef int held = gl_blas_threads()
+    blas_restore(prev)
+    return prev, held, gl_blas_threads()
 
 
 cdef object _ws_lock = threading.Lock()
@@ -386,6 +397,7 @@ cdef struct Plan:
     bint ident       # no unfolding needed (1x1 kernel, stride 1, no padding)
     bint band        # "band" mode (see _band_forward), else classic im2col
     bint gw_t        # accumulate the weight gradient transposed (see _bwd_block)
+    bint blas1       # hold BLAS to one thread during the parallel region
     idx_t CK         # band mode: GEMM depth Cg*kw
     idx_t S          # band mode: elements from one band to the next
     idx_t step       # band mode: band rows between kernel rows (dh / sh)
@@ -416,12 +428,15 @@ cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
         p.B = min(p.B, max(1, (g.N + _MIN_BLOCKS - 1) // _MIN_BLOCKS))
         p.B = min(p.B, max(g.N, 1))
     p.nblk = (g.N + p.B - 1) // p.B
-    if work < _PARALLEL_MIN_WORK or per_sample > BLAS_SINGLE_THREAD_MNK:
-        # tiny job, or GEMMs big enough that BLAS threads them itself
-        nt = 1
+    if work < _PARALLEL_MIN_WORK:
+        nt = 1          # a tiny job: waking the threads costs more than it saves
     p.nt = <int>min(<idx_t>nt, p.nblk)
     if p.nt < 1:
         p.nt = 1
+    # A sample's GEMM may be bigger than OpenBLAS's own threading threshold: then
+    # BLAS is held to one thread while ours share the samples (its spinning
+    # workers would fight ours for the cores, and collapse on a loaded machine).
+    p.blas1 = p.nt > 1 and p.B * per_sample > BLAS_SINGLE_THREAD_MNK
     p.CK = g.Cg * g.kw
     p.band = (not p.ident and p.B == 1 and R > 0 and g.kh >= 2
               and p.CK >= (_BAND_MIN_CK_BWD if backward else _BAND_MIN_CK))
