@@ -149,12 +149,17 @@ def measure(impls, rounds, min_time, extra=None):
     best["extra"] = float("inf")
     for _ in range(rounds):
         for name, (fwd, bwd) in impls.items():
+            if name in SKIP:
+                continue
             budget = min_time if name != "numpy" else min_time / 2
             best[name][0] = min(best[name][0], best_time(fwd, budget))
             best[name][1] = min(best[name][1], best_time(bwd, budget))
         if extra is not None:
             best["extra"] = min(best["extra"], best_time(extra, min_time))
     return best
+
+
+SKIP = set()       # implementations left out (--no-numpy): their columns show inf
 
 
 def numpy_sgemm(m, k, n, rng):
@@ -173,7 +178,11 @@ def main():
                         help="threads for gradlab's kernels and for PyTorch (default 2)")
     parser.add_argument("--net", choices=["lenet", "cifar"], default="lenet",
                         help="whose layers: LeNet-5's or the CIFAR-shaped CNN's (bench/workloads)")
+    parser.add_argument("--no-numpy", action="store_true",
+                        help="leave out the NumPy twins (slow on the CIFAR layers)")
     args = parser.parse_args()
+    if args.no_numpy:
+        SKIP.add("numpy")
     convs, pools = (CONVS, POOLS) if args.net == "lenet" else (CIFAR_CONVS, CIFAR_POOLS)
 
     if "cython" not in K.available_backends():
