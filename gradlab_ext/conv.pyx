@@ -37,8 +37,9 @@ for each (channel, kernel column) we gather one "band" of input rows, and a
 kernel row's columns are a slice of it.  Classic im2col copies those slices
 into the column buffer; "band mode" (one sample per block) leaves them in
 place and runs one GEMM per kernel row over strided views of the bands; see
-_band_forward.  The backward pass uses band mode, the forward pass classic
-im2col (docs/performance.md has the measurements behind these choices).
+_band_forward.  The backward pass uses band mode, the forward pass too for
+wide layers (32 or more input channels in a 3x3 conv), classic im2col for
+thin ones (docs/performance.md has the measurements behind these choices).
 
 Two shapes need no unfolding at all: a 1x1 kernel with stride 1 and no
 padding (the input plane is already the column matrix), and a kernel that
@@ -86,18 +87,27 @@ cdef idx_t _BWD_CHUNK_BYTES_MAX = (<idx_t>64) << 20
 # TN fast only for small outputs (docs/performance.md).
 cdef idx_t _GW_TN_MAX = 256
 # Smallest GEMM depth (Cg*kw) for band mode, forward and backward: always in
-# backward (it saves the unfold and the col2im adds), never in forward (its kh
-# thin GEMMs lose on two threads); docs/performance.md.
-cdef idx_t _BAND_MIN_CK = (<idx_t>1) << 40
+# backward (it saves the unfold and the col2im adds); in forward only for wide
+# layers (LeNet's thin kh GEMMs lose on two threads, a 3x3 conv over 32 or more
+# channels gains); docs/performance.md.
+cdef idx_t _BAND_MIN_CK = 64
 cdef idx_t _BAND_MIN_CK_BWD = 1
+# Band mode with a GEMM depth of at least _BAND_MIN_CK runs its GEMMs over slices of
+# at most this many output columns (0: all): OpenBLAS runs (Cog x 64 x CK) products
+# markedly faster than (Cog x 1024 x CK) ones; thin layers keep one call per kernel
+# row (docs/performance.md, "Convolutions on two cores").
+cdef idx_t _BAND_COLS = 64
 
 
 def _tune(target_cols=None, gw_tn_max=None, band_min_ck=None, band_min_ck_bwd=None,
-          parallel_min_work=None):
+          parallel_min_work=None, band_cols=None):
     """Set the blocking heuristics (for benchmarking them); returns the old values."""
-    global _TARGET_COLS, _GW_TN_MAX, _BAND_MIN_CK, _BAND_MIN_CK_BWD, _PARALLEL_MIN_WORK
+    global _TARGET_COLS, _GW_TN_MAX, _BAND_MIN_CK, _BAND_MIN_CK_BWD, _PARALLEL_MIN_WORK, _BAND_COLS
     old = dict(target_cols=_TARGET_COLS, gw_tn_max=_GW_TN_MAX, band_min_ck=_BAND_MIN_CK,
-               band_min_ck_bwd=_BAND_MIN_CK_BWD, parallel_min_work=_PARALLEL_MIN_WORK)
+               band_min_ck_bwd=_BAND_MIN_CK_BWD, parallel_min_work=_PARALLEL_MIN_WORK,
+               band_cols=_BAND_COLS)
+    if band_cols is not None:
+        _BAND_COLS = band_cols
     if target_cols is not None:
         _TARGET_COLS = max(1, target_cols)
     if gw_tn_max is not None:
@@ -401,6 +411,7 @@ cdef struct Plan:
     idx_t CK         # band mode: GEMM depth Cg*kw
     idx_t S          # band mode: elements from one band to the next
     idx_t step       # band mode: band rows between kernel rows (dh / sh)
+    idx_t cols       # band mode: output columns per GEMM (a slice of L)
     # byte offsets: a shared read-only part, then one slice per thread
     idx_t shared     # bytes before the first thread's slice (reordered weights)
     idx_t off_aux    # (Cog x B*L): forward GEMM output / backward gathered dY
@@ -441,6 +452,7 @@ cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
     p.band = (not p.ident and p.B == 1 and R > 0 and g.kh >= 2
               and p.CK >= (_BAND_MIN_CK_BWD if backward else _BAND_MIN_CK))
     p.step = g.dh // g.sh if R > 0 else 0
+    p.cols = g.L if _BAND_COLS <= 0 or p.CK < _BAND_MIN_CK else max(1, min(g.L, _BAND_COLS))
     p.S = ((R * g.Wo + 15) // 16) * 16
     # Weight gradient: gw (Cog x Kg) += dY (Cog x BL) @ cols^T reads both operands
     # along their rows ("TN" for BLAS), which OpenBLAS only runs fast for small
