@@ -2,6 +2,7 @@
 
     python bench/kernels.py                 # batches 64 and 256
     python bench/kernels.py --batch 64 --rounds 5
+    python bench/kernels.py --net cifar --batch 64 --threads 1   # the CIFAR-shaped CNN's layers
 
 For each of LeNet-5's three convolutions and two max pools it times one
 forward plus one backward pass (what one training step does with that
@@ -33,15 +34,19 @@ try:
 except ImportError:
     torch = None
 
-CONVS = [  # name, Cin, Cout, size, padding, needs input grad
-    ("conv1 1->6 5x5 pad2 28x28", 1, 6, 28, 2, False),
-    ("conv2 6->16 5x5 14x14", 6, 16, 14, 0, True),
-    ("conv3 16->120 5x5 5x5", 16, 120, 5, 0, True),
+CONVS = [  # name, Cin, Cout, size, padding, needs input grad, kernel size
+    ("conv1 1->6 5x5 pad2 28x28", 1, 6, 28, 2, False, 5),
+    ("conv2 6->16 5x5 14x14", 6, 16, 14, 0, True, 5),
+    ("conv3 16->120 5x5 5x5", 16, 120, 5, 0, True, 5),
 ]
 POOLS = [  # name, C, size
     ("maxpool 2x2 6x28x28", 6, 28),
     ("maxpool 2x2 16x10x10", 16, 10),
 ]
+# bench/workloads/cifar_cnn.py's layers: 3x3 convolutions with padding 1, two per stage
+CIFAR_CONVS = [(f"conv {cin}->{cout} 3x3 pad1 {side}x{side}", cin, cout, side, 1, cin != 3, 3)
+               for c0, cout, side in [(3, 32, 32), (32, 64, 16), (64, 128, 8)] for cin in (c0, cout)]
+CIFAR_POOLS = [(f"maxpool 2x2 {c}x{side}x{side}", c, side) for c, side in [(32, 32), (64, 16), (128, 8)]]
 
 
 def best_time(fn, min_time):
@@ -67,11 +72,11 @@ def best_time(fn, min_time):
             return elapsed / calls
 
 
-def conv_impls(batch, cin, cout, size, pad, need_x, rng):
+def conv_impls(batch, cin, cout, size, pad, need_x, rng, k=5):
     x = rng.standard_normal((batch, cin, size, size), dtype=np.float32)
-    w = rng.standard_normal((cout, cin, 5, 5), dtype=np.float32)
+    w = rng.standard_normal((cout, cin, k, k), dtype=np.float32)
     b = rng.standard_normal(cout, dtype=np.float32)
-    out = size + 2 * pad - 4
+    out = size + 2 * pad - k + 1
     g = rng.standard_normal((batch, cout, out, out), dtype=np.float32)
 
     def ours(backend):
@@ -98,8 +103,8 @@ def conv_impls(batch, cin, cout, size, pad, need_x, rng):
                     tg, tx, tw, [cout], [1, 1], [pad, pad], [1, 1], False, [0, 0], 1,
                     [need_x, True, True])
         impls["torch"] = (tfwd, tbwd)
-    flops = 2 * batch * cout * out * out * cin * 25 * (3 if need_x else 2)
-    gemm_shape = (cout, cin * 25, batch * out * out)
+    flops = 2 * batch * cout * out * out * cin * k * k * (3 if need_x else 2)
+    gemm_shape = (cout, cin * k * k, batch * out * out)
     return impls, flops, gemm_shape
 
 
@@ -144,12 +149,17 @@ def measure(impls, rounds, min_time, extra=None):
     best["extra"] = float("inf")
     for _ in range(rounds):
         for name, (fwd, bwd) in impls.items():
+            if name in SKIP:
+                continue
             budget = min_time if name != "numpy" else min_time / 2
             best[name][0] = min(best[name][0], best_time(fwd, budget))
             best[name][1] = min(best[name][1], best_time(bwd, budget))
         if extra is not None:
             best["extra"] = min(best["extra"], best_time(extra, min_time))
     return best
+
+
+SKIP = set()       # implementations left out (--no-numpy): their columns show inf
 
 
 def numpy_sgemm(m, k, n, rng):
@@ -166,7 +176,14 @@ def main():
     parser.add_argument("--min-time", type=float, default=0.02, help="seconds per timing batch")
     parser.add_argument("--threads", type=int, default=2,
                         help="threads for gradlab's kernels and for PyTorch (default 2)")
+    parser.add_argument("--net", choices=["lenet", "cifar"], default="lenet",
+                        help="whose layers: LeNet-5's or the CIFAR-shaped CNN's (bench/workloads)")
+    parser.add_argument("--no-numpy", action="store_true",
+                        help="leave out the NumPy twins (slow on the CIFAR layers)")
     args = parser.parse_args()
+    if args.no_numpy:
+        SKIP.add("numpy")
+    convs, pools = (CONVS, POOLS) if args.net == "lenet" else (CIFAR_CONVS, CIFAR_POOLS)
 
     if "cython" not in K.available_backends():
         sys.exit("the compiled kernels are not built: python setup.py build_ext --inplace")
@@ -184,14 +201,14 @@ def main():
     print("-" * len(head))
     util = []
     for batch in args.batch:
-        for name, cin, cout, size, pad, need_x in CONVS:
-            impls, flops, shape = conv_impls(batch, cin, cout, size, pad, need_x, rng)
+        for name, cin, cout, size, pad, need_x, k in convs:
+            impls, flops, shape = conv_impls(batch, cin, cout, size, pad, need_x, rng, k)
             gemm, gemm_flops = numpy_sgemm(*shape, rng)
             t = measure(impls, args.rounds, args.min_time, extra=gemm)
             _row(name, batch, t)
             cy = sum(t["cython"])
             util.append((name, batch, flops / cy / 1e9, gemm_flops / t["extra"] / 1e9, shape))
-        for name, c, size in POOLS:
+        for name, c, size in pools:
             t = measure(pool_impls(batch, c, size, rng), args.rounds, args.min_time)
             _row(name, batch, t)
             print(f"{'  backward only':28s} {batch:5d} {t['cython'][1] * 1e6:9.1f} {'':15s} "
@@ -200,7 +217,7 @@ def main():
                      if 'torch' in t else f"{'-':>9s} {'-':>9s} ")
                   + f"{t['numpy'][1] / t['cython'][1]:8.1f}x")
     print("\nGEMM utilisation: the convolutions' fwd+bwd multiply-adds per second, against NumPy's own")
-    print("float32 GEMM on the forward pass as one product (Cout x Cin*25) @ (Cin*25 x batch*Ho*Wo)")
+    print("float32 GEMM on the forward pass as one product (Cout x Cin*k*k) @ (Cin*k*k x batch*Ho*Wo)")
     print(f"{'layer':28s} {'batch':>5s} {'conv GFLOP/s':>13s} {'GEMM GFLOP/s':>13s} {'fraction':>9s}"
           f"  GEMM shape")
     for name, batch, conv, gemm, shape in util:

@@ -71,6 +71,74 @@ cdef extern from *:
     void gl_place(int master_cpu, int tid) noexcept nogil
 
 
+cdef extern from *:
+    """
+    /* The BLAS's own thread count, to keep BLAS on the calling thread while our
+       OpenMP threads each run GEMMs (two thread pools on two cores fight, and
+       OpenBLAS's spinning workers collapse when another process takes a core;
+       docs/performance.md).  The library is the one scipy's cython_blas calls:
+       found from the address of its sgemm, then its set/get functions by name
+       (scipy's OpenBLAS, or a plain OpenBLAS).  Without them nothing changes. */
+    #if defined(__linux__) || defined(__APPLE__)
+    #include <dlfcn.h>
+    static void (*gl_blas_set)(int) = 0;
+    static int (*gl_blas_get)(void) = 0;
+    static int gl_blas_ready = 0;
+    static void gl_blas_find(void* inside) {
+        static const char* set_names[] = {"scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
+                                          "openblas_set_num_threads", "openblas_set_num_threads64_"};
+        static const char* get_names[] = {"scipy_openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
+                                          "openblas_get_num_threads", "openblas_get_num_threads64_"};
+        Dl_info info; void* h; int i;
+        if (gl_blas_ready) return;
+        if (inside && dladdr(inside, &info) && info.dli_fname
+                && (h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)) != 0) {
+            for (i = 0; i < 4; i++) {
+                void* s = dlsym(h, set_names[i]);
+                void* g = dlsym(h, get_names[i]);
+                if (s && g) {
+                    gl_blas_set = (void (*)(int))s;
+                    gl_blas_get = (int (*)(void))g;
+                    break;
+                }
+            }
+        }
+        gl_blas_ready = 1;
+    }
+    #else
+    static void (*gl_blas_set)(int) = 0;
+    static int (*gl_blas_get)(void) = 0;
+    static void gl_blas_find(void* inside) { (void)inside; }
+    #endif
+    /* BLAS on the calling thread from now on; returns what to pass to gl_blas_restore. */
+    static int gl_blas_single(void) {
+        int n;
+        if (!gl_blas_get) return 0;
+        n = gl_blas_get();
+        if (n > 1) gl_blas_set(1);
+        return n;
+    }
+    static void gl_blas_restore(int n) { if (n > 1 && gl_blas_set) gl_blas_set(n); }
+    static int gl_blas_threads(void) { return gl_blas_get ? gl_blas_get() : 0; }
+    """
+    void gl_blas_find(void* inside) noexcept nogil
+    int gl_blas_single() noexcept nogil
+    void gl_blas_restore(int n) noexcept nogil
+    int gl_blas_threads() noexcept nogil
+
+
+cdef inline int blas_single() noexcept nogil:
+    """Keep BLAS on the calling thread (its own thread count set to 1) until
+    blas_restore(returned value): for the OpenMP regions whose GEMMs are big
+    enough that OpenBLAS would start its own threads inside ours."""
+    gl_blas_find(<void*>sgemm)
+    return gl_blas_single()
+
+
+cdef inline void blas_restore(int previous) noexcept nogil:
+    gl_blas_restore(previous)
+
+
 # OpenBLAS runs a GEMM on one thread when m*n*k is at most this many
 # multiply-adds (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD = 65536 * 4).
 # Our OpenMP loops only call GEMMs below it, so the two thread pools never nest.

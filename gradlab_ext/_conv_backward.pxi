@@ -22,7 +22,7 @@ cdef void _band_backward(const real* x, const real* wr, const real* gy, real* gx
     straight into the bands by the GEMM (beta = 1; the kernel rows overlap in
     the bands exactly as they overlap in the input), then the bands are folded
     onto the input rows once."""
-    cdef idx_t gi, i, co, l, L = g.L, CK = p.CK
+    cdef idx_t gi, i, co, l, c0, nc, L = g.L, CK = p.CK
     cdef real* bands = <real*>mine
     cdef real* dyt = <real*>(mine + p.off_dyt)
     cdef real* gw_acc = <real*>(mine + p.off_gw)
@@ -39,21 +39,30 @@ cdef void _band_backward(const real* x, const real* wr, const real* gy, real* gx
             _build_bands(x + (n * g.C + gi * g.Cg) * g.H * g.W, bands, p.S, g)
             if p.gw_t:
                 _transpose(dyp, dyt, g.Cog, L)
-            for i in range(g.kh):
-                if p.gw_t:      # acc[gi, i] is (CK x Cog) += cols_i (CK x L) @ dY^T
-                    gemm_rm(False, False, <int>CK, <int>g.Cog, <int>L, 1,
-                            bands + i * p.step * g.Wo, <int>p.S, dyt, <int>g.Cog,
-                            1, gw_acc + (gi * g.kh + i) * CK * g.Cog, <int>g.Cog)
-                else:           # acc[gi, i] is (Cog x CK) += dY @ cols_i^T
-                    gemm_rm(False, True, <int>g.Cog, <int>CK, <int>L, 1, dyp, <int>L,
-                            bands + i * p.step * g.Wo, <int>p.S,
-                            1, gw_acc + (gi * g.kh + i) * g.Cog * CK, <int>CK)
+            # the reduction over the L columns in slices of p.cols (see _band_forward)
+            c0 = 0
+            while c0 < L:
+                nc = min(p.cols, L - c0)
+                for i in range(g.kh):
+                    if p.gw_t:      # acc[gi, i] is (CK x Cog) += cols_i (CK x L) @ dY^T
+                        gemm_rm(False, False, <int>CK, <int>g.Cog, <int>nc, 1,
+                                bands + i * p.step * g.Wo + c0, <int>p.S, dyt + c0 * g.Cog, <int>g.Cog,
+                                1, gw_acc + (gi * g.kh + i) * CK * g.Cog, <int>g.Cog)
+                    else:           # acc[gi, i] is (Cog x CK) += dY @ cols_i^T
+                        gemm_rm(False, True, <int>g.Cog, <int>CK, <int>nc, 1, dyp + c0, <int>L,
+                                bands + i * p.step * g.Wo + c0, <int>p.S,
+                                1, gw_acc + (gi * g.kh + i) * g.Cog * CK, <int>CK)
+                c0 += nc
         if need_x:
             memset(bands, 0, CK * p.S * sizeof(real))
-            for i in range(g.kh):
-                gemm_rm(True, False, <int>CK, <int>L, <int>g.Cog, 1,
-                        wr + (gi * g.kh + i) * g.Cog * CK, <int>CK, dyp, <int>L,
-                        1, bands + i * p.step * g.Wo, <int>p.S)
+            c0 = 0
+            while c0 < L:
+                nc = min(p.cols, L - c0)
+                for i in range(g.kh):
+                    gemm_rm(True, False, <int>CK, <int>nc, <int>g.Cog, 1,
+                            wr + (gi * g.kh + i) * g.Cog * CK, <int>CK, dyp + c0, <int>L,
+                            1, bands + i * p.step * g.Wo + c0, <int>p.S)
+                c0 += nc
             dst = gx + (n * g.C + gi * g.Cg) * g.H * g.W
             memset(dst, 0, g.Cg * g.H * g.W * sizeof(real))
             _fold_bands(bands, dst, p.S, g)
@@ -137,7 +146,7 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
                char* ws, const Geom* g, const Plan* p, bint need_x, bint need_w, bint need_b) noexcept nogil:
     cdef idx_t nw = g.Cout * g.Kg, k, gi, co, c, i, j, src, chunk
     cdef idx_t CK = p.CK
-    cdef int t, nt = p.nt
+    cdef int t, nt = p.nt, blas_prev
     cdef int master = gl_master_cpu() if p.nt > 1 else -1
     cdef const real* wr = <real*>ws
     cdef real* part
@@ -150,10 +159,12 @@ cdef void _bwd(const real* x, const real* w, const real* gy, real* gx, real* gw,
         for chunk in range(p.nslot):
             _bwd_chunk(x, w, wr, gy, gx, ws, g, p, chunk, need_x, need_w, need_b)
     else:
+        blas_prev = blas_single() if p.blas1 else 0
         with parallel(num_threads=nt):
             gl_place(master, threadid())
             for chunk in prange(p.nslot, schedule='dynamic'):
                 _bwd_chunk(x, w, wr, gy, gx, ws, g, p, chunk, need_x, need_w, need_b)
+        blas_restore(blas_prev)
     # sum the chunks' partial weight and bias gradients in chunk order, undoing their layouts
     if need_w:
         memset(gw, 0, nw * sizeof(real))

@@ -25,8 +25,10 @@ share one block only when a sample's output plane is small (a one-sample
 GEMM would be too thin to run fast).  Backward walks the same blocks: the
 weight gradient is ``dY @ cols^T`` accumulated per fixed chunk of blocks
 (the chunks summed in order at the end, so the result has the same bits on
-every run), the input gradient is ``W^T @ dY`` folded back with col2im.  Every GEMM stays below the size at which OpenBLAS would start its
-own threads, so the two thread pools never fight over the cores.
+every run), the input gradient is ``W^T @ dY`` folded back with col2im.
+OpenBLAS never runs its own threads inside ours: blocks gather samples only
+up to its threading threshold, and when one sample's GEMM is bigger than
+that (wide layers), BLAS is held to one thread for the parallel region.
 
 The unfold copies each input value kh*kw times.  Most of that is avoidable
 when the vertical stride divides the vertical dilation (stride 1 always
@@ -35,8 +37,9 @@ for each (channel, kernel column) we gather one "band" of input rows, and a
 kernel row's columns are a slice of it.  Classic im2col copies those slices
 into the column buffer; "band mode" (one sample per block) leaves them in
 place and runs one GEMM per kernel row over strided views of the bands; see
-_band_forward.  The backward pass uses band mode, the forward pass classic
-im2col (docs/performance.md has the measurements behind these choices).
+_band_forward.  The backward pass uses band mode, the forward pass too for
+wide layers (32 or more input channels in a 3x3 conv), classic im2col for
+thin ones (docs/performance.md has the measurements behind these choices).
 
 Two shapes need no unfolding at all: a 1x1 kernel with stride 1 and no
 padding (the input plane is already the column matrix), and a kernel that
@@ -52,8 +55,8 @@ import numpy as np
 import threading
 
 from gradlab_ext._common cimport (real, gemm_rm, par_gemm, par_gemm2, axpy, vsum, copy_run, gl_omp_max_threads,
-                                  gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place,
-                                  BLAS_SINGLE_THREAD_MNK)
+                                  gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place, blas_single,
+                                  blas_restore, gl_blas_threads, BLAS_SINGLE_THREAD_MNK)
 
 cnp.import_array()
 
@@ -84,18 +87,27 @@ cdef idx_t _BWD_CHUNK_BYTES_MAX = (<idx_t>64) << 20
 # TN fast only for small outputs (docs/performance.md).
 cdef idx_t _GW_TN_MAX = 256
 # Smallest GEMM depth (Cg*kw) for band mode, forward and backward: always in
-# backward (it saves the unfold and the col2im adds), never in forward (its kh
-# thin GEMMs lose on two threads); docs/performance.md.
-cdef idx_t _BAND_MIN_CK = (<idx_t>1) << 40
+# backward (it saves the unfold and the col2im adds); in forward only for wide
+# layers (LeNet's thin kh GEMMs lose on two threads, a 3x3 conv over 32 or more
+# channels gains); docs/performance.md.
+cdef idx_t _BAND_MIN_CK = 64
 cdef idx_t _BAND_MIN_CK_BWD = 1
+# Band mode with a GEMM depth of at least _BAND_MIN_CK runs its GEMMs over slices of
+# at most this many output columns (0: all): OpenBLAS runs (Cog x 64 x CK) products
+# markedly faster than (Cog x 1024 x CK) ones; thin layers keep one call per kernel
+# row (docs/performance.md, "Convolutions on two cores").
+cdef idx_t _BAND_COLS = 64
 
 
 def _tune(target_cols=None, gw_tn_max=None, band_min_ck=None, band_min_ck_bwd=None,
-          parallel_min_work=None):
+          parallel_min_work=None, band_cols=None):
     """Set the blocking heuristics (for benchmarking them); returns the old values."""
-    global _TARGET_COLS, _GW_TN_MAX, _BAND_MIN_CK, _BAND_MIN_CK_BWD, _PARALLEL_MIN_WORK
+    global _TARGET_COLS, _GW_TN_MAX, _BAND_MIN_CK, _BAND_MIN_CK_BWD, _PARALLEL_MIN_WORK, _BAND_COLS
     old = dict(target_cols=_TARGET_COLS, gw_tn_max=_GW_TN_MAX, band_min_ck=_BAND_MIN_CK,
-               band_min_ck_bwd=_BAND_MIN_CK_BWD, parallel_min_work=_PARALLEL_MIN_WORK)
+               band_min_ck_bwd=_BAND_MIN_CK_BWD, parallel_min_work=_PARALLEL_MIN_WORK,
+               band_cols=_BAND_COLS)
+    if band_cols is not None:
+        _BAND_COLS = band_cols
     if target_cols is not None:
         _TARGET_COLS = max(1, target_cols)
     if gw_tn_max is not None:
@@ -108,6 +120,15 @@ def _tune(target_cols=None, gw_tn_max=None, band_min_ck=None, band_min_ck_bwd=No
         _PARALLEL_MIN_WORK = parallel_min_work
     return old
 
+
+
+def _blas_hold_probe():
+    """(BLAS threads before, while held to one thread, after); 0 where the BLAS's
+    thread control was not found.  For the tests."""
+    cdef int prev = blas_single()
+    cdef int held = gl_blas_threads()
+    blas_restore(prev)
+    return prev, held, gl_blas_threads()
 
 
 cdef object _ws_lock = threading.Lock()
@@ -386,9 +407,11 @@ cdef struct Plan:
     bint ident       # no unfolding needed (1x1 kernel, stride 1, no padding)
     bint band        # "band" mode (see _band_forward), else classic im2col
     bint gw_t        # accumulate the weight gradient transposed (see _bwd_block)
+    bint blas1       # hold BLAS to one thread during the parallel region
     idx_t CK         # band mode: GEMM depth Cg*kw
     idx_t S          # band mode: elements from one band to the next
     idx_t step       # band mode: band rows between kernel rows (dh / sh)
+    idx_t cols       # band mode: output columns per GEMM (a slice of L)
     # byte offsets: a shared read-only part, then one slice per thread
     idx_t shared     # bytes before the first thread's slice (reordered weights)
     idx_t off_aux    # (Cog x B*L): forward GEMM output / backward gathered dY
@@ -416,16 +439,20 @@ cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
         p.B = min(p.B, max(1, (g.N + _MIN_BLOCKS - 1) // _MIN_BLOCKS))
         p.B = min(p.B, max(g.N, 1))
     p.nblk = (g.N + p.B - 1) // p.B
-    if work < _PARALLEL_MIN_WORK or per_sample > BLAS_SINGLE_THREAD_MNK:
-        # tiny job, or GEMMs big enough that BLAS threads them itself
-        nt = 1
+    if work < _PARALLEL_MIN_WORK:
+        nt = 1          # a tiny job: waking the threads costs more than it saves
     p.nt = <int>min(<idx_t>nt, p.nblk)
     if p.nt < 1:
         p.nt = 1
+    # A sample's GEMM may be bigger than OpenBLAS's own threading threshold: then
+    # BLAS is held to one thread while ours share the samples (its spinning
+    # workers would fight ours for the cores, and collapse on a loaded machine).
+    p.blas1 = p.nt > 1 and p.B * per_sample > BLAS_SINGLE_THREAD_MNK
     p.CK = g.Cg * g.kw
     p.band = (not p.ident and p.B == 1 and R > 0 and g.kh >= 2
               and p.CK >= (_BAND_MIN_CK_BWD if backward else _BAND_MIN_CK))
     p.step = g.dh // g.sh if R > 0 else 0
+    p.cols = g.L if _BAND_COLS <= 0 or p.CK < _BAND_MIN_CK else max(1, min(g.L, _BAND_COLS))
     p.S = ((R * g.Wo + 15) // 16) * 16
     # Weight gradient: gw (Cog x Kg) += dY (Cog x BL) @ cols^T reads both operands
     # along their rows ("TN" for BLAS), which OpenBLAS only runs fast for small

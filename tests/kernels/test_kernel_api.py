@@ -105,7 +105,11 @@ def test_thread_count_does_not_change_results():
 @requires_cython
 @pytest.mark.parametrize("x_shape, w_shape, padding", [((256, 1, 28, 28), (6, 1, 5, 5), 2),
                                                        ((256, 6, 14, 14), (16, 6, 5, 5), 0),
-                                                       ((64, 3, 9, 9), (4, 3, 3, 3), 1)])
+                                                       ((64, 3, 9, 9), (4, 3, 3, 3), 1),
+                                                       # wide: a sample's GEMM is above OpenBLAS's threading
+                                                       # threshold, so BLAS is held to one thread in the region
+                                                       ((12, 32, 16, 16), (48, 32, 3, 3), 1),
+                                                       ((12, 160, 8, 8), (192, 160, 1, 1), 0)])
 def test_backward_on_two_threads_has_the_same_bits_every_run(x_shape, w_shape, padding):
     """The weight and bias gradients sum over the batch; with two threads the partial
     sums must still be taken in one fixed order (a resumed training run depends on it),
@@ -118,12 +122,35 @@ def test_backward_on_two_threads_has_the_same_bits_every_run(x_shape, w_shape, p
     K.set_num_threads(1)
     try:
         first = K.conv2d_backward(g, x, w, 1, padding)
+        y1 = K.conv2d_forward(x, w, None, 1, padding)
         K.set_num_threads(2)
         for _ in range(20):
             for a, b in zip(first, K.conv2d_backward(g, x, w, 1, padding)):
                 assert np.array_equal(a, b)
+        assert np.array_equal(y1, K.conv2d_forward(x, w, None, 1, padding))
     finally:
         K.set_num_threads(old)
+
+
+@requires_cython
+def test_wide_convolutions_hold_blas_to_one_thread_and_give_it_back():
+    """A wide layer's per-sample GEMMs run on gradlab's threads with OpenBLAS held to
+    one thread (its own pool inside ours collapses on a loaded machine); afterwards
+    BLAS has its thread count back."""
+    from gradlab_ext import conv
+    before, held, after = conv._blas_hold_probe()
+    if before == 0:
+        pytest.skip("this BLAS exposes no thread control")
+    assert held == 1 and after == before
+    x, w = randn(4, 32, 16, 16), randn(48, 32, 3, 3)
+    old = K.get_num_threads()
+    K.set_num_threads(2)
+    try:
+        y = K.conv2d_forward(x, w, None, 1, 1)
+        K.conv2d_backward(randn(*y.shape), x, w, 1, 1)
+    finally:
+        K.set_num_threads(old)
+    assert conv._blas_hold_probe()[0] == before
 
 
 @requires_cython

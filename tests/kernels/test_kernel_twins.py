@@ -151,7 +151,8 @@ def test_matmul_beyond_the_tiled_range_goes_to_blas_whole():
 @given(conv_cases())
 def test_every_compiled_conv_mode_agrees_with_the_twin(c):
     """Force each path of the compiled conv (classic im2col with multi-sample blocks,
-    band mode, one thread) on the same case: all must match the NumPy twin."""
+    band mode, band mode over column slices, one thread) on the same case: all must
+    match the NumPy twin."""
     from gradlab_ext import conv as compiled
     geo = (c["stride"], c["padding"], c["dilation"], c["groups"])
     with K.use_backend("numpy"):
@@ -162,7 +163,10 @@ def test_every_compiled_conv_mode_agrees_with_the_twin(c):
              dict(band_min_ck=never, band_min_ck_bwd=never, target_cols=4096),
              dict(band_min_ck=never, band_min_ck_bwd=never, target_cols=1, gw_tn_max=0),
              dict(band_min_ck=1, band_min_ck_bwd=1, gw_tn_max=never, parallel_min_work=0),
-             dict(band_min_ck=1, band_min_ck_bwd=1, gw_tn_max=0, target_cols=1)]
+             dict(band_min_ck=1, band_min_ck_bwd=1, gw_tn_max=0, target_cols=1),
+             # band mode's GEMMs over slices of a few output columns (wide layers use 128)
+             dict(band_min_ck=1, band_min_ck_bwd=1, target_cols=1, band_cols=3),
+             dict(band_min_ck=1, band_min_ck_bwd=1, target_cols=1, band_cols=2, gw_tn_max=0)]
     old_threads = K.get_num_threads()
     for i, mode in enumerate(modes):
         old = compiled._tune(**mode)
