@@ -488,7 +488,7 @@ def _reached_text(reached):
 def _say_target(run):
     evaluations = run.history["evaluations"]
     if run.reached():
-        n = evaluations.index(run.reached()) + 1 if run.reached() in evaluations else len(evaluations)
+        n = len(evaluations)  # the run stopped at the one that reached the target
         say(f"{_reached_text(run.reached())} ({n} test evaluation{'s' * (n != 1)} included)")
     else:
         best = max(evaluations, key=lambda e: e["test_accuracy"]) if evaluations else None
@@ -554,7 +554,8 @@ def _print_header(run, n_train, n_test, load_seconds):
     resumed = f", resuming after epoch {run.done}" if run.done else ""
     length = f"{r['steps']} steps" if r["steps"] else f"{run.epochs} epochs"
     extras = "".join([f", beta2 {r['beta2']:g}" if r["beta2"] != RECIPE_DEFAULTS["beta2"] else "",
-                      f", label smoothing {r['label_smoothing']:g}" if r["label_smoothing"] else ""])
+                      f", label smoothing {r['label_smoothing']:g}" if r["label_smoothing"] else "",
+                      f", moving average {r['ema']:g} over the second half" if r["ema"] else ""])
     say(f"LeNet-5 on {r['dataset']} ({n_train:,} training / {n_test:,} test images): "
         f"{r['optimizer']} lr {r['lr']:g} ({_schedule_text(r)}){extras}, batch {r['batch_size']}, {length}, "
         f"seed {r['seed']}, recipe {r['recipe']}, kernels: {kernels.get_backend()}{resumed}; "

@@ -274,6 +274,47 @@ def test_a_checkpoint_from_before_the_recipe_flags_still_resumes(tmp_path, capsy
     assert status == 0 and "resuming after epoch 1" in out, out
 
 
+# ---------------------------------------------------------------- bench/train_lenet.py --to-accuracy
+
+
+def load_bench():
+    import importlib.util
+    from cli_helpers import ROOT
+    spec = importlib.util.spec_from_file_location("train_lenet", os.path.join(ROOT, "bench", "train_lenet.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_bench_draws_the_batches_gradlab_train_draws():
+    from gradlab.utils.data import DataLoader, TensorDataset
+
+    bench = load_bench()
+    for seed in (0, 3):
+        loader = DataLoader(TensorDataset(gradlab.arange(100)), batch_size=32, shuffle=True,
+                            generator=gradlab.Generator().manual_seed(seed))
+        theirs = [batch.numpy() for _ in range(3) for (batch,) in loader]  # 3 epochs of 4 batches (the last 4)
+        order = bench.recipe_batches(100, 32, seed)
+        ours = [next(order) for _ in theirs]
+        assert [len(b) for b in ours] == [32, 32, 32, 4] * 3
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a, b)
+    assert bench.fast_recipe() == dict(options.RECIPE_DEFAULTS, **options.RECIPES["fast"])
+
+
+def test_the_bench_time_to_accuracy_stops_at_the_target(monkeypatch):
+    """gradlab only: a tiny recipe on random data with a low target stops at the first evaluation."""
+    bench = load_bench()
+    rng = np.random.default_rng(0)
+    train = (rng.normal(size=(64, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 64))
+    test = (train[0][:20], train[1][:20])
+    recipe = dict(bench.fast_recipe(), steps=6, eval_every=2, eval_from=2, batch_size=16)
+    seconds, step, evaluations = bench.time_to_accuracy(train, test, recipe, 0, "gradlab", target=1.0)
+    assert seconds > 0 and step == 2 and len(evaluations) == 1
+    seconds, step, evaluations = bench.time_to_accuracy(train, test, recipe, 0, "gradlab", target=100.0)
+    assert (seconds, step, len(evaluations)) == (None, 6, 3) or evaluations[-1] == 1.0
+
+
 # ---------------------------------------------------------------- the real recipe
 
 
