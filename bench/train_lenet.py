@@ -1,26 +1,31 @@
 """Training LeNet-5 on MNIST: gradlab side by side with PyTorch (CPU, 2 threads each by default).
 
     python bench/train_lenet.py --data /work/shared/mnist                 # throughput + memory
-    python bench/train_lenet.py --data /work/shared/mnist --to-accuracy   # + wall time to 99%
+    python bench/train_lenet.py --data /work/shared/mnist --to-accuracy --no-throughput --no-memory
+                                                 # wall time to 99% with `gradlab train --recipe fast`
     python bench/train_lenet.py --data /work/shared/mnist --profile       # where gradlab's step goes, per op
 
 Both frameworks train the same model from the same initial weights (gradlab's
 initialisation copied into PyTorch) on the same batches in the same order,
-with the same recipe (Adam; the ``gradlab train`` schedule for --to-accuracy).
+with the same recipe (Adam; ``gradlab train --recipe fast`` for --to-accuracy).
 
 * throughput: images/s of a training step (forward, loss, backward, Adam) at
   batch 64 and 256.  Timing windows alternate, gradlab then PyTorch, so both
   see the same machine load; the median window is reported.  Batches are
   taken from a preloaded array, so data loading is not part of it; the
   DataLoader is measured on its own below the table.
-* --to-accuracy: wall time (training plus one test evaluation per epoch)
-  until test accuracy reaches 99.0%.
+* --to-accuracy: per seed (--seeds, default 0 1 2), the wall time from the
+  first training step to the test evaluation that reaches --target (default
+  99.0%), with ``gradlab train --recipe fast``: its schedule, label smoothing,
+  moving average, evaluation cadence and batch order (the CLI's sampler and
+  generator), gradlab and PyTorch in turn, each going first on alternate seeds.
 * memory: each framework trains in a fresh process that imports only itself
   (bench/_memory_child.py, MNIST kept as uint8 as ``gradlab train`` does); it
   reports the run's peak RSS (VmHWM) and RSS growth from step 100 to step
   1,000 (a graph kept alive across steps would show up there).
 """
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -36,7 +41,9 @@ import numpy as np  # noqa: E402
 
 import gradlab  # noqa: E402
 import gradlab.nn.functional as GF  # noqa: E402
-from gradlab.cli import DEFAULT_EPOCHS, DEFAULT_LR, MNIST_MEAN, MNIST_STD, RECIPE_DEFAULTS, lr_at, thread_limit  # noqa: E402
+from gradlab.cli import MNIST_MEAN, MNIST_STD, RECIPE_DEFAULTS, lr_at, thread_limit  # noqa: E402
+from gradlab.cli.options import RECIPES  # noqa: E402
+from gradlab.cli.run import EMA_START, TEST_BATCH, evaluation_steps  # noqa: E402
 from gradlab.models import LeNet5  # noqa: E402
 
 torch = tnn = TF = None  # imported in main() unless --no-torch
@@ -108,7 +115,7 @@ def make_pair(seed):
 class Trainer:
     """One framework's training step and evaluation, over numpy batches."""
 
-    def __init__(self, name, model, lr):
+    def __init__(self, name, model, lr, betas=(0.9, 0.999), label_smoothing=0.0):
         self.name, self.model = name, model
         if name == "gradlab":
             self.lib, self.F = gradlab, GF
@@ -116,27 +123,29 @@ class Trainer:
         else:
             self.lib, self.F = torch, TF
             self.wrap = torch.from_numpy
-        self.opt = self.lib.optim.Adam(model.parameters(), lr=lr)
+        self.opt = self.lib.optim.Adam(model.parameters(), lr=lr, betas=betas)
+        self.label_smoothing = label_smoothing
 
     def set_lr(self, lr):
         for group in self.opt.param_groups:
             group["lr"] = lr
 
     def step(self, x, y):
-        loss = self.F.cross_entropy(self.model(self.wrap(x)), self.wrap(y))
+        loss = self.F.cross_entropy(self.model(self.wrap(x)), self.wrap(y), label_smoothing=self.label_smoothing)
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
         return loss.item()
 
-    def accuracy(self, x, y, batch=1000):
-        self.model.eval()
+    def accuracy(self, x, y, batch=1000, model=None):
+        model = model or self.model
+        model.eval()
         correct = 0
         with self.lib.no_grad():
             for i in range(0, len(x), batch):
-                pred = self.model(self.wrap(x[i:i + batch])).argmax(1)
+                pred = model(self.wrap(x[i:i + batch])).argmax(1)
                 correct += int((pred == self.wrap(y[i:i + batch])).sum().item())
-        self.model.train()
+        model.train()
         return correct / len(x)
 
 
@@ -202,34 +211,93 @@ def loader_throughput(data_dir, batch_size):
 # ---------------------------------------------------------------- time to accuracy
 
 
-def time_to_accuracy(train, test, target, epochs):
-    """Per framework: (seconds to reach target, epochs, accuracies), with `gradlab train`'s recipe."""
+def fast_recipe():
+    """`gradlab train --recipe fast` as one dict (its named defaults over the standard ones)."""
+    return dict(RECIPE_DEFAULTS, **RECIPES["fast"])
+
+
+def recipe_batches(n, batch_size, seed):
+    """The batches `gradlab train` draws, epoch after epoch: its DataLoader's sampler, same generator."""
+    from gradlab.utils.data import BatchSampler, RandomSampler
+
+    generator = gradlab.Generator().manual_seed(seed)
+    while True:  # each pass runs to its end, as the DataLoader's does (the generator's state depends on it)
+        for idx in list(BatchSampler(RandomSampler(range(n), generator=generator), batch_size, False)):
+            yield np.asarray(idx)
+
+
+class RecipeRun:
+    """One framework training with a `gradlab train` recipe: lr schedule, label smoothing, moving average."""
+
+    def __init__(self, name, model, recipe, steps_per_epoch):
+        self.trainer = Trainer(name, model, recipe["lr"], betas=(0.9, recipe["beta2"]),
+                               label_smoothing=recipe["label_smoothing"])
+        self.recipe, self.steps_per_epoch = recipe, steps_per_epoch
+        self.total = recipe["steps"]
+        self.ema_start = max(1, int(EMA_START * self.total))
+        self.averaged = None
+
+    def step(self, step, x, y):
+        r, t = self.recipe, self.trainer
+        t.set_lr(lr_at(step, self.steps_per_epoch, None, r["schedule"], r["lr"], r["lr_decay"], self.total))
+        t.step(x, y)
+        if r["ema"] and step + 1 >= self.ema_start:
+            if self.averaged is None:
+                self.averaged = copy.deepcopy(t.model)
+            else:
+                with t.lib.no_grad():
+                    for avg, weight in zip(self.averaged.parameters(), t.model.parameters()):
+                        avg.lerp_(weight, 1 - r["ema"])
+
+    def accuracy(self, x, y):
+        return self.trainer.accuracy(x, y, model=self.averaged, batch=TEST_BATCH)
+
+
+def time_to_accuracy(train, test, recipe, seed, framework, target):
+    """(seconds from the first step to the evaluation reaching target or None, its step, evaluations)."""
     x, y = train
-    batch_size, schedule = RECIPE_DEFAULTS["batch_size"], RECIPE_DEFAULTS["schedule"]
-    peak_lr = DEFAULT_LR["adam"]
-    ours, theirs = make_pair(0)
-    results = {}
-    for name, model in (("gradlab", ours), ("torch", theirs)):
-        if model is None:
-            continue
-        t = Trainer(name, model, peak_lr)
-        order = batches(len(x), batch_size, 1)
-        steps_per_epoch = len(x) // batch_size
-        accs, started, reached = [], time.perf_counter(), None
-        for epoch in range(epochs):
-            for s in range(steps_per_epoch):
-                t.set_lr(lr_at(epoch * steps_per_epoch + s, steps_per_epoch, epochs, schedule, peak_lr,
-                               RECIPE_DEFAULTS["lr_decay"]))
-                idx = next(order)
-                t.step(x[idx], y[idx])
-            accs.append(t.accuracy(*test))
-            print(f"  {name} epoch {epoch + 1}: test accuracy {100 * accs[-1]:.2f}% "
-                  f"at {time.perf_counter() - started:.1f} s", flush=True)
-            if accs[-1] >= target:
-                reached = time.perf_counter() - started
-                break
-        results[name] = (reached, len(accs), accs)
-    return results
+    ours, theirs = make_pair(seed)
+    model = ours if framework == "gradlab" else theirs
+    steps_per_epoch = -(-len(x) // recipe["batch_size"])
+    run = RecipeRun(framework, model, recipe, steps_per_epoch)
+    eval_at = evaluation_steps(recipe["steps"], recipe["eval_every"], recipe["eval_from"])
+    order = recipe_batches(len(x), recipe["batch_size"], seed)
+    evaluations = []
+    started = time.perf_counter()
+    for step in range(recipe["steps"]):
+        idx = next(order)
+        run.step(step, x[idx], y[idx])
+        if step + 1 in eval_at:
+            evaluations.append(run.accuracy(*test))
+            if 100 * evaluations[-1] >= target - 1e-9:
+                return time.perf_counter() - started, step + 1, evaluations
+    return None, recipe["steps"], evaluations
+
+
+def print_to_accuracy(args, train, test):
+    recipe = fast_recipe()
+    target = recipe["target"] if args.target is None else args.target
+    print(f"\nwall time to {target:g}% test accuracy, `gradlab train --recipe fast` (Adam lr {recipe['lr']:g}, "
+          f"beta2 {recipe['beta2']:g}, label smoothing {recipe['label_smoothing']:g}, batch {recipe['batch_size']}, "
+          f"one-cycle over {recipe['steps']} steps, moving average {recipe['ema']:g} over the second half; "
+          f"test evaluations every {recipe['eval_every']} steps from step {recipe['eval_from']}); "
+          f"from the first step to the evaluation that reaches it")
+    frameworks = ["gradlab"] + (["torch"] if torch is not None else [])
+    print(f"{'seed':>4} " + " ".join(f"{fw + ' s':>10} {'step':>5} {'evals':>5}" for fw in frameworks)
+          + (f" {'gradlab time / pytorch time':>28}" if len(frameworks) == 2 else ""))
+    for i, seed in enumerate(args.seeds):
+        order = frameworks if i % 2 == 0 else frameworks[::-1]  # interleaved: each goes first in turn
+        res = {fw: time_to_accuracy(train, test, recipe, seed, fw, target) for fw in order}
+        cells = []
+        for fw in frameworks:
+            secs, step, evals = res[fw]
+            cells.append(f"{secs:>10.2f} {step:>5} {len(evals):>5}" if secs else f"{'not':>10} {step:>5} {len(evals):>5}")
+        ratio = ""
+        if len(frameworks) == 2 and all(res[fw][0] for fw in frameworks):
+            ratio = f" {res['gradlab'][0] / res['torch'][0]:>27.2f}x"
+        print(f"{seed:>4} " + " ".join(cells) + ratio, flush=True)
+        print(f"     accuracies: " + "; ".join(f"{fw} " + ", ".join(f"{100 * a:.2f}" for a in res[fw][2])
+                                             for fw in frameworks), flush=True)
 
 
 # ---------------------------------------------------------------- memory (child processes)
@@ -307,10 +375,12 @@ def main():
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     p.add_argument("--steps", type=int, default=20, help="training steps per timing window")
     p.add_argument("--rounds", type=int, default=5, help="timing windows per framework")
-    p.add_argument("--to-accuracy", action="store_true", help="also measure wall time to --target accuracy")
-    p.add_argument("--target", type=float, default=0.99)
-    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS["mnist"],
-                   help="planned length of the --to-accuracy run")
+    p.add_argument("--to-accuracy", action="store_true",
+                   help="also measure wall time to --target accuracy with `gradlab train --recipe fast`, "
+                        "on gradlab and PyTorch, interleaved, per seed")
+    p.add_argument("--target", type=float, default=None, metavar="PCT",
+                   help="test accuracy in percent (default: the recipe's, 99.0)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for --to-accuracy")
     p.add_argument("--no-throughput", action="store_true")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--memory-steps", type=int, default=1000)
@@ -344,15 +414,7 @@ def run(args):
         print_throughput(args, train)
 
     if args.to_accuracy:
-        print(f"\nwall time to {100 * args.target:.1f}% test accuracy (the `gradlab train` recipe: "
-              f"Adam {DEFAULT_LR['adam']:g} one-cycle, batch {RECIPE_DEFAULTS['batch_size']}, {args.epochs} epochs; "
-              "evaluation each epoch)")
-        res = time_to_accuracy(train, test, args.target, args.epochs)
-        for fw, (secs, epochs, accs) in res.items():
-            got = f"{secs:.1f} s after {epochs} epochs" if secs else f"not reached in {epochs} epochs"
-            print(f"  {fw:8s} {got}  (accuracies: {', '.join(f'{100 * a:.2f}' for a in accs)})")
-        if len(res) == 2 and all(v[0] for v in res.values()):
-            print(f"  ratio gradlab/pytorch: {res['gradlab'][0] / res['torch'][0]:.2f}x")
+        print_to_accuracy(args, train, test)
 
     if not args.no_memory:
         fws = ["gradlab"] + (["torch"] if torch else [])

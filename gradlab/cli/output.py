@@ -64,7 +64,7 @@ def write_json(path, obj):
 
 
 def plot_curve(path, metrics, quiet=False):
-    """Training loss (per ~2% of an epoch) and test accuracy (per epoch) as a PNG."""
+    """Training loss (per ~2% of an epoch) and test accuracy (at each evaluation) as a PNG."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -81,7 +81,10 @@ def plot_curve(path, metrics, quiet=False):
     left.plot([e["epoch"] - 0.5 for e in epochs], [e["train_loss"] for e in epochs], "o", label="epoch mean")
     left.set(xlabel="epoch", ylabel="training loss", yscale="log", title="training loss")
     left.legend()
-    right.plot([e["epoch"] for e in epochs], [100 * e["test_accuracy"] for e in epochs], "o-")
+    tests = metrics.get("evaluations") or [e for e in epochs if e["test_accuracy"] is not None]
+    right.plot([e["epoch"] for e in tests], [100 * e["test_accuracy"] for e in tests], "o-")
+    if metrics.get("reached"):
+        right.axhline(metrics["reached"]["target"], color="grey", linestyle=":", label="target")
     right.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"test accuracy ({metrics['dataset']})")
     right.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()

@@ -10,7 +10,7 @@ import math
 import os
 import time
 
-from .options import DEFAULT_EPOCHS, DEFAULT_LR, EXPORTS, RECIPE_DEFAULTS, check_recipe, dict_problem
+from .options import DEFAULT_EPOCHS, DEFAULT_LR, EXPORTS, RECIPE_DEFAULTS, RECIPES, check_recipe, dict_problem
 from .output import Progress, plot_curve, say, write_json
 
 __all__ = ["train", "Run", "lr_at", "TrainError", "RunFailed", "Interrupted", "CHECKPOINT", "METRICS", "CURVE"]
@@ -21,7 +21,9 @@ CURVE = "learning_curve.png"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
 ONECYCLE_WARMUP, ONECYCLE_FLOOR = 0.15, 0.01  # warm-up fraction of the run, final lr fraction
+TEST_BATCH = 2000  # evaluation batch under no_grad: larger batches were no faster (docs/performance.md)
 DECAY_WARMUP_EPOCHS = 0.25
+EMA_START = 0.5  # --ema: the weights are averaged over the second half of the run
 
 
 class TrainError(Exception):
@@ -106,10 +108,12 @@ def _fallback_note(title, root, download, error):
 
 
 def resolve_recipe(args, saved=None):
-    """The recipe from the command line, the checkpoint (when resuming) and the defaults."""
+    """The recipe from the command line, the checkpoint (when resuming), the named --recipe and the defaults."""
+    name = (saved or {}).get("recipe") or getattr(args, "recipe", None) or "standard"
+    named = RECIPES[name]
     recipe = {}
     for key, default in RECIPE_DEFAULTS.items():
-        given = getattr(args, key)
+        given = getattr(args, key, None)
         if saved is not None and key in saved:
             if given is not None and given != saved[key]:
                 flag = "--" + key.replace("_", "-")
@@ -117,19 +121,33 @@ def resolve_recipe(args, saved=None):
                                  f"drop {flag} to resume, or use another --out for a new run")
             recipe[key] = saved[key]
         else:
-            recipe[key] = default if given is None else given
+            recipe[key] = named.get(key, default) if given is None else given
+    if saved is None and args.epochs is not None and args.steps is None:
+        recipe["steps"] = None  # --epochs given: whole epochs, whatever the named recipe plans
     if recipe["lr"] is None:
         recipe["lr"] = DEFAULT_LR[recipe["optimizer"]]
+    if recipe["eval_from"] is not None and recipe["eval_every"] is None:
+        raise TrainError("--eval-from needs --eval-every")
     return recipe
 
 
-def resolve_epochs(args, recipe, checkpoint):
+def resolve_epochs(args, recipe, checkpoint, steps_per_epoch):
     """How many epochs the run has in all.  A one-cycle schedule is planned for a length."""
     if checkpoint is None:
+        if recipe["steps"] is not None:
+            return -(-recipe["steps"] // steps_per_epoch)
         return args.epochs or DEFAULT_EPOCHS[recipe["dataset"]]
     planned = int(checkpoint["epochs"])
     if args.epochs is None or args.epochs == planned:
         return planned
+    if checkpoint["history"].get("reached"):
+        raise TrainError("this run stopped at the first evaluation that reached its --target: it cannot be "
+                         "extended; start a new run in another --out")
+    if recipe["steps"] is not None:
+        raise TrainError(f"this run was planned for --steps {recipe['steps']}: it cannot be extended")
+    if recipe["ema"]:
+        raise TrainError("this run averages its weights over the second half of its planned "
+                         f"{planned} epochs (--ema): it cannot be extended")
     if recipe["schedule"] == "onecycle":
         raise TrainError(f"this run's one-cycle schedule was planned for {planned} epochs: resume with "
                          f"--epochs {planned} (or without --epochs); only the 'decay' and 'constant' "
@@ -179,11 +197,12 @@ def _checkpoint_problem(checkpoint):
 # ---------------------------------------------------------------- training
 
 
-def lr_at(step, steps_per_epoch, epochs, schedule, peak, decay):
+def lr_at(step, steps_per_epoch, epochs, schedule, peak, decay, total=None):
     """The learning rate of a training step (counted from 0 over the whole run).
 
     onecycle: linear warm-up to ``peak`` over the first 15% of the run, then
-              linear decay to 1% of it at the end (needs the run's length).
+              linear decay to 1% of it at the end (needs the run's length:
+              ``total`` steps, else ``epochs`` whole epochs).
     decay:    linear warm-up over a quarter epoch, then times ``decay`` per
               epoch; depends on the step alone, so a run can be extended.
     constant: ``peak`` throughout.
@@ -192,7 +211,7 @@ def lr_at(step, steps_per_epoch, epochs, schedule, peak, decay):
     if schedule == "constant":
         return peak
     if schedule == "onecycle":
-        total = steps_per_epoch * epochs
+        total = total or steps_per_epoch * epochs
         warmup = max(1, int(ONECYCLE_WARMUP * total))
         if step < warmup:
             return peak * (step + 1) / warmup
@@ -212,14 +231,23 @@ class Run:
         self.recipe, self.epochs = recipe, epochs
         gradlab.manual_seed(recipe["seed"])
         self.model = LeNet5()
-        self.optimizer = make_optimizer(recipe["optimizer"], self.model.parameters(), recipe["lr"])
+        self.optimizer = make_optimizer(recipe["optimizer"], self.model.parameters(), recipe["lr"],
+                                        recipe["beta2"])
         self.shuffle = gradlab.Generator().manual_seed(recipe["seed"])
         self.train_loader = DataLoader(train_set, batch_size=recipe["batch_size"], shuffle=True,
                                        generator=self.shuffle)
         self.test_loader = DataLoader(test_set, batch_size=1000)
-        self.history = {"epochs": [], "loss_curve": []}
+        self.history = {"epochs": [], "loss_curve": [], "evaluations": []}
         self.done = 0  # finished epochs
         self.saved = None  # the epoch in the checkpoint, None before there is one
+        self.total_steps = recipe["steps"] or epochs * len(self.train_loader)
+        self.averaged = None  # --ema: a LeNet5 holding the moving average, from step ema_start on
+        self.ema_start = max(1, int(EMA_START * self.total_steps))
+        self.eval_at = evaluation_steps(self.total_steps, recipe["eval_every"], recipe["eval_from"])
+        self.clock = None  # time.perf_counter() when this process started training
+        self.eval_seconds = 0.0  # spent in evaluate()
+        if self.eval_at is not None:  # many evaluations: the test set normalised once, before the clock starts
+            self.test_loader = list(DataLoader(test_set, batch_size=TEST_BATCH))
 
     def restore(self, checkpoint, path):
         import gradlab
@@ -231,7 +259,14 @@ class Run:
             self.shuffle.set_state(checkpoint["rng"]["shuffle"])
         except Exception as e:  # shapes, keys or states that do not fit this model: a foreign file
             raise TrainError(f"--resume: {path} does not fit LeNet-5 and its optimizer: {e}") from None
+        if checkpoint.get("averaged") is not None:
+            self.averaged = self._average_copy()
+            try:
+                self.averaged.load_state_dict(checkpoint["averaged"])
+            except Exception as e:
+                raise TrainError(f"--resume: {path} has averaged weights that do not fit LeNet-5: {e}") from None
         self.history = checkpoint["history"]
+        self.history.setdefault("evaluations", [])
         self.done = self.saved = checkpoint["epoch"]
 
     def save(self, out):
@@ -245,25 +280,30 @@ class Run:
             "optimizer": self.optimizer.state_dict(),
             "rng": {"global": gradlab.get_rng_state(), "shuffle": self.shuffle.get_state()},
             "history": self.history,
+            "averaged": None if self.averaged is None else self.averaged.state_dict(),
         }, os.path.join(out, CHECKPOINT))
         self.saved = self.done
 
     def set_lr(self, step):
         r = self.recipe
-        lr = lr_at(step, len(self.train_loader), self.epochs, r["schedule"], r["lr"], r["lr_decay"])
+        lr = lr_at(step, len(self.train_loader), self.epochs, r["schedule"], r["lr"], r["lr_decay"], r["steps"])
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
     def train_epoch(self, bar):
-        """One pass over the training set; returns (mean loss, number of images)."""
+        """One pass over the training set (or up to the run's last step, or until an evaluation reaches
+        the target); returns (mean loss, number of images)."""
         import gradlab.nn.functional as F
 
         self.model.train()
         total_loss, images = 0.0, 0
         step = self.done * len(self.train_loader)
+        smoothing = self.recipe["label_smoothing"]
         for x, y in self.train_loader:
+            if step >= self.total_steps or self.reached():
+                break  # here, not after the step: a pass run to its end leaves the shuffling state as before
             self.set_lr(step)
-            loss = F.cross_entropy(self.model(x), y)
+            loss = F.cross_entropy(self.model(x), y, label_smoothing=smoothing)
             value = loss.item()
             if not math.isfinite(value):  # before the step: the weights keep their last finite values
                 raise self.diverged(f"the loss became {value}", step)
@@ -273,8 +313,52 @@ class Run:
             total_loss += value * len(y)
             images += len(y)
             step += 1
+            if self.recipe["ema"] and step >= self.ema_start:
+                self.update_average()
             bar.update(value, total_loss / images, len(y))
+            if self.eval_at is not None and step in self.eval_at:
+                self.evaluate(step)
+                self.model.train()
         return total_loss / max(images, 1), images
+
+    def _average_copy(self):
+        import copy
+        return copy.deepcopy(self.model)
+
+    def update_average(self):
+        """avg = D * avg + (1 - D) * weights; the first call copies the weights."""
+        import gradlab
+
+        if self.averaged is None:
+            self.averaged = self._average_copy()
+            return
+        with gradlab.no_grad():
+            for avg, weight in zip(self.averaged.parameters(), self.model.parameters()):
+                avg.lerp_(weight, 1 - self.recipe["ema"])
+
+    def final_model(self):
+        """The model the evaluations measure: the moving average when there is one."""
+        return self.model if self.averaged is None else self.averaged
+
+    def evaluate(self, step):
+        """Test accuracy after ``step`` steps, recorded with the seconds of training so far; notes the
+        first evaluation that reaches the target."""
+        before = time.perf_counter()
+        accuracy = self.test_accuracy()
+        now = time.perf_counter()
+        self.eval_seconds += now - before
+        seconds = now - self.clock
+        record = {"step": step, "epoch": round(step / len(self.train_loader), 3), "test_accuracy": accuracy,
+                  "seconds": seconds}
+        self.history["evaluations"].append(record)
+        target = self.recipe["target"]
+        if target is not None and not self.reached() and 100 * accuracy >= target - 1e-9:
+            self.history["reached"] = dict(record, target=target)
+        return accuracy
+
+    def reached(self):
+        """The evaluation that reached the target (a dict), or None."""
+        return self.history.get("reached")
 
     def diverged(self, what, step):
         """RunFailed for a run that went non-finite at ``step`` (counted over the whole run)."""
@@ -291,27 +375,40 @@ class Run:
         return all(np.isfinite(p._data).all() for p in self.model.parameters())
 
     def test_accuracy(self):
-        """Fraction of the test set classified correctly."""
+        """Fraction of the test set classified correctly (by the moving average, when there is one)."""
         import gradlab
 
-        self.model.eval()
+        model = self.final_model()
+        model.eval()
         correct = total = 0
         with gradlab.no_grad():
             for x, y in self.test_loader:
-                correct += int((self.model(x).argmax(1) == y).sum().item())
+                correct += int((model(x).argmax(1) == y).sum().item())
                 total += len(y)
         return correct / max(total, 1)
 
     def metrics(self):
-        return {"dataset": self.recipe["dataset"], "epochs": self.history["epochs"],
-                "recipe": self.recipe, "loss_curve": self.history["loss_curve"]}
+        out = {"dataset": self.recipe["dataset"], "epochs": self.history["epochs"],
+               "recipe": self.recipe, "loss_curve": self.history["loss_curve"],
+               "evaluations": self.history["evaluations"]}
+        if self.reached():
+            out["reached"] = self.reached()
+        return out
 
 
-def make_optimizer(name, params, lr):
+def evaluation_steps(total, every, start=None):
+    """The steps (counted from 1 over the run) after which the test set is evaluated: every ``every``
+    steps from ``start`` (default ``every``), and the last; None for "after each epoch" (``every`` None)."""
+    if every is None:
+        return None
+    return set(range(start or every, total + 1, every)) | {total}
+
+
+def make_optimizer(name, params, lr, beta2=0.999):
     from .. import optim
 
     if name == "adam":
-        return optim.Adam(params, lr=lr)
+        return optim.Adam(params, lr=lr, betas=(0.9, beta2))
     return optim.SGD(params, lr=lr, momentum=0.9)
 
 
@@ -348,30 +445,55 @@ def _train(args):
     """Set up (every user error surfaces here, before any epoch), then train epoch by epoch."""
     checkpoint = load_checkpoint(args.out) if args.resume else None
     recipe = resolve_recipe(args, checkpoint["recipe"] if checkpoint else None)
+    started = time.perf_counter()
     train_set, test_set, used = load_data(recipe["dataset"], data_dir(args.data), args.download,
                                           recipe["limit_train"], recipe["limit_test"])
     if checkpoint and used != recipe["dataset"]:
         raise TrainError(f"the checkpoint was trained on {recipe['dataset']}, but only {used} is available now")
     recipe["dataset"] = used
-    epochs = resolve_epochs(args, recipe, checkpoint)
+    epochs = resolve_epochs(args, recipe, checkpoint, -(-len(train_set) // recipe["batch_size"]))
     run = Run(recipe, epochs, train_set, test_set)
     if checkpoint:
         run.restore(checkpoint, os.path.join(args.out, CHECKPOINT))
-    _print_header(run, len(train_set), len(test_set))
+    _print_header(run, len(train_set), len(test_set), time.perf_counter() - started)
+    if run.reached():
+        say(f"this run already reached its target: {_reached_text(run.reached())}; nothing to do")
+        return run.metrics()
     if run.done >= epochs:
         say(f"the checkpoint already has {run.done} epochs: nothing to do (--epochs N continues a "
             "'decay' or 'constant' run to N)")
         return run.metrics()
     first = run.done + 1
+    run.clock = time.perf_counter()
     try:
-        while run.done < epochs:
+        while run.done < epochs and not run.reached():
             _one_epoch(run, args, quiet=run.done >= first)
     except KeyboardInterrupt:
         raise Interrupted(run.saved, os.path.join(args.out, CHECKPOINT)) from None
-    say(f"done: test accuracy {100 * run.history['epochs'][-1]['test_accuracy']:.2f}%; "
-        f"checkpoint, metrics and plot in {args.out}")
-    export_model(run.model, args.export, args.out)
+    if recipe["target"] is not None:
+        _say_target(run)
+        plot_curve(os.path.join(args.out, CURVE), run.metrics())  # drawn once, after the clock
+    last = run.history["evaluations"][-1]["test_accuracy"] if run.history["evaluations"] else \
+        run.history["epochs"][-1]["test_accuracy"]
+    say(f"done: test accuracy {100 * last:.2f}%; checkpoint, metrics and plot in {args.out}")
+    export_model(run.final_model(), args.export, args.out)
     return run.metrics()
+
+
+def _reached_text(reached):
+    return (f"reached {reached['target']:g}% test accuracy ({100 * reached['test_accuracy']:.2f}%) at step "
+            f"{reached['step']} (epoch {reached['epoch']:.2f}) after {reached['seconds']:.2f} s of training")
+
+
+def _say_target(run):
+    evaluations = run.history["evaluations"]
+    if run.reached():
+        n = len(evaluations)  # the run stopped at the one that reached the target
+        say(f"{_reached_text(run.reached())} ({n} test evaluation{'s' * (n != 1)} included)")
+    else:
+        best = max(evaluations, key=lambda e: e["test_accuracy"]) if evaluations else None
+        said = f": the best evaluation was {100 * best['test_accuracy']:.2f}% at step {best['step']}" if best else ""
+        say(f"did not reach {run.recipe['target']:g}% test accuracy in {run.total_steps} steps{said}")
 
 
 def export_model(model, formats, out):
@@ -392,12 +514,17 @@ def _one_epoch(run, args, quiet):
     epoch = run.done + 1
     bar = Progress(epoch, run.epochs, len(run.train_loader), disable=args.no_progress)
     started = time.perf_counter()
+    evaluated, eval_seconds = len(run.history["evaluations"]), run.eval_seconds
     try:
         loss, images = run.train_epoch(bar)
     finally:
         bar.close()
-    train_seconds = time.perf_counter() - started
-    accuracy = run.test_accuracy()
+    train_seconds = time.perf_counter() - started - (run.eval_seconds - eval_seconds)
+    if run.eval_at is None:
+        accuracy = run.evaluate(epoch * len(run.train_loader))
+    else:  # the last of this epoch's evaluations, if it had any
+        mine = run.history["evaluations"][evaluated:]
+        accuracy = mine[-1]["test_accuracy"] if mine else None
     seconds = time.perf_counter() - started
     run.history["epochs"].append({"epoch": epoch, "train_loss": loss, "test_accuracy": accuracy,
                                   "seconds": seconds, "images_per_second": images / train_seconds})
@@ -405,25 +532,39 @@ def _one_epoch(run, args, quiet):
     if not run.weights_finite():  # the last step of the epoch overflowed: keep the previous checkpoint
         raise run.diverged("the weights became non-finite", epoch * len(run.train_loader) - 1)
     run.done = epoch
-    say(f"epoch {epoch}/{run.epochs}  train loss {loss:.4f}  test accuracy {100 * accuracy:.2f}%  "
+    shown = "-" if accuracy is None else f"{100 * accuracy:.2f}%"
+    say(f"epoch {epoch}/{run.epochs}  train loss {loss:.4f}  test accuracy {shown}  "
         f"time {seconds:.1f} s  ({images / train_seconds:,.0f} images/s)")
+    if run.reached():  # stopped inside this epoch: the checkpoint holds a finished run
+        run.epochs = epoch
     try:
         run.save(args.out)
         metrics = run.metrics()
         write_json(os.path.join(args.out, METRICS), metrics)
-        plot_curve(os.path.join(args.out, CURVE), metrics, quiet=quiet)
+        if run.recipe["target"] is None:  # with a target, drawn once at the end: it is not training
+            plot_curve(os.path.join(args.out, CURVE), metrics, quiet=quiet)
     except OSError as e:  # the folder was checked at the start; it changed since (removed, full, read-only)
         raise RunFailed(f"cannot write into --out {args.out} after epoch {epoch}: {e}") from None
 
 
-def _print_header(run, n_train, n_test):
+def _print_header(run, n_train, n_test, load_seconds):
     from .. import kernels
 
     r = run.recipe
     resumed = f", resuming after epoch {run.done}" if run.done else ""
+    length = f"{r['steps']} steps" if r["steps"] else f"{run.epochs} epochs"
+    extras = "".join([f", beta2 {r['beta2']:g}" if r["beta2"] != RECIPE_DEFAULTS["beta2"] else "",
+                      f", label smoothing {r['label_smoothing']:g}" if r["label_smoothing"] else "",
+                      f", moving average {r['ema']:g} over the second half" if r["ema"] else ""])
     say(f"LeNet-5 on {r['dataset']} ({n_train:,} training / {n_test:,} test images): "
-        f"{r['optimizer']} lr {r['lr']:g} ({_schedule_text(r)}), batch {r['batch_size']}, "
-        f"{run.epochs} epochs, seed {r['seed']}, kernels: {kernels.get_backend()}{resumed}")
+        f"{r['optimizer']} lr {r['lr']:g} ({_schedule_text(r)}){extras}, batch {r['batch_size']}, {length}, "
+        f"seed {r['seed']}, recipe {r['recipe']}, kernels: {kernels.get_backend()}{resumed}; "
+        f"data loaded in {load_seconds:.2f} s")
+    if run.eval_at is not None or r["target"] is not None:
+        when = (f"every {r['eval_every']} steps from step {r['eval_from'] or r['eval_every']} and at the end"
+                if run.eval_at is not None else "after each epoch")
+        goal = f"; stops at the first evaluation reaching {r['target']:g}%" if r["target"] is not None else ""
+        say(f"test evaluations: {when}{goal}; the clock starts with the first training step")
 
 
 def _schedule_text(recipe):
