@@ -7,6 +7,7 @@ two twins with the same file name and the same functions:
     gradlab/kernels/pool.py        <->  gradlab_ext/pool.pyx
     gradlab/kernels/matmul.py      <->  gradlab_ext/matmul.pyx
     gradlab/kernels/activation.py  <->  gradlab_ext/activation.pyx
+    gradlab/kernels/optim.py       <->  gradlab_ext/optim.pyx
 
 the plain-NumPy one written to be read, the compiled one (BLAS without the
 GIL, OpenMP over the batch) to run fast.  This module is the dispatcher:
@@ -42,6 +43,10 @@ ValueError, naming the op, the shapes and what was expected.
     avg_pool2d_backward(grad_out, input_shape, kernel_size, ...) -> gx
     matmul(a, b) -> a @ b for 2-D a (M, K), b (K, N)
     relu_forward(x) -> max(x, 0);  relu_backward(grad_out, out) -> grad_out where out > 0
+    adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
+              weight_decay=0, decoupled=False, maximize=False)       (in place, returns None)
+    sgd_step(param, grad, momentum_buffer, lr, momentum=0, dampening=0, nesterov=False,
+             weight_decay=0, maximize=False, first=False)            (in place, returns None)
     conv2d_output_size(size, kernel, stride=1, padding=0, dilation=1) -> int
     pool2d_output_size(size, kernel, stride, padding=0, dilation=1, ceil_mode=False) -> int
 """
@@ -56,6 +61,7 @@ from .. import debug as _debug
 from . import activation as _np_act
 from . import conv as _np_conv
 from . import matmul as _np_matmul
+from . import optim as _np_optim
 from . import pool as _np_pool
 from .dtypes import F32, F64, cast, compute_dtype, float_array, ready
 from .geometry import (check_grad_out, conv2d_output_size, conv_geometry, divisor, pair,
@@ -68,6 +74,7 @@ __all__ = [
     "im2col", "col2im",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
     "matmul", "relu_forward", "relu_backward", "conv2d_output_size", "pool2d_output_size",
+    "adam_step", "sgd_step",
 ]
 _ndarray = np.ndarray
 
@@ -80,34 +87,34 @@ def _import_compiled():
     if not chosen:
         os.environ["GOMP_SPINCOUNT"] = "3000"
     try:
-        from gradlab_ext import activation, conv, matmul, pool
+        from gradlab_ext import activation, conv, matmul, optim, pool
     finally:
         if not chosen:
             del os.environ["GOMP_SPINCOUNT"]
     from .._threads import hold_kernel_blas
     hold_kernel_blas()      # the kernels' threads are OpenMP's; their BLAS runs on the caller (gradlab/_threads.py)
-    return conv, pool, matmul, activation
+    return conv, pool, matmul, activation, optim
 
 
 try:
-    _cy_conv, _cy_pool, _cy_matmul, _cy_act = _import_compiled()
+    _cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_optim = _import_compiled()
     _CYTHON_ERROR = None
 except ImportError as exc:          # not built, or built for another Python
-    _cy_conv = _cy_pool = _cy_matmul = _cy_act = None
+    _cy_conv = _cy_pool = _cy_matmul = _cy_act = _cy_optim = None
     _CYTHON_ERROR = f"{type(exc).__name__}: {exc}"
 else:
     # OpenMP workers keep off the calling thread's CPU (see gradlab_ext/_common.pxd),
     # unless the user binds the threads himself or sets GRADLAB_PIN_THREADS=0
     _pin = "OMP_PROC_BIND" not in os.environ and os.environ.get("GRADLAB_PIN_THREADS", "1") != "0"
-    for _mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act):
+    for _mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_optim):
         _mod._set_pinning(_pin)
 
 _BACKENDS = {
-    "numpy": (_np_conv, _np_pool, _np_matmul, _np_act),
-    "cython": (_cy_conv, _cy_pool, _cy_matmul, _cy_act),
+    "numpy": (_np_conv, _np_pool, _np_matmul, _np_act, _np_optim),
+    "cython": (_cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_optim),
 }
 _backend = None
-_conv = _pool = _mm = _act = None
+_conv = _pool = _mm = _act = _opt = None
 
 
 def available_backends():
@@ -117,7 +124,7 @@ def available_backends():
 
 def set_backend(name):
     """Choose the kernels: "cython" (compiled) or "numpy" (the readable twins)."""
-    global _backend, _conv, _pool, _mm, _act
+    global _backend, _conv, _pool, _mm, _act, _opt
     if not isinstance(name, str) or name.lower() not in _BACKENDS:
         raise ValueError(f"set_backend: unknown backend {name!r}; expected 'cython' or 'numpy'")
     name = name.lower()
@@ -126,7 +133,7 @@ def set_backend(name):
             "set_backend: the compiled kernels (gradlab_ext) are not available "
             f"({_CYTHON_ERROR}); build them with `python setup.py build_ext --inplace`")
     _backend = name
-    _conv, _pool, _mm, _act = _debug.twins(name, _BACKENDS[name])   # timed while gradlab.set_debug watches
+    _conv, _pool, _mm, _act, _opt = _debug.twins(name, _BACKENDS[name])   # timed while gradlab.set_debug watches
 
 
 def get_backend():
@@ -151,7 +158,7 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
     if _CYTHON_ERROR is None:
-        for mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act):
+        for mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_optim):
             mod.set_num_threads(n)
 
 
@@ -389,3 +396,42 @@ def relu_backward(grad_out, out):
     dt = compute_dtype(grad_out, out)
     return cast(_act.relu_backward(ready(grad_out, dt), ready(out, dt)), grad_out.dtype)
 
+
+
+# ---------------------------------------------------------------------------
+# Optimizer updates
+# ---------------------------------------------------------------------------
+
+def _in_place_ready(param, *others):
+    """Whether the compiled update takes these arrays as they are: ndarrays of one float32 or
+    float64 dtype and one shape, all C-contiguous (the others may be None)."""
+    if type(param) is not _ndarray or not param.flags.c_contiguous:
+        return False
+    dt, shape = param.dtype, param.shape
+    if dt != F32 and dt != F64:
+        return False
+    for a in others:
+        if a is not None and (type(a) is not _ndarray or a.dtype != dt or a.shape != shape
+                              or not a.flags.c_contiguous):
+            return False
+    return True
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
+              weight_decay=0.0, decoupled=False, maximize=False):
+    """One Adam (AdamW when ``decoupled``) step of ``param`` and its state, in place; ``step``
+    counts from 1, ``max_exp_avg_sq`` is None unless amsgrad.  Arrays the compiled kernel does
+    not take (another layout or dtype) are updated by the NumPy twin, which takes any."""
+    kernel = _opt if _in_place_ready(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq) else _np_optim
+    kernel.adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
+                     weight_decay, decoupled, maximize)
+
+
+def sgd_step(param, grad, momentum_buffer, lr, momentum=0.0, dampening=0.0, nesterov=False,
+             weight_decay=0.0, maximize=False, first=False):
+    """One SGD step of ``param``, in place; ``momentum_buffer`` None without momentum, and
+    ``first=True`` sets it to the gradient (the first step).  Other layouts or dtypes: the
+    NumPy twin."""
+    kernel = _opt if _in_place_ready(param, grad, momentum_buffer) else _np_optim
+    kernel.sgd_step(param, grad, momentum_buffer, lr, momentum, dampening, nesterov, weight_decay,
+                    maximize, first)

@@ -1,7 +1,6 @@
 """Adam: per-coordinate steps from running averages of the gradient and its square."""
-import numpy as np
-
-from .optimizer import Optimizer, _check_adam_options, _lerp_, _to_scalar, _zeros_like
+from .. import kernels
+from .optimizer import Optimizer, _advance, _check_adam_options, _to_scalar, _updated, _zeros_like
 
 __all__ = ["Adam"]
 
@@ -36,27 +35,20 @@ class Adam(Optimizer):
         return state
 
     def _step_group(self, group):
+        # the whole update of a parameter is one kernel call (gradlab/kernels/optim.py has
+        # its formulas in NumPy; the compiled twin makes one pass over the arrays)
         lr = _to_scalar(group["lr"])
         beta1, beta2 = (_to_scalar(b) for b in group["betas"])
-        eps, amsgrad = group["eps"], group["amsgrad"]
-        for p, grad, state, t in self._params_with_grad(group):
-            m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-            work = np.empty_like(m)
-
-            _lerp_(m, grad, 1 - beta1, work)        # m += (1 - beta1) * (g - m)
-            v *= beta2                              # v = beta2 * v + (1 - beta2) * g * g
-            np.multiply(grad, grad, out=work)
-            work *= 1 - beta2
-            v += work
-            if amsgrad:                             # use the largest v seen so far
-                v_max = state["max_exp_avg_sq"]._data
-                np.maximum(v_max, v, out=v_max)
-                v = v_max
-
-            step_size = lr / (1 - beta1 ** t)
-            denom = np.sqrt(v, out=work)
-            denom /= (1 - beta2 ** t) ** 0.5
-            denom += eps
-            np.divide(m, denom, out=work)
-            work *= -step_size
-            p._data += work
+        eps, weight_decay, amsgrad = group["eps"], group["weight_decay"], group["amsgrad"]
+        decoupled, maximize = group.get("decoupled_weight_decay", False), group["maximize"]
+        adam_step = kernels.adam_step
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            state = self._state_of(p, group)
+            t = _advance(state["step"])
+            v_max = state["max_exp_avg_sq"]._data if amsgrad else None
+            adam_step(p._data, grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data, v_max, t, lr,
+                      beta1, beta2, eps, weight_decay, decoupled, maximize)
+            _updated(p)

@@ -19,6 +19,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import profiler
 from ..autograd.grad_mode import enable_grad
+from ..kernels.optim import _lerp_  # noqa: F401  (the update rules' lerp_, shared with the kernels' twin)
 from ..utils.hooks import RemovableHandle
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
@@ -475,22 +476,6 @@ def _descent_grad(p, maximize, weight_decay=0.0):
     if weight_decay != 0:
         grad = grad + weight_decay * p._data
     return np.asarray(grad)
-
-
-def _lerp_(average, target, weight, work=None):
-    """``average += weight * (target - average)`` in place, rounded as PyTorch's ``lerp_``.
-
-    For weights of 0.5 and more the update is written from the target's side,
-    so that a weight of 1 gives exactly ``target``. ``work`` is an optional
-    scratch array of the same shape.
-    """
-    diff = np.subtract(target, average, out=work)
-    if weight < 0.5:
-        diff *= weight
-        average += diff
-    else:
-        diff *= 1 - weight
-        np.subtract(target, diff, out=average)
 
 
 def _updated(p):

@@ -1,8 +1,9 @@
 """Stochastic gradient descent, optionally with (Nesterov) momentum."""
 import numpy as np
 
+from .. import kernels
 from .._tensor import Tensor
-from .optimizer import Optimizer, _descent_grad, _to_scalar, _updated
+from .optimizer import Optimizer, _to_scalar, _updated
 
 __all__ = ["SGD"]
 
@@ -34,26 +35,22 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _step_group(self, group):
+        # the whole update of a parameter is one kernel call (see gradlab/kernels/optim.py)
         lr = _to_scalar(group["lr"])
-        momentum, dampening = group["momentum"], group["dampening"]
+        momentum, dampening, nesterov = group["momentum"], group["dampening"], group["nesterov"]
+        weight_decay, maximize = group["weight_decay"], group["maximize"]
+        sgd_step = kernels.sgd_step
         for p in group["params"]:
-            if p.grad is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            grad = _descent_grad(p, group["maximize"], group["weight_decay"])
+            buf, first = None, False
             if momentum != 0:
-                grad = self._momentum(p, grad, momentum, dampening, group["nesterov"])
-            p._data -= lr * grad
+                state = self.state[p]
+                buffer = state.get("momentum_buffer")
+                if buffer is None:      # the first step sets it to the gradient
+                    buffer = state["momentum_buffer"] = Tensor._wrap(np.empty_like(p._data))
+                    first = True
+                buf = buffer._data
+            sgd_step(p._data, grad._data, buf, lr, momentum, dampening, nesterov, weight_decay, maximize, first)
             _updated(p)
-
-    def _momentum(self, p, grad, momentum, dampening, nesterov):
-        state = self.state[p]
-        buf = state.get("momentum_buffer")
-        if buf is None:
-            buf = state["momentum_buffer"] = Tensor._wrap(np.array(grad, copy=True))
-        else:
-            b = buf._data
-            b *= momentum
-            b += grad if dampening == 0 else (1 - dampening) * grad
-        if nesterov:
-            return grad + momentum * buf._data
-        return buf._data
