@@ -43,6 +43,8 @@ ValueError, naming the op, the shapes and what was expected.
     matmul(a, b) -> a @ b for 2-D a (M, K), b (K, N)
     relu_forward(x) -> max(x, 0);  relu_backward(grad_out, out) -> grad_out where out > 0
     conv2d_output_size(size, kernel, stride=1, padding=0, dilation=1) -> int
+    lstm_forward / lstm_backward, gru_forward / gru_backward, rnn_forward / rnn_backward:
+        one recurrent layer in one direction over a whole sequence (see kernels/rnn.py)
     pool2d_output_size(size, kernel, stride, padding=0, dilation=1, ceil_mode=False) -> int
 """
 import contextlib
@@ -57,6 +59,7 @@ from . import activation as _np_act
 from . import conv as _np_conv
 from . import matmul as _np_matmul
 from . import pool as _np_pool
+from . import rnn as _np_rnn
 from .dtypes import F32, F64, cast, compute_dtype, float_array, ready
 from .geometry import (check_grad_out, conv2d_output_size, conv_geometry, divisor, pair,
                        pool2d_output_size, pool_geometry, shape4)
@@ -68,6 +71,7 @@ __all__ = [
     "im2col", "col2im",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
     "matmul", "relu_forward", "relu_backward", "conv2d_output_size", "pool2d_output_size",
+    "lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward",
 ]
 _ndarray = np.ndarray
 
@@ -80,32 +84,32 @@ def _import_compiled():
     if not chosen:
         os.environ["GOMP_SPINCOUNT"] = "3000"
     try:
-        from gradlab_ext import activation, conv, matmul, pool
+        from gradlab_ext import activation, conv, matmul, pool, rnn
     finally:
         if not chosen:
             del os.environ["GOMP_SPINCOUNT"]
-    return conv, pool, matmul, activation
+    return conv, pool, matmul, activation, rnn
 
 
 try:
-    _cy_conv, _cy_pool, _cy_matmul, _cy_act = _import_compiled()
+    _cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_rnn = _import_compiled()
     _CYTHON_ERROR = None
 except ImportError as exc:          # not built, or built for another Python
-    _cy_conv = _cy_pool = _cy_matmul = _cy_act = None
+    _cy_conv = _cy_pool = _cy_matmul = _cy_act = _cy_rnn = None
     _CYTHON_ERROR = f"{type(exc).__name__}: {exc}"
 else:
     # OpenMP workers keep off the calling thread's CPU (see gradlab_ext/_common.pxd),
     # unless the user binds the threads himself or sets GRADLAB_PIN_THREADS=0
     _pin = "OMP_PROC_BIND" not in os.environ and os.environ.get("GRADLAB_PIN_THREADS", "1") != "0"
-    for _mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act):
+    for _mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_rnn):
         _mod._set_pinning(_pin)
 
 _BACKENDS = {
-    "numpy": (_np_conv, _np_pool, _np_matmul, _np_act),
-    "cython": (_cy_conv, _cy_pool, _cy_matmul, _cy_act),
+    "numpy": (_np_conv, _np_pool, _np_matmul, _np_act, _np_rnn),
+    "cython": (_cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_rnn),
 }
 _backend = None
-_conv = _pool = _mm = _act = None
+_conv = _pool = _mm = _act = _rnn = None
 
 
 def available_backends():
@@ -115,7 +119,7 @@ def available_backends():
 
 def set_backend(name):
     """Choose the kernels: "cython" (compiled) or "numpy" (the readable twins)."""
-    global _backend, _conv, _pool, _mm, _act
+    global _backend, _conv, _pool, _mm, _act, _rnn
     if not isinstance(name, str) or name.lower() not in _BACKENDS:
         raise ValueError(f"set_backend: unknown backend {name!r}; expected 'cython' or 'numpy'")
     name = name.lower()
@@ -124,7 +128,7 @@ def set_backend(name):
             "set_backend: the compiled kernels (gradlab_ext) are not available "
             f"({_CYTHON_ERROR}); build them with `python setup.py build_ext --inplace`")
     _backend = name
-    _conv, _pool, _mm, _act = _debug.twins(name, _BACKENDS[name])   # timed while gradlab.set_debug watches
+    _conv, _pool, _mm, _act, _rnn = _debug.twins(name, _BACKENDS[name])   # timed while gradlab.set_debug watches
 
 
 def get_backend():
@@ -149,7 +153,7 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
     if _CYTHON_ERROR is None:
-        for mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act):
+        for mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_rnn):
             mod.set_num_threads(n)
 
 
@@ -387,3 +391,90 @@ def relu_backward(grad_out, out):
     dt = compute_dtype(grad_out, out)
     return cast(_act.relu_backward(ready(grad_out, dt), ready(out, dt)), grad_out.dtype)
 
+
+
+# ---------------------------------------------------------------------------
+# Recurrent layers (one layer, one direction, a whole sequence: kernels/rnn.py)
+# ---------------------------------------------------------------------------
+
+def _float_dtype(*arrays):
+    """compute_dtype over any number of arrays."""
+    dt = np.result_type(*arrays)
+    return dt if dt == F32 or dt == F64 else F32 if dt.itemsize <= 4 else F64
+
+
+def _recurrent(op, gates, x_proj, h0, w_hh, b_hh, c0=None):
+    """The checked (x_proj, h0, c0, w_hh, b_hh) of a forward in one float dtype; b_hh zeros when None."""
+    x_proj, h0 = float_array(op, "x_proj", x_proj, 3), float_array(op, "h0", h0, 2)
+    w_hh = float_array(op, "w_hh", w_hh, 2)
+    T, N, GH = x_proj.shape
+    H = h0.shape[1]
+    if T < 1 or N < 1 or H < 1 or GH != gates * H or h0.shape[0] != N or w_hh.shape != (gates * H, H):
+        raise ValueError(f"{op}: expected x_proj (T, N, {gates}*H), h0 (N, H), w_hh ({gates}*H, H) with T, N, "
+                         f"H >= 1; got x_proj {x_proj.shape}, h0 {h0.shape}, w_hh {w_hh.shape}")
+    b_hh = np.zeros(GH, w_hh.dtype) if b_hh is None else float_array(op, "b_hh", b_hh, 1)
+    if b_hh.shape != (GH,):
+        raise ValueError(f"{op}: b_hh has shape {b_hh.shape}, expected ({GH},)")
+    if c0 is not None:
+        c0 = float_array(op, "c0", c0, 2)
+        if c0.shape != h0.shape:
+            raise ValueError(f"{op}: c0 has shape {c0.shape}, expected h0's {h0.shape}")
+    dt = _float_dtype(x_proj, h0, w_hh, b_hh, *([] if c0 is None else [c0]))
+    return x_proj.dtype, (ready(x_proj, dt), ready(h0, dt), ready(c0, dt), ready(w_hh, dt), ready(b_hh, dt))
+
+
+def _recurrent_grads(op, out, h0, grad_out, grad_hn, *others):
+    """(dtype, out, h0, grad_out, grad_hn, *others) checked and ready; a missing gradient becomes zeros."""
+    out, h0 = float_array(op, "out", out, 3), float_array(op, "h0", h0, 2)
+    if out.shape[1:] != h0.shape or out.shape[0] < 1:
+        raise ValueError(f"{op}: out {out.shape} and h0 {h0.shape} do not match (T, N, H) and (N, H)")
+    others = tuple(float_array(op, "saved", a) for a in others)
+    dt = _float_dtype(out, h0)
+    grad_out = np.zeros(out.shape, dt) if grad_out is None else float_array(op, "grad_out", grad_out, 3)
+    grad_hn = np.zeros(h0.shape, dt) if grad_hn is None else float_array(op, "grad_hn", grad_hn, 2)
+    if grad_out.shape != out.shape or grad_hn.shape != h0.shape:
+        raise ValueError(f"{op}: grad_out {grad_out.shape} / grad_hn {grad_hn.shape} differ from out {out.shape} "
+                         f"/ h0 {h0.shape}")
+    return (out.dtype,) + tuple(ready(a, dt) for a in (out, h0, grad_out, grad_hn) + others)
+
+
+def lstm_forward(x_proj, h0, c0, w_hh, b_hh=None, reverse=False):
+    """(out, cells, gates) of an LSTM layer over x_proj (T, N, 4H) from (h0, c0)."""
+    dt, (x_proj, h0, c0, w_hh, b_hh) = _recurrent("lstm_forward", 4, x_proj, h0, w_hh, b_hh, c0)
+    return tuple(cast(a, dt) for a in _rnn.lstm_forward(x_proj, h0, c0, w_hh, b_hh, bool(reverse)))
+
+
+def lstm_backward(grad_out, grad_hn, grad_cn, h0, c0, w_hh, out, cells, gates, reverse=False):
+    """(grad_x_proj, grad_h0, grad_c0, grad_w_hh, grad_b_hh); None gradients count as zeros."""
+    op = "lstm_backward"
+    grad_cn = np.zeros(np.shape(h0), np.asarray(out).dtype) if grad_cn is None else grad_cn
+    dt, out, h0, grad_out, grad_hn, grad_cn, c0, w_hh, cells, gates = _recurrent_grads(
+        op, out, h0, grad_out, grad_hn, grad_cn, c0, w_hh, cells, gates)
+    return tuple(cast(a, dt) for a in _rnn.lstm_backward(grad_out, grad_hn, grad_cn, h0, c0, w_hh, out, cells,
+                                                        gates, bool(reverse)))
+
+
+def gru_forward(x_proj, h0, w_hh, b_hh=None, reverse=False):
+    """(out, gates) of a GRU layer over x_proj (T, N, 3H) from h0."""
+    dt, (x_proj, h0, _, w_hh, b_hh) = _recurrent("gru_forward", 3, x_proj, h0, w_hh, b_hh)
+    return tuple(cast(a, dt) for a in _rnn.gru_forward(x_proj, h0, w_hh, b_hh, bool(reverse)))
+
+
+def gru_backward(grad_out, grad_hn, h0, w_hh, out, gates, reverse=False):
+    """(grad_x_proj, grad_h0, grad_w_hh, grad_b_hh); None gradients count as zeros."""
+    dt, out, h0, grad_out, grad_hn, w_hh, gates = _recurrent_grads("gru_backward", out, h0, grad_out, grad_hn,
+                                                                   w_hh, gates)
+    return tuple(cast(a, dt) for a in _rnn.gru_backward(grad_out, grad_hn, h0, w_hh, out, gates, bool(reverse)))
+
+
+def rnn_forward(x_proj, h0, w_hh, b_hh=None, relu=False, reverse=False):
+    """out of an Elman layer (tanh, or relu) over x_proj (T, N, H) from h0."""
+    dt, (x_proj, h0, _, w_hh, b_hh) = _recurrent("rnn_forward", 1, x_proj, h0, w_hh, b_hh)
+    return cast(_rnn.rnn_forward(x_proj, h0, w_hh, b_hh, bool(relu), bool(reverse)), dt)
+
+
+def rnn_backward(grad_out, grad_hn, h0, w_hh, out, relu=False, reverse=False):
+    """(grad_x_proj, grad_h0, grad_w_hh, grad_b_hh); None gradients count as zeros."""
+    dt, out, h0, grad_out, grad_hn, w_hh = _recurrent_grads("rnn_backward", out, h0, grad_out, grad_hn, w_hh)
+    return tuple(cast(a, dt) for a in _rnn.rnn_backward(grad_out, grad_hn, h0, w_hh, out, bool(relu),
+                                                       bool(reverse)))
