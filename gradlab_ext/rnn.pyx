@@ -7,24 +7,27 @@ layer in one direction over all T steps with no Python in between: per step
 the recurrent product h W_hh^T (BLAS, called from C) and one pass of the
 gate nonlinearities.  Every buffer is allocated once per call.
 
-Threads: the hidden units are cut into one contiguous block per OpenMP
-thread, and one parallel region spans the whole sequence.  A thread computes
-the gate columns of its own units (its rows of W_hh), then their
-nonlinearities, and waits at a barrier for the others before the next step,
-which reads all of h.  Backward is the same with the product
-dh = grad_pre W_hh cut by columns.  One barrier per step; no thread pool is
-woken per step, and BLAS never starts threads of its own (each GEMM is cut
-into tiles below OpenBLAS's threading size, _common.pxd's tiled_gemm).
+Threads: the hidden units are cut into blocks of 64, and each OpenMP thread
+takes a contiguous run of blocks; one parallel region spans the whole
+sequence.  A thread computes the gate columns of its own units (its rows of
+W_hh), then their nonlinearities, and waits at a barrier for the others
+before the next step, which reads all of h.  Backward is the same with the
+product dh = grad_pre W_hh cut by columns.  One barrier per step: no thread
+pool is woken per step, and BLAS never starts threads of its own (each GEMM
+is cut into tiles below OpenBLAS's threading size, _common.pxd's tiled_gemm).
 
-Bits: the tiles never split a dot product's reduction differently with more
-threads (the reduction is cut at fixed chunks of 256), the gate loops are
-elementwise, and the weight gradient is par_gemm's fixed tiling, so results
-are the same bits for any number of threads.
+Bits: every product is cut into the same blocks and tiles whatever the thread
+count (the reduction at fixed chunks of 256), the gate loops are elementwise,
+and the weight gradient is par_gemm's fixed tiling, so results are the same
+bits for any number of threads.
+
+float32 activations use a vectorisable exp (Cephes' polynomial, about 1 ulp;
+tanh by its odd polynomial near 0): libm's expf and tanhf cost as much as the
+recurrent GEMM itself.  float64 uses libm.
 """
 cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport parallel, threadid
-from libc.math cimport exp, expf, tanh, tanhf
 from libc.string cimport memcpy, memset
 
 from gradlab_ext._common cimport (real, gl_omp_max_threads, gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place,
@@ -55,6 +58,86 @@ cdef extern from *:
     void gl_rnn_barrier() noexcept nogil
     int gl_rnn_team() noexcept nogil
 
+cdef extern from *:
+    """
+    #include <math.h>
+    #include <stdint.h>
+    #include <string.h>
+    /* The activations and cell loops below raise no floating-point exceptions anyone reads, so GCC
+       may turn their comparisons into vector selects (it will not under the default -ftrapping-math) */
+    #pragma GCC push_options
+    #pragma GCC optimize ("no-trapping-math")
+    /* exp for float32 that the compiler can vectorise: exp(x) = 2^n exp(r), n = round(x / ln 2),
+       |r| <= ln(2) / 2, exp(r) by Cephes' polynomial (about 1 ulp); x clamped to the normal range */
+    static inline float gl_expf(float x) {
+        float n, r, p, scale;
+        int32_t bits;
+        x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+        n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* round to nearest */
+        r = x - n * 0.693359375f + n * 2.12194440e-4f;
+        p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * r * r + r + 1.0f;
+        bits = ((int32_t)n + 127) << 23;
+        memcpy(&scale, &bits, sizeof scale);
+        return p * scale;
+    }
+    static inline float gl_sigmoidf(float x) { return 1.0f / (1.0f + gl_expf(-x)); }
+    /* tanh: Cephes' odd polynomial near 0 (where 1 - 2 / (e^2x + 1) would cancel), else that */
+    static inline float gl_tanhf(float x) {
+        float z = x * x;
+        float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z
+                        + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+        float large = 1.0f - 2.0f / (gl_expf(2.0f * x) + 1.0f);
+        return fabsf(x) < 0.625f ? small : large;
+    }
+    static inline double gl_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+    #define GL_REAL float
+    #define GL_SUFFIX(name) name##_f
+    #define GL_SIGMOID gl_sigmoidf
+    #define GL_TANH gl_tanhf
+    #include "_rnn_cells.h"
+    #undef GL_REAL
+    #undef GL_SUFFIX
+    #undef GL_SIGMOID
+    #undef GL_TANH
+    #define GL_REAL double
+    #define GL_SUFFIX(name) name##_d
+    #define GL_SIGMOID gl_sigmoid
+    #define GL_TANH tanh
+    #include "_rnn_cells.h"
+    #pragma GCC pop_options
+    """
+    void gl_lstm_forward_row_f(idx_t B, idx_t H, const float* x, const float* b, const float* s, const float* cp,
+                               float* g, float* c, float* h) noexcept nogil
+    void gl_lstm_forward_row_d(idx_t B, idx_t H, const double* x, const double* b, const double* s,
+                               const double* cp, double* g, double* c, double* h) noexcept nogil
+    void gl_gru_forward_row_f(idx_t B, idx_t H, const float* x, const float* b, const float* s, const float* hp,
+                              float* g, float* h) noexcept nogil
+    void gl_gru_forward_row_d(idx_t B, idx_t H, const double* x, const double* b, const double* s,
+                              const double* hp, double* g, double* h) noexcept nogil
+    void gl_rnn_forward_row_f(idx_t B, int relu, const float* x, const float* b, const float* s,
+                              float* h) noexcept nogil
+    void gl_rnn_forward_row_d(idx_t B, int relu, const double* x, const double* b, const double* s,
+                              double* h) noexcept nogil
+    void gl_lstm_backward_row_f(idx_t B, idx_t H, const float* g, const float* gout, const float* c,
+                                const float* cp, const float* dh, float* dc, float* d) noexcept nogil
+    void gl_lstm_backward_row_d(idx_t B, idx_t H, const double* g, const double* gout, const double* c,
+                                const double* cp, const double* dh, double* dc, double* d) noexcept nogil
+    void gl_gru_backward_row_f(idx_t B, idx_t H, const float* g, const float* gout, const float* hp,
+                               const float* dh, float* dz, float* d, float* e) noexcept nogil
+    void gl_gru_backward_row_d(idx_t B, idx_t H, const double* g, const double* gout, const double* hp,
+                               const double* dh, double* dz, double* d, double* e) noexcept nogil
+    void gl_rnn_backward_row_f(idx_t B, int relu, const float* gout, const float* h, const float* dh,
+                               float* d) noexcept nogil
+    void gl_rnn_backward_row_d(idx_t B, int relu, const double* gout, const double* h, const double* dh,
+                               double* d) noexcept nogil
+
 cdef enum:
     LSTM = 0
     GRU = 1
@@ -63,6 +146,10 @@ cdef enum:
 
 # below this many multiply-adds in a step's recurrent product, one thread runs the sequence
 cdef idx_t _PARALLEL_MIN_MACS = 1 << 17
+# the hidden units are cut into blocks of this many, whatever the thread count: each block's products
+# have the same shape (so the same bits) however the blocks are shared among threads
+cdef enum:
+    _UNIT_BLOCK = 64
 
 cdef struct Seq:
     int mode
@@ -93,18 +180,53 @@ cdef inline idx_t _time(const Seq* s, idx_t k) noexcept nogil:
     return s.T - 1 - k if s.reverse else k
 
 
-cdef inline real _sigmoid(real x) noexcept nogil:
+# the row functions of _rnn_cells.h for either float type
+cdef inline void _lstm_forward_row(idx_t B, idx_t H, const real* x, const real* b, const real* s, const real* cp,
+                                   real* g, real* c, real* h) noexcept nogil:
     if real is float:
-        return 1 / (1 + expf(-x))
+        gl_lstm_forward_row_f(B, H, x, b, s, cp, g, c, h)
     else:
-        return 1 / (1 + exp(-x))
+        gl_lstm_forward_row_d(B, H, x, b, s, cp, g, c, h)
 
 
-cdef inline real _tanh(real x) noexcept nogil:
+cdef inline void _gru_forward_row(idx_t B, idx_t H, const real* x, const real* b, const real* s, const real* hp,
+                                  real* g, real* h) noexcept nogil:
     if real is float:
-        return tanhf(x)
+        gl_gru_forward_row_f(B, H, x, b, s, hp, g, h)
     else:
-        return tanh(x)
+        gl_gru_forward_row_d(B, H, x, b, s, hp, g, h)
+
+
+cdef inline void _rnn_forward_row(idx_t B, int relu, const real* x, const real* b, const real* s,
+                                  real* h) noexcept nogil:
+    if real is float:
+        gl_rnn_forward_row_f(B, relu, x, b, s, h)
+    else:
+        gl_rnn_forward_row_d(B, relu, x, b, s, h)
+
+
+cdef inline void _lstm_backward_row(idx_t B, idx_t H, const real* g, const real* gout, const real* c,
+                                    const real* cp, const real* dh, real* dc, real* d) noexcept nogil:
+    if real is float:
+        gl_lstm_backward_row_f(B, H, g, gout, c, cp, dh, dc, d)
+    else:
+        gl_lstm_backward_row_d(B, H, g, gout, c, cp, dh, dc, d)
+
+
+cdef inline void _gru_backward_row(idx_t B, idx_t H, const real* g, const real* gout, const real* hp,
+                                   const real* dh, real* dz, real* d, real* e) noexcept nogil:
+    if real is float:
+        gl_gru_backward_row_f(B, H, g, gout, hp, dh, dz, d, e)
+    else:
+        gl_gru_backward_row_d(B, H, g, gout, hp, dh, dz, d, e)
+
+
+cdef inline void _rnn_backward_row(idx_t B, int relu, const real* gout, const real* h, const real* dh,
+                                   real* d) noexcept nogil:
+    if real is float:
+        gl_rnn_backward_row_f(B, relu, gout, h, dh, d)
+    else:
+        gl_rnn_backward_row_d(B, relu, gout, h, dh, d)
 
 
 cdef inline void _gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_t lda,
@@ -119,10 +241,19 @@ cdef inline void _gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* 
         run_tile(&plan, t, c)
 
 
+cdef inline void _dh_product(idx_t N, idx_t H, idx_t GH, const real* grad_pre, const real* w, real* dh,
+                             idx_t j0, idx_t j1) noexcept nogil:
+    """dh[:, j0:j1] = grad_pre (N, G*H) @ W_hh[:, j0:j1], block by block."""
+    cdef idx_t jb = j0
+    while jb < j1:
+        _gemm(False, False, N, min(<idx_t>_UNIT_BLOCK, j1 - jb), GH, grad_pre, GH, w + jb, H, dh + jb, H)
+        jb += _UNIT_BLOCK
+
+
 cdef void _forward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) noexcept nogil:
     """Run every step for hidden units j0:j1 (this thread's block); sc is its scratch."""
     cdef idx_t T = s.T, N = s.N, H = s.H, G = s.G, GH = s.G * s.H, B = j1 - j0
-    cdef idx_t k, t, q, n, j, jj, row
+    cdef idx_t k, t, q, n, row, jb
     cdef const real* xp = <const real*>s.xp
     cdef const real* w = <const real*>s.w
     cdef const real* b = <const real*>s.b
@@ -133,8 +264,6 @@ cdef void _forward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) n
     cdef const real* cp
     cdef const real* x
     cdef const real* r
-    cdef real* g
-    cdef real gi, gf, gg, go, c, gr, gz, gn, hn
     for k in range(T):
         t = _time(s, k)
         if k == 0:
@@ -143,41 +272,22 @@ cdef void _forward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) n
             hp, cp = out + _time(s, k - 1) * N * H, cells + _time(s, k - 1) * N * H
         if B > 0:
             for q in range(G):     # sc[:, q*B:(q+1)*B] = h_prev @ (gate q's rows j0:j1 of W_hh)^T
-                _gemm(False, True, N, B, H, hp, H, w + (q * H + j0) * H, H, sc + q * B, G * B)
+                jb = j0
+                while jb < j1:
+                    _gemm(False, True, N, min(<idx_t>_UNIT_BLOCK, j1 - jb), H, hp, H, w + (q * H + jb) * H, H,
+                          sc + q * B + jb - j0, G * B)
+                    jb += _UNIT_BLOCK
             for n in range(N):
                 row = t * N + n
-                x, r = xp + row * GH, sc + n * G * B
+                x, r = xp + row * GH + j0, sc + n * G * B
                 if s.mode == LSTM:
-                    g = gates + row * GH
-                    for jj in range(B):
-                        j = j0 + jj
-                        gi = _sigmoid(x[j] + b[j] + r[jj])
-                        gf = _sigmoid(x[H + j] + b[H + j] + r[B + jj])
-                        gg = _tanh(x[2 * H + j] + b[2 * H + j] + r[2 * B + jj])
-                        go = _sigmoid(x[3 * H + j] + b[3 * H + j] + r[3 * B + jj])
-                        c = gf * cp[n * H + j] + gi * gg
-                        cells[row * H + j] = c
-                        out[row * H + j] = go * _tanh(c)
-                        g[j], g[H + j], g[2 * H + j], g[3 * H + j] = gi, gf, gg, go
+                    _lstm_forward_row(B, H, x, b + j0, r, cp + n * H + j0, gates + row * GH + j0,
+                                      cells + row * H + j0, out + row * H + j0)
                 elif s.mode == GRU:
-                    g = gates + row * 4 * H
-                    for jj in range(B):
-                        j = j0 + jj
-                        gr = _sigmoid(x[j] + b[j] + r[jj])
-                        gz = _sigmoid(x[H + j] + b[H + j] + r[B + jj])
-                        hn = b[2 * H + j] + r[2 * B + jj]
-                        gn = _tanh(x[2 * H + j] + gr * hn)
-                        out[row * H + j] = (1 - gz) * gn + gz * hp[n * H + j]
-                        g[j], g[H + j], g[2 * H + j], g[3 * H + j] = gr, gz, gn, hn
-                elif s.mode == TANH:
-                    for jj in range(B):
-                        j = j0 + jj
-                        out[row * H + j] = _tanh(x[j] + b[j] + r[jj])
+                    _gru_forward_row(B, H, x, b + j0, r, hp + n * H + j0, gates + row * 4 * H + j0,
+                                     out + row * H + j0)
                 else:
-                    for jj in range(B):
-                        j = j0 + jj
-                        c = x[j] + b[j] + r[jj]
-                        out[row * H + j] = c if c > 0 else 0
+                    _rnn_forward_row(B, s.mode == RELU, x, b + j0, r, out + row * H + j0)
         if team > 1:
             gl_rnn_barrier()    # the next step reads every unit of this step's h
 
@@ -198,10 +308,6 @@ cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* kind
     cdef real* dcb = <real*>s.dc
     cdef const real* hp
     cdef const real* cp
-    cdef const real* g
-    cdef real* d
-    cdef real* e
-    cdef real dh, dc, tc, gi, gf, gg, go, gr, gz, gn, dn, dr, h
     if B <= 0:
         for k in range(T):      # an idle thread still meets the others at every step's barrier
             if team > 1:
@@ -210,7 +316,7 @@ cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* kind
     for k in range(T - 1, -1, -1):
         t = _time(s, k)
         if k < T - 1:   # dh[:, j0:j1] = (grad of the later step's h W_hh^T) @ W_hh[:, j0:j1]
-            _gemm(False, False, N, B, GH, ghp + _time(s, k + 1) * N * GH, GH, w + j0, H, dhb + j0, H)
+            _dh_product(N, H, GH, ghp + _time(s, k + 1) * N * GH, w, dhb, j0, j1)
         if k == 0:
             hp, cp = <const real*>s.h0, <const real*>s.c0
         else:
@@ -218,44 +324,18 @@ cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* kind
         for n in range(N):
             row = t * N + n
             if s.mode == LSTM:
-                g, d = gates + row * GH, gx + row * GH
-                for j in range(j0, j1):
-                    gi, gf, gg, go = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
-                    dh = dhb[n * H + j] + gout[row * H + j]
-                    tc = _tanh(cells[row * H + j])
-                    dc = dcb[n * H + j] + dh * go * (1 - tc * tc)
-                    d[j] = dc * gg * gi * (1 - gi)
-                    d[H + j] = dc * cp[n * H + j] * gf * (1 - gf)
-                    d[2 * H + j] = dc * gi * (1 - gg * gg)
-                    d[3 * H + j] = dh * tc * go * (1 - go)
-                    dcb[n * H + j] = dc * gf
+                _lstm_backward_row(B, H, gates + row * GH + j0, gout + row * H + j0, cells + row * H + j0,
+                                   cp + n * H + j0, dhb + n * H + j0, dcb + n * H + j0, gx + row * GH + j0)
             elif s.mode == GRU:
-                g, d, e = gates + row * 4 * H, gx + row * GH, ghp + row * GH
-                for j in range(j0, j1):
-                    gr, gz, gn = g[j], g[H + j], g[2 * H + j]
-                    dh = dhb[n * H + j] + dzb[n * H + j] + gout[row * H + j]
-                    dn = dh * (1 - gz) * (1 - gn * gn)
-                    dr = dn * g[3 * H + j] * gr * (1 - gr)
-                    d[j] = dr
-                    e[j] = dr
-                    d[H + j] = dh * (hp[n * H + j] - gn) * gz * (1 - gz)
-                    e[H + j] = d[H + j]
-                    d[2 * H + j] = dn
-                    e[2 * H + j] = dn * gr
-                    dzb[n * H + j] = dh * gz
+                _gru_backward_row(B, H, gates + row * 4 * H + j0, gout + row * H + j0, hp + n * H + j0,
+                                  dhb + n * H + j0, dzb + n * H + j0, gx + row * GH + j0, ghp + row * GH + j0)
             else:
-                d = gx + row * GH
-                for j in range(j0, j1):
-                    dh = dhb[n * H + j] + gout[row * H + j]
-                    h = out[row * H + j]
-                    if s.mode == TANH:
-                        d[j] = dh * (1 - h * h)
-                    else:
-                        d[j] = dh if h > 0 else 0
+                _rnn_backward_row(B, s.mode == RELU, gout + row * H + j0, out + row * H + j0, dhb + n * H + j0,
+                                  gx + row * GH + j0)
         if team > 1:
             gl_rnn_barrier()    # the step before reads every unit of this step's gradient
     # grad_h0 = grad of the first step's h W_hh^T, through W_hh (+ GRU's direct path)
-    _gemm(False, False, N, B, GH, ghp + _time(s, 0) * N * GH, GH, w + j0, H, dhb + j0, H)
+    _dh_product(N, H, GH, ghp + _time(s, 0) * N * GH, w, dhb, j0, j1)
     if s.mode == GRU:
         for n in range(N):
             for j in range(j0, j1):
@@ -266,7 +346,11 @@ cdef int _team(const Seq* s) noexcept nogil:
     """Threads for this sequence: one when a step's product is too small to share."""
     if s.N * s.G * s.H * s.H < _PARALLEL_MIN_MACS:
         return 1
-    return <int>max(1, min(<idx_t>_num_threads, s.H))
+    return <int>max(1, min(<idx_t>_num_threads, _blocks(s)))
+
+
+cdef inline idx_t _blocks(const Seq* s) noexcept nogil:
+    return (s.H + _UNIT_BLOCK - 1) // _UNIT_BLOCK
 
 
 cdef void _run(const Seq* s, bint backward, real* kind) noexcept nogil:
@@ -284,8 +368,8 @@ cdef void _run(const Seq* s, bint backward, real* kind) noexcept nogil:
         tid = threadid()
         team = gl_rnn_team()      # the team OpenMP gave us, which may be smaller than asked
         gl_place(master, tid)
-        j0 = s.H * tid // team
-        j1 = s.H * (tid + 1) // team
+        j0 = min(s.H, _blocks(s) * tid // team * _UNIT_BLOCK)        # whole blocks per thread
+        j1 = min(s.H, _blocks(s) * (tid + 1) // team * _UNIT_BLOCK)
         if backward:
             _backward_block(s, j0, j1, team, kind)
         else:
