@@ -40,7 +40,8 @@ def _run(fused, name, extra, config, dtype, given_hx, unbatched, create_graph=Fa
     try:
         out = layer(x, (tuple(hx) if name == "LSTM" else hx[0]) if hx else None)
         results = [out[0]] + _states(name, out)
-        loss = sum(((r * r).sum() * (k + 1) for k, r in enumerate(results)), gradlab.tensor(0.0, dtype=results[0].dtype))
+        zero = gradlab.tensor(0.0, dtype=results[0].dtype)
+        loss = sum(((r * r).sum() * (k + 1) for k, r in enumerate(results)), zero)
         wrt = [x] + (hx or []) + list(layer.parameters())
         grads = gradlab.autograd.grad(loss, wrt, create_graph=create_graph)
         if create_graph:   # a second derivative: through the recorded backward
@@ -107,3 +108,11 @@ def test_proj_size_and_float16_keep_the_step_by_step_path():
     out, _ = gru(gradlab.randn(5, 2, 4).half())
     assert out.dtype == gradlab.float16
     assert not any(node.name().endswith("LayerBackward0") for node in _nodes(out))
+
+
+def test_changing_the_output_in_place_is_caught():
+    out, _ = nn.LSTM(4, 8)(gradlab.randn(5, 2, 4))
+    loss = out.sum()
+    out.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation: the output of LSTMLayerBackward0"):
+        loss.backward()

@@ -51,6 +51,15 @@ def _reference(mode, x_proj, h, c, w_hh, b_hh, reverse):
     return stack(outputs), h, c
 
 
+def _check_unchanged(mode, watched):
+    counter, version = watched
+    if counter[0] != version:
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an inplace operation: "
+            f"the output of {_NAMES[mode]} is at version {counter[0]}; expected version {version} instead. "
+            "Hint: use the out-of-place op or .clone() the output before changing it.")
+
+
 def recurrent_layer(mode, x_proj, h0, c0, w_hh, b_hh, reverse=False):
     """(out (T, N, H), h_n, c_n) of one layer of ``mode`` ("LSTM", "GRU", "RNN_TANH", "RNN_RELU") in one direction.
 
@@ -82,6 +91,7 @@ def recurrent_layer(mode, x_proj, h0, c0, w_hh, b_hh, reverse=False):
 
     def fast(grads):
         """Backpropagation through time on the kernels: gradients for x_proj, h0, (c0), W_hh, (b_hh)."""
+        _check_unchanged(mode, watched)
         g = [None if t is None else t._data for t in grads]
         if lstm:
             found = kernels.lstm_backward(g[0], g[1], g[2], h0._data, c0._data, w, out, cells, gates, reverse)
@@ -92,4 +102,7 @@ def recurrent_layer(mode, x_proj, h0, c0, w_hh, b_hh, reverse=False):
         return tuple(_wrap(a) if t._requires_grad else None for a, t in zip(found, inputs))
 
     results = record_outputs([out] + finals, _NAMES[mode], backward, inputs, saved=inputs, fast=fast)
+    # fast reads the output's values (every step's h_prev): watched by its version counter, not saved with the
+    # node, which would make a reference cycle node -> output -> node
+    watched = (results[0]._version_counter, results[0]._version_counter[0])
     return results[0], results[1], (results[2] if lstm else None)
