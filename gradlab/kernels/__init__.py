@@ -435,3 +435,90 @@ def sgd_step(param, grad, momentum_buffer, lr, momentum=0.0, dampening=0.0, nest
     kernel = _opt if _in_place_ready(param, grad, momentum_buffer) else _np_optim
     kernel.sgd_step(param, grad, momentum_buffer, lr, momentum, dampening, nesterov, weight_decay,
                     maximize, first)
+
+
+# ---------------------------------------------------------------------------
+# Recurrent layers (one layer, one direction, a whole sequence: kernels/rnn.py)
+# ---------------------------------------------------------------------------
+
+def _float_dtype(*arrays):
+    """compute_dtype over any number of arrays."""
+    dt = np.result_type(*arrays)
+    return dt if dt == F32 or dt == F64 else F32 if dt.itemsize <= 4 else F64
+
+
+def _recurrent(op, gates, x_proj, h0, w_hh, b_hh, c0=None):
+    """The checked (x_proj, h0, c0, w_hh, b_hh) of a forward in one float dtype; b_hh zeros when None."""
+    x_proj, h0 = float_array(op, "x_proj", x_proj, 3), float_array(op, "h0", h0, 2)
+    w_hh = float_array(op, "w_hh", w_hh, 2)
+    T, N, GH = x_proj.shape
+    H = h0.shape[1]
+    if T < 1 or N < 1 or H < 1 or GH != gates * H or h0.shape[0] != N or w_hh.shape != (gates * H, H):
+        raise ValueError(f"{op}: expected x_proj (T, N, {gates}*H), h0 (N, H), w_hh ({gates}*H, H) with T, N, "
+                         f"H >= 1; got x_proj {x_proj.shape}, h0 {h0.shape}, w_hh {w_hh.shape}")
+    b_hh = np.zeros(GH, w_hh.dtype) if b_hh is None else float_array(op, "b_hh", b_hh, 1)
+    if b_hh.shape != (GH,):
+        raise ValueError(f"{op}: b_hh has shape {b_hh.shape}, expected ({GH},)")
+    if c0 is not None:
+        c0 = float_array(op, "c0", c0, 2)
+        if c0.shape != h0.shape:
+            raise ValueError(f"{op}: c0 has shape {c0.shape}, expected h0's {h0.shape}")
+    dt = _float_dtype(x_proj, h0, w_hh, b_hh, *([] if c0 is None else [c0]))
+    return x_proj.dtype, (ready(x_proj, dt), ready(h0, dt), ready(c0, dt), ready(w_hh, dt), ready(b_hh, dt))
+
+
+def _recurrent_grads(op, out, h0, grad_out, grad_hn, *others):
+    """(dtype, out, h0, grad_out, grad_hn, *others) checked and ready; a missing gradient becomes zeros."""
+    out, h0 = float_array(op, "out", out, 3), float_array(op, "h0", h0, 2)
+    if out.shape[1:] != h0.shape or out.shape[0] < 1:
+        raise ValueError(f"{op}: out {out.shape} and h0 {h0.shape} do not match (T, N, H) and (N, H)")
+    others = tuple(float_array(op, "saved", a) for a in others)
+    dt = _float_dtype(out, h0)
+    grad_out = np.zeros(out.shape, dt) if grad_out is None else float_array(op, "grad_out", grad_out, 3)
+    grad_hn = np.zeros(h0.shape, dt) if grad_hn is None else float_array(op, "grad_hn", grad_hn, 2)
+    if grad_out.shape != out.shape or grad_hn.shape != h0.shape:
+        raise ValueError(f"{op}: grad_out {grad_out.shape} / grad_hn {grad_hn.shape} differ from out {out.shape} "
+                         f"/ h0 {h0.shape}")
+    return (out.dtype,) + tuple(ready(a, dt) for a in (out, h0, grad_out, grad_hn) + others)
+
+
+def lstm_forward(x_proj, h0, c0, w_hh, b_hh=None, reverse=False):
+    """(out, cells, gates) of an LSTM layer over x_proj (T, N, 4H) from (h0, c0)."""
+    dt, (x_proj, h0, c0, w_hh, b_hh) = _recurrent("lstm_forward", 4, x_proj, h0, w_hh, b_hh, c0)
+    return tuple(cast(a, dt) for a in _rnn.lstm_forward(x_proj, h0, c0, w_hh, b_hh, bool(reverse)))
+
+
+def lstm_backward(grad_out, grad_hn, grad_cn, h0, c0, w_hh, out, cells, gates, reverse=False):
+    """(grad_x_proj, grad_h0, grad_c0, grad_w_hh, grad_b_hh); None gradients count as zeros."""
+    op = "lstm_backward"
+    grad_cn = np.zeros(np.shape(h0), np.asarray(out).dtype) if grad_cn is None else grad_cn
+    dt, out, h0, grad_out, grad_hn, grad_cn, c0, w_hh, cells, gates = _recurrent_grads(
+        op, out, h0, grad_out, grad_hn, grad_cn, c0, w_hh, cells, gates)
+    return tuple(cast(a, dt) for a in _rnn.lstm_backward(grad_out, grad_hn, grad_cn, h0, c0, w_hh, out, cells,
+                                                        gates, bool(reverse)))
+
+
+def gru_forward(x_proj, h0, w_hh, b_hh=None, reverse=False):
+    """(out, gates) of a GRU layer over x_proj (T, N, 3H) from h0."""
+    dt, (x_proj, h0, _, w_hh, b_hh) = _recurrent("gru_forward", 3, x_proj, h0, w_hh, b_hh)
+    return tuple(cast(a, dt) for a in _rnn.gru_forward(x_proj, h0, w_hh, b_hh, bool(reverse)))
+
+
+def gru_backward(grad_out, grad_hn, h0, w_hh, out, gates, reverse=False):
+    """(grad_x_proj, grad_h0, grad_w_hh, grad_b_hh); None gradients count as zeros."""
+    dt, out, h0, grad_out, grad_hn, w_hh, gates = _recurrent_grads("gru_backward", out, h0, grad_out, grad_hn,
+                                                                   w_hh, gates)
+    return tuple(cast(a, dt) for a in _rnn.gru_backward(grad_out, grad_hn, h0, w_hh, out, gates, bool(reverse)))
+
+
+def rnn_forward(x_proj, h0, w_hh, b_hh=None, relu=False, reverse=False):
+    """out of an Elman layer (tanh, or relu) over x_proj (T, N, H) from h0."""
+    dt, (x_proj, h0, _, w_hh, b_hh) = _recurrent("rnn_forward", 1, x_proj, h0, w_hh, b_hh)
+    return cast(_rnn.rnn_forward(x_proj, h0, w_hh, b_hh, bool(relu), bool(reverse)), dt)
+
+
+def rnn_backward(grad_out, grad_hn, h0, w_hh, out, relu=False, reverse=False):
+    """(grad_x_proj, grad_h0, grad_w_hh, grad_b_hh); None gradients count as zeros."""
+    dt, out, h0, grad_out, grad_hn, w_hh = _recurrent_grads("rnn_backward", out, h0, grad_out, grad_hn, w_hh)
+    return tuple(cast(a, dt) for a in _rnn.rnn_backward(grad_out, grad_hn, h0, w_hh, out, bool(relu),
+                                                       bool(reverse)))

@@ -16,6 +16,13 @@ hidden-state weights):
 The input projection x W_ih^T + b_ih of a whole sequence is one matrix
 product; only the hidden-state product runs step by step.
 
+The whole recurrence of a layer runs as one node on the compiled kernels
+(gradlab/ops/nn/rnn.py: the input projection as one product, one kernel call
+per layer and direction, backpropagation through time without Python per
+step) whenever it can: a padded (not packed) float32/float64 input without
+``proj_size``.  The step-by-step path below is the readable reference and
+runs otherwise (and for every layer when ``fused`` is set to False).
+
 A ``PackedSequence`` input (``nn.utils.rnn``) runs each step on the sequences
 still running at that step only, so each sequence's h_n (and c_n) is its
 state at its own last step, and the output is a ``PackedSequence`` too.
@@ -24,8 +31,11 @@ import math
 import numbers
 import warnings
 
+import numpy as np
+
 from ... import _creation
 from ...ops import shape as _shape
+from ...ops.nn import rnn as _fused_ops
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -35,6 +45,7 @@ from .module import Module
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+fused = True  # False: every sequence runs the step-by-step path (the reference the fused kernels are tested against)
 
 
 # ---- one time step ----------------------------------------------------------------------------
@@ -256,6 +267,18 @@ class RNNBase(Module):
             outputs[t] = state[0] if self.mode == "LSTM" else state
         return _shape.stack(outputs), state
 
+    def _run_fused_direction(self, sequence, state, weights, reverse):
+        """_run_direction as one node: the input projection, then the whole recurrence on the kernels."""
+        w_ih, b_ih, w_hh, b_hh, _ = weights
+        h, c = state if self.mode == "LSTM" else (state, None)
+        out, h, c = _fused_ops.recurrent_layer(self.mode, F.linear(sequence, w_ih, b_ih), h, c, w_hh, b_hh, reverse)
+        return out, ((h, c) if self.mode == "LSTM" else h)
+
+    def _fusable(self, sequence):
+        """Whether the fused path runs this (L, N, features) sequence: not with proj_size, not for empty ones."""
+        return (fused and not self.proj_size and sequence.shape[0] > 0 and sequence.shape[1] > 0
+                and sequence._data.dtype in (np.float32, np.float64))
+
     def _run_packed_direction(self, data, batch_sizes, state, weights, reverse):
         """Run one layer in one direction over packed rows (sum of lengths, features).
 
@@ -313,7 +336,8 @@ class RNNBase(Module):
         else:
             sequence = input.transpose(0, 1) if self.batch_first else input
         initial = self._initial_state(hx, sequence.shape[1], input, batched)
-        sequence, finals = self._run_layers(sequence, initial, self._run_direction, feature_dim=2)
+        run = self._run_fused_direction if self._fusable(sequence) else self._run_direction
+        sequence, finals = self._run_layers(sequence, initial, run, feature_dim=2)
         if not batched:
             sequence, finals = sequence.squeeze(1), [f.squeeze(1) for f in finals]
         elif self.batch_first:

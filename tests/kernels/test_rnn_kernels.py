@@ -1,0 +1,159 @@
+"""The recurrent layer kernels (gradlab/kernels/rnn.py <-> gradlab_ext/rnn.pyx) and the one-node layer op.
+
+Compiled against NumPy twin on hypothesis-drawn sizes, every backward by float64
+gradcheck (and gradgradcheck through the create_graph path), and the op
+against PyTorch's nn.LSTM / nn.GRU / nn.RNN cells with copied weights.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gradlab
+import gradlab.kernels as K
+from gradlab.autograd import gradcheck, gradgradcheck
+from gradlab.kernels import rnn as twin
+from gradlab.ops.nn.rnn import recurrent_layer
+from kernel_cases import requires_cython
+
+try:
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+MODES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+
+def _arrays(rng, mode, T, N, H, dtype, scale=1.0):
+    G = MODES[mode]
+    draw = lambda *shape, s=scale: (rng.standard_normal(shape) * s).astype(dtype)  # noqa: E731
+    return dict(x_proj=draw(T, N, G * H), h0=draw(N, H), c0=draw(N, H), w_hh=draw(G * H, H, s=scale / H ** 0.5),
+                b_hh=draw(G * H), grad_out=draw(T, N, H), grad_hn=draw(N, H), grad_cn=draw(N, H))
+
+
+def _run(module, mode, a, reverse):
+    """Forward then backward of one kernel module: the list of every array both return."""
+    if mode == "LSTM":
+        fwd = module.lstm_forward(a["x_proj"], a["h0"], a["c0"], a["w_hh"], a["b_hh"], reverse)
+        bwd = module.lstm_backward(a["grad_out"], a["grad_hn"], a["grad_cn"], a["h0"], a["c0"], a["w_hh"], *fwd,
+                                   reverse)
+    elif mode == "GRU":
+        fwd = module.gru_forward(a["x_proj"], a["h0"], a["w_hh"], a["b_hh"], reverse)
+        bwd = module.gru_backward(a["grad_out"], a["grad_hn"], a["h0"], a["w_hh"], *fwd, reverse)
+    else:
+        relu = mode == "RNN_RELU"
+        fwd = (module.rnn_forward(a["x_proj"], a["h0"], a["w_hh"], a["b_hh"], relu, reverse),)
+        bwd = module.rnn_backward(a["grad_out"], a["grad_hn"], a["h0"], a["w_hh"], fwd[0], relu, reverse)
+    return list(fwd) + list(bwd)
+
+
+@requires_cython
+@settings(max_examples=40, deadline=None)
+@given(mode=st.sampled_from(sorted(MODES)), T=st.integers(1, 6), N=st.integers(1, 5), H=st.integers(1, 40),
+       reverse=st.booleans(), double=st.booleans(), seed=st.integers(0, 2**16))
+def test_compiled_matches_twin(mode, T, N, H, reverse, double, seed):
+    from gradlab_ext import rnn as compiled
+    dtype = np.float64 if double else np.float32
+    a = _arrays(np.random.default_rng(seed), mode, T, N, H, dtype, scale=2.0)
+    tol = 1e-12 if double else 2e-5
+    for got, want in zip(_run(compiled, mode, a, reverse), _run(twin, mode, a, reverse)):
+        assert got.dtype == want.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * max(1.0, np.abs(want).max()))
+
+
+@requires_cython
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_same_bits_for_one_and_two_threads(mode):
+    """Large enough that two threads share the sequence: their blocks of hidden units give the same bits."""
+    from gradlab_ext import rnn as compiled
+    a = _arrays(np.random.default_rng(0), mode, 9, 32, 96, np.float32)
+    before = K.get_num_threads()
+    try:
+        K.set_num_threads(1)
+        one = _run(compiled, mode, a, False)
+        K.set_num_threads(2)
+        two = _run(compiled, mode, a, False)
+    finally:
+        K.set_num_threads(before)
+    for x, y in zip(one, two):
+        assert np.array_equal(x, y)
+
+
+def test_activations_saturate_without_nan():
+    """Huge pre-activations give saturated gates, never inf or NaN (the float32 exp is clamped)."""
+    a = _arrays(np.random.default_rng(1), "LSTM", 3, 2, 5, np.float32, scale=1e4)
+    for got in _run(K, "LSTM", a, False):
+        assert np.all(np.isfinite(got))
+
+
+def test_dispatcher_checks_and_defaults():
+    a = _arrays(np.random.default_rng(2), "GRU", 4, 3, 5, np.float64)
+    with pytest.raises(ValueError, match="gru_forward"):
+        K.gru_forward(a["x_proj"][:, :, :-1], a["h0"], a["w_hh"])
+    with pytest.raises(TypeError, match="lstm_forward"):
+        K.lstm_forward(a["x_proj"].astype(int), a["h0"], a["c0"], a["w_hh"])
+    out, gates = K.gru_forward(a["x_proj"], a["h0"], a["w_hh"])          # no bias: zeros
+    want, _ = twin.gru_forward(a["x_proj"], a["h0"], a["w_hh"], np.zeros(15), False)
+    np.testing.assert_allclose(out, want, rtol=1e-12)
+    grads = K.gru_backward(None, None, a["h0"], a["w_hh"], out, gates)   # no gradient: zeros
+    assert all(not g.any() for g in grads)
+    half = K.rnn_forward(a["x_proj"][:, :, :5].astype(np.float16), a["h0"].astype(np.float16),
+                         a["w_hh"][:5].astype(np.float16))
+    assert half.dtype == np.float16
+
+
+@pytest.mark.parametrize("backend", K.available_backends())
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("reverse", [False, True])
+def test_layer_op_gradcheck(backend, mode, reverse):
+    rng = np.random.default_rng(3)
+    G = MODES[mode]
+    T, N, H = 3, 2, 3
+    leaf = lambda *shape: gradlab.tensor(rng.standard_normal(shape), requires_grad=True)  # noqa: E731
+    x, h0, c0, w, b = leaf(T, N, G * H), leaf(N, H), leaf(N, H), leaf(G * H, H), leaf(G * H)
+
+    def f(x, h0, c0, w, b):
+        out, h, c = recurrent_layer(mode, x, h0, c0 if mode == "LSTM" else None, w, b, reverse)
+        return (out, h) if c is None else (out, h, c)
+    with K.use_backend(backend):
+        assert gradcheck(f, (x, h0, c0, w, b))
+        assert gradgradcheck(f, (x, h0, c0, w, b))
+
+
+@pytest.mark.skipif(torch is None, reason="needs PyTorch")
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_layer_op_matches_torch(mode, dtype, reverse):
+    """The op on x_proj from PyTorch's one-layer module with the same weights: outputs and all gradients."""
+    torch.manual_seed(0)
+    T, N, I, H = 5, 3, 4, 6
+    cls = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}.get(mode)
+    tm = cls(I, H) if cls else torch.nn.RNN(I, H, nonlinearity="relu" if mode == "RNN_RELU" else "tanh")
+    tm = tm.to(getattr(torch, dtype))
+    x = torch.randn(T, N, I, dtype=tm.weight_ih_l0.dtype)
+    h0 = torch.randn(1, N, H, dtype=x.dtype, requires_grad=True)
+    c0 = torch.randn(1, N, H, dtype=x.dtype, requires_grad=True)
+    xr = x.flip(0) if reverse else x       # a reverse layer is the forward one on the reversed sequence
+    out, finals = tm(xr, (h0, c0) if mode == "LSTM" else h0)
+    out = out.flip(0) if reverse else out
+    finals = finals if mode == "LSTM" else (finals,)
+    weights = torch.randn(T, N, H, dtype=x.dtype)
+    (out * weights).sum().add(sum(f.sum() * (k + 2) for k, f in enumerate(finals))).backward()
+
+    g = lambda t, grad=True: gradlab.tensor(t.detach().numpy().copy(), requires_grad=grad)  # noqa: E731
+    w_ih, b_ih, w_hh, b_hh = g(tm.weight_ih_l0), g(tm.bias_ih_l0), g(tm.weight_hh_l0), g(tm.bias_hh_l0)
+    gh0, gc0 = g(h0[0]), g(c0[0])
+    x_proj = gradlab.nn.functional.linear(g(x, False), w_ih, b_ih)
+    gout, gh, gc = recurrent_layer(mode, x_proj, gh0, gc0 if mode == "LSTM" else None, w_hh, b_hh, reverse)
+    gfinals = (gh, gc) if mode == "LSTM" else (gh,)
+    (gout * g(weights, False)).sum().add(sum(f.sum() * (k + 2) for k, f in enumerate(gfinals))).backward()
+
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gout.detach().numpy(), out.detach().numpy(), **tol)
+    for mine, theirs in zip(gfinals, finals):
+        np.testing.assert_allclose(mine.detach().numpy(), theirs[0].detach().numpy(), **tol)
+    pairs = [(w_ih, tm.weight_ih_l0), (b_ih, tm.bias_ih_l0), (w_hh, tm.weight_hh_l0), (b_hh, tm.bias_hh_l0),
+             (gh0, h0)] + ([(gc0, c0)] if mode == "LSTM" else [])
+    for mine, theirs in pairs:
+        np.testing.assert_allclose(mine.grad.numpy(), np.asarray(theirs.grad.numpy()).reshape(mine.shape), **tol)
