@@ -4,8 +4,9 @@
 Layer norm standardizes each row of x (M, N); batch norm each channel of
 x (N, C, S) over the batch and the S spatial positions.  Forward computes the
 statistics in two passes over data that is in cache (the mean, then the
-squared deviations: no cancellation as E[x^2] - E[x]^2 would have), adding
-in float64 with 8 partial sums (fixed order, vectorisable).  It returns mean
+squared deviations: no cancellation as E[x^2] - E[x]^2 would have), with
+16 partial sums in x's type over a row (or a channel's run of positions) in
+a fixed order, so that the compiler vectorises them, added up in float64.  It returns mean
 and rstd = 1 / sqrt(var + eps) for the backward, which then needs neither a
 saved xhat nor a second look at the statistics:
 
@@ -20,7 +21,6 @@ cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport sqrt
-from libc.stdlib cimport malloc, free
 
 from gradlab_ext._common cimport real, gl_omp_max_threads, gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place
 
@@ -40,35 +40,62 @@ cdef idx_t _ROW_BLOCK = 64
 
 
 cdef inline double _sum(const real* x, idx_t n) noexcept nogil:
-    """sum(x[:n]) in float64, 8 partial sums."""
-    cdef double p[8]
+    """sum(x[:n]): 16 partial sums in x's type (vectorisable; a run is short), added up in float64."""
+    cdef real p[16]
+    cdef double total = 0
     cdef idx_t i = 0, k
-    for k in range(8):
+    for k in range(16):
         p[k] = 0
-    while i + 8 <= n:
-        for k in range(8):
+    while i + 16 <= n:
+        for k in range(16):
             p[k] += x[i + k]
-        i += 8
+        i += 16
     while i < n:
-        p[0] += x[i]
+        total += x[i]
         i += 1
-    return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
+    for k in range(16):
+        total += p[k]
+    return total
+
+
+cdef inline double _squared_deviations(const real* x, double m, idx_t n) noexcept nogil:
+    """sum((x - m)^2), as _sum."""
+    cdef real p[16]
+    cdef real mr = <real>m
+    cdef double total = 0
+    cdef idx_t i = 0, k
+    for k in range(16):
+        p[k] = 0
+    while i + 16 <= n:
+        for k in range(16):
+            p[k] += (x[i + k] - mr) * (x[i + k] - mr)
+        i += 16
+    while i < n:
+        total += (x[i] - mr) * (x[i] - mr)
+        i += 1
+    for k in range(16):
+        total += p[k]
+    return total
 
 
 cdef inline double _dot_centered(const real* g, const real* x, double m, idx_t n) noexcept nogil:
-    """sum(g * (x - m)) in float64, 8 partial sums; g = x gives the squared deviations."""
-    cdef double p[8]
+    """sum(g * (x - m)), as _sum."""
+    cdef real p[16]
+    cdef real mr = <real>m
+    cdef double total = 0
     cdef idx_t i = 0, k
-    for k in range(8):
+    for k in range(16):
         p[k] = 0
-    while i + 8 <= n:
-        for k in range(8):
-            p[k] += g[i + k] * (x[i + k] - m)
-        i += 8
+    while i + 16 <= n:
+        for k in range(16):
+            p[k] += g[i + k] * (x[i + k] - mr)
+        i += 16
     while i < n:
-        p[0] += g[i] * (x[i] - m)
+        total += g[i] * (x[i] - mr)
         i += 1
-    return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
+    for k in range(16):
+        total += p[k]
+    return total
 
 
 cdef inline int _threads_for(idx_t elems, idx_t units) noexcept nogil:
@@ -91,7 +118,7 @@ cdef void _ln_forward_rows(const real* x, const real* w, const real* b, real* y,
         xr = x + i * n
         yr = y + i * n
         m = _sum(xr, n) / n
-        r = 1.0 / sqrt(_dot_centered(xr, xr, m, n) / n + eps)
+        r = 1.0 / sqrt(_squared_deviations(xr, m, n) / n + eps)
         mean[i] = <real>m
         rstd[i] = <real>r
         mr = <real>m
@@ -125,7 +152,7 @@ cdef void _ln_forward(const real* x, const real* w, const real* b, real* y, real
 
 
 cdef void _ln_backward_block(const real* g, const real* x, const real* mean, const real* rstd, const real* w,
-                             real* gx, double* pw, double* pb, real* gh, idx_t lo, idx_t hi, idx_t n,
+                             real* gx, real* pw, real* pb, real* gh, idx_t lo, idx_t hi, idx_t n,
                              bint need_x) noexcept nogil:
     """Rows lo..hi: gx, and this block's partial sums of g * xhat (pw) and g (pb) when asked (not NULL)."""
     cdef idx_t i, j
@@ -170,28 +197,19 @@ cdef void _ln_backward_block(const real* g, const real* x, const real* mean, con
 
 
 cdef void _ln_backward(const real* g, const real* x, const real* mean, const real* rstd, const real* w,
-                       real* gx, real* gw, real* gb, idx_t m, idx_t n, bint need_x) noexcept nogil:
+                       real* gx, real* gw, real* gb, real* pw, real* pb, real* scratch, int nt,
+                       idx_t m, idx_t n, bint need_x) noexcept nogil:
+    """pw and pb (blocks x n, or NULL): the blocks' partial sums; scratch: n values per thread of the team."""
     cdef idx_t blocks = (m + _ROW_BLOCK - 1) // _ROW_BLOCK
-    cdef int nt = _threads_for(m * n, blocks)
-    cdef int master
+    cdef int master = gl_master_cpu()
     cdef idx_t blk, j
-    cdef double* pw = NULL
-    cdef double* pb = NULL
-    cdef real* gh
     cdef double sw, sb
-    if gw != NULL:
-        pw = <double*>malloc(blocks * n * sizeof(double))
-    if gb != NULL:
-        pb = <double*>malloc(blocks * n * sizeof(double))
-    master = gl_master_cpu()
     with parallel(num_threads=nt):
         gl_place(master, threadid())
-        gh = <real*>malloc(n * sizeof(real))
         for blk in prange(blocks, schedule='static'):
             _ln_backward_block(g, x, mean, rstd, w, gx, pw + blk * n if pw != NULL else NULL,
-                               pb + blk * n if pb != NULL else NULL, gh,
+                               pb + blk * n if pb != NULL else NULL, scratch + threadid() * n,
                                blk * _ROW_BLOCK, min(m, (blk + 1) * _ROW_BLOCK), n, need_x)
-        free(gh)
     # the blocks' partial sums, added in order: the same bits for any thread count
     for j in range(n):
         sw = 0
@@ -205,8 +223,6 @@ cdef void _ln_backward(const real* g, const real* x, const real* mean, const rea
             gw[j] = <real>sw
         if gb != NULL:
             gb[j] = <real>sb
-    free(pw)
-    free(pb)
 
 
 def layer_norm_forward(x, weight, bias, eps):
@@ -272,14 +288,22 @@ def layer_norm_backward(grad_out, x, mean, rstd, weight, need_input, need_weight
     cdef void* gxp = NULL if gx is None else cnp.PyArray_DATA(<cnp.ndarray>gx)
     cdef void* gwp = NULL if gw is None else cnp.PyArray_DATA(<cnp.ndarray>gw)
     cdef void* gbp = NULL if gb is None else cnp.PyArray_DATA(<cnp.ndarray>gb)
+    cdef idx_t blocks = (m + _ROW_BLOCK - 1) // _ROW_BLOCK
+    cdef int nt = _threads_for(m * n, blocks)
+    partial_w = np.empty((blocks, n), dtype=x.dtype) if nw else None
+    partial_b = np.empty((blocks, n), dtype=x.dtype) if nb else None
+    scratch = np.empty((nt, n), dtype=x.dtype)
+    cdef void* pwp = NULL if partial_w is None else cnp.PyArray_DATA(<cnp.ndarray>partial_w)
+    cdef void* pbp = NULL if partial_b is None else cnp.PyArray_DATA(<cnp.ndarray>partial_b)
+    cdef void* sp = cnp.PyArray_DATA(<cnp.ndarray>scratch)
     cdef bint f32 = x.dtype == np.float32
     with nogil:
         if f32:
             _ln_backward(<float*>gp, <float*>xp, <float*>mp, <float*>rp, <float*>wp, <float*>gxp,
-                         <float*>gwp, <float*>gbp, m, n, nx)
+                         <float*>gwp, <float*>gbp, <float*>pwp, <float*>pbp, <float*>sp, nt, m, n, nx)
         else:
             _ln_backward(<double*>gp, <double*>xp, <double*>mp, <double*>rp, <double*>wp, <double*>gxp,
-                         <double*>gwp, <double*>gbp, m, n, nx)
+                         <double*>gwp, <double*>gbp, <double*>pwp, <double*>pbp, <double*>sp, nt, m, n, nx)
     return gx, gw, gb
 
 
@@ -297,7 +321,7 @@ cdef void _bn_forward_channel(const real* x, const real* w, const real* b, real*
     m /= count
     for i in range(nb):
         xr = x + (i * nc + c) * s
-        v += _dot_centered(xr, xr, m, s)
+        v += _squared_deviations(xr, m, s)
     v /= count
     r = 1.0 / sqrt(v + eps)
     mean[c] = <real>m

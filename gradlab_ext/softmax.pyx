@@ -3,7 +3,8 @@
 the fast twins of ``gradlab/kernels/softmax.py``.
 
 One row at a time, in cache: the row's max, then exp(x - max) and its sum
-(added in float64, 8 partial sums in a fixed order), then the scaling.  NumPy
+(16 partial sums in a fixed order, vectorisable, added up in float64), then
+the scaling.  NumPy
 makes a temporary and a full pass over memory for each of these steps.
 
 Attention's softmax takes the raw scores Q K^T and does the rest of what lies
@@ -20,7 +21,7 @@ threads.
 cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport prange, parallel, threadid
-from libc.math cimport exp, expf, log, INFINITY
+from libc.math cimport exp, log, INFINITY
 
 from gradlab_ext._common cimport real, gl_omp_max_threads, gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place
 
@@ -54,49 +55,124 @@ cdef struct Job:
     double scale
 
 
+cdef extern from *:
+    """
+    #include <string.h>
+    #include <math.h>
+    /* exp for float32 in straight-line arithmetic (no branch, no call), so
+       that the compiler vectorises the loops that call it: libm's expf is a
+       call per element, several times slower.  Cephes' method: exp(x) =
+       2^n * exp(r) with n = round(x / ln 2) and |r| <= ln(2) / 2, exp(r) by a
+       polynomial; within 1e-7 relative of expf.  Below -87 it gives 0 (so
+       exp(-inf) = 0); NaN stays NaN.  The callers pass x <= 0 (x - max). */
+    static inline float gl_expf(float x) {
+        float t = x * 1.44269504088896341f;
+        float big = 12582912.0f;                /* 1.5 * 2^23: adding it rounds to an integer */
+        float fn = (t + big) - big;
+        int n = (int)fn, bits, ob;
+        float r, p, scale, out;
+        n = n < -126 ? -126 : n;
+        n = n > 127 ? 127 : n;
+        r = x - fn * 0.693359375f - fn * -2.12194440e-4f;
+        p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * r * r + r + 1.0f;
+        bits = (n + 127) << 23;                 /* 2^n */
+        memcpy(&scale, &bits, sizeof(scale));
+        out = p * scale;
+        memcpy(&ob, &out, sizeof(ob));
+        ob &= -(int)!(x < -87.0f);
+        memcpy(&out, &ob, sizeof(out));
+        return out;
+    }
+
+    /* max(x[:n]) for float32, vectorisable: floats compared as integers
+       (sign-magnitude bits turned into two's complement order), 16 partial
+       maxima.  -inf for n = 0.  A NaN may or may not win; either way it
+       reaches the row's sum and makes the row NaN, as it should. */
+    static inline int gl_order(int b) { return b ^ ((b >> 31) & 0x7fffffff); }
+    static float gl_maxf(const float* x, Py_ssize_t n) {
+        int p[16], b, k;
+        Py_ssize_t i = 0;
+        float out = -INFINITY;
+        memcpy(&b, &out, sizeof(b));
+        for (k = 0; k < 16; k++) p[k] = gl_order(b);
+        for (; i + 16 <= n; i += 16)
+            for (k = 0; k < 16; k++) {
+                memcpy(&b, x + i + k, sizeof(b));
+                b = gl_order(b);
+                p[k] = b > p[k] ? b : p[k];
+            }
+        for (; i < n; i++) {
+            memcpy(&b, x + i, sizeof(b));
+            b = gl_order(b);
+            p[0] = b > p[0] ? b : p[0];
+        }
+        for (k = 1; k < 16; k++) p[0] = p[k] > p[0] ? p[k] : p[0];
+        b = gl_order(p[0]);
+        memcpy(&out, &b, sizeof(out));
+        return out;
+    }
+    """
+    float gl_expf(float x) noexcept nogil
+    float gl_maxf(const float* x, Py_ssize_t n) noexcept nogil
+
+
 cdef inline real _exp(real v) noexcept nogil:
     if real is float:
-        return expf(v)
+        return gl_expf(v)
     else:
         return exp(v)
 
 
 cdef inline double _sum(const real* x, idx_t n) noexcept nogil:
-    """sum(x[:n]) in float64, 8 partial sums."""
-    cdef double p[8]
+    """sum(x[:n]): 16 partial sums in x's type (vectorisable; a row is short), added up in float64."""
+    cdef real p[16]
+    cdef double total = 0
     cdef idx_t i = 0, k
-    for k in range(8):
+    for k in range(16):
         p[k] = 0
-    while i + 8 <= n:
-        for k in range(8):
+    while i + 16 <= n:
+        for k in range(16):
             p[k] += x[i + k]
-        i += 8
+        i += 16
     while i < n:
-        p[0] += x[i]
+        total += x[i]
         i += 1
-    return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
+    for k in range(16):
+        total += p[k]
+    return total
 
 
 cdef inline double _dot(const real* a, const real* b, idx_t n) noexcept nogil:
-    """sum(a[:n] * b[:n]) in float64, 8 partial sums."""
-    cdef double p[8]
+    """sum(a[:n] * b[:n]), as _sum."""
+    cdef real p[16]
+    cdef double total = 0
     cdef idx_t i = 0, k
-    for k in range(8):
+    for k in range(16):
         p[k] = 0
-    while i + 8 <= n:
-        for k in range(8):
+    while i + 16 <= n:
+        for k in range(16):
             p[k] += a[i + k] * b[i + k]
-        i += 8
+        i += 16
     while i < n:
-        p[0] += a[i] * b[i]
+        total += a[i] * b[i]
         i += 1
-    return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
+    for k in range(16):
+        total += p[k]
+    return total
 
 
 cdef inline real _max(const real* x, idx_t n) noexcept nogil:
-    """max(x[:n]), -inf for n = 0; NaN if any is NaN."""
+    """max(x[:n]), -inf for n = 0 (float64: NaN if any is NaN)."""
     cdef real m = -INFINITY
     cdef idx_t i
+    if real is float:
+        return gl_maxf(x, n)
     for i in range(n):
         if x[i] > m or x[i] != x[i]:
             m = x[i]
