@@ -233,6 +233,8 @@ def _project_inputs(query, key, value, in_proj_weight, in_proj_bias, use_separat
         raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
     if in_proj_weight is None:
         raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
+    if query is key and key is value:                # self-attention: one (3E, E) product, then split
+        return linear(query, in_proj_weight, in_proj_bias).chunk(3, -1)
     return _in_projection(query, key, value, in_proj_weight, in_proj_bias)
 
 
