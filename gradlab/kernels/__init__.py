@@ -1,13 +1,16 @@
-"""gradlab.kernels: the array-level kernels under gradlab's conv, pool, matmul and relu ops.
+"""gradlab.kernels: the array-level kernels under gradlab's ops.
 
 NumPy arrays in, NumPy arrays out; no Tensor, no autograd.  Each family has
 two twins with the same file name and the same functions:
 
-    gradlab/kernels/conv.py        <->  gradlab_ext/conv.pyx
-    gradlab/kernels/pool.py        <->  gradlab_ext/pool.pyx
-    gradlab/kernels/matmul.py      <->  gradlab_ext/matmul.pyx
-    gradlab/kernels/activation.py  <->  gradlab_ext/activation.pyx
-    gradlab/kernels/optim.py       <->  gradlab_ext/optim.pyx
+    gradlab/kernels/conv.py        <->  gradlab_ext/conv.pyx       convolution, im2col
+    gradlab/kernels/pool.py        <->  gradlab_ext/pool.pyx       max and average pooling
+    gradlab/kernels/matmul.py      <->  gradlab_ext/matmul.pyx     matrix product
+    gradlab/kernels/activation.py  <->  gradlab_ext/activation.pyx relu
+    gradlab/kernels/norm.py        <->  gradlab_ext/norm.pyx       layer and batch norm
+    gradlab/kernels/softmax.py     <->  gradlab_ext/softmax.pyx    softmax, attention weights
+    gradlab/kernels/rnn.py         <->  gradlab_ext/rnn.pyx        LSTM, GRU, Elman layers
+    gradlab/kernels/optim.py       <->  gradlab_ext/optim.pyx      Adam and SGD steps
 
 the plain-NumPy one written to be read, the compiled one (BLAS without the
 GIL, OpenMP over the batch) to run fast.  This module is the dispatcher:
@@ -43,6 +46,16 @@ ValueError, naming the op, the shapes and what was expected.
     avg_pool2d_backward(grad_out, input_shape, kernel_size, ...) -> gx
     matmul(a, b) -> a @ b for 2-D a (M, K), b (K, N)
     relu_forward(x) -> max(x, 0);  relu_backward(grad_out, out) -> grad_out where out > 0
+    layer_norm_forward(x (M, N), weight, bias, eps) -> (y, mean (M,), rstd (M,))
+    layer_norm_backward(grad_out, x, mean, rstd, weight, need_input, need_weight, need_bias) -> (gx, gw, gb)
+    batch_norm_forward(x (N, C, S), weight, bias, eps) -> (y, mean (C,), var (C,), rstd (C,))
+    batch_norm_backward(grad_out, x, mean, rstd, weight, need_input, need_weight, need_bias) -> (gx, gw, gb)
+    softmax_forward(x), log_softmax_forward(x) over the last axis; softmax_backward(grad_out, out),
+    log_softmax_backward(grad_out, out)
+    attention_softmax_forward(scores (..., L, S), scale, causal, mask (L, S) or None) -> weights;
+    attention_softmax_backward(grad_out, weights, scale) -> grad of the raw scores
+    lstm_forward / lstm_backward, gru_forward / gru_backward, rnn_forward / rnn_backward:
+        one recurrent layer in one direction over a whole sequence (see kernels/rnn.py)
     adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
               weight_decay=0, decoupled=False, maximize=False)       (in place, returns None)
     sgd_step(param, grad, momentum_buffer, lr, momentum=0, dampening=0, nesterov=False,
@@ -51,6 +64,7 @@ ValueError, naming the op, the shapes and what was expected.
     pool2d_output_size(size, kernel, stride, padding=0, dilation=1, ceil_mode=False) -> int
 """
 import contextlib
+import importlib
 import operator
 import os
 import warnings
@@ -58,11 +72,6 @@ import warnings
 import numpy as np
 
 from .. import debug as _debug
-from . import activation as _np_act
-from . import conv as _np_conv
-from . import matmul as _np_matmul
-from . import optim as _np_optim
-from . import pool as _np_pool
 from .dtypes import F32, F64, cast, compute_dtype, float_array, ready
 from .geometry import (check_grad_out, conv2d_output_size, conv_geometry, divisor, pair,
                        pool2d_output_size, pool_geometry, shape4)
@@ -74,9 +83,17 @@ __all__ = [
     "im2col", "col2im",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
     "matmul", "relu_forward", "relu_backward", "conv2d_output_size", "pool2d_output_size",
+    "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
+    "softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward",
+    "attention_softmax_forward", "attention_softmax_backward",
+    "lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward",
     "adam_step", "sgd_step",
 ]
 _ndarray = np.ndarray
+
+# the kernel families, each a twin pair kernels/<name>.py <-> gradlab_ext/<name>.pyx
+FAMILIES = ("conv", "pool", "matmul", "activation", "norm", "softmax", "rnn", "optim")
+_TWINS = {name: importlib.import_module(f".{name}", __name__) for name in FAMILIES}
 
 
 def _import_compiled():
@@ -87,34 +104,32 @@ def _import_compiled():
     if not chosen:
         os.environ["GOMP_SPINCOUNT"] = "3000"
     try:
-        from gradlab_ext import activation, conv, matmul, optim, pool
+        compiled = {name: importlib.import_module(f"gradlab_ext.{name}") for name in FAMILIES}
     finally:
         if not chosen:
             del os.environ["GOMP_SPINCOUNT"]
     from .._threads import hold_kernel_blas
     hold_kernel_blas()      # the kernels' threads are OpenMP's; their BLAS runs on the caller (gradlab/_threads.py)
-    return conv, pool, matmul, activation, optim
+    return compiled
 
 
 try:
-    _cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_optim = _import_compiled()
+    _COMPILED = _import_compiled()
     _CYTHON_ERROR = None
 except ImportError as exc:          # not built, or built for another Python
-    _cy_conv = _cy_pool = _cy_matmul = _cy_act = _cy_optim = None
+    _COMPILED = None
     _CYTHON_ERROR = f"{type(exc).__name__}: {exc}"
 else:
     # OpenMP workers keep off the calling thread's CPU (see gradlab_ext/_common.pxd),
     # unless the user binds the threads himself or sets GRADLAB_PIN_THREADS=0
     _pin = "OMP_PROC_BIND" not in os.environ and os.environ.get("GRADLAB_PIN_THREADS", "1") != "0"
-    for _mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_optim):
+    for _mod in _COMPILED.values():
         _mod._set_pinning(_pin)
 
-_BACKENDS = {
-    "numpy": (_np_conv, _np_pool, _np_matmul, _np_act, _np_optim),
-    "cython": (_cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_optim),
-}
+_BACKENDS = {"numpy": _TWINS, "cython": _COMPILED}
 _backend = None
-_conv = _pool = _mm = _act = _opt = None
+# the current backend's module of each family (set by set_backend)
+_conv = _pool = _mm = _act = _norm = _softmax = _rnn = _opt = None
 
 
 def available_backends():
@@ -124,7 +139,7 @@ def available_backends():
 
 def set_backend(name):
     """Choose the kernels: "cython" (compiled) or "numpy" (the readable twins)."""
-    global _backend, _conv, _pool, _mm, _act, _opt
+    global _backend, _conv, _pool, _mm, _act, _norm, _softmax, _rnn, _opt
     if not isinstance(name, str) or name.lower() not in _BACKENDS:
         raise ValueError(f"set_backend: unknown backend {name!r}; expected 'cython' or 'numpy'")
     name = name.lower()
@@ -133,7 +148,8 @@ def set_backend(name):
             "set_backend: the compiled kernels (gradlab_ext) are not available "
             f"({_CYTHON_ERROR}); build them with `python setup.py build_ext --inplace`")
     _backend = name
-    _conv, _pool, _mm, _act, _opt = _debug.twins(name, _BACKENDS[name])   # timed while gradlab.set_debug watches
+    modules = _debug.twins(name, tuple(_BACKENDS[name][f] for f in FAMILIES))   # timed while set_debug watches
+    _conv, _pool, _mm, _act, _norm, _softmax, _rnn, _opt = modules
 
 
 def get_backend():
@@ -158,13 +174,13 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
     if _CYTHON_ERROR is None:
-        for mod in (_cy_conv, _cy_pool, _cy_matmul, _cy_act, _cy_optim):
+        for mod in _COMPILED.values():
             mod.set_num_threads(n)
 
 
 def get_num_threads():
     """Threads used by the compiled kernels (1 when they are not built)."""
-    return _cy_conv.get_num_threads() if _CYTHON_ERROR is None else 1
+    return _COMPILED["conv"].get_num_threads() if _CYTHON_ERROR is None else 1
 
 
 def _init_backend():
@@ -422,7 +438,7 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1,
     """One Adam (AdamW when ``decoupled``) step of ``param`` and its state, in place; ``step``
     counts from 1, ``max_exp_avg_sq`` is None unless amsgrad.  Arrays the compiled kernel does
     not take (another layout or dtype) are updated by the NumPy twin, which takes any."""
-    kernel = _opt if _in_place_ready(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq) else _np_optim
+    kernel = _opt if _in_place_ready(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq) else _TWINS["optim"]
     kernel.adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
                      weight_decay, decoupled, maximize)
 
@@ -432,7 +448,7 @@ def sgd_step(param, grad, momentum_buffer, lr, momentum=0.0, dampening=0.0, nest
     """One SGD step of ``param``, in place; ``momentum_buffer`` None without momentum, and
     ``first=True`` sets it to the gradient (the first step).  Other layouts or dtypes: the
     NumPy twin."""
-    kernel = _opt if _in_place_ready(param, grad, momentum_buffer) else _np_optim
+    kernel = _opt if _in_place_ready(param, grad, momentum_buffer) else _TWINS["optim"]
     kernel.sgd_step(param, grad, momentum_buffer, lr, momentum, dampening, nesterov, weight_decay,
                     maximize, first)
 
@@ -522,3 +538,116 @@ def rnn_backward(grad_out, grad_hn, h0, w_hh, out, relu=False, reverse=False):
     dt, out, h0, grad_out, grad_hn, w_hh = _recurrent_grads("rnn_backward", out, h0, grad_out, grad_hn, w_hh)
     return tuple(cast(a, dt) for a in _rnn.rnn_backward(grad_out, grad_hn, h0, w_hh, out, bool(relu),
                                                        bool(reverse)))
+
+
+# ---------------------------------------------------------------------------
+# Normalization and softmax
+# ---------------------------------------------------------------------------
+
+def _floats(op, named, ndims, shapes):
+    """The arrays of ``named`` ((name, array or None), ...) checked (ndim, shape when not None) and brought to
+    one contiguous compute dtype; also returns the dtype results go back to (the first array's)."""
+    arrays = [None if a is None else float_array(op, name, a, nd) for (name, a), nd in zip(named, ndims)]
+    for (name, _), a, shape in zip(named, arrays, shapes):
+        if a is not None and shape is not None and tuple(a.shape) != tuple(shape):
+            raise ValueError(f"{op}: {name} has shape {tuple(a.shape)}, expected {tuple(shape)} "
+                             f"({named[0][0]} has shape {tuple(arrays[0].shape)})")
+    present = [a for a in arrays if a is not None]
+    dt = np.result_type(*present) if len(present) > 1 else present[0].dtype
+    dt = dt if dt == F32 or dt == F64 else (F32 if dt.itemsize <= 4 else F64)
+    return [ready(a, dt) for a in arrays], arrays[0].dtype
+
+
+def _cast_all(results, dt):
+    return tuple(cast(r, dt) for r in results)
+
+
+def layer_norm_forward(x, weight, bias, eps):
+    """Each row of x (M, N) standardized, * weight (N,) + bias (N,): (y, mean (M,), rstd (M,))."""
+    x = float_array("layer_norm_forward", "x", x, 2)
+    n = (x.shape[1],)
+    (x_, w, b), dt = _floats("layer_norm_forward", (("x", x), ("weight", weight), ("bias", bias)),
+                             (2, 1, 1), (None, n, n))
+    return _cast_all(_norm.layer_norm_forward(x_, w, b, float(eps)), dt)
+
+
+def layer_norm_backward(grad_out, x, mean, rstd, weight, need_input=True, need_weight=True, need_bias=True):
+    """(grad_x, grad_weight, grad_bias) of layer_norm_forward; None for what is not needed."""
+    op = "layer_norm_backward"
+    x = float_array(op, "x", x, 2)
+    m, n = x.shape
+    (g, x_, mu, rs, w), dt = _floats(op, (("grad_out", grad_out), ("x", x), ("mean", mean), ("rstd", rstd),
+                                          ("weight", weight)), (2, 2, 1, 1, 1), ((m, n), None, (m,), (m,), (n,)))
+    return _cast_all(_norm.layer_norm_backward(g, x_, mu, rs, w, bool(need_input), bool(need_weight),
+                                               bool(need_bias)), dt)
+
+
+def batch_norm_forward(x, weight, bias, eps):
+    """Each channel of x (N, C, S) standardized over N and S, * weight (C,) + bias (C,):
+    (y, mean (C,), var (C,) biased, rstd (C,))."""
+    x = float_array("batch_norm_forward", "x", x, 3)
+    c = (x.shape[1],)
+    (x_, w, b), dt = _floats("batch_norm_forward", (("x", x), ("weight", weight), ("bias", bias)),
+                             (3, 1, 1), (None, c, c))
+    return _cast_all(_norm.batch_norm_forward(x_, w, b, float(eps)), dt)
+
+
+def batch_norm_backward(grad_out, x, mean, rstd, weight, need_input=True, need_weight=True, need_bias=True):
+    """(grad_x, grad_weight, grad_bias) of batch_norm_forward in training mode; None for what is not needed."""
+    op = "batch_norm_backward"
+    x = float_array(op, "x", x, 3)
+    c = (x.shape[1],)
+    (g, x_, mu, rs, w), dt = _floats(op, (("grad_out", grad_out), ("x", x), ("mean", mean), ("rstd", rstd),
+                                          ("weight", weight)), (3, 3, 1, 1, 1), (x.shape, None, c, c, c))
+    return _cast_all(_norm.batch_norm_backward(g, x_, mu, rs, w, bool(need_input), bool(need_weight),
+                                               bool(need_bias)), dt)
+
+
+def _rowwise(op, fn, a, b=None, *extra):
+    """fn over the last axis of a (and b, of a's shape), in a's dtype."""
+    if type(a) is _ndarray and (a.dtype == F32 or a.dtype == F64) and a.flags.c_contiguous and a.ndim >= 1 \
+            and (b is None or (type(b) is _ndarray and b.dtype == a.dtype and b.shape == a.shape
+                               and b.flags.c_contiguous)):
+        return fn(a, *extra) if b is None else fn(a, b, *extra)     # the common case, checked at once
+    a = float_array(op, "x" if b is None else "grad_out", a)
+    if a.ndim < 1:
+        raise ValueError(f"{op}: expected at least 1 dimension, got a 0-d array")
+    named = (("x", a),) if b is None else (("grad_out", a), ("out", b))
+    arrays, dt = _floats(op, named, (None,) * len(named), (None, a.shape))
+    return cast(fn(*arrays, *extra), dt)
+
+
+def softmax_forward(x):
+    """exp(x - max) / sum(exp(x - max)) over the last axis."""
+    return _rowwise("softmax_forward", _softmax.softmax_forward, x)
+
+
+def softmax_backward(grad_out, out):
+    """out * (grad_out - sum(grad_out * out)) over the last axis (out: the forward's result)."""
+    return _rowwise("softmax_backward", _softmax.softmax_backward, grad_out, out)
+
+
+def log_softmax_forward(x):
+    """(x - max) - log(sum(exp(x - max))) over the last axis."""
+    return _rowwise("log_softmax_forward", _softmax.log_softmax_forward, x)
+
+
+def log_softmax_backward(grad_out, out):
+    """grad_out - exp(out) * sum(grad_out) over the last axis (out: the forward's result)."""
+    return _rowwise("log_softmax_backward", _softmax.log_softmax_backward, grad_out, out)
+
+
+def attention_softmax_forward(scores, scale, causal=False, mask=None):
+    """softmax(scores * scale + mask) over the last axis of scores (..., L, S); ``causal``: query i sees keys
+    0..i only; ``mask``: an additive (L, S) mask or None.  A row with no key left gives weights 0."""
+    op = "attention_softmax_forward"
+    scores = float_array(op, "scores", scores)
+    if scores.ndim < 2:
+        raise ValueError(f"{op}: scores must be at least 2-D (..., L, S), got shape {scores.shape}")
+    (s, m), dt = _floats(op, (("scores", scores), ("mask", mask)), (None, 2), (None, scores.shape[-2:]))
+    return cast(_softmax.attention_softmax_forward(s, float(scale), bool(causal), m), dt)
+
+
+def attention_softmax_backward(grad_out, out, scale):
+    """Gradient of the raw scores of attention_softmax_forward: scale * out * (grad_out - sum(grad_out * out))."""
+    return _rowwise("attention_softmax_backward", _softmax.attention_softmax_backward, grad_out, out, float(scale))

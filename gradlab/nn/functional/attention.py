@@ -1,7 +1,12 @@
 """Attention: ``scaled_dot_product_attention`` and ``multi_head_attention_forward``, as PyTorch.
 
 Both are written with ordinary tensor ops (matmul, softmax, masked_fill,
-linear), so autograd differentiates them like any other composition.
+linear), so autograd differentiates them like any other composition.  What
+lies between the two matmuls (scale, causal or additive mask, softmax) is one
+op when it can be, ``attention_softmax`` (gradlab/ops/nn/activation.py, one
+kernel call each way); the readable composition below it is the reference and
+the path for everything else (a mask that varies over the batch or needs a
+gradient, float16).
 
 Shape names used in the comments:
     N   batch size            L   target (query) length     S   source (key) length
@@ -20,7 +25,8 @@ import warnings
 import numpy as np
 
 from ... import _creation
-from ..._dtype import bool as _bool
+from ..._dtype import bool as _bool, float32 as _float32, float64 as _float64
+from ...ops.nn.activation import attention_softmax as _attention_softmax
 from ...ops.shape import cat as _cat
 from .dropout import dropout
 from .linear import linear
@@ -100,6 +106,21 @@ def _softmax_rows(scores, blocked_rows_give_zero):
     return scores.masked_fill(blocked, 0.0).softmax(-1).masked_fill(blocked, 0.0)
 
 
+def _fused_mask(query, key, attn_mask):
+    """attn_mask as the additive (L, S) array attention_softmax takes (None for no mask), or False when that op
+    cannot do it: the scores are not float32/float64, or the mask varies over the batch or needs a gradient."""
+    if query.dtype != _float32 and query.dtype != _float64:
+        return False
+    if attn_mask is None:
+        return None
+    if attn_mask.dim() < 2 or any(n != 1 for n in attn_mask.shape[:-2]) or attn_mask.requires_grad:
+        return False
+    mask = np.broadcast_to(attn_mask._data.reshape(attn_mask.shape[-2:]), (query.shape[-2], key.shape[-2]))
+    if attn_mask.dtype == _bool:                                     # True: may attend
+        return np.where(mask, 0, -np.inf).astype(query._data.dtype)
+    return np.ascontiguousarray(mask, dtype=query._data.dtype)
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """softmax(Q K^T * scale + mask) V, over the last two axes, batched over the leading ones.
@@ -117,6 +138,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     query_len, key_len = query.shape[-2], key.shape[-2]
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
+
+    fused_mask = _fused_mask(query, key, attn_mask)
+    if fused_mask is not False:                                      # scale, mask and softmax in one op
+        weights = _attention_softmax(query.matmul(key.transpose(-2, -1)), scale, is_causal, fused_mask)
+        if dropout_p > 0.0:
+            weights = dropout(weights, dropout_p, training=True)
+        return weights.matmul(value)
 
     scores = query.matmul(key.transpose(-2, -1)) * scale            # (..., L, S)
     if is_causal:
@@ -205,6 +233,8 @@ def _project_inputs(query, key, value, in_proj_weight, in_proj_bias, use_separat
         raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
     if in_proj_weight is None:
         raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
+    if query is key and key is value:                # self-attention: one (3E, E) product, then split
+        return linear(query, in_proj_weight, in_proj_bias).chunk(3, -1)
     return _in_projection(query, key, value, in_proj_weight, in_proj_bias)
 
 

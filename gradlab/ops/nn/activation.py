@@ -1,13 +1,16 @@
 """Activations with fused backwards: each records one node whose backward is the derivative in closed form.
 
 Backwards are written with Tensor ops, so that ``create_graph=True`` can
-differentiate them again.
+differentiate them again.  Softmax and log-softmax over the last axis (and
+attention's masked softmax) run on the kernels of ``gradlab.kernels``
+(softmax.py, the readable twin; gradlab_ext/softmax.pyx), forward and the
+array-only fast backward (``fast=``).
 """
 import math
 
 import numpy as np
 
-from ... import random
+from ... import kernels, random
 from ..._tensor import Tensor
 from ...autograd.record import record
 from ..compare import where
@@ -147,19 +150,33 @@ def softmax(x, dim, dtype=None):
     if x._data.ndim == 0:
         return softmax(x.reshape(1), 0).reshape(())
     d = normalize_dim(dim, x._data.ndim, "softmax")
-    e = np.exp(x._data - x._data.max(axis=d, keepdims=True, initial=-np.inf))  # (initial: dim d may be empty)
-    e /= e.sum(axis=d, keepdims=True)
+    fused = _on_kernels(x._data, d)
+    if fused:
+        e = kernels.softmax_forward(x._data)
+    else:
+        e = np.exp(x._data - x._data.max(axis=d, keepdims=True, initial=-np.inf))  # (initial: dim d may be empty)
+        e /= e.sum(axis=d, keepdims=True)
 
     def backward(g):
         """grad_x = out * (g - sum(g * out, dim)) (out = softmax(x))"""
         # Jacobian-vector product of softmax: s * (g - <g, s>)
         return (out * (g - (g * out).sum(d, keepdim=True)),)
-    out = _keep_output(record(e, "SoftmaxBackward0", backward, (x,)))
+
+    def fast(g):
+        return (Tensor._wrap(kernels.softmax_backward(g._data, e)),)
+    out = _keep_output(record(e, "SoftmaxBackward0", backward, (x,), fast=fast if fused else None))
     return out
+
+
+def _on_kernels(a, d):
+    """Whether the softmax kernels take array ``a`` along axis ``d``: the last one, of float32/float64."""
+    return d == a.ndim - 1 and (a.dtype == np.float32 or a.dtype == np.float64) and a.shape[d] > 0
 
 
 def _log_softmax_array(a, d):
     """log(softmax(a)) along axis d, stably: (a - max) - log(sum(exp(a - max)))."""
+    if _on_kernels(a, d):
+        return kernels.log_softmax_forward(a)
     shifted = a - a.max(axis=d, keepdims=True, initial=-np.inf)  # (initial: axis d may be empty)
     return shifted - np.log(np.exp(shifted).sum(axis=d, keepdims=True))
 
@@ -178,7 +195,32 @@ def log_softmax(x, dim, dtype=None):
         """grad_x = g - exp(out) * sum(g, dim) (exp(out) = softmax(x))"""
         # d log_softmax: g - softmax * sum(g), with softmax = exp(out)
         return (g - out.exp() * g.sum(d, keepdim=True),)
-    out = _keep_output(record(_log_softmax_array(x._data, d), "LogSoftmaxBackward0", backward, (x,)))
+
+    def fast(g):
+        return (Tensor._wrap(kernels.log_softmax_backward(g._data, y)),)
+    y = _log_softmax_array(x._data, d)
+    out = _keep_output(record(y, "LogSoftmaxBackward0", backward, (x,),
+                              fast=fast if _on_kernels(x._data, d) else None))
+    return out
+
+
+def attention_softmax(scores, scale, causal=False, mask=None):
+    """Attention's weights from the raw scores Q K^T (..., L, S): softmax(scores * scale + mask) over the keys.
+
+    One kernel call each way (gradlab.kernels.attention_softmax_forward).
+    ``causal``: query i sees keys 0..i only; ``mask``: an additive (L, S)
+    array (a constant) or None.  A query with no key left gets weights 0,
+    and its gradient is 0 too.  Float32 and float64 scores.
+    """
+    weights = kernels.attention_softmax_forward(scores._data, scale, causal, mask)
+
+    def backward(g):
+        """grad_scores = scale * w * (g - sum(g * w, -1)) (w = the weights)"""
+        return (scale * (out * (g - (g * out).sum(-1, keepdim=True))),)
+
+    def fast(g):
+        return (Tensor._wrap(kernels.attention_softmax_backward(g._data, weights, scale)),)
+    out = _keep_output(record(weights, "SoftmaxBackward0", backward, (scores,), fast=fast))
     return out
 
 

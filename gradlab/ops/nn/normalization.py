@@ -12,16 +12,22 @@ axes; layer norm standardizes each sample over its last axes
 group norm standardizes each group of channels of a sample and has
 per-channel weight and bias.
 
-The forward keeps xhat and invstd as arrays: the fast backward (``fast=``,
-what the engine runs without ``create_graph``) reads them; ``backward``
+Float32 and float64 batch and layer norm run on the fused kernels of
+``gradlab.kernels`` (norm.py, the readable twin; gradlab_ext/norm.pyx): one
+call each way, which keeps only mean and invstd for the fast backward
+(``fast=``, what the engine runs without ``create_graph``).  Group norm (and
+float16) keeps xhat and invstd as arrays for its fast backward.  ``backward``
 rebuilds them from x with Tensor ops, so that a ``create_graph`` backward can
 be differentiated again.
 """
 import numpy as np
 
+from ... import kernels
 from ..._tensor import Tensor
 from ...autograd.record import record
 from ..registry import op
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _standardize(a, axes, eps):
@@ -84,6 +90,25 @@ def _record_standardized(out, name, grads, x, weight, bias, xhat, invstd, rebuil
     return record(out, name, backward, inputs, saved=inputs, fast=fast)
 
 
+def _record_kernel(out, name, grads, x, weight, bias, rebuild, kernel_backward):
+    """As _record_standardized, with a fast backward on the arrays: ``kernel_backward(g, need_x, need_w, need_b)``
+    gives (dx, dweight, dbias) arrays of the inputs' shapes (None for what is not needed)."""
+    def backward(g):
+        return _present(grads(g, *rebuild()), (x, weight, bias))
+
+    def fast(g):
+        arrays = kernel_backward(g._data, x._requires_grad, weight is not None and weight._requires_grad,
+                                 bias is not None and bias._requires_grad)
+        return _present([None if a is None else Tensor._wrap(a) for a in arrays], (x, weight, bias))
+    inputs = tuple(t for t in (x, weight, bias) if t is not None)
+    return record(out, name, backward, inputs, saved=inputs, fast=fast)
+
+
+def _flat(t):
+    """A parameter's array as 1-D, or None."""
+    return None if t is None else t._data.reshape(-1)
+
+
 # ---- batch norm -------------------------------------------------------------------------------
 @op(method=False, function=False, nn="batch_norm")
 def batch_norm_train(x, weight, bias, eps, running_mean=None, running_var=None, momentum=0.1):
@@ -98,12 +123,18 @@ def batch_norm_train(x, weight, bias, eps, running_mean=None, running_var=None, 
     if count <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(x.shape)}")
     shape = (1, xd.shape[1]) + (1,) * (xd.ndim - 2)
-    mean = xd.mean(axis=axes, keepdims=True)
-    centered = xd - mean
-    var = np.mean(centered * centered, axis=axes, keepdims=True)
-    invstd = 1 / np.sqrt(var + eps)
-    xhat = centered * invstd
-    out = _affine(xhat, weight, bias, shape)
+    fused = xd.dtype in _KERNEL_DTYPES and all(t is None or t._data.dtype == xd.dtype for t in (weight, bias))
+    if fused:   # one kernel: (N, C, positions)
+        x3 = xd.reshape(xd.shape[0], xd.shape[1], -1)
+        y, mean, var, invstd = kernels.batch_norm_forward(x3, _flat(weight), _flat(bias), eps)
+        out = y.reshape(xd.shape)
+    else:
+        mean = xd.mean(axis=axes, keepdims=True)
+        centered = xd - mean
+        var = np.mean(centered * centered, axis=axes, keepdims=True)
+        invstd = 1 / np.sqrt(var + eps)
+        xhat = centered * invstd
+        out = _affine(xhat, weight, bias, shape)
     if running_mean is not None:
         running_mean._data *= 1 - momentum
         running_mean._data += momentum * mean.reshape(-1)
@@ -120,8 +151,15 @@ def batch_norm_train(x, weight, bias, eps, running_mean=None, running_var=None, 
         if x._requires_grad:
             grad_x = _standardize_grad(g, xh, inv if weight is None else inv * weight.reshape(shape), axes)
         return grad_x, grad_w, grad_b
-    return _record_standardized(out, "NativeBatchNormBackward0", grads, x, weight, bias, xhat, invstd,
-                                lambda: _standardize_tensors(x, axes, eps))
+    rebuild = lambda: _standardize_tensors(x, axes, eps)  # noqa: E731
+    if fused:
+        def kernel_backward(g, need_x, need_w, need_b):
+            gx, gw, gb = kernels.batch_norm_backward(g.reshape(x3.shape), x3, mean, invstd, _flat(weight),
+                                                     need_x, need_w, need_b)
+            return (None if gx is None else gx.reshape(xd.shape), None if gw is None else gw.reshape(weight.shape),
+                    None if gb is None else gb.reshape(bias.shape))
+        return _record_kernel(out, "NativeBatchNormBackward0", grads, x, weight, bias, rebuild, kernel_backward)
+    return _record_standardized(out, "NativeBatchNormBackward0", grads, x, weight, bias, xhat, invstd, rebuild)
 
 
 @op(method=False, function=False, nn="batch_norm")
@@ -159,8 +197,16 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     k = len(normalized_shape)
     axes = tuple(range(x._data.ndim - k, x._data.ndim))
     lead = tuple(range(x._data.ndim - k))  # the axes weight and bias are shared over
-    xhat, invstd = _standardize(x._data, axes, eps)
-    out = _affine(xhat, weight, bias, normalized_shape)
+    xd = x._data
+    features = int(np.prod(xd.shape[xd.ndim - k:]))
+    fused = xd.dtype in _KERNEL_DTYPES and xd.size > 0
+    if fused:   # one kernel: (rows, features)
+        rows = xd.reshape(-1, features)
+        y, mean, invstd = kernels.layer_norm_forward(rows, _flat(weight), _flat(bias), eps)
+        out = y.reshape(xd.shape)
+    else:
+        xhat, invstd = _standardize(xd, axes, eps)
+        out = _affine(xhat, weight, bias, normalized_shape)
 
     def grads(g, xh, inv):
         grad_x = grad_w = grad_b = None
@@ -171,8 +217,15 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         if bias is not None and bias._requires_grad:
             grad_b = g.sum(lead) if lead else g
         return grad_x, grad_w, grad_b
-    return _record_standardized(out, "NativeLayerNormBackward0", grads, x, weight, bias, xhat, invstd,
-                                lambda: _standardize_tensors(x, axes, eps))
+    rebuild = lambda: _standardize_tensors(x, axes, eps)  # noqa: E731
+    if fused:
+        def kernel_backward(g, need_x, need_w, need_b):
+            gx, gw, gb = kernels.layer_norm_backward(g.reshape(rows.shape), rows, mean, invstd, _flat(weight),
+                                                     need_x, need_w, need_b)
+            return (None if gx is None else gx.reshape(xd.shape), None if gw is None else gw.reshape(weight.shape),
+                    None if gb is None else gb.reshape(bias.shape))
+        return _record_kernel(out, "NativeLayerNormBackward0", grads, x, weight, bias, rebuild, kernel_backward)
+    return _record_standardized(out, "NativeLayerNormBackward0", grads, x, weight, bias, xhat, invstd, rebuild)
 
 
 # ---- group norm -------------------------------------------------------------------------------
