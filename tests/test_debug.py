@@ -92,7 +92,7 @@ def test_level_0_prints_nothing_and_leaves_the_plain_twins(backend, capsys):
     conv_step()
     assert capsys.readouterr().err == ""
     # no wrapper at all when off: the dispatcher calls the twin modules themselves
-    assert (K._conv, K._pool, K._mm, K._act) == K._BACKENDS[backend]
+    assert (K._conv, K._pool, K._mm, K._act, K._opt) == K._BACKENDS[backend]
     assert profiler.active[0] is None and gradlab.get_debug() == 0
 
 
@@ -167,7 +167,7 @@ def test_profiler_table_has_gflops_and_backend(backend):
     assert "GFLOP/s" in lines[1] and "Backend" in lines[1] and lines[1].rstrip().endswith("# of Calls")
     conv = next(ln for ln in lines if ln.startswith("conv2d "))
     assert conv.split()[-3:] == [f"{rows['conv2d'].gflops_per_second:.2f}", backend, "1"]
-    assert (K._conv, K._pool, K._mm, K._act) == K._BACKENDS[backend]   # the wrappers go with the profile
+    assert (K._conv, K._pool, K._mm, K._act, K._opt) == K._BACKENDS[backend]   # the wrappers go with the profile
 
 
 def test_profile_and_level_2_together(capsys):
