@@ -195,6 +195,26 @@ cdef inline real vsum(const real* x, Py_ssize_t n) noexcept nogil:
     return total
 
 
+cdef inline double vsum64(const real* x, Py_ssize_t n) noexcept nogil:
+    """sum(x[:n]): 16 partial sums in x's type (vectorisable; the runs summed are short),
+    added up in float64."""
+    cdef real p[16]
+    cdef double total = 0
+    cdef Py_ssize_t i = 0, k
+    for k in range(16):
+        p[k] = 0
+    while i + 16 <= n:
+        for k in range(16):
+            p[k] += x[i + k]
+        i += 16
+    while i < n:
+        total += x[i]
+        i += 1
+    for k in range(16):
+        total += p[k]
+    return total
+
+
 cdef inline void copy_run(real* dst, const real* src, Py_ssize_t n) noexcept nogil:
     """dst[:n] = src[:n] (no overlap).  Short runs, the common case in im2col,
     move 16 bytes at a time with fixed-size copies the compiler inlines (the

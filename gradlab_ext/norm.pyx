@@ -22,7 +22,8 @@ import numpy as np
 from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport sqrt
 
-from gradlab_ext._common cimport real, gl_omp_max_threads, gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place
+from gradlab_ext._common cimport (real, vsum64, gl_omp_max_threads, gl_have_openmp, gl_pin_init, gl_master_cpu,
+                                  gl_place)
 
 cnp.import_array()
 
@@ -37,25 +38,6 @@ __all__ = ["layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "b
 cdef idx_t _PARALLEL_MIN_ELEMS = 1 << 15
 # layer norm's weight/bias gradients: one partial sum per block of this many rows
 cdef idx_t _ROW_BLOCK = 64
-
-
-cdef inline double _sum(const real* x, idx_t n) noexcept nogil:
-    """sum(x[:n]): 16 partial sums in x's type (vectorisable; a run is short), added up in float64."""
-    cdef real p[16]
-    cdef double total = 0
-    cdef idx_t i = 0, k
-    for k in range(16):
-        p[k] = 0
-    while i + 16 <= n:
-        for k in range(16):
-            p[k] += x[i + k]
-        i += 16
-    while i < n:
-        total += x[i]
-        i += 1
-    for k in range(16):
-        total += p[k]
-    return total
 
 
 cdef inline double _squared_deviations(const real* x, double m, idx_t n) noexcept nogil:
@@ -117,7 +99,7 @@ cdef void _ln_forward_rows(const real* x, const real* w, const real* b, real* y,
     for i in range(lo, hi):
         xr = x + i * n
         yr = y + i * n
-        m = _sum(xr, n) / n
+        m = vsum64(xr, n) / n
         r = 1.0 / sqrt(_squared_deviations(xr, m, n) / n + eps)
         mean[i] = <real>m
         rstd[i] = <real>r
@@ -187,7 +169,7 @@ cdef void _ln_backward_block(const real* g, const real* x, const real* mean, con
             for j in range(n):
                 gh[j] = gr[j]
         r = rr
-        a = _sum(gh, n) / n                                # mean(gh)
+        a = vsum64(gh, n) / n                                # mean(gh)
         c = _dot_centered(gh, xr, m, n) * r / n           # mean(gh * xhat)
         ra = <real>a
         rc = <real>(c * r)                                # xhat * c = (x - m) * rstd * c
@@ -317,7 +299,7 @@ cdef void _bn_forward_channel(const real* x, const real* w, const real* b, real*
     cdef const real* xr
     cdef real* yr
     for i in range(nb):
-        m += _sum(x + (i * nc + c) * s, s)
+        m += vsum64(x + (i * nc + c) * s, s)
     m /= count
     for i in range(nb):
         xr = x + (i * nc + c) * s
@@ -348,7 +330,7 @@ cdef void _bn_backward_channel(const real* g, const real* x, const real* mean, c
     cdef real* gxr
     for i in range(nb):
         gr = g + (i * nc + c) * s
-        sg += _sum(gr, s)
+        sg += vsum64(gr, s)
         sgx += _dot_centered(gr, x + (i * nc + c) * s, m, s)
     if gw != NULL:
         gw[c] = <real>(sgx * r)                       # sum(g * xhat)

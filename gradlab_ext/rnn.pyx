@@ -67,32 +67,16 @@ cdef extern from *:
        may turn their comparisons into vector selects (it will not under the default -ftrapping-math) */
     #pragma GCC push_options
     #pragma GCC optimize ("no-trapping-math")
-    /* exp for float32 that the compiler can vectorise: exp(x) = 2^n exp(r), n = round(x / ln 2),
-       |r| <= ln(2) / 2, exp(r) by Cephes' polynomial (about 1 ulp); x clamped to the normal range */
-    static inline float gl_expf(float x) {
-        float n, r, p, scale;
-        int32_t bits;
-        x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-        n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* round to nearest */
-        r = x - n * 0.693359375f + n * 2.12194440e-4f;
-        p = 1.9875691500e-4f;
-        p = p * r + 1.3981999507e-3f;
-        p = p * r + 8.3334519073e-3f;
-        p = p * r + 4.1665795894e-2f;
-        p = p * r + 1.6666665459e-1f;
-        p = p * r + 5.0000001201e-1f;
-        p = p * r * r + r + 1.0f;
-        bits = ((int32_t)n + 127) << 23;
-        memcpy(&scale, &bits, sizeof scale);
-        return p * scale;
-    }
-    static inline float gl_sigmoidf(float x) { return 1.0f / (1.0f + gl_expf(-x)); }
+    #include "_expf.h"
+    /* exp with x clamped to [-87, 88] first, so that sigmoid and tanh of +-inf come out finite */
+    static inline float gl_exp_clampf(float x) { return gl_expf(x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x)); }
+    static inline float gl_sigmoidf(float x) { return 1.0f / (1.0f + gl_exp_clampf(-x)); }
     /* tanh: Cephes' odd polynomial near 0 (where 1 - 2 / (e^2x + 1) would cancel), else that */
     static inline float gl_tanhf(float x) {
         float z = x * x;
         float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z
                         + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
-        float large = 1.0f - 2.0f / (gl_expf(2.0f * x) + 1.0f);
+        float large = 1.0f - 2.0f / (gl_exp_clampf(2.0f * x) + 1.0f);
         return fabsf(x) < 0.625f ? small : large;
     }
     static inline double gl_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }

@@ -23,7 +23,8 @@ import numpy as np
 from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport exp, log, INFINITY
 
-from gradlab_ext._common cimport real, gl_omp_max_threads, gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place
+from gradlab_ext._common cimport (real, vsum64, gl_omp_max_threads, gl_have_openmp, gl_pin_init, gl_master_cpu,
+                                  gl_place)
 
 cnp.import_array()
 
@@ -59,36 +60,7 @@ cdef extern from *:
     """
     #include <string.h>
     #include <math.h>
-    /* exp for float32 in straight-line arithmetic (no branch, no call), so
-       that the compiler vectorises the loops that call it: libm's expf is a
-       call per element, several times slower.  Cephes' method: exp(x) =
-       2^n * exp(r) with n = round(x / ln 2) and |r| <= ln(2) / 2, exp(r) by a
-       polynomial; within 1e-7 relative of expf.  Below -87 it gives 0 (so
-       exp(-inf) = 0); NaN stays NaN.  The callers pass x <= 0 (x - max). */
-    static inline float gl_expf(float x) {
-        float t = x * 1.44269504088896341f;
-        float big = 12582912.0f;                /* 1.5 * 2^23: adding it rounds to an integer */
-        float fn = (t + big) - big;
-        int n = (int)fn, bits, ob;
-        float r, p, scale, out;
-        n = n < -126 ? -126 : n;
-        n = n > 127 ? 127 : n;
-        r = x - fn * 0.693359375f - fn * -2.12194440e-4f;
-        p = 1.9875691500e-4f;
-        p = p * r + 1.3981999507e-3f;
-        p = p * r + 8.3334519073e-3f;
-        p = p * r + 4.1665795894e-2f;
-        p = p * r + 1.6666665459e-1f;
-        p = p * r + 5.0000001201e-1f;
-        p = p * r * r + r + 1.0f;
-        bits = (n + 127) << 23;                 /* 2^n */
-        memcpy(&scale, &bits, sizeof(scale));
-        out = p * scale;
-        memcpy(&ob, &out, sizeof(ob));
-        ob &= -(int)!(x < -87.0f);
-        memcpy(&out, &ob, sizeof(out));
-        return out;
-    }
+    #include "_expf.h"
 
     /* max(x[:n]) for float32, vectorisable: floats compared as integers
        (sign-magnitude bits turned into two's complement order), 16 partial
@@ -129,25 +101,6 @@ cdef inline real _exp(real v) noexcept nogil:
         return exp(v)
 
 
-cdef inline double _sum(const real* x, idx_t n) noexcept nogil:
-    """sum(x[:n]): 16 partial sums in x's type (vectorisable; a row is short), added up in float64."""
-    cdef real p[16]
-    cdef double total = 0
-    cdef idx_t i = 0, k
-    for k in range(16):
-        p[k] = 0
-    while i + 16 <= n:
-        for k in range(16):
-            p[k] += x[i + k]
-        i += 16
-    while i < n:
-        total += x[i]
-        i += 1
-    for k in range(16):
-        total += p[k]
-    return total
-
-
 cdef inline double _dot(const real* a, const real* b, idx_t n) noexcept nogil:
     """sum(a[:n] * b[:n]), as _sum."""
     cdef real p[16]
@@ -186,7 +139,7 @@ cdef void _softmax_row(const real* x, real* y, idx_t n) noexcept nogil:
     cdef real m = _max(x, n), inv
     for j in range(n):
         y[j] = _exp(x[j] - m)
-    inv = <real>(1.0 / _sum(y, n))
+    inv = <real>(1.0 / vsum64(y, n))
     for j in range(n):
         y[j] *= inv
 
@@ -196,7 +149,7 @@ cdef void _log_softmax_row(const real* x, real* y, idx_t n) noexcept nogil:
     cdef real m = _max(x, n), lse
     for j in range(n):
         y[j] = _exp(x[j] - m)                     # y as scratch for the exponentials
-    lse = <real>log(_sum(y, n))
+    lse = <real>log(vsum64(y, n))
     for j in range(n):
         y[j] = (x[j] - m) - lse
 
@@ -217,7 +170,7 @@ cdef void _attention_row(const real* x, real* y, const real* mask, idx_t n, idx_
         y[j] = 0
     if valid == 0:
         return
-    inv = <real>(1.0 / _sum(y, valid))
+    inv = <real>(1.0 / vsum64(y, valid))
     for j in range(valid):
         y[j] *= inv
 
@@ -249,7 +202,7 @@ cdef void _rows(const Job* job, idx_t lo, idx_t hi, real* kind) noexcept nogil:
                 d[j] = s * b[j] * (a[j] - dot)
         else:                                     # LOG_SOFTMAX_GRAD: gx = g - exp(out) * sum(g)
             b = <const real*>job.b + i * n
-            dot = <real>_sum(a, n)
+            dot = <real>vsum64(a, n)
             for j in range(n):
                 d[j] = a[j] - _exp(b[j]) * dot
 
