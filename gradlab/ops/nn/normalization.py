@@ -110,6 +110,13 @@ def _flat(t):
 
 
 # ---- batch norm -------------------------------------------------------------------------------
+def _shaped(grads, x_shape, weight, bias):
+    """A norm kernel's (gx, gw, gb) in the shapes of x, weight and bias (None stays None)."""
+    gx, gw, gb = grads
+    return (None if gx is None else gx.reshape(x_shape), None if gw is None else gw.reshape(weight.shape),
+            None if gb is None else gb.reshape(bias.shape))
+
+
 @op(method=False, function=False, nn="batch_norm")
 def batch_norm_train(x, weight, bias, eps, running_mean=None, running_var=None, momentum=0.1):
     """Normalize with the batch's statistics over every axis but the channel axis 1.
@@ -154,10 +161,8 @@ def batch_norm_train(x, weight, bias, eps, running_mean=None, running_var=None, 
     rebuild = lambda: _standardize_tensors(x, axes, eps)  # noqa: E731
     if fused:
         def kernel_backward(g, need_x, need_w, need_b):
-            gx, gw, gb = kernels.batch_norm_backward(g.reshape(x3.shape), x3, mean, invstd, _flat(weight),
-                                                     need_x, need_w, need_b)
-            return (None if gx is None else gx.reshape(xd.shape), None if gw is None else gw.reshape(weight.shape),
-                    None if gb is None else gb.reshape(bias.shape))
+            return _shaped(kernels.batch_norm_backward(g.reshape(x3.shape), x3, mean, invstd, _flat(weight),
+                                                need_x, need_w, need_b), xd.shape, weight, bias)
         return _record_kernel(out, "NativeBatchNormBackward0", grads, x, weight, bias, rebuild, kernel_backward)
     return _record_standardized(out, "NativeBatchNormBackward0", grads, x, weight, bias, xhat, invstd, rebuild)
 
@@ -220,10 +225,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     rebuild = lambda: _standardize_tensors(x, axes, eps)  # noqa: E731
     if fused:
         def kernel_backward(g, need_x, need_w, need_b):
-            gx, gw, gb = kernels.layer_norm_backward(g.reshape(rows.shape), rows, mean, invstd, _flat(weight),
-                                                     need_x, need_w, need_b)
-            return (None if gx is None else gx.reshape(xd.shape), None if gw is None else gw.reshape(weight.shape),
-                    None if gb is None else gb.reshape(bias.shape))
+            return _shaped(kernels.layer_norm_backward(g.reshape(rows.shape), rows, mean, invstd, _flat(weight),
+                                                need_x, need_w, need_b), xd.shape, weight, bias)
         return _record_kernel(out, "NativeLayerNormBackward0", grads, x, weight, bias, rebuild, kernel_backward)
     return _record_standardized(out, "NativeLayerNormBackward0", grads, x, weight, bias, xhat, invstd, rebuild)
 
