@@ -457,12 +457,6 @@ def sgd_step(param, grad, momentum_buffer, lr, momentum=0.0, dampening=0.0, nest
 # Recurrent layers (one layer, one direction, a whole sequence: kernels/rnn.py)
 # ---------------------------------------------------------------------------
 
-def _float_dtype(*arrays):
-    """compute_dtype over any number of arrays."""
-    dt = np.result_type(*arrays)
-    return dt if dt == F32 or dt == F64 else F32 if dt.itemsize <= 4 else F64
-
-
 def _recurrent(op, gates, x_proj, h0, w_hh, b_hh, c0=None):
     """The checked (x_proj, h0, c0, w_hh, b_hh) of a forward in one float dtype; b_hh zeros when None."""
     x_proj, h0 = float_array(op, "x_proj", x_proj, 3), float_array(op, "h0", h0, 2)
@@ -479,7 +473,7 @@ def _recurrent(op, gates, x_proj, h0, w_hh, b_hh, c0=None):
         c0 = float_array(op, "c0", c0, 2)
         if c0.shape != h0.shape:
             raise ValueError(f"{op}: c0 has shape {c0.shape}, expected h0's {h0.shape}")
-    dt = _float_dtype(x_proj, h0, w_hh, b_hh, *([] if c0 is None else [c0]))
+    dt = compute_dtype(x_proj, h0, w_hh, b_hh, c0)
     return x_proj.dtype, (ready(x_proj, dt), ready(h0, dt), ready(c0, dt), ready(w_hh, dt), ready(b_hh, dt))
 
 
@@ -489,7 +483,7 @@ def _recurrent_grads(op, out, h0, grad_out, grad_hn, *others):
     if out.shape[1:] != h0.shape or out.shape[0] < 1:
         raise ValueError(f"{op}: out {out.shape} and h0 {h0.shape} do not match (T, N, H) and (N, H)")
     others = tuple(float_array(op, "saved", a) for a in others)
-    dt = _float_dtype(out, h0)
+    dt = compute_dtype(out, h0)
     grad_out = np.zeros(out.shape, dt) if grad_out is None else float_array(op, "grad_out", grad_out, 3)
     grad_hn = np.zeros(h0.shape, dt) if grad_hn is None else float_array(op, "grad_hn", grad_hn, 2)
     if grad_out.shape != out.shape or grad_hn.shape != h0.shape:
@@ -552,9 +546,7 @@ def _floats(op, named, ndims, shapes):
         if a is not None and shape is not None and tuple(a.shape) != tuple(shape):
             raise ValueError(f"{op}: {name} has shape {tuple(a.shape)}, expected {tuple(shape)} "
                              f"({named[0][0]} has shape {tuple(arrays[0].shape)})")
-    present = [a for a in arrays if a is not None]
-    dt = np.result_type(*present) if len(present) > 1 else present[0].dtype
-    dt = dt if dt == F32 or dt == F64 else (F32 if dt.itemsize <= 4 else F64)
+    dt = compute_dtype(*arrays)
     return [ready(a, dt) for a in arrays], arrays[0].dtype
 
 

@@ -23,12 +23,16 @@ def float_array(op, name, a, ndim=None):
     return a
 
 
-def compute_dtype(a, b=None, c=None):
-    """The dtype the kernels run in: NumPy promotion, float16 -> float32."""
+def compute_dtype(a, *others):
+    """The dtype the kernels run in: NumPy promotion of a and the others (None skipped), float16 -> float32."""
     dt = a.dtype
-    if (b is None or b.dtype == dt) and (c is None or c.dtype == dt) and (dt == F32 or dt == F64):
-        return dt
-    dt = np.result_type(*[v.dtype for v in (a, b, c) if v is not None])
+    if dt == F32 or dt == F64:
+        for v in others:
+            if v is not None and v.dtype != dt:
+                break
+        else:
+            return dt
+    dt = np.result_type(a.dtype, *[v.dtype for v in others if v is not None])
     if dt != F32 and dt != F64:
         dt = F32 if dt.itemsize <= 4 else F64
     return dt
