@@ -2,6 +2,7 @@
 # GIL-free GEMM on row-major matrices, and OpenMP queries that still compile
 # when OpenMP is not available.
 
+from libc.stdlib cimport free
 from libc.string cimport memcpy
 from cython.parallel cimport prange, parallel, threadid
 from scipy.linalg.cython_blas cimport sgemm, dgemm, saxpy, daxpy
@@ -164,6 +165,50 @@ cdef inline void gemm_rm(bint trans_a, bint trans_b, int m, int n, int k,
     else:
         dgemm(&ta, &tb, &n, &m, &k, &alpha, <double*>b, &ldb, <double*>a, &lda,
               &beta, c, &ldc)
+
+
+cdef extern from "_sgemm_packed.h":
+    int gl_packed_gemm_ok() noexcept nogil
+    Py_ssize_t gl_packed_size(Py_ssize_t k, Py_ssize_t n) noexcept nogil
+    void gl_pack_b(Py_ssize_t k, Py_ssize_t n, const float* base, const Py_ssize_t* col, Py_ssize_t rs,
+                   float* out) noexcept nogil
+    float* gl_pack_op_b(int tb, Py_ssize_t k, Py_ssize_t n, const float* b, Py_ssize_t ldb) noexcept nogil
+    void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
+                        const float* bp, float* c, Py_ssize_t ldc) noexcept nogil
+
+
+cdef enum:
+    PACKED_ROWS = 64    # the rows of C a thread takes at a time in packed_gemm
+
+
+cdef inline bint packed_gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                             const float* a, Py_ssize_t lda, const float* b, Py_ssize_t ldb,
+                             float* c, Py_ssize_t ldc, int nthreads) noexcept nogil:
+    """Row-major float32 C (m x n) = op(A) @ op(B) on _sgemm_packed.h's kernel (op(B) packed once, blocks of
+    PACKED_ROWS rows of C over `nthreads` threads; the same bits for any count).  False, with C untouched,
+    when this CPU lacks AVX2/FMA or memory ran out: then the caller uses BLAS."""
+    cdef float* packed
+    cdef Py_ssize_t ra = 1 if trans_a else lda, ka = lda if trans_a else 1
+    cdef Py_ssize_t blocks = (m + PACKED_ROWS - 1) // PACKED_ROWS, i, i0
+    cdef int master
+    if not gl_packed_gemm_ok():
+        return False
+    packed = gl_pack_op_b(trans_b, k, n, b, ldb)
+    if packed == NULL:
+        return False
+    nthreads = <int>min(<Py_ssize_t>nthreads, blocks)
+    if nthreads > 1:
+        master = gl_master_cpu()
+        with parallel(num_threads=nthreads):
+            gl_place(master, threadid())
+            for i in prange(blocks, schedule="static"):
+                i0 = i * PACKED_ROWS
+                gl_packed_gemm(min(<Py_ssize_t>PACKED_ROWS, m - i0), n, k, a + i0 * ra, ra, ka, packed,
+                               c + i0 * ldc, ldc)
+    else:
+        gl_packed_gemm(m, n, k, a, ra, ka, packed, c, ldc)
+    free(packed)
+    return True
 
 
 cdef inline void axpy(int n, real alpha, const real* x, real* y) noexcept nogil:

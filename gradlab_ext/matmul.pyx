@@ -1,10 +1,15 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
-"""Compiled 2-D matrix multiply: one BLAS sgemm/dgemm call without the GIL.
+"""Compiled 2-D matrix multiply without the GIL: a packed float32 kernel, or BLAS sgemm/dgemm.
 
 The fast twin of ``gradlab/kernels/matmul.py``.  A transposed operand
 (Fortran-ordered, e.g. ``w.T`` of a C-ordered ``w``) is passed to BLAS with
 its transpose flag instead of being copied, which is exactly what the
 backward pass of a linear layer produces (``grad @ w`` and ``x.T @ grad``).
+
+float32 products of the shapes a layer's forward and backward passes give
+(``_PACKED_MIN_ROWS`` rows and more) run on gradlab's own kernel,
+``_sgemm_packed.h``, when the CPU has AVX2 and FMA: op(B) is packed once and
+every row of C reuses it; the others, and all float64 products, go to BLAS.
 
 Threads: a product of moderate size is cut into tiles that OpenBLAS runs on
 the calling thread, and the tiles are spread over gradlab's OpenMP threads
@@ -21,7 +26,7 @@ cimport numpy as cnp
 import numpy as np
 
 from cython.parallel cimport prange, parallel, threadid
-from gradlab_ext._common cimport (real, gemm_rm, par_gemm, gl_omp_max_threads, gl_have_openmp, gl_pin_init,
+from gradlab_ext._common cimport (real, gemm_rm, par_gemm, packed_gemm, gl_omp_max_threads, gl_have_openmp, gl_pin_init,
                                   gl_master_cpu, gl_place, BLAS_SINGLE_THREAD_MNK)
 
 cnp.import_array()
@@ -37,17 +42,26 @@ __all__ = ["matmul"]
 # of a recurrent layer (docs/performance.md).
 cdef idx_t _PARALLEL_MIN_WORK = 1 << 22
 cdef idx_t _OWN_THREADS_MAX_WORK = (<idx_t>1) << 24
+# float32 products go to _sgemm_packed.h's kernel (on CPUs with AVX2 and FMA) when C has rows enough to repay
+# packing op(B) (k * n copies) and columns enough to fill its 24-wide panels, and op(B) is small enough to stay
+# in the caches the kernel is blocked for
+cdef idx_t _PACKED_MIN_ROWS = 64, _PACKED_MIN_COLS = 32, _PACKED_MAX_B = 1 << 21
 
 
 cdef void _gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_t lda,
                 const real* b, idx_t ldb, real* c) noexcept nogil:
     cdef idx_t work = m * n * k
+    cdef int nt = _num_threads if work >= _PARALLEL_MIN_WORK else 1
+    if real is float:
+        if (m >= _PACKED_MIN_ROWS and n >= _PACKED_MIN_COLS and k * n <= _PACKED_MAX_B
+                and packed_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n, nt)):
+            return
     if work <= BLAS_SINGLE_THREAD_MNK or (work > _OWN_THREADS_MAX_WORK and _num_threads == 1):
         gemm_rm(ta, tb, <int>m, <int>n, <int>k, 1, a, <int>lda, b, <int>ldb, 0, c, <int>n)
     elif work > _OWN_THREADS_MAX_WORK and m >= 16 * _num_threads:
         _row_blocks(ta, tb, m, n, k, a, lda, b, ldb, c, _num_threads)
     else:
-        par_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n, _num_threads if work >= _PARALLEL_MIN_WORK else 1)
+        par_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n, nt)
 
 
 cdef void _row_blocks(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_t lda,

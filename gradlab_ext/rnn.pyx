@@ -28,10 +28,12 @@ recurrent GEMM itself.  float64 uses libm.
 cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport parallel, threadid
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from gradlab_ext._common cimport (real, gl_omp_max_threads, gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place,
-                                  TiledGemm, tiled_gemm, run_tile, par_gemm)
+                                  TiledGemm, tiled_gemm, run_tile, par_gemm, packed_gemm, gl_packed_gemm_ok,
+                                  gl_packed_size, gl_pack_b, gl_packed_gemm)
 
 cnp.import_array()
 
@@ -225,10 +227,37 @@ cdef inline void _gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* 
         run_tile(&plan, t, c)
 
 
+cdef float* _packed_w(const real* w, idx_t H, idx_t G, idx_t j0, idx_t j1, bint rows) noexcept nogil:
+    """This thread's part of W_hh packed for _sgemm_packed.h, or NULL (float64, no AVX2/FMA, no memory).
+
+    rows: the forward product's B = (rows q*H + j0:j1 of W_hh for each gate q)^T, (H, G*(j1-j0));
+    else the backward's B = W_hh[:, j0:j1], (G*H, j1-j0)."""
+    cdef idx_t B = j1 - j0, n = G * B if rows else B, k = H if rows else G * H, q, j
+    cdef float* packed = NULL
+    cdef idx_t* col
+    if real is double or B <= 0 or not gl_packed_gemm_ok():
+        return NULL
+    col = <idx_t*>malloc(n * sizeof(idx_t))
+    packed = <float*>malloc(gl_packed_size(k, n) * sizeof(float))
+    if col != NULL and packed != NULL:
+        for j in range(n):
+            col[j] = (j // B * H + j0 + j % B) * H if rows else j0 + j
+        gl_pack_b(k, n, <const float*><const void*>w, col, 1 if rows else H, packed)
+    else:
+        free(packed)
+        packed = NULL
+    free(col)
+    return packed
+
+
 cdef inline void _dh_product(idx_t N, idx_t H, idx_t GH, const real* grad_pre, const real* w, real* dh,
-                             idx_t j0, idx_t j1) noexcept nogil:
-    """dh[:, j0:j1] = grad_pre (N, G*H) @ W_hh[:, j0:j1], block by block."""
+                             idx_t j0, idx_t j1, const float* packed) noexcept nogil:
+    """dh[:, j0:j1] = grad_pre (N, G*H) @ W_hh[:, j0:j1], packed (see _packed_w) or block by block."""
     cdef idx_t jb = j0
+    if packed != NULL:
+        gl_packed_gemm(N, j1 - j0, GH, <const float*><const void*>grad_pre, GH, 1, packed,
+                       <float*><void*>(dh + j0), H)
+        return
     while jb < j1:
         _gemm(False, False, N, min(<idx_t>_UNIT_BLOCK, j1 - jb), GH, grad_pre, GH, w + jb, H, dh + jb, H)
         jb += _UNIT_BLOCK
@@ -248,19 +277,23 @@ cdef void _forward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) n
     cdef const real* cp
     cdef const real* x
     cdef const real* r
+    cdef float* packed = _packed_w(w, H, G, j0, j1, True)
     for k in range(T):
         t = _time(s, k)
         if k == 0:
             hp, cp = <const real*>s.h0, <const real*>s.c0
         else:
             hp, cp = out + _time(s, k - 1) * N * H, cells + _time(s, k - 1) * N * H
-        if B > 0:
+        if B > 0 and packed != NULL:    # sc = h_prev @ (each gate's rows j0:j1 of W_hh)^T
+            gl_packed_gemm(N, G * B, H, <const float*><const void*>hp, H, 1, packed, <float*><void*>sc, G * B)
+        elif B > 0:
             for q in range(G):     # sc[:, q*B:(q+1)*B] = h_prev @ (gate q's rows j0:j1 of W_hh)^T
                 jb = j0
                 while jb < j1:
                     _gemm(False, True, N, min(<idx_t>_UNIT_BLOCK, j1 - jb), H, hp, H, w + (q * H + jb) * H, H,
                           sc + q * B + jb - j0, G * B)
                     jb += _UNIT_BLOCK
+        if B > 0:
             for n in range(N):
                 row = t * N + n
                 x, r = xp + row * GH + j0, sc + n * G * B
@@ -274,6 +307,7 @@ cdef void _forward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) n
                     _rnn_forward_row(B, s.mode == RELU, x, b + j0, r, out + row * H + j0)
         if team > 1:
             gl_rnn_barrier()    # the next step reads every unit of this step's h
+    free(packed)
 
 
 cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* kind) noexcept nogil:
@@ -292,15 +326,17 @@ cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* kind
     cdef real* dcb = <real*>s.dc
     cdef const real* hp
     cdef const real* cp
+    cdef float* packed
     if B <= 0:
         for k in range(T):      # an idle thread still meets the others at every step's barrier
             if team > 1:
                 gl_rnn_barrier()
         return
+    packed = _packed_w(w, H, s.G, j0, j1, False)
     for k in range(T - 1, -1, -1):
         t = _time(s, k)
         if k < T - 1:   # dh[:, j0:j1] = (grad of the later step's h W_hh^T) @ W_hh[:, j0:j1]
-            _dh_product(N, H, GH, ghp + _time(s, k + 1) * N * GH, w, dhb, j0, j1)
+            _dh_product(N, H, GH, ghp + _time(s, k + 1) * N * GH, w, dhb, j0, j1, packed)
         if k == 0:
             hp, cp = <const real*>s.h0, <const real*>s.c0
         else:
@@ -319,7 +355,8 @@ cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* kind
         if team > 1:
             gl_rnn_barrier()    # the step before reads every unit of this step's gradient
     # grad_h0 = grad of the first step's h W_hh^T, through W_hh (+ GRU's direct path)
-    _dh_product(N, H, GH, ghp + _time(s, 0) * N * GH, w, dhb, j0, j1)
+    _dh_product(N, H, GH, ghp + _time(s, 0) * N * GH, w, dhb, j0, j1, packed)
+    free(packed)
     if s.mode == GRU:
         for n in range(N):
             for j in range(j0, j1):
@@ -372,7 +409,9 @@ cdef void _weight_grads(const Seq* s, const real* hg, real* hprev, real* gw, rea
     else:
         memcpy(hprev, s.h0, NH * sizeof(real))
         memcpy(hprev + NH, out, (T - 1) * NH * sizeof(real))
-    par_gemm(True, False, GH, H, T * N, hg, GH, <const real*>hprev, H, gw, H, _num_threads)
+    if real is double or not packed_gemm(True, False, GH, H, T * N, <const float*><const void*>hg, GH,
+                                         <const float*><const void*>hprev, H, <float*><void*>gw, H, _num_threads):
+        par_gemm(True, False, GH, H, T * N, hg, GH, <const real*>hprev, H, gw, H, _num_threads)
     memset(gb, 0, GH * sizeof(real))
     for r in range(T * N):
         row = hg + r * GH

@@ -1,0 +1,176 @@
+/* gradlab_ext/_sgemm_packed.h: C = A @ B in float32 with B packed once and used many times
+   (included by rnn.pyx).
+
+   A recurrent layer multiplies by the same W_hh at every step, a small product (batch x H by
+   H x 4H).  BLAS packs W_hh again on every call, which costs about as much as the product itself
+   at these sizes; here it is packed once per sequence, in panels of GL_NR columns, each panel's
+   rows contiguous, and a 4 x 24 register tile runs over it with AVX2 and FMA.
+
+   Every element of C is one float accumulator summed over k in order from 0, so its bits do not
+   depend on how rows and columns are cut among threads or tiles.
+
+   gl_packed_gemm_ok() says whether this CPU (and its OS) runs AVX2 and FMA; when it does not, or
+   the compiler is not GCC or Clang on x86-64, the caller keeps to BLAS. */
+#ifndef GL_SGEMM_PACKED_H
+#define GL_SGEMM_PACKED_H
+#include <stdlib.h>
+#include <string.h>
+#include <Python.h>
+
+#define GL_MR 4
+#define GL_NR 24
+#ifndef GL_KC
+#define GL_KC 256       /* k is cut into blocks of this many, so a panel's block stays in L1 */
+#endif
+#ifndef GL_MC
+#define GL_MC 64        /* and the rows of A into blocks of this many, so a block of A stays in L2 */
+#endif
+
+/* floats of packed storage for k rows and n columns of B */
+static Py_ssize_t gl_packed_size(Py_ssize_t k, Py_ssize_t n) {
+    return ((n + GL_NR - 1) / GL_NR) * GL_NR * k;
+}
+
+/* Pack B (k x n), B[kk][j] = base[col[j] + kk * rs], into panels of GL_NR columns (zero-padded on the
+   right): panel p holds B[0][p*NR .. p*NR+NR), B[1][...], ...  The loops read the source along whichever
+   of k and j it is contiguous in. */
+static void gl_pack_b(Py_ssize_t k, Py_ssize_t n, const float* base, const Py_ssize_t* col, Py_ssize_t rs,
+                      float* out) {
+    Py_ssize_t p, kk, j, w;
+    for (p = 0; p < n; p += GL_NR) {
+        float* panel = out + p * k;
+        w = n - p < GL_NR ? n - p : GL_NR;
+        if (w < GL_NR)
+            for (kk = 0; kk < k; kk++)
+                memset(panel + kk * GL_NR + w, 0, (size_t)(GL_NR - w) * sizeof(float));
+        if (rs == 1) {
+            for (j = 0; j < w; j++) {
+                const float* src = base + col[p + j];
+                for (kk = 0; kk < k; kk++)
+                    panel[kk * GL_NR + j] = src[kk];
+            }
+        } else if (col[p + w - 1] - col[p] == w - 1) {     /* the panel's columns side by side */
+            for (kk = 0; kk < k; kk++)
+                memcpy(panel + kk * GL_NR, base + col[p] + kk * rs, (size_t)w * sizeof(float));
+        } else {
+            for (kk = 0; kk < k; kk++)
+                for (j = 0; j < w; j++)
+                    panel[kk * GL_NR + j] = base[col[p + j] + kk * rs];
+        }
+    }
+}
+
+/* op(B) (k x n) packed, in memory the caller frees; NULL when out of memory.
+   op(B)[kk][j] is b[kk * ldb + j], or b[j * ldb + kk] when tb. */
+static float* gl_pack_op_b(int tb, Py_ssize_t k, Py_ssize_t n, const float* b, Py_ssize_t ldb) {
+    Py_ssize_t j;
+    Py_ssize_t* col = (Py_ssize_t*)malloc((size_t)n * sizeof(Py_ssize_t));
+    float* packed = (float*)malloc((size_t)gl_packed_size(k, n) * sizeof(float));
+    if (col != NULL && packed != NULL) {
+        for (j = 0; j < n; j++)
+            col[j] = tb ? j * ldb : j;
+        gl_pack_b(k, n, b, col, tb ? 1 : ldb, packed);
+    } else {
+        free(packed);
+        packed = NULL;
+    }
+    free(col);
+    return packed;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+static int gl_packed_gemm_ok(void) {
+    static int ok = -1;
+    if (ok < 0) {
+        __builtin_cpu_init();
+        ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return ok;
+}
+
+/* C[0:m, 0:n] (+)= A[0:m, 0:kc] @ panel, for m <= MR rows and n <= NR columns; accumulate adds to C.
+   A[i][kk] is a[i * ra + kk * ka].  Rows of A past m read row 0 (their results are dropped). */
+__attribute__((target("avx2,fma")))
+static void gl_tile_4x24(Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_t ka, const float* panel, float* c,
+                         Py_ssize_t ldc, int m, int n, int accumulate) {
+    const float* a0 = a;
+    const float* a1 = a + (m > 1 ? ra : 0);
+    const float* a2 = a + (m > 2 ? 2 * ra : 0);
+    const float* a3 = a + (m > 3 ? 3 * ra : 0);
+    __m256 c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32, b0, b1, b2, av;
+    float tile[GL_MR * GL_NR];
+    const float* src = c;
+    Py_ssize_t ld = ldc, kk;
+    int i, j, full = m == GL_MR && n == GL_NR;
+    if (accumulate && !full) {      /* an edge tile: its C goes through a full-size tile */
+        memset(tile, 0, sizeof(tile));
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++)
+                tile[i * GL_NR + j] = c[i * ldc + j];
+        src = tile;
+        ld = GL_NR;
+    }
+    if (accumulate) {
+        c00 = _mm256_loadu_ps(src);          c01 = _mm256_loadu_ps(src + 8);          c02 = _mm256_loadu_ps(src + 16);
+        c10 = _mm256_loadu_ps(src + ld);     c11 = _mm256_loadu_ps(src + ld + 8);     c12 = _mm256_loadu_ps(src + ld + 16);
+        c20 = _mm256_loadu_ps(src + 2 * ld); c21 = _mm256_loadu_ps(src + 2 * ld + 8); c22 = _mm256_loadu_ps(src + 2 * ld + 16);
+        c30 = _mm256_loadu_ps(src + 3 * ld); c31 = _mm256_loadu_ps(src + 3 * ld + 8); c32 = _mm256_loadu_ps(src + 3 * ld + 16);
+    } else {
+        c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = _mm256_setzero_ps();
+    }
+    for (kk = 0; kk < kc; kk++) {
+        b0 = _mm256_loadu_ps(panel);
+        b1 = _mm256_loadu_ps(panel + 8);
+        b2 = _mm256_loadu_ps(panel + 16);
+        panel += GL_NR;
+        av = _mm256_broadcast_ss(a0 + kk * ka);
+        c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01); c02 = _mm256_fmadd_ps(av, b2, c02);
+        av = _mm256_broadcast_ss(a1 + kk * ka);
+        c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11); c12 = _mm256_fmadd_ps(av, b2, c12);
+        av = _mm256_broadcast_ss(a2 + kk * ka);
+        c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21); c22 = _mm256_fmadd_ps(av, b2, c22);
+        av = _mm256_broadcast_ss(a3 + kk * ka);
+        c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31); c32 = _mm256_fmadd_ps(av, b2, c32);
+    }
+    if (full) {
+        _mm256_storeu_ps(c, c00);           _mm256_storeu_ps(c + 8, c01);           _mm256_storeu_ps(c + 16, c02);
+        _mm256_storeu_ps(c + ldc, c10);     _mm256_storeu_ps(c + ldc + 8, c11);     _mm256_storeu_ps(c + ldc + 16, c12);
+        _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21); _mm256_storeu_ps(c + 2 * ldc + 16, c22);
+        _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31); _mm256_storeu_ps(c + 3 * ldc + 16, c32);
+        return;
+    }
+    _mm256_storeu_ps(tile, c00);              _mm256_storeu_ps(tile + 8, c01);              _mm256_storeu_ps(tile + 16, c02);
+    _mm256_storeu_ps(tile + GL_NR, c10);      _mm256_storeu_ps(tile + GL_NR + 8, c11);      _mm256_storeu_ps(tile + GL_NR + 16, c12);
+    _mm256_storeu_ps(tile + 2 * GL_NR, c20);  _mm256_storeu_ps(tile + 2 * GL_NR + 8, c21);  _mm256_storeu_ps(tile + 2 * GL_NR + 16, c22);
+    _mm256_storeu_ps(tile + 3 * GL_NR, c30);  _mm256_storeu_ps(tile + 3 * GL_NR + 8, c31);  _mm256_storeu_ps(tile + 3 * GL_NR + 16, c32);
+    for (i = 0; i < m; i++)
+        memcpy(c + i * ldc, tile + i * GL_NR, (size_t)n * sizeof(float));
+}
+
+/* C (m x n, row stride ldc) = A (m x k, A[i][kk] = a[i * ra + kk * ka]) @ B, B packed by gl_pack_b(k, n, ...) */
+static void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
+                           const float* bp, float* c, Py_ssize_t ldc) {
+    Py_ssize_t p, i, i0, i1, k0, kc;
+    for (i0 = 0; i0 < m; i0 += GL_MC) {
+        i1 = m - i0 < GL_MC ? m : i0 + GL_MC;
+        for (k0 = 0; k0 < k; k0 += GL_KC) {
+            kc = k - k0 < GL_KC ? k - k0 : GL_KC;
+            for (p = 0; p < n; p += GL_NR) {
+                int w = n - p < GL_NR ? (int)(n - p) : GL_NR;
+                for (i = i0; i < i1; i += GL_MR)
+                    gl_tile_4x24(kc, a + i * ra + k0 * ka, ra, ka, bp + p * k + k0 * GL_NR, c + i * ldc + p, ldc,
+                                 i1 - i < GL_MR ? (int)(i1 - i) : GL_MR, w, k0 > 0);
+            }
+        }
+    }
+}
+#else
+static int gl_packed_gemm_ok(void) { return 0; }
+static void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
+                           const float* bp, float* c, Py_ssize_t ldc) {
+    (void)m; (void)n; (void)k; (void)a; (void)ra; (void)ka; (void)bp; (void)c; (void)ldc;
+}
+#endif
+#endif
