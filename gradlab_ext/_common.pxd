@@ -2,7 +2,7 @@
 # GIL-free GEMM on row-major matrices, and OpenMP queries that still compile
 # when OpenMP is not available.
 
-from libc.stdlib cimport free
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 from cython.parallel cimport prange, parallel, threadid
 from scipy.linalg.cython_blas cimport sgemm, dgemm, saxpy, daxpy
@@ -168,11 +168,11 @@ cdef inline void gemm_rm(bint trans_a, bint trans_b, int m, int n, int k,
 
 
 cdef extern from "_sgemm_packed.h":
+    enum: GL_NR
     int gl_packed_gemm_ok() noexcept nogil
     Py_ssize_t gl_packed_size(Py_ssize_t k, Py_ssize_t n) noexcept nogil
     void gl_pack_b(Py_ssize_t k, Py_ssize_t n, const float* base, const Py_ssize_t* col, Py_ssize_t rs,
                    float* out) noexcept nogil
-    float* gl_pack_op_b(int tb, Py_ssize_t k, Py_ssize_t n, const float* b, Py_ssize_t ldb) noexcept nogil
     void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
                         const float* bp, float* c, Py_ssize_t ldc) noexcept nogil
 
@@ -184,29 +184,40 @@ cdef enum:
 cdef inline bint packed_gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                              const float* a, Py_ssize_t lda, const float* b, Py_ssize_t ldb,
                              float* c, Py_ssize_t ldc, int nthreads) noexcept nogil:
-    """Row-major float32 C (m x n) = op(A) @ op(B) on _sgemm_packed.h's kernel (op(B) packed once, blocks of
-    PACKED_ROWS rows of C over `nthreads` threads; the same bits for any count).  False, with C untouched,
-    when this CPU lacks AVX2/FMA or memory ran out: then the caller uses BLAS."""
+    """Row-major float32 C (m x n) = op(A) @ op(B) on _sgemm_packed.h's kernel: op(B) packed once (its panels
+    shared among the threads), then blocks of PACKED_ROWS rows of C over `nthreads` threads; the same bits
+    for any count.  False, with C untouched, when this CPU lacks AVX2/FMA or memory ran out: then the
+    caller uses BLAS."""
     cdef float* packed
-    cdef Py_ssize_t ra = 1 if trans_a else lda, ka = lda if trans_a else 1
-    cdef Py_ssize_t blocks = (m + PACKED_ROWS - 1) // PACKED_ROWS, i, i0
+    cdef Py_ssize_t* col
+    cdef Py_ssize_t ra = 1 if trans_a else lda, ka = lda if trans_a else 1, rs = 1 if trans_b else ldb
+    cdef Py_ssize_t blocks = (m + PACKED_ROWS - 1) // PACKED_ROWS, panels = (n + GL_NR - 1) // GL_NR, i, i0, j, p
     cdef int master
     if not gl_packed_gemm_ok():
         return False
-    packed = gl_pack_op_b(trans_b, k, n, b, ldb)
-    if packed == NULL:
+    col = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
+    packed = <float*>malloc(gl_packed_size(k, n) * sizeof(float))
+    if col == NULL or packed == NULL:
+        free(col)
+        free(packed)
         return False
-    nthreads = <int>min(<Py_ssize_t>nthreads, blocks)
+    for j in range(n):
+        col[j] = j * ldb if trans_b else j          # op(B)[kk][j] = b[col[j] + kk * rs]
+    nthreads = <int>min(<Py_ssize_t>nthreads, max(blocks, panels))
     if nthreads > 1:
         master = gl_master_cpu()
         with parallel(num_threads=nthreads):
             gl_place(master, threadid())
+            for p in prange(panels, schedule="static"):
+                gl_pack_b(k, min(<Py_ssize_t>GL_NR, n - p * GL_NR), b, col + p * GL_NR, rs, packed + p * GL_NR * k)
             for i in prange(blocks, schedule="static"):
                 i0 = i * PACKED_ROWS
                 gl_packed_gemm(min(<Py_ssize_t>PACKED_ROWS, m - i0), n, k, a + i0 * ra, ra, ka, packed,
                                c + i0 * ldc, ldc)
     else:
+        gl_pack_b(k, n, b, col, rs, packed)
         gl_packed_gemm(m, n, k, a, ra, ka, packed, c, ldc)
+    free(col)
     free(packed)
     return True
 

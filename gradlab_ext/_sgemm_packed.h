@@ -60,24 +60,6 @@ static void gl_pack_b(Py_ssize_t k, Py_ssize_t n, const float* base, const Py_ss
     }
 }
 
-/* op(B) (k x n) packed, in memory the caller frees; NULL when out of memory.
-   op(B)[kk][j] is b[kk * ldb + j], or b[j * ldb + kk] when tb. */
-static float* gl_pack_op_b(int tb, Py_ssize_t k, Py_ssize_t n, const float* b, Py_ssize_t ldb) {
-    Py_ssize_t j;
-    Py_ssize_t* col = (Py_ssize_t*)malloc((size_t)n * sizeof(Py_ssize_t));
-    float* packed = (float*)malloc((size_t)gl_packed_size(k, n) * sizeof(float));
-    if (col != NULL && packed != NULL) {
-        for (j = 0; j < n; j++)
-            col[j] = tb ? j * ldb : j;
-        gl_pack_b(k, n, b, col, tb ? 1 : ldb, packed);
-    } else {
-        free(packed);
-        packed = NULL;
-    }
-    free(col);
-    return packed;
-}
-
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 

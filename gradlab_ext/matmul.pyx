@@ -26,7 +26,7 @@ cimport numpy as cnp
 import numpy as np
 
 from cython.parallel cimport prange, parallel, threadid
-from gradlab_ext._common cimport (real, gemm_rm, par_gemm, packed_gemm, gl_omp_max_threads, gl_have_openmp, gl_pin_init,
+from gradlab_ext._common cimport (real, gemm_rm, par_gemm, packed_gemm, gl_packed_gemm_ok, gl_omp_max_threads, gl_have_openmp, gl_pin_init,
                                   gl_master_cpu, gl_place, BLAS_SINGLE_THREAD_MNK)
 
 cnp.import_array()
@@ -124,3 +124,8 @@ def matmul(a, b):
         else:
             _gemm(bta, btb, M, N, K, <double*>ap, ilda, <double*>bp, ildb, <double*>cp)
     return c
+
+
+def _packed_kernel():
+    """True when float32 products of layer size run on _sgemm_packed.h's kernel here (the CPU has AVX2 and FMA)."""
+    return bool(gl_packed_gemm_ok())

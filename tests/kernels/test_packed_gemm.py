@@ -1,0 +1,61 @@
+"""The packed float32 GEMM (gradlab_ext/_sgemm_packed.h) behind matmul's layer-sized products and the recurrent
+layers: right at every tile, panel and block edge, for every operand layout, and the same bits whatever the
+thread count.  On a CPU without AVX2/FMA the same products go to BLAS and these tests check that path."""
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import gradlab.kernels as K
+from kernel_cases import requires_cython
+
+pytestmark = requires_cython
+
+
+def _layout(a, f):
+    return np.asfortranarray(a) if f else a
+
+
+def _with_threads(n, fn, *args):
+    before = K.get_num_threads()
+    K.set_num_threads(n)
+    try:
+        return fn(*args)
+    finally:
+        K.set_num_threads(before)
+
+
+# m from 64 (matmul's smallest packed product) across 4-row tiles and 64-row blocks, n across 24-wide panels,
+# k across the 256-deep reduction blocks (the first block overwrites C, the later ones add)
+@given(st.integers(64, 200), st.integers(32, 80), st.integers(1, 600), st.booleans(), st.booleans())
+@example(64, 32, 1, False, False).via("one step of the reduction")
+@example(67, 49, 257, True, True).via("edge tile, edge panel, a second reduction block of one")
+@example(130, 72, 512, False, True).via("whole tiles and panels, two reduction blocks")
+def test_packed_products_match_float64(m, n, k, fa, fb):
+    rng = np.random.default_rng(m * 7919 + n * 104729 + k)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    out = K.matmul(_layout(a, fa), _layout(b, fb))
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    assert out.shape == (m, n) and out.dtype == np.float32
+    # float32 sums of k products: error grows like sqrt(k) ulps of the terms' size
+    np.testing.assert_allclose(out, exact, rtol=1e-5, atol=2e-6 * np.sqrt(k) * 4)
+
+
+@pytest.mark.parametrize("layout", ["cc", "cf", "fc", "ff"])
+def test_packed_products_same_bits_on_one_and_two_threads(layout):
+    rng = np.random.default_rng(3)
+    a = _layout(rng.standard_normal((700, 300)).astype(np.float32), layout[0] == "f")
+    b = _layout(rng.standard_normal((300, 130)).astype(np.float32), layout[1] == "f")
+    one = _with_threads(1, K.matmul, a, b)
+    two = _with_threads(2, K.matmul, a, b)
+    assert np.array_equal(one, two)
+
+
+def test_packed_kernel_runs_where_the_cpu_has_avx2_and_fma():
+    import os
+    from gradlab_ext import matmul
+    flags = open("/proc/cpuinfo").read().split() if os.path.exists("/proc/cpuinfo") else []
+    if "avx2" not in flags or "fma" not in flags:
+        pytest.skip("no AVX2/FMA listed in /proc/cpuinfo: the products go to BLAS")
+    assert matmul._packed_kernel() is True
