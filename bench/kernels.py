@@ -3,6 +3,7 @@
     python bench/kernels.py                 # batches 64 and 256
     python bench/kernels.py --batch 64 --rounds 5
     python bench/kernels.py --net cifar --batch 64 --threads 1   # the CIFAR-shaped CNN's layers
+    python bench/kernels.py --gemm --threads 1     # matmul on the workloads' layer-sized products
 
 For each of LeNet-5's three convolutions and two max pools it times one
 forward plus one backward pass (what one training step does with that
@@ -12,6 +13,11 @@ both).  The three are interleaved round by round and the best round of each
 is kept, so a busy machine slows all three alike.  The first convolution
 computes no input gradient (a network's first layer needs none), in all
 three.
+
+--gemm instead times gradlab's matmul kernel against NumPy's ``@`` (its own
+BLAS) and PyTorch's ``mm`` on the products of bench/workloads' linear and
+recurrent layers, operands laid out as those layers' forward and backward
+passes give them, and prints GFLOP/s and ratios.
 
 It also reports how well the convolutions use the GEMM: their multiply-add
 rate as a fraction of NumPy's own float32 GEMM rate on a matrix of matching
@@ -169,6 +175,47 @@ def numpy_sgemm(m, k, n, rng):
     return (lambda: a @ b), 2 * m * k * n
 
 
+GEMMS = [  # name, m, k, n, layout of (A, B): "c" C-ordered, "f" a transposed view (Fortran-ordered)
+    ("LSTM input projection", 2048, 64, 512, "cf"),
+    ("LSTM input grad", 2048, 512, 128, "cc"),
+    ("LSTM weight grad", 512, 2048, 128, "fc"),
+    ("MLP 784->256, batch 128", 128, 784, 256, "cf"),
+    ("MLP weight grad", 256, 128, 784, "fc"),
+    ("LeNet-5 fc1, batch 256", 256, 400, 120, "cf"),
+    ("transformer feed-forward", 2048, 128, 512, "cf"),
+    ("recurrent step (32 rows)", 32, 128, 512, "cf"),
+]
+
+
+def gemm_table(rounds, min_time):
+    """gradlab's matmul against NumPy's @ and PyTorch's mm, best of interleaved rounds."""
+    from gradlab_ext import matmul as compiled
+    rng = np.random.default_rng(0)
+    print(f"packed float32 kernel: {'yes' if compiled._packed_kernel() else 'no (BLAS)'}\n")
+    head = f"{'product':26s} {'m x k x n':>16s} {'gradlab GF/s':>13s} {'numpy GF/s':>11s} {'torch GF/s':>11s}" \
+           f" {'vs numpy':>9s} {'vs torch':>9s}"
+    print(head)
+    print("-" * len(head))
+    for name, m, k, n, layout in GEMMS:
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        a = np.asfortranarray(a) if layout[0] == "f" else a
+        b = np.asfortranarray(b) if layout[1] == "f" else b
+        impls = {"gradlab": lambda: K.matmul(a, b), "numpy": lambda: a @ b}
+        if torch is not None:
+            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+            impls["torch"] = lambda: torch.mm(ta, tb)
+        best = {name_: float("inf") for name_ in impls}
+        for _ in range(rounds):
+            for name_, fn in impls.items():
+                best[name_] = min(best[name_], best_time(fn, min_time))
+        gf = {name_: 2 * m * k * n / t / 1e9 for name_, t in best.items()}
+        th = f"{gf['torch']:11.1f}" if "torch" in gf else f"{'-':>11s}"
+        vs_t = f"{best['torch'] / best['gradlab']:8.2f}x" if "torch" in best else f"{'-':>9s}"
+        print(f"{name:26s} {f'{m}x{k}x{n}':>16s} {gf['gradlab']:13.1f} {gf['numpy']:11.1f} {th}"
+              f" {best['numpy'] / best['gradlab']:8.2f}x {vs_t}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, nargs="+", default=[64, 256])
@@ -180,6 +227,8 @@ def main():
                         help="whose layers: LeNet-5's or the CIFAR-shaped CNN's (bench/workloads)")
     parser.add_argument("--no-numpy", action="store_true",
                         help="leave out the NumPy twins (slow on the CIFAR layers)")
+    parser.add_argument("--gemm", action="store_true",
+                        help="time matmul on the workloads' layer-sized products instead of the conv layers")
     args = parser.parse_args()
     if args.no_numpy:
         SKIP.add("numpy")
@@ -194,6 +243,8 @@ def main():
     print(f"gradlab kernels: {K.get_num_threads()} threads; numpy {np.__version__}; "
           + (f"torch {torch.__version__} with {torch.get_num_threads()} threads" if torch is not None
              else "torch not installed"))
+    if args.gemm:
+        return gemm_table(args.rounds, args.min_time)
     print("times are forward + backward, microseconds (best of interleaved rounds)\n")
     head = (f"{'layer':28s} {'batch':>5s} {'cython':>9s} {'(fwd':>7s} {'bwd)':>7s} {'numpy':>10s} "
             f"{'torch':>9s} {'vs torch':>9s} {'vs numpy':>9s}")
