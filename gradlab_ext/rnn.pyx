@@ -4,8 +4,11 @@
 Same names, signatures and formulas (PyTorch's, gate orders LSTM i, f, g, o
 and GRU r, z, n); the docstring of the twin has them.  One call runs one
 layer in one direction over all T steps with no Python in between: per step
-the recurrent product h W_hh^T (BLAS, called from C) and one pass of the
-gate nonlinearities.  Every buffer is allocated once per call.
+the recurrent product h W_hh^T and one pass of the gate nonlinearities.
+Every buffer is allocated once per call.  In float32 on a CPU with AVX2 and
+FMA, each thread packs its part of W_hh once and every step's product runs on
+_sgemm_packed.h's kernel (BLAS would pack it again at every step); otherwise
+BLAS, called from C.
 
 Threads: the hidden units are cut into blocks of 64, and each OpenMP thread
 takes a contiguous run of blocks; one parallel region spans the whole
@@ -17,9 +20,10 @@ pool is woken per step, and BLAS never starts threads of its own (each GEMM
 is cut into tiles below OpenBLAS's threading size, _common.pxd's tiled_gemm).
 
 Bits: every product is cut into the same blocks and tiles whatever the thread
-count (the reduction at fixed chunks of 256), the gate loops are elementwise,
-and the weight gradient is par_gemm's fixed tiling, so results are the same
-bits for any number of threads.
+count (the reduction at fixed chunks of 256; the packed kernel sums each
+element over k in order whatever the cut), the gate loops are elementwise,
+and the weight gradient is packed_gemm's or par_gemm's fixed tiling, so
+results are the same bits for any number of threads.
 
 float32 activations use a vectorisable exp (Cephes' polynomial, about 1 ulp;
 tanh by its odd polynomial near 0): libm's expf and tanhf cost as much as the
