@@ -236,21 +236,20 @@ cdef float* _packed_w(const real* w, idx_t H, idx_t G, idx_t j0, idx_t j1, bint 
 
     rows: the forward product's B = (rows q*H + j0:j1 of W_hh for each gate q)^T, (H, G*(j1-j0));
     else the backward's B = W_hh[:, j0:j1], (G*H, j1-j0)."""
-    cdef idx_t B = j1 - j0, n = G * B if rows else B, k = H if rows else G * H, q, j
+    cdef idx_t B = j1 - j0, n = G * B if rows else B, k = H if rows else G * H, j
     cdef float* packed = NULL
-    cdef idx_t* col
-    if real is double or B <= 0 or not gl_packed_gemm_ok():
-        return NULL
-    col = <idx_t*>malloc(n * sizeof(idx_t))
-    packed = <float*>malloc(gl_packed_size(k, n) * sizeof(float))
-    if col != NULL and packed != NULL:
-        for j in range(n):
-            col[j] = (j // B * H + j0 + j % B) * H if rows else j0 + j
-        gl_pack_b(k, n, <const float*><const void*>w, col, 1 if rows else H, packed)
-    else:
-        free(packed)
-        packed = NULL
-    free(col)
+    cdef idx_t* col = NULL
+    if real is float and B > 0 and gl_packed_gemm_ok():
+        col = <idx_t*>malloc(n * sizeof(idx_t))
+        packed = <float*>malloc(gl_packed_size(k, n) * sizeof(float))
+        if col != NULL and packed != NULL:
+            for j in range(n):
+                col[j] = (j // B * H + j0 + j % B) * H if rows else j0 + j
+            gl_pack_b(k, n, <const float*><const void*>w, col, 1 if rows else H, packed)
+        else:
+            free(packed)
+            packed = NULL
+        free(col)
     return packed
 
 
