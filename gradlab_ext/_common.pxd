@@ -174,7 +174,7 @@ cdef extern from "_sgemm_packed.h":
     void gl_pack_b(Py_ssize_t k, Py_ssize_t n, const float* base, const Py_ssize_t* col, Py_ssize_t rs,
                    float* out) noexcept nogil
     void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
-                        const float* bp, float* c, Py_ssize_t ldc) noexcept nogil
+                        const float* bp, float* c, Py_ssize_t ldc, const float* bias) noexcept nogil
 
 
 cdef enum:
@@ -183,8 +183,8 @@ cdef enum:
 
 cdef inline bint packed_gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                              const float* a, Py_ssize_t lda, const float* b, Py_ssize_t ldb,
-                             float* c, Py_ssize_t ldc, int nthreads) noexcept nogil:
-    """Row-major float32 C (m x n) = op(A) @ op(B) on _sgemm_packed.h's kernel: op(B) packed once (its panels
+                             float* c, Py_ssize_t ldc, int nthreads, const float* bias=NULL) noexcept nogil:
+    """Row-major float32 C (m x n) = op(A) @ op(B) (+ bias, n floats, on every row) on _sgemm_packed.h's kernel: op(B) packed once (its panels
     shared among the threads), then blocks of PACKED_ROWS rows of C over `nthreads` threads; the same bits
     for any count.  False, with C untouched, when this CPU lacks AVX2/FMA or memory ran out: then the
     caller uses BLAS."""
@@ -213,10 +213,10 @@ cdef inline bint packed_gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_
             for i in prange(blocks, schedule="static"):
                 i0 = i * PACKED_ROWS
                 gl_packed_gemm(min(<Py_ssize_t>PACKED_ROWS, m - i0), n, k, a + i0 * ra, ra, ka, packed,
-                               c + i0 * ldc, ldc)
+                               c + i0 * ldc, ldc, bias)
     else:
         gl_pack_b(k, n, b, col, rs, packed)
-        gl_packed_gemm(m, n, k, a, ra, ka, packed, c, ldc)
+        gl_packed_gemm(m, n, k, a, ra, ka, packed, c, ldc, bias)
     free(col)
     free(packed)
     return True

@@ -72,11 +72,11 @@ static int gl_packed_gemm_ok(void) {
     return ok;
 }
 
-/* C[0:m, 0:n] (+)= A[0:m, 0:kc] @ panel, for m <= MR rows and n <= NR columns; accumulate adds to C.
-   A[i][kk] is a[i * ra + kk * ka].  Rows of A past m read row 0 (their results are dropped). */
+/* C[0:m, 0:n] (+)= A[0:m, 0:kc] @ panel, for m <= MR rows and n <= NR columns; accumulate adds to C, else
+   C starts from bias (NR floats) when given.  A[i][kk] is a[i * ra + kk * ka].  Rows of A past m read row 0 (their results are dropped). */
 __attribute__((target("avx2,fma")))
 static void gl_tile_4x24(Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_t ka, const float* panel, float* c,
-                         Py_ssize_t ldc, int m, int n, int accumulate) {
+                         Py_ssize_t ldc, int m, int n, int accumulate, const float* bias) {
     const float* a0 = a;
     const float* a1 = a + (m > 1 ? ra : 0);
     const float* a2 = a + (m > 2 ? 2 * ra : 0);
@@ -99,6 +99,10 @@ static void gl_tile_4x24(Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_
         c10 = _mm256_loadu_ps(src + ld);     c11 = _mm256_loadu_ps(src + ld + 8);     c12 = _mm256_loadu_ps(src + ld + 16);
         c20 = _mm256_loadu_ps(src + 2 * ld); c21 = _mm256_loadu_ps(src + 2 * ld + 8); c22 = _mm256_loadu_ps(src + 2 * ld + 16);
         c30 = _mm256_loadu_ps(src + 3 * ld); c31 = _mm256_loadu_ps(src + 3 * ld + 8); c32 = _mm256_loadu_ps(src + 3 * ld + 16);
+    } else if (bias != NULL) {      /* every row starts from the bias */
+        c00 = c10 = c20 = c30 = _mm256_loadu_ps(bias);
+        c01 = c11 = c21 = c31 = _mm256_loadu_ps(bias + 8);
+        c02 = c12 = c22 = c32 = _mm256_loadu_ps(bias + 16);
     } else {
         c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = _mm256_setzero_ps();
     }
@@ -131,19 +135,25 @@ static void gl_tile_4x24(Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_
         memcpy(c + i * ldc, tile + i * GL_NR, (size_t)n * sizeof(float));
 }
 
-/* C (m x n, row stride ldc) = A (m x k, A[i][kk] = a[i * ra + kk * ka]) @ B, B packed by gl_pack_b(k, n, ...) */
+/* C (m x n, row stride ldc) = A (m x k, A[i][kk] = a[i * ra + kk * ka]) @ B (+ bias, n floats, on every row
+   when not NULL), B packed by gl_pack_b(k, n, ...) */
 static void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
-                           const float* bp, float* c, Py_ssize_t ldc) {
+                           const float* bp, float* c, Py_ssize_t ldc, const float* bias) {
     Py_ssize_t p, i, i0, i1, k0, kc;
+    float bias_nr[GL_NR];
     for (i0 = 0; i0 < m; i0 += GL_MC) {
         i1 = m - i0 < GL_MC ? m : i0 + GL_MC;
         for (k0 = 0; k0 < k; k0 += GL_KC) {
             kc = k - k0 < GL_KC ? k - k0 : GL_KC;
             for (p = 0; p < n; p += GL_NR) {
                 int w = n - p < GL_NR ? (int)(n - p) : GL_NR;
+                if (bias != NULL) {
+                    memset(bias_nr, 0, sizeof(bias_nr));
+                    memcpy(bias_nr, bias + p, (size_t)w * sizeof(float));
+                }
                 for (i = i0; i < i1; i += GL_MR)
                     gl_tile_4x24(kc, a + i * ra + k0 * ka, ra, ka, bp + p * k + k0 * GL_NR, c + i * ldc + p, ldc,
-                                 i1 - i < GL_MR ? (int)(i1 - i) : GL_MR, w, k0 > 0);
+                                 i1 - i < GL_MR ? (int)(i1 - i) : GL_MR, w, k0 > 0, bias != NULL ? bias_nr : NULL);
             }
         }
     }
@@ -151,8 +161,8 @@ static void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float
 #else
 static int gl_packed_gemm_ok(void) { return 0; }
 static void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
-                           const float* bp, float* c, Py_ssize_t ldc) {
-    (void)m; (void)n; (void)k; (void)a; (void)ra; (void)ka; (void)bp; (void)c; (void)ldc;
+                           const float* bp, float* c, Py_ssize_t ldc, const float* bias) {
+    (void)m; (void)n; (void)k; (void)a; (void)ra; (void)ka; (void)bp; (void)c; (void)ldc; (void)bias;
 }
 #endif
 #endif

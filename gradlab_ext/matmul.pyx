@@ -49,13 +49,22 @@ cdef idx_t _PACKED_MIN_ROWS = 64, _PACKED_MIN_COLS = 32, _PACKED_MAX_B = 1 << 21
 
 
 cdef void _gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_t lda,
-                const real* b, idx_t ldb, real* c) noexcept nogil:
-    cdef idx_t work = m * n * k
+                const real* b, idx_t ldb, real* c, const real* bias) noexcept nogil:
+    cdef idx_t work = m * n * k, i, j
     cdef int nt = _num_threads if work >= _PARALLEL_MIN_WORK else 1
     if real is float:
         if (m >= _PACKED_MIN_ROWS and n >= _PACKED_MIN_COLS and k * n <= _PACKED_MAX_B
-                and packed_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n, nt)):
+                and packed_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n, nt, bias)):
             return
+    _blas_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, work, nt)
+    if bias != NULL:
+        for i in range(m):
+            for j in range(n):
+                c[i * n + j] += bias[j]
+
+
+cdef void _blas_gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_t lda,
+                     const real* b, idx_t ldb, real* c, idx_t work, int nt) noexcept nogil:
     if work <= BLAS_SINGLE_THREAD_MNK or (work > _OWN_THREADS_MAX_WORK and _num_threads == 1):
         gemm_rm(ta, tb, <int>m, <int>n, <int>k, 1, a, <int>lda, b, <int>ldb, 0, c, <int>n)
     elif work > _OWN_THREADS_MAX_WORK and m >= 16 * _num_threads:
@@ -89,8 +98,8 @@ cdef tuple _operand(object a):
     return arr, False, max(arr.shape[1], 1)
 
 
-def matmul(a, b):
-    """a @ b for 2-D float32/float64 arrays a (M, K) and b (K, N) of one dtype."""
+def matmul(a, b, bias=None):
+    """a @ b (+ bias on every row) for 2-D float32/float64 arrays a (M, K), b (K, N) and bias (N,) of one dtype."""
     op = "matmul"
     if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
         raise TypeError(f"{op}: expected numpy arrays, got {type(a).__name__} and {type(b).__name__}")
@@ -102,11 +111,14 @@ def matmul(a, b):
     if b.shape[0] != K:
         raise ValueError(f"{op}: shapes {a.shape} and {b.shape} are not aligned "
                          f"({K} != {b.shape[0]})")
+    if bias is not None and (not isinstance(bias, np.ndarray) or bias.dtype != a.dtype or bias.shape != (N,)):
+        raise ValueError(f"{op}: bias must be a {a.dtype} array of shape ({N},), got "
+                         f"{type(bias).__name__} {getattr(bias, 'dtype', '')} {getattr(bias, 'shape', '')}")
     if max(M, N, K) >= (<idx_t>1) << 31:
         raise ValueError(f"{op}: dimensions {a.shape} x {b.shape} exceed 32-bit BLAS indices")
     cdef cnp.ndarray c
     if K == 0:
-        return np.zeros((M, N), dtype=a.dtype)
+        return np.zeros((M, N), dtype=a.dtype) + (0 if bias is None else bias)
     c = np.empty((M, N), dtype=a.dtype)
     if M == 0 or N == 0:
         return c
@@ -118,11 +130,14 @@ def matmul(a, b):
     cdef bint bta = ta, btb = tb
     cdef idx_t ilda = lda, ildb = ldb
     cdef bint f32 = a.dtype == np.float32
+    if bias is not None:
+        bias = np.ascontiguousarray(bias)
+    cdef void* biasp = NULL if bias is None else cnp.PyArray_DATA(<cnp.ndarray>bias)
     with nogil:
         if f32:
-            _gemm(bta, btb, M, N, K, <float*>ap, ilda, <float*>bp, ildb, <float*>cp)
+            _gemm(bta, btb, M, N, K, <float*>ap, ilda, <float*>bp, ildb, <float*>cp, <float*>biasp)
         else:
-            _gemm(bta, btb, M, N, K, <double*>ap, ilda, <double*>bp, ildb, <double*>cp)
+            _gemm(bta, btb, M, N, K, <double*>ap, ilda, <double*>bp, ildb, <double*>cp, <double*>biasp)
     return c
 
 

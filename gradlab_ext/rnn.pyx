@@ -259,7 +259,7 @@ cdef inline void _dh_product(idx_t N, idx_t H, idx_t GH, const real* grad_pre, c
     cdef idx_t jb = j0
     if packed != NULL:
         gl_packed_gemm(N, j1 - j0, GH, <const float*><const void*>grad_pre, GH, 1, packed,
-                       <float*><void*>(dh + j0), H)
+                       <float*><void*>(dh + j0), H, NULL)
         return
     while jb < j1:
         _gemm(False, False, N, min(<idx_t>_UNIT_BLOCK, j1 - jb), GH, grad_pre, GH, w + jb, H, dh + jb, H)
@@ -288,7 +288,8 @@ cdef void _forward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) n
         else:
             hp, cp = out + _time(s, k - 1) * N * H, cells + _time(s, k - 1) * N * H
         if B > 0 and packed != NULL:    # sc = h_prev @ (each gate's rows j0:j1 of W_hh)^T
-            gl_packed_gemm(N, G * B, H, <const float*><const void*>hp, H, 1, packed, <float*><void*>sc, G * B)
+            gl_packed_gemm(N, G * B, H, <const float*><const void*>hp, H, 1, packed, <float*><void*>sc, G * B,
+                           NULL)
         elif B > 0:
             for q in range(G):     # sc[:, q*B:(q+1)*B] = h_prev @ (gate q's rows j0:j1 of W_hh)^T
                 jb = j0

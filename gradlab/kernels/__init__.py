@@ -366,25 +366,31 @@ def _avg_geometry(op, shape, kernel_size, stride, padding, ceil_mode, divisor_ov
 # Matrix multiply
 # ---------------------------------------------------------------------------
 
-def matmul(a, b):
-    """a (M, K) @ b (K, N) -> (M, N)."""
+def matmul(a, b, bias=None):
+    """a (M, K) @ b (K, N) (+ bias (N,) on every row) -> (M, N)."""
     # fast path first: this runs for every linear layer, forward and backward
     if type(a) is _ndarray and type(b) is _ndarray and a.ndim == 2 and b.ndim == 2 \
-            and a.dtype == b.dtype and (a.dtype == F32 or a.dtype == F64) and a.shape[1] == b.shape[0]:
-        return _mm.matmul(a, b)
+            and a.dtype == b.dtype and (a.dtype == F32 or a.dtype == F64) and a.shape[1] == b.shape[0] \
+            and (bias is None or (type(bias) is _ndarray and bias.dtype == a.dtype and bias.shape == (b.shape[1],))):
+        return _mm.matmul(a, b, bias)
     op = "matmul"
     a = float_array(op, "a", a, 2)
     b = float_array(op, "b", b, 2)
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be multiplied "
                          f"({a.shape[1]} != {b.shape[0]})")
-    out_dtype = np.result_type(a.dtype, b.dtype)
-    dt = compute_dtype(a, b)
-    if a.dtype != dt:
-        a = a.astype(dt)
-    if b.dtype != dt:
-        b = b.astype(dt)
-    return cast(_mm.matmul(a, b), out_dtype)
+    arrays = (a, b)
+    if bias is not None:
+        bias = float_array(op, "bias", bias, 1)
+        if bias.shape != (b.shape[1],):
+            raise ValueError(f"{op}: bias must have shape ({b.shape[1]},) for a product with {b.shape[1]} "
+                             f"columns, got {bias.shape}")
+        arrays += (bias,)
+    out_dtype = np.result_type(*arrays)
+    dt = compute_dtype(*arrays)
+    a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
+    bias = None if bias is None else bias.astype(dt, copy=False)
+    return cast(_mm.matmul(a, b, bias), out_dtype)
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,9 @@ import numpy as np
 __all__ = ["matmul"]
 
 
-def matmul(a, b):
-    """a @ b for 2-D arrays a (M, K) and b (K, N) of one float dtype."""
-    return np.matmul(a, b)
+def matmul(a, b, bias=None):
+    """a @ b (+ bias on every row) for 2-D arrays a (M, K), b (K, N) and bias (N,) of one float dtype."""
+    out = np.matmul(a, b)
+    if bias is not None:
+        out += bias
+    return out

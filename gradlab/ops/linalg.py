@@ -22,12 +22,16 @@ from .registry import op
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _product(x, y):
-    """x @ y on ndarrays.  Float matrices go to the matmul kernel, which runs on
-    gradlab's kernel threads (see gradlab_ext/matmul.pyx); the rest to NumPy."""
-    if x.ndim == 2 and y.ndim == 2 and x.dtype == y.dtype and x.dtype in _FLOATS:
-        return kernels.matmul(x, y)
-    return np.matmul(x, y)
+def _product(x, y, bias=None):
+    """x @ y (+ bias on every row: an array of y's columns) on ndarrays.  Float matrices of one dtype go to the
+    matmul kernel, which runs on gradlab's kernel threads (see gradlab_ext/matmul.pyx); the rest to NumPy."""
+    if x.ndim == 2 and y.ndim == 2 and x.dtype == y.dtype and x.dtype in _FLOATS \
+            and (bias is None or bias.dtype == x.dtype):
+        return kernels.matmul(x, y, bias)
+    out = np.matmul(x, y)
+    if bias is not None:
+        out += bias
+    return out
 
 
 def _matmul_error(op, a, b):

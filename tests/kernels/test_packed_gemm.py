@@ -59,3 +59,34 @@ def test_packed_kernel_runs_where_the_cpu_has_avx2_and_fma():
     if "avx2" not in flags or "fma" not in flags:
         pytest.skip("no AVX2/FMA listed in /proc/cpuinfo: the products go to BLAS")
     assert matmul._packed_kernel() is True
+
+
+@given(st.integers(1, 150), st.integers(0, 300), st.integers(1, 80), st.sampled_from([np.float32, np.float64]),
+       st.booleans())
+@example(64, 300, 49, np.float32, True).via("packed: the bias seeds an edge panel, two reduction blocks")
+@example(10, 3, 5, np.float32, False).via("BLAS: the bias added after the product")
+@example(70, 0, 40, np.float32, False).via("an empty reduction: the bias alone")
+def test_the_bias_starts_every_row(m, k, n, dtype, fb):
+    from kernel_cases import both_backends
+    rng = np.random.default_rng(m * 31 + k * 7 + n)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = _layout(rng.standard_normal((k, n)).astype(dtype), fb)
+    bias = rng.standard_normal(n).astype(dtype)
+    out, out_np = both_backends(K.matmul, a, b, bias)
+    exact = a.astype(np.float64) @ b.astype(np.float64) + bias
+    tight = dtype == np.float64
+    for got in (out, out_np):
+        assert got.shape == (m, n) and got.dtype == dtype
+        np.testing.assert_allclose(got, exact, rtol=1e-12 if tight else 1e-5,
+                                   atol=1e-12 if tight else 1e-5 * (np.sqrt(k) + 1))
+
+
+def test_the_bias_is_checked_and_promoted():
+    a = np.ones((3, 2), np.float32)
+    b = np.ones((2, 4), np.float32)
+    with pytest.raises(ValueError, match=r"matmul: bias must have shape \(4,\)"):
+        K.matmul(a, b, np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="matmul: bias has dtype int64"):
+        K.matmul(a, b, np.ones(4, np.int64))
+    out = K.matmul(a, b, np.full(4, 0.5))          # float64 bias: NumPy's promotion
+    assert out.dtype == np.float64 and np.array_equal(out, np.full((3, 4), 2.5))

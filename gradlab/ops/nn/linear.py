@@ -28,10 +28,12 @@ def linear(x, weight, bias=None):
     n_out, n_in = weight._data.shape
     # leading dims flattened into rows: one 2-D product on the matmul kernel, whatever the input's rank
     rows = x._data if x._data.ndim == 2 else x._data.reshape(-1, n_in)
-    out = _product(rows, weight._data.T)
+    # the bias goes into the product (the kernel starts each row's sums from it) when it is one per output
+    fused = bias is not None and bias._data.shape == (n_out,)
+    out = _product(rows, weight._data.T, bias._data if fused else None)
     if x._data.ndim != 2:
         out = out.reshape(x._data.shape[:-1] + (n_out,))
-    if bias is not None:
+    if bias is not None and not fused:
         out += bias._data
 
     def backward(g):
