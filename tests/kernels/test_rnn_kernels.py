@@ -63,6 +63,24 @@ def test_compiled_matches_twin(mode, T, N, H, reverse, double, seed):
 
 @requires_cython
 @pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("N, H, threads", [(33, 130, 2), (7, 70, 1), (32, 128, 2)])
+def test_compiled_matches_twin_at_layer_sizes(mode, N, H, threads):
+    """Sizes where float32 runs the packed kernel (gradlab_ext/_sgemm_packed.h): edge tiles of rows, panels cut
+    across gates and a last block of units shorter than 64, over one thread or two."""
+    from gradlab_ext import rnn as compiled
+    a = _arrays(np.random.default_rng(N * H), mode, 3, N, H, np.float32, scale=2.0)
+    before = K.get_num_threads()
+    try:
+        K.set_num_threads(threads)
+        got_all = _run(compiled, mode, a, True)
+    finally:
+        K.set_num_threads(before)
+    for got, want in zip(got_all, _run(twin, mode, a, True)):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, np.abs(want).max()))
+
+
+@requires_cython
+@pytest.mark.parametrize("mode", sorted(MODES))
 def test_same_bits_for_one_and_two_threads(mode):
     """Large enough that two threads share the sequence: their blocks of hidden units give the same bits."""
     from gradlab_ext import rnn as compiled
