@@ -56,6 +56,11 @@ def v3_flags(compiler_cmd):
 
 
 class BuildExt(build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:       # twice the modules since the v3 copies: compile them on every core
+            self.parallel = os.cpu_count() or 1
+
     def build_extensions(self):
         cc = getattr(self.compiler, "compiler_so", None) or ["cc"]
         openmp = os.environ.get("GRADLAB_NO_OPENMP") != "1" and compiler_supports_openmp(cc[:1])
