@@ -165,9 +165,9 @@ def describe(name, backend, args, out, seconds, n):
 
 def reason(backend):
     """Why this backend runs the kernels."""
-    from .kernels import _CYTHON_ERROR
+    from .kernels import _CYTHON_ERROR, cpu_build
     if backend == "cython":
-        return "compiled"
+        return f"compiled {cpu_build()}"        # x86-64-v3 or baseline: gradlab/kernels/__init__.py
     if _CYTHON_ERROR is not None:
         return "compiled kernels not built"
     if os.environ.get("GRADLAB_BACKEND", "").strip().lower() == "numpy":

@@ -51,7 +51,7 @@ def test_conv_forward_and_backward_lines(backend, capsys):
     conv_step()
     lines = kernel_lines(capsys.readouterr().err)
     assert [ln[0] for ln in lines] == ["conv2d_forward", "conv2d_backward"]
-    why = "compiled" if backend == "cython" else "set_backend('numpy')"
+    why = f"compiled {K.cpu_build()}" if backend == "cython" else "set_backend('numpy')"
     fwd, bwd = lines
     assert fwd[1:6] == (backend, why, "(2,3,8,8) (4,3,3,3) (4,)", "(2,4,6,6)", "float32")
     assert bwd[1:6] == (backend, why, "(2,4,6,6) (2,3,8,8) (4,3,3,3)", "(2,3,8,8) (4,3,3,3) (4,)", "float32")
@@ -74,7 +74,7 @@ def test_data_movement_kernels_report_bandwidth(capsys):
 
 
 def test_why_the_numpy_twin_runs(monkeypatch):
-    assert debug.reason("cython") == "compiled"
+    assert debug.reason("cython") == f"compiled {K.cpu_build()}"      # x86-64-v3 or baseline
     assert debug.reason("numpy") == "set_backend('numpy')"
     with monkeypatch.context() as patch:
         patch.setenv("GRADLAB_BACKEND", "numpy")

@@ -552,13 +552,14 @@ def _print_header(run, n_train, n_test, load_seconds):
 
     r = run.recipe
     resumed = f", resuming after epoch {run.done}" if run.done else ""
+    cpu = f" {kernels.cpu_build()}" if kernels.get_backend() == "cython" else ""
     length = f"{r['steps']} steps" if r["steps"] else f"{run.epochs} epochs"
     extras = "".join([f", beta2 {r['beta2']:g}" if r["beta2"] != RECIPE_DEFAULTS["beta2"] else "",
                       f", label smoothing {r['label_smoothing']:g}" if r["label_smoothing"] else "",
                       f", moving average {r['ema']:g} over the second half" if r["ema"] else ""])
     say(f"LeNet-5 on {r['dataset']} ({n_train:,} training / {n_test:,} test images): "
         f"{r['optimizer']} lr {r['lr']:g} ({_schedule_text(r)}){extras}, batch {r['batch_size']}, {length}, "
-        f"seed {r['seed']}, recipe {r['recipe']}, kernels: {kernels.get_backend()}{resumed}; "
+        f"seed {r['seed']}, recipe {r['recipe']}, kernels: {kernels.get_backend()}{cpu}{resumed}; "
         f"data loaded in {load_seconds:.2f} s")
     if run.eval_at is not None or r["target"] is not None:
         when = (f"every {r['eval_every']} steps from step {r['eval_from'] or r['eval_every']} and at the end"

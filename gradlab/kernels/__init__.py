@@ -24,6 +24,13 @@ import; the default is "cython" when gradlab_ext imports, else "numpy" (with
 one warning).  ``set_num_threads(n)`` / ``get_num_threads()``: the OpenMP team
 of the compiled kernels (default: OMP_NUM_THREADS or all cores).
 
+CPU build: on x86-64 the compiled kernels exist twice, gradlab_ext.<name> for
+any x86-64 CPU and gradlab_ext.v3.<name> built with -march=x86-64-v3 (AVX2,
+FMA: twice as wide vector loops).  The v3 build is imported when the CPU has
+those features (asked by compiled baseline code, gradlab_ext/v3/_cpu.pyx), else
+the baseline one; ``GRADLAB_CPU=baseline`` forces the baseline build.
+``cpu_build()`` says which one runs, ``_CPU_WHY`` why.
+
 Conventions: images NCHW, weights (Cout, Cin // groups, kh, kw); ``stride``,
 ``padding``, ``dilation`` and ``kernel_size`` are an int or a pair (h, w);
 padding is symmetric; a pooling stride of None means kernel_size.  float16 is
@@ -77,7 +84,7 @@ from .geometry import (check_grad_out, conv2d_output_size, conv_geometry, diviso
                        pool2d_output_size, pool_geometry, shape4)
 
 __all__ = [
-    "set_backend", "get_backend", "use_backend", "available_backends",
+    "set_backend", "get_backend", "use_backend", "available_backends", "cpu_build",
     "set_num_threads", "get_num_threads",
     "conv2d_forward", "conv2d_backward", "conv2d_input_grad", "conv2d_weight_grad",
     "im2col", "col2im",
@@ -96,29 +103,63 @@ FAMILIES = ("conv", "pool", "matmul", "activation", "norm", "softmax", "rnn", "o
 _TWINS = {name: importlib.import_module(f".{name}", __name__) for name in FAMILIES}
 
 
+def choose_cpu_build(setting, cpu_supports_v3):
+    """("v3" or "baseline", why): v3 only when the CPU check says yes and GRADLAB_CPU
+    (``setting``) is not "baseline"; ``cpu_supports_v3`` is None when no v3 build exists."""
+    setting = (setting or "").strip().lower()
+    if setting == "baseline":
+        return "baseline", "GRADLAB_CPU=baseline"
+    if setting not in ("", "auto"):
+        warnings.warn(f"GRADLAB_CPU={setting!r} is not 'baseline' or 'auto'; ignoring it",
+                      RuntimeWarning, stacklevel=2)
+    if cpu_supports_v3 is None:
+        return "baseline", "no x86-64-v3 build"
+    if not cpu_supports_v3():
+        return "baseline", "this CPU lacks AVX2 or FMA"
+    return "v3", "this CPU has AVX2 and FMA"
+
+
+def _v3_check():
+    """The compiled CPU check, or None if the v3 kernels were not built (not x86-64, old compiler)."""
+    try:
+        from gradlab_ext.v3._cpu import supports_v3
+    except ImportError:
+        return None
+    return supports_v3
+
+
 def _import_compiled():
-    """Import gradlab_ext with idle OpenMP threads spinning ~0.1 ms before they sleep
-    (robust on a busy machine, fast on an idle one: docs/performance.md); a policy the
-    user set (OMP_WAIT_POLICY, GOMP_SPINCOUNT) is left alone."""
+    """Import gradlab_ext (its v3 build if the CPU allows, else the baseline one) with idle
+    OpenMP threads spinning ~0.1 ms before they sleep (robust on a busy machine, fast on
+    an idle one: docs/performance.md); a policy the user set (OMP_WAIT_POLICY,
+    GOMP_SPINCOUNT) is left alone.  Returns the modules, the build's name and why."""
+    build, why = choose_cpu_build(os.environ.get("GRADLAB_CPU"), _v3_check())
     chosen = "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ
     if not chosen:
         os.environ["GOMP_SPINCOUNT"] = "3000"
     try:
-        compiled = {name: importlib.import_module(f"gradlab_ext.{name}") for name in FAMILIES}
+        compiled = None
+        if build == "v3":
+            try:
+                compiled = {name: importlib.import_module(f"gradlab_ext.v3.{name}") for name in FAMILIES}
+            except ImportError as exc:      # a family whose v3 copy failed to build: all go baseline
+                build, why = "baseline", f"x86-64-v3 build unusable ({type(exc).__name__}: {exc})"
+        if compiled is None:
+            compiled = {name: importlib.import_module(f"gradlab_ext.{name}") for name in FAMILIES}
     finally:
         if not chosen:
             del os.environ["GOMP_SPINCOUNT"]
     from .._threads import hold_kernel_blas
     hold_kernel_blas()      # the kernels' threads are OpenMP's; their BLAS runs on the caller (gradlab/_threads.py)
-    return compiled
+    return compiled, ("x86-64-v3" if build == "v3" else "baseline"), why
 
 
 try:
-    _COMPILED = _import_compiled()
+    _COMPILED, _CPU_BUILD, _CPU_WHY = _import_compiled()
     _CYTHON_ERROR = None
 except ImportError as exc:          # not built, or built for another Python
-    _COMPILED = None
-    _CYTHON_ERROR = f"{type(exc).__name__}: {exc}"
+    _COMPILED = _CPU_BUILD = None
+    _CYTHON_ERROR = _CPU_WHY = f"{type(exc).__name__}: {exc}"
 else:
     # OpenMP workers keep off the calling thread's CPU (see gradlab_ext/_common.pxd),
     # unless the user binds the threads himself or sets GRADLAB_PIN_THREADS=0
@@ -135,6 +176,12 @@ _conv = _pool = _mm = _act = _norm = _softmax = _rnn = _opt = None
 def available_backends():
     """Names of the backends that can be selected here."""
     return ["cython", "numpy"] if _CYTHON_ERROR is None else ["numpy"]
+
+
+def cpu_build():
+    """Which build of the compiled kernels is loaded: "x86-64-v3" (AVX2, FMA), "baseline"
+    (any x86-64 CPU, or not x86), or None when they are not built."""
+    return _CPU_BUILD
 
 
 def set_backend(name):

@@ -66,6 +66,7 @@ def test_missing_extension_falls_back_with_one_warning():
     code = (
         "import sys, warnings\n"
         "sys.modules['gradlab_ext.conv'] = None  # makes the import fail\n"
+        "sys.modules['gradlab_ext.v3.conv'] = None  # and that of the x86-64-v3 build\n"
         "with warnings.catch_warnings(record=True) as caught:\n"
         "    warnings.simplefilter('always')\n"
         "    import gradlab.kernels as K\n"
@@ -137,7 +138,7 @@ def test_wide_convolutions_hold_blas_to_one_thread_and_give_it_back():
     """A wide layer's per-sample GEMMs run on gradlab's threads with OpenBLAS held to
     one thread (its own pool inside ours collapses on a loaded machine); afterwards
     BLAS has its thread count back."""
-    from gradlab_ext import conv
+    conv = K._COMPILED["conv"]     # the build the dispatcher runs: baseline or x86-64-v3
     before, held, after = conv._blas_hold_probe()
     if before == 0:
         pytest.skip("this BLAS exposes no thread control")

@@ -153,7 +153,7 @@ def test_every_compiled_conv_mode_agrees_with_the_twin(c):
     """Force each path of the compiled conv (classic im2col with multi-sample blocks,
     band mode, band mode over column slices, one thread) on the same case: all must
     match the NumPy twin."""
-    from gradlab_ext import conv as compiled
+    compiled = K._COMPILED["conv"]     # the build the dispatcher runs: baseline or x86-64-v3
     geo = (c["stride"], c["padding"], c["dilation"], c["groups"])
     with K.use_backend("numpy"):
         ref_y = K.conv2d_forward(c["x"], c["w"], c["b"], *geo)
@@ -222,7 +222,7 @@ def test_relu_kernels_on_a_large_array_use_the_threads_and_agree():
 def test_one_and_two_threads_give_the_same_bits(c):
     """Blocks and the chunks the weight gradient is summed over do not depend on the
     thread count, so a run can be resumed with another --threads and end the same."""
-    from gradlab_ext import conv as compiled
+    compiled = K._COMPILED["conv"]     # the build the dispatcher runs: baseline or x86-64-v3
     geo = (c["stride"], c["padding"], c["dilation"], c["groups"])
     old_threads, old = K.get_num_threads(), compiled._tune(parallel_min_work=0)   # parallel even when small
     results = []

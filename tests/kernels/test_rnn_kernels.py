@@ -52,7 +52,7 @@ def _run(module, mode, a, reverse):
 @given(mode=st.sampled_from(sorted(MODES)), T=st.integers(1, 6), N=st.integers(1, 5), H=st.integers(1, 40),
        reverse=st.booleans(), double=st.booleans(), seed=st.integers(0, 2**16))
 def test_compiled_matches_twin(mode, T, N, H, reverse, double, seed):
-    from gradlab_ext import rnn as compiled
+    compiled = K._COMPILED["rnn"]     # the build K.set_num_threads sets: baseline or x86-64-v3
     dtype = np.float64 if double else np.float32
     a = _arrays(np.random.default_rng(seed), mode, T, N, H, dtype, scale=2.0)
     tol = 1e-12 if double else 2e-5
@@ -83,7 +83,7 @@ def test_compiled_matches_twin_at_layer_sizes(mode, N, H, threads):
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_same_bits_for_one_and_two_threads(mode):
     """Large enough that two threads share the sequence: their blocks of hidden units give the same bits."""
-    from gradlab_ext import rnn as compiled
+    compiled = K._COMPILED["rnn"]     # the build K.set_num_threads sets: baseline or x86-64-v3
     a = _arrays(np.random.default_rng(0), mode, 9, 32, 96, np.float32)
     before = K.get_num_threads()
     try:
