@@ -42,9 +42,11 @@ def _multipliers(shape, dtype, p, seed):
 
 def dropout_forward(x, p, seed):
     """x * mask: each element kept with probability 1 - p and scaled by 1 / (1 - p), else times 0."""
-    return x * _multipliers(x.shape, x.dtype, p, seed)
+    with np.errstate(invalid="ignore"):     # inf * 0 where dropped: NaN, as PyTorch, without a warning
+        return x * _multipliers(x.shape, x.dtype, p, seed)
 
 
 def dropout_backward(grad_out, p, seed):
     """grad_out * mask, the mask of the forward with the same p and seed."""
-    return grad_out * _multipliers(grad_out.shape, grad_out.dtype, p, seed)
+    with np.errstate(invalid="ignore"):
+        return grad_out * _multipliers(grad_out.shape, grad_out.dtype, p, seed)
