@@ -11,6 +11,8 @@ two twins with the same file name and the same functions:
     gradlab/kernels/softmax.py     <->  gradlab_ext/softmax.pyx    softmax, attention weights
     gradlab/kernels/rnn.py         <->  gradlab_ext/rnn.pyx        LSTM, GRU, Elman layers
     gradlab/kernels/optim.py       <->  gradlab_ext/optim.pyx      Adam and SGD steps
+    gradlab/kernels/dropout.py     <->  gradlab_ext/dropout.pyx    dropout's mask, drawn from a seed
+    gradlab/kernels/embedding.py   <->  gradlab_ext/embedding.pyx  embedding's backward (rows added back)
 
 the plain-NumPy one written to be read, the compiled one (BLAS without the
 GIL, OpenMP over the batch) to run fast.  This module is the dispatcher:
@@ -67,6 +69,10 @@ ValueError, naming the op, the shapes and what was expected.
               weight_decay=0, decoupled=False, maximize=False)       (in place, returns None)
     sgd_step(param, grad, momentum_buffer, lr, momentum=0, dampening=0, nesterov=False,
              weight_decay=0, maximize=False, first=False)            (in place, returns None)
+    dropout_forward(x, p, seed) -> x * mask;  dropout_backward(grad_out, p, seed) -> grad_out * mask
+        (mask: 1 / (1 - p) where kept, 0 where dropped; the same bits for a seed on every backend)
+    embedding_backward(grad_out (T, D), indices (T,), num_rows) -> (num_rows, D), grad_out[t] added into
+        row indices[t] in the order of t
     conv2d_output_size(size, kernel, stride=1, padding=0, dilation=1) -> int
     pool2d_output_size(size, kernel, stride, padding=0, dilation=1, ceil_mode=False) -> int
 """
@@ -95,11 +101,12 @@ __all__ = [
     "attention_softmax_forward", "attention_softmax_backward",
     "lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward",
     "adam_step", "sgd_step",
+    "dropout_forward", "dropout_backward", "embedding_backward",
 ]
 _ndarray = np.ndarray
 
 # the kernel families, each a twin pair kernels/<name>.py <-> gradlab_ext/<name>.pyx
-FAMILIES = ("conv", "pool", "matmul", "activation", "norm", "softmax", "rnn", "optim")
+FAMILIES = ("conv", "pool", "matmul", "activation", "norm", "softmax", "rnn", "optim", "dropout", "embedding")
 _TWINS = {name: importlib.import_module(f".{name}", __name__) for name in FAMILIES}
 
 
@@ -170,7 +177,7 @@ else:
 _BACKENDS = {"numpy": _TWINS, "cython": _COMPILED}
 _backend = None
 # the current backend's module of each family (set by set_backend)
-_conv = _pool = _mm = _act = _norm = _softmax = _rnn = _opt = None
+_conv = _pool = _mm = _act = _norm = _softmax = _rnn = _opt = _drop = _emb = None
 
 
 def available_backends():
@@ -186,7 +193,7 @@ def cpu_build():
 
 def set_backend(name):
     """Choose the kernels: "cython" (compiled) or "numpy" (the readable twins)."""
-    global _backend, _conv, _pool, _mm, _act, _norm, _softmax, _rnn, _opt
+    global _backend, _conv, _pool, _mm, _act, _norm, _softmax, _rnn, _opt, _drop, _emb
     if not isinstance(name, str) or name.lower() not in _BACKENDS:
         raise ValueError(f"set_backend: unknown backend {name!r}; expected 'cython' or 'numpy'")
     name = name.lower()
@@ -196,7 +203,7 @@ def set_backend(name):
             f"({_CYTHON_ERROR}); build them with `python setup.py build_ext --inplace`")
     _backend = name
     modules = _debug.twins(name, tuple(_BACKENDS[name][f] for f in FAMILIES))   # timed while set_debug watches
-    _conv, _pool, _mm, _act, _norm, _softmax, _rnn, _opt = modules
+    _conv, _pool, _mm, _act, _norm, _softmax, _rnn, _opt, _drop, _emb = modules
 
 
 def get_backend():
@@ -696,3 +703,48 @@ def attention_softmax_forward(scores, scale, causal=False, mask=None):
 def attention_softmax_backward(grad_out, out, scale):
     """Gradient of the raw scores of attention_softmax_forward: scale * out * (grad_out - sum(grad_out * out))."""
     return _rowwise("attention_softmax_backward", _softmax.attention_softmax_backward, grad_out, out, float(scale))
+
+
+# ---------------------------------------------------------------------------
+# Dropout (the mask drawn from a 64-bit seed: kernels/dropout.py)
+# ---------------------------------------------------------------------------
+
+def _dropout(op, name, a, p, seed):
+    if type(a) is not _ndarray or not ((a.dtype == F32 or a.dtype == F64) and a.flags.c_contiguous):
+        a = float_array(op, name, a)
+        dt = a.dtype
+        return cast(_dropout(op, name, ready(a, compute_dtype(a)), p, seed), dt)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2 ** 64:
+        raise ValueError(f"{op}: seed must be an int in [0, 2**64), got {seed!r}")
+    return _drop.dropout_forward(a, p, seed) if op == "dropout_forward" else _drop.dropout_backward(a, p, seed)
+
+
+def dropout_forward(x, p, seed):
+    """x * mask: element i kept (scaled by 1 / (1 - p)) when its hash of (seed, i) clears p, else times 0."""
+    return _dropout("dropout_forward", "x", x, p, seed)
+
+
+def dropout_backward(grad_out, p, seed):
+    """grad_out * mask, the forward's mask for the same p and seed (drawn again, not stored)."""
+    return _dropout("dropout_backward", "grad_out", grad_out, p, seed)
+
+
+# ---------------------------------------------------------------------------
+# Embedding backward
+# ---------------------------------------------------------------------------
+
+def embedding_backward(grad_out, indices, num_rows):
+    """(num_rows, D) zeros with grad_out[t] (of (T, D)) added into row indices[t] (of (T,)), in the order of t."""
+    op = "embedding_backward"
+    g = float_array(op, "grad_out", grad_out, 2)
+    idx = indices if type(indices) is _ndarray else np.asarray(indices)
+    if idx.dtype.kind not in "iu" or idx.ndim != 1 or idx.shape[0] != g.shape[0]:
+        raise ValueError(f"{op}: indices must be 1-D integers, one per row of grad_out {g.shape}; got "
+                         f"{idx.dtype} of shape {idx.shape}")
+    num_rows = operator.index(num_rows)
+    if idx.size and (idx.min() < 0 or idx.max() >= num_rows):
+        raise IndexError(f"{op}: indices in [{idx.min()}, {idx.max()}] are outside [0, {num_rows})")
+    dt = compute_dtype(g)
+    return cast(_emb.embedding_backward(ready(g, dt), ready(idx, np.dtype(np.int64)), num_rows), g.dtype)

@@ -15,6 +15,7 @@ import gradlab.nn.functional as F
 from gradlab import autograd, nn
 from gradlab.autograd import engine
 from gradlab.autograd.explain import NO_FORMULA, formula
+from gradlab.ops.nn import dropout as dropout_op
 from gradlab.testing.opcheck import _draw_inputs, _flatten
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ops"))
@@ -280,9 +281,13 @@ def test_dropout_is_checked_with_its_own_mask_in_float64_and_skipped_when_it_can
     x = gradlab.randn(3, 4, dtype=gradlab.float64, requires_grad=True)
     trace = autograd.explain(lambda: (F.dropout(x, 0.5) * x).sum(), check=True)
     assert trace.ok and all(s["check"]["ok"] for s in trace.steps if s["kind"] == "node"), str(trace)
-    # in float32 the mask is drawn from float32 numbers: a float64 re-run draws another, so it is not checked
+    # float32: the mask comes from a key drawn from the generator, the same in float64, so it is checked too
     x32 = x.detach().float().requires_grad_()
     trace = autograd.explain(lambda: (F.dropout(x32, 0.5) * x32).sum(), check=True)
+    assert trace.ok and all(s["check"]["ok"] for s in trace.steps if s["kind"] == "node"), str(trace)
+    # a generator explain does not rewind (not the default one) draws another mask on a re-run: not checked
+    own = gradlab.Generator().manual_seed(5)
+    trace = autograd.explain(lambda: (dropout_op.dropout(x32, 0.5, generator=own) * x32).sum(), check=True)
     dropout = next(s for s in trace.steps if s["kind"] == "node" and s["formula"].startswith("grad_x = g * mask"))
     assert dropout["check"]["ok"] is None and "does not give its output again" in dropout["check"]["text"]
     assert trace.ok

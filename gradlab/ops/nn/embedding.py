@@ -4,6 +4,7 @@ The backward scatters each gradient back into the rows that were read.
 """
 import numpy as np
 
+from ... import kernels
 from ..._tensor import Tensor
 from ...autograd.record import record
 from ..registry import op
@@ -38,8 +39,12 @@ def embedding(weight, indices, padding_idx=None, scale_grad_by_freq=False):
 
 def _scatter_rows(g, idx, n_rows):
     """Zeros (n_rows, D) with g[i] added into row idx[i] (repeated rows sum): embedding's adjoint."""
-    out = np.zeros((n_rows,) + g._data.shape[idx.ndim:], dtype=g._data.dtype)
-    np.add.at(out, idx, g._data)
+    rows = g._data.shape[idx.ndim:]
+    if len(rows) == 1 and g._data.dtype.kind == "f":     # the usual (n_rows, D) weight: the kernel
+        out = kernels.embedding_backward(g._data.reshape(idx.size, rows[0]), idx.reshape(-1), n_rows)
+    else:
+        out = np.zeros((n_rows,) + rows, dtype=g._data.dtype)
+        np.add.at(out, idx, g._data)
     return record(out, "EmbeddingBackwardBackward0", lambda gg: (embedding(gg, Tensor._wrap(idx)),), (g,))
 
 
