@@ -244,6 +244,8 @@ def main():
           + (f"torch {torch.__version__} with {torch.get_num_threads()} threads" if torch is not None
              else "torch not installed"))
     if args.gemm:
+        import gradlab
+        gradlab.set_num_threads(args.threads)       # NumPy's BLAS too, so that its column is at the same count
         return gemm_table(args.rounds, args.min_time)
     print("times are forward + backward, microseconds (best of interleaved rounds)\n")
     head = (f"{'layer':28s} {'batch':>5s} {'cython':>9s} {'(fwd':>7s} {'bwd)':>7s} {'numpy':>10s} "

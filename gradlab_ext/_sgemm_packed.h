@@ -63,11 +63,15 @@ static void gl_pack_b(Py_ssize_t k, Py_ssize_t n, const float* base, const Py_ss
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
+/* GRADLAB_PACKED_GEMM=0 keeps every product on BLAS (to compare the two) */
 static int gl_packed_gemm_ok(void) {
     static int ok = -1;
+    const char* setting;
     if (ok < 0) {
         __builtin_cpu_init();
-        ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        setting = getenv("GRADLAB_PACKED_GEMM");
+        ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+             && !(setting != NULL && strcmp(setting, "0") == 0);
     }
     return ok;
 }

@@ -25,12 +25,13 @@ def _with_threads(n, fn, *args):
         K.set_num_threads(before)
 
 
-# m from 64 (matmul's smallest packed product) across 4-row tiles and 64-row blocks, n across 24-wide panels,
-# k across the 256-deep reduction blocks (the first block overwrites C, the later ones add)
-@given(st.integers(64, 200), st.integers(32, 80), st.integers(1, 600), st.booleans(), st.booleans())
-@example(64, 32, 1, False, False).via("one step of the reduction")
-@example(67, 49, 257, True, True).via("edge tile, edge panel, a second reduction block of one")
-@example(130, 72, 512, False, True).via("whole tiles and panels, two reduction blocks")
+# m from 256 (matmul's smallest packed product) across 4-row tiles and 64-row blocks, n across 24-wide panels,
+# k across the 256-deep reduction blocks (the first block overwrites C, the later ones add); a transposed A
+# (fa) goes to BLAS
+@given(st.integers(256, 400), st.integers(32, 80), st.integers(1, 600), st.booleans(), st.booleans())
+@example(256, 32, 1, False, False).via("one step of the reduction")
+@example(259, 49, 257, False, True).via("edge tile, edge panel, a second reduction block of one")
+@example(320, 72, 512, False, True).via("whole tiles and panels, two reduction blocks")
 def test_packed_products_match_float64(m, n, k, fa, fb):
     rng = np.random.default_rng(m * 7919 + n * 104729 + k)
     a = rng.standard_normal((m, k)).astype(np.float32)
@@ -61,9 +62,9 @@ def test_packed_kernel_runs_where_the_cpu_has_avx2_and_fma():
     assert matmul._packed_kernel() is True
 
 
-@given(st.integers(1, 150), st.integers(0, 300), st.integers(1, 80), st.sampled_from([np.float32, np.float64]),
+@given(st.integers(1, 300), st.integers(0, 300), st.integers(1, 80), st.sampled_from([np.float32, np.float64]),
        st.booleans())
-@example(64, 300, 49, np.float32, True).via("packed: the bias seeds an edge panel, two reduction blocks")
+@example(258, 300, 49, np.float32, True).via("packed: the bias seeds an edge panel, two reduction blocks")
 @example(10, 3, 5, np.float32, False).via("BLAS: the bias added after the product")
 @example(70, 0, 40, np.float32, False).via("an empty reduction: the bias alone")
 def test_the_bias_starts_every_row(m, k, n, dtype, fb):
