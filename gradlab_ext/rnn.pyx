@@ -287,17 +287,17 @@ cdef void _forward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) n
             hp, cp = <const real*>s.h0, <const real*>s.c0
         else:
             hp, cp = out + _time(s, k - 1) * N * H, cells + _time(s, k - 1) * N * H
-        if B > 0 and packed != NULL:    # sc = h_prev @ (each gate's rows j0:j1 of W_hh)^T
-            gl_packed_gemm(N, G * B, H, <const float*><const void*>hp, H, 1, packed, <float*><void*>sc, G * B,
-                           NULL)
-        elif B > 0:
-            for q in range(G):     # sc[:, q*B:(q+1)*B] = h_prev @ (gate q's rows j0:j1 of W_hh)^T
-                jb = j0
-                while jb < j1:
-                    _gemm(False, True, N, min(<idx_t>_UNIT_BLOCK, j1 - jb), H, hp, H, w + (q * H + jb) * H, H,
-                          sc + q * B + jb - j0, G * B)
-                    jb += _UNIT_BLOCK
         if B > 0:
+            if packed != NULL:      # sc = h_prev @ (each gate's rows j0:j1 of W_hh)^T
+                gl_packed_gemm(N, G * B, H, <const float*><const void*>hp, H, 1, packed, <float*><void*>sc,
+                               G * B, NULL)
+            else:
+                for q in range(G):     # sc[:, q*B:(q+1)*B] = h_prev @ (gate q's rows j0:j1 of W_hh)^T
+                    jb = j0
+                    while jb < j1:
+                        _gemm(False, True, N, min(<idx_t>_UNIT_BLOCK, j1 - jb), H, hp, H, w + (q * H + jb) * H,
+                              H, sc + q * B + jb - j0, G * B)
+                        jb += _UNIT_BLOCK
             for n in range(N):
                 row = t * N + n
                 x, r = xp + row * GH + j0, sc + n * G * B
