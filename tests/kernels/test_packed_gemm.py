@@ -91,3 +91,14 @@ def test_the_bias_is_checked_and_promoted():
         K.matmul(a, b, np.ones(4, np.int64))
     out = K.matmul(a, b, np.full(4, 0.5))          # float64 bias: NumPy's promotion
     assert out.dtype == np.float64 and np.array_equal(out, np.full((3, 4), 2.5))
+
+
+def test_packed_gemm_0_keeps_every_product_on_blas():
+    import os
+    import subprocess
+    import sys
+    code = "import gradlab.kernels as K; print(K._COMPILED['matmul']._packed_kernel())"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, GRADLAB_PACKED_GEMM="0", PYTHONPATH=root)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
