@@ -4,8 +4,10 @@
    the activations for that type).  Pointers are at the row's first unit j0 of its block; the
    gates of a row are H apart in x, b, g and d (PyTorch's layout), B apart in the scratch s, which
    holds this thread's h_prev W_hh^T columns.  `omp simd` because the arrays never overlap, which
-   the compiler cannot prove: it then vectorises the loops, activations included. */
+   the compiler cannot prove: it then vectorises the loops, activations included.  GL_SKIP_LSTM leaves out
+   the LSTM's rows (the x86-64-v3 build has them for float in _lstm_avx2.h). */
 
+#ifndef GL_SKIP_LSTM
 static void GL_SUFFIX(gl_lstm_forward_row)(Py_ssize_t B, Py_ssize_t H, const GL_REAL* x, const GL_REAL* b,
                                           const GL_REAL* s, const GL_REAL* cp, GL_REAL* g, GL_REAL* c, GL_REAL* h) {
     Py_ssize_t j;
@@ -21,6 +23,8 @@ static void GL_SUFFIX(gl_lstm_forward_row)(Py_ssize_t B, Py_ssize_t H, const GL_
         g[j] = gi; g[H + j] = gf; g[2 * H + j] = gg; g[3 * H + j] = go;
     }
 }
+
+#endif
 
 /* g holds r, z, n and h_n (the hidden part of n's pre-activation, b_hn included) */
 static void GL_SUFFIX(gl_gru_forward_row)(Py_ssize_t B, Py_ssize_t H, const GL_REAL* x, const GL_REAL* b,
@@ -53,6 +57,7 @@ static void GL_SUFFIX(gl_rnn_forward_row)(Py_ssize_t B, int relu, const GL_REAL*
     }
 }
 
+#ifndef GL_SKIP_LSTM
 /* dh: the gradient of h from the later step (through W_hh), dc: of c from the later step, replaced
    by the gradient of c_prev; d: the gradient of the four gate pre-activations */
 static void GL_SUFFIX(gl_lstm_backward_row)(Py_ssize_t B, Py_ssize_t H, const GL_REAL* g, const GL_REAL* gout,
@@ -72,6 +77,8 @@ static void GL_SUFFIX(gl_lstm_backward_row)(Py_ssize_t B, Py_ssize_t H, const GL
         dc[j] = dcv * gf;
     }
 }
+
+#endif
 
 /* dz: h's direct path to h_prev (dh * z) from the later step, replaced by this step's; d: the
    gradient of x_proj's gates, e: of h_prev W_hh^T + b_hh's (they differ in n: r multiplies only h_n) */

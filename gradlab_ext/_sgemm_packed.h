@@ -139,28 +139,56 @@ static void gl_tile_4x24(Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_
         memcpy(c + i * ldc, tile + i * GL_NR, (size_t)n * sizeof(float));
 }
 
+/* A's block of rows i0:i1 and k k0:k0+kc, when A is read down its columns (ka > 1, a transposed A such as a
+   weight gradient's g^T), copied tile by tile into buf: tile t's A[t*MR + r][kk] at buf[t*GL_ASTRIDE(kc) + kk*MR + r].
+   Read in place, the tile's broadcasts would step ka floats apart, and at a power-of-two ka those lines fall
+   into a few L1 sets and evict each other; the tiles are one cache line more than MR*kc apart for the same
+   reason, as the copy writes to all of them at once. */
+#define GL_ASTRIDE(kc) (GL_MR * (kc) + 16)
+static void gl_pack_a(Py_ssize_t rows, Py_ssize_t kc, const float* a, Py_ssize_t ka, float* buf) {
+    Py_ssize_t kk, t, full = rows / GL_MR;
+    for (kk = 0; kk < kc; kk++) {
+        const float* src = a + kk * ka;
+        float* dst = buf + kk * GL_MR;
+        for (t = 0; t < full; t++)     /* a tile's MR rows are side by side in the source */
+            memcpy(dst + t * GL_ASTRIDE(kc), src + t * GL_MR, GL_MR * sizeof(float));
+        if (full * GL_MR < rows)
+            memcpy(dst + full * GL_ASTRIDE(kc), src + full * GL_MR, (size_t)(rows - full * GL_MR) * sizeof(float));
+    }
+}
+
 /* C (m x n, row stride ldc) = A (m x k, A[i][kk] = a[i * ra + kk * ka]) @ B (+ bias, n floats, on every row
    when not NULL), B packed by gl_pack_b(k, n, ...) */
 static void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
                            const float* bp, float* c, Py_ssize_t ldc, const float* bias) {
     Py_ssize_t p, i, i0, i1, k0, kc;
     float bias_nr[GL_NR];
+    float* abuf = ra == 1 && ka > 1 && m > 1 ? (float*)malloc(GL_MC / GL_MR * GL_ASTRIDE(GL_KC) * sizeof(float)) : NULL;
     for (i0 = 0; i0 < m; i0 += GL_MC) {
         i1 = m - i0 < GL_MC ? m : i0 + GL_MC;
         for (k0 = 0; k0 < k; k0 += GL_KC) {
             kc = k - k0 < GL_KC ? k - k0 : GL_KC;
+            if (abuf != NULL)
+                gl_pack_a(i1 - i0, kc, a + i0 + k0 * ka, ka, abuf);
             for (p = 0; p < n; p += GL_NR) {
                 int w = n - p < GL_NR ? (int)(n - p) : GL_NR;
                 if (bias != NULL) {
                     memset(bias_nr, 0, sizeof(bias_nr));
                     memcpy(bias_nr, bias + p, (size_t)w * sizeof(float));
                 }
-                for (i = i0; i < i1; i += GL_MR)
-                    gl_tile_4x24(kc, a + i * ra + k0 * ka, ra, ka, bp + p * k + k0 * GL_NR, c + i * ldc + p, ldc,
-                                 i1 - i < GL_MR ? (int)(i1 - i) : GL_MR, w, k0 > 0, bias != NULL ? bias_nr : NULL);
+                for (i = i0; i < i1; i += GL_MR) {
+                    int rows = i1 - i < GL_MR ? (int)(i1 - i) : GL_MR;
+                    const float* bpanel = bp + p * k + k0 * GL_NR;
+                    const float* ab = bias != NULL ? bias_nr : NULL;
+                    if (abuf != NULL)
+                        gl_tile_4x24(kc, abuf + (i - i0) / GL_MR * GL_ASTRIDE(kc), 1, GL_MR, bpanel, c + i * ldc + p, ldc, rows, w, k0 > 0, ab);
+                    else
+                        gl_tile_4x24(kc, a + i * ra + k0 * ka, ra, ka, bpanel, c + i * ldc + p, ldc, rows, w, k0 > 0, ab);
+                }
             }
         }
     }
+    free(abuf);
 }
 #else
 static int gl_packed_gemm_ok(void) { return 0; }

@@ -44,8 +44,7 @@ cdef idx_t _PARALLEL_MIN_WORK = 1 << 22
 cdef idx_t _OWN_THREADS_MAX_WORK = (<idx_t>1) << 24
 # float32 products go to _sgemm_packed.h's kernel (on CPUs with AVX2 and FMA) when C has rows enough to repay
 # packing op(B) (k * n copies: at 128 rows BLAS was faster), columns enough to fill its 24-wide panels, op(B)
-# is small enough to stay in the caches the kernel is blocked for, and A is read along its rows (a transposed
-# A, a weight gradient's g^T, was no faster than BLAS): docs/performance.md
+# is small enough to stay in the caches the kernel is blocked for: docs/performance.md
 cdef idx_t _PACKED_MIN_ROWS = 256, _PACKED_MIN_COLS = 32, _PACKED_MAX_B = 1 << 21
 
 
@@ -54,7 +53,7 @@ cdef void _gemm(bint ta, bint tb, idx_t m, idx_t n, idx_t k, const real* a, idx_
     cdef idx_t work = m * n * k, i, j
     cdef int nt = _num_threads if work >= _PARALLEL_MIN_WORK else 1
     if real is float:
-        if (not ta and m >= _PACKED_MIN_ROWS and n >= _PACKED_MIN_COLS and k * n <= _PACKED_MAX_B
+        if (m >= _PACKED_MIN_ROWS and n >= _PACKED_MIN_COLS and k * n <= _PACKED_MAX_B
                 and packed_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n, nt, bias)):
             return
     _blas_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, work, nt)

@@ -91,7 +91,12 @@ cdef extern from *:
     #define GL_SUFFIX(name) name##_f
     #define GL_SIGMOID gl_sigmoidf
     #define GL_TANH gl_tanhf
+    #if defined(__AVX2__) && defined(__FMA__)
+    #define GL_SKIP_LSTM      /* the x86-64-v3 build: the LSTM's float rows on explicit vectors */
+    #include "_lstm_avx2.h"
+    #endif
     #include "_rnn_cells.h"
+    #undef GL_SKIP_LSTM
     #undef GL_REAL
     #undef GL_SUFFIX
     #undef GL_SIGMOID
