@@ -173,6 +173,10 @@ cdef extern from "_sgemm_packed.h":
     Py_ssize_t gl_packed_size(Py_ssize_t k, Py_ssize_t n) noexcept nogil
     void gl_pack_b(Py_ssize_t k, Py_ssize_t n, const float* base, const Py_ssize_t* col, Py_ssize_t rs,
                    float* out) noexcept nogil
+    Py_ssize_t gl_panel_count(Py_ssize_t n) noexcept nogil
+    Py_ssize_t gl_panel_start(Py_ssize_t n, Py_ssize_t idx) noexcept nogil
+    void gl_pack_panel(Py_ssize_t k, Py_ssize_t n, Py_ssize_t p, const float* base, const Py_ssize_t* col,
+                       Py_ssize_t rs, float* out) noexcept nogil
     void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
                         const float* bp, float* c, Py_ssize_t ldc, const float* bias) noexcept nogil
 
@@ -191,7 +195,7 @@ cdef inline bint packed_gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_
     cdef float* packed
     cdef Py_ssize_t* col
     cdef Py_ssize_t ra = 1 if trans_a else lda, ka = lda if trans_a else 1, rs = 1 if trans_b else ldb
-    cdef Py_ssize_t blocks = (m + PACKED_ROWS - 1) // PACKED_ROWS, panels = (n + GL_NR - 1) // GL_NR, i, i0, j, p
+    cdef Py_ssize_t blocks = (m + PACKED_ROWS - 1) // PACKED_ROWS, panels = gl_panel_count(n), i, i0, j, p
     cdef int master
     if not gl_packed_gemm_ok():
         return False
@@ -209,7 +213,7 @@ cdef inline bint packed_gemm(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_
         with parallel(num_threads=nthreads):
             gl_place(master, threadid())
             for p in prange(panels, schedule="static"):
-                gl_pack_b(k, min(<Py_ssize_t>GL_NR, n - p * GL_NR), b, col + p * GL_NR, rs, packed + p * GL_NR * k)
+                gl_pack_panel(k, n, gl_panel_start(n, p), b, col, rs, packed)
             for i in prange(blocks, schedule="static"):
                 i0 = i * PACKED_ROWS
                 gl_packed_gemm(min(<Py_ssize_t>PACKED_ROWS, m - i0), n, k, a + i0 * ra, ra, ka, packed,

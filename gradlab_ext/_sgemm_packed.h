@@ -26,38 +26,67 @@
 #define GL_MC 64        /* and the rows of A into blocks of this many, so a block of A stays in L2 */
 #endif
 
-/* floats of packed storage for k rows and n columns of B */
-static Py_ssize_t gl_packed_size(Py_ssize_t k, Py_ssize_t n) {
-    return ((n + GL_NR - 1) / GL_NR) * GL_NR * k;
+/* B's columns are cut into panels of 24 columns and, at the right edge, of 16, chosen so that the common
+   widths (64, 128, 512, ...) need no padding: with 24 alone, 128 columns would take six panels, the last
+   two thirds padding.  The width of the panel that starts with `rem` columns left: */
+static Py_ssize_t gl_panel_width(Py_ssize_t rem) {
+    if (rem > 32 || (rem > 16 && rem <= 24))
+        return GL_NR;
+    return 16;
 }
 
-/* Pack B (k x n), B[kk][j] = base[col[j] + kk * rs], into panels of GL_NR columns (zero-padded on the
-   right): panel p holds B[0][p*NR .. p*NR+NR), B[1][...], ...  The loops read the source along whichever
-   of k and j it is contiguous in. */
+/* how many panels n columns take, and where panel `idx` starts */
+static Py_ssize_t gl_panel_count(Py_ssize_t n) {
+    Py_ssize_t p = 0, count = 0;
+    for (; p < n; p += gl_panel_width(n - p))
+        count++;
+    return count;
+}
+
+static Py_ssize_t gl_panel_start(Py_ssize_t n, Py_ssize_t idx) {
+    Py_ssize_t p = 0;
+    for (; idx > 0; idx--)
+        p += gl_panel_width(n - p);
+    return p;
+}
+
+/* floats of packed storage for k rows and n columns of B (the last panel may be padded by up to 15) */
+static Py_ssize_t gl_packed_size(Py_ssize_t k, Py_ssize_t n) {
+    return (n + 16) * k;
+}
+
+/* Pack the panel of B (k x n), B[kk][j] = base[col[j] + kk * rs], that starts at column p: its w columns
+   (zero-padded on the right past n) row after row, B[0][p .. p+w), B[1][...], ..., at out + p * k.  The
+   loops read the source along whichever of k and j it is contiguous in. */
+static void gl_pack_panel(Py_ssize_t k, Py_ssize_t n, Py_ssize_t p, const float* base, const Py_ssize_t* col,
+                          Py_ssize_t rs, float* out) {
+    Py_ssize_t kk, j, w = gl_panel_width(n - p), valid = n - p < w ? n - p : w;
+    float* panel = out + p * k;
+    if (valid < w)
+        for (kk = 0; kk < k; kk++)
+            memset(panel + kk * w + valid, 0, (size_t)(w - valid) * sizeof(float));
+    if (rs == 1) {
+        for (j = 0; j < valid; j++) {
+            const float* src = base + col[p + j];
+            for (kk = 0; kk < k; kk++)
+                panel[kk * w + j] = src[kk];
+        }
+    } else if (col[p + valid - 1] - col[p] == valid - 1) {     /* the panel's columns side by side */
+        for (kk = 0; kk < k; kk++)
+            memcpy(panel + kk * w, base + col[p] + kk * rs, (size_t)valid * sizeof(float));
+    } else {
+        for (kk = 0; kk < k; kk++)
+            for (j = 0; j < valid; j++)
+                panel[kk * w + j] = base[col[p + j] + kk * rs];
+    }
+}
+
+/* every panel of B */
 static void gl_pack_b(Py_ssize_t k, Py_ssize_t n, const float* base, const Py_ssize_t* col, Py_ssize_t rs,
                       float* out) {
-    Py_ssize_t p, kk, j, w;
-    for (p = 0; p < n; p += GL_NR) {
-        float* panel = out + p * k;
-        w = n - p < GL_NR ? n - p : GL_NR;
-        if (w < GL_NR)
-            for (kk = 0; kk < k; kk++)
-                memset(panel + kk * GL_NR + w, 0, (size_t)(GL_NR - w) * sizeof(float));
-        if (rs == 1) {
-            for (j = 0; j < w; j++) {
-                const float* src = base + col[p + j];
-                for (kk = 0; kk < k; kk++)
-                    panel[kk * GL_NR + j] = src[kk];
-            }
-        } else if (col[p + w - 1] - col[p] == w - 1) {     /* the panel's columns side by side */
-            for (kk = 0; kk < k; kk++)
-                memcpy(panel + kk * GL_NR, base + col[p] + kk * rs, (size_t)w * sizeof(float));
-        } else {
-            for (kk = 0; kk < k; kk++)
-                for (j = 0; j < w; j++)
-                    panel[kk * GL_NR + j] = base[col[p + j] + kk * rs];
-        }
-    }
+    Py_ssize_t p;
+    for (p = 0; p < n; p += gl_panel_width(n - p))
+        gl_pack_panel(k, n, p, base, col, rs, out);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -76,11 +105,14 @@ static int gl_packed_gemm_ok(void) {
     return ok;
 }
 
-/* C[0:m, 0:n] (+)= A[0:m, 0:kc] @ panel, for m <= MR rows and n <= NR columns; accumulate adds to C, else
-   C starts from bias (NR floats) when given.  A[i][kk] is a[i * ra + kk * ka].  Rows of A past m read row 0 (their results are dropped). */
-__attribute__((target("avx2,fma")))
-static void gl_tile_4x24(Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_t ka, const float* panel, float* c,
-                         Py_ssize_t ldc, int m, int n, int accumulate, const float* bias) {
+/* C[0:m, 0:n] (+)= A[0:m, 0:kc] @ panel, for m <= MR rows and n <= 8 * nv columns of a panel nv vectors
+   (24 or 16 floats) wide; accumulate adds to C, else C starts from bias (8 * nv floats) when given.  A[i][kk]
+   is a[i * ra + kk * ka].  Rows of A past m read row 0 (their results are dropped).  nv is a constant in each
+   caller below, so the loops over it and over the rows unroll into 8 or 12 accumulators in registers. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void gl_tile(const int nv, Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_t ka,
+                           const float* panel, float* c, Py_ssize_t ldc, int m, int n, int accumulate,
+                           const float* bias) {
     const float* a0 = a;
     const float* a1 = a + (m > 1 ? ra : 0);
     const float* a2 = a + (m > 2 ? 2 * ra : 0);
@@ -89,7 +121,8 @@ static void gl_tile_4x24(Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_
     float tile[GL_MR * GL_NR];
     const float* src = c;
     Py_ssize_t ld = ldc, kk;
-    int i, j, full = m == GL_MR && n == GL_NR;
+    const int w = 8 * nv, wide = nv == 3;   /* wide: the third vector of each row is in use */
+    int i, j, full = m == GL_MR && n == w;
     if (accumulate && !full) {      /* an edge tile: its C goes through a full-size tile */
         memset(tile, 0, sizeof(tile));
         for (i = 0; i < m; i++)
@@ -98,45 +131,70 @@ static void gl_tile_4x24(Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_
         src = tile;
         ld = GL_NR;
     }
+    c02 = c12 = c22 = c32 = b2 = _mm256_setzero_ps();
     if (accumulate) {
-        c00 = _mm256_loadu_ps(src);          c01 = _mm256_loadu_ps(src + 8);          c02 = _mm256_loadu_ps(src + 16);
-        c10 = _mm256_loadu_ps(src + ld);     c11 = _mm256_loadu_ps(src + ld + 8);     c12 = _mm256_loadu_ps(src + ld + 16);
-        c20 = _mm256_loadu_ps(src + 2 * ld); c21 = _mm256_loadu_ps(src + 2 * ld + 8); c22 = _mm256_loadu_ps(src + 2 * ld + 16);
-        c30 = _mm256_loadu_ps(src + 3 * ld); c31 = _mm256_loadu_ps(src + 3 * ld + 8); c32 = _mm256_loadu_ps(src + 3 * ld + 16);
+        c00 = _mm256_loadu_ps(src);          c01 = _mm256_loadu_ps(src + 8);
+        c10 = _mm256_loadu_ps(src + ld);     c11 = _mm256_loadu_ps(src + ld + 8);
+        c20 = _mm256_loadu_ps(src + 2 * ld); c21 = _mm256_loadu_ps(src + 2 * ld + 8);
+        c30 = _mm256_loadu_ps(src + 3 * ld); c31 = _mm256_loadu_ps(src + 3 * ld + 8);
+        if (wide) {
+            c02 = _mm256_loadu_ps(src + 16);          c12 = _mm256_loadu_ps(src + ld + 16);
+            c22 = _mm256_loadu_ps(src + 2 * ld + 16); c32 = _mm256_loadu_ps(src + 3 * ld + 16);
+        }
     } else if (bias != NULL) {      /* every row starts from the bias */
         c00 = c10 = c20 = c30 = _mm256_loadu_ps(bias);
         c01 = c11 = c21 = c31 = _mm256_loadu_ps(bias + 8);
-        c02 = c12 = c22 = c32 = _mm256_loadu_ps(bias + 16);
+        if (wide)
+            c02 = c12 = c22 = c32 = _mm256_loadu_ps(bias + 16);
     } else {
-        c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = _mm256_setzero_ps();
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = _mm256_setzero_ps();
     }
     for (kk = 0; kk < kc; kk++) {
         b0 = _mm256_loadu_ps(panel);
         b1 = _mm256_loadu_ps(panel + 8);
-        b2 = _mm256_loadu_ps(panel + 16);
-        panel += GL_NR;
+        if (wide)
+            b2 = _mm256_loadu_ps(panel + 16);
+        panel += w;
         av = _mm256_broadcast_ss(a0 + kk * ka);
-        c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01); c02 = _mm256_fmadd_ps(av, b2, c02);
+        c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+        if (wide) c02 = _mm256_fmadd_ps(av, b2, c02);
         av = _mm256_broadcast_ss(a1 + kk * ka);
-        c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11); c12 = _mm256_fmadd_ps(av, b2, c12);
+        c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+        if (wide) c12 = _mm256_fmadd_ps(av, b2, c12);
         av = _mm256_broadcast_ss(a2 + kk * ka);
-        c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21); c22 = _mm256_fmadd_ps(av, b2, c22);
+        c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+        if (wide) c22 = _mm256_fmadd_ps(av, b2, c22);
         av = _mm256_broadcast_ss(a3 + kk * ka);
-        c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31); c32 = _mm256_fmadd_ps(av, b2, c32);
+        c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+        if (wide) c32 = _mm256_fmadd_ps(av, b2, c32);
     }
-    if (full) {
-        _mm256_storeu_ps(c, c00);           _mm256_storeu_ps(c + 8, c01);           _mm256_storeu_ps(c + 16, c02);
-        _mm256_storeu_ps(c + ldc, c10);     _mm256_storeu_ps(c + ldc + 8, c11);     _mm256_storeu_ps(c + ldc + 16, c12);
-        _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21); _mm256_storeu_ps(c + 2 * ldc + 16, c22);
-        _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31); _mm256_storeu_ps(c + 3 * ldc + 16, c32);
-        return;
+    {
+        float* d = full ? c : tile;     /* an edge tile goes through the full-size tile */
+        Py_ssize_t ldd = full ? ldc : GL_NR;
+        _mm256_storeu_ps(d, c00);           _mm256_storeu_ps(d + 8, c01);
+        _mm256_storeu_ps(d + ldd, c10);     _mm256_storeu_ps(d + ldd + 8, c11);
+        _mm256_storeu_ps(d + 2 * ldd, c20); _mm256_storeu_ps(d + 2 * ldd + 8, c21);
+        _mm256_storeu_ps(d + 3 * ldd, c30); _mm256_storeu_ps(d + 3 * ldd + 8, c31);
+        if (wide) {
+            _mm256_storeu_ps(d + 16, c02);           _mm256_storeu_ps(d + ldd + 16, c12);
+            _mm256_storeu_ps(d + 2 * ldd + 16, c22); _mm256_storeu_ps(d + 3 * ldd + 16, c32);
+        }
     }
-    _mm256_storeu_ps(tile, c00);              _mm256_storeu_ps(tile + 8, c01);              _mm256_storeu_ps(tile + 16, c02);
-    _mm256_storeu_ps(tile + GL_NR, c10);      _mm256_storeu_ps(tile + GL_NR + 8, c11);      _mm256_storeu_ps(tile + GL_NR + 16, c12);
-    _mm256_storeu_ps(tile + 2 * GL_NR, c20);  _mm256_storeu_ps(tile + 2 * GL_NR + 8, c21);  _mm256_storeu_ps(tile + 2 * GL_NR + 16, c22);
-    _mm256_storeu_ps(tile + 3 * GL_NR, c30);  _mm256_storeu_ps(tile + 3 * GL_NR + 8, c31);  _mm256_storeu_ps(tile + 3 * GL_NR + 16, c32);
-    for (i = 0; i < m; i++)
-        memcpy(c + i * ldc, tile + i * GL_NR, (size_t)n * sizeof(float));
+    if (!full)
+        for (i = 0; i < m; i++)
+            memcpy(c + i * ldc, tile + i * GL_NR, (size_t)n * sizeof(float));
+}
+
+__attribute__((target("avx2,fma")))
+static void gl_tile_4x24(Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_t ka, const float* panel, float* c,
+                         Py_ssize_t ldc, int m, int n, int accumulate, const float* bias) {
+    gl_tile(3, kc, a, ra, ka, panel, c, ldc, m, n, accumulate, bias);
+}
+
+__attribute__((target("avx2,fma")))
+static void gl_tile_4x16(Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_t ka, const float* panel, float* c,
+                         Py_ssize_t ldc, int m, int n, int accumulate, const float* bias) {
+    gl_tile(2, kc, a, ra, ka, panel, c, ldc, m, n, accumulate, bias);
 }
 
 /* A's block of rows i0:i1 and k k0:k0+kc, when A is read down its columns (ka > 1, a transposed A such as a
@@ -170,20 +228,22 @@ static void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float
             kc = k - k0 < GL_KC ? k - k0 : GL_KC;
             if (abuf != NULL)
                 gl_pack_a(i1 - i0, kc, a + i0 + k0 * ka, ka, abuf);
-            for (p = 0; p < n; p += GL_NR) {
-                int w = n - p < GL_NR ? (int)(n - p) : GL_NR;
+            for (p = 0; p < n; p += gl_panel_width(n - p)) {
+                int pw = (int)gl_panel_width(n - p), w = n - p < pw ? (int)(n - p) : pw;
+                void (*tile)(Py_ssize_t, const float*, Py_ssize_t, Py_ssize_t, const float*, float*, Py_ssize_t, int,
+                             int, int, const float*) = pw == GL_NR ? gl_tile_4x24 : gl_tile_4x16;
                 if (bias != NULL) {
                     memset(bias_nr, 0, sizeof(bias_nr));
                     memcpy(bias_nr, bias + p, (size_t)w * sizeof(float));
                 }
                 for (i = i0; i < i1; i += GL_MR) {
                     int rows = i1 - i < GL_MR ? (int)(i1 - i) : GL_MR;
-                    const float* bpanel = bp + p * k + k0 * GL_NR;
+                    const float* bpanel = bp + p * k + k0 * pw;
                     const float* ab = bias != NULL ? bias_nr : NULL;
                     if (abuf != NULL)
-                        gl_tile_4x24(kc, abuf + (i - i0) / GL_MR * GL_ASTRIDE(kc), 1, GL_MR, bpanel, c + i * ldc + p, ldc, rows, w, k0 > 0, ab);
+                        tile(kc, abuf + (i - i0) / GL_MR * GL_ASTRIDE(kc), 1, GL_MR, bpanel, c + i * ldc + p, ldc, rows, w, k0 > 0, ab);
                     else
-                        gl_tile_4x24(kc, a + i * ra + k0 * ka, ra, ka, bpanel, c + i * ldc + p, ldc, rows, w, k0 > 0, ab);
+                        tile(kc, a + i * ra + k0 * ka, ra, ka, bpanel, c + i * ldc + p, ldc, rows, w, k0 > 0, ab);
                 }
             }
         }

@@ -25,13 +25,15 @@ def _with_threads(n, fn, *args):
         K.set_num_threads(before)
 
 
-# m from 256 (matmul's smallest packed product) across 4-row tiles and 64-row blocks, n across 24-wide panels,
-# k across the 256-deep reduction blocks (the first block overwrites C, the later ones add); a transposed A
-# (fa) goes to BLAS
+# m from 256 (matmul's smallest packed product) across 4-row tiles and 64-row blocks, n across the 24- and
+# 16-wide panels (32 = 16 + 16, 40 = 24 + 16, 41 = 24 + 24 with padding), k across the 256-deep reduction blocks
+# (the first block overwrites C, the later ones add); a transposed A (fa) is copied block by block
 @given(st.integers(256, 400), st.integers(32, 80), st.integers(1, 600), st.booleans(), st.booleans())
 @example(256, 32, 1, False, False).via("one step of the reduction")
 @example(259, 49, 257, False, True).via("edge tile, edge panel, a second reduction block of one")
 @example(320, 72, 512, False, True).via("whole tiles and panels, two reduction blocks")
+@example(261, 64, 300, True, False).via("a transposed A's blocks copied, panels of 24, 24 and 16")
+@example(256, 32, 40, True, True).via("two panels of 16")
 def test_packed_products_match_float64(m, n, k, fa, fb):
     rng = np.random.default_rng(m * 7919 + n * 104729 + k)
     a = rng.standard_normal((m, k)).astype(np.float32)
