@@ -179,6 +179,9 @@ cdef extern from "_sgemm_packed.h":
                        Py_ssize_t rs, float* out) noexcept nogil
     void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
                         const float* bp, float* c, Py_ssize_t ldc, const float* bias) noexcept nogil
+    void gl_packed_gemm_into(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra,
+                             Py_ssize_t ka, const float* bp, float* c, Py_ssize_t ldc, const float* bias,
+                             int accumulate) noexcept nogil
 
 
 cdef enum:

@@ -203,11 +203,16 @@ static void gl_tile_4x16(Py_ssize_t kc, const float* a, Py_ssize_t ra, Py_ssize_
    into a few L1 sets and evict each other; the tiles are one cache line more than MR*kc apart for the same
    reason, as the copy writes to all of them at once. */
 #define GL_ASTRIDE(kc) (GL_MR * (kc) + 16)
+#ifndef GL_PREFETCH_A
+#define GL_PREFETCH_A 16
+#endif
 static void gl_pack_a(Py_ssize_t rows, Py_ssize_t kc, const float* a, Py_ssize_t ka, float* buf) {
     Py_ssize_t kk, t, full = rows / GL_MR;
     for (kk = 0; kk < kc; kk++) {
         const float* src = a + kk * ka;
         float* dst = buf + kk * GL_MR;
+        for (t = 0; t < rows && kk + GL_PREFETCH_A < kc; t += 16)   /* the rows ahead: no stride prefetcher follows */
+            __builtin_prefetch(src + GL_PREFETCH_A * ka + t);
         for (t = 0; t < full; t++)     /* a tile's MR rows are side by side in the source */
             memcpy(dst + t * GL_ASTRIDE(kc), src + t * GL_MR, GL_MR * sizeof(float));
         if (full * GL_MR < rows)
@@ -216,9 +221,10 @@ static void gl_pack_a(Py_ssize_t rows, Py_ssize_t kc, const float* a, Py_ssize_t
 }
 
 /* C (m x n, row stride ldc) = A (m x k, A[i][kk] = a[i * ra + kk * ka]) @ B (+ bias, n floats, on every row
-   when not NULL), B packed by gl_pack_b(k, n, ...) */
-static void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
-                           const float* bp, float* c, Py_ssize_t ldc, const float* bias) {
+   when not NULL), B packed by gl_pack_b(k, n, ...); with accumulate, C += A @ B instead */
+static void gl_packed_gemm_into(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra,
+                                Py_ssize_t ka, const float* bp, float* c, Py_ssize_t ldc, const float* bias,
+                                int accumulate) {
     Py_ssize_t p, i, i0, i1, k0, kc;
     float bias_nr[GL_NR];
     float* abuf = ra == 1 && ka > 1 && m > 1 ? (float*)malloc(GL_MC / GL_MR * GL_ASTRIDE(GL_KC) * sizeof(float)) : NULL;
@@ -241,20 +247,31 @@ static void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float
                     const float* bpanel = bp + p * k + k0 * pw;
                     const float* ab = bias != NULL ? bias_nr : NULL;
                     if (abuf != NULL)
-                        tile(kc, abuf + (i - i0) / GL_MR * GL_ASTRIDE(kc), 1, GL_MR, bpanel, c + i * ldc + p, ldc, rows, w, k0 > 0, ab);
+                        tile(kc, abuf + (i - i0) / GL_MR * GL_ASTRIDE(kc), 1, GL_MR, bpanel, c + i * ldc + p, ldc, rows, w, accumulate || k0 > 0, ab);
                     else
-                        tile(kc, a + i * ra + k0 * ka, ra, ka, bpanel, c + i * ldc + p, ldc, rows, w, k0 > 0, ab);
+                        tile(kc, a + i * ra + k0 * ka, ra, ka, bpanel, c + i * ldc + p, ldc, rows, w, accumulate || k0 > 0, ab);
                 }
             }
         }
     }
     free(abuf);
 }
+
+static void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
+                           const float* bp, float* c, Py_ssize_t ldc, const float* bias) {
+    gl_packed_gemm_into(m, n, k, a, ra, ka, bp, c, ldc, bias, 0);
+}
 #else
 static int gl_packed_gemm_ok(void) { return 0; }
 static void gl_packed_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra, Py_ssize_t ka,
                            const float* bp, float* c, Py_ssize_t ldc, const float* bias) {
     (void)m; (void)n; (void)k; (void)a; (void)ra; (void)ka; (void)bp; (void)c; (void)ldc; (void)bias;
+}
+static void gl_packed_gemm_into(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* a, Py_ssize_t ra,
+                                Py_ssize_t ka, const float* bp, float* c, Py_ssize_t ldc, const float* bias,
+                                int accumulate) {
+    (void)accumulate;
+    gl_packed_gemm(m, n, k, a, ra, ka, bp, c, ldc, bias);
 }
 #endif
 #endif

@@ -19,15 +19,22 @@ product dh = grad_pre W_hh cut by columns.  One barrier per step: no thread
 pool is woken per step, and BLAS never starts threads of its own (each GEMM
 is cut into tiles below OpenBLAS's threading size, _common.pxd's tiled_gemm).
 
+Weight gradients: on the packed kernel, each thread adds its own gate rows'
+share of gw and gb every ~256 rows of steps during the backward walk, while
+those gradient rows are still in cache; otherwise one GEMM over all steps at
+the end (packed_gemm's or par_gemm's fixed tiling).
+
 Bits: every product is cut into the same blocks and tiles whatever the thread
 count (the reduction at fixed chunks of 256; the packed kernel sums each
-element over k in order whatever the cut), the gate loops are elementwise,
-and the weight gradient is packed_gemm's or par_gemm's fixed tiling, so
-results are the same bits for any number of threads.
+element over k in order whatever the cut; the weight gradients' chunks of
+steps depend on the batch size alone), and the gate loops are elementwise,
+so results are the same bits for any number of threads.
 
 float32 activations use a vectorisable exp (Cephes' polynomial, about 1 ulp;
 tanh by its odd polynomial near 0): libm's expf and tanhf cost as much as the
-recurrent GEMM itself.  float64 uses libm.
+recurrent GEMM itself.  The x86-64-v3 build runs the LSTM's float32 rows on
+explicit AVX2 vectors (_lstm_avx2.h: tanh as a rational function, within 7
+ulps).  float64 uses libm.
 """
 cimport numpy as cnp
 import numpy as np
@@ -37,7 +44,7 @@ from libc.string cimport memcpy, memset
 
 from gradlab_ext._common cimport (real, gl_omp_max_threads, gl_have_openmp, gl_pin_init, gl_master_cpu, gl_place,
                                   TiledGemm, tiled_gemm, run_tile, par_gemm, packed_gemm, gl_packed_gemm_ok,
-                                  gl_packed_size, gl_pack_b, gl_packed_gemm)
+                                  gl_packed_size, gl_pack_b, gl_packed_gemm, gl_packed_gemm_into)
 
 cnp.import_array()
 
@@ -166,8 +173,14 @@ cdef struct Seq:
     void* dh          # (N, H): dh flowing to the previous step; grad_h0 at the end
     void* dz          # (N, H): GRU's dh * z, the direct path to h_prev
     void* dc          # (N, H): LSTM's dc flowing to the previous step; grad_c0 at the end
-    void* scratch     # per thread: (N, G * block) of the step's recurrent product
-    idx_t scratch_stride
+    void* scratch     # per thread: forward, (N, G * block) of the step's recurrent product; backward, a chunk
+    idx_t scratch_stride    # of h_prev packed (chunked)
+    # backward's weight gradients
+    void* hprev       # (T, N, H): h_prev of every step
+    void* gw
+    void* gb
+    bint chunked      # float32 on the packed kernel: gw and gb a chunk of steps at a time, inside the walk
+    const idx_t* cols     # 0 .. H-1, the columns gl_pack_b reads from h_prev
 
 
 cdef inline idx_t _time(const Seq* s, idx_t k) noexcept nogil:
@@ -319,8 +332,37 @@ cdef void _forward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) n
     free(packed)
 
 
-cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* kind) noexcept nogil:
-    """Backpropagate through every step, last first, for hidden units j0:j1."""
+cdef inline idx_t _chunk_steps(const Seq* s) noexcept nogil:
+    """Steps per chunk of the chunked weight gradients: about 256 rows, whatever the thread count."""
+    return max(<idx_t>1, 256 // s.N)
+
+
+cdef void _chunk_weight_grads(const Seq* s, idx_t k, idx_t j0, idx_t j1, float* bpack) noexcept nogil:
+    """gw and gb of units j0:j1's gate rows over the run's steps k .. k + chunk - 1, just computed: the
+    gradient rows are read while they are still in cache (one GEMM over all steps at the end reads them
+    back from memory).  The first chunk of the walk (the last steps) overwrites, the others add."""
+    cdef idx_t T = s.T, N = s.N, H = s.H, GH = s.G * s.H, B = j1 - j0, CH = _chunk_steps(s)
+    cdef idx_t steps = min(CH, T - k), q, r, j
+    cdef idx_t r0 = (T - k - steps if s.reverse else k) * N, rows = steps * N
+    cdef bint first = k == (T - 1) // CH * CH
+    cdef const float* hg = <const float*>s.ghp + r0 * GH
+    cdef const float* row
+    cdef float* gb
+    gl_pack_b(rows, H, <const float*>s.hprev + r0 * H, s.cols, H, bpack)
+    for q in range(s.G):
+        gl_packed_gemm_into(B, H, rows, hg + q * H + j0, 1, GH, bpack, <float*>s.gw + (q * H + j0) * H, H,
+                            NULL, not first)
+        gb = <float*>s.gb + q * H + j0
+        if first:
+            memset(gb, 0, B * sizeof(float))
+        for r in range(rows):
+            row = hg + r * GH + q * H + j0
+            for j in range(B):
+                gb[j] += row[j]
+
+
+cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) noexcept nogil:
+    """Backpropagate through every step, last first, for hidden units j0:j1; sc is its scratch (chunked)."""
     cdef idx_t T = s.T, N = s.N, H = s.H, GH = s.G * s.H, B = j1 - j0
     cdef idx_t k, t, n, j, row
     cdef const real* w = <const real*>s.w
@@ -361,6 +403,9 @@ cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* kind
             else:
                 _rnn_backward_row(B, s.mode == RELU, gout + row * H + j0, out + row * H + j0, dhb + n * H + j0,
                                   gx + row * GH + j0)
+        if real is float:
+            if s.chunked and k % _chunk_steps(s) == 0:
+                _chunk_weight_grads(s, k, j0, j1, sc)
         if team > 1:
             gl_rnn_barrier()    # the step before reads every unit of this step's gradient
     # grad_h0 = grad of the first step's h W_hh^T, through W_hh (+ GRU's direct path)
@@ -389,7 +434,7 @@ cdef void _run(const Seq* s, bint backward, real* kind) noexcept nogil:
     cdef idx_t j0 = 0, j1 = 0
     if nt == 1:
         if backward:
-            _backward_block(s, 0, s.H, 1, kind)
+            _backward_block(s, 0, s.H, 1, <real*>s.scratch)
         else:
             _forward_block(s, 0, s.H, 1, <real*>s.scratch)
         return
@@ -401,23 +446,28 @@ cdef void _run(const Seq* s, bint backward, real* kind) noexcept nogil:
         j0 = min(s.H, _blocks(s) * tid // team * _UNIT_BLOCK)        # whole blocks per thread
         j1 = min(s.H, _blocks(s) * (tid + 1) // team * _UNIT_BLOCK)
         if backward:
-            _backward_block(s, j0, j1, team, kind)
+            _backward_block(s, j0, j1, team, <real*>s.scratch + tid * s.scratch_stride)
         else:
             _forward_block(s, j0, j1, team, <real*>s.scratch + tid * s.scratch_stride)
 
 
-cdef void _weight_grads(const Seq* s, const real* hg, real* hprev, real* gw, real* gb) noexcept nogil:
-    """gw = sum over steps of hg[t]^T @ h_prev[t] (one GEMM over all steps), gb = hg summed over steps and rows."""
-    cdef idx_t T = s.T, N = s.N, H = s.H, GH = s.G * s.H, NH = s.N * s.H, r, j
+cdef void _fill_hprev(const Seq* s, real* hprev) noexcept nogil:
+    """h_prev of every step: out shifted by one step, h0 at the first one."""
+    cdef idx_t T = s.T, NH = s.N * s.H
     cdef const real* out = <const real*>s.out
-    cdef const real* row
-    # h_prev of every step: out shifted by one step, h0 at the first one
     if s.reverse:
         memcpy(hprev, out + NH, (T - 1) * NH * sizeof(real))
         memcpy(hprev + (T - 1) * NH, s.h0, NH * sizeof(real))
     else:
         memcpy(hprev, s.h0, NH * sizeof(real))
         memcpy(hprev + NH, out, (T - 1) * NH * sizeof(real))
+
+
+cdef void _weight_grads(const Seq* s, const real* hg, real* hprev, real* gw, real* gb) noexcept nogil:
+    """gw = sum over steps of hg[t]^T @ h_prev[t] (one GEMM over all steps), gb = hg summed over steps and rows:
+    the weight gradients when they were not computed in chunks during the walk."""
+    cdef idx_t T = s.T, N = s.N, H = s.H, GH = s.G * s.H, r, j
+    cdef const real* row
     if real is double or not packed_gemm(True, False, GH, H, T * N, <const float*><const void*>hg, GH,
                                          <const float*><const void*>hprev, H, <float*><void*>gw, H, _num_threads):
         par_gemm(True, False, GH, H, T * N, hg, GH, <const real*>hprev, H, gw, H, _num_threads)
@@ -510,17 +560,24 @@ cdef tuple _backward(int mode, idx_t G, str op, grad_out, grad_hn, grad_cn, h0, 
     gw, gb, hprev = np.empty((G * H, H), dt), np.empty(G * H, dt), np.empty((T, N, H), dt)
     s.h0, s.c0, s.w, s.out, s.cells, s.gates = _ptr(h0), _ptr(c0), _ptr(w_hh), _ptr(out), _ptr(cells), _ptr(gates)
     s.gout, s.gx, s.ghp, s.dh, s.dz, s.dc = _ptr(grad_out), _ptr(gx), _ptr(ghp), _ptr(dh), _ptr(dz), _ptr(dc)
-    cdef void* hpp = _ptr(hprev)
-    cdef void* gwp = _ptr(gw)
-    cdef void* gbp = _ptr(gb)
+    s.hprev, s.gw, s.gb = _ptr(hprev), _ptr(gw), _ptr(gb)
+    s.chunked = dt == np.float32 and gl_packed_gemm_ok()
+    cdef int nt = _team(&s)
+    if s.chunked:
+        cols = np.arange(H, dtype=np.intp)
+        scratch = np.empty((nt, gl_packed_size(_chunk_steps(&s) * N, H)), dt)
+        s.cols, s.scratch, s.scratch_stride = <const idx_t*>_ptr(cols), _ptr(scratch), scratch.shape[1]
     if dt == np.float32:
         with nogil:
+            _fill_hprev(&s, <float*>s.hprev)
             _run(&s, True, <float*>NULL)
-            _weight_grads(&s, <const float*>s.ghp, <float*>hpp, <float*>gwp, <float*>gbp)
+            if not s.chunked:
+                _weight_grads(&s, <const float*>s.ghp, <float*>s.hprev, <float*>s.gw, <float*>s.gb)
     else:
         with nogil:
+            _fill_hprev(&s, <double*>s.hprev)
             _run(&s, True, <double*>NULL)
-            _weight_grads(&s, <const double*>s.ghp, <double*>hpp, <double*>gwp, <double*>gbp)
+            _weight_grads(&s, <const double*>s.ghp, <double*>s.hprev, <double*>s.gw, <double*>s.gb)
     return gx, dh, dc, gw, gb
 
 

@@ -81,6 +81,24 @@ def test_compiled_matches_twin_at_layer_sizes(mode, N, H, threads):
 
 @requires_cython
 @pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("T, N, reverse, threads", [(11, 32, False, 1), (11, 32, True, 2), (3, 300, True, 2)])
+def test_weight_gradients_across_chunks_of_steps(mode, T, N, reverse, threads):
+    """float32 on the packed kernel adds the weight gradients up every 256 // N steps during the backward walk:
+    a last, shorter chunk (11 = 3 + 8 steps at N = 32) and one step per chunk (N = 300), either direction."""
+    compiled = K._COMPILED["rnn"]
+    a = _arrays(np.random.default_rng(T * N), mode, T, N, 48, np.float32)
+    before = K.get_num_threads()
+    try:
+        K.set_num_threads(threads)
+        got_all = _run(compiled, mode, a, reverse)
+    finally:
+        K.set_num_threads(before)
+    for got, want in zip(got_all, _run(twin, mode, a, reverse)):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, np.abs(want).max()))
+
+
+@requires_cython
+@pytest.mark.parametrize("mode", sorted(MODES))
 def test_same_bits_for_one_and_two_threads(mode):
     """Large enough that two threads share the sequence: their blocks of hidden units give the same bits."""
     compiled = K._COMPILED["rnn"]     # the build K.set_num_threads sets: baseline or x86-64-v3
