@@ -1,10 +1,11 @@
 /* gradlab_ext/_sgemm_packed.h: C = A @ B in float32 with B packed once and used many times
-   (included by rnn.pyx).
+   (included through _common.pxd by matmul.pyx and rnn.pyx).
 
    A recurrent layer multiplies by the same W_hh at every step, a small product (batch x H by
    H x 4H).  BLAS packs W_hh again on every call, which costs about as much as the product itself
-   at these sizes; here it is packed once per sequence, in panels of GL_NR columns, each panel's
-   rows contiguous, and a 4 x 24 register tile runs over it with AVX2 and FMA.
+   at these sizes; here it is packed once per sequence, in panels of 24 columns (16 at the right
+   edge), each panel's rows contiguous, and a 4 x 24 (or 4 x 16) register tile runs over it with
+   AVX2 and FMA.  A transposed A is copied a block at a time (gl_pack_a).
 
    Every element of C is one float accumulator summed over k in order from 0, so its bits do not
    depend on how rows and columns are cut among threads or tiles.

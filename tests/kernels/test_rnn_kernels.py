@@ -63,30 +63,16 @@ def test_compiled_matches_twin(mode, T, N, H, reverse, double, seed):
 
 @requires_cython
 @pytest.mark.parametrize("mode", sorted(MODES))
-@pytest.mark.parametrize("N, H, threads", [(33, 130, 2), (7, 70, 1), (32, 128, 2)])
-def test_compiled_matches_twin_at_layer_sizes(mode, N, H, threads):
+@pytest.mark.parametrize("T, N, H, reverse, threads", [
+    (3, 33, 130, True, 2), (3, 7, 70, True, 1), (3, 32, 128, True, 2),
+    (11, 32, 48, False, 1), (11, 32, 48, True, 2), (3, 300, 48, True, 2)])
+def test_compiled_matches_twin_at_layer_sizes(mode, T, N, H, reverse, threads):
     """Sizes where float32 runs the packed kernel (gradlab_ext/_sgemm_packed.h): edge tiles of rows, panels cut
-    across gates and a last block of units shorter than 64, over one thread or two."""
+    across gates and a last block of units shorter than 64, over one thread or two.  The weight gradients are
+    added up every 256 // N steps during the backward walk: a last, shorter chunk (11 = 3 + 8 steps at N = 32)
+    and one step per chunk (N = 300), either direction."""
     compiled = K._COMPILED["rnn"]     # the build K.set_num_threads sets
-    a = _arrays(np.random.default_rng(N * H), mode, 3, N, H, np.float32, scale=2.0)
-    before = K.get_num_threads()
-    try:
-        K.set_num_threads(threads)
-        got_all = _run(compiled, mode, a, True)
-    finally:
-        K.set_num_threads(before)
-    for got, want in zip(got_all, _run(twin, mode, a, True)):
-        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * max(1.0, np.abs(want).max()))
-
-
-@requires_cython
-@pytest.mark.parametrize("mode", sorted(MODES))
-@pytest.mark.parametrize("T, N, reverse, threads", [(11, 32, False, 1), (11, 32, True, 2), (3, 300, True, 2)])
-def test_weight_gradients_across_chunks_of_steps(mode, T, N, reverse, threads):
-    """float32 on the packed kernel adds the weight gradients up every 256 // N steps during the backward walk:
-    a last, shorter chunk (11 = 3 + 8 steps at N = 32) and one step per chunk (N = 300), either direction."""
-    compiled = K._COMPILED["rnn"]
-    a = _arrays(np.random.default_rng(T * N), mode, T, N, 48, np.float32)
+    a = _arrays(np.random.default_rng(T * N * H), mode, T, N, H, np.float32, scale=2.0)
     before = K.get_num_threads()
     try:
         K.set_num_threads(threads)
