@@ -245,6 +245,13 @@ static void gl_packed_gemm_into(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const 
                 }
                 for (i = i0; i < i1; i += GL_MR) {
                     int rows = i1 - i < GL_MR ? (int)(i1 - i) : GL_MR;
+                    if (i + 2 * GL_MR <= i1) {  /* the next tile's C: a short k leaves too little time to wait for it */
+                        int r;
+                        for (r = 0; r < GL_MR; r++) {
+                            __builtin_prefetch(c + (i + GL_MR + r) * ldc + p, 1);
+                            __builtin_prefetch(c + (i + GL_MR + r) * ldc + p + w - 1, 1);
+                        }
+                    }
                     const float* bpanel = bp + p * k + k0 * pw;
                     const float* ab = bias != NULL ? bias_nr : NULL;
                     if (abuf != NULL)
