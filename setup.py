@@ -82,8 +82,10 @@ class BuildExt(build_ext):
 def extensions():
     from Cython.Build import cythonize
 
+    headers = sorted(glob.glob(os.path.join("gradlab_ext", "*.h")))     # so that editing one recompiles
+
     def ext(name, pyx):
-        return Extension(name, [pyx], include_dirs=[numpy.get_include(), "gradlab_ext"],
+        return Extension(name, [pyx], include_dirs=[numpy.get_include(), "gradlab_ext"], depends=headers,
                          define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")], optional=True)
 
     options = dict(language_level=3,

@@ -34,13 +34,14 @@ static inline __m256 gl_sigmoid8(__m256 x) {
     return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), gl_exp8(nx)));
 }
 
-/* tanh as an odd degree-13 over an even degree-6 polynomial on x clamped to +-7.90531 (beyond which tanh
-   rounds to +-1 in float32); within 7 float32 ulps of tanh, 4e-7 relative (the coefficients are Eigen's) */
+/* tanh as an odd degree-13 over an even degree-6 polynomial on x clamped to +-7.90531 (past which the
+   quotient would exceed 1), within 7 float32 ulps of tanh, 4e-7 relative (the coefficients are Eigen's);
+   +-1 exactly from |x| = 9.02 on, where float32's tanh is +-1 (and for +-inf) */
 static inline __m256 gl_tanh8(__m256 x) {
-    const __m256 lim = _mm256_set1_ps(7.90531110763549805f);
-    __m256 x2, p, q;
-    x = _mm256_min_ps(lim, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), lim), x));
-    x2 = _mm256_mul_ps(x, x);
+    const __m256 lim = _mm256_set1_ps(7.90531110763549805f), sign = _mm256_set1_ps(-0.0f);
+    __m256 xc, x2, p, q, one;
+    xc = _mm256_min_ps(lim, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), lim), x));
+    x2 = _mm256_mul_ps(xc, xc);
     p = _mm256_set1_ps(-2.76076847742355e-16f);
     p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.00018790482477e-13f));
     p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-8.60467152213735e-11f));
@@ -52,7 +53,9 @@ static inline __m256 gl_tanh8(__m256 x) {
     q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.18534705686654e-04f));
     q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(2.26843463243900e-03f));
     q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(4.89352518554385e-03f));
-    return _mm256_div_ps(_mm256_mul_ps(p, x), q);
+    one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(sign, x));     /* +-1 with x's sign */
+    return _mm256_blendv_ps(_mm256_div_ps(_mm256_mul_ps(p, xc), q), one,
+                            _mm256_cmp_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(9.02f), _CMP_GE_OQ));
 }
 
 /* lanes j .. j+7 that lie below B */
