@@ -27,7 +27,7 @@ static inline __m256 gl_exp8(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(n, 23)));
 }
 
-/* 1 / (1 + e^-x), -x clamped to [-87, 88] (sigmoid of +-inf is 1 or 0) */
+/* 1 / (1 + e^-x), -x clamped to [-87, 88] (sigmoid of +inf is 1, of -inf 1 / (1 + e^88), 6e-39) */
 static inline __m256 gl_sigmoid8(__m256 x) {
     __m256 nx = _mm256_sub_ps(_mm256_setzero_ps(), x);
     nx = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(_mm256_set1_ps(-87.0f), nx));

@@ -108,6 +108,28 @@ def test_activations_saturate_without_nan():
         assert np.all(np.isfinite(got))
 
 
+@requires_cython
+def test_float32_gates_at_the_edges():
+    """The compiled float32 gates (explicit vectors in the x86-64-v3 build) on infinite, NaN and saturating
+    pre-activations: sigmoid gives 1 and (e^-88, from its clamp) 0, tanh exactly +-1 where float32's tanh rounds to it, NaN stays NaN,
+    and elsewhere they agree with NumPy.  With W_hh, b_hh, h0 and c0 zero the pre-activations are x_proj."""
+    H = 16
+    edges = np.array([-np.inf, -30, -9.5, -9.02, -8.5, -7.9, -1, 0, 1e-8, 0.5, 7.9, 8.5, 9.02, 9.5, 30, np.inf],
+                     np.float32)
+    x_proj = np.tile(edges, 4)[None, None, :].copy()
+    x_proj[0, 0, 3 * H - 1] = np.nan                     # the last unit's tanh gate
+    zeros = np.zeros((1, H), np.float32)
+    _, _, gates = K._COMPILED["rnn"].lstm_forward(x_proj, zeros, zeros, np.zeros((4 * H, H), np.float32),
+                                                  np.zeros(4 * H, np.float32), False)
+    sig, tanh = gates[0, 0, :H], gates[0, 0, 2 * H:3 * H]
+    assert 0 <= sig[0] < 1e-38 and sig[-1] == 1
+    np.testing.assert_allclose(sig, 1 / (1 + np.exp(-edges.astype(np.float64))), rtol=2e-6, atol=1e-30)
+    assert np.isnan(tanh[-1])
+    saturated = np.abs(edges[:-1]) >= 9.02
+    assert np.array_equal(tanh[:-1][saturated], np.sign(edges[:-1][saturated]))
+    np.testing.assert_allclose(tanh[:-1], np.tanh(edges[:-1].astype(np.float64)), rtol=5e-7, atol=0)
+
+
 def test_dispatcher_checks_and_defaults():
     a = _arrays(np.random.default_rng(2), "GRU", 4, 3, 5, np.float64)
     with pytest.raises(ValueError, match="gru_forward"):
