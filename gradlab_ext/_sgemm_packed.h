@@ -229,6 +229,7 @@ static void gl_packed_gemm_into(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const 
     Py_ssize_t p, i, i0, i1, k0, kc;
     float bias_nr[GL_NR];
     float* abuf = ra == 1 && ka > 1 && m > 1 ? (float*)malloc(GL_MC / GL_MR * GL_ASTRIDE(GL_KC) * sizeof(float)) : NULL;
+    Py_ssize_t tra = abuf != NULL ? 1 : ra, tka = abuf != NULL ? GL_MR : ka;    /* how the tiles read A */
     for (i0 = 0; i0 < m; i0 += GL_MC) {
         i1 = m - i0 < GL_MC ? m : i0 + GL_MC;
         for (k0 = 0; k0 < k; k0 += GL_KC) {
@@ -252,12 +253,9 @@ static void gl_packed_gemm_into(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const 
                             __builtin_prefetch(c + (i + GL_MR + r) * ldc + p + w - 1, 1);
                         }
                     }
-                    const float* bpanel = bp + p * k + k0 * pw;
-                    const float* ab = bias != NULL ? bias_nr : NULL;
-                    if (abuf != NULL)
-                        tile(kc, abuf + (i - i0) / GL_MR * GL_ASTRIDE(kc), 1, GL_MR, bpanel, c + i * ldc + p, ldc, rows, w, accumulate || k0 > 0, ab);
-                    else
-                        tile(kc, a + i * ra + k0 * ka, ra, ka, bpanel, c + i * ldc + p, ldc, rows, w, accumulate || k0 > 0, ab);
+                    tile(kc, abuf != NULL ? abuf + (i - i0) / GL_MR * GL_ASTRIDE(kc) : a + i * ra + k0 * ka,
+                         tra, tka, bp + p * k + k0 * pw, c + i * ldc + p, ldc, rows, w, accumulate || k0 > 0,
+                         bias != NULL ? bias_nr : NULL);
                 }
             }
         }
