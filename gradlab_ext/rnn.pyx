@@ -463,14 +463,18 @@ cdef void _fill_hprev(const Seq* s, real* hprev) noexcept nogil:
         memcpy(hprev + NH, out, (T - 1) * NH * sizeof(real))
 
 
-cdef void _weight_grads(const Seq* s, const real* hg, real* hprev, real* gw, real* gb) noexcept nogil:
+cdef void _weight_grads(const Seq* s, real* kind) noexcept nogil:
     """gw = sum over steps of hg[t]^T @ h_prev[t] (one GEMM over all steps), gb = hg summed over steps and rows:
     the weight gradients when they were not computed in chunks during the walk."""
     cdef idx_t T = s.T, N = s.N, H = s.H, GH = s.G * s.H, r, j
+    cdef const real* hg = <const real*>s.ghp
+    cdef const real* hprev = <const real*>s.hprev
+    cdef real* gw = <real*>s.gw
+    cdef real* gb = <real*>s.gb
     cdef const real* row
     if real is double or not packed_gemm(True, False, GH, H, T * N, <const float*><const void*>hg, GH,
                                          <const float*><const void*>hprev, H, <float*><void*>gw, H, _num_threads):
-        par_gemm(True, False, GH, H, T * N, hg, GH, <const real*>hprev, H, gw, H, _num_threads)
+        par_gemm(True, False, GH, H, T * N, hg, GH, hprev, H, gw, H, _num_threads)
     memset(gb, 0, GH * sizeof(real))
     for r in range(T * N):
         row = hg + r * GH
@@ -572,12 +576,12 @@ cdef tuple _backward(int mode, idx_t G, str op, grad_out, grad_hn, grad_cn, h0, 
             _fill_hprev(&s, <float*>s.hprev)
             _run(&s, True, <float*>NULL)
             if not s.chunked:
-                _weight_grads(&s, <const float*>s.ghp, <float*>s.hprev, <float*>s.gw, <float*>s.gb)
+                _weight_grads(&s, <float*>NULL)
     else:
         with nogil:
             _fill_hprev(&s, <double*>s.hprev)
             _run(&s, True, <double*>NULL)
-            _weight_grads(&s, <const double*>s.ghp, <double*>s.hprev, <double*>s.gw, <double*>s.gb)
+            _weight_grads(&s, <double*>NULL)
     return gx, dh, dc, gw, gb
 
 
