@@ -41,6 +41,11 @@ cdef idx_t _PARALLEL_MIN_ELEMS = 32768
 
 
 
+cdef extern from "_pool_avx2.h":
+    idx_t gl_maxpool2x2_row_f(const float* r0, const float* r1, float* y, i64* ind, idx_t wo, i64 base,
+                              cnp.int32_t W) noexcept nogil
+
+
 cdef struct PGeom:
     idx_t planes, H, W, Ho, Wo
     idx_t kh, kw, sh, sw, ph, pw, dh, dw
@@ -123,7 +128,7 @@ cdef void _maxpool_plane(const real* x, real* y, i64* ind, const PGeom* g) noexc
     more than the whole window).  NaNs are tracked on the side: a window with
     a NaN yields NaN and the position of its last NaN, as PyTorch does.
     """
-    cdef idx_t oh, ow, ih, iw, hs, he, ws, we
+    cdef idx_t oh, ow, ow0, ih, iw, hs, he, ws, we
     cdef idx_t W = g.W
     cdef i64 best_i, nan_i, k0, i1, i2, k
     cdef real best, a, b, c, d
@@ -135,8 +140,12 @@ cdef void _maxpool_plane(const real* x, real* y, i64* ind, const PGeom* g) noexc
         for oh in range(g.Ho):
             r0 = x + 2 * oh * W
             r1 = r0 + W
+            ow0 = 0
+            if real is float and W < 2**30:
+                ow0 = gl_maxpool2x2_row_f(r0, r1, y + oh * g.Wo, NULL if ind == NULL else ind + oh * g.Wo,
+                                          g.Wo, 2 * oh * W, <cnp.int32_t>W)
             if ind == NULL:
-                for ow in range(g.Wo):
+                for ow in range(ow0, g.Wo):
                     a = r0[2 * ow]
                     b = r0[2 * ow + 1]
                     c = r1[2 * ow]
@@ -146,7 +155,7 @@ cdef void _maxpool_plane(const real* x, real* y, i64* ind, const PGeom* g) noexc
                     a = d if (d > a or d != d) else a
                     y[oh * g.Wo + ow] = a
                 continue
-            for ow in range(g.Wo):
+            for ow in range(ow0, g.Wo):
                 a = r0[2 * ow]
                 b = r0[2 * ow + 1]
                 c = r1[2 * ow]

@@ -82,6 +82,41 @@ def test_max_pool2d_twins(c):
     _close(gx, gx_np, c["x"].dtype)
 
 
+@given(st.integers(1, 3), st.integers(2, 12), st.integers(2, 40), st.sampled_from([np.float32, np.float64]),
+       st.floats(0, 0.2), st.integers(0, 2 ** 32 - 1))
+@example(2, 14, 28, np.float32, 0.0, 0)       # LeNet-5's first pool: 8 outputs on vectors, 6 after
+@example(1, 4, 33, np.float32, 0.05, 7)       # an odd width: its last column is in no window
+def test_max_pool2d_2x2_twins(n, h, w, dtype, nan_fraction, seed):
+    """The 2x2 / stride-2 pool (vectors over 8 outputs of a row in the x86-64-v3 build, and a backward
+    that writes each position once) on rows wide enough for the vectors, with ties and NaNs."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-3, 4, (n, 3, h, w)).astype(dtype)
+    x[rng.random(x.shape) < nan_fraction] = np.nan
+    args = ((2, 2), (2, 2))
+    (y, idx), (y_np, idx_np) = both_backends(K.max_pool2d_forward, x, *args, return_indices=True)
+    assert np.array_equal(y, y_np, equal_nan=True) and np.array_equal(idx, idx_np)
+    (y2, _), _ = both_backends(K.max_pool2d_forward, x, *args)
+    assert np.array_equal(y2, y, equal_nan=True)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    gx, gx_np = both_backends(K.max_pool2d_backward, g, idx, x.shape)
+    _close(gx, gx_np, dtype)
+
+
+@given(st.integers(1, 10), st.integers(0, 2 ** 32 - 1))
+def test_max_pool2d_backward_indices_outside_their_block(half, seed):
+    """Input planes of exactly 2x2 blocks per output, but indices from overlapping windows (3x3, stride 2,
+    padding 1) or repeated: the backward must still add every gradient at its index."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 2, 2 * half, 2 * half))
+    _, idx = K.max_pool2d_forward(x, (3, 3), (2, 2), (1, 1), return_indices=True)
+    assert idx.shape[2:] == (half, half)
+    g = rng.standard_normal(idx.shape)
+    shared = np.zeros_like(idx)       # every output's gradient at position 0
+    for ind in (idx, shared):
+        gx, gx_np = both_backends(K.max_pool2d_backward, g, ind, x.shape)
+        _close(gx, gx_np, x.dtype)
+
+
 @given(pool_cases(dilation=False), st.booleans(), st.sampled_from([None, 1, 3, -2]))
 def test_avg_pool2d_twins(c, count_include_pad, divisor_override):
     args = (c["kernel"], c["stride"], c["padding"], c["ceil_mode"], count_include_pad, divisor_override)
