@@ -100,12 +100,14 @@ cdef idx_t _BAND_COLS = 64
 
 
 def _tune(target_cols=None, gw_tn_max=None, band_min_ck=None, band_min_ck_bwd=None,
-          parallel_min_work=None, band_cols=None):
+          parallel_min_work=None, band_cols=None, direct_max_k=None):
     """Set the blocking heuristics (for benchmarking them); returns the old values."""
-    global _TARGET_COLS, _GW_TN_MAX, _BAND_MIN_CK, _BAND_MIN_CK_BWD, _PARALLEL_MIN_WORK, _BAND_COLS
+    global _TARGET_COLS, _GW_TN_MAX, _BAND_MIN_CK, _BAND_MIN_CK_BWD, _PARALLEL_MIN_WORK, _BAND_COLS, _DIRECT_MAX_K
     old = dict(target_cols=_TARGET_COLS, gw_tn_max=_GW_TN_MAX, band_min_ck=_BAND_MIN_CK,
                band_min_ck_bwd=_BAND_MIN_CK_BWD, parallel_min_work=_PARALLEL_MIN_WORK,
-               band_cols=_BAND_COLS)
+               band_cols=_BAND_COLS, direct_max_k=_DIRECT_MAX_K)
+    if direct_max_k is not None:
+        _DIRECT_MAX_K = direct_max_k
     if band_cols is not None:
         _BAND_COLS = band_cols
     if target_cols is not None:
@@ -544,6 +546,7 @@ cdef void _fold_bands(const real* bands, real* x, idx_t S, const Geom* g) noexce
 # ----------------------------------------------------------------------------
 
 include "_conv_forward.pxi"
+include "_conv_direct.pxi"
 
 
 def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
@@ -577,6 +580,15 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                 _fc_fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, gp, nt)
             else:
                 _fc_fwd(<double*>xp, <double*>wp, <double*>bp, <double*>yp, gp, nt)
+        return y
+    if isz == 4 and _direct_ok(&g):
+        nt = 1 if g.N * g.L * g.Cout * g.Kg < _PARALLEL_MIN_WORK else <int>min(<idx_t>_num_threads, g.N)
+        s = _Scratch(_direct_bytes(&g) * nt)
+        try:
+            with nogil:
+                _direct_fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, s.ptr, gp, nt)
+        finally:
+            s.release()
         return y
     p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G, isz, False)
     s = _Scratch(p.shared + p.per_thread * p.nslot)

@@ -21,6 +21,38 @@ def test_conv2d_forward_twins(c):
     _close(a, b, c["x"].dtype)
 
 
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 8), st.integers(1, 5), st.integers(1, 5),
+       st.integers(0, 2), st.integers(24, 70), st.booleans(), st.integers(0, 2 ** 32 - 1))
+@example(4, 1, 6, 5, 5, 2, 28, True, 0)        # LeNet-5's first layer
+def test_conv2d_forward_thin_input(n, cin, cout, kh, kw, pad, width, with_bias, seed):
+    """Thin inputs at stride 1 (the direct loop of the x86-64-v3 build: strips of 32 columns, two output
+    channels at a time): the same as the GEMM path and the NumPy twin, odd channel counts and partial
+    strips included, and infinities reaching the same outputs."""
+    import importlib
+    conv = importlib.import_module("gradlab_ext.v3.conv" if K.cpu_build() == "x86-64-v3" else "gradlab_ext.conv")
+    rng = np.random.default_rng(seed)
+    h = rng.integers(max(1, kh - 2 * pad), 12)
+    x = rng.standard_normal((n, cin, h, width)).astype(np.float32)
+    x.flat[rng.integers(0, x.size, 2)] = np.inf
+    w = rng.standard_normal((cout, cin, kh, kw)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32) if with_bias else None
+    geo = ((1, 1), (pad, pad))
+    wo = width + 2 * pad - kw + 1
+    if K.cpu_build() == "x86-64-v3" and cin * kh * kw <= 32 and 4 * wo >= 3 * 32 * -(-wo // 32):
+        assert conv._takes_direct(x.shape, w.shape, *geo)
+    y = conv.conv2d_forward(x, w, b, *geo)
+    old = conv._tune(direct_max_k=0)
+    try:
+        y_gemm = conv.conv2d_forward(x, w, b, *geo)
+    finally:
+        conv._tune(**old)
+    with K.use_backend("numpy"), np.errstate(invalid="ignore"):     # inf - inf: an inf under weights of both signs
+        y_np = K.conv2d_forward(x, w, b, *geo)
+    for other in (y_gemm, y_np):
+        assert np.array_equal(np.isfinite(y), np.isfinite(other))
+        np.testing.assert_allclose(y, other, **tol(np.float32))
+
+
 @given(conv_cases(), st.booleans(), st.booleans(), st.booleans())
 def test_conv2d_backward_twins(c, need_x, need_w, need_b):
     geo = (c["stride"], c["padding"], c["dilation"], c["groups"])

@@ -1,0 +1,119 @@
+/* gradlab_ext/_conv_direct.h: the direct float32 forward convolution of thin inputs (included by conv.pyx;
+   the x86-64-v3 build defines GL_CONV_DIRECT and has the loop, the baseline build a stub that is never
+   called).  A network's first layer sees one to three channels: LeNet-5's 5x5 over one channel has a
+   GEMM depth of 25 and six output channels, a shape where im2col writes 25 copies of the image for a
+   product too thin to run at the GEMM rate.  Here the padded input is read in place: 32 output columns
+   of two output channels sit in eight AVX2 registers while every (channel, kernel row, kernel column)
+   tap is added.  Stride 1, dilation 1, no groups.  (The same loop turned around for the weight
+   gradient ran no faster than im2col and BLAS: docs/performance.md.)
+
+   The caller copies each sample's planes into `xp` with their padding as zeros, rows `prow` floats
+   apart (prow >= 32 * strips + kw - 1, so a strip's last vectors read inside the row), planes
+   `pplane` floats apart. */
+#ifndef GL_CONV_DIRECT_H
+#define GL_CONV_DIRECT_H
+#include <string.h>
+
+#define GL_STRIP 32     /* output columns a strip computes at a time: four vectors */
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define GL_CONV_DIRECT 1
+
+/* the first `valid` columns of a strip: whole vectors, then halves, pairs and singles (no masked store,
+   slow on AMD, and no copy through memory) */
+static inline void gl_store_strip(float* out, __m256 a0, __m256 a1, __m256 a2, __m256 a3, int valid) {
+    __m256 rest = a3;
+    __m128 h;
+    int r;
+    if (valid == GL_STRIP) {
+        _mm256_storeu_ps(out, a0);
+        _mm256_storeu_ps(out + 8, a1);
+        _mm256_storeu_ps(out + 16, a2);
+        _mm256_storeu_ps(out + 24, a3);
+        return;
+    }
+    if (valid >= 8) { _mm256_storeu_ps(out, a0); rest = a1; }
+    if (valid >= 16) { _mm256_storeu_ps(out + 8, a1); rest = a2; }
+    if (valid >= 24) { _mm256_storeu_ps(out + 16, a2); rest = a3; }
+    if (valid < 8)
+        rest = a0;
+    out += valid & ~7;
+    r = valid & 7;
+    h = _mm256_castps256_ps128(rest);
+    if (r >= 4) {
+        _mm_storeu_ps(out, h);
+        h = _mm256_extractf128_ps(rest, 1);
+        out += 4;
+        r -= 4;
+    }
+    if (r >= 2) {
+        _mm_storel_pi((__m64*)out, h);
+        h = _mm_movehl_ps(h, h);
+        out += 2;
+        r -= 2;
+    }
+    if (r)
+        _mm_store_ss(out, h);
+}
+
+/* y (Cout planes of Ho x Wo) = bias + the convolution of one sample's padded planes with w (Cout x C x
+   kh x kw).  Each output is the bias, then its taps added in (c, i, j) order.  Two output channels at
+   a time (an odd last one computed twice): eight accumulators, and each input vector loaded once for
+   both. */
+static void gl_direct_forward(const float* xp, Py_ssize_t prow, Py_ssize_t pplane, int C, int kh, int kw,
+                              const float* w, const float* bias, int Cout, float* y, int Ho, int Wo) {
+    int K = C * kh * kw, oh, s0, co, c, i, j;
+    Py_ssize_t L = (Py_ssize_t)Ho * Wo;
+    for (oh = 0; oh < Ho; oh++)
+        for (s0 = 0; s0 < Wo; s0 += GL_STRIP) {
+            int valid = Wo - s0 < GL_STRIP ? Wo - s0 : GL_STRIP;
+            for (co = 0; co < Cout; co += 2) {
+                int two = co + 1 < Cout;
+                const float* w0 = w + (Py_ssize_t)co * K;
+                const float* w1 = two ? w0 + K : w0;
+                __m256 a0, a1, a2, a3, b0, b1, b2, b3;
+                float* out = y + co * L + (Py_ssize_t)oh * Wo + s0;
+                a0 = a1 = a2 = a3 = _mm256_set1_ps(bias != NULL ? bias[co] : 0.0f);
+                b0 = b1 = b2 = b3 = _mm256_set1_ps(bias != NULL ? bias[co + two] : 0.0f);
+                for (c = 0; c < C; c++)
+                    for (i = 0; i < kh; i++) {
+                        const float* r = xp + c * pplane + (oh + i) * prow + s0;
+                        const float* u0 = w0 + (c * kh + i) * kw;
+                        const float* u1 = w1 + (c * kh + i) * kw;
+                        for (j = 0; j < kw; j++) {
+                            __m256 f0 = _mm256_broadcast_ss(u0 + j), f1 = _mm256_broadcast_ss(u1 + j), x;
+#define GL_TAP(av, bv, off) x = _mm256_loadu_ps(r + j + (off)); \
+                            __asm__("" : "+x"(x));      /* one load for both products, not one each */ \
+                            av = _mm256_fmadd_ps(x, f0, av); bv = _mm256_fmadd_ps(x, f1, bv);
+                            GL_TAP(a0, b0, 0)
+                            GL_TAP(a1, b1, 8)
+                            GL_TAP(a2, b2, 16)
+                            GL_TAP(a3, b3, 24)
+#undef GL_TAP
+                        }
+                    }
+                gl_store_strip(out, a0, a1, a2, a3, valid);
+                if (two)
+                    gl_store_strip(out + L, b0, b1, b2, b3, valid);
+            }
+        }
+}
+
+#else
+static void gl_direct_forward(const float* xp, Py_ssize_t prow, Py_ssize_t pplane, int C, int kh, int kw,
+                              const float* w, const float* bias, int Cout, float* y, int Ho, int Wo) {
+    (void)xp; (void)prow; (void)pplane; (void)C; (void)kh; (void)kw; (void)w; (void)bias; (void)Cout; (void)y;
+    (void)Ho; (void)Wo;
+}
+#endif
+
+/* 1 when this build has the loops above */
+static int gl_conv_direct_built(void) {
+#ifdef GL_CONV_DIRECT
+    return 1;
+#else
+    return 0;
+#endif
+}
+#endif

@@ -1,0 +1,59 @@
+# Direct float32 forward convolution of thin-input layers (gradlab_ext/conv.pyx includes this): the
+# loop is in _conv_direct.h; here the per-sample padding and the threads.
+
+cdef extern from "_conv_direct.h":
+    enum: GL_STRIP
+    int gl_conv_direct_built() noexcept nogil
+    void gl_direct_forward(const float* xp, idx_t prow, idx_t pplane, int C, int kh, int kw, const float* w,
+                           const float* bias, int Cout, float* y, int Ho, int Wo) noexcept nogil
+
+# the direct loops take layers with at most this many taps per output (C * kh * kw)
+cdef idx_t _DIRECT_MAX_K = 32
+
+
+cdef bint _direct_ok(const Geom* g) noexcept nogil:
+    """Stride 1, no dilation or groups, at most 5 kernel columns and _DIRECT_MAX_K taps, and output
+    rows that fill at least three quarters of their 32-column strips."""
+    cdef idx_t strips = (g.Wo + GL_STRIP - 1) // GL_STRIP
+    return (gl_conv_direct_built() and g.G == 1 and g.sh == 1 and g.sw == 1 and g.dh == 1 and g.dw == 1
+            and g.kw <= 5 and g.Kg <= _DIRECT_MAX_K and 4 * g.Wo >= 3 * GL_STRIP * strips
+            and g.Wo + g.kw + GL_STRIP < 2**30 and g.H + 2 * g.ph < 2**30)
+
+
+cdef inline idx_t _direct_prow(const Geom* g) noexcept nogil:
+    """Floats per padded row: every strip's last vector plus the kernel's reach, in whole vectors."""
+    return ((((g.Wo + GL_STRIP - 1) // GL_STRIP) * GL_STRIP + g.kw - 1 + 7) // 8) * 8
+
+
+cdef inline void _direct_pad(const float* x, float* xp, const Geom* g, idx_t prow) noexcept nogil:
+    """One sample's planes into xp at their padded places.  The rest of xp is zero from the start
+    (_direct_zero) and never written, so the padding stays zero from sample to sample."""
+    cdef idx_t c, r, pplane = (g.H + 2 * g.ph) * prow
+    for c in range(g.C):
+        for r in range(g.H):
+            memcpy(xp + c * pplane + (r + g.ph) * prow + g.pw, x + (c * g.H + r) * g.W, g.W * sizeof(float))
+
+
+cdef inline idx_t _direct_bytes(const Geom* g) noexcept nogil:
+    return _round64(g.C * (g.H + 2 * g.ph) * _direct_prow(g), 4)
+
+
+cdef void _direct_fwd(const float* x, const float* w, const float* b, float* y, char* ws, const Geom* g,
+                      int nt) noexcept nogil:
+    cdef idx_t n, prow = _direct_prow(g), pplane = (g.H + 2 * g.ph) * prow, per = _direct_bytes(g)
+    cdef int master = gl_master_cpu() if nt > 1 else -1
+    cdef float* xp
+    with parallel(num_threads=nt):
+        gl_place(master, threadid())
+        xp = <float*>(ws + threadid() * per)
+        memset(xp, 0, per)
+        for n in prange(g.N, schedule='dynamic'):
+            _direct_pad(x + n * g.C * g.H * g.W, xp, g, prow)
+            gl_direct_forward(xp, prow, pplane, <int>g.C, <int>g.kh, <int>g.kw, w, b, <int>g.Cout,
+                              y + n * g.Cout * g.L, <int>g.Ho, <int>g.Wo)
+
+
+def _takes_direct(xshape, wshape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    """Whether a float32 forward of this geometry runs the direct loop (for the tests)."""
+    cdef Geom g = _make_geom("conv2d_forward", tuple(xshape), tuple(wshape), stride, padding, dilation, groups)
+    return bool(_direct_ok(&g))
