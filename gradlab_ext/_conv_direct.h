@@ -3,7 +3,7 @@
    called).  A network's first layer sees one to three channels: LeNet-5's 5x5 over one channel has a
    GEMM depth of 25 and six output channels, a shape where im2col writes 25 copies of the image for a
    product too thin to run at the GEMM rate.  Here the padded input is read in place: 32 output columns
-   of two output channels sit in eight AVX2 registers while every (channel, kernel row, kernel column)
+   of three output channels sit in twelve AVX2 registers while every (channel, kernel row, kernel column)
    tap is added.  Stride 1, dilation 1, no groups.  (The same loop turned around for the weight
    gradient ran no faster than im2col and BLAS: docs/performance.md.)
 
@@ -57,46 +57,65 @@ static inline void gl_store_strip(float* out, __m256 a0, __m256 a1, __m256 a2, _
         _mm_store_ss(out, h);
 }
 
-/* y (Cout planes of Ho x Wo) = bias + the convolution of one sample's padded planes with w (Cout x C x
-   kh x kw).  Each output is the bias, then its taps added in (c, i, j) order.  Two output channels at
-   a time (an odd last one computed twice): eight accumulators, and each input vector loaded once for
-   both. */
+/* Output channels co .. co + CO (CO = 2 or 3, a constant in each instance) of y (Cout planes of Ho x Wo) =
+   bias + the convolution of one sample's padded planes with w (Cout x C x kh x kw), for output row oh and
+   the strip at column s0.  Each output is the bias, then its taps added in (c, i, j) order.  4 * CO
+   accumulators (three channels leave the multiply-adds enough independent chains to hide their
+   latency), each input vector loaded once for all CO of them. */
+__attribute__((always_inline))
+static inline void gl_direct_strip(const int CO, int co, int oh, int s0, const float* xp, Py_ssize_t prow,
+                                   Py_ssize_t pplane, int C, int kh, int kw, const float* w, const float* bias,
+                                   int Cout, float* y, int Ho, int Wo) {
+    int K = C * kh * kw, c, i, j;
+    int last = CO == 3 ? co + 2 : co + 1 < Cout ? co + 1 : co;    /* an odd last channel is computed twice */
+    Py_ssize_t L = (Py_ssize_t)Ho * Wo;
+    const float* w0 = w + (Py_ssize_t)co * K;
+    const float* w1 = w + (Py_ssize_t)(co + 1 < Cout ? co + 1 : co) * K;
+    const float* w2 = w + (Py_ssize_t)last * K;
+    float* out = y + co * L + (Py_ssize_t)oh * Wo + s0;
+    int valid = Wo - s0 < GL_STRIP ? Wo - s0 : GL_STRIP;
+    __m256 a0, a1, a2, a3, b0, b1, b2, b3, d0, d1, d2, d3;
+    a0 = a1 = a2 = a3 = _mm256_set1_ps(bias != NULL ? bias[co] : 0.0f);
+    b0 = b1 = b2 = b3 = _mm256_set1_ps(bias != NULL ? bias[co + 1 < Cout ? co + 1 : co] : 0.0f);
+    d0 = d1 = d2 = d3 = _mm256_set1_ps(bias != NULL ? bias[last] : 0.0f);
+    for (c = 0; c < C; c++)
+        for (i = 0; i < kh; i++) {
+            const float* r = xp + c * pplane + (oh + i) * prow + s0;
+            const float* u0 = w0 + (c * kh + i) * kw;
+            const float* u1 = w1 + (c * kh + i) * kw;
+            const float* u2 = w2 + (c * kh + i) * kw;
+            for (j = 0; j < kw; j++) {
+                __m256 f0 = _mm256_broadcast_ss(u0 + j), f1 = _mm256_broadcast_ss(u1 + j), f2, x;
+                if (CO == 3)
+                    f2 = _mm256_broadcast_ss(u2 + j);
+#define GL_TAP(av, bv, dv, off) x = _mm256_loadu_ps(r + j + (off)); \
+                __asm__("" : "+x"(x));      /* one load for all CO products, not one each */ \
+                av = _mm256_fmadd_ps(x, f0, av); bv = _mm256_fmadd_ps(x, f1, bv); \
+                if (CO == 3) dv = _mm256_fmadd_ps(x, f2, dv);
+                GL_TAP(a0, b0, d0, 0)
+                GL_TAP(a1, b1, d1, 8)
+                GL_TAP(a2, b2, d2, 16)
+                GL_TAP(a3, b3, d3, 24)
+#undef GL_TAP
+            }
+        }
+    gl_store_strip(out, a0, a1, a2, a3, valid);
+    if (co + 1 < Cout)
+        gl_store_strip(out + L, b0, b1, b2, b3, valid);
+    if (CO == 3)
+        gl_store_strip(out + 2 * L, d0, d1, d2, d3, valid);
+}
+
+/* y (Cout planes of Ho x Wo) = bias + the convolution of one sample's padded planes with w */
 static void gl_direct_forward(const float* xp, Py_ssize_t prow, Py_ssize_t pplane, int C, int kh, int kw,
                               const float* w, const float* bias, int Cout, float* y, int Ho, int Wo) {
-    int K = C * kh * kw, oh, s0, co, c, i, j;
-    Py_ssize_t L = (Py_ssize_t)Ho * Wo;
+    int oh, s0, co;
     for (oh = 0; oh < Ho; oh++)
         for (s0 = 0; s0 < Wo; s0 += GL_STRIP) {
-            int valid = Wo - s0 < GL_STRIP ? Wo - s0 : GL_STRIP;
-            for (co = 0; co < Cout; co += 2) {
-                int two = co + 1 < Cout;
-                const float* w0 = w + (Py_ssize_t)co * K;
-                const float* w1 = two ? w0 + K : w0;
-                __m256 a0, a1, a2, a3, b0, b1, b2, b3;
-                float* out = y + co * L + (Py_ssize_t)oh * Wo + s0;
-                a0 = a1 = a2 = a3 = _mm256_set1_ps(bias != NULL ? bias[co] : 0.0f);
-                b0 = b1 = b2 = b3 = _mm256_set1_ps(bias != NULL ? bias[co + two] : 0.0f);
-                for (c = 0; c < C; c++)
-                    for (i = 0; i < kh; i++) {
-                        const float* r = xp + c * pplane + (oh + i) * prow + s0;
-                        const float* u0 = w0 + (c * kh + i) * kw;
-                        const float* u1 = w1 + (c * kh + i) * kw;
-                        for (j = 0; j < kw; j++) {
-                            __m256 f0 = _mm256_broadcast_ss(u0 + j), f1 = _mm256_broadcast_ss(u1 + j), x;
-#define GL_TAP(av, bv, off) x = _mm256_loadu_ps(r + j + (off)); \
-                            __asm__("" : "+x"(x));      /* one load for both products, not one each */ \
-                            av = _mm256_fmadd_ps(x, f0, av); bv = _mm256_fmadd_ps(x, f1, bv);
-                            GL_TAP(a0, b0, 0)
-                            GL_TAP(a1, b1, 8)
-                            GL_TAP(a2, b2, 16)
-                            GL_TAP(a3, b3, 24)
-#undef GL_TAP
-                        }
-                    }
-                gl_store_strip(out, a0, a1, a2, a3, valid);
-                if (two)
-                    gl_store_strip(out + L, b0, b1, b2, b3, valid);
-            }
+            for (co = 0; co + 3 <= Cout; co += 3)
+                gl_direct_strip(3, co, oh, s0, xp, prow, pplane, C, kh, kw, w, bias, Cout, y, Ho, Wo);
+            if (co < Cout)
+                gl_direct_strip(2, co, oh, s0, xp, prow, pplane, C, kh, kw, w, bias, Cout, y, Ho, Wo);
         }
 }
 
