@@ -87,16 +87,17 @@ cdef idx_t _BWD_CHUNK_BYTES_MAX = (<idx_t>64) << 20
 # TN fast only for small outputs (docs/performance.md).
 cdef idx_t _GW_TN_MAX = 256
 # Smallest GEMM depth (Cg*kw) for band mode, forward and backward: always in
-# backward (it saves the unfold and the col2im adds); in forward only for wide
-# layers (LeNet's thin kh GEMMs lose on two threads, a 3x3 conv over 32 or more
-# channels gains); docs/performance.md.
-cdef idx_t _BAND_MIN_CK = 64
+# backward (it saves the unfold and the col2im adds); in forward from 16 (below
+# that the kh GEMMs are too thin; LeNet-5's second layer, 30, runs 8-11% faster
+# than with im2col on 1 and 2 threads); docs/performance.md, "Convolutions".
+cdef idx_t _BAND_MIN_CK = 16
 cdef idx_t _BAND_MIN_CK_BWD = 1
-# Band mode with a GEMM depth of at least _BAND_MIN_CK runs its GEMMs over slices of
-# at most this many output columns (0: all): OpenBLAS runs (Cog x 64 x CK) products
-# markedly faster than (Cog x 1024 x CK) ones; thin layers keep one call per kernel
-# row (docs/performance.md, "Convolutions on two cores").
+# Band mode with a GEMM depth of at least _BAND_SLICE_MIN_CK runs its GEMMs over slices
+# of at most _BAND_COLS output columns (0: all): OpenBLAS runs (Cog x 64 x CK) products
+# markedly faster than (Cog x 1024 x CK) ones; thinner layers keep one call per kernel
+# row (docs/performance.md, "Convolutions").
 cdef idx_t _BAND_COLS = 64
+cdef idx_t _BAND_SLICE_MIN_CK = 64
 
 
 def _tune(target_cols=None, gw_tn_max=None, band_min_ck=None, band_min_ck_bwd=None,
@@ -454,7 +455,7 @@ cdef Plan _plan(const Geom* g, idx_t work, idx_t isz, bint backward):
     p.band = (not p.ident and p.B == 1 and R > 0 and g.kh >= 2
               and p.CK >= (_BAND_MIN_CK_BWD if backward else _BAND_MIN_CK))
     p.step = g.dh // g.sh if R > 0 else 0
-    p.cols = g.L if _BAND_COLS <= 0 or p.CK < _BAND_MIN_CK else max(1, min(g.L, _BAND_COLS))
+    p.cols = g.L if _BAND_COLS <= 0 or p.CK < _BAND_SLICE_MIN_CK else max(1, min(g.L, _BAND_COLS))
     p.S = ((R * g.Wo + 15) // 16) * 16
     # Weight gradient: gw (Cog x Kg) += dY (Cog x BL) @ cols^T reads both operands
     # along their rows ("TN" for BLAS), which OpenBLAS only runs fast for small
