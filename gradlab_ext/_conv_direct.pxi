@@ -6,6 +6,9 @@ cdef extern from "_conv_direct.h":
     int gl_conv_direct_built() noexcept nogil
     void gl_direct_forward(const float* xp, idx_t prow, idx_t pplane, int C, int kh, int kw, const float* w,
                            const float* bias, int Cout, float* y, int Ho, int Wo) noexcept nogil
+    void gl_direct_forward16(const float* xp, idx_t prow, const idx_t* toff, int K, const float* wt,
+                             const float* bias, float* out, int Ho, int Wo) noexcept nogil
+    void gl_transpose8_f(const float* a, float* t, idx_t rows, idx_t cols) noexcept nogil
 
 # the direct loops take layers with at most this many taps per output (C * kh * kw)
 cdef idx_t _DIRECT_MAX_K = 32
@@ -51,6 +54,60 @@ cdef void _direct_fwd(const float* x, const float* w, const float* b, float* y, 
             _direct_pad(x + n * g.C * g.H * g.W, xp, g, prow)
             gl_direct_forward(xp, prow, pplane, <int>g.C, <int>g.kh, <int>g.kw, w, b, <int>g.Cout,
                               y + n * g.Cout * g.L, <int>g.Ho, <int>g.Wo)
+
+
+# ... and the pixel-tile loop layers of a multiple of 16 output channels with at most this many taps
+cdef idx_t _DIRECT16_MAX_K = 256
+
+
+cdef bint _direct16_ok(const Geom* g) noexcept nogil:
+    """Stride 1, no dilation or groups, a multiple of 16 output channels, at most _DIRECT16_MAX_K taps
+    (the block's weights, 16 KB, stay in L1)."""
+    return (gl_conv_direct_built() and g.G == 1 and g.sh == 1 and g.sw == 1 and g.dh == 1 and g.dw == 1
+            and g.Cout % 16 == 0 and g.Kg <= _DIRECT16_MAX_K and g.L >= 1
+            and (g.H + 2 * g.ph) * (g.W + 2 * g.pw) < 2**30)
+
+
+cdef void _direct16_fwd(const float* x, const float* w, const float* b, float* y, char* ws, const Geom* g,
+                        int nt) noexcept nogil:
+    """ws: the weights tap-major per block of 16 channels and the tap offsets, then per thread the padded
+    planes and one block's pixel-major output."""
+    cdef idx_t n, cb, k, q, c, i, j, prow = g.W + 2 * g.pw, pplane = (g.H + 2 * g.ph) * prow
+    cdef idx_t K = g.Kg, nb = g.Cout // 16
+    cdef idx_t wbytes = _round64(g.Cout * K, 4), obytes = _round64(K, sizeof(idx_t))
+    cdef idx_t pbytes = _round64(g.C * pplane, 4), per = pbytes + _round64(g.L * 16, 4)
+    cdef float* wt = <float*>ws
+    cdef idx_t* toff = <idx_t*>(ws + wbytes)
+    cdef char* mine
+    cdef float* xp
+    cdef float* out
+    cdef int master = gl_master_cpu() if nt > 1 else -1
+    for cb in range(nb):
+        for k in range(K):
+            for q in range(16):
+                wt[(cb * K + k) * 16 + q] = w[(cb * 16 + q) * K + k]
+    for c in range(g.C):
+        for i in range(g.kh):
+            for j in range(g.kw):
+                toff[(c * g.kh + i) * g.kw + j] = c * pplane + i * prow + j
+    with parallel(num_threads=nt):
+        gl_place(master, threadid())
+        mine = ws + wbytes + obytes + threadid() * per
+        xp = <float*>mine
+        out = <float*>(mine + pbytes)
+        memset(xp, 0, pbytes)
+        for n in prange(g.N, schedule='dynamic'):
+            _direct_pad(x + n * g.C * g.H * g.W, xp, g, prow)
+            for cb in range(nb):
+                gl_direct_forward16(xp, prow, toff, <int>K, wt + cb * K * 16, NULL if b == NULL else b + cb * 16,
+                                    out, <int>g.Ho, <int>g.Wo)
+                gl_transpose8_f(out, y + (n * g.Cout + cb * 16) * g.L, g.L, 16)
+
+
+cdef inline idx_t _direct16_bytes(const Geom* g, int nt) noexcept nogil:
+    cdef idx_t pplane = (g.H + 2 * g.ph) * (g.W + 2 * g.pw)
+    return (_round64(g.Cout * g.Kg, 4) + _round64(g.Kg, sizeof(idx_t))
+            + nt * (_round64(g.C * pplane, 4) + _round64(g.L * 16, 4)))
 
 
 def _takes_direct(xshape, wshape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):

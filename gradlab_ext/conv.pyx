@@ -101,14 +101,17 @@ cdef idx_t _BAND_SLICE_MIN_CK = 64
 
 
 def _tune(target_cols=None, gw_tn_max=None, band_min_ck=None, band_min_ck_bwd=None,
-          parallel_min_work=None, band_cols=None, direct_max_k=None):
+          parallel_min_work=None, band_cols=None, direct_max_k=None, direct16_max_k=None):
     """Set the blocking heuristics (for benchmarking them); returns the old values."""
-    global _TARGET_COLS, _GW_TN_MAX, _BAND_MIN_CK, _BAND_MIN_CK_BWD, _PARALLEL_MIN_WORK, _BAND_COLS, _DIRECT_MAX_K
+    global _TARGET_COLS, _GW_TN_MAX, _BAND_MIN_CK, _BAND_MIN_CK_BWD, _PARALLEL_MIN_WORK, _BAND_COLS
+    global _DIRECT_MAX_K, _DIRECT16_MAX_K
     old = dict(target_cols=_TARGET_COLS, gw_tn_max=_GW_TN_MAX, band_min_ck=_BAND_MIN_CK,
                band_min_ck_bwd=_BAND_MIN_CK_BWD, parallel_min_work=_PARALLEL_MIN_WORK,
-               band_cols=_BAND_COLS, direct_max_k=_DIRECT_MAX_K)
+               band_cols=_BAND_COLS, direct_max_k=_DIRECT_MAX_K, direct16_max_k=_DIRECT16_MAX_K)
     if direct_max_k is not None:
         _DIRECT_MAX_K = direct_max_k
+    if direct16_max_k is not None:
+        _DIRECT16_MAX_K = direct16_max_k
     if band_cols is not None:
         _BAND_COLS = band_cols
     if target_cols is not None:
@@ -588,6 +591,15 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
         try:
             with nogil:
                 _direct_fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, s.ptr, gp, nt)
+        finally:
+            s.release()
+        return y
+    if isz == 4 and _direct16_ok(&g):
+        nt = 1 if g.N * g.L * g.Cout * g.Kg < _PARALLEL_MIN_WORK else <int>min(<idx_t>_num_threads, g.N)
+        s = _Scratch(_direct16_bytes(&g, nt))
+        try:
+            with nogil:
+                _direct16_fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, s.ptr, gp, nt)
         finally:
             s.release()
         return y

@@ -53,6 +53,34 @@ def test_conv2d_forward_thin_input(n, cin, cout, kh, kw, pad, width, with_bias, 
         np.testing.assert_allclose(y, other, **tol(np.float32))
 
 
+@given(st.integers(1, 3), st.integers(1, 12), st.sampled_from([16, 32]), st.integers(1, 5), st.integers(1, 5),
+       st.integers(0, 2), st.integers(1, 20), st.booleans(), st.integers(0, 2 ** 32 - 1))
+@example(3, 6, 16, 5, 5, 0, 14, True, 0)       # LeNet-5's second layer
+def test_conv2d_forward_sixteen_channels(n, cin, cout, kh, kw, pad, width, with_bias, seed):
+    """16 or 32 output channels over at most 256 taps at stride 1 (the pixel-tile loop of the x86-64-v3
+    build: six output pixels' 16 channels in registers, a partial last tile): the same as the GEMM path
+    and the NumPy twin."""
+    import importlib
+    conv = importlib.import_module("gradlab_ext.v3.conv" if K.cpu_build() == "x86-64-v3" else "gradlab_ext.conv")
+    rng = np.random.default_rng(seed)
+    h = rng.integers(max(1, kh - 2 * pad), 12)
+    width = max(width, kw - 2 * pad)
+    x = rng.standard_normal((n, cin, h, width)).astype(np.float32)
+    w = rng.standard_normal((cout, cin, kh, kw)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32) if with_bias else None
+    geo = ((1, 1), (pad, pad))
+    y = conv.conv2d_forward(x, w, b, *geo)
+    old = conv._tune(direct_max_k=0, direct16_max_k=0)
+    try:
+        y_gemm = conv.conv2d_forward(x, w, b, *geo)
+    finally:
+        conv._tune(**old)
+    with K.use_backend("numpy"):
+        y_np = K.conv2d_forward(x, w, b, *geo)
+    for other in (y_gemm, y_np):
+        np.testing.assert_allclose(y, other, **tol(np.float32))
+
+
 @given(conv_cases(), st.booleans(), st.booleans(), st.booleans())
 def test_conv2d_backward_twins(c, need_x, need_w, need_b):
     geo = (c["stride"], c["padding"], c["dilation"], c["groups"])
