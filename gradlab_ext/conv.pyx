@@ -289,13 +289,20 @@ cdef inline void _segment_copy(real* dst, const real* x, idx_t base, idx_t sw,
         dst[o] = 0
 
 
+cdef extern from "_conv_moves.h":
+    void gl_add_run_f(float* dst, const float* src, idx_t n) noexcept nogil
+    void gl_add_run_d(double* dst, const double* src, idx_t n) noexcept nogil
+
+
 cdef inline void _segment_add(const real* src, real* x, idx_t base, idx_t sw,
                               idx_t lo, idx_t hi) noexcept nogil:
     """x[base + o*sw] += src[o] for o in [lo, hi)."""
     cdef idx_t o
     if sw == 1:
-        for o in range(lo, hi):
-            x[base + o] += src[o]
+        if real is float:
+            gl_add_run_f(x + base + lo, src + lo, hi - lo)
+        else:
+            gl_add_run_d(x + base + lo, src + lo, hi - lo)
     else:
         for o in range(lo, hi):
             x[base + o * sw] += src[o]
