@@ -162,6 +162,48 @@ static void gl_direct_forward16(const float* xp, Py_ssize_t prow, const Py_ssize
     }
 }
 
+/* The weight gradient of 16 output channels from one sample, tap-major: gwt[k * 16 + q] += the sum over
+   output pixels l of xp[base(l) + toff[k]] * dyt[l * 16 + q], pixels in order (dyt: the sample's output
+   gradient for these channels, pixel-major).  The forward's loop turned around: six taps' 16 channels
+   in registers, each pixel's 16 gradients loaded once and one input value broadcast per tap.  A tap
+   past K repeats the last one (its sums are dropped). */
+static void gl_direct_wgrad16(const float* xp, Py_ssize_t prow, const Py_ssize_t* toff, int K, const float* dyt,
+                              float* gwt, int Ho, int Wo) {
+    int k0, q, oh, ow;
+    for (k0 = 0; k0 < K; k0 += 6) {
+        const float* p[6];
+        const float* d = dyt;
+        __m256 a0, b0, a1, b1, a2, b2, a3, b3, a4, b4, a5, b5;
+        for (q = 0; q < 6; q++)
+            p[q] = xp + toff[k0 + q < K ? k0 + q : K - 1];
+        a0 = a1 = a2 = a3 = a4 = a5 = b0 = b1 = b2 = b3 = b4 = b5 = _mm256_setzero_ps();
+        for (oh = 0; oh < Ho; oh++)
+            for (ow = 0; ow < Wo; ow++, d += 16) {
+                Py_ssize_t o = oh * prow + ow;
+                __m256 f0 = _mm256_loadu_ps(d), f1 = _mm256_loadu_ps(d + 8), x;
+#define GL_TAP(av, bv, pq) x = _mm256_broadcast_ss(pq + o); av = _mm256_fmadd_ps(x, f0, av); \
+                bv = _mm256_fmadd_ps(x, f1, bv);
+                GL_TAP(a0, b0, p[0])
+                GL_TAP(a1, b1, p[1])
+                GL_TAP(a2, b2, p[2])
+                GL_TAP(a3, b3, p[3])
+                GL_TAP(a4, b4, p[4])
+                GL_TAP(a5, b5, p[5])
+#undef GL_TAP
+            }
+#define GL_ADD(q, av, bv) if (k0 + q < K) { \
+            _mm256_storeu_ps(gwt + (k0 + q) * 16, _mm256_add_ps(_mm256_loadu_ps(gwt + (k0 + q) * 16), av)); \
+            _mm256_storeu_ps(gwt + (k0 + q) * 16 + 8, _mm256_add_ps(_mm256_loadu_ps(gwt + (k0 + q) * 16 + 8), bv)); }
+        GL_ADD(0, a0, b0)
+        GL_ADD(1, a1, b1)
+        GL_ADD(2, a2, b2)
+        GL_ADD(3, a3, b3)
+        GL_ADD(4, a4, b4)
+        GL_ADD(5, a5, b5)
+#undef GL_ADD
+    }
+}
+
 /* t (cols x rows) = a (rows x cols)^T: 8 x 8 blocks through registers, the edges one at a time */
 static void gl_transpose8_f(const float* a, float* t, Py_ssize_t rows, Py_ssize_t cols) {
     Py_ssize_t r0, c0, r, c;
@@ -206,6 +248,10 @@ static void gl_direct_forward(const float* xp, Py_ssize_t prow, Py_ssize_t pplan
 static void gl_direct_forward16(const float* xp, Py_ssize_t prow, const Py_ssize_t* toff, int K, const float* wt,
                                 const float* bias, float* out, int Ho, int Wo) {
     (void)xp; (void)prow; (void)toff; (void)K; (void)wt; (void)bias; (void)out; (void)Ho; (void)Wo;
+}
+static void gl_direct_wgrad16(const float* xp, Py_ssize_t prow, const Py_ssize_t* toff, int K, const float* dyt,
+                              float* gwt, int Ho, int Wo) {
+    (void)xp; (void)prow; (void)toff; (void)K; (void)dyt; (void)gwt; (void)Ho; (void)Wo;
 }
 static void gl_transpose8_f(const float* a, float* t, Py_ssize_t rows, Py_ssize_t cols) {
     (void)a; (void)t; (void)rows; (void)cols;

@@ -9,6 +9,8 @@ cdef extern from "_conv_direct.h":
     void gl_direct_forward16(const float* xp, idx_t prow, const idx_t* toff, int K, const float* wt,
                              const float* bias, float* out, int Ho, int Wo) noexcept nogil
     void gl_transpose8_f(const float* a, float* t, idx_t rows, idx_t cols) noexcept nogil
+    void gl_direct_wgrad16(const float* xp, idx_t prow, const idx_t* toff, int K, const float* dyt, float* gwt,
+                           int Ho, int Wo) noexcept nogil
 
 # the direct loops take layers with at most this many taps per output (C * kh * kw)
 cdef idx_t _DIRECT_MAX_K = 32
@@ -86,10 +88,7 @@ cdef void _direct16_fwd(const float* x, const float* w, const float* b, float* y
         for k in range(K):
             for q in range(16):
                 wt[(cb * K + k) * 16 + q] = w[(cb * 16 + q) * K + k]
-    for c in range(g.C):
-        for i in range(g.kh):
-            for j in range(g.kw):
-                toff[(c * g.kh + i) * g.kw + j] = c * pplane + i * prow + j
+    _direct16_offsets(toff, g)
     with parallel(num_threads=nt):
         gl_place(master, threadid())
         mine = ws + wbytes + obytes + threadid() * per
@@ -108,6 +107,64 @@ cdef inline idx_t _direct16_bytes(const Geom* g, int nt) noexcept nogil:
     cdef idx_t pplane = (g.H + 2 * g.ph) * (g.W + 2 * g.pw)
     return (_round64(g.Cout * g.Kg, 4) + _round64(g.Kg, sizeof(idx_t))
             + nt * (_round64(g.C * pplane, 4) + _round64(g.L * 16, 4)))
+
+
+cdef inline void _direct16_offsets(idx_t* toff, const Geom* g) noexcept nogil:
+    """toff[(c, i, j)] = c * pplane + i * prow + j: tap k's place in the padded planes from an output
+    pixel's (prow = W + 2 pw floats per padded row)."""
+    cdef idx_t c, i, j, prow = g.W + 2 * g.pw, pplane = (g.H + 2 * g.ph) * prow
+    for c in range(g.C):
+        for i in range(g.kh):
+            for j in range(g.kw):
+                toff[(c * g.kh + i) * g.kw + j] = c * pplane + i * prow + j
+
+
+cdef inline idx_t _direct16_wgrad_bytes(const Geom* g) noexcept nogil:
+    """One chunk's slice: padded planes, a block's output gradient pixel-major, the gradient sums."""
+    return (_round64(g.C * (g.H + 2 * g.ph) * (g.W + 2 * g.pw), 4) + _round64(g.L * 16, 4)
+            + _round64(g.Cout * g.Kg + g.Cout, 4))
+
+
+cdef void _direct16_wgrad(const float* x, const float* gy, float* gw, float* gb, char* ws, const Geom* g,
+                          int nt, idx_t nslot, bint need_b) noexcept nogil:
+    """Weight (and bias) gradient by the pixel-tile loop: slot k sums samples [k*N/nslot, (k+1)*N/nslot)
+    into its own sums (tap-major per block of 16 channels), then the slots are added in order, as in _bwd:
+    the same bits for any thread count."""
+    cdef idx_t n, k, q, co, cb, chunk, prow = g.W + 2 * g.pw, K = g.Kg, nb = g.Cout // 16
+    cdef idx_t obytes = _round64(K, sizeof(idx_t)), per = _direct16_wgrad_bytes(g)
+    cdef idx_t pbytes = _round64(g.C * (g.H + 2 * g.ph) * prow, 4), dbytes = _round64(g.L * 16, 4)
+    cdef idx_t* toff = <idx_t*>ws
+    cdef char* mine
+    cdef float* acc
+    cdef int master = gl_master_cpu() if nt > 1 else -1
+    _direct16_offsets(toff, g)
+    with parallel(num_threads=nt):
+        gl_place(master, threadid())
+        for chunk in prange(nslot, schedule='dynamic'):
+            mine = ws + obytes + chunk * per
+            acc = <float*>(mine + pbytes + dbytes)
+            memset(mine, 0, per)
+            for n in range(chunk * g.N // nslot, (chunk + 1) * g.N // nslot):
+                _direct_pad(x + n * g.C * g.H * g.W, <float*>mine, g, prow)
+                for cb in range(nb):
+                    gl_transpose8_f(gy + (n * g.Cout + cb * 16) * g.L, <float*>(mine + pbytes), 16, g.L)
+                    gl_direct_wgrad16(<float*>mine, prow, toff, <int>K, <float*>(mine + pbytes), acc + cb * K * 16,
+                                      <int>g.Ho, <int>g.Wo)
+                if need_b:
+                    for co in range(g.Cout):
+                        acc[g.Cout * K + co] += vsum(gy + (n * g.Cout + co) * g.L, g.L)
+    memset(gw, 0, g.Cout * K * sizeof(float))
+    if need_b:
+        memset(gb, 0, g.Cout * sizeof(float))
+    for chunk in range(nslot):
+        acc = <float*>(ws + obytes + chunk * per + pbytes + dbytes)
+        for cb in range(nb):
+            for k in range(K):
+                for q in range(16):
+                    gw[(cb * 16 + q) * K + k] += acc[(cb * K + k) * 16 + q]
+        if need_b:
+            for co in range(g.Cout):
+                gb[co] += acc[g.Cout * K + co]
 
 
 def _takes_direct(xshape, wshape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):

@@ -677,6 +677,20 @@ cdef tuple _backward(str op, object gy, object x, object xshape, object w, objec
                 _fc_bwd(<double*>xp, <double*>wp, <double*>gyp, <double*>gxp, <double*>gwp, <double*>gbp,
                         gp, need_x, need_w, need_b, nt)
         return gx, gw, gb
+    cdef idx_t nslot
+    if isz == 4 and need_w and _direct16_ok(&g):
+        # the weight and bias gradients by the pixel-tile loop; the input gradient, if wanted, below
+        nt = 1 if g.N * g.L * g.Cout * g.Kg < _PARALLEL_MIN_WORK else <int>min(<idx_t>_num_threads, g.N)
+        nslot = min(g.N, max(<idx_t>nt, _BWD_CHUNKS))
+        s = _Scratch(_round64(g.Kg, sizeof(idx_t)) + _direct16_wgrad_bytes(&g) * nslot)
+        try:
+            with nogil:
+                _direct16_wgrad(<float*>xp, <float*>gyp, <float*>gwp, <float*>gbp, s.ptr, gp, nt, nslot, need_b)
+        finally:
+            s.release()
+        if not need_x:
+            return gx, gw, gb
+        need_w = need_b = False
     p = _plan(&g, g.N * g.L * g.Cog * g.Kg * g.G * (<int>need_x + <int>need_w), isz, True)
     s = _Scratch(p.shared + p.per_thread * p.nslot)
     ws = s.ptr

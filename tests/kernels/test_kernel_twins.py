@@ -57,9 +57,9 @@ def test_conv2d_forward_thin_input(n, cin, cout, kh, kw, pad, width, with_bias, 
        st.integers(0, 2), st.integers(1, 20), st.booleans(), st.integers(0, 2 ** 32 - 1))
 @example(3, 6, 16, 5, 5, 0, 14, True, 0)       # LeNet-5's second layer
 def test_conv2d_forward_sixteen_channels(n, cin, cout, kh, kw, pad, width, with_bias, seed):
-    """16 or 32 output channels over at most 256 taps at stride 1 (the pixel-tile loop of the x86-64-v3
-    build: six output pixels' 16 channels in registers, a partial last tile): the same as the GEMM path
-    and the NumPy twin."""
+    """16 or 32 output channels over at most 256 taps at stride 1 (the pixel-tile loops of the x86-64-v3
+    build: six output pixels', or six taps', 16 channels in registers, partial last tiles): forward and
+    backward the same as the GEMM path and the NumPy twin."""
     import importlib
     conv = importlib.import_module("gradlab_ext.v3.conv" if K.cpu_build() == "x86-64-v3" else "gradlab_ext.conv")
     rng = np.random.default_rng(seed)
@@ -70,15 +70,27 @@ def test_conv2d_forward_sixteen_channels(n, cin, cout, kh, kw, pad, width, with_
     b = rng.standard_normal(cout).astype(np.float32) if with_bias else None
     geo = ((1, 1), (pad, pad))
     y = conv.conv2d_forward(x, w, b, *geo)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    needs = [dict(), dict(need_input=False), dict(need_input=False, need_bias=False)]
+    grads = [conv.conv2d_backward(g, x, w, *geo, **need) for need in needs]
     old = conv._tune(direct_max_k=0, direct16_max_k=0)
     try:
         y_gemm = conv.conv2d_forward(x, w, b, *geo)
+        grads_gemm = [conv.conv2d_backward(g, x, w, *geo, **need) for need in needs]
     finally:
         conv._tune(**old)
     with K.use_backend("numpy"):
         y_np = K.conv2d_forward(x, w, b, *geo)
+        gx_np, gw_np, gb_np = K.conv2d_backward(g, x, w, *geo)
     for other in (y_gemm, y_np):
         np.testing.assert_allclose(y, other, **tol(np.float32))
+    for got, gemm in zip(grads, grads_gemm):
+        for a, e in zip(got, gemm):
+            assert (a is None) == (e is None)
+            if a is not None:
+                np.testing.assert_allclose(a, e, rtol=2e-4, atol=1e-3)
+    for a, e in zip(grads[0], (gx_np, gw_np, gb_np)):
+        np.testing.assert_allclose(a, e, rtol=2e-4, atol=1e-3)
 
 
 @given(conv_cases(), st.booleans(), st.booleans(), st.booleans())
