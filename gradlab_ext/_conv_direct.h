@@ -119,6 +119,13 @@ static void gl_direct_forward(const float* xp, Py_ssize_t prow, Py_ssize_t pplan
         }
 }
 
+/* The pixel-tile loops' step, in both directions: one value broadcast from pq + o times the 16 floats
+   in f0, f1, added into av, bv; for the six pairs of accumulators a0 b0 .. a5 b5 and pointers p[0..5] */
+#define GL_FMA2(av, bv, pq) { __m256 x_ = _mm256_broadcast_ss((pq) + o); av = _mm256_fmadd_ps(x_, f0, av); \
+                              bv = _mm256_fmadd_ps(x_, f1, bv); }
+#define GL_SIX(M) M(a0, b0, p[0]) M(a1, b1, p[1]) M(a2, b2, p[2]) M(a3, b3, p[3]) M(a4, b4, p[4]) M(a5, b5, p[5])
+#define GL_SIX_Q(M) M(0, a0, b0) M(1, a1, b1) M(2, a2, b2) M(3, a3, b3) M(4, a4, b4) M(5, a5, b5)
+
 /* The channels co .. co + 16 of every output pixel of one sample, pixel-major: out[l * 16 + q] = bias + the
    sum over taps k of wt[k * 16 + q] * xp[base(l) + toff[k]], taps in order, base(l) = oh * prow + ow.  A
    pixel's 16 channels are two registers, six pixels at a time: each tap loads its 16 weights once and
@@ -139,25 +146,12 @@ static void gl_direct_forward16(const float* xp, Py_ssize_t prow, const Py_ssize
         b0 = b1 = b2 = b3 = b4 = b5 = bias != NULL ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
         for (k = 0; k < K; k++) {
             Py_ssize_t o = toff[k];
-            __m256 f0 = _mm256_loadu_ps(wt + 16 * k), f1 = _mm256_loadu_ps(wt + 16 * k + 8), x;
-#define GL_PIX(av, bv, pq) x = _mm256_broadcast_ss(pq + o); av = _mm256_fmadd_ps(x, f0, av); \
-            bv = _mm256_fmadd_ps(x, f1, bv);
-            GL_PIX(a0, b0, p[0])
-            GL_PIX(a1, b1, p[1])
-            GL_PIX(a2, b2, p[2])
-            GL_PIX(a3, b3, p[3])
-            GL_PIX(a4, b4, p[4])
-            GL_PIX(a5, b5, p[5])
-#undef GL_PIX
+            __m256 f0 = _mm256_loadu_ps(wt + 16 * k), f1 = _mm256_loadu_ps(wt + 16 * k + 8);
+            GL_SIX(GL_FMA2)
         }
 #define GL_OUT(q, av, bv) if (l0 + q < L) { _mm256_storeu_ps(out + (l0 + q) * 16, av); \
                                            _mm256_storeu_ps(out + (l0 + q) * 16 + 8, bv); }
-        GL_OUT(0, a0, b0)
-        GL_OUT(1, a1, b1)
-        GL_OUT(2, a2, b2)
-        GL_OUT(3, a3, b3)
-        GL_OUT(4, a4, b4)
-        GL_OUT(5, a5, b5)
+        GL_SIX_Q(GL_OUT)
 #undef GL_OUT
     }
 }
@@ -180,26 +174,13 @@ static void gl_direct_wgrad16(const float* xp, Py_ssize_t prow, const Py_ssize_t
         for (oh = 0; oh < Ho; oh++)
             for (ow = 0; ow < Wo; ow++, d += 16) {
                 Py_ssize_t o = oh * prow + ow;
-                __m256 f0 = _mm256_loadu_ps(d), f1 = _mm256_loadu_ps(d + 8), x;
-#define GL_TAP(av, bv, pq) x = _mm256_broadcast_ss(pq + o); av = _mm256_fmadd_ps(x, f0, av); \
-                bv = _mm256_fmadd_ps(x, f1, bv);
-                GL_TAP(a0, b0, p[0])
-                GL_TAP(a1, b1, p[1])
-                GL_TAP(a2, b2, p[2])
-                GL_TAP(a3, b3, p[3])
-                GL_TAP(a4, b4, p[4])
-                GL_TAP(a5, b5, p[5])
-#undef GL_TAP
+                __m256 f0 = _mm256_loadu_ps(d), f1 = _mm256_loadu_ps(d + 8);
+                GL_SIX(GL_FMA2)
             }
 #define GL_ADD(q, av, bv) if (k0 + q < K) { \
             _mm256_storeu_ps(gwt + (k0 + q) * 16, _mm256_add_ps(_mm256_loadu_ps(gwt + (k0 + q) * 16), av)); \
             _mm256_storeu_ps(gwt + (k0 + q) * 16 + 8, _mm256_add_ps(_mm256_loadu_ps(gwt + (k0 + q) * 16 + 8), bv)); }
-        GL_ADD(0, a0, b0)
-        GL_ADD(1, a1, b1)
-        GL_ADD(2, a2, b2)
-        GL_ADD(3, a3, b3)
-        GL_ADD(4, a4, b4)
-        GL_ADD(5, a5, b5)
+        GL_SIX_Q(GL_ADD)
 #undef GL_ADD
     }
 }

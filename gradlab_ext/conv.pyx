@@ -592,21 +592,16 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
             else:
                 _fc_fwd(<double*>xp, <double*>wp, <double*>bp, <double*>yp, gp, nt)
         return y
-    if isz == 4 and _direct_ok(&g):
+    cdef bint thin = isz == 4 and _direct_ok(&g)
+    if thin or (isz == 4 and _direct16_ok(&g)):     # the direct loops (_conv_direct.pxi)
         nt = 1 if g.N * g.L * g.Cout * g.Kg < _PARALLEL_MIN_WORK else <int>min(<idx_t>_num_threads, g.N)
-        s = _Scratch(_direct_bytes(&g) * nt)
+        s = _Scratch(_direct_bytes(&g) * nt if thin else _direct16_bytes(&g, nt))
         try:
             with nogil:
-                _direct_fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, s.ptr, gp, nt)
-        finally:
-            s.release()
-        return y
-    if isz == 4 and _direct16_ok(&g):
-        nt = 1 if g.N * g.L * g.Cout * g.Kg < _PARALLEL_MIN_WORK else <int>min(<idx_t>_num_threads, g.N)
-        s = _Scratch(_direct16_bytes(&g, nt))
-        try:
-            with nogil:
-                _direct16_fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, s.ptr, gp, nt)
+                if thin:
+                    _direct_fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, s.ptr, gp, nt)
+                else:
+                    _direct16_fwd(<float*>xp, <float*>wp, <float*>bp, <float*>yp, s.ptr, gp, nt)
         finally:
             s.release()
         return y
