@@ -203,6 +203,9 @@ cdef void _maxpool_plane(const real* x, real* y, i64* ind, const PGeom* g) noexc
                 ind[oh * g.Wo + ow] = best_i
 
 
+# The planes cost alike, so each thread takes one contiguous run of them ('static'): handed out eight
+# at a time from a shared counter, LeNet-5's small planes ran slower on two threads than on one
+# (docs/performance.md, "Convolutions and pooling").
 cdef void _maxpool(const real* x, real* y, i64* ind, const PGeom* g, int nt) noexcept nogil:
     cdef idx_t p, HW = g.H * g.W, L = g.Ho * g.Wo
     cdef int master = gl_master_cpu() if nt > 1 else -1
@@ -212,7 +215,7 @@ cdef void _maxpool(const real* x, real* y, i64* ind, const PGeom* g, int nt) noe
         return
     with parallel(num_threads=nt):
         gl_place(master, threadid())
-        for p in prange(g.planes, schedule='dynamic', chunksize=8):
+        for p in prange(g.planes, schedule='static'):
             _maxpool_plane(x + p * HW, y + p * L, NULL if ind == NULL else ind + p * L, g)
 
 
@@ -248,7 +251,7 @@ cdef void _maxpool_bwd(const real* gy, const i64* ind, real* gx, idx_t planes, i
     cdef int master = gl_master_cpu() if nt > 1 else -1
     with parallel(num_threads=nt):
         gl_place(master, threadid())
-        for p in prange(planes, schedule='dynamic', chunksize=8):
+        for p in prange(planes, schedule='static'):
             _maxpool_bwd_plane(gy + p * L, ind + p * L, gx + p * HW, HW, L, bad)
 
 
@@ -372,7 +375,7 @@ cdef void _avgpool(const real* x, real* y, const PGeom* g, bint cip, idx_t dov, 
     cdef int master = gl_master_cpu() if nt > 1 else -1
     with parallel(num_threads=nt):
         gl_place(master, threadid())
-        for p in prange(g.planes, schedule='dynamic', chunksize=8):
+        for p in prange(g.planes, schedule='static'):
             if backward:
                 _avgpool_plane_bwd(x + p * L, y + p * HW, g, cip, dov)
             else:
