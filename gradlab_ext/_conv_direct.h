@@ -1,15 +1,17 @@
-/* gradlab_ext/_conv_direct.h: the direct float32 forward convolution of thin inputs (included by conv.pyx;
-   the x86-64-v3 build defines GL_CONV_DIRECT and has the loop, the baseline build a stub that is never
-   called).  A network's first layer sees one to three channels: LeNet-5's 5x5 over one channel has a
-   GEMM depth of 25 and six output channels, a shape where im2col writes 25 copies of the image for a
-   product too thin to run at the GEMM rate.  Here the padded input is read in place: 32 output columns
-   of three output channels sit in twelve AVX2 registers while every (channel, kernel row, kernel column)
-   tap is added.  Stride 1, dilation 1, no groups.  (The same loop turned around for the weight
-   gradient ran no faster than im2col and BLAS: docs/performance.md.)
+/* gradlab_ext/_conv_direct.h: float32 convolutions that read the padded input in place instead of unfolding
+   it (included by conv.pyx; the x86-64-v3 build defines GL_CONV_DIRECT and has the loops, the baseline
+   build stubs that are never called).  Stride 1, dilation 1, no groups; docs/performance.md.
+   - gl_direct_forward, thin inputs: a network's first layer sees one to three channels (LeNet-5's 5x5
+     over one channel: a GEMM depth of 25, six output channels, where im2col writes 25 copies of the
+     image for a product too thin for the GEMM rate).  32 output columns of three output channels sit in
+     twelve registers while every (channel, kernel row, kernel column) tap is added.
+   - gl_direct_forward16 / gl_direct_wgrad16, 16 output channels over a few hundred taps: tiles of six
+     output pixels (or six taps) by 16 channels.
+   - gl_transpose8_f, 8 x 8 blocks through registers (also the band backward's transpose).
 
    The caller copies each sample's planes into `xp` with their padding as zeros, rows `prow` floats
-   apart (prow >= 32 * strips + kw - 1, so a strip's last vectors read inside the row), planes
-   `pplane` floats apart. */
+   apart, planes `pplane` floats apart (for gl_direct_forward prow >= 32 * strips + kw - 1, so a strip's
+   last vectors read inside the row). */
 #ifndef GL_CONV_DIRECT_H
 #define GL_CONV_DIRECT_H
 #include <string.h>

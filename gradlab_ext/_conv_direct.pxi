@@ -1,5 +1,5 @@
-# Direct float32 forward convolution of thin-input layers (gradlab_ext/conv.pyx includes this): the
-# loop is in _conv_direct.h; here the per-sample padding and the threads.
+# The direct float32 convolutions (gradlab_ext/conv.pyx includes this): the loops are in _conv_direct.h;
+# here which layers take them, the per-sample padding, the threads and the scratch layouts.
 
 cdef extern from "_conv_direct.h":
     enum: GL_STRIP
@@ -31,8 +31,8 @@ cdef inline idx_t _direct_prow(const Geom* g) noexcept nogil:
 
 
 cdef inline void _direct_pad(const float* x, float* xp, const Geom* g, idx_t prow) noexcept nogil:
-    """One sample's planes into xp at their padded places.  The rest of xp is zero from the start
-    (_direct_zero) and never written, so the padding stays zero from sample to sample."""
+    """One sample's planes into xp at their padded places.  The caller zeroes xp once, before its first
+    sample; the padding is never written, so it stays zero from sample to sample."""
     cdef idx_t c, r, pplane = (g.H + 2 * g.ph) * prow
     for c in range(g.C):
         for r in range(g.H):
@@ -70,14 +70,18 @@ cdef bint _direct16_ok(const Geom* g) noexcept nogil:
             and (g.H + 2 * g.ph) * (g.W + 2 * g.pw) < 2**30)
 
 
+cdef inline idx_t _planes16_bytes(const Geom* g) noexcept nogil:
+    """One sample's padded planes for the pixel-tile loops (rows of W + 2 pw floats)."""
+    return _round64(g.C * (g.H + 2 * g.ph) * (g.W + 2 * g.pw), 4)
+
+
 cdef void _direct16_fwd(const float* x, const float* w, const float* b, float* y, char* ws, const Geom* g,
                         int nt) noexcept nogil:
     """ws: the weights tap-major per block of 16 channels and the tap offsets, then per thread the padded
     planes and one block's pixel-major output."""
-    cdef idx_t n, cb, k, q, c, i, j, prow = g.W + 2 * g.pw, pplane = (g.H + 2 * g.ph) * prow
-    cdef idx_t K = g.Kg, nb = g.Cout // 16
+    cdef idx_t n, cb, k, q, prow = g.W + 2 * g.pw, K = g.Kg, nb = g.Cout // 16
     cdef idx_t wbytes = _round64(g.Cout * K, 4), obytes = _round64(K, sizeof(idx_t))
-    cdef idx_t pbytes = _round64(g.C * pplane, 4), per = pbytes + _round64(g.L * 16, 4)
+    cdef idx_t pbytes = _planes16_bytes(g), per = pbytes + _round64(g.L * 16, 4)
     cdef float* wt = <float*>ws
     cdef idx_t* toff = <idx_t*>(ws + wbytes)
     cdef char* mine
@@ -104,9 +108,8 @@ cdef void _direct16_fwd(const float* x, const float* w, const float* b, float* y
 
 
 cdef inline idx_t _direct16_bytes(const Geom* g, int nt) noexcept nogil:
-    cdef idx_t pplane = (g.H + 2 * g.ph) * (g.W + 2 * g.pw)
     return (_round64(g.Cout * g.Kg, 4) + _round64(g.Kg, sizeof(idx_t))
-            + nt * (_round64(g.C * pplane, 4) + _round64(g.L * 16, 4)))
+            + nt * (_planes16_bytes(g) + _round64(g.L * 16, 4)))
 
 
 cdef inline void _direct16_offsets(idx_t* toff, const Geom* g) noexcept nogil:
@@ -121,8 +124,7 @@ cdef inline void _direct16_offsets(idx_t* toff, const Geom* g) noexcept nogil:
 
 cdef inline idx_t _direct16_wgrad_bytes(const Geom* g) noexcept nogil:
     """One chunk's slice: padded planes, a block's output gradient pixel-major, the gradient sums."""
-    return (_round64(g.C * (g.H + 2 * g.ph) * (g.W + 2 * g.pw), 4) + _round64(g.L * 16, 4)
-            + _round64(g.Cout * g.Kg + g.Cout, 4))
+    return _planes16_bytes(g) + _round64(g.L * 16, 4) + _round64(g.Cout * g.Kg + g.Cout, 4)
 
 
 cdef void _direct16_wgrad(const float* x, const float* gy, float* gw, float* gb, char* ws, const Geom* g,
@@ -132,7 +134,7 @@ cdef void _direct16_wgrad(const float* x, const float* gy, float* gw, float* gb,
     the same bits for any thread count."""
     cdef idx_t n, k, q, co, cb, chunk, prow = g.W + 2 * g.pw, K = g.Kg, nb = g.Cout // 16
     cdef idx_t obytes = _round64(K, sizeof(idx_t)), per = _direct16_wgrad_bytes(g)
-    cdef idx_t pbytes = _round64(g.C * (g.H + 2 * g.ph) * prow, 4), dbytes = _round64(g.L * 16, 4)
+    cdef idx_t pbytes = _planes16_bytes(g), dbytes = _round64(g.L * 16, 4)
     cdef idx_t* toff = <idx_t*>ws
     cdef char* mine
     cdef float* acc
@@ -168,6 +170,7 @@ cdef void _direct16_wgrad(const float* x, const float* gy, float* gw, float* gb,
 
 
 def _takes_direct(xshape, wshape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-    """Whether a float32 forward of this geometry runs the direct loop (for the tests)."""
+    """Which direct loop a float32 forward of this geometry runs: "thin", "pixel tiles" (which the weight
+    gradient takes too) or None (for the tests)."""
     cdef Geom g = _make_geom("conv2d_forward", tuple(xshape), tuple(wshape), stride, padding, dilation, groups)
-    return bool(_direct_ok(&g))
+    return "thin" if _direct_ok(&g) else "pixel tiles" if _direct16_ok(&g) else None

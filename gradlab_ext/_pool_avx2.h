@@ -1,6 +1,6 @@
 /* gradlab_ext/_pool_avx2.h: the 2x2, stride-2 float32 max pool of one output row on 8-lane AVX2 vectors
-   (included by pool.pyx; the x86-64-v3 build defines GL_POOL_AVX2 and has the vector loop, the baseline
-   build a stub that does no columns).  The scalar loop in pool.pyx, a compare and conditional move per
+   (included by pool.pyx; the x86-64-v3 build has the vector loop, the baseline build a stub that does no
+   columns).  The scalar loop in pool.pyx, a compare and conditional move per
    value, took about 12 cycles per output; here 8 outputs take a few instructions.  Same results: the
    first maximum in window order (a, b on the top row, c, d below), and any window holding a NaN is left to
    the scalar loop (NaN wins there, at its last position). */
@@ -10,7 +10,6 @@
 
 #if defined(__AVX2__)
 #include <immintrin.h>
-#define GL_POOL_AVX2 1
 
 /* Outputs 0 .. 8*(wo/8) of the row whose windows' top rows start at r0 and bottom rows at r1 (W floats
    apart in the plane, base = the top-left position's index in the plane): y[ow] and, when ind is not NULL,

@@ -39,7 +39,7 @@ def test_conv2d_forward_thin_input(n, cin, cout, kh, kw, pad, width, with_bias, 
     geo = ((1, 1), (pad, pad))
     wo = width + 2 * pad - kw + 1
     if K.cpu_build() == "x86-64-v3" and cin * kh * kw <= 32 and 4 * wo >= 3 * 32 * -(-wo // 32):
-        assert conv._takes_direct(x.shape, w.shape, *geo)
+        assert conv._takes_direct(x.shape, w.shape, *geo) == "thin"
     y = conv.conv2d_forward(x, w, b, *geo)
     old = conv._tune(direct_max_k=0)
     try:
@@ -69,6 +69,8 @@ def test_conv2d_forward_sixteen_channels(n, cin, cout, kh, kw, pad, width, with_
     w = rng.standard_normal((cout, cin, kh, kw)).astype(np.float32)
     b = rng.standard_normal(cout).astype(np.float32) if with_bias else None
     geo = ((1, 1), (pad, pad))
+    if K.cpu_build() == "x86-64-v3" and 32 < cin * kh * kw <= 256:     # (at most 32 taps go the thin way)
+        assert conv._takes_direct(x.shape, w.shape, *geo) == "pixel tiles"
     y = conv.conv2d_forward(x, w, b, *geo)
     g = rng.standard_normal(y.shape).astype(np.float32)
     needs = [dict(), dict(need_input=False), dict(need_input=False, need_bias=False)]
