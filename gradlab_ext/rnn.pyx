@@ -10,22 +10,26 @@ FMA, each thread packs its part of W_hh once and every step's product runs on
 _sgemm_packed.h's kernel (BLAS would pack it again at every step); otherwise
 BLAS, called from C.
 
-Threads: the hidden units are cut into blocks of 64, and each OpenMP thread
-takes a contiguous run of blocks; one parallel region spans the whole
-sequence.  A thread computes the gate columns of its own units (its rows of
-W_hh), then their nonlinearities, and waits at a barrier for the others
-before the next step, which reads all of h.  Backward is the same with the
-product dh = grad_pre W_hh cut by columns.  One barrier per step: no thread
-pool is woken per step, and BLAS never starts threads of its own (each GEMM
-is cut into tiles below OpenBLAS's threading size, _common.pxd's tiled_gemm).
+Threads: one parallel region spans the whole sequence.  The rows of a batch
+never meet in the recurrence, so when every thread can have 8 rows or more
+each OpenMP thread runs its own contiguous rows through every step, with no
+barrier.  A smaller batch is shared by hidden units instead: they are cut
+into blocks of 64 and each thread takes a run of blocks, computes the gate
+columns of its own units (its rows of W_hh), then their nonlinearities, and
+waits at a barrier for the others before the next step, which reads all of h
+(backward likewise, with the product dh = grad_pre W_hh cut by columns).  No
+thread pool is woken per step, and BLAS never starts threads of its own
+(each GEMM is cut into tiles below OpenBLAS's threading size, _common.pxd's
+tiled_gemm).
 
-Weight gradients: on the packed kernel, each thread adds its own gate rows'
-share of gw and gb every ~256 rows of steps during the backward walk, while
-those gradient rows are still in cache; otherwise one GEMM over all steps at
-the end (packed_gemm's or par_gemm's fixed tiling).
+Weight gradients: on the packed kernel, each thread adds its own blocks of
+units' share of gw and gb every ~256 rows of steps during the backward walk,
+while those gradient rows are still in cache (after a barrier, when the
+threads share the rows); otherwise one GEMM over all steps at the end
+(packed_gemm's or par_gemm's fixed tiling).
 
 Bits: every product is cut into the same blocks and tiles whatever the thread
-count (the reduction at fixed chunks of 256; the packed kernel sums each
+count and the way they share the sequence (the reduction at fixed chunks of 256; the packed kernel sums each
 element over k in order whatever the cut; the weight gradients' chunks of
 steps depend on the batch size alone), and the gate loops are elementwise,
 so results are the same bits for any number of threads.
@@ -152,6 +156,9 @@ cdef idx_t _PARALLEL_MIN_MACS = 1 << 17
 # have the same shape (so the same bits) however the blocks are shared among threads
 cdef enum:
     _UNIT_BLOCK = 64
+# the threads share the batch rows when each gets at least this many (else the hidden units)
+cdef enum:
+    _MIN_ROWS = 8
 
 cdef struct Seq:
     int mode
@@ -179,7 +186,8 @@ cdef struct Seq:
     void* hprev       # (T, N, H): h_prev of every step
     void* gw
     void* gb
-    bint chunked      # float32 on the packed kernel: gw and gb a chunk of steps at a time, inside the walk
+    bint packed       # float32 on the packed kernel
+    bint chunked      # (backward, packed) gw and gb a chunk of steps at a time, inside the walk
     const idx_t* cols     # 0 .. H-1, the columns gl_pack_b reads from h_prev
 
 
@@ -284,9 +292,11 @@ cdef inline void _dh_product(idx_t N, idx_t H, idx_t GH, const real* grad_pre, c
         jb += _UNIT_BLOCK
 
 
-cdef void _forward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) noexcept nogil:
-    """Run every step for hidden units j0:j1 (this thread's block); sc is its scratch."""
-    cdef idx_t T = s.T, N = s.N, H = s.H, G = s.G, GH = s.G * s.H, B = j1 - j0
+cdef void _forward_block(const Seq* s, idx_t n0, idx_t n1, idx_t j0, idx_t j1, bint by_units,
+                         real* sc) noexcept nogil:
+    """Run every step for batch rows n0:n1 and hidden units j0:j1 (this thread's block); sc is its scratch.
+    by_units: the threads share the units, and meet at a barrier after every step."""
+    cdef idx_t T = s.T, N = s.N, H = s.H, G = s.G, GH = s.G * s.H, B = j1 - j0, M = n1 - n0
     cdef idx_t k, t, q, n, row, jb
     cdef const real* xp = <const real*>s.xp
     cdef const real* w = <const real*>s.w
@@ -305,20 +315,20 @@ cdef void _forward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) n
             hp, cp = <const real*>s.h0, <const real*>s.c0
         else:
             hp, cp = out + _time(s, k - 1) * N * H, cells + _time(s, k - 1) * N * H
-        if B > 0:
-            if packed != NULL:      # sc = h_prev @ (each gate's rows j0:j1 of W_hh)^T
-                gl_packed_gemm(N, G * B, H, <const float*><const void*>hp, H, 1, packed, <float*><void*>sc,
-                               G * B, NULL)
+        if B > 0 and M > 0:
+            if packed != NULL:      # sc = h_prev[n0:n1] @ (each gate's rows j0:j1 of W_hh)^T
+                gl_packed_gemm(M, G * B, H, <const float*><const void*>(hp + n0 * H), H, 1, packed,
+                               <float*><void*>sc, G * B, NULL)
             else:
-                for q in range(G):     # sc[:, q*B:(q+1)*B] = h_prev @ (gate q's rows j0:j1 of W_hh)^T
+                for q in range(G):     # sc[:, q*B:(q+1)*B] = h_prev[n0:n1] @ (gate q's rows j0:j1 of W_hh)^T
                     jb = j0
                     while jb < j1:
-                        _gemm(False, True, N, min(<idx_t>_UNIT_BLOCK, j1 - jb), H, hp, H, w + (q * H + jb) * H,
-                              H, sc + q * B + jb - j0, G * B)
+                        _gemm(False, True, M, min(<idx_t>_UNIT_BLOCK, j1 - jb), H, hp + n0 * H, H,
+                              w + (q * H + jb) * H, H, sc + q * B + jb - j0, G * B)
                         jb += _UNIT_BLOCK
-            for n in range(N):
+            for n in range(n0, n1):
                 row = t * N + n
-                x, r = xp + row * GH + j0, sc + n * G * B
+                x, r = xp + row * GH + j0, sc + (n - n0) * G * B
                 if s.mode == LSTM:
                     _lstm_forward_row(B, H, x, b + j0, r, cp + n * H + j0, gates + row * GH + j0,
                                       cells + row * H + j0, out + row * H + j0)
@@ -327,7 +337,7 @@ cdef void _forward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) n
                                      out + row * H + j0)
                 else:
                     _rnn_forward_row(B, s.mode == RELU, x, b + j0, r, out + row * H + j0)
-        if team > 1:
+        if by_units:
             gl_rnn_barrier()    # the next step reads every unit of this step's h
     free(packed)
 
@@ -348,6 +358,8 @@ cdef void _chunk_weight_grads(const Seq* s, idx_t k, idx_t j0, idx_t j1, float* 
     cdef const float* hg = <const float*>s.ghp + r0 * GH
     cdef const float* row
     cdef float* gb
+    if B <= 0:
+        return
     gl_pack_b(rows, H, <const float*>s.hprev + r0 * H, s.cols, H, bpack)
     for q in range(s.G):
         gl_packed_gemm_into(B, H, rows, hg + q * H + j0, 1, GH, bpack, <float*>s.gw + (q * H + j0) * H, H,
@@ -361,9 +373,13 @@ cdef void _chunk_weight_grads(const Seq* s, idx_t k, idx_t j0, idx_t j1, float* 
                 gb[j] += row[j]
 
 
-cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) noexcept nogil:
-    """Backpropagate through every step, last first, for hidden units j0:j1; sc is its scratch (chunked)."""
-    cdef idx_t T = s.T, N = s.N, H = s.H, GH = s.G * s.H, B = j1 - j0
+cdef void _backward_block(const Seq* s, idx_t n0, idx_t n1, idx_t j0, idx_t j1, bint by_units, int team,
+                          idx_t w0, idx_t w1, real* sc) noexcept nogil:
+    """Backpropagate through every step, last first, for batch rows n0:n1 and hidden units j0:j1; sc is its
+    scratch (chunked).  by_units as in _forward_block.  The chunked weight gradients take units w0:w1 (this
+    thread's share of the units whatever the split) over all rows: when the threads share the rows, after a
+    barrier at each chunk."""
+    cdef idx_t T = s.T, N = s.N, H = s.H, GH = s.G * s.H, B = j1 - j0, M = n1 - n0
     cdef idx_t k, t, n, j, row
     cdef const real* w = <const real*>s.w
     cdef const real* out = <const real*>s.out
@@ -378,21 +394,20 @@ cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) 
     cdef const real* hp
     cdef const real* cp
     cdef float* packed
-    if B <= 0:
+    if B <= 0:      # sharing the units, more threads than blocks of them
         for k in range(T):      # an idle thread still meets the others at every step's barrier
-            if team > 1:
-                gl_rnn_barrier()
+            gl_rnn_barrier()
         return
     packed = _packed_w(w, H, s.G, j0, j1, False)
     for k in range(T - 1, -1, -1):
         t = _time(s, k)
-        if k < T - 1:   # dh[:, j0:j1] = (grad of the later step's h W_hh^T) @ W_hh[:, j0:j1]
-            _dh_product(N, H, GH, ghp + _time(s, k + 1) * N * GH, w, dhb, j0, j1, packed)
+        if k < T - 1:   # dh[n0:n1, j0:j1] = (grad of the later step's h W_hh^T)[n0:n1] @ W_hh[:, j0:j1]
+            _dh_product(M, H, GH, ghp + (_time(s, k + 1) * N + n0) * GH, w, dhb + n0 * H, j0, j1, packed)
         if k == 0:
             hp, cp = <const real*>s.h0, <const real*>s.c0
         else:
             hp, cp = out + _time(s, k - 1) * N * H, cells + _time(s, k - 1) * N * H
-        for n in range(N):
+        for n in range(n0, n1):
             row = t * N + n
             if s.mode == LSTM:
                 _lstm_backward_row(B, H, gates + row * GH + j0, gout + row * H + j0, cells + row * H + j0,
@@ -405,23 +420,35 @@ cdef void _backward_block(const Seq* s, idx_t j0, idx_t j1, int team, real* sc) 
                                   gx + row * GH + j0)
         if real is float:
             if s.chunked and k % _chunk_steps(s) == 0:
-                _chunk_weight_grads(s, k, j0, j1, sc)
-        if team > 1:
+                if team > 1 and not by_units:
+                    gl_rnn_barrier()    # the chunk's gradient rows come from every thread
+                _chunk_weight_grads(s, k, w0, w1, sc)
+        if by_units:
             gl_rnn_barrier()    # the step before reads every unit of this step's gradient
     # grad_h0 = grad of the first step's h W_hh^T, through W_hh (+ GRU's direct path)
-    _dh_product(N, H, GH, ghp + _time(s, 0) * N * GH, w, dhb, j0, j1, packed)
+    _dh_product(M, H, GH, ghp + (_time(s, 0) * N + n0) * GH, w, dhb + n0 * H, j0, j1, packed)
     free(packed)
     if s.mode == GRU:
-        for n in range(N):
+        for n in range(n0, n1):
             for j in range(j0, j1):
                 dhb[n * H + j] += dzb[n * H + j]
 
 
+cdef inline bint _by_units(const Seq* s, int nt) noexcept nogil:
+    """Whether nt threads share the hidden units (a barrier every step) rather than the batch rows (none):
+    when the batch is too small to give every thread _MIN_ROWS rows, and off the packed kernel (BLAS may
+    round a product of fewer rows differently)."""
+    return s.N < nt * _MIN_ROWS or not s.packed
+
+
 cdef int _team(const Seq* s) noexcept nogil:
     """Threads for this sequence: one when a step's product is too small to share."""
+    cdef int nt = _num_threads
     if s.N * s.G * s.H * s.H < _PARALLEL_MIN_MACS:
         return 1
-    return <int>max(1, min(<idx_t>_num_threads, _blocks(s)))
+    if _by_units(s, nt):
+        nt = <int>min(<idx_t>nt, _blocks(s))
+    return max(1, nt)
 
 
 cdef inline idx_t _blocks(const Seq* s) noexcept nogil:
@@ -431,24 +458,30 @@ cdef inline idx_t _blocks(const Seq* s) noexcept nogil:
 cdef void _run(const Seq* s, bint backward, real* kind) noexcept nogil:
     """The whole sequence, forward or backward, over the threads."""
     cdef int nt = _team(s), team = 1, tid = 0, master
-    cdef idx_t j0 = 0, j1 = 0
+    cdef bint by_units = _by_units(s, nt)
+    cdef idx_t n0 = 0, n1 = 0, j0 = 0, j1 = 0, w0 = 0, w1 = 0
     if nt == 1:
         if backward:
-            _backward_block(s, 0, s.H, 1, <real*>s.scratch)
+            _backward_block(s, 0, s.N, 0, s.H, False, 1, 0, s.H, <real*>s.scratch)
         else:
-            _forward_block(s, 0, s.H, 1, <real*>s.scratch)
+            _forward_block(s, 0, s.N, 0, s.H, False, <real*>s.scratch)
         return
     master = gl_master_cpu()
     with parallel(num_threads=nt):
         tid = threadid()
         team = gl_rnn_team()      # the team OpenMP gave us, which may be smaller than asked
         gl_place(master, tid)
-        j0 = min(s.H, _blocks(s) * tid // team * _UNIT_BLOCK)        # whole blocks per thread
-        j1 = min(s.H, _blocks(s) * (tid + 1) // team * _UNIT_BLOCK)
-        if backward:
-            _backward_block(s, j0, j1, team, <real*>s.scratch + tid * s.scratch_stride)
+        w0 = min(s.H, _blocks(s) * tid // team * _UNIT_BLOCK)        # whole blocks of units per thread
+        w1 = min(s.H, _blocks(s) * (tid + 1) // team * _UNIT_BLOCK)
+        if by_units:
+            n0, n1, j0, j1 = 0, s.N, w0, w1
         else:
-            _forward_block(s, j0, j1, team, <real*>s.scratch + tid * s.scratch_stride)
+            n0, n1, j0, j1 = s.N * tid // team, s.N * (tid + 1) // team, 0, s.H
+        if backward:
+            _backward_block(s, n0, n1, j0, j1, by_units, team, w0, w1,
+                            <real*>s.scratch + tid * s.scratch_stride)
+        else:
+            _forward_block(s, n0, n1, j0, j1, by_units, <real*>s.scratch + tid * s.scratch_stride)
 
 
 cdef void _fill_hprev(const Seq* s, real* hprev) noexcept nogil:
@@ -522,6 +555,7 @@ cdef object _forward(int mode, idx_t G, str op, x_proj, h0, c0, w_hh, b_hh, bint
     out = np.empty((T, N, H), dt)
     cells = np.empty((T, N, H), dt) if mode == LSTM else None
     gates = np.empty((T, N, 4 * H if mode == GRU else G * H), dt) if mode <= GRU else None
+    s.packed = dt == np.float32 and gl_packed_gemm_ok()
     cdef int nt = _team(&s)
     scratch = np.empty((nt, N * G * H), dt)     # a thread's block may hold all H units if OpenMP gives fewer threads
     s.xp, s.h0, s.c0, s.w, s.b = _ptr(x_proj), _ptr(h0), _ptr(c0), _ptr(w_hh), _ptr(b_hh)
@@ -565,7 +599,7 @@ cdef tuple _backward(int mode, idx_t G, str op, grad_out, grad_hn, grad_cn, h0, 
     s.h0, s.c0, s.w, s.out, s.cells, s.gates = _ptr(h0), _ptr(c0), _ptr(w_hh), _ptr(out), _ptr(cells), _ptr(gates)
     s.gout, s.gx, s.ghp, s.dh, s.dz, s.dc = _ptr(grad_out), _ptr(gx), _ptr(ghp), _ptr(dh), _ptr(dz), _ptr(dc)
     s.hprev, s.gw, s.gb = _ptr(hprev), _ptr(gw), _ptr(gb)
-    s.chunked = dt == np.float32 and gl_packed_gemm_ok()
+    s.packed = s.chunked = dt == np.float32 and gl_packed_gemm_ok()
     cdef int nt = _team(&s)
     if s.chunked:
         cols = np.arange(H, dtype=np.intp)
@@ -583,6 +617,15 @@ cdef tuple _backward(int mode, idx_t G, str op, grad_out, grad_hn, grad_cn, h0, 
             _run(&s, True, <double*>NULL)
             _weight_grads(&s, <double*>NULL)
     return gx, dh, dc, gw, gb
+
+
+def _sharing(idx_t N, idx_t H, idx_t G, dtype):
+    """How the threads set now share a sequence of batch N, H hidden units and G gates in dtype: "rows",
+    "units" or "one thread"."""
+    cdef Seq s = _seq(LSTM, 1, N, H, G, False)
+    s.packed = dtype == np.float32 and gl_packed_gemm_ok()
+    cdef int nt = _team(&s)
+    return "one thread" if nt == 1 else ("units" if _by_units(&s, nt) else "rows")
 
 
 def lstm_forward(x_proj, h0, c0, w_hh, b_hh, reverse):

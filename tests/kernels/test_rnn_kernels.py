@@ -64,11 +64,12 @@ def test_compiled_matches_twin(mode, T, N, H, reverse, double, seed):
 @requires_cython
 @pytest.mark.parametrize("mode", sorted(MODES))
 @pytest.mark.parametrize("T, N, H, reverse, threads", [
-    (3, 33, 130, True, 2), (3, 7, 70, True, 1), (3, 32, 128, True, 2),
+    (3, 33, 130, True, 2), (3, 7, 70, True, 1), (3, 32, 128, True, 2), (3, 7, 130, False, 2),
     (11, 32, 48, False, 1), (11, 32, 48, True, 2), (3, 300, 48, True, 2)])
 def test_compiled_matches_twin_at_layer_sizes(mode, T, N, H, reverse, threads):
     """Sizes where float32 runs the packed kernel (gradlab_ext/_sgemm_packed.h): edge tiles of rows, panels cut
-    across gates and a last block of units shorter than 64, over one thread or two.  The weight gradients are
+    across gates and a last block of units shorter than 64, over one thread or two (sharing the batch rows,
+    or at N = 7 the units).  The weight gradients are
     added up every 256 // N steps during the backward walk: a last, shorter chunk (11 = 3 + 8 steps at N = 32)
     and one step per chunk (N = 300), either direction."""
     compiled = K._COMPILED["rnn"]     # the build K.set_num_threads sets
@@ -85,15 +86,20 @@ def test_compiled_matches_twin_at_layer_sizes(mode, T, N, H, reverse, threads):
 
 @requires_cython
 @pytest.mark.parametrize("mode", sorted(MODES))
-def test_same_bits_for_one_and_two_threads(mode):
-    """Large enough that two threads share the sequence: their blocks of hidden units give the same bits."""
+@pytest.mark.parametrize("N, H, dtype, sharing", [(32, 96, np.float32, "rows"), (6, 160, np.float32, "units"),
+                                                  (32, 96, np.float64, "units")])
+def test_same_bits_for_one_and_two_threads(mode, N, H, dtype, sharing):
+    """Large enough that two threads share the sequence, by batch rows or (a small batch, or off the packed
+    float32 kernel) by blocks of hidden units: the same bits as one thread."""
     compiled = K._COMPILED["rnn"]     # the build K.set_num_threads sets: baseline or x86-64-v3
-    a = _arrays(np.random.default_rng(0), mode, 9, 32, 96, np.float32)
+    a = _arrays(np.random.default_rng(0), mode, 9, N, H, dtype)
+    packed = dtype == np.float32 and K._COMPILED["matmul"]._packed_kernel()
     before = K.get_num_threads()
     try:
         K.set_num_threads(1)
         one = _run(compiled, mode, a, False)
         K.set_num_threads(2)
+        assert compiled._sharing(N, H, MODES[mode], dtype) == (sharing if packed else "units")
         two = _run(compiled, mode, a, False)
     finally:
         K.set_num_threads(before)
