@@ -434,21 +434,19 @@ cdef void _backward_block(const Seq* s, idx_t n0, idx_t n1, idx_t j0, idx_t j1, 
                 dhb[n * H + j] += dzb[n * H + j]
 
 
-cdef inline bint _by_units(const Seq* s, int nt) noexcept nogil:
-    """Whether nt threads share the hidden units (a barrier every step) rather than the batch rows (none):
+cdef inline bint _by_units(const Seq* s) noexcept nogil:
+    """Whether the threads share the hidden units (a barrier every step) rather than the batch rows (none):
     when the batch is too small to give every thread _MIN_ROWS rows, and off the packed kernel (BLAS may
     round a product of fewer rows differently)."""
-    return s.N < nt * _MIN_ROWS or not s.packed
+    return s.N < _num_threads * _MIN_ROWS or not s.packed
 
 
 cdef int _team(const Seq* s) noexcept nogil:
-    """Threads for this sequence: one when a step's product is too small to share."""
-    cdef int nt = _num_threads
+    """Threads for this sequence: one when a step's product is too small to share, at most one per block of
+    units when they share the units."""
     if s.N * s.G * s.H * s.H < _PARALLEL_MIN_MACS:
         return 1
-    if _by_units(s, nt):
-        nt = <int>min(<idx_t>nt, _blocks(s))
-    return max(1, nt)
+    return <int>max(1, min(<idx_t>_num_threads, _blocks(s)) if _by_units(s) else _num_threads)
 
 
 cdef inline idx_t _blocks(const Seq* s) noexcept nogil:
@@ -458,7 +456,7 @@ cdef inline idx_t _blocks(const Seq* s) noexcept nogil:
 cdef void _run(const Seq* s, bint backward, real* kind) noexcept nogil:
     """The whole sequence, forward or backward, over the threads."""
     cdef int nt = _team(s), team = 1, tid = 0, master
-    cdef bint by_units = _by_units(s, nt)
+    cdef bint by_units = _by_units(s)
     cdef idx_t n0 = 0, n1 = 0, j0 = 0, j1 = 0, w0 = 0, w1 = 0
     if nt == 1:
         if backward:
@@ -624,8 +622,7 @@ def _sharing(idx_t N, idx_t H, idx_t G, dtype):
     "units" or "one thread"."""
     cdef Seq s = _seq(LSTM, 1, N, H, G, False)
     s.packed = dtype == np.float32 and gl_packed_gemm_ok()
-    cdef int nt = _team(&s)
-    return "one thread" if nt == 1 else ("units" if _by_units(&s, nt) else "rows")
+    return "one thread" if _team(&s) == 1 else ("units" if _by_units(&s) else "rows")
 
 
 def lstm_forward(x_proj, h0, c0, w_hh, b_hh, reverse):
