@@ -29,10 +29,11 @@ threads share the rows); otherwise one GEMM over all steps at the end
 (packed_gemm's or par_gemm's fixed tiling).
 
 Bits: every product is cut into the same blocks and tiles whatever the thread
-count and the way they share the sequence (the reduction at fixed chunks of 256; the packed kernel sums each
-element over k in order whatever the cut; the weight gradients' chunks of
-steps depend on the batch size alone), and the gate loops are elementwise,
-so results are the same bits for any number of threads.
+count and however they share the sequence (the reduction at fixed chunks of
+256; the packed kernel sums each element over k in order whatever the cut;
+the weight gradients' chunks of steps depend on the batch size alone), and
+the gate loops are elementwise, so results are the same bits for any number
+of threads.
 
 float32 activations use a vectorisable exp (Cephes' polynomial, about 1 ulp;
 tanh by its odd polynomial near 0): libm's expf and tanhf cost as much as the
@@ -186,8 +187,7 @@ cdef struct Seq:
     void* hprev       # (T, N, H): h_prev of every step
     void* gw
     void* gb
-    bint packed       # float32 on the packed kernel
-    bint chunked      # (backward, packed) gw and gb a chunk of steps at a time, inside the walk
+    bint packed       # float32 on the packed kernel (and so, backward, gw and gb a chunk of steps at a time)
     const idx_t* cols     # 0 .. H-1, the columns gl_pack_b reads from h_prev
 
 
@@ -419,7 +419,7 @@ cdef void _backward_block(const Seq* s, idx_t n0, idx_t n1, idx_t j0, idx_t j1, 
                 _rnn_backward_row(B, s.mode == RELU, gout + row * H + j0, out + row * H + j0, dhb + n * H + j0,
                                   gx + row * GH + j0)
         if real is float:
-            if s.chunked and k % _chunk_steps(s) == 0:
+            if s.packed and k % _chunk_steps(s) == 0:
                 if team > 1 and not by_units:
                     gl_rnn_barrier()    # the chunk's gradient rows come from every thread
                 _chunk_weight_grads(s, k, w0, w1, sc)
@@ -597,9 +597,9 @@ cdef tuple _backward(int mode, idx_t G, str op, grad_out, grad_hn, grad_cn, h0, 
     s.h0, s.c0, s.w, s.out, s.cells, s.gates = _ptr(h0), _ptr(c0), _ptr(w_hh), _ptr(out), _ptr(cells), _ptr(gates)
     s.gout, s.gx, s.ghp, s.dh, s.dz, s.dc = _ptr(grad_out), _ptr(gx), _ptr(ghp), _ptr(dh), _ptr(dz), _ptr(dc)
     s.hprev, s.gw, s.gb = _ptr(hprev), _ptr(gw), _ptr(gb)
-    s.packed = s.chunked = dt == np.float32 and gl_packed_gemm_ok()
+    s.packed = dt == np.float32 and gl_packed_gemm_ok()
     cdef int nt = _team(&s)
-    if s.chunked:
+    if s.packed:
         cols = np.arange(H, dtype=np.intp)
         scratch = np.empty((nt, gl_packed_size(_chunk_steps(&s) * N, H)), dt)
         s.cols, s.scratch, s.scratch_stride = <const idx_t*>_ptr(cols), _ptr(scratch), scratch.shape[1]
@@ -607,7 +607,7 @@ cdef tuple _backward(int mode, idx_t G, str op, grad_out, grad_hn, grad_cn, h0, 
         with nogil:
             _fill_hprev(&s, <float*>s.hprev)
             _run(&s, True, <float*>NULL)
-            if not s.chunked:
+            if not s.packed:
                 _weight_grads(&s, <float*>NULL)
     else:
         with nogil:
