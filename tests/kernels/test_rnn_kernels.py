@@ -170,6 +170,57 @@ def test_layer_op_gradcheck(backend, mode, reverse):
         assert gradgradcheck(f, (x, h0, c0, w, b))
 
 
+@pytest.mark.parametrize("mode", ["LSTM", "RNN_TANH", "RNN_RELU"])
+@pytest.mark.parametrize("with_b_hh", [True, False])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_input_bias_given_apart_is_the_bias_inside_x_proj(mode, with_b_hh, reverse):
+    """b_ih handed to the op (out of x_proj) gives the outputs, and the gradients of every input, of b_ih
+    added to x_proj; both biases get the same gradient."""
+    rng = np.random.default_rng(4)
+    G, T, N, H = MODES[mode], 4, 3, 5
+    leaf = lambda *shape: gradlab.tensor(rng.standard_normal(shape), requires_grad=True)  # noqa: E731
+    x, h0, c0, w, b_hh, b_ih = leaf(T, N, G * H), leaf(N, H), leaf(N, H), leaf(G * H, H), leaf(G * H), leaf(G * H)
+    weights = gradlab.tensor(rng.standard_normal((T, N, H)))
+    results = []
+    for apart in (False, True):
+        for t in (x, h0, c0, w, b_hh, b_ih):
+            t.grad = None
+        hidden_bias = b_hh if with_b_hh else None
+        c = c0 if mode == "LSTM" else None
+        if apart:
+            out, h, c = recurrent_layer(mode, x, h0, c, w, hidden_bias, reverse, b_ih)
+        else:
+            out, h, c = recurrent_layer(mode, x + b_ih, h0, c, w, hidden_bias, reverse)
+        loss = (out * weights).sum() + 2 * h.sum() + (0 if c is None else 3 * c.sum())
+        loss.backward()
+        results.append([out.detach().numpy(), h.detach().numpy()]
+                       + [t.grad.numpy().copy() for t in (x, h0, w, b_ih) + ((b_hh,) if with_b_hh else ())])
+    for apart, inside in zip(*results):
+        np.testing.assert_allclose(apart, inside, rtol=1e-12, atol=1e-12)
+    if with_b_hh:
+        np.testing.assert_array_equal(b_ih.grad.numpy(), b_hh.grad.numpy())
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "RNN_TANH"])
+def test_input_bias_given_apart_gradcheck(mode):
+    rng = np.random.default_rng(5)
+    G, T, N, H = MODES[mode], 3, 2, 3
+    leaf = lambda *shape: gradlab.tensor(rng.standard_normal(shape), requires_grad=True)  # noqa: E731
+    args = (leaf(T, N, G * H), leaf(N, H), leaf(N, H), leaf(G * H, H), leaf(G * H), leaf(G * H))
+
+    def f(x, h0, c0, w, b_hh, b_ih):
+        out, h, c = recurrent_layer(mode, x, h0, c0 if mode == "LSTM" else None, w, b_hh, False, b_ih)
+        return (out, h) if c is None else (out, h, c)
+    assert gradcheck(f, args)
+    assert gradgradcheck(f, args)
+
+
+def test_a_gru_keeps_its_input_bias_in_x_proj():
+    a = [gradlab.randn(2, 1, 6), gradlab.randn(1, 2), None, gradlab.randn(6, 2), gradlab.randn(6)]
+    with pytest.raises(ValueError, match="GRU's b_ih"):
+        recurrent_layer("GRU", *a, False, gradlab.randn(6))
+
+
 @pytest.mark.skipif(torch is None, reason="needs PyTorch")
 @pytest.mark.parametrize("mode", sorted(MODES))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -271,7 +271,11 @@ class RNNBase(Module):
         """_run_direction as one node: the input projection, then the whole recurrence on the kernels."""
         w_ih, b_ih, w_hh, b_hh, _ = weights
         h, c = state if self.mode == "LSTM" else (state, None)
-        out, h, c = _fused_ops.recurrent_layer(self.mode, F.linear(sequence, w_ih, b_ih), h, c, w_hh, b_hh, reverse)
+        if self.mode == "GRU" or b_ih is None:
+            x_proj, b_in = F.linear(sequence, w_ih, b_ih), None
+        else:   # b_ih joins b_hh in the kernels (see recurrent_layer)
+            x_proj, b_in = F.linear(sequence, w_ih), b_ih
+        out, h, c = _fused_ops.recurrent_layer(self.mode, x_proj, h, c, w_hh, b_hh, reverse, b_in)
         return out, ((h, c) if self.mode == "LSTM" else h)
 
     def _fusable(self, sequence):
