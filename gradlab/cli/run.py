@@ -246,6 +246,7 @@ class Run:
         self.eval_at = evaluation_steps(self.total_steps, recipe["eval_every"], recipe["eval_from"])
         self.clock = None  # time.perf_counter() when this process started training
         self.eval_seconds = 0.0  # spent in evaluate()
+        self.stop = []  # not empty once Ctrl-C asked training to stop (see _stop_between_steps)
         if self.eval_at is not None:  # many evaluations: the test set normalised once, before the clock starts
             self.test_loader = list(DataLoader(test_set, batch_size=TEST_BATCH))
 
@@ -300,6 +301,8 @@ class Run:
         step = self.done * len(self.train_loader)
         smoothing = self.recipe["label_smoothing"]
         for x, y in self.train_loader:
+            if self.stop:
+                raise KeyboardInterrupt
             if step >= self.total_steps or self.reached():
                 break  # here, not after the step: a pass run to its end leaves the shuffling state as before
             self.set_lr(step)
@@ -466,8 +469,11 @@ def _train(args):
     first = run.done + 1
     run.clock = time.perf_counter()
     try:
-        while run.done < epochs and not run.reached():
-            _one_epoch(run, args, quiet=run.done >= first)
+        with _stop_between_steps() as run.stop:
+            while run.done < epochs and not run.reached():
+                _one_epoch(run, args, quiet=run.done >= first)
+            if run.stop:    # Ctrl-C after the last step: the checkpoint holds the whole run
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         raise Interrupted(run.saved, os.path.join(args.out, CHECKPOINT)) from None
     if recipe["target"] is not None:
@@ -507,6 +513,35 @@ def export_model(model, formats, out):
         else:
             gradlab.save(model.state_dict(), path, format=fmt)
         say(f"wrote {path}")
+
+
+@contextlib.contextmanager
+def _stop_between_steps():
+    """While training: the first Ctrl-C only asks to stop (the list yielded becomes non-empty, and the
+    training loop raises KeyboardInterrupt at its next step), a second one interrupts at once.
+
+    A KeyboardInterrupt raised wherever the signal lands can stop a checkpoint write or the plot's first
+    import of matplotlib half done; and one that escapes an ``exec`` or ``eval`` of a string (typing and
+    dataclasses run them while a module is imported) makes CPython end the process by SIGINT at exit even
+    after ``main`` handled it, so the exit status is not 130.  Off the main thread (where signal handlers
+    cannot be set) Ctrl-C stays a plain KeyboardInterrupt."""
+    import signal
+
+    requested = []
+
+    def ask_to_stop(signum, frame):
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(signum)
+    try:
+        previous = signal.signal(signal.SIGINT, ask_to_stop)
+    except ValueError:
+        yield requested
+        return
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
 def _one_epoch(run, args, quiet):

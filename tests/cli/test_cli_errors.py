@@ -303,6 +303,33 @@ def test_a_huge_learning_rate_stops_with_a_message_not_nan_weights(tmp_path, cap
     assert not (tmp_path / cli.CHECKPOINT).exists()
 
 
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_during_training_stops_at_the_next_step(capsys, tmp_path, monkeypatch, presses):
+    """Ctrl-C landing in the middle of epoch 1's plot: once, the plot is finished and training stops before
+    epoch 2's first step; twice, the second press interrupts at once.  Either way exit 130, and the message
+    names the checkpoint's epoch."""
+    import signal
+
+    from gradlab.cli import run as run_module
+    drawn, steps = [], []
+    draw = run_module.plot_curve
+
+    def plot_with_ctrl_c(path, metrics, quiet=False):
+        for _ in range(presses):
+            signal.raise_signal(signal.SIGINT)
+        drawn.append(draw(path, metrics, quiet=quiet))
+    monkeypatch.setattr(run_module, "plot_curve", plot_with_ctrl_c)
+    set_lr = run_module.Run.set_lr
+    monkeypatch.setattr(run_module.Run, "set_lr", lambda self, step: (steps.append(step), set_lr(self, step)))
+    handler = signal.getsignal(signal.SIGINT)
+    status, _, err = run(capsys, *QUICK, "--epochs", "3", "--out", str(tmp_path))
+    assert status == 130 and "holds epoch 1" in err, err
+    assert len(steps) == 4          # 128 images in batches of 32: epoch 1's steps, none of epoch 2's
+    assert len(drawn) == (1 if presses == 1 else 0)   # the plot was finished, or never got its turn
+    assert gradlab.load(str(tmp_path / cli.CHECKPOINT))["epoch"] == 1
+    assert signal.getsignal(signal.SIGINT) is handler      # Ctrl-C is a KeyboardInterrupt again
+
+
 def test_a_real_sigint_says_the_truth_about_the_checkpoint(tmp_path):
     """SIGINT to ``python -m gradlab train`` once training has begun: exit 130, no traceback, and what the
     message says about the checkpoint is what is on disk (whichever epoch the signal lands in)."""
