@@ -43,7 +43,8 @@ What goes wrong is said without a traceback: a bad flag, an --out that
 cannot be written, a --resume from a damaged or foreign file end at once
 with ``gradlab train: error: ...`` and exit status 2; a run whose loss
 becomes NaN or infinite stops with exit status 1, naming the epoch and step
-and keeping the last good checkpoint; Ctrl-C exits with 130 and says what the
+and keeping the last good checkpoint; Ctrl-C during training stops it before
+its next step (a second press at once), exits with 130 and says what the
 checkpoint holds.
 
 The package: ``options`` (flags and their checks), ``run`` (the training
