@@ -532,10 +532,11 @@ cdef tuple _sizes(str op, object x_proj, object h0, object w_hh, idx_t G):
     return T, N, H
 
 
-cdef Seq _seq(int mode, idx_t T, idx_t N, idx_t H, idx_t G, bint reverse):
+cdef Seq _seq(int mode, idx_t T, idx_t N, idx_t H, idx_t G, bint reverse, dtype):
     cdef Seq s
     memset(&s, 0, sizeof(Seq))
     s.mode, s.T, s.N, s.H, s.G, s.reverse = mode, T, N, H, G, reverse
+    s.packed = dtype == np.float32 and gl_packed_gemm_ok()
     return s
 
 
@@ -549,11 +550,10 @@ cdef object _forward(int mode, idx_t G, str op, x_proj, h0, c0, w_hh, b_hh, bint
     _checked(op, "b_hh", b_hh, dt, (G * H,))
     if mode == LSTM:
         _checked(op, "c0", c0, dt, (N, H))
-    cdef Seq s = _seq(mode, T, N, H, G, reverse)
+    cdef Seq s = _seq(mode, T, N, H, G, reverse, dt)
     out = np.empty((T, N, H), dt)
     cells = np.empty((T, N, H), dt) if mode == LSTM else None
     gates = np.empty((T, N, 4 * H if mode == GRU else G * H), dt) if mode <= GRU else None
-    s.packed = dt == np.float32 and gl_packed_gemm_ok()
     cdef int nt = _team(&s)
     scratch = np.empty((nt, N * G * H), dt)     # a thread's block may hold all H units if OpenMP gives fewer threads
     s.xp, s.h0, s.c0, s.w, s.b = _ptr(x_proj), _ptr(h0), _ptr(c0), _ptr(w_hh), _ptr(b_hh)
@@ -587,7 +587,7 @@ cdef tuple _backward(int mode, idx_t G, str op, grad_out, grad_hn, grad_cn, h0, 
             _checked(op, name, a, dt, shape)
     elif mode == GRU:
         _checked(op, "gates", gates, dt, (T, N, 4 * H))
-    cdef Seq s = _seq(mode, T, N, H, G, reverse)
+    cdef Seq s = _seq(mode, T, N, H, G, reverse, dt)
     gx = np.empty((T, N, G * H), dt)
     ghp = np.empty((T, N, G * H), dt) if mode == GRU else gx
     dh = np.array(grad_hn, dtype=dt, copy=True)     # the later step's dh, grad_h0 at the end
@@ -597,7 +597,6 @@ cdef tuple _backward(int mode, idx_t G, str op, grad_out, grad_hn, grad_cn, h0, 
     s.h0, s.c0, s.w, s.out, s.cells, s.gates = _ptr(h0), _ptr(c0), _ptr(w_hh), _ptr(out), _ptr(cells), _ptr(gates)
     s.gout, s.gx, s.ghp, s.dh, s.dz, s.dc = _ptr(grad_out), _ptr(gx), _ptr(ghp), _ptr(dh), _ptr(dz), _ptr(dc)
     s.hprev, s.gw, s.gb = _ptr(hprev), _ptr(gw), _ptr(gb)
-    s.packed = dt == np.float32 and gl_packed_gemm_ok()
     cdef int nt = _team(&s)
     if s.packed:
         cols = np.arange(H, dtype=np.intp)
@@ -620,8 +619,7 @@ cdef tuple _backward(int mode, idx_t G, str op, grad_out, grad_hn, grad_cn, h0, 
 def _sharing(idx_t N, idx_t H, idx_t G, dtype):
     """How the threads set now share a sequence of batch N, H hidden units and G gates in dtype: "rows",
     "units" or "one thread"."""
-    cdef Seq s = _seq(LSTM, 1, N, H, G, False)
-    s.packed = dtype == np.float32 and gl_packed_gemm_ok()
+    cdef Seq s = _seq(LSTM, 1, N, H, G, False, dtype)
     return "one thread" if _team(&s) == 1 else ("units" if _by_units(&s) else "rows")
 
 
