@@ -75,8 +75,9 @@ def recurrent_layer(mode, x_proj, h0, c0, w_hh, b_hh, reverse=False, b_ih=None):
     if gru and b_ih is not None:
         raise ValueError("recurrent_layer: a GRU's b_ih must be in x_proj (b_hn is inside r * (...))")
     last = 0 if reverse else x_proj._data.shape[0] - 1
-    biases = [t._data for t in (b_ih, b_hh) if t is not None]
-    w, b = w_hh._data, (biases[0] + biases[1] if len(biases) == 2 else (biases[0] if biases else None))
+    w, b = w_hh._data, None if b_hh is None else b_hh._data
+    if b_ih is not None:    # the two biases as one
+        b = b_ih._data if b is None else b_ih._data + b
     if lstm:
         out, cells, gates = kernels.lstm_forward(x_proj._data, h0._data, c0._data, w, b, reverse)
         finals = [out[last].copy(), cells[last].copy()]
